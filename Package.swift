@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+// Thud: hears video. The data path is source → ring → encoder → LSTM → head → peak picker → sinks,
+// and the targets mirror it. Arrows point one way: CLIs → Train/Eval → Model/Media/Sound → C shims.
+// The runtime (`thud`) never links ThudTrain.
+import PackageDescription
+
+let package = Package(
+    name: "Thud",
+    products: [
+        .executable(name: "thud", targets: ["thud"]),
+        .executable(name: "thud-train", targets: ["thud-train"]),
+        .executable(name: "thud-synth", targets: ["thud-synth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Thin C shims: module maps plus static inline wrappers for what Swift cannot import.
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale libswresample",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])]),
+        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // File/stdin demux+decode, the 12 Hz clock, the audio envelope target, writers, V4L2 source, ring buffer.
+        .target(name: "ThudMedia", dependencies: ["CFFmpeg", "CV4L2"]),
+        // Kernels, encoders, LSTM, head, model file format, peak picker. No I/O beyond reading a model file.
+        .target(name: "ThudModel", dependencies: ["COpenBLAS"]),
+        // ALSA sink and the knock synthesizer.
+        .target(name: "ThudSound", dependencies: ["CALSA"]),
+        // Metrics, per-class table, plots (used by `thud eval` and by training's validation).
+        .target(name: "ThudEval", dependencies: ["ThudMedia", "ThudModel"]),
+        // Datasets, feature cache, backward passes, optimizer, checkpoints. Linked by thud-train only.
+        .target(name: "ThudTrain", dependencies: ["ThudMedia", "ThudModel", "ThudEval", "COpenBLAS"]),
+        // The synthetic audio-visual corpus: physics, rendering, impact sounds.
+        .target(name: "ThudSynth", dependencies: ["ThudMedia"]),
+
+        .executableTarget(name: "thud", dependencies: [
+            "ThudMedia", "ThudModel", "ThudSound", "ThudEval",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "thud-train", dependencies: [
+            "ThudTrain", "ThudMedia", "ThudModel", "ThudEval",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "thud-synth", dependencies: [
+            "ThudSynth", "ThudMedia",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia"]),
+        .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
+        .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
+        .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia"]),
+        // Runs the built executables the way a user would.
+        .testTarget(name: "EndToEndTests", dependencies: ["ThudMedia"], resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v5]
+)

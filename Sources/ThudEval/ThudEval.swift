@@ -1,0 +1,1 @@
+// ThudEval: see Package.swift for this module's role.

@@ -1,0 +1,1 @@
+// ThudModel: see Package.swift for this module's role.

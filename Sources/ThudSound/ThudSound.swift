@@ -1,0 +1,1 @@
+// ThudSound: see Package.swift for this module's role.

@@ -1,0 +1,1 @@
+// ThudSynth: see Package.swift for this module's role.

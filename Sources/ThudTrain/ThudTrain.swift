@@ -1,0 +1,1 @@
+// ThudTrain: see Package.swift for this module's role.
