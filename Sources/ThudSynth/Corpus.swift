@@ -1,0 +1,158 @@
+import Foundation
+
+/// One entry of train.json / validation.json / test.json, as Something-Something v2 writes them.
+public struct SplitEntry: Codable, Sendable, Equatable {
+    public var id: String
+    public var label: String
+    public var template: String
+    public var placeholders: [String]
+}
+
+public enum Split: String, CaseIterable, Sendable {
+    case train, validation, test
+    var index: UInt64 { switch self { case .train: 0; case .validation: 1; case .test: 2 } }
+}
+
+/// A planned clip: everything that decides its content, fixed before any work starts.
+public struct PlannedClip: Sendable {
+    public var id: String
+    public var split: Split
+    public var template: Template
+    public var sceneSeed: UInt64
+    public var fault: Fault
+}
+
+public struct CorpusOptions: Sendable {
+    public var counts: [Split: Int]
+    public var seed: UInt64
+    public var faultyShare: Double
+    public var jobs: Int
+    public var clip: ClipOptions
+    public init(counts: [Split: Int], seed: UInt64, faultyShare: Double = 0.03, jobs: Int = 2, clip: ClipOptions = ClipOptions()) {
+        self.counts = counts; self.seed = seed; self.faultyShare = faultyShare; self.jobs = jobs; self.clip = clip
+    }
+}
+
+/// Plans and writes a corpus in Something-Something's layout.
+public enum Corpus {
+    /// The plan is a pure function of the options: ids numbered across splits, templates dealt in shuffled
+    /// rounds (so every template appears once the split has ≥ 19 clips), scene seeds unique across splits.
+    public static func plan(_ o: CorpusOptions) -> [PlannedClip] {
+        var out: [PlannedClip] = []
+        var used = Set<UInt64>()
+        var nextID = 1
+        let all = Template.allCases
+        for split in Split.allCases {
+            let n = o.counts[split] ?? 0
+            var deal = Xoshiro256(seed: mixSeed(o.seed, 0xDEA1, split.index))
+            var round: [Template] = []
+            for i in 0..<n {
+                if round.isEmpty {
+                    round = all
+                    for k in stride(from: round.count - 1, to: 0, by: -1) { round.swapAt(k, deal.int(0, k)) }
+                }
+                let template = round.removeLast()
+                var seed = mixSeed(o.seed, split.index, UInt64(i))
+                var salt: UInt64 = 1
+                while used.contains(seed) { seed = mixSeed(o.seed, split.index, UInt64(i), salt); salt += 1 }
+                used.insert(seed)
+                var faultRng = Xoshiro256(seed: mixSeed(o.seed, 0xFA17, split.index, UInt64(i)))
+                var fault = Fault.none
+                if o.clip.fault != .none { fault = o.clip.fault }
+                else if faultRng.chance(o.faultyShare) { fault = faultRng.pick([.noAudio, .corruptAudio, .truncated]) }
+                out.append(PlannedClip(id: String(nextID), split: split, template: template, sceneSeed: seed, fault: fault))
+                nextID += 1
+            }
+        }
+        return out
+    }
+
+    static func encoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+
+    /// Writes the whole corpus under `dir`, `jobs` clips at a time; `progress` is called after each clip.
+    public static func generate(into dir: String, options o: CorpusOptions,
+                                progress: @escaping @Sendable (_ done: Int, _ total: Int) -> Void) throws {
+        let fm = FileManager.default
+        let root = URL(fileURLWithPath: dir)
+        do {
+            try fm.createDirectory(at: root.appendingPathComponent("videos"), withIntermediateDirectories: true)
+            try fm.createDirectory(at: root.appendingPathComponent("hits"), withIntermediateDirectories: true)
+        } catch { throw SynthError.cannotWrite(dir, "\(error.localizedDescription)") }
+        let plan = Self.plan(o)
+        let queue = WorkQueue(count: plan.count)
+        let enc = encoder()
+        let workers = max(1, o.jobs)
+        let group = DispatchGroup()
+        for _ in 0..<workers {
+            group.enter()
+            let t = Thread {
+                defer { group.leave() }
+                while let k = queue.take() {
+                    let p = plan[k]
+                    var clipOptions = o.clip
+                    clipOptions.fault = p.fault
+                    let videoPath = root.appendingPathComponent("videos/\(p.id).mp4").path
+                    do {
+                        let gen = ClipGenerator(template: p.template, seed: p.sceneSeed, id: p.id, options: clipOptions)
+                        let record = try gen.write(to: videoPath)
+                        let data = try enc.encode(record)
+                        try data.write(to: root.appendingPathComponent("hits/\(p.id).json"), options: .atomic)
+                        queue.done(k, nil, record)
+                    } catch {
+                        queue.done(k, error, nil)
+                    }
+                    progress(queue.finished, plan.count)
+                    if queue.failed != nil { return }
+                }
+            }
+            t.stackSize = 8 << 20
+            t.start()
+        }
+        group.wait()
+        if let e = queue.failed { throw e }
+
+        // Labels: template → index as a string, the twelve sound classes first.
+        var labels: [String: String] = [:]
+        for t in Template.allCases { labels[t.text] = String(t.rawValue) }
+        do {
+            try enc.encode(labels).write(to: root.appendingPathComponent("labels.json"), options: .atomic)
+            for split in Split.allCases {
+                let entries = plan.indices.filter { plan[$0].split == split }.map { k -> SplitEntry in
+                    let r = queue.records[k]!
+                    return SplitEntry(id: r.id, label: r.label, template: r.template, placeholders: r.placeholders)
+                }
+                try enc.encode(entries).write(to: root.appendingPathComponent("\(split.rawValue).json"), options: .atomic)
+            }
+            var faults: [String: String] = [:]
+            for p in plan where p.fault != .none { faults[p.id] = p.fault.rawValue }
+            try enc.encode(faults).write(to: root.appendingPathComponent("faults.json"), options: .atomic)
+        } catch { throw SynthError.cannotWrite(dir, "\(error.localizedDescription)") }
+    }
+}
+
+/// Hands out clip indices to worker threads and collects their results.
+final class WorkQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private let count: Int
+    private(set) var finished = 0
+    private(set) var failed: Error?
+    var records: [ClipRecord?]
+    init(count: Int) { self.count = count; records = Array(repeating: nil, count: count) }
+    func take() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard failed == nil, next < count else { return nil }
+        next += 1
+        return next - 1
+    }
+    func done(_ k: Int, _ error: Error?, _ record: ClipRecord?) {
+        lock.lock(); defer { lock.unlock() }
+        if let e = error, failed == nil { failed = e }
+        records[k] = record
+        finished += 1
+    }
+}

@@ -1,1 +1,0 @@
-// ThudSynth: see Package.swift for this module's role.
