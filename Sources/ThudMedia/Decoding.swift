@@ -204,6 +204,12 @@ final class VideoStepDecoder {
             defer { av_frame_unref(decoded) }
             summary.videoFrames += 1
             var ticks = decoded.pointee.best_effort_timestamp
+            if decoded.pointee.decode_error_flags != 0 || decoded.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
+                // The decoder concealed damage in this frame; it is still the best picture of that moment.
+                summary.corruptVideoPackets += 1
+                let at = ticks == FF.noPTS ? "" : " near \(String(format: "%.2f", timeBase.seconds(ticks - originTicks))) s"
+                warn("video-corrupt", "corrupt video data\(at); concealing it and going on")
+            }
             if ticks == FF.noPTS {
                 // No timestamp at all: assume it follows the previous frame by one frame interval.
                 ticks = heldNumber >= 0 ? heldTicks + max(heldDuration, 1) : originTicks
@@ -347,6 +353,10 @@ final class AudioSampleDecoder {
             }
             defer { av_frame_unref(frame) }
             decodedFrames += 1
+            if frame.pointee.decode_error_flags != 0 || frame.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
+                corruptPackets += 1
+                warn("audio-corrupt", "corrupt audio data; skipping it and going on")
+            }
             append(frame)
         }
     }

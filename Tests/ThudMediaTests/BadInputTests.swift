@@ -101,6 +101,8 @@ final class BadInputTests: XCTestCase {
         let summary = try MediaInput(path: path).decode(video: VideoStepRequest(width: 32, height: 32), audio: false,
                                                         warn: { warnings.append($0) }) { _ in steps += 1; return true }
         XCTAssertGreaterThan(steps, 30)
+        XCTAssertGreaterThanOrEqual(warnings.count, 1)
+        XCTAssertGreaterThan(summary.corruptVideoPackets, 0)
         XCTAssertLessThanOrEqual(warnings.count, 2)   // at most once per kind (decode, read)
         XCTAssertEqual(Set(warnings).count, warnings.count)
         _ = summary
