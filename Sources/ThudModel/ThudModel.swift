@@ -1,1 +1,0 @@
-// ThudModel: see Package.swift for this module's role.
