@@ -48,6 +48,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Streaming-model benchmark (tools/bench/model_bench.sh runs it next to PyTorch).
+        .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel"], path: "tools/bench/model_bench"),
+
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia"]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
