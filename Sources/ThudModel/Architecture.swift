@@ -91,8 +91,8 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
 
     /// Returns a reason when the architecture is unusable (nonsense sizes, missing encoder fields), else nil.
     public func validationProblem() -> String? {
-        if input.width < 4 || input.height < 4 || input.width > 4096 || input.height > 4096 {
-            return "input size \(input.width)x\(input.height) out of range 4...4096"
+        if input.width < 4 || input.height < 4 || input.width > 1024 || input.height > 1024 {
+            return "input size \(input.width)x\(input.height) out of range 4...1024"
         }
         if input.pixelFormat != "gray8" { return "unsupported pixel format \"\(input.pixelFormat)\" (want gray8)" }
         if input.normalisation != "x/255" { return "unsupported normalisation \"\(input.normalisation)\" (want x/255)" }

@@ -14,7 +14,7 @@
 import Foundation
 
 /// Why a model file could not be read or written. `message` is one line naming the file and the problem.
-public struct ModelFileError: Error, CustomStringConvertible, Equatable {
+public struct ModelFileError: Error, CustomStringConvertible, LocalizedError, Equatable {
     public enum Problem: Equatable {
         case notFound
         case unreadable(String)
@@ -60,6 +60,7 @@ public struct ModelFileError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String { message }
+    public var errorDescription: String? { message }
 }
 
 public struct ModelFile: Equatable {

@@ -88,6 +88,13 @@ public final class PeakPicker {
         return hit
     }
 
+    /// End of stream: the last value has no successor, so it is judged as if the envelope fell after it.
+    /// Returns the hit at the final step, if it is one. Call once, then `reset()` before reuse.
+    public func finish() -> HitEvent? {
+        guard seen >= 1 else { return nil }
+        return process(-.infinity)
+    }
+
     /// median + sensitivity·MAD + margin of the history (just margin while the history is empty).
     public func threshold() -> Float {
         let n = historyCount

@@ -66,6 +66,9 @@ public final class StreamingModel {
     /// Allocates nothing (checked by tools/bench/model_bench.sh).
     public func step(frame: UnsafeBufferPointer<UInt8>) -> Float {
         precondition(frame.count == frameByteCount, "frame must be \(inputWidth)x\(inputHeight) gray8")
+        // The thread count is process-global and someone else (training, another model) may have raised it; checking
+        // is one load, setting only happens when it changed.
+        Kernels.pinBLASToOneThread()
         // After a reset there is no previous frame: use the current one, so the first difference is zero.
         let previous = hasPrevious ? UnsafeBufferPointer(previousFrame) : frame
         let t0 = recordsTimings ? monotonicSeconds() : 0

@@ -56,6 +56,16 @@ final class PeakPickerTests: XCTestCase {
         XCTAssertEqual(hits, [HitEvent(step: 1, time: 1.0 / 12.0, strength: 0.9)])
     }
 
+    func testFinishReportsAPeakAtTheLastStep() {
+        let picker = PeakPicker()
+        for v: Float in [0, 0.1, 0.8] { XCTAssertNil(picker.process(v)) }
+        XCTAssertEqual(picker.finish(), HitEvent(step: 2, time: 2.0 / 12.0, strength: 0.8))
+        let quiet = PeakPicker()
+        XCTAssertNil(quiet.finish())
+        for v: Float in [0.8, 0.1] { _ = quiet.process(v) }
+        XCTAssertNil(quiet.finish())   // the last value is a fall, not a peak
+    }
+
     func testMedianHelper() {
         var v: [Float] = [5, 1, 4, 2, 3]
         XCTAssertEqual(v.withUnsafeMutableBufferPointer { PeakPicker.median($0.baseAddress!, 5) }, 3)

@@ -22,8 +22,15 @@ hw = (arch["input"]["height"], arch["input"]["width"])
 frames = torch.from_numpy(np.fromfile(os.path.join(d, "bench_frames.u8"), dtype=np.uint8).reshape(-1, *hw))
 swift_env = np.fromfile(os.path.join(d, "bench_envelopes_swift.f32"), dtype="<f4")
 
+swift_h = np.fromfile(os.path.join(d, "bench_toph_swift.f32"), dtype="<f4").reshape(len(frames), -1)
+
 stream = StreamingThudNet(net)
-torch_env = np.array([float(stream.step(frames[t])) for t in range(len(frames))], dtype=np.float32)
+torch_env, torch_h = [], []
+for t in range(len(frames)):
+    torch_env.append(float(stream.step(frames[t])))
+    torch_h.append(stream.state[0][-1, 0].numpy().copy())
+torch_env = np.array(torch_env, dtype=np.float32)
+agree_h = float(np.abs(np.array(torch_h) - swift_h).max())
 agree = float(np.abs(torch_env - swift_env).max())
 spread = float(swift_env.max() - swift_env.min())
 
@@ -65,6 +72,7 @@ for name, v in [("encoder", enc_t), ("lstm", lstm_t), ("head", head_t), ("whole 
 sw = json.load(open(os.path.join(d, "bench_swift.json")))
 tm, tp = st(step_t)
 print(f"agreement: max |swift - torch| envelope over {len(frames)} steps = {agree:.2e} "
-      f"(envelope range {swift_env.min():.4f}..{swift_env.max():.4f}, spread {spread:.2e})")
+      f"(envelope range {swift_env.min():.4f}..{swift_env.max():.4f}, spread {spread:.2e}); "
+      f"top-layer h: max diff {agree_h:.2e} (h range {swift_h.min():.3f}..{swift_h.max():.3f})")
 print(f"RATIO whole step, PyTorch / Swift: median {tm / sw['swift_step_median_us']:.1f}x, "
       f"p99 {tp / sw['swift_step_p99_us']:.1f}x  (Swift median {sw['swift_step_median_us']:.1f} µs, goal ≤ 500 µs, ≥ 3x)")

@@ -51,10 +51,16 @@ if let dir = outDir {
     try file.write(to: dir + "/bench_model.thud")
     try Data(frames).write(to: URL(fileURLWithPath: dir + "/bench_frames.u8"))
     // Envelopes of the first frameCount steps from a fresh state, for the agreement check.
-    let env = frames.withUnsafeBufferPointer { fp in
-        (0..<frameCount).map { t in model.step(frame: UnsafeBufferPointer(rebasing: fp[(t * n)..<((t + 1) * n)])) }
+    // With PyTorch's default init the envelope barely moves, so the top LSTM layer's h is compared as well.
+    var env: [Float] = [], topH: [Float] = []
+    frames.withUnsafeBufferPointer { fp in
+        for t in 0..<frameCount {
+            env.append(model.step(frame: UnsafeBufferPointer(rebasing: fp[(t * n)..<((t + 1) * n)])))
+            topH += model.hiddenState(layer: model.architecture.lstmLayers - 1)
+        }
     }
-    try Data(env.withUnsafeBufferPointer { Data(buffer: $0) }).write(to: URL(fileURLWithPath: dir + "/bench_envelopes_swift.f32"))
+    try env.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/bench_envelopes_swift.f32"))
+    try topH.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/bench_toph_swift.f32"))
     model.reset()
 }
 
