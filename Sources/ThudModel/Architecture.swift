@@ -187,6 +187,14 @@ public struct TrainingProvenance: Codable, Equatable, Sendable {
     public init(command: String, data: String, notes: String = "") {
         self.command = command; self.data = data; self.notes = notes
     }
+
+    // "notes" may be absent: writers other than ours (a training script) should not have to invent one.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        command = try c.decode(String.self, forKey: .command)
+        data = try c.decode(String.self, forKey: .data)
+        notes = try c.decodeIfPresent(String.self, forKey: .notes) ?? ""
+    }
 }
 
 /// The JSON header of a .thud file.
@@ -202,6 +210,15 @@ public struct ModelHeader: Codable, Equatable, Sendable {
                 provenance: [String: String] = [:]) {
         self.architecture = architecture; self.stepRateHz = stepRateHz
         self.training = training; self.provenance = provenance
+    }
+
+    // Architecture and training are required; stepRateHz defaults to Thud's 12 Hz, provenance to empty.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        architecture = try c.decode(ModelArchitecture.self, forKey: .architecture)
+        stepRateHz = try c.decodeIfPresent(Double.self, forKey: .stepRateHz) ?? 12
+        training = try c.decode(TrainingProvenance.self, forKey: .training)
+        provenance = try c.decodeIfPresent([String: String].self, forKey: .provenance) ?? [:]
     }
 }
 

@@ -137,6 +137,23 @@ final class ModelFileTests: XCTestCase {
         expectProblem(resealed(b)) { if case .badHeader = $0 { return true }; return false }
     }
 
+    func testHeaderOptionalFieldsDefaultAndRequiredOnesAreNamed() throws {
+        let minimal = #"{"architecture":{"input":{"width":32,"height":32,"pixelFormat":"gray8","normalisation":"x/255"},"#
+            + #""encoder":{"kind":"conv","convChannels":[4,8,8,8]},"lstmHidden":16,"lstmLayers":2,"headHidden":[16,8]},"#
+            + #""training":{"command":"c","data":"d"}}"#
+        let h = try JSONDecoder().decode(ModelHeader.self, from: Data(minimal.utf8))
+        XCTAssertEqual(h.stepRateHz, 12)
+        XCTAssertEqual(h.provenance, [:])
+        XCTAssertEqual(h.training.notes, "")
+        // Dropping "training" from the header of a real file: rejected, naming the missing key.
+        var bytes = smallFile().encoded()
+        let json = String(decoding: bytes[16..<(16 + Int(bytes[12]) + Int(bytes[13]) << 8)], as: UTF8.self)
+        XCTAssertTrue(json.contains("\"training\""))
+        let renamed = Array(json.replacingOccurrences(of: "\"training\"", with: "\"trainin_\"").utf8)
+        bytes.replaceSubrange(16..<(16 + renamed.count), with: renamed)
+        expectProblem(resealed(bytes)) { $0 == .badHeader("missing \"training\"") }
+    }
+
     func testWriteToUnwritablePlaceFailsWith74() {
         XCTAssertThrowsError(try smallFile().write(to: "/nonexistent-dir/x.thud")) { error in
             XCTAssertEqual((error as! ModelFileError).exitCode, 74)
