@@ -48,6 +48,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Streaming-model benchmark (tools/bench/model_bench.sh runs it next to PyTorch).
+        .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel"], path: "tools/bench/model_bench"),
+
         // Shared by the test targets: clips with a frame counter in the picture, temp dirs, running executables.
         .target(name: "ThudTestSupport", dependencies: ["ThudMedia"], path: "Tests/ThudTestSupport"),
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia", "ThudTestSupport"], resources: [.copy("Fixtures")]),
