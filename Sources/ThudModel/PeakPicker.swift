@@ -72,7 +72,9 @@ public final class PeakPicker {
         if step >= 1 {
             let peakStep = step - 1
             // Rising into the candidate (strictly, so a plateau fires once, at its first step), not rising after it.
-            let isLocalMax = (peakStep == 0 || candidate > beforeCandidate) && candidate >= value
+            // The stream's first step is never a hit: there is nothing before it to rise from, and a model's
+            // output at rest (zero state) would otherwise fire at every start.
+            let isLocalMax = peakStep >= 1 && candidate > beforeCandidate && candidate >= value
             if isLocalMax, candidate >= configuration.minStrength, peakStep - lastHitStep >= configuration.minGapSteps,
                candidate > threshold() {
                 hit = HitEvent(step: peakStep, time: Double(peakStep) / configuration.stepRateHz, strength: candidate)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ThudMedia
+import ThudModel
 
 /// Lines to stdout, flushed one by one: downstream tools see each step as it is computed, and a slow
 /// reader blocks us (the pipe fills) instead of us buffering without bound.
@@ -21,6 +22,10 @@ func exitWith(_ error: Error) -> ExitCode {
     if let media = error as? MediaError {
         fputs("thud: \(media.message)\n", stderr)
         return ExitCode(media.exitCode)
+    }
+    if let model = error as? ModelFileError {
+        fputs("thud: \(model.message)\n", stderr)
+        return ExitCode(model.exitCode)
     }
     if let exit = error as? ExitCode { return exit }
     fputs("thud: \(error)\n", stderr)

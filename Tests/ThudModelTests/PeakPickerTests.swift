@@ -73,3 +73,14 @@ final class PeakPickerTests: XCTestCase {
         XCTAssertEqual(w.withUnsafeMutableBufferPointer { PeakPicker.median($0.baseAddress!, 4) }, 2.5)
     }
 }
+
+final class PeakPickerStartTests: XCTestCase {
+    /// A model at rest outputs a steady value; the start of a stream must not read as a hit.
+    func testAConstantStreamHasNoHitsNotEvenAtTheStart() {
+        let picker = PeakPicker()
+        var hits = 0
+        for _ in 0..<40 { if picker.process(0.47) != nil { hits += 1 } }
+        if picker.finish() != nil { hits += 1 }
+        XCTAssertEqual(hits, 0)
+    }
+}
