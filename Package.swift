@@ -48,13 +48,19 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia"]),
+        // Streaming-model benchmark (tools/bench/model_bench.sh runs it next to PyTorch).
+        .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel"], path: "tools/bench/model_bench"),
+
+        // Shared by the test targets: clips with a frame counter in the picture, temp dirs, running executables.
+        .target(name: "ThudTestSupport", dependencies: ["ThudMedia"], path: "Tests/ThudTestSupport"),
+        .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval"]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
         .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia"]),
         // Runs the built executables the way a user would.
-        .testTarget(name: "EndToEndTests", dependencies: ["ThudMedia"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ThudMedia", "ThudModel", "ThudTestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

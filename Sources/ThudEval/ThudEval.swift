@@ -1,1 +1,0 @@
-// ThudEval: see Package.swift for this module's role.

@@ -1,0 +1,409 @@
+import CFFmpeg
+import Foundation
+
+/// The pixel layouts a step can be delivered in: gray for the model, RGB for rendering.
+public enum StepPixelFormat: String, Sendable {
+    case gray8, rgb24
+    public var bytesPerPixel: Int { self == .gray8 ? 1 : 3 }
+    var av: AVPixelFormat { self == .gray8 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24 }
+}
+
+/// What the 12 Hz frames should look like (the model decides: its input size and pixel format).
+public struct VideoStepRequest: Sendable {
+    public var width: Int
+    public var height: Int
+    public var pixelFormat: StepPixelFormat
+    public init(width: Int, height: Int, pixelFormat: StepPixelFormat = .gray8) {
+        self.width = width
+        self.height = height
+        self.pixelFormat = pixelFormat
+    }
+}
+
+/// One 12 Hz step. `pixels` is tightly packed (`bytesPerRow == width * bytesPerPixel`) and valid only
+/// during the callback: the buffer is reused for the next step (no per-frame allocation).
+public struct VideoStep {
+    public var index: Int
+    /// k/12 seconds from the input's start.
+    public var time: Double
+    public var pixels: UnsafeBufferPointer<UInt8>
+    public var width: Int
+    public var height: Int
+    public var bytesPerRow: Int
+    /// Presentation time of the source frame shown at this step (seconds from the start), and its
+    /// position in decode-output order (0-based).
+    public var sourceTime: Double
+    public var sourceFrameNumber: Int
+}
+
+/// The first audio stream's first channel as float in [-1, 1] at its own sample rate, placed by
+/// timestamp from the input's start (gaps are filled with silence).
+public struct DecodedAudio: Sendable {
+    public var samples: [Float]
+    public var sampleRate: Int
+    public var channels: Int
+    public var corruptPackets: Int
+    public var decodedFrames: Int
+}
+
+public struct DecodeSummary: Sendable {
+    public var steps = 0
+    public var videoFrames = 0
+    /// End of the last video frame (its time plus duration), seconds from the start.
+    public var videoEndSeconds: Double = 0
+    public var corruptVideoPackets = 0
+    public var audio: DecodedAudio?
+    /// The consumer asked to stop before the input ended.
+    public var stoppedEarly = false
+    /// The input ended with a read error rather than a clean end of file.
+    public var readError: String?
+}
+
+extension MediaInput {
+    /// One pass over the input: video decoded into 12 Hz steps (`onStep` returns false to stop), and/or
+    /// the first audio stream decoded. A warning is reported once per kind (`warn`), decoding goes on.
+    /// An input can be decoded once (stdin cannot be rewound).
+    public func decode(video request: VideoStepRequest?, audio wantAudio: Bool,
+                       warn: (String) -> Void = { _ in },
+                       onStep: (VideoStep) throws -> Bool = { _ in true }) throws -> DecodeSummary {
+        if request != nil, info.video == nil { throw MediaError(.noVideo, file: name, "no video stream") }
+        if wantAudio, info.audio == nil { throw MediaError(.noAudio, file: name, "no audio stream") }
+        if let r = request, r.width < 1 || r.height < 1 || r.width > PictureLimits.maxSide || r.height > PictureLimits.maxSide {
+            throw MediaError(.unsupported, file: name, "requested step size \(r.width)x\(r.height) is out of range")
+        }
+
+        var summary = DecodeSummary()
+        var warned = Set<String>()
+        let name = self.name
+        func warnOnce(_ key: String, _ text: String) {
+            if warned.insert(key).inserted { warn("\(name): \(text)") }
+        }
+
+        let videoDecoder = try request.map { try VideoStepDecoder(input: self, request: $0) }
+        let audioDecoder = try wantAudio ? AudioSampleDecoder(input: self) : nil
+        guard let packet = av_packet_alloc() else { throw MediaError(.internalError, file: name, "out of memory") }
+        var packetOwner: UnsafeMutablePointer<AVPacket>? = packet
+        defer { av_packet_free(&packetOwner) }
+
+        var keepGoing = true
+        readLoop: while keepGoing {
+            let rc = av_read_frame(format, packet)
+            if rc == FF.eof { break }
+            if rc < 0 {
+                summary.readError = FF.describe(rc)
+                warnOnce("read", "input ends with an error (\(FF.describe(rc))): treating it as truncated")
+                break
+            }
+            defer { av_packet_unref(packet) }
+            let index = Int(packet.pointee.stream_index)
+            if let v = videoDecoder, index == v.streamIndex {
+                keepGoing = try v.send(packet, summary: &summary, warn: warnOnce, onStep: onStep)
+            } else if let a = audioDecoder, index == a.streamIndex {
+                a.send(packet, warn: warnOnce)
+            }
+            if !keepGoing { summary.stoppedEarly = true; break readLoop }
+        }
+        if keepGoing {
+            if let v = videoDecoder { try v.finish(summary: &summary, warn: warnOnce, onStep: onStep) }
+            audioDecoder?.finish(warn: warnOnce)
+        }
+        if let a = audioDecoder { summary.audio = a.result() }
+        return summary
+    }
+}
+
+/// Decodes the video stream and emits 12 Hz steps through `StepClock`, scaling only the frames that are
+/// actually shown.
+final class VideoStepDecoder {
+    let streamIndex: Int
+    let request: VideoStepRequest
+    let fileName: String
+    var codec: UnsafeMutablePointer<AVCodecContext>?
+    var decoded: UnsafeMutablePointer<AVFrame>?
+    var held: UnsafeMutablePointer<AVFrame>?    // the latest frame so far, shown by the next due steps
+    var heldTicks: Int64 = 0
+    var heldDuration: Int64 = 0
+    var heldNumber = -1
+    var scaler: OpaquePointer?
+    var output: UnsafeMutableBufferPointer<UInt8>
+    var clock: StepClock
+    let timeBase: TimeBase
+    let originTicks: Int64
+    var framesOut = 0
+    var lastDuration: Int64 = 0
+
+    init(input: MediaInput, request: VideoStepRequest) throws {
+        let vi = input.info.video!.index
+        streamIndex = vi
+        self.request = request
+        fileName = input.name
+        let stream = input.format.pointee.streams[vi]!
+        timeBase = TimeBase(stream.pointee.time_base)
+        originTicks = av_rescale_q(input.originMicroseconds, AVRational(num: 1, den: AV_TIME_BASE), stream.pointee.time_base)
+        clock = StepClock(timeBase: timeBase)
+        output = .allocate(capacity: request.width * request.height * request.pixelFormat.bytesPerPixel)
+        output.initialize(repeating: 0)
+        guard let decoderCodec = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id) else {
+            throw MediaError(.unsupported, file: input.name, "no decoder for video codec \(input.info.video!.codec)")
+        }
+        codec = avcodec_alloc_context3(decoderCodec)
+        guard let codec else { throw MediaError(.internalError, file: input.name, "out of memory") }
+        avcodec_parameters_to_context(codec, stream.pointee.codecpar)
+        codec.pointee.pkt_timebase = stream.pointee.time_base
+        codec.pointee.thread_count = 0   // as many as useful, like the ffmpeg CLI
+        let orc = avcodec_open2(codec, decoderCodec, nil)
+        guard orc >= 0 else { throw MediaError(.unsupported, file: input.name, "cannot open the video decoder (\(FF.describe(orc)))") }
+        decoded = av_frame_alloc()
+        held = av_frame_alloc()
+        // Frames without a duration of their own last one nominal frame interval.
+        let fps = stream.pointee.avg_frame_rate
+        if fps.num > 0, fps.den > 0 {
+            lastDuration = av_rescale_q(1, AVRational(num: fps.den, den: fps.num), stream.pointee.time_base)
+        }
+    }
+
+    deinit {
+        output.deallocate()
+        sws_freeContext(scaler)
+        av_frame_free(&decoded)
+        av_frame_free(&held)
+        avcodec_free_context(&codec)
+    }
+
+    func send(_ packet: UnsafeMutablePointer<AVPacket>, summary: inout DecodeSummary,
+              warn: (String, String) -> Void, onStep: (VideoStep) throws -> Bool) throws -> Bool {
+        let rc = avcodec_send_packet(codec, packet)
+        if rc < 0 && rc != FF.eagain {
+            summary.corruptVideoPackets += 1
+            warn("video-corrupt", "corrupt video data near \(String(format: "%.2f", timeBase.seconds(packet.pointee.pts - originTicks))) s; skipping it and going on")
+        }
+        return try receive(summary: &summary, warn: warn, onStep: onStep)
+    }
+
+    func finish(summary: inout DecodeSummary, warn: (String, String) -> Void, onStep: (VideoStep) throws -> Bool) throws {
+        avcodec_send_packet(codec, nil)
+        guard try receive(summary: &summary, warn: warn, onStep: onStep) else { summary.stoppedEarly = true; return }
+        guard heldNumber >= 0 else { return }
+        let end = heldTicks + max(heldDuration, 1)
+        summary.videoEndSeconds = timeBase.seconds(end)
+        for k in clock.stepsDue(atEndTicks: end) {
+            guard try emit(step: k, summary: &summary, onStep: onStep) else { summary.stoppedEarly = true; return }
+        }
+    }
+
+    private func receive(summary: inout DecodeSummary, warn: (String, String) -> Void, onStep: (VideoStep) throws -> Bool) throws -> Bool {
+        guard let decoded, let held else { return false }
+        while true {
+            let rc = avcodec_receive_frame(codec, decoded)
+            if rc == FF.eagain || rc == FF.eof { return true }
+            if rc < 0 {
+                summary.corruptVideoPackets += 1
+                warn("video-corrupt", "corrupt video data; skipping it and going on")
+                return true
+            }
+            defer { av_frame_unref(decoded) }
+            summary.videoFrames += 1
+            var ticks = decoded.pointee.best_effort_timestamp
+            if decoded.pointee.decode_error_flags != 0 || decoded.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
+                // The decoder concealed damage in this frame; it is still the best picture of that moment.
+                summary.corruptVideoPackets += 1
+                let at = ticks == FF.noPTS ? "" : " near \(String(format: "%.2f", timeBase.seconds(ticks - originTicks))) s"
+                warn("video-corrupt", "corrupt video data\(at); concealing it and going on")
+            }
+            if ticks == FF.noPTS {
+                // No timestamp at all: assume it follows the previous frame by one frame interval.
+                ticks = heldNumber >= 0 ? heldTicks + max(heldDuration, 1) : originTicks
+            }
+            ticks -= originTicks
+            if heldNumber >= 0 {
+                for k in clock.stepsDue(beforeFrameAt: ticks) {
+                    guard try emit(step: k, summary: &summary, onStep: onStep) else { return false }
+                }
+            }
+            // The decoded frame becomes the latest; a frame whose time does not advance replaces the
+            // previous one (the latest decoded frame at a time wins).
+            av_frame_unref(held)
+            av_frame_move_ref(held, decoded)
+            let duration = held.pointee.pkt_duration
+            if heldNumber >= 0, ticks > heldTicks { lastDuration = ticks - heldTicks }
+            heldDuration = duration > 0 ? duration : lastDuration
+            heldTicks = ticks
+            heldNumber = framesOut
+            framesOut += 1
+            scaledNumber = -1
+        }
+    }
+
+    private var scaledNumber = -1
+
+    private func emit(step k: Int, summary: inout DecodeSummary, onStep: (VideoStep) throws -> Bool) throws -> Bool {
+        guard let held else { return false }
+        if scaledNumber != heldNumber {
+            try scale(held)
+            scaledNumber = heldNumber
+        }
+        summary.steps += 1
+        let step = VideoStep(index: k, time: StepClock.time(ofStep: k), pixels: UnsafeBufferPointer(output),
+                             width: request.width, height: request.height,
+                             bytesPerRow: request.width * request.pixelFormat.bytesPerPixel,
+                             sourceTime: timeBase.seconds(heldTicks), sourceFrameNumber: heldNumber)
+        return try onStep(step)
+    }
+
+    private func scale(_ frame: UnsafeMutablePointer<AVFrame>) throws {
+        // Cached: a mid-stream change of size or pixel format just builds a new converter.
+        scaler = sws_getCachedContext(scaler, frame.pointee.width, frame.pointee.height, AVPixelFormat(rawValue: frame.pointee.format),
+                                      Int32(request.width), Int32(request.height), request.pixelFormat.av,
+                                      SWS_AREA, nil, nil, nil)
+        guard let scaler else {
+            throw MediaError(.unsupported, file: fileName, "cannot convert \(frame.pointee.width)x\(frame.pointee.height) frames to \(request.width)x\(request.height)")
+        }
+        var dst: [UnsafeMutablePointer<UInt8>?] = [output.baseAddress, nil, nil, nil]
+        var dstStride: [Int32] = [Int32(request.width * request.pixelFormat.bytesPerPixel), 0, 0, 0]
+        let planes = UnsafeRawPointer(framePlanes(frame)).assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
+        sws_scale(scaler, planes, frameStrides(frame), 0, frame.pointee.height, &dst, &dstStride)
+    }
+}
+
+/// Decodes the first audio stream and keeps its first channel as float (format conversion through
+/// swresample; the sample rate is kept, the envelope scales σ to it).
+final class AudioSampleDecoder {
+    let streamIndex: Int
+    var codec: UnsafeMutablePointer<AVCodecContext>?
+    var frame: UnsafeMutablePointer<AVFrame>?
+    var resampler: OpaquePointer?
+    var converted: [UnsafeMutablePointer<UInt8>?]
+    var convertedCapacity = 0
+    var samples: [Float] = []
+    let sampleRate: Int
+    let channels: Int
+    let timeBase: AVRational
+    let originTicks: Int64
+    var corruptPackets = 0
+    var decodedFrames = 0
+    var declaredSampleCount: Int?
+
+    init(input: MediaInput) throws {
+        let ai = input.info.audio!.index
+        streamIndex = ai
+        let stream = input.format.pointee.streams[ai]!
+        timeBase = stream.pointee.time_base
+        originTicks = av_rescale_q(input.originMicroseconds, AVRational(num: 1, den: AV_TIME_BASE), timeBase)
+        guard let decoderCodec = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id) else {
+            throw MediaError(.audioUnusable, file: input.name, "no decoder for audio codec \(input.info.audio!.codec)")
+        }
+        codec = avcodec_alloc_context3(decoderCodec)
+        guard let codec else { throw MediaError(.internalError, file: input.name, "out of memory") }
+        avcodec_parameters_to_context(codec, stream.pointee.codecpar)
+        codec.pointee.pkt_timebase = timeBase
+        let orc = avcodec_open2(codec, decoderCodec, nil)
+        guard orc >= 0 else { throw MediaError(.audioUnusable, file: input.name, "cannot open the audio decoder (\(FF.describe(orc)))") }
+        sampleRate = Int(codec.pointee.sample_rate)
+        channels = max(1, Int(codec.pointee.ch_layout.nb_channels))
+        guard sampleRate > 0 else { throw MediaError(.audioUnusable, file: input.name, "audio stream has no sample rate") }
+        converted = Array(repeating: nil, count: channels)
+        frame = av_frame_alloc()
+        let declared = stream.pointee.duration
+        if declared > 0, declared != FF.noPTS {
+            let start = stream.pointee.start_time == FF.noPTS ? originTicks : stream.pointee.start_time
+            declaredSampleCount = Int(av_rescale_q(declared + start - originTicks, timeBase, AVRational(num: 1, den: Int32(sampleRate))))
+        }
+        if let d = input.info.durationSeconds { samples.reserveCapacity(Int(d * Double(sampleRate)) + sampleRate) }
+    }
+
+    deinit {
+        if let first = converted.first, first != nil { av_freep(&converted[0]) }
+        swr_free(&resampler)
+        av_frame_free(&frame)
+        avcodec_free_context(&codec)
+    }
+
+    func send(_ packet: UnsafeMutablePointer<AVPacket>, warn: (String, String) -> Void) {
+        let rc = avcodec_send_packet(codec, packet)
+        if rc < 0 && rc != FF.eagain {
+            corruptPackets += 1
+            warn("audio-corrupt", "corrupt audio data; skipping it and going on")
+        }
+        receive(warn: warn)
+    }
+
+    func finish(warn: (String, String) -> Void) {
+        avcodec_send_packet(codec, nil)
+        receive(warn: warn)
+    }
+
+    func result() -> DecodedAudio {
+        // Encoders pad the last frame (AAC to 1024 samples); the stream's declared duration says where the
+        // sound really ends, so the envelope and the video agree on the clip's length.
+        if let declared = declaredSampleCount, declared > 0, samples.count > declared {
+            samples.removeLast(samples.count - declared)
+        }
+        return DecodedAudio(samples: samples, sampleRate: sampleRate, channels: channels, corruptPackets: corruptPackets, decodedFrames: decodedFrames)
+    }
+
+    private func receive(warn: (String, String) -> Void) {
+        guard let frame else { return }
+        while true {
+            let rc = avcodec_receive_frame(codec, frame)
+            if rc == FF.eagain || rc == FF.eof { return }
+            if rc < 0 {
+                corruptPackets += 1
+                warn("audio-corrupt", "corrupt audio data; skipping it and going on")
+                return
+            }
+            defer { av_frame_unref(frame) }
+            decodedFrames += 1
+            if frame.pointee.decode_error_flags != 0 || frame.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
+                corruptPackets += 1
+                warn("audio-corrupt", "corrupt audio data; skipping it and going on")
+            }
+            append(frame)
+        }
+    }
+
+    private func append(_ frame: UnsafeMutablePointer<AVFrame>) {
+        let count = Int(frame.pointee.nb_samples)
+        guard count > 0 else { return }
+        // Place the frame by its timestamp, so a lost packet leaves silence instead of shifting the rest.
+        var position = samples.count
+        let pts = frame.pointee.best_effort_timestamp
+        if pts != FF.noPTS {
+            position = Int(av_rescale_q(pts - originTicks, timeBase, AVRational(num: 1, den: Int32(sampleRate))))
+        }
+        if position > samples.count + 32 {
+            let gap = min(position - samples.count, sampleRate * 600)
+            samples.append(contentsOf: repeatElement(0, count: gap))
+        }
+        let skip = position < 0 ? min(count, -position) : 0
+
+        if resampler == nil || Int32(frame.pointee.format) != lastFormat {
+            swr_free(&resampler)
+            var layout = frame.pointee.ch_layout
+            if layout.nb_channels == 0 { av_channel_layout_default(&layout, Int32(channels)) }
+            var inLayout = layout
+            swr_alloc_set_opts2(&resampler, &layout, AV_SAMPLE_FMT_FLTP, frame.pointee.sample_rate,
+                                &inLayout, AVSampleFormat(rawValue: frame.pointee.format), frame.pointee.sample_rate, 0, nil)
+            guard resampler != nil, swr_init(resampler) >= 0 else { swr_free(&resampler); return }
+            lastFormat = Int32(frame.pointee.format)
+            planeCount = Int(layout.nb_channels)
+            if converted.count < planeCount { converted = Array(repeating: nil, count: planeCount); convertedCapacity = 0 }
+        }
+        if count > convertedCapacity {
+            if converted[0] != nil { av_freep(&converted[0]) }
+            var linesize: Int32 = 0
+            av_samples_alloc(&converted, &linesize, Int32(planeCount), Int32(count), AV_SAMPLE_FMT_FLTP, 0)
+            convertedCapacity = count
+        }
+        let inPlanes = UnsafeMutableRawPointer(framePlanes(frame)).assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
+        let got = converted.withUnsafeMutableBufferPointer { out in
+            swr_convert(resampler, out.baseAddress, Int32(convertedCapacity), inPlanes, Int32(count))
+        }
+        guard got > skip, let first = converted[0] else { return }
+        first.withMemoryRebound(to: Float.self, capacity: Int(got)) { p in
+            samples.append(contentsOf: UnsafeBufferPointer(start: p + skip, count: Int(got) - skip))
+        }
+    }
+
+    private var lastFormat: Int32 = -1
+    private var planeCount = 1
+}

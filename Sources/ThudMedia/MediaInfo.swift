@@ -1,0 +1,35 @@
+/// What `thud probe` reports about an input, read from the container and codec headers.
+public struct MediaInfo: Sendable {
+    public var container: String
+    public var durationSeconds: Double?
+    public var bitRate: Int?
+    public var video: VideoStreamInfo?
+    public var audio: AudioStreamInfo?
+    public var streamCount: Int
+    public var seekable: Bool
+}
+
+public struct VideoStreamInfo: Sendable {
+    public var index: Int
+    public var codec: String
+    public var width: Int
+    public var height: Int
+    public var pixelFormat: String
+    /// Average frame rate from the container (nil when unknown); the 12 Hz clock never relies on it.
+    public var frameRate: Double?
+    public var variableFrameRate: Bool
+}
+
+public struct AudioStreamInfo: Sendable {
+    public var index: Int
+    public var codec: String
+    public var sampleRate: Int
+    public var channels: Int
+    public var sampleFormat: String
+}
+
+/// Limits on picture size: anything outside is reported as absurd rather than attempted.
+public enum PictureLimits {
+    public static let minSide = 2
+    public static let maxSide = 8192
+}

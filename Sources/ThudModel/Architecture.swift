@@ -1,0 +1,238 @@
+// The model's architecture as written in the JSON header of a .thud file, the list of parameter tensors it implies
+// (names follow PyTorch's state_dict of tools/reference/thud_model.py, so both sides read the same file), and a seeded
+// random initialisation for training to start from.
+import Foundation
+
+/// Which per-frame encoder turns [frame, frame − previous] into the LSTM's input vector.
+public enum EncoderKind: String, Codable, Sendable {
+    /// Small learned 2D conv net (stride-2 3×3 layers + ReLU) over 2 channels: x/255 and (x − previous)/255.
+    case conv
+    /// Weight-free: mean |frame difference| per grid cell plus global statistics. Baseline and fallback.
+    case motionEnergy
+}
+
+public struct InputSpec: Codable, Equatable, Sendable {
+    public var width: Int
+    public var height: Int
+    /// Pixel format the model expects: 8-bit luma, row-major, tightly packed (see CONVENTIONS.md).
+    public var pixelFormat: String
+    /// How pixels become floats. Only "x/255" is defined (format version 1).
+    public var normalisation: String
+
+    public init(width: Int, height: Int, pixelFormat: String = "gray8", normalisation: String = "x/255") {
+        self.width = width; self.height = height; self.pixelFormat = pixelFormat; self.normalisation = normalisation
+    }
+}
+
+public struct EncoderSpec: Codable, Equatable, Sendable {
+    public var kind: EncoderKind
+    /// conv: output channels of each stride-2 3×3 layer (padding 1, ReLU).
+    public var convChannels: [Int]?
+    /// motionEnergy: grid of cells.
+    public var gridRows: Int?
+    public var gridCols: Int?
+    /// motionEnergy: a pixel counts as "moving" when |difference| exceeds this many gray levels.
+    public var activeThresholdLevels: Int?
+
+    public static func conv(channels: [Int]) -> EncoderSpec {
+        EncoderSpec(kind: .conv, convChannels: channels, gridRows: nil, gridCols: nil, activeThresholdLevels: nil)
+    }
+
+    public static func motionEnergy(rows: Int = 8, cols: Int = 8, activeThresholdLevels: Int = 10) -> EncoderSpec {
+        EncoderSpec(kind: .motionEnergy, convChannels: nil, gridRows: rows, gridCols: cols,
+                    activeThresholdLevels: activeThresholdLevels)
+    }
+}
+
+public struct ModelArchitecture: Codable, Equatable, Sendable {
+    public var input: InputSpec
+    public var encoder: EncoderSpec
+    /// LSTM hidden size; the LSTM has `lstmLayers` layers (PyTorch gate order i, f, g, o).
+    public var lstmHidden: Int
+    public var lstmLayers: Int
+    /// Hidden widths of the fully connected head; a final Linear(→1) + sigmoid follows.
+    public var headHidden: [Int]
+
+    public init(input: InputSpec, encoder: EncoderSpec, lstmHidden: Int, lstmLayers: Int = 2, headHidden: [Int]) {
+        self.input = input; self.encoder = encoder; self.lstmHidden = lstmHidden
+        self.lstmLayers = lstmLayers; self.headHidden = headHidden
+    }
+
+    /// The default runtime size: 64×64 input, conv 8-16-32-32 (→ 4×4×32 = 512 features), LSTM 2×128, head 64-32-1.
+    /// Sized so a whole step stays well under 0.5 ms on one core (see tools/bench/model_bench.sh).
+    public static let `default` = ModelArchitecture(
+        input: InputSpec(width: 64, height: 64), encoder: .conv(channels: [8, 16, 32, 32]),
+        lstmHidden: 128, lstmLayers: 2, headHidden: [64, 32])
+
+    /// The weight-free baseline: motion energy on an 8×8 grid, same LSTM and head.
+    public static let motionEnergyDefault = ModelArchitecture(
+        input: InputSpec(width: 64, height: 64), encoder: .motionEnergy(),
+        lstmHidden: 128, lstmLayers: 2, headHidden: [64, 32])
+
+    /// Spatial sizes (height, width) after each conv layer.
+    public var convOutputSizes: [(height: Int, width: Int)] {
+        var h = input.height, w = input.width
+        return (encoder.convChannels ?? []).map { _ in
+            h = Kernels.convOutputSize(h, stride: 2); w = Kernels.convOutputSize(w, stride: 2)
+            return (h, w)
+        }
+    }
+
+    /// Length of the encoder's feature vector (= LSTM input size).
+    public var featureCount: Int {
+        switch encoder.kind {
+        case .conv:
+            guard let last = encoder.convChannels?.last, let size = convOutputSizes.last else { return 0 }
+            return last * size.height * size.width
+        case .motionEnergy:
+            return (encoder.gridRows ?? 0) * (encoder.gridCols ?? 0) + MotionEnergyEncoder.globalFeatureCount
+        }
+    }
+
+    /// Returns a reason when the architecture is unusable (nonsense sizes, missing encoder fields), else nil.
+    public func validationProblem() -> String? {
+        if input.width < 4 || input.height < 4 || input.width > 1024 || input.height > 1024 {
+            return "input size \(input.width)x\(input.height) out of range 4...1024"
+        }
+        if input.pixelFormat != "gray8" { return "unsupported pixel format \"\(input.pixelFormat)\" (want gray8)" }
+        if input.normalisation != "x/255" { return "unsupported normalisation \"\(input.normalisation)\" (want x/255)" }
+        switch encoder.kind {
+        case .conv:
+            guard let ch = encoder.convChannels, !ch.isEmpty, ch.count <= 8, ch.allSatisfy({ $0 >= 1 && $0 <= 1024 })
+            else { return "conv encoder needs 1...8 layers of 1...1024 channels" }
+        case .motionEnergy:
+            guard let r = encoder.gridRows, let c = encoder.gridCols, r >= 1, c >= 1,
+                  r <= input.height, c <= input.width else { return "motion-energy grid must fit the input" }
+            guard let t = encoder.activeThresholdLevels, t >= 0, t < 255 else {
+                return "motion-energy activeThresholdLevels must be 0...254"
+            }
+        }
+        if lstmHidden < 1 || lstmHidden > 4096 { return "lstmHidden \(lstmHidden) out of range 1...4096" }
+        if lstmLayers < 1 || lstmLayers > 4 { return "lstmLayers \(lstmLayers) out of range 1...4" }
+        if headHidden.count > 4 || !headHidden.allSatisfy({ $0 >= 1 && $0 <= 4096 }) {
+            return "headHidden must be at most 4 widths of 1...4096"
+        }
+        return nil
+    }
+
+    /// Every parameter tensor this architecture needs, in file order, with PyTorch state_dict names and shapes.
+    public var parameterShapes: [(name: String, shape: [Int])] {
+        var out: [(String, [Int])] = []
+        if encoder.kind == .conv, let channels = encoder.convChannels {
+            var cin = 2
+            for (i, cout) in channels.enumerated() {
+                out.append(("encoder.conv\(i).weight", [cout, cin, 3, 3]))
+                out.append(("encoder.conv\(i).bias", [cout]))
+                cin = cout
+            }
+        }
+        var lstmIn = featureCount
+        for l in 0..<lstmLayers {
+            out.append(("lstm.weight_ih_l\(l)", [4 * lstmHidden, lstmIn]))
+            out.append(("lstm.weight_hh_l\(l)", [4 * lstmHidden, lstmHidden]))
+            out.append(("lstm.bias_ih_l\(l)", [4 * lstmHidden]))
+            out.append(("lstm.bias_hh_l\(l)", [4 * lstmHidden]))
+            lstmIn = lstmHidden
+        }
+        var fin = lstmHidden
+        for (i, width) in (headHidden + [1]).enumerated() {
+            out.append(("head.fc\(i).weight", [width, fin]))
+            out.append(("head.fc\(i).bias", [width]))
+            fin = width
+        }
+        return out
+    }
+
+    /// Fresh parameters with PyTorch's default initialisation (uniform ±1/√fan_in; LSTM ±1/√hidden), reproducible from
+    /// `seed`. Training starts here; tests and the benchmark use it for models of any size.
+    public func randomParameters(seed: UInt64) -> [NamedTensor] {
+        var rng = SplitMix64(seed: seed)
+        return parameterShapes.map { name, shape in
+            let fanIn: Int
+            if name.hasPrefix("lstm.") { fanIn = lstmHidden }
+            else if name.hasPrefix("encoder.conv") {
+                let w = parameterShapes.first { $0.name == name.replacingOccurrences(of: ".bias", with: ".weight") }!
+                fanIn = w.shape[1] * 9
+            } else {
+                let w = parameterShapes.first { $0.name == name.replacingOccurrences(of: ".bias", with: ".weight") }!
+                fanIn = w.shape[1]
+            }
+            let bound = 1 / Float(fanIn).squareRoot()
+            let count = shape.reduce(1, *)
+            var values = [Float](repeating: 0, count: count)
+            for i in 0..<count { values[i] = (rng.nextUnitFloat() * 2 - 1) * bound }
+            return NamedTensor(name: name, shape: shape, values: values)
+        }
+    }
+}
+
+/// One named parameter tensor, float32, row-major (PyTorch's layout for the same name).
+public struct NamedTensor: Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var values: [Float]
+
+    public init(name: String, shape: [Int], values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count, "tensor \(name): shape \(shape) vs \(values.count) values")
+        self.name = name; self.shape = shape; self.values = values
+    }
+}
+
+/// Where the weights came from: the command and data that trained them, plus free-form notes.
+public struct TrainingProvenance: Codable, Equatable, Sendable {
+    public var command: String
+    public var data: String
+    public var notes: String
+
+    public init(command: String, data: String, notes: String = "") {
+        self.command = command; self.data = data; self.notes = notes
+    }
+
+    // "notes" may be absent: writers other than ours (a training script) should not have to invent one.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        command = try c.decode(String.self, forKey: .command)
+        data = try c.decode(String.self, forKey: .data)
+        notes = try c.decodeIfPresent(String.self, forKey: .notes) ?? ""
+    }
+}
+
+/// The JSON header of a .thud file.
+public struct ModelHeader: Codable, Equatable, Sendable {
+    public var architecture: ModelArchitecture
+    /// Steps per second the model was trained for (12 Hz throughout Thud).
+    public var stepRateHz: Double
+    public var training: TrainingProvenance
+    /// Anything else worth keeping (date, git commit, metrics).
+    public var provenance: [String: String]
+
+    public init(architecture: ModelArchitecture, stepRateHz: Double = 12, training: TrainingProvenance,
+                provenance: [String: String] = [:]) {
+        self.architecture = architecture; self.stepRateHz = stepRateHz
+        self.training = training; self.provenance = provenance
+    }
+
+    // Architecture and training are required; stepRateHz defaults to Thud's 12 Hz, provenance to empty.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        architecture = try c.decode(ModelArchitecture.self, forKey: .architecture)
+        stepRateHz = try c.decodeIfPresent(Double.self, forKey: .stepRateHz) ?? 12
+        training = try c.decode(TrainingProvenance.self, forKey: .training)
+        provenance = try c.decodeIfPresent([String: String].self, forKey: .provenance) ?? [:]
+    }
+}
+
+/// Small, fast, seedable generator (SplitMix64) so random models are identical on every machine.
+public struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1) with 24 bits of precision.
+    public mutating func nextUnitFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+}

@@ -1,0 +1,139 @@
+// Per-frame visual encoders. Both see the current frame and the previous one (causal: never a future frame) and
+// write a fixed-length feature vector for the LSTM. Motion is what predicts a hit, hence the frame difference.
+import Foundation
+
+public protocol FrameEncoder: AnyObject {
+    var inputWidth: Int { get }
+    var inputHeight: Int { get }
+    /// Length of the feature vector `encode` writes (= the LSTM's input size).
+    var featureCount: Int { get }
+    /// Encodes one step. `current` and `previous` are gray8 frames of inputWidth × inputHeight; on the first step
+    /// after a reset the caller passes the current frame as `previous` (difference zero). Must not allocate.
+    func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
+                into features: UnsafeMutablePointer<Float>)
+}
+
+/// Learned encoder: a stack of stride-2 3×3 conv layers (padding 1) + ReLU over two channels,
+/// [x/255, (x − previous)/255], flattened channel-major (as PyTorch's `flatten(1)` of NCHW).
+/// Each layer is im2col + one sgemm with the weight as stored ([Cout, Cin, 3, 3]).
+public final class ConvEncoder: FrameEncoder {
+    public let inputWidth: Int
+    public let inputHeight: Int
+    public let featureCount: Int
+
+    struct Layer {
+        let inChannels, outChannels, inHeight, inWidth, outHeight, outWidth: Int
+        let weight: FloatBuffer   // [Cout × Cin·9]
+        let bias: FloatBuffer     // [Cout]
+        let output: FloatBuffer   // [Cout × outH·outW]
+    }
+
+    let layers: [Layer]
+    /// Input planes [2 × H × W]: normalised frame and difference.
+    let inputPlanes: FloatBuffer
+    /// Shared im2col scratch, sized for the largest layer.
+    let columns: FloatBuffer
+
+    public init(architecture a: ModelArchitecture, parameters: [String: NamedTensor]) {
+        precondition(a.encoder.kind == .conv)
+        inputWidth = a.input.width; inputHeight = a.input.height
+        var layers: [Layer] = []
+        var cin = 2, h = a.input.height, w = a.input.width, maxColumns = 0
+        for (i, cout) in (a.encoder.convChannels ?? []).enumerated() {
+            let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
+            layers.append(Layer(inChannels: cin, outChannels: cout, inHeight: h, inWidth: w,
+                                outHeight: oh, outWidth: ow,
+                                weight: FloatBuffer(parameters["encoder.conv\(i).weight"]!.values),
+                                bias: FloatBuffer(parameters["encoder.conv\(i).bias"]!.values),
+                                output: FloatBuffer(count: cout * oh * ow)))
+            maxColumns = max(maxColumns, cin * 9 * oh * ow)
+            cin = cout; h = oh; w = ow
+        }
+        self.layers = layers
+        featureCount = cin * h * w
+        inputPlanes = FloatBuffer(count: 2 * a.input.width * a.input.height)
+        columns = FloatBuffer(count: maxColumns)
+    }
+
+    public func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
+                       into features: UnsafeMutablePointer<Float>) {
+        let n = inputWidth * inputHeight
+        precondition(current.count == n && previous.count == n, "frame must be \(inputWidth)x\(inputHeight) gray8")
+        let frame = inputPlanes.pointer, diff = inputPlanes.pointer + n
+        let scale: Float = 1.0 / 255.0
+        for i in 0..<n {
+            let x = Float(current[i]) * scale
+            frame[i] = x
+            // Same float ops as the reference (x/255 − prev/255), so both sides agree bit for bit here.
+            diff[i] = x - Float(previous[i]) * scale
+        }
+        var input = UnsafePointer(inputPlanes.pointer)
+        for layer in layers {
+            Kernels.im2col3x3(input: input, channels: layer.inChannels, height: layer.inHeight, width: layer.inWidth,
+                              stride: 2, columns: columns.pointer)
+            let k = layer.inChannels * 9, cols = layer.outHeight * layer.outWidth
+            Kernels.gemm(m: layer.outChannels, n: cols, k: k, a: layer.weight.pointer, lda: k,
+                         b: columns.pointer, ldb: cols, beta: 0, c: layer.output.pointer, ldc: cols)
+            Kernels.addRowBiasReLU(layer.output.pointer, rows: layer.outChannels, cols: cols, bias: layer.bias.pointer)
+            input = UnsafePointer(layer.output.pointer)
+        }
+        features.update(from: input, count: featureCount)
+    }
+}
+
+/// Weight-free encoder: mean |frame difference| (in 0...1) over each cell of a rows × cols grid, then four global
+/// statistics: mean |difference|, mean brightness, fraction of "moving" pixels (|difference| > threshold levels),
+/// and the largest cell energy. Integer sums keep it exact and identical to the reference.
+public final class MotionEnergyEncoder: FrameEncoder {
+    public static let globalFeatureCount = 4
+
+    public let inputWidth: Int
+    public let inputHeight: Int
+    public let featureCount: Int
+    public let gridRows: Int
+    public let gridCols: Int
+    public let activeThresholdLevels: Int
+
+    public init(architecture a: ModelArchitecture) {
+        precondition(a.encoder.kind == .motionEnergy)
+        inputWidth = a.input.width; inputHeight = a.input.height
+        gridRows = a.encoder.gridRows ?? 8; gridCols = a.encoder.gridCols ?? 8
+        activeThresholdLevels = a.encoder.activeThresholdLevels ?? 10
+        featureCount = gridRows * gridCols + MotionEnergyEncoder.globalFeatureCount
+    }
+
+    public func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
+                       into features: UnsafeMutablePointer<Float>) {
+        let w = inputWidth, h = inputHeight
+        precondition(current.count == w * h && previous.count == w * h, "frame must be \(w)x\(h) gray8")
+        var totalDiff = 0, totalBright = 0, active = 0
+        var maxCell: Float = 0
+        for gr in 0..<gridRows {
+            // Cell edges at floor(k·H/rows): every pixel belongs to exactly one cell.
+            let y0 = gr * h / gridRows, y1 = (gr + 1) * h / gridRows
+            for gc in 0..<gridCols {
+                let x0 = gc * w / gridCols, x1 = (gc + 1) * w / gridCols
+                var cellDiff = 0
+                for y in y0..<y1 {
+                    let row = y * w
+                    for x in x0..<x1 {
+                        let c = Int(current[row + x]), d = abs(c - Int(previous[row + x]))
+                        cellDiff += d
+                        totalBright += c
+                        if d > activeThresholdLevels { active += 1 }
+                    }
+                }
+                totalDiff += cellDiff
+                let cellCount = (y1 - y0) * (x1 - x0)
+                let energy = cellCount > 0 ? Float(cellDiff) / Float(cellCount * 255) : 0
+                features[gr * gridCols + gc] = energy
+                maxCell = max(maxCell, energy)
+            }
+        }
+        let n = Float(w * h), g = features + gridRows * gridCols
+        g[0] = Float(totalDiff) / (n * 255)
+        g[1] = Float(totalBright) / (n * 255)
+        g[2] = Float(active) / n
+        g[3] = maxCell
+    }
+}

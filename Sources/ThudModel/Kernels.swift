@@ -1,0 +1,126 @@
+// Kernels: the only place in ThudModel that touches raw pointers for arithmetic. Each function is small,
+// allocation-free and checked against a naive loop in KernelsTests, so the layers above can stay readable.
+import COpenBLAS
+import Foundation
+
+/// A fixed-size, 64-byte-aligned Float buffer owned by a model object. Allocated once at load (so the per-frame
+/// path never touches the heap) and freed in `deinit`; `pointer` is handed to the kernels below.
+public final class FloatBuffer {
+    public let count: Int
+    public let pointer: UnsafeMutablePointer<Float>
+
+    public init(count: Int) {
+        self.count = count
+        // Aligned so OpenBLAS's vector loads never straddle cache lines; at least one element so pointer is valid.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
+                                                   alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    public convenience init(_ values: [Float]) {
+        self.init(count: values.count)
+        values.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { pointer.update(from: base, count: values.count) }
+        }
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+
+    public func zero() { pointer.update(repeating: 0, count: count) }
+
+    /// A copy as an Array (tests and the batch path only; allocates).
+    public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+}
+
+public enum Kernels {
+    /// Pins OpenBLAS to one thread. The per-frame matrices are small: waking a thread pool costs more than it saves,
+    /// and the other cores belong to decode and audio.
+    public static func pinBLASToOneThread() {
+        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+    }
+
+    /// y = A·x + beta·y with A row-major [rows × cols] and leading dimension `lda` (≥ cols).
+    @inline(__always)
+    public static func gemv(rows: Int, cols: Int, a: UnsafePointer<Float>, lda: Int,
+                            x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(cols), 1, a, Int32(lda), x, 1, beta, y, 1)
+    }
+
+    /// C[m × n] = A[m × k] · B[k × n] + beta·C, all row-major and contiguous unless lda/ldb/ldc say otherwise.
+    /// `transposeB` reads B as [n × k] (a PyTorch Linear weight) instead.
+    @inline(__always)
+    public static func gemm(m: Int, n: Int, k: Int,
+                            a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Output size of a 3×3 convolution with padding 1 along one axis.
+    @inline(__always)
+    public static func convOutputSize(_ input: Int, stride: Int) -> Int { (input - 1) / stride + 1 }
+
+    /// im2col for a 3×3 kernel, padding 1: input CHW [channels × height × width] → columns
+    /// [(channels·9) × (outH·outW)], row index c·9 + ky·3 + kx, which is PyTorch's [Cout, Cin, 3, 3] weight order,
+    /// so the convolution becomes one sgemm with the weight as stored.
+    public static func im2col3x3(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, stride: Int,
+                                 columns: UnsafeMutablePointer<Float>) {
+        let outH = convOutputSize(height, stride: stride), outW = convOutputSize(width, stride: stride)
+        let outCount = outH * outW
+        var row = columns
+        for c in 0..<channels {
+            let plane = input + c * height * width
+            for ky in 0..<3 {
+                for kx in 0..<3 {
+                    var dst = row
+                    for oy in 0..<outH {
+                        let iy = oy * stride - 1 + ky
+                        if iy < 0 || iy >= height {
+                            dst.update(repeating: 0, count: outW)
+                        } else {
+                            let src = plane + iy * width
+                            for ox in 0..<outW {
+                                let ix = ox * stride - 1 + kx
+                                dst[ox] = (ix >= 0 && ix < width) ? src[ix] : 0
+                            }
+                        }
+                        dst += outW
+                    }
+                    row += outCount
+                }
+            }
+        }
+    }
+
+    /// Per-row bias then ReLU on a [rows × cols] block (conv output: one row per output channel).
+    public static func addRowBiasReLU(_ data: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
+                                      bias: UnsafePointer<Float>) {
+        for r in 0..<rows {
+            let b = bias[r], p = data + r * cols
+            for i in 0..<cols { p[i] = max(p[i] + b, 0) }
+        }
+    }
+
+    /// y = max(y + bias, 0) elementwise over `count` values.
+    public static func addBiasReLU(_ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { y[i] = max(y[i] + bias[i], 0) }
+    }
+
+    @inline(__always)
+    public static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+
+    /// The LSTM cell after the fused gate matmul. gates = [i | f | g | o] pre-activations (PyTorch order), each
+    /// `hidden` long; updates c in place and writes h.
+    public static func lstmPointwise(gates: UnsafePointer<Float>, hidden: Int,
+                                     c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>) {
+        let gi = gates, gf = gates + hidden, gg = gates + 2 * hidden, go = gates + 3 * hidden
+        for j in 0..<hidden {
+            let i = sigmoid(gi[j]), f = sigmoid(gf[j]), g = tanhf(gg[j]), o = sigmoid(go[j])
+            let cNew = f * c[j] + i * g
+            c[j] = cNew
+            h[j] = o * tanhf(cNew)
+        }
+    }
+}

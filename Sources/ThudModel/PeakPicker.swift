@@ -1,0 +1,127 @@
+// Causal peak picker over the 12 Hz envelope stream, in the manner of aubio's onset detector: an adaptive threshold
+// from a short history (median + k·MAD), a minimum gap between hits and a minimum strength. A value is confirmed as
+// a peak when the next value is not higher, so every hit is reported exactly one step after its peak
+// (`latencySteps` = 1). `process` allocates nothing: the history and the sort scratch are allocated in init.
+import Foundation
+
+/// One detected hit (CONVENTIONS.md): the step of the peak, its time in seconds (step / step rate), its strength
+/// (the envelope value at the peak, 0...1).
+public struct HitEvent: Equatable, Sendable {
+    public var step: Int
+    public var time: Double
+    public var strength: Float
+
+    public init(step: Int, time: Double, strength: Float) {
+        self.step = step; self.time = time; self.strength = strength
+    }
+}
+
+public final class PeakPicker {
+    public struct Configuration: Equatable, Sendable {
+        /// Steps of history behind the candidate used for the adaptive threshold (12 = one second at 12 Hz).
+        public var historyLength: Int = 12
+        /// Threshold = median(history) + sensitivity · MAD(history) + margin.
+        public var sensitivity: Float = 3
+        /// Keeps a flat, quiet history (MAD ≈ 0) from turning every wiggle into a hit.
+        public var margin: Float = 0.05
+        /// Peaks below this envelope value are never hits (the CLI's --threshold).
+        public var minStrength: Float = 0.2
+        /// Steps that must separate two hits (3 = 250 ms at 12 Hz).
+        public var minGapSteps: Int = 3
+        public var stepRateHz: Double = 12
+
+        public init(historyLength: Int = 12, sensitivity: Float = 3, margin: Float = 0.05, minStrength: Float = 0.2,
+                    minGapSteps: Int = 3, stepRateHz: Double = 12) {
+            self.historyLength = historyLength; self.sensitivity = sensitivity; self.margin = margin
+            self.minStrength = minStrength; self.minGapSteps = minGapSteps; self.stepRateHz = stepRateHz
+        }
+    }
+
+    public let configuration: Configuration
+    /// How many steps after its peak a hit is reported: the peak is only known once the next value arrives.
+    public let latencySteps = 1
+
+    /// Ring of the last `historyLength` values before the candidate.
+    private let history: UnsafeMutableBufferPointer<Float>
+    private let scratch: UnsafeMutableBufferPointer<Float>
+    private var historyCount = 0
+    private var historyNext = 0
+    /// The value before the candidate and the candidate itself (the last value seen).
+    private var beforeCandidate: Float = 0
+    private var candidate: Float = 0
+    private var seen = 0
+    private var lastHitStep = Int.min / 2
+
+    public init(configuration: Configuration = Configuration()) {
+        precondition(configuration.historyLength >= 1 && configuration.minGapSteps >= 1)
+        self.configuration = configuration
+        history = .allocate(capacity: configuration.historyLength)
+        history.initialize(repeating: 0)
+        scratch = .allocate(capacity: configuration.historyLength)
+        scratch.initialize(repeating: 0)
+    }
+
+    deinit { history.deallocate(); scratch.deallocate() }
+
+    /// Feeds the envelope of step `seen` (steps count from 0 since init/reset). Returns the hit whose peak was the
+    /// previous step, if any.
+    public func process(_ value: Float) -> HitEvent? {
+        let step = seen
+        seen += 1
+        var hit: HitEvent?
+        if step >= 1 {
+            let peakStep = step - 1
+            // Rising into the candidate (strictly, so a plateau fires once, at its first step), not rising after it.
+            // The stream's first step is never a hit: there is nothing before it to rise from, and a model's
+            // output at rest (zero state) would otherwise fire at every start.
+            let isLocalMax = peakStep >= 1 && candidate > beforeCandidate && candidate >= value
+            if isLocalMax, candidate >= configuration.minStrength, peakStep - lastHitStep >= configuration.minGapSteps,
+               candidate > threshold() {
+                hit = HitEvent(step: peakStep, time: Double(peakStep) / configuration.stepRateHz, strength: candidate)
+                lastHitStep = peakStep
+            }
+            // The candidate leaves the window and joins the history.
+            history[historyNext] = candidate
+            historyNext = (historyNext + 1) % history.count
+            historyCount = min(historyCount + 1, history.count)
+            beforeCandidate = candidate
+        }
+        candidate = value
+        return hit
+    }
+
+    /// End of stream: the last value has no successor, so it is judged as if the envelope fell after it.
+    /// Returns the hit at the final step, if it is one. Call once, then `reset()` before reuse.
+    public func finish() -> HitEvent? {
+        guard seen >= 1 else { return nil }
+        return process(-.infinity)
+    }
+
+    /// median + sensitivity·MAD + margin of the history (just margin while the history is empty).
+    public func threshold() -> Float {
+        let n = historyCount
+        if n == 0 { return configuration.margin }
+        for i in 0..<n { scratch[i] = history[i] }
+        let med = PeakPicker.median(scratch.baseAddress!, n)
+        for i in 0..<n { scratch[i] = abs(history[i] - med) }
+        let mad = PeakPicker.median(scratch.baseAddress!, n)
+        return med + configuration.sensitivity * mad + configuration.margin
+    }
+
+    public func reset() {
+        historyCount = 0; historyNext = 0; seen = 0
+        beforeCandidate = 0; candidate = 0
+        lastHitStep = Int.min / 2
+    }
+
+    /// Median by in-place insertion sort: n is a dozen or so, and the standard sort may allocate.
+    static func median(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+        for i in 1..<max(n, 1) {
+            let v = p[i]
+            var j = i - 1
+            while j >= 0 && p[j] > v { p[j + 1] = p[j]; j -= 1 }
+            p[j + 1] = v
+        }
+        return n % 2 == 1 ? p[n / 2] : 0.5 * (p[n / 2 - 1] + p[n / 2])
+    }
+}

@@ -1,0 +1,145 @@
+// The streaming model: encoder → stacked LSTM → head, one step per 12 Hz frame. Everything is allocated in init;
+// `step` only reads the frame, runs the kernels on preallocated buffers and returns the envelope.
+import Foundation
+
+/// Per-layer time of the last step, in seconds (recorded only when `recordsTimings` is on; used by the benchmark).
+public struct StepTimings: Equatable {
+    public var encoder: Double = 0
+    public var lstm: Double = 0
+    public var head: Double = 0
+    public var total: Double { encoder + lstm + head }
+}
+
+public final class StreamingModel {
+    public let header: ModelHeader
+    public let architecture: ModelArchitecture
+    public let encoder: FrameEncoder
+    public let lstm: StackedLSTM
+    public let head: DenseHead
+
+    public var inputWidth: Int { architecture.input.width }
+    public var inputHeight: Int { architecture.input.height }
+    /// Bytes per frame `step` expects: width × height gray8.
+    public let frameByteCount: Int
+    public var stepRateHz: Double { header.stepRateHz }
+    /// Steps taken since init or the last reset().
+    public private(set) var stepIndex = 0
+
+    public var recordsTimings = false
+    public private(set) var lastTimings = StepTimings()
+
+    /// The previous frame, kept for the difference channel (a copy: the caller's buffer is reused by the ring).
+    private let previousFrame: UnsafeMutableBufferPointer<UInt8>
+    private var hasPrevious = false
+
+    /// Loads and validates a .thud file (errors: ModelFileError, exit code 20).
+    public convenience init(path: String) throws {
+        try self.init(file: ModelFile.read(path: path), path: path)
+    }
+
+    /// Builds the model from an in-memory file (e.g. fresh from training). `path` only names it in errors.
+    public init(file: ModelFile, path: String = "<in memory>") throws {
+        if let problem = file.header.architecture.validationProblem() {
+            throw ModelFileError(path: path, problem: .badHeader(problem))
+        }
+        if let problem = file.shapeProblem() { throw ModelFileError(path: path, problem: .shapeMismatch(problem)) }
+        Kernels.pinBLASToOneThread()
+        header = file.header
+        let a = file.header.architecture
+        architecture = a
+        var byName: [String: NamedTensor] = [:]
+        for t in file.tensors { byName[t.name] = t }
+        switch a.encoder.kind {
+        case .conv: encoder = ConvEncoder(architecture: a, parameters: byName)
+        case .motionEnergy: encoder = MotionEnergyEncoder(architecture: a)
+        }
+        lstm = StackedLSTM(inputSize: a.featureCount, hidden: a.lstmHidden, layers: a.lstmLayers, parameters: byName)
+        head = DenseHead(inputSize: a.lstmHidden, hidden: a.headHidden, parameters: byName)
+        frameByteCount = a.input.width * a.input.height
+        previousFrame = .allocate(capacity: frameByteCount)
+        previousFrame.initialize(repeating: 0)
+    }
+
+    deinit { previousFrame.deallocate() }
+
+    /// Advances one 12 Hz step on a gray8 frame of `frameByteCount` bytes and returns the envelope in [0, 1].
+    /// Allocates nothing (checked by tools/bench/model_bench.sh).
+    public func step(frame: UnsafeBufferPointer<UInt8>) -> Float {
+        precondition(frame.count == frameByteCount, "frame must be \(inputWidth)x\(inputHeight) gray8")
+        // The thread count is process-global and someone else (training, another model) may have raised it; checking
+        // is one load, setting only happens when it changed.
+        Kernels.pinBLASToOneThread()
+        // After a reset there is no previous frame: use the current one, so the first difference is zero.
+        let previous = hasPrevious ? UnsafeBufferPointer(previousFrame) : frame
+        let t0 = recordsTimings ? monotonicSeconds() : 0
+        encoder.encode(current: frame, previous: previous, into: lstm.input)
+        let t1 = recordsTimings ? monotonicSeconds() : 0
+        lstm.step()
+        let t2 = recordsTimings ? monotonicSeconds() : 0
+        let envelope = head.forward(lstm.h(layer: lstm.layerCount - 1))
+        if recordsTimings {
+            let t3 = monotonicSeconds()
+            lastTimings = StepTimings(encoder: t1 - t0, lstm: t2 - t1, head: t3 - t2)
+        }
+        _ = previousFrame.update(fromContentsOf: frame)
+        hasPrevious = true
+        stepIndex += 1
+        return envelope
+    }
+
+    /// Back to the start of a stream: zero LSTM state, no previous frame.
+    public func reset() {
+        lstm.reset()
+        hasPrevious = false
+        stepIndex = 0
+    }
+
+    /// Runs `count` frames (packed one after another) as one batch from a fresh state — input projections and the
+    /// head as sgemm over all steps — and returns every step's envelope. Does not touch the streaming state.
+    /// Used to check streaming == batch, and by training/evaluation over whole clips. Allocates.
+    public func runBatch(frames: UnsafeBufferPointer<UInt8>, count: Int) -> [Float] {
+        precondition(frames.count == count * frameByteCount, "need \(count) frames of \(frameByteCount) bytes")
+        let f = architecture.featureCount
+        var features = [Float](repeating: 0, count: count * f)
+        features.withUnsafeMutableBufferPointer { fp in
+            for t in 0..<count {
+                let current = UnsafeBufferPointer(rebasing: frames[(t * frameByteCount)..<((t + 1) * frameByteCount)])
+                let previous = t == 0 ? current
+                    : UnsafeBufferPointer(rebasing: frames[((t - 1) * frameByteCount)..<(t * frameByteCount)])
+                encoder.encode(current: current, previous: previous, into: fp.baseAddress! + t * f)
+            }
+        }
+        let hidden = lstm.runBatch(inputs: features, steps: count)
+        return head.forwardBatch(hidden, count: count)
+    }
+
+    // MARK: Inspection (tests, debugging; these allocate)
+
+    public func hiddenState(layer: Int) -> [Float] { Array(UnsafeBufferPointer(start: lstm.h(layer: layer), count: lstm.hidden)) }
+    public func cellState(layer: Int) -> [Float] { Array(UnsafeBufferPointer(start: lstm.c(layer: layer), count: lstm.hidden)) }
+    /// The encoder's features of the last step.
+    public func lastFeatures() -> [Float] { Array(UnsafeBufferPointer(start: lstm.input, count: lstm.inputSize)) }
+}
+
+@inline(__always)
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+extension ModelFile {
+    /// Why the tensors do not fit the header's architecture (missing, extra, wrong shape, wrong count), or nil.
+    public func shapeProblem() -> String? {
+        let expected = header.architecture.parameterShapes
+        for (name, shape) in expected {
+            guard let t = tensor(named: name) else { return "missing tensor \(name)" }
+            if t.shape != shape { return "tensor \(name) has shape \(t.shape), architecture needs \(shape)" }
+            if t.values.count != shape.reduce(1, *) { return "tensor \(name) holds \(t.values.count) values" }
+        }
+        if let extra = tensors.first(where: { t in !expected.contains { $0.name == t.name } }) {
+            return "unexpected tensor \(extra.name)"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import ThudMedia
+
+struct EnvelopeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "envelope",
+        abstract: "Print the target envelope of an input's audio: what training teaches the model to predict.",
+        discussion: """
+        One line per 12 Hz step. The first audio stream's first channel is taken as float, its magnitude is
+        smoothed with a Gaussian (σ = 200 samples at 44.1 kHz, scaled to other rates), averaged over each
+        step's 1/12 s, and scaled by the clip's largest step to [0, 1]; "db" is the unscaled level in dBFS.
+        JSONL lines are {"t": seconds, "envelope": 0..1, "db": dBFS}. The whole clip is read before the first
+        line, since the scale depends on its loudest step.
+        """)
+
+    @Argument(help: "A video (or audio) file, or '-' for standard input.")
+    var input: String
+
+    @Option(help: "jsonl or csv.")
+    var format: OutputFormat = .jsonl
+
+    func run() throws {
+        do {
+            let media = try MediaInput(path: input)
+            let summary = try media.decode(video: nil, audio: true, warn: warnLine)
+            let audio = summary.audio!
+            if audio.decodedFrames == 0 {
+                throw MediaError(.audioUnusable, file: media.name, "audio does not decode")
+            }
+            let envelope = AudioEnvelope(samples: audio.samples, sampleRate: audio.sampleRate)
+            let out = LineWriter()
+            if format == .csv { out.write("t,envelope,db") }
+            for k in 0..<envelope.count {
+                let t = fixed(StepClock.time(ofStep: k)), e = fixed(Double(envelope.values[k])), db = fixed(Double(envelope.db[k]), 2)
+                out.write(format == .csv ? "\(t),\(e),\(db)" : "{\"t\": \(t), \"envelope\": \(e), \"db\": \(db)}")
+            }
+        } catch {
+            throw exitWith(error)
+        }
+    }
+}

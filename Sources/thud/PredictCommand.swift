@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import ThudMedia
+import ThudModel
+
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Predict the sound envelope of a video from its frames, and flag each hit, at 12 steps a second.",
+        discussion: """
+        The path of every step: source → 12 Hz frame → encoder → LSTM → head → peak picker → output.
+        Exactly one line per step is written and flushed as soon as the step is computed:
+          {"t": seconds, "envelope": 0..1, "hit": true|false, "strength": 0..1 (only when hit is true)}
+        The peak picker confirms a peak when the next step does not rise above it, so a hit is flagged on
+        the step after its peak (a latency of one step, 83 ms). A file is processed step by step, none is
+        skipped; a slow reader of stdout slows Thud down instead of filling memory.
+        Without --model the bundled model is used: $THUD_MODEL, else models/default.thud found beside the
+        executable's checkout or in the current directory.
+        """)
+
+    @Argument(help: "A video file, or '-' for standard input.")
+    var input: String
+
+    @Option(help: "A .thud model file (default: the bundled models/default.thud).")
+    var model: String?
+
+    @Option(help: "jsonl or csv.")
+    var format: OutputFormat = .jsonl
+
+    @Option(help: "Smallest envelope value (0..1) that can be a hit.")
+    var threshold: Float = PeakPicker.Configuration().minStrength
+
+    func validate() throws {
+        guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
+    }
+
+    func run() throws {
+        do {
+            let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
+            let media = try MediaInput(path: input)
+            var loop = PredictionLoop(model: streaming, threshold: threshold)
+            let output = StepPrinter(format: format)
+            output.begin()
+            let request = VideoStepRequest(width: streaming.inputWidth, height: streaming.inputHeight, pixelFormat: .gray8)
+            let summary = try media.decode(video: request, audio: false, warn: warnLine) { step in
+                output.write(loop.process(step))
+                return true
+            }
+            if let error = summary.readError {
+                throw MediaError(.truncated, file: media.name, "input ends early (\(error))")
+            }
+        } catch {
+            throw exitWith(error)
+        }
+    }
+}
+
+/// One step's result, as printed.
+struct PredictedStep {
+    var index: Int
+    var time: Double
+    var envelope: Float
+    /// The hit confirmed at this step (its peak was `latencySteps` earlier).
+    var hit: HitEvent?
+}
+
+/// encoder → LSTM → head (inside StreamingModel) → peak picker, one 12 Hz frame at a time. Shared by
+/// `predict` and `live`; allocates nothing per step.
+struct PredictionLoop {
+    let model: StreamingModel
+    let picker: PeakPicker
+
+    init(model: StreamingModel, threshold: Float) {
+        self.model = model
+        picker = PeakPicker(configuration: .init(minStrength: threshold, stepRateHz: model.stepRateHz))
+    }
+
+    mutating func process(_ step: VideoStep) -> PredictedStep {
+        let envelope = model.step(frame: step.pixels)
+        return PredictedStep(index: step.index, time: step.time, envelope: envelope, hit: picker.process(envelope))
+    }
+}
+
+/// Prints steps as JSON lines or CSV rows, one flushed line each.
+struct StepPrinter {
+    let format: OutputFormat
+    let out = LineWriter()
+
+    func begin() {
+        if format == .csv { out.write("t,envelope,hit,strength") }
+    }
+
+    func write(_ s: PredictedStep) {
+        let t = fixed(s.time), e = fixed(Double(s.envelope))
+        switch format {
+        case .jsonl:
+            if let hit = s.hit {
+                out.write("{\"t\": \(t), \"envelope\": \(e), \"hit\": true, \"strength\": \(fixed(Double(hit.strength)))}")
+            } else {
+                out.write("{\"t\": \(t), \"envelope\": \(e), \"hit\": false}")
+            }
+        case .csv:
+            out.write("\(t),\(e),\(s.hit != nil ? 1 : 0),\(s.hit.map { fixed(Double($0.strength)) } ?? "")")
+        }
+    }
+}
+
+/// Where the bundled model is when no --model is given.
+enum ModelLocator {
+    static let bundledName = "models/default.thud"
+
+    static func resolve(_ explicit: String?) throws -> String {
+        if let explicit { return explicit }
+        if let env = ProcessInfo.processInfo.environment["THUD_MODEL"], !env.isEmpty { return env }
+        var candidates: [URL] = []
+        // The executable lives in <checkout>/.build/<triple>/<config>/thud: walk up to the checkout.
+        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+            for _ in 0..<5 {
+                candidates.append(dir.appendingPathComponent(bundledName))
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(bundledName))
+        candidates.append(URL(fileURLWithPath: "/usr/local/share/thud").appendingPathComponent(bundledName))
+        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { return found.path }
+        throw ModelFileError(path: bundledName, problem: .notFound)
+    }
+}

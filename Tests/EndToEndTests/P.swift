@@ -1,2 +1,0 @@
-import XCTest
-final class E2EP: XCTestCase {}

@@ -1,0 +1,123 @@
+import XCTest
+import ThudMedia
+import ThudModel
+import ThudTestSupport
+
+/// `thud predict` as a user runs it, checked against the library run in-process on the same frames.
+final class PredictCommandTests: XCTestCase {
+    let dir = TemporaryDirectory("predict")
+
+    lazy var modelPath: String = {
+        let path = dir.path("random.thud")
+        try! ModelFile.random(architecture: .default, seed: 42).write(to: path)
+        return path
+    }()
+
+    func clip(seconds: Double = 3, fps: Int = 25) throws -> String {
+        let path = dir.path("clip-\(fps).mp4")
+        if !FileManager.default.fileExists(atPath: path) {
+            try FrameCounterClip.write(path: path, times: (0..<Int(seconds * Double(fps))).map { Double($0) / Double(fps) },
+                                       width: 192, height: 128, nominalFrameRate: Double(fps),
+                                       audio: AudioEncodeSettings(sampleRate: 44100, channels: 1), clicks: [1], audioSeconds: seconds)
+        }
+        return path
+    }
+
+    func testOneFlushedJSONLinePerStepMatchingTheLibrary() throws {
+        let path = try clip()
+        let r = try Executable.run("thud", ["predict", "--model", modelPath, path])
+        XCTAssertEqual(r.status, 0, r.stderrText)
+        XCTAssertEqual(r.lines.count, 36)
+
+        // The same path in-process: decode at the model's size, step the model, pick peaks.
+        let model = try StreamingModel(path: modelPath)
+        let picker = PeakPicker()
+        var expected: [(Float, HitEvent?)] = []
+        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: model.inputWidth, height: model.inputHeight), audio: false) { step in
+            let e = model.step(frame: step.pixels)
+            expected.append((e, picker.process(e)))
+            return true
+        }
+        XCTAssertEqual(expected.count, r.lines.count)
+        for (k, line) in r.lines.enumerated() {
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let hit = o["hit"] as! Bool
+            XCTAssertEqual(Set(o.keys), hit ? ["t", "envelope", "hit", "strength"] : ["t", "envelope", "hit"])
+            XCTAssertEqual(o["t"] as! Double, Double(k) / 12, accuracy: 1e-6)
+            XCTAssertEqual(o["envelope"] as! Double, Double(expected[k].0), accuracy: 1e-6)
+            XCTAssertEqual(hit, expected[k].1 != nil, "step \(k)")
+            if let h = expected[k].1 { XCTAssertEqual(o["strength"] as! Double, Double(h.strength), accuracy: 1e-6) }
+        }
+    }
+
+    func testCSVAndStdin() throws {
+        let path = try clip()
+        let csv = try Executable.run("thud", ["predict", "--model", modelPath, "--format", "csv", path])
+        XCTAssertEqual(csv.lines.first, "t,envelope,hit,strength")
+        XCTAssertEqual(csv.lines.count, 37)
+        let file = try Executable.run("thud", ["predict", "--model", modelPath, path])
+        let pipe = try Executable.run("thud", ["predict", "--model", modelPath, "-"], stdinFile: path)
+        XCTAssertEqual(pipe.status, 0, pipe.stderrText)
+        XCTAssertEqual(file.stdout, pipe.stdout)
+    }
+
+    func testBundledModelIsFoundThroughTHUD_MODEL() throws {
+        let r = try Executable.run("thud", ["predict", try clip()], environment: ["THUD_MODEL": modelPath])
+        XCTAssertEqual(r.status, 0, r.stderrText)
+        XCTAssertEqual(r.lines.count, 36)
+    }
+
+    func testBadModelFilesGiveExitCode20AndNothingOnStdout() throws {
+        let path = try clip()
+        let corrupt = dir.path("corrupt.thud")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: modelPath))
+        bytes[bytes.count / 2] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: corrupt))
+        let truncated = dir.path("truncated.thud")
+        try bytes.prefix(1000).write(to: URL(fileURLWithPath: truncated))
+        for bad in [dir.path("missing.thud"), corrupt, truncated, path] {
+            let r = try Executable.run("thud", ["predict", "--model", bad, path])
+            XCTAssertEqual(r.status, 20, "\(bad): \(r.stderrText)")
+            XCTAssertTrue(r.stdout.isEmpty)
+            XCTAssertEqual(r.stderrText.split(separator: "\n").count, 1)
+            XCTAssertTrue(r.stderrText.contains(bad), r.stderrText)
+        }
+        let badThreshold = try Executable.run("thud", ["predict", "--model", modelPath, "--threshold", "3", path])
+        XCTAssertEqual(badThreshold.status, 64)
+        XCTAssertTrue(badThreshold.stdout.isEmpty)
+    }
+
+    /// Lines arrive while the input is still being written: half a Matroska stream gives the first steps.
+    func testPredictStreamsFromAPipe() throws {
+        let path = dir.path("long.mkv")
+        try FrameCounterClip.write(path: path, times: (0..<450).map { Double($0) / 30 }, width: 320, height: 240, nominalFrameRate: 30)
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let process = Process()
+        process.executableURL = Executable.url("thud")
+        process.arguments = ["predict", "--model", modelPath, "-"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(data.prefix(data.count / 2))
+        let got = expectation(description: "a step before the input ends")
+        var early = Data()
+        DispatchQueue.global().async {
+            while !early.contains(10) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                early.append(chunk)
+            }
+            got.fulfill()
+        }
+        wait(for: [got], timeout: 30)
+        XCTAssertTrue(String(decoding: early, as: UTF8.self).hasPrefix("{\"t\": 0.000000,"))
+        input.fileHandleForWriting.write(data.suffix(from: data.count / 2))
+        try input.fileHandleForWriting.close()
+        let rest = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertEqual(String(decoding: early + rest, as: UTF8.self).split(separator: "\n").count, 180)
+    }
+}

@@ -1,0 +1,198 @@
+// The .thud loader: round trip, each named rejection (exit code 20, one line naming the file), and a fuzz over
+// truncations and bit flips that must always end in a ModelFileError, never a crash or a silent success.
+import Foundation
+import XCTest
+@testable import ThudModel
+
+final class ModelFileTests: XCTestCase {
+    private var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("thud-model-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    private func smallFile(seed: UInt64 = 11) -> ModelFile {
+        ModelFile.random(architecture: smallConvArchitecture, seed: seed,
+                         training: TrainingProvenance(command: "thud-train --epochs 1 synth/", data: "synth v1"),
+                         provenance: ["note": "test"])
+    }
+
+    private func expectProblem(_ bytes: [UInt8], name: String = "m.thud",
+                               file: StaticString = #filePath, line: UInt = #line,
+                               _ check: (ModelFileError.Problem) -> Bool) {
+        let path = dir.appendingPathComponent(name).path
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        do {
+            _ = try StreamingModel(path: path)
+            XCTFail("loaded a bad model", file: file, line: line)
+        } catch let e as ModelFileError {
+            XCTAssertTrue(check(e.problem), "unexpected problem: \(e.message)", file: file, line: line)
+            XCTAssertEqual(e.exitCode, 20, file: file, line: line)
+            XCTAssertTrue(e.message.contains(path), "message must name the file: \(e.message)", file: file, line: line)
+            XCTAssertFalse(e.message.contains("\n"), file: file, line: line)
+        } catch {
+            XCTFail("wrong error type \(error)", file: file, line: line)
+        }
+    }
+
+    /// Re-seals a modified file with a correct checksum, to reach checks that come after the checksum.
+    private func resealed(_ bytes: [UInt8]) -> [UInt8] {
+        var b = Array(bytes.dropLast(4))
+        let crc = CRC32.checksum(b[...])
+        b += [UInt8(crc & 0xFF), UInt8((crc >> 8) & 0xFF), UInt8((crc >> 16) & 0xFF), UInt8(crc >> 24)]
+        return b
+    }
+
+    func testCRC32MatchesZlib() {
+        XCTAssertEqual(CRC32.checksum(Array("123456789".utf8)[...]), 0xCBF4_3926)
+    }
+
+    func testRoundTripThroughDiskKeepsHeaderAndTensors() throws {
+        let original = smallFile()
+        let path = dir.appendingPathComponent("round.thud").path
+        try original.write(to: path)
+        let loaded = try ModelFile.read(path: path)
+        XCTAssertEqual(loaded, original)
+        XCTAssertEqual(loaded.header.training.command, "thud-train --epochs 1 synth/")
+        XCTAssertEqual(loaded.tensors.map(\.name), smallConvArchitecture.parameterShapes.map(\.name))
+        // The same weights give the same model.
+        let frames = syntheticFrames(width: 32, height: 32, count: 5)
+        let a = try StreamingModel(file: original).stepAll(frames, count: 5)
+        let b = try StreamingModel(path: path).stepAll(frames, count: 5)
+        XCTAssertEqual(a, b)
+    }
+
+    func testRandomInitIsSeeded() {
+        XCTAssertEqual(smallFile(seed: 5).tensors, smallFile(seed: 5).tensors)
+        XCTAssertNotEqual(smallFile(seed: 5).tensors, smallFile(seed: 6).tensors)
+    }
+
+    func testMissingFileAndDirectory() {
+        let missing = dir.appendingPathComponent("nope.thud").path
+        XCTAssertThrowsError(try StreamingModel(path: missing)) { error in
+            let e = error as! ModelFileError
+            XCTAssertEqual(e.problem, .notFound)
+            XCTAssertEqual(e.exitCode, 20)
+            XCTAssertEqual(e.message, "model file \(missing): not found")
+        }
+        XCTAssertThrowsError(try StreamingModel(path: dir.path)) { error in
+            XCTAssertEqual((error as! ModelFileError).problem, .unreadable("is a directory"))
+        }
+    }
+
+    func testRejectsBadMagic() {
+        var b = smallFile().encoded()
+        b[0] = UInt8(ascii: "X")
+        expectProblem(b) { $0 == .badMagic }
+        expectProblem(Array("hello, this is text\n".utf8)) { $0 == .badMagic }
+        expectProblem([]) { if case .truncated = $0 { return true }; return false }
+    }
+
+    func testRejectsUnknownVersion() {
+        var b = smallFile().encoded()
+        b[8] = 2
+        expectProblem(b) { $0 == .unknownVersion(2) }
+    }
+
+    func testRejectsTruncationAndTrailingBytes() {
+        let b = smallFile().encoded()
+        expectProblem(Array(b.dropLast(1))) { if case .truncated = $0 { return true }; return false }
+        expectProblem(Array(b.prefix(30))) { if case .truncated = $0 { return true }; return false }
+        expectProblem(b + [0]) { $0 == .trailingBytes(1) }
+    }
+
+    func testRejectsChecksumMismatch() {
+        var b = smallFile().encoded()
+        b[b.count - 100] ^= 0x10   // inside the float data
+        expectProblem(b) { if case .checksumMismatch = $0 { return true }; return false }
+    }
+
+    func testRejectsShapeThatDoesNotFitArchitecture() throws {
+        // Same tensors, but the header claims a bigger LSTM: shapes no longer fit.
+        var f = smallFile()
+        f.header.architecture.lstmHidden = 32
+        expectProblem(f.encoded()) { if case .shapeMismatch = $0 { return true }; return false }
+        // A tensor missing.
+        var g = smallFile()
+        g.tensors.removeLast()
+        expectProblem(g.encoded()) { $0 == .shapeMismatch("missing tensor head.fc2.bias") }
+        // An extra tensor.
+        var x = smallFile()
+        x.tensors.append(NamedTensor(name: "extra.weight", shape: [2], values: [1, 2]))
+        expectProblem(x.encoded()) { $0 == .shapeMismatch("unexpected tensor extra.weight") }
+        // In memory too.
+        XCTAssertThrowsError(try StreamingModel(file: f)) { XCTAssertEqual(($0 as! ModelFileError).exitCode, 20) }
+    }
+
+    func testRejectsBadHeaderJSON() {
+        var f = smallFile()
+        f.header.architecture.input.normalisation = "x/128"
+        expectProblem(f.encoded()) { if case .badHeader = $0 { return true }; return false }
+        // Replace the JSON's first byte '{' with ' ' and fix the checksum: no longer an object.
+        var b = smallFile().encoded()
+        b[16] = UInt8(ascii: "[")
+        expectProblem(resealed(b)) { if case .badHeader = $0 { return true }; return false }
+    }
+
+    func testHeaderOptionalFieldsDefaultAndRequiredOnesAreNamed() throws {
+        let minimal = #"{"architecture":{"input":{"width":32,"height":32,"pixelFormat":"gray8","normalisation":"x/255"},"#
+            + #""encoder":{"kind":"conv","convChannels":[4,8,8,8]},"lstmHidden":16,"lstmLayers":2,"headHidden":[16,8]},"#
+            + #""training":{"command":"c","data":"d"}}"#
+        let h = try JSONDecoder().decode(ModelHeader.self, from: Data(minimal.utf8))
+        XCTAssertEqual(h.stepRateHz, 12)
+        XCTAssertEqual(h.provenance, [:])
+        XCTAssertEqual(h.training.notes, "")
+        // Dropping "training" from the header of a real file: rejected, naming the missing key.
+        var bytes = smallFile().encoded()
+        let json = String(decoding: bytes[16..<(16 + Int(bytes[12]) + Int(bytes[13]) << 8)], as: UTF8.self)
+        XCTAssertTrue(json.contains("\"training\""))
+        let renamed = Array(json.replacingOccurrences(of: "\"training\"", with: "\"trainin_\"").utf8)
+        bytes.replaceSubrange(16..<(16 + renamed.count), with: renamed)
+        expectProblem(resealed(bytes)) { $0 == .badHeader("missing \"training\"") }
+    }
+
+    func testWriteToUnwritablePlaceFailsWith74() {
+        XCTAssertThrowsError(try smallFile().write(to: "/nonexistent-dir/x.thud")) { error in
+            XCTAssertEqual((error as! ModelFileError).exitCode, 74)
+        }
+    }
+
+    /// Truncation at many lengths and random bit flips (with and without a repaired checksum, so the structural
+    /// checks behind the checksum are fuzzed too): always a ModelFileError, never a crash, never a silent load.
+    func testFuzzTruncationsAndBitFlipsAlwaysGiveAnError() {
+        let good = ModelFile.random(architecture: ModelArchitecture(
+            input: InputSpec(width: 8, height: 8), encoder: .conv(channels: [2]), lstmHidden: 3, lstmLayers: 1,
+            headHidden: [2]), seed: 3).encoded()
+        XCTAssertNoThrow(try ModelFile.decode(good, path: "fuzz.thud"))
+        var failures = 0
+        for length in 0..<good.count {
+            do { _ = try ModelFile.decode(Array(good.prefix(length)), path: "fuzz.thud"); failures += 1 }
+            catch is ModelFileError {} catch { failures += 1 }
+        }
+        var rng = SplitMix64(seed: 99)
+        var loadedAfterResealedFlip = 0
+        for trial in 0..<3000 {
+            var b = good
+            let flips = 1 + Int(rng.next() % 3)
+            for _ in 0..<flips {
+                let i = Int(rng.next() % UInt64(b.count - 4))
+                b[i] ^= UInt8(1 << (rng.next() % 8))
+            }
+            if b == good { continue }
+            let reseal = trial % 2 == 1
+            if reseal { b = resealed(b) }
+            do {
+                _ = try ModelFile.decode(b, path: "fuzz.thud")
+                // With a repaired checksum a flip inside the float data or a JSON string still loads: that is the
+                // checksum's job, tested in the unsealed half. Count it, do not fail.
+                if reseal { loadedAfterResealedFlip += 1 } else { failures += 1 }
+            } catch is ModelFileError {
+            } catch { failures += 1 }
+        }
+        XCTAssertEqual(failures, 0, "a corrupt file loaded or threw the wrong error")
+        print("fuzz: \(good.count) truncations, 3000 flips; \(loadedAfterResealedFlip) resealed flips loaded")
+    }
+}

@@ -1,0 +1,90 @@
+// Streaming behaviour: state carries between calls, reset() restarts exactly, streaming equals batch, outputs are
+// envelopes in [0, 1], and both encoders sit behind the same protocol.
+import XCTest
+@testable import ThudModel
+
+final class StreamingModelTests: XCTestCase {
+    func testStreamingEqualsBatchOnDefaultSizedModel() throws {
+        // The default runtime architecture (64×64, conv 8-16-32-32, LSTM 2×128), 30 steps.
+        let model = try StreamingModel(file: .random(architecture: .default, seed: 1))
+        let frames = syntheticFrames(width: 64, height: 64, count: 30)
+        let streamed = model.stepAll(frames, count: 30)
+        let batched = frames.withUnsafeBufferPointer { model.runBatch(frames: $0, count: 30) }
+        XCTAssertLessThan(maxAbsDiff(streamed, batched), 1e-5)
+        XCTAssertTrue(streamed.allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
+
+    func testResetRestartsExactlyAndStateCarriesOtherwise() throws {
+        let model = try StreamingModel(file: .random(architecture: smallConvArchitecture, seed: 2))
+        let frames = syntheticFrames(width: 32, height: 32, count: 20)
+        let first = model.stepAll(frames, count: 10)
+        XCTAssertEqual(model.stepIndex, 10)
+        // Without reset the same frames give different outputs: the LSTM state (and previous frame) carried over.
+        let carried = model.stepAll(frames, count: 10)
+        XCTAssertGreaterThan(maxAbsDiff(first, carried), 1e-4)
+        model.reset()
+        XCTAssertEqual(model.stepIndex, 0)
+        XCTAssertEqual(model.hiddenState(layer: 1), [Float](repeating: 0, count: 16))
+        XCTAssertEqual(model.stepAll(frames, count: 10), first)
+    }
+
+    func testFirstStepSeesZeroDifference() throws {
+        // Motion energy of the very first frame is zero whatever the frame: there is no previous frame yet.
+        let model = try StreamingModel(file: .random(architecture: .motionEnergyDefault, seed: 3))
+        let frames = syntheticFrames(width: 64, height: 64, count: 2)
+        _ = model.stepAll(frames, count: 1)
+        let f = model.lastFeatures()
+        XCTAssertEqual(Array(f.prefix(64)), [Float](repeating: 0, count: 64))
+        XCTAssertGreaterThan(f[65], 0)   // mean brightness is not zero
+        _ = model.stepAll(frames, from: 1, count: 1)
+        XCTAssertGreaterThan(model.lastFeatures()[64], 0)   // now there is motion
+    }
+
+    func testTimingsAreRecordedOnlyWhenAsked() throws {
+        let model = try StreamingModel(file: .random(architecture: smallConvArchitecture, seed: 4))
+        let frames = syntheticFrames(width: 32, height: 32, count: 2)
+        _ = model.stepAll(frames, count: 1)
+        XCTAssertEqual(model.lastTimings, StepTimings())
+        model.recordsTimings = true
+        _ = model.stepAll(frames, from: 1, count: 1)
+        XCTAssertGreaterThan(model.lastTimings.encoder, 0)
+        XCTAssertGreaterThan(model.lastTimings.total, model.lastTimings.lstm)
+    }
+
+    func testStepRateAndFrameSizeComeFromHeader() throws {
+        let model = try StreamingModel(file: .random(architecture: .default, seed: 5))
+        XCTAssertEqual(model.frameByteCount, 64 * 64)
+        XCTAssertEqual(model.stepRateHz, 12)
+        XCTAssertTrue(model.encoder is ConvEncoder)
+        XCTAssertEqual(model.encoder.featureCount, 512)
+    }
+}
+
+final class MotionEnergyEncoderTests: XCTestCase {
+    func testHandMadeFramePairGivesExpectedCellAndGlobalFeatures() {
+        var a = ModelArchitecture.motionEnergyDefault
+        a.input = InputSpec(width: 8, height: 8)
+        a.encoder = .motionEnergy(rows: 2, cols: 2, activeThresholdLevels: 10)
+        let enc = MotionEnergyEncoder(architecture: a)
+        XCTAssertEqual(enc.featureCount, 8)
+        var previous = [UInt8](repeating: 100, count: 64)
+        var current = previous
+        // Top-right cell (rows 0..<4, cols 4..<8): 4 pixels change by 255 − 100 = 155 levels; one more by 5 levels.
+        for (y, x) in [(0, 4), (1, 5), (2, 6), (3, 7)] { current[y * 8 + x] = 255 }
+        current[0 * 8 + 7] = 105
+        previous[63] = 100
+        var out = [Float](repeating: -1, count: 8)
+        current.withUnsafeBufferPointer { c in
+            previous.withUnsafeBufferPointer { p in
+                out.withUnsafeMutableBufferPointer { enc.encode(current: c, previous: p, into: $0.baseAddress!) }
+            }
+        }
+        let topRight = Float(4 * 155 + 5) / Float(16 * 255)
+        XCTAssertEqual(out[0], 0); XCTAssertEqual(out[1], topRight, accuracy: 1e-7)
+        XCTAssertEqual(out[2], 0); XCTAssertEqual(out[3], 0)
+        XCTAssertEqual(out[4], Float(4 * 155 + 5) / Float(64 * 255), accuracy: 1e-7)       // mean |diff|
+        XCTAssertEqual(out[5], Float(60 * 100 + 4 * 255 + 5) / Float(64 * 255), accuracy: 1e-7) // brightness
+        XCTAssertEqual(out[6], 4.0 / 64.0)        // the 5-level change is below the threshold of 10
+        XCTAssertEqual(out[7], topRight, accuracy: 1e-7)     // max cell
+    }
+}

@@ -1,0 +1,150 @@
+// thud-bench-model: per-step latency of the streaming model on one core (encoder, LSTM, head, whole step; median
+// and p99), heap allocations per step, and files for the PyTorch side of tools/bench/model_bench.sh (the same
+// model, frames and this run's envelopes, so the script can check agreement and print the speed ratio).
+//
+// Usage: thud-bench-model [--arch default|motion] [--steps N] [--out DIR]
+import Foundation
+import ThudModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+var archName = "default", steps = 3000, outDir: String?
+var args = CommandLine.arguments.dropFirst().makeIterator()
+while let a = args.next() {
+    switch a {
+    case "--arch": archName = args.next() ?? archName
+    case "--steps": steps = Int(args.next() ?? "") ?? steps
+    case "--out": outDir = args.next()
+    default:
+        FileHandle.standardError.write("usage: thud-bench-model [--arch default|motion] [--steps N] [--out DIR]\n".data(using: .utf8)!)
+        exit(64)
+    }
+}
+// "large" is roughly the scale example (96×96, 2304 features → LSTM 2×256): shows how the ratio moves when
+// the LSTM weights (≈ 11 MB) no longer fit in cache.
+let architecture: ModelArchitecture
+switch archName {
+case "motion": architecture = .motionEnergyDefault
+case "large": architecture = ModelArchitecture(input: InputSpec(width: 96, height: 96),
+                                               encoder: .conv(channels: [16, 32, 32, 64]),
+                                               lstmHidden: 256, lstmLayers: 2, headHidden: [128, 64])
+default: architecture = .default
+}
+let file = ModelFile.random(architecture: architecture, seed: 2026,
+                            training: TrainingProvenance(command: "thud-bench-model (random init)", data: "none"))
+let model = try StreamingModel(file: file)
+let w = model.inputWidth, h = model.inputHeight, n = model.frameByteCount
+
+// 64 distinct frames (moving square over noise), cycled: realistic differences, nothing allocated in the loop.
+let frameCount = 64
+var rng = SplitMix64(seed: 9)
+var frames = [UInt8](repeating: 0, count: n * frameCount)
+for t in 0..<frameCount {
+    let sx = (t * 3) % (w - 8), sy = (t * 5) % (h - 8)
+    for y in 0..<h { for x in 0..<w {
+        frames[t * n + y * w + x] = (x >= sx && x < sx + 8 && y >= sy && y < sy + 8) ? 220 : UInt8(30 + rng.next() % 40)
+    } }
+}
+
+if let dir = outDir {
+    try file.write(to: dir + "/bench_model.thud")
+    try Data(frames).write(to: URL(fileURLWithPath: dir + "/bench_frames.u8"))
+    // Envelopes of the first frameCount steps from a fresh state, for the agreement check.
+    // With PyTorch's default init the envelope barely moves, so the top LSTM layer's h is compared as well.
+    var env: [Float] = [], topH: [Float] = []
+    frames.withUnsafeBufferPointer { fp in
+        for t in 0..<frameCount {
+            env.append(model.step(frame: UnsafeBufferPointer(rebasing: fp[(t * n)..<((t + 1) * n)])))
+            topH += model.hiddenState(layer: model.architecture.lstmLayers - 1)
+        }
+    }
+    try env.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/bench_envelopes_swift.f32"))
+    try topH.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/bench_toph_swift.f32"))
+    model.reset()
+}
+
+typealias CountFn = @convention(c) () -> Int
+let counter: CountFn? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "thud_malloc_count").map {
+    unsafeBitCast($0, to: CountFn.self)
+}
+// Self-check: the counter must see a deliberate allocation, or a "0 per step" below would prove nothing.
+if let count = counter {
+    let before = count()
+    let probe = UnsafeMutableRawPointer.allocate(byteCount: 100, alignment: 8)
+    probe.deallocate()
+    let seen = count() - before
+    print("malloc counter self-check: \(seen) allocation(s) seen for 1 deliberate allocation" + (seen >= 1 ? "" : "  FAILED"))
+}
+
+// Preallocated result arrays: the timed loop itself must not allocate, or the count would be meaningless.
+func zeros() -> [Double] { [Double](repeating: 0, count: steps) }
+var encT = zeros(), lstmT = zeros(), headT = zeros(), totalT = zeros(), plainT = zeros()
+var sink: Float = 0
+var allocsTimed = 0, allocsPlain = 0
+
+frames.withUnsafeBufferPointer { fp in
+    func frame(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+        let t = i % frameCount
+        return UnsafeBufferPointer(rebasing: fp[(t * n)..<((t + 1) * n)])
+    }
+    for i in 0..<300 { sink += model.step(frame: frame(i)) }   // warm caches and OpenBLAS
+
+    // Pass 1: per-layer timings (the model's own clock reads between layers).
+    model.recordsTimings = true
+    var c0 = counter?() ?? 0
+    encT.withUnsafeMutableBufferPointer { e in lstmT.withUnsafeMutableBufferPointer { l in
+        headT.withUnsafeMutableBufferPointer { hd in totalT.withUnsafeMutableBufferPointer { tt in
+            for i in 0..<steps {
+                sink += model.step(frame: frame(i))
+                let t = model.lastTimings
+                e[i] = t.encoder; l[i] = t.lstm; hd[i] = t.head; tt[i] = t.total
+            }
+        } }
+    } }
+    allocsTimed = (counter?() ?? 0) - c0
+
+    // Pass 2: the plain step as the CLI runs it (no per-layer clock reads), timed from outside.
+    model.recordsTimings = false
+    c0 = counter?() ?? 0
+    plainT.withUnsafeMutableBufferPointer { pt in
+        var ts0 = timespec(), ts1 = timespec()
+        for i in 0..<steps {
+            clock_gettime(CLOCK_MONOTONIC, &ts0)
+            sink += model.step(frame: frame(i))
+            clock_gettime(CLOCK_MONOTONIC, &ts1)
+            pt[i] = Double(ts1.tv_sec - ts0.tv_sec) + Double(ts1.tv_nsec - ts0.tv_nsec) * 1e-9
+        }
+    }
+    allocsPlain = (counter?() ?? 0) - c0
+}
+
+func stats(_ v: [Double]) -> (median: Double, p99: Double) {
+    let s = v.sorted()
+    return (s[s.count / 2] * 1e6, s[min(s.count - 1, Int(Double(s.count) * 0.99))] * 1e6)
+}
+let a = architecture
+let desc = a.encoder.kind == .conv
+    ? "conv \(a.encoder.convChannels!.map(String.init).joined(separator: "-")) on \(w)x\(h)"
+    : "motion energy \(a.encoder.gridRows!)x\(a.encoder.gridCols!) on \(w)x\(h)"
+print("model: \(desc) -> \(a.featureCount) features; LSTM \(a.lstmLayers)x\(a.lstmHidden); head \(a.headHidden.map(String.init).joined(separator: "-"))-1")
+print("steps: \(steps) per pass, one thread (OpenBLAS threads = 1)")
+func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
+print(pad("swift, µs/step", 24) + "    median        p99")
+for (name, v) in [("encoder", encT), ("lstm", lstmT), ("head", headT), ("encoder+lstm+head", totalT), ("whole step()", plainT)] {
+    let s = stats(v)
+    print("  " + pad(name, 22) + String(format: " %10.1f %10.1f", s.median, s.p99))
+}
+let plain = stats(plainT)
+print(String(format: "  steps/s %.0f  (= %.0f× real time at 12 Hz)", 1e6 / plain.median, 1e6 / plain.median / 12))
+if counter != nil {
+    print(String(format: "heap allocations per step: %.3f (pass 1: %d in %d steps; pass 2: %d in %d steps)",
+                 Double(allocsTimed + allocsPlain) / Double(2 * steps), allocsTimed, steps, allocsPlain, steps))
+} else {
+    print("heap allocations per step: not counted (run through tools/bench/model_bench.sh for the LD_PRELOAD counter)")
+}
+if let dir = outDir {
+    let json = "{\"swift_step_median_us\": \(plain.median), \"swift_step_p99_us\": \(plain.p99), \"allocs\": \(allocsTimed + allocsPlain), \"steps\": \(2 * steps)}\n"
+    try json.write(toFile: dir + "/bench_swift.json", atomically: true, encoding: .utf8)
+}
+if sink.isNaN { print("nan") }   // keeps the optimizer from dropping the steps

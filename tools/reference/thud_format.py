@@ -1,0 +1,82 @@
+"""Read and write .thud model files (same layout as Sources/ThudModel/ModelFile.swift).
+
+Layout, little-endian: b"THUDMODL", u32 version (1), u32 header length, JSON header, u32 tensor count,
+per tensor (u32 name length, name, u32 rank, rank x u32 dims, u64 byte offset into data), u64 data length,
+float32 data, u32 CRC-32 (zlib.crc32) of everything before it.
+"""
+import json
+import struct
+import zlib
+
+import numpy as np
+
+MAGIC = b"THUDMODL"
+VERSION = 1
+
+
+def write_thud(path, header, tensors):
+    """header: dict (ModelHeader JSON); tensors: list of (name, np.ndarray float32) in file order."""
+    out = bytearray()
+    out += MAGIC
+    out += struct.pack("<I", VERSION)
+    js = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    out += struct.pack("<I", len(js)) + js
+    out += struct.pack("<I", len(tensors))
+    offset = 0
+    blobs = []
+    for name, arr in tensors:
+        arr = np.ascontiguousarray(arr, dtype="<f4")
+        nb = name.encode("utf-8")
+        out += struct.pack("<I", len(nb)) + nb
+        out += struct.pack("<I", arr.ndim) + b"".join(struct.pack("<I", d) for d in arr.shape)
+        out += struct.pack("<Q", offset)
+        blobs.append(arr.tobytes())
+        offset += arr.nbytes
+    out += struct.pack("<Q", offset)
+    for b in blobs:
+        out += b
+    out += struct.pack("<I", zlib.crc32(bytes(out)) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+def read_thud(path):
+    """Returns (header dict, {name: np.ndarray float32}). Raises ValueError on any inconsistency."""
+    data = open(path, "rb").read()
+    if data[:8] != MAGIC:
+        raise ValueError(f"{path}: bad magic")
+    (version,) = struct.unpack_from("<I", data, 8)
+    if version != VERSION:
+        raise ValueError(f"{path}: unknown version {version}")
+    (crc,) = struct.unpack_from("<I", data, len(data) - 4)
+    if zlib.crc32(data[:-4]) & 0xFFFFFFFF != crc:
+        raise ValueError(f"{path}: checksum mismatch")
+    pos = 12
+    (hl,) = struct.unpack_from("<I", data, pos)
+    pos += 4
+    header = json.loads(data[pos:pos + hl].decode("utf-8"))
+    pos += hl
+    (count,) = struct.unpack_from("<I", data, pos)
+    pos += 4
+    table = []
+    for _ in range(count):
+        (nl,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        name = data[pos:pos + nl].decode("utf-8")
+        pos += nl
+        (rank,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        shape = struct.unpack_from("<" + "I" * rank, data, pos)
+        pos += 4 * rank
+        (off,) = struct.unpack_from("<Q", data, pos)
+        pos += 8
+        table.append((name, shape, off))
+    (dl,) = struct.unpack_from("<Q", data, pos)
+    pos += 8
+    if pos + dl + 4 != len(data):
+        raise ValueError(f"{path}: truncated or trailing bytes")
+    tensors = {}
+    for name, shape, off in table:
+        n = int(np.prod(shape)) if shape else 1
+        tensors[name] = np.frombuffer(data, dtype="<f4", count=n, offset=pos + off).reshape(shape).copy()
+    return header, tensors

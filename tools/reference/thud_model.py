@@ -1,0 +1,169 @@
+"""PyTorch reference of Thud's streaming model (Sources/ThudModel), reusable by fixture writers, benchmarks and,
+later, gradient checks for training. Parameter names equal the .thud tensor names (state_dict keys).
+
+Step semantics (must match StreamingModel.step):
+  x = frame/255, d = x - previous/255 (previous = current on the first step after reset, so d = 0);
+  encoder -> features; 2-layer nn.LSTM (gates i, f, g, o) one step; head Linear+ReLU ... Linear(->1); sigmoid.
+"""
+import torch
+import torch.nn as nn
+
+from thud_format import read_thud, write_thud
+
+GLOBAL_FEATURES = 4
+
+
+def conv_out(n):
+    return (n - 1) // 2 + 1
+
+
+def feature_count(arch):
+    enc = arch["encoder"]
+    if enc["kind"] == "conv":
+        h, w = arch["input"]["height"], arch["input"]["width"]
+        for _ in enc["convChannels"]:
+            h, w = conv_out(h), conv_out(w)
+        return enc["convChannels"][-1] * h * w
+    return enc["gridRows"] * enc["gridCols"] + GLOBAL_FEATURES
+
+
+class ConvEncoder(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        cin = 2
+        for i, cout in enumerate(channels):
+            setattr(self, f"conv{i}", nn.Conv2d(cin, cout, 3, stride=2, padding=1))
+            cin = cout
+        self.n = len(channels)
+
+    def forward(self, cur_u8, prev_u8):
+        """cur_u8, prev_u8: uint8 [T, H, W] -> float32 [T, F]."""
+        x = cur_u8.float() * (1.0 / 255.0)
+        d = x - prev_u8.float() * (1.0 / 255.0)
+        y = torch.stack([x, d], dim=1)
+        for i in range(self.n):
+            y = torch.relu(getattr(self, f"conv{i}")(y))
+        return y.flatten(1)
+
+
+class MotionEnergyEncoder(nn.Module):
+    def __init__(self, rows, cols, threshold_levels):
+        super().__init__()
+        self.rows, self.cols, self.threshold = rows, cols, threshold_levels
+
+    def forward(self, cur_u8, prev_u8):
+        cur = cur_u8.to(torch.int64)
+        diff = (cur - prev_u8.to(torch.int64)).abs()
+        t, h, w = cur.shape
+        feats = []
+        cells = []
+        for gr in range(self.rows):
+            y0, y1 = gr * h // self.rows, (gr + 1) * h // self.rows
+            for gc in range(self.cols):
+                x0, x1 = gc * w // self.cols, (gc + 1) * w // self.cols
+                s = diff[:, y0:y1, x0:x1].sum(dim=(1, 2)).to(torch.float32)
+                cnt = (y1 - y0) * (x1 - x0)
+                e = s / torch.tensor(float(cnt * 255), dtype=torch.float32) if cnt > 0 else torch.zeros(t)
+                cells.append(e)
+        cells = torch.stack(cells, dim=1)
+        n = torch.tensor(float(h * w), dtype=torch.float32)
+        g0 = diff.sum(dim=(1, 2)).to(torch.float32) / (n * 255)
+        g1 = cur.sum(dim=(1, 2)).to(torch.float32) / (n * 255)
+        g2 = (diff > self.threshold).sum(dim=(1, 2)).to(torch.float32) / n
+        g3 = cells.max(dim=1).values
+        feats = torch.cat([cells, torch.stack([g0, g1, g2, g3], dim=1)], dim=1)
+        return feats
+
+
+class Head(nn.Module):
+    def __init__(self, fin, hidden):
+        super().__init__()
+        widths = list(hidden) + [1]
+        for i, wd in enumerate(widths):
+            setattr(self, f"fc{i}", nn.Linear(fin, wd))
+            fin = wd
+        self.n = len(widths)
+
+    def forward(self, h):
+        for i in range(self.n):
+            h = getattr(self, f"fc{i}")(h)
+            if i < self.n - 1:
+                h = torch.relu(h)
+        return torch.sigmoid(h).squeeze(-1)
+
+
+class ThudNet(nn.Module):
+    def __init__(self, arch):
+        super().__init__()
+        self.arch = arch
+        enc = arch["encoder"]
+        if enc["kind"] == "conv":
+            self.encoder = ConvEncoder(enc["convChannels"])
+        else:
+            self.encoder = MotionEnergyEncoder(enc["gridRows"], enc["gridCols"], enc["activeThresholdLevels"])
+        self.lstm = nn.LSTM(feature_count(arch), arch["lstmHidden"], num_layers=arch["lstmLayers"], batch_first=True)
+        self.head = Head(arch["lstmHidden"], arch["headHidden"])
+
+    def parameter_order(self):
+        """Tensor names in the order ModelArchitecture.parameterShapes lists them (the file order)."""
+        names = []
+        if self.arch["encoder"]["kind"] == "conv":
+            for i in range(len(self.arch["encoder"]["convChannels"])):
+                names += [f"encoder.conv{i}.weight", f"encoder.conv{i}.bias"]
+        for l in range(self.arch["lstmLayers"]):
+            names += [f"lstm.weight_ih_l{l}", f"lstm.weight_hh_l{l}", f"lstm.bias_ih_l{l}", f"lstm.bias_hh_l{l}"]
+        for i in range(len(self.arch["headHidden"]) + 1):
+            names += [f"head.fc{i}.weight", f"head.fc{i}.bias"]
+        return names
+
+    def forward(self, frames_u8, state=None, prev_u8=None):
+        """frames_u8: uint8 [T, H, W] -> (envelope [T], features [T, F], lstm outputs [T, H], (h, c)).
+        prev_u8: the frame before frames_u8[0] (None after a reset: the first difference is zero)."""
+        first_prev = frames_u8[:1] if prev_u8 is None else prev_u8.reshape(1, *frames_u8.shape[1:])
+        prev = torch.cat([first_prev, frames_u8[:-1]], dim=0)
+        feats = self.encoder(frames_u8, prev)
+        out, state = self.lstm(feats.unsqueeze(0), state)
+        env = self.head(out.squeeze(0))
+        return env, feats, out.squeeze(0), state
+
+
+class StreamingThudNet:
+    """One step at a time, like StreamingModel: keeps (h, c) and the previous frame."""
+
+    def __init__(self, net):
+        self.net = net
+        self.reset()
+
+    def reset(self):
+        self.state = None
+        self.prev = None
+
+    @torch.inference_mode()
+    def step(self, frame_u8):
+        f = frame_u8.unsqueeze(0)
+        env, feats, _, self.state = self.net(f, self.state, self.prev)
+        self.prev = frame_u8
+        return env[0]
+
+
+def header_for(arch, command, data, provenance=None):
+    return {
+        "architecture": arch,
+        "stepRateHz": 12.0,
+        "training": {"command": command, "data": data, "notes": ""},
+        "provenance": provenance or {},
+    }
+
+
+def save(net, path, command, data, provenance=None):
+    sd = net.state_dict()
+    write_thud(path, header_for(net.arch, command, data, provenance),
+               [(n, sd[n].detach().cpu().numpy()) for n in net.parameter_order()])
+
+
+def load(path):
+    header, tensors = read_thud(path)
+    net = ThudNet(header["architecture"])
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
+    net.eval()
+    return net, header
