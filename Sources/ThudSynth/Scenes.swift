@@ -37,9 +37,12 @@ public enum Template: Int, CaseIterable, Sendable {
     public func label(_ placeholders: [String]) -> String {
         var out = text
         for p in placeholders {
-            if let r = out.range(of: "[something]") { out.replaceSubrange(r, with: p) }
-            else if let r = out.range(of: "[Something]") {
-                out.replaceSubrange(r, with: p.prefix(1).uppercased() + p.dropFirst())
+            // Fill the first placeholder in reading order; a capitalised one starts the sentence.
+            let lower = out.range(of: "[something]"), upper = out.range(of: "[Something]")
+            if let u = upper, lower == nil || u.lowerBound < lower!.lowerBound {
+                out.replaceSubrange(u, with: p.prefix(1).uppercased() + p.dropFirst())
+            } else if let l = lower {
+                out.replaceSubrange(l, with: p)
             }
         }
         return out
@@ -229,8 +232,8 @@ struct SceneBuilder {
 
     /// Frames the action: the centre and width so the given x range fits with a margin.
     mutating func frame(_ x0: Double, _ x1: Double, top: Double) {
-        let span = max(x1 - x0, top * 1.3, 0.35)
-        scene.viewWidth = span * rng.uniform(1.25, 1.8)
+        let span = max(x1 - x0, top * 1.2, 0.3)
+        scene.viewWidth = span * rng.uniform(1.0, 1.35)
         scene.viewCenterX = (x0 + x1) / 2 + rng.uniform(-0.08, 0.08) * span
         scene.floorFraction = rng.uniform(0.6, 0.85)
     }
@@ -381,9 +384,13 @@ struct SceneBuilder {
             let halt = s.template == .collidingHalt
             let kinds = ObjectKind.movable.filter { halt ? !$0.round : true }
             let ka = rng.pick(kinds), kb = rng.pick(kinds)
-            let gap = rng.uniform(0.15, 0.3)
-            let (a, _, _) = object(ka, x: -gap)
-            let (b, _, _) = object(kb, x: gap)
+            // Close enough that sliding friction (about μg = 4 m/s²) cannot stop them before they meet.
+            let gapA = rng.uniform(0.03, 0.08), gapB = rng.uniform(0.03, 0.08)
+            let (a, wa, _) = object(ka, x: 0)
+            let (b, wb, _) = object(kb, x: 0)
+            s.world.bodies[a].position.x = -(wa / 2 + gapA)
+            s.world.bodies[b].position.x = wb / 2 + gapB
+            let gap = max(wa / 2 + gapA, wb / 2 + gapB)
             if halt {
                 s.world.bodies[a].restitution = 0; s.world.bodies[b].restitution = 0
                 // Equal and opposite momenta, so the pair stops dead on contact.
@@ -394,7 +401,7 @@ struct SceneBuilder {
                 s.world.bodies[a].restitution = rng.uniform(0.6, 0.85); s.world.bodies[b].restitution = rng.uniform(0.6, 0.85)
             }
             let release = rng.uniform(0.4, 0.9)
-            let speed = rng.uniform(0.7, 1.6)
+            let speed = rng.uniform(1.0, 1.8)
             for (i, dir) in [(a, 1.0), (b, -1.0)] {
                 let p0 = s.world.bodies[i].position
                 let path = Path([
