@@ -46,6 +46,9 @@ public struct ClipRecord: Codable, Sendable {
     public var hits: [HitRecord]
     public var offscreenSounds: [OffscreenSound]
     public var cameraClick: Double?
+    /// FNV-1a over the rendered RGB24 frames and the synthesized float audio, before encoding: the
+    /// generator's own determinism, independent of the encoder's.
+    public var contentHash: String = ""
 }
 
 /// What a caller may pin down; anything nil is drawn from the clip's seed.
@@ -193,11 +196,14 @@ public final class ClipGenerator {
                                                                                          garblePackets: fault == .corruptAudio))
         } catch { throw SynthError.cannotWrite(path, "\(error)") }
         do {
+            var hash = FNV1a()
+            audio.withUnsafeBytes { hash.add($0) }
             var audioDone = 0   // samples (per channel) already handed to the writer
             for (k, ft) in frameTimes.enumerated() {
                 let interval = (k + 1 < frameTimes.count ? frameTimes[k + 1] : scene.duration) - ft
                 renderer.render(time: ft, interval: interval, frameIndex: k, pose: pose)
-                try renderer.rgb.withUnsafeBufferPointer { try writer.writeVideoFrame(rgb: $0, stride: size.0 * 3, time: ft) }
+                for y in 0..<size.1 { hash.add(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(renderer.rgb)[(y * renderer.rgbStride)..<(y * renderer.rgbStride + size.0 * 3)])) }
+                try writer.writeVideoFrame(rgb: UnsafeBufferPointer(renderer.rgb), stride: renderer.rgbStride, time: ft)
                 // Keep audio a little ahead of video so the muxer interleaves evenly.
                 if fault != .noAudio {
                     let upTo = min(synth.count, Int((ft + interval + 0.1) * Double(sampleRate)))
@@ -215,6 +221,7 @@ public final class ClipGenerator {
                 }
             }
             try writer.finish()
+            record.contentHash = String(hash.value, radix: 16)
         } catch { throw SynthError.cannotWrite(path, "\(error)") }
         if fault == .truncated {
             // Cut the finished file at 30–70 %: the moov atom (faststart puts it first) survives, media data does not.
@@ -226,5 +233,16 @@ public final class ClipGenerator {
             try h.close()
         }
         return record
+    }
+}
+
+
+/// 64-bit FNV-1a: a cheap, stable fingerprint of what was handed to the encoder.
+struct FNV1a {
+    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+    mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        var h = value
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        value = h
     }
 }

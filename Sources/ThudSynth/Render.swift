@@ -97,7 +97,9 @@ public final class Renderer {
     let bgWidth: Int, bgHeight: Int
     var background: [Float]
     var canvas: [Float]
-    public private(set) var rgb: [UInt8]
+    /// The finished picture: RGB24 rows of `rgbStride` bytes.
+    public let rgb: UnsafeMutableBufferPointer<UInt8>
+    public let rgbStride: Int
     var accCoverage: [Float] = []
     var accColour: [Float] = []
     let noiseTable: [Float]
@@ -112,7 +114,14 @@ public final class Renderer {
         bgWidth = width + 2 * margin; bgHeight = height + 2 * margin
         background = [Float](repeating: 0, count: bgWidth * bgHeight * 3)
         canvas = [Float](repeating: 0, count: width * height * 3)
-        rgb = [UInt8](repeating: 0, count: width * height * 3)
+        // 64-byte aligned rows with zeroed slack after the picture: swscale picks its SIMD path by the
+        // pointer's and stride's alignment and reads a little past the last row, so a plain Swift array
+        // (wherever the heap put it) made the H.264 output differ from run to run for the same pixels.
+        rgbStride = (width * 3 + 63) & ~63
+        let bytes = rgbStride * (height + 2) + 256
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        rgb = UnsafeMutableBufferPointer(start: raw.assumingMemoryBound(to: UInt8.self), count: bytes)
         rng = Xoshiro256(seed: seed)
         var table = [Float](repeating: 0, count: 1 << 16)
         for i in table.indices { table[i] = Float(rng.gaussian()) }
@@ -122,6 +131,8 @@ public final class Renderer {
         rollCos = cos(look.roll); rollSin = sin(look.roll)
         drawBackground()
     }
+
+    deinit { rgb.deallocate() }
 
     /// World point → picture pixel (before shake).
     public func toScreen(_ p: Vec2) -> Vec2 {
@@ -303,19 +314,20 @@ public final class Renderer {
         let step = Int(rng.next() % 7919) | 1
         canvas.withUnsafeBufferPointer { src in
             noiseTable.withUnsafeBufferPointer { noise in
-                rgb.withUnsafeMutableBufferPointer { out in
-                    var i = 0
-                    let n = width * height
-                    for _ in 0..<n {
+                let out = rgb
+                var i = 0
+                for y in 0..<height {
+                    var o = y * rgbStride
+                    for _ in 0..<width {
                         let nz = noise[noiseIndex] * sigma
                         noiseIndex = (noiseIndex &+ step) & 0xFFFF
                         // Luma-correlated noise plus a little per channel, as a phone sensor shows.
                         let cn = noise[(noiseIndex &* 3) & 0xFFFF] * sigma * 0.5
                         let r = src[i] * gr + nz + cn, gch = src[i + 1] * gg + nz, b = src[i + 2] * gb + nz - cn
-                        out[i] = UInt8(max(0, min(255, r * 255 + 0.5)))
-                        out[i + 1] = UInt8(max(0, min(255, gch * 255 + 0.5)))
-                        out[i + 2] = UInt8(max(0, min(255, b * 255 + 0.5)))
-                        i += 3
+                        out[o] = UInt8(max(0, min(255, r * 255 + 0.5)))
+                        out[o + 1] = UInt8(max(0, min(255, gch * 255 + 0.5)))
+                        out[o + 2] = UInt8(max(0, min(255, b * 255 + 0.5)))
+                        i += 3; o += 3
                     }
                 }
             }
