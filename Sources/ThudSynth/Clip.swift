@@ -191,7 +191,7 @@ public final class ClipGenerator {
         let fault = options.fault
         let writer: MediaWriter
         do {
-            writer = try MediaWriter(path: path, video: VideoEncodeSettings(width: size.0, height: size.1, nominalFrameRate: fps),
+            writer = try MediaWriter(path: path, video: VideoEncodeSettings(width: size.0, height: size.1, nominalFrameRate: fps, crf: 25),
                                      audio: fault == .noAudio ? nil : AudioEncodeSettings(sampleRate: sampleRate, channels: channels,
                                                                                          garblePackets: fault == .corruptAudio))
         } catch { throw SynthError.cannotWrite(path, "\(error)") }

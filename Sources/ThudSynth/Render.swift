@@ -35,7 +35,7 @@ public struct CameraLook: Sendable {
             horizonGap: Double(height) * rng.uniform(0.15, 1.2),
             shakeAmplitude: rng.chance(0.6) ? rng.uniform(0.2, 2.5) : 0,
             shakeFrequency: rng.uniform(0.5, 3),
-            noiseSigma: Float(rng.chance(0.8) ? rng.uniform(0.003, 0.035) : 0),
+            noiseSigma: Float(rng.chance(0.8) ? rng.uniform(0.002, 0.02) : 0),
             gain: Float(rng.uniform(0.7, 1.15)),
             lightingSwing: Float(rng.chance(0.5) ? rng.uniform(0.02, 0.12) : 0),
             lightingRate: rng.uniform(0.1, 1.0),
@@ -126,8 +126,8 @@ public final class Renderer {
         var table = [Float](repeating: 0, count: 1 << 16)
         for i in table.indices { table[i] = Float(rng.gaussian()) }
         noiseTable = table
-        scale = Double(width) / scene.viewWidth
         floorRow = scene.floorFraction * Double(height)
+        scale = min(Double(width) / scene.viewWidth, floorRow / scene.viewTop)
         rollCos = cos(look.roll); rollSin = sin(look.roll)
         drawBackground()
     }

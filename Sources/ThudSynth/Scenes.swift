@@ -125,6 +125,8 @@ public final class Scene {
     public var viewCenterX = 0.0
     public var viewWidth = 0.8
     public var floorFraction = 0.72
+    /// The highest point the action reaches (m above the floor); it must stay in the picture.
+    public var viewTop = 0.3
 
     init(template: Template, duration: Double) { self.template = template; self.duration = duration }
 
@@ -231,11 +233,15 @@ struct SceneBuilder {
     }
 
     /// Frames the action: the centre and width so the given x range fits with a margin.
-    mutating func frame(_ x0: Double, _ x1: Double, top: Double) {
-        let span = max(x1 - x0, top * 1.2, 0.3)
-        scene.viewWidth = span * rng.uniform(1.0, 1.35)
-        scene.viewCenterX = (x0 + x1) / 2 + rng.uniform(-0.08, 0.08) * span
+    mutating func frame(_ a: Double, _ b: Double, top: Double) {
+        let x0 = min(a, b), x1 = max(a, b)
         scene.floorFraction = rng.uniform(0.6, 0.85)
+        // Wide enough for the action; the renderer zooms out further if `viewTop` would not fit above the
+        // floor line in the picture's aspect ratio (chosen later, with the size).
+        let span = max(x1 - x0, 0.25)
+        scene.viewWidth = span * rng.uniform(1.0, 1.3)
+        scene.viewTop = top * rng.uniform(1.05, 1.2)
+        scene.viewCenterX = (x0 + x1) / 2 + rng.uniform(-0.06, 0.06) * span
     }
 
     mutating func build() -> Scene {
