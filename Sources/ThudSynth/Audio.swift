@@ -13,9 +13,9 @@ struct ModalSet {
     static func of(_ m: Material) -> ModalSet {
         switch m {
         case .wood: return ModalSet(base: 350...900, ratios: [1, 2.57, 4.1, 5.9], decay: 0.03...0.09, noiseShare: 0.5, noiseMs: 6)
-        case .metal: return ModalSet(base: 900...2600, ratios: [1, 2.76, 5.40, 8.93, 1.51], decay: 0.25...0.9, noiseShare: 0.25, noiseMs: 3)
+        case .metal: return ModalSet(base: 900...2600, ratios: [1, 2.76, 5.40, 8.93, 1.51], decay: 0.15...0.5, noiseShare: 0.25, noiseMs: 3)
         case .plastic: return ModalSet(base: 500...1300, ratios: [1, 1.93, 3.2], decay: 0.02...0.06, noiseShare: 0.55, noiseMs: 5)
-        case .glass: return ModalSet(base: 1400...3200, ratios: [1, 2.32, 4.25, 6.63], decay: 0.15...0.5, noiseShare: 0.3, noiseMs: 2)
+        case .glass: return ModalSet(base: 1400...3200, ratios: [1, 2.32, 4.25, 6.63], decay: 0.1...0.35, noiseShare: 0.3, noiseMs: 2)
         case .cardboard: return ModalSet(base: 120...350, ratios: [1, 1.7, 2.6], decay: 0.012...0.035, noiseShare: 0.75, noiseMs: 10)
         }
     }

@@ -189,6 +189,10 @@ public final class World {
     /// Last impact time per body pair, so the two corners of a box landing flat make one knock, not two.
     private var lastImpact: [Int: Double] = [:]
     private var contacts: [Contact] = []
+    /// Pairs touching (gap under 1 mm) in the previous step, and this step's. A pair already in contact
+    /// (a box pushed across another, a rocking stack) scrapes and chatters; only a clearly harder blow
+    /// counts as a new knock there, or every solver wobble would be a sound.
+    private var touchingBefore = Set<Int>(), touchingNow = Set<Int>()
 
     public init(stepsPerSecond: Double = 600) { dt = 1 / stepsPerSecond }
 
@@ -234,6 +238,8 @@ public final class World {
 
     private func collectContacts(_ t0: Double) {
         contacts.removeAll(keepingCapacity: true)
+        swap(&touchingBefore, &touchingNow)
+        touchingNow.removeAll(keepingCapacity: true)
         let n = bodies.count
         for i in 0..<n {
             for j in (i + 1)..<max(i + 1, n) {
@@ -305,6 +311,9 @@ public final class World {
 
     private func prepare(_ range: Range<Int>, _ t0: Double) {
         var pairSpeed = 0.0, pairPoint = Vec2.zero, pairGap = 0.0
+        let key = contacts[range.lowerBound].a * 4096 + contacts[range.lowerBound].b
+        let wasTouching = touchingBefore.contains(key)
+        let threshold = wasTouching ? impactSpeed * 4 : impactSpeed
         for k in range {
             var c = contacts[k]
             let A = bodies[c.a], B = bodies[c.b]
@@ -319,15 +328,19 @@ public final class World {
             c.friction = (A.material.friction * B.material.friction).squareRoot()
             let approach = -(B.velocityAt(c.point) - A.velocityAt(c.point)).dot(c.normal)
             let gap = max(0, c.separation)
-            if approach > impactSpeed && approach * dt >= gap && c.separation > -0.01 {
+            if c.separation < 0.001 { touchingNow.insert(key) }
+            if approach > threshold && approach * dt >= gap && c.separation > -0.01 {
                 // Touches within this step: bounce with restitution (dead below the impact speed).
-                let e = min(A.restitution, B.restitution)
+                // A pair that was already touching (an object pressed into the table by a strike) does not
+                // bounce off each other: that is the press being undone, not a second collision.
+                let e = wasTouching ? 0 : min(A.restitution, B.restitution)
                 c.targetSeparatingSpeed = e * approach
                 if approach > pairSpeed { pairSpeed = approach; pairPoint = c.point; pairGap = gap }
             } else if c.separation >= 0 {
                 c.targetSeparatingSpeed = -c.separation / dt      // may close the gap, not cross it
             } else {
-                c.targetSeparatingSpeed = min(0.5, 0.2 * (-c.separation - 0.0005) / dt)   // push out gently
+                // Push out gently: slower than an impact, so recovering from a press never re-lands audibly.
+                c.targetSeparatingSpeed = min(impactSpeed * 0.5, 0.2 * (-c.separation - 0.0005) / dt)
                 c.targetSeparatingSpeed = max(0, c.targetSeparatingSpeed)
             }
             contacts[k] = c
@@ -335,10 +348,13 @@ public final class World {
         guard pairSpeed > 0 else { return }
         let a = contacts[range.lowerBound].a, b = contacts[range.lowerBound].b
         guard bodies[a].sounds && bodies[b].sounds else { return }
-        let key = a * 4096 + b
         let when = t0 + pairGap / pairSpeed      // exact contact time under the step's constant velocity
-        if let last = lastImpact[key], when - last < 0.02 { return }
+        if let last = lastImpact[key], when - last < (wasTouching ? 0.06 : 0.02) { return }
         lastImpact[key] = when
+        // The same blow reaching a third body (a struck object knocking the table it rests on) within a few
+        // milliseconds is one knock, not two.
+        if let prev = impacts.last(where: { when - $0.time < 0.004 && ($0.bodyA == a || $0.bodyB == a || $0.bodyA == b || $0.bodyB == b) }),
+           prev.time <= when { return }
         impacts.append(Impact(time: when, speed: pairSpeed, point: pairPoint, bodyA: a, bodyB: b))
     }
 

@@ -257,20 +257,24 @@ struct SceneBuilder {
             // The striker comes down on the object's top, tilted, and bounces back up; one to three strikes.
             let strikes = rng.int(1, 3)
             let tilt = side * rng.uniform(0.05, 0.35)
-            let tipOffset = Vec2(cos(tilt), sin(tilt)) * (sl / 2 - 0.02) * side
+            // Place the stick by its lowest corner: that corner comes down onto the object's top, 1 mm into
+            // it so the contact is certain, and the stick turns back at once (a strike, not a press).
+            let dirAlong = Vec2(cos(tilt), sin(tilt))
+            let corners = [Vec2(-sl / 2, -st / 2), Vec2(sl / 2, -st / 2), Vec2(sl / 2, st / 2), Vec2(-sl / 2, st / 2)]
+                .map { $0.rotated(cos(tilt), sin(tilt)) }
+            let low = corners.min { $0.y < $1.y }!
             var keys: [Path.Key] = []
             let startT = rng.uniform(0.3, 0.8)
             let raise = rng.uniform(0.08, 0.2)
-            let contactY = h + st / 2 + abs(sin(tilt)) * 0.02 + 0.0005
+            let contactY = h - 0.001
             let tipX = rng.uniform(-w / 4, w / 4)
-            let center = { (y: Double) in Vec2(tipX, y) + tipOffset }
+            let center = { (y: Double) in Vec2(tipX, y) - low }
             keys.append(.init(time: 0, position: center(contactY + raise + 0.1), angle: tilt, ease: .linear))
             var t = startT
             for _ in 0..<strikes {
                 keys.append(.init(time: t, position: center(contactY + raise), angle: tilt, ease: .inOut))
-                let down = rng.uniform(0.08, 0.18)
-                t += down
-                keys.append(.init(time: t, position: center(contactY - 0.003), angle: tilt, ease: .accelerate))
+                t += rng.uniform(0.08, 0.18)
+                keys.append(.init(time: t, position: center(contactY), angle: tilt, ease: .accelerate))
                 t += rng.uniform(0.12, 0.25)
                 keys.append(.init(time: t, position: center(contactY + raise), angle: tilt, ease: .decelerate))
                 t += rng.uniform(0.05, 0.3)
@@ -281,7 +285,7 @@ struct SceneBuilder {
             s.add(stick, Appearance.random(for: strikerKind.material, &rng))
             // The hand holds the far end of the striker.
             var handKeys = keys
-            for k in handKeys.indices { handKeys[k].position = handKeys[k].position + tipOffset * 0.9; handKeys[k].angle = 0 }
+            for k in handKeys.indices { handKeys[k].position = handKeys[k].position + dirAlong * (side * sl * 0.42); handKeys[k].angle = 0 }
             _ = hand(Path(handKeys), fromRight: side > 0, touches: false)
             s.placeholders = [target.name, strikerKind.name]
             s.duration = max(T, t + 0.5)
@@ -391,7 +395,7 @@ struct SceneBuilder {
             let kinds = ObjectKind.movable.filter { halt ? !$0.round : true }
             let ka = rng.pick(kinds), kb = rng.pick(kinds)
             // Close enough that sliding friction (about μg = 4 m/s²) cannot stop them before they meet.
-            let gapA = rng.uniform(0.03, 0.08), gapB = rng.uniform(0.03, 0.08)
+            let gapA = rng.uniform(0.02, 0.05), gapB = rng.uniform(0.02, 0.05)
             let (a, wa, _) = object(ka, x: 0)
             let (b, wb, _) = object(kb, x: 0)
             s.world.bodies[a].position.x = -(wa / 2 + gapA)
@@ -407,14 +411,16 @@ struct SceneBuilder {
                 s.world.bodies[a].restitution = rng.uniform(0.6, 0.85); s.world.bodies[b].restitution = rng.uniform(0.6, 0.85)
             }
             let release = rng.uniform(0.4, 0.9)
-            let speed = rng.uniform(1.0, 1.8)
+            let speed = rng.uniform(1.2, 2.0)
             for (i, dir) in [(a, 1.0), (b, -1.0)] {
                 let p0 = s.world.bodies[i].position
+                // Wind up from further out and let go at the resting spot, still apart, at `speed`
+                // (an accelerating ease over 0.2 s covering speed × 0.1 m ends at exactly `speed`).
                 let path = Path([
-                    .init(time: 0, position: p0 - Vec2(dir * 0.1, 0), angle: 0, ease: .linear),
-                    .init(time: release - 0.2, position: p0 - Vec2(dir * 0.1, 0), angle: 0, ease: .linear),
-                    .init(time: release, position: p0 - Vec2(dir * (0.1 - speed * 0.1), 0), angle: 0, ease: .accelerate),
-                    .init(time: release + 0.01, position: p0 - Vec2(dir * (0.1 - speed * 0.11), 0), angle: 0, ease: .linear),
+                    .init(time: 0, position: p0 - Vec2(dir * speed * 0.1, 0), angle: 0, ease: .linear),
+                    .init(time: release - 0.2, position: p0 - Vec2(dir * speed * 0.1, 0), angle: 0, ease: .linear),
+                    .init(time: release, position: p0, angle: 0, ease: .accelerate),
+                    .init(time: release + 0.01, position: p0 + Vec2(dir * speed * 0.01, 0), angle: 0, ease: .linear),
                 ])
                 hold(i, path, release: release)
                 handHolding(i, path, fromRight: dir < 0)
