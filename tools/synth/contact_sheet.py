@@ -44,10 +44,12 @@ def audio(path, rate=44100):
 
 
 def envelope(x, rate=44100):
+    """Scaled 12 Hz envelope and its unscaled peak in dBFS (a silent clip's scaled envelope is just its noise)."""
     smooth = gaussian_filter1d(np.abs(x).astype(np.float64), 200 * rate / 44100, mode="constant", truncate=4.0)
     steps = int(np.ceil(len(x) * 12 / rate))
     levels = np.array([smooth[k * rate // 12:min(len(x), (k + 1) * rate // 12)].mean() for k in range(steps)])
-    return levels / max(levels.max(), 1e-12)
+    peak = max(levels.max(), 1e-12)
+    return levels / peak, 20 * np.log10(peak)
 
 
 def main():
@@ -76,7 +78,7 @@ def main():
                 ax.set_title(f"{t:.2f} s", fontsize=7)
                 if col == 0:
                     ax.set_ylabel("\n".join([rec["label"][i:i + 28] for i in range(0, len(rec["label"]), 28)]), fontsize=6)
-            env = envelope(audio(path))
+            env, peak_db = envelope(audio(path))
             ax = axes[row, FRAMES]
             ax.bar(np.arange(len(env)) / 12, env, width=1 / 12, align="edge", color="#4a7bd0")
             for h in hits:
@@ -87,7 +89,7 @@ def main():
                 ax.axvline(rec["cameraClick"], color="black", lw=1, ls=":")
             ax.set_xlim(0, rec["duration"]); ax.set_ylim(0, 1.05)
             ax.tick_params(labelsize=6)
-            ax.set_title(f"12 Hz envelope; hits: red visible, grey hidden; orange off-screen", fontsize=6)
+            ax.set_title(f"12 Hz envelope (peak {peak_db:.0f} dBFS); hits red visible, grey hidden; orange off-screen", fontsize=6)
     fig.tight_layout()
     fig.savefig(args.out, dpi=80)
     print(args.out)
