@@ -274,6 +274,9 @@ struct SceneBuilder {
             for _ in 0..<strikes {
                 keys.append(.init(time: t, position: center(contactY + raise), angle: tilt, ease: .inOut))
                 t += rng.uniform(0.08, 0.18)
+                // The lowest point falls on a physics step boundary: kinematic bodies are placed at step
+                // boundaries, so a turn-around inside a step would be averaged away and never touch.
+                t = (t * 600).rounded() / 600
                 keys.append(.init(time: t, position: center(contactY), angle: tilt, ease: .accelerate))
                 t += rng.uniform(0.12, 0.25)
                 keys.append(.init(time: t, position: center(contactY + raise), angle: tilt, ease: .decelerate))
@@ -460,7 +463,7 @@ struct SceneBuilder {
             ])
             _ = hand(path, fromRight: side > 0)
             s.placeholders = [k.name]
-            frame(-w - 0.3, w + 0.3, top: y + 0.1)
+            frame(-w - 0.45, w + 0.45, top: y + 0.1)
             _ = top
 
         case .movingCollide:
