@@ -15,6 +15,8 @@ public enum Texture: Sendable {
     case woodGrain(frequency: Float)
     case noise(frequency: Float)
     case checker(frequency: Float)
+    /// A crop of a real image (PhotoLibrary), scaled to the body; offsets in image pixels.
+    case photo(index: Int, pixelsPerMetre: Float, offsetU: Float, offsetV: Float)
 }
 
 public struct Appearance: Sendable {
@@ -30,6 +32,18 @@ public struct Appearance: Sendable {
     }
 
     static func random(for material: Material, _ rng: inout Xoshiro256) -> Appearance {
+        var look = proceduralLook(for: material, &rng)
+        // Printed things (boxes, books, bottles, crates) sometimes wear a crop of a real image.
+        let photos = PhotoLibrary.shared.images.count
+        if photos > 0 && (material == .cardboard || material == .plastic) && rng.chance(0.3) {
+            look.texture = .photo(index: rng.int(0, photos - 1), pixelsPerMetre: Float(rng.uniform(400, 2000)),
+                                  offsetU: Float(rng.uniform(0, 320)), offsetV: Float(rng.uniform(0, 180)))
+            look.contrast = Float(rng.uniform(0.7, 1))
+        }
+        return look
+    }
+
+    static func proceduralLook(for material: Material, _ rng: inout Xoshiro256) -> Appearance {
         func hue() -> RGB {
             // Saturated but not neon: pick a hue on the colour wheel, then desaturate a little.
             let h = Float(rng.unit()) * 6, s = Float(rng.uniform(0.35, 0.85)), v = Float(rng.uniform(0.35, 0.95))

@@ -22,9 +22,17 @@ public struct CameraLook: Sendable {
     public var floor: Appearance
 
     static func random(width: Int, height: Int, _ rng: inout Xoshiro256) -> CameraLook {
-        let wallTex: Texture = rng.pick([.plain, .noise(frequency: Float(rng.uniform(4, 20))),
+        var wallTex: Texture = rng.pick([.plain, .noise(frequency: Float(rng.uniform(4, 20))),
                                          .stripes(frequency: Float(rng.uniform(8, 30)), vertical: true),
                                          .woodGrain(frequency: Float(rng.uniform(5, 15))), .checker(frequency: Float(rng.uniform(3, 8)))])
+        let photos = PhotoLibrary.shared.images.count
+        var wallContrast = Float(rng.uniform(0.1, 0.6))
+        if photos > 0 && rng.chance(0.3) {
+            // A crop of a real image as the backdrop (a poster, a screen, a patterned wall).
+            wallTex = .photo(index: rng.int(0, photos - 1), pixelsPerMetre: Float(rng.uniform(150, 600)),
+                             offsetU: Float(rng.uniform(0, 320)), offsetV: Float(rng.uniform(0, 180)))
+            wallContrast = Float(rng.uniform(0.6, 1))
+        }
         let wb = RGB(Float(rng.uniform(0.35, 0.95)), Float(rng.uniform(0.35, 0.95)), Float(rng.uniform(0.35, 0.95)))
         let fb = RGB(Float(rng.uniform(0.25, 0.8)), Float(rng.uniform(0.2, 0.7)), Float(rng.uniform(0.15, 0.6)))
         let floorTex: Texture = rng.pick([.woodGrain(frequency: Float(rng.uniform(10, 40))), .checker(frequency: Float(rng.uniform(2, 6))),
@@ -43,7 +51,7 @@ public struct CameraLook: Sendable {
             lightStep: Float(rng.uniform(-0.25, 0.2)),
             colourCast: RGB(Float(rng.uniform(0.9, 1.1)), Float(rng.uniform(0.92, 1.05)), Float(rng.uniform(0.85, 1.1))),
             exposure: rng.uniform(0.2, 0.9),
-            wall: Appearance(base: wb, second: wb * Float(rng.uniform(0.6, 0.9)), texture: wallTex, contrast: Float(rng.uniform(0.1, 0.6))),
+            wall: Appearance(base: wb, second: wb * Float(rng.uniform(0.6, 0.9)), texture: wallTex, contrast: wallContrast),
             floor: Appearance(base: fb, second: fb * Float(rng.uniform(0.5, 0.85)), texture: floorTex, contrast: Float(rng.uniform(0.2, 0.8))))
     }
 }
@@ -82,6 +90,9 @@ extension Appearance {
         case .checker(let f):
             let a = Int((u * f).rounded(.down)) + Int((v * f).rounded(.down))
             t = (a & 1) == 0 ? 0 : 1
+        case .photo(let index, let pixelsPerMetre, let ou, let ov):
+            let c = PhotoLibrary.shared.sample(index, u * pixelsPerMetre + ou, -v * pixelsPerMetre + ov)
+            return base.mix(c, contrast)
         }
         return base.mix(second, t * contrast)
     }
