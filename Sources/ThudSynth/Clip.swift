@@ -159,7 +159,8 @@ public final class ClipGenerator {
             synth.addStrike(time: imp.time, amplitude: amp * 0.4, material: b.material, size: rb, pan: pan, hardness: imp.strength)
         }
         // What real recordings have besides the action.
-        let bgLevel = pow(10, rng.uniform(-70, -38) / 20)
+        // Never quieter than a real room through a phone microphone (ClipCheck calls under −70 dBFS silent).
+        let bgLevel = pow(10, rng.uniform(-58, -34) / 20)
         synth.addBackground(level: bgLevel, hum: rng.chance(0.2))
         if rng.chance(0.35) {
             let t0 = rng.uniform(0, scene.duration * 0.5)
