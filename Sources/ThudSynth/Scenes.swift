@@ -273,11 +273,14 @@ struct SceneBuilder {
             var t = startT
             for _ in 0..<strikes {
                 keys.append(.init(time: t, position: center(contactY + raise), angle: tilt, ease: .inOut))
-                t += rng.uniform(0.08, 0.18)
+                t += rng.uniform(0.1, 0.22)
                 // The lowest point falls on a physics step boundary: kinematic bodies are placed at step
                 // boundaries, so a turn-around inside a step would be averaged away and never touch.
                 t = (t * 600).rounded() / 600
                 keys.append(.init(time: t, position: center(contactY), angle: tilt, ease: .accelerate))
+                // Rest on the object for a moment, as a hand does after a knock (and so the contact is in a frame).
+                t += rng.uniform(0.04, 0.12)
+                keys.append(.init(time: t, position: center(contactY + 0.002), angle: tilt, ease: .decelerate))
                 t += rng.uniform(0.12, 0.25)
                 keys.append(.init(time: t, position: center(contactY + raise), angle: tilt, ease: .decelerate))
                 t += rng.uniform(0.05, 0.3)
