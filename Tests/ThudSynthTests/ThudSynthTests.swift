@@ -54,6 +54,30 @@ final class PhysicsTests: XCTestCase {
     }
 }
 
+final class SoundTests: XCTestCase {
+    /// A strike starts at its exact time: the first non-zero sample is the first one at or after t, and a
+    /// shift by a fraction of a sample changes the waveform (the phase is evaluated at n/rate − t).
+    func testStrikeIsSampleAccurate() {
+        let rate = 48000
+        func strike(at t: Double) -> [Float] {
+            var s = SoundtrackSynth(duration: 1, sampleRate: rate, channels: 1, seed: 3)
+            s.addStrike(time: t, amplitude: 0.5, material: .metal, size: 0.05, pan: 0)
+            return s.buffer
+        }
+        let t = 0.3127
+        let a = strike(at: t)
+        let first = a.firstIndex { $0 != 0 }!
+        XCTAssertEqual(first, Int((t * Double(rate)).rounded(.up)))
+        let b = strike(at: t + 0.4 / Double(rate))
+        XCTAssertEqual(b.firstIndex { $0 != 0 }!, first)
+        XCTAssertNotEqual(a[first + 10], b[first + 10])
+        // Loudness grows with amplitude (i.e. with impact speed through `strength`).
+        var quiet = SoundtrackSynth(duration: 1, sampleRate: rate, channels: 1, seed: 3)
+        quiet.addStrike(time: t, amplitude: 0.1, material: .metal, size: 0.05, pan: 0)
+        XCTAssertGreaterThan(a.map(abs).max()!, 3 * quiet.buffer.map(abs).max()!)
+    }
+}
+
 final class SceneTests: XCTestCase {
     func testEveryTemplateIsPlannedAndLabelled() {
         let plan = Corpus.plan(CorpusOptions(counts: [.train: 19, .validation: 19, .test: 19], seed: 5))
@@ -229,9 +253,9 @@ final class MediaTests: XCTestCase {
                 let record = try gen.write(to: path)
                 let summary = try MediaInput(path: path).decode(video: nil, audio: true)
                 let audio = summary.audio!
-                var first = [Float](repeating: 0, count: audio.samples.count / audio.channels)
-                for i in first.indices { first[i] = audio.samples[i * audio.channels] }
-                let env = AudioEnvelope(samples: first, sampleRate: audio.sampleRate).values
+                // ThudMedia hands back the first channel only: exactly the training target's input.
+                XCTAssertEqual(Double(audio.samples.count) / Double(audio.sampleRate), record.duration, accuracy: 0.05)
+                let env = AudioEnvelope(samples: audio.samples, sampleRate: audio.sampleRate).values
                 func isPeak(_ k: Int) -> Bool {
                     guard k >= 0, k < env.count else { return false }
                     let before = k > 0 ? env[k - 1] : 0, after = k + 1 < env.count ? env[k + 1] : 0
@@ -247,7 +271,7 @@ final class MediaTests: XCTestCase {
                     let k = Int(h.time * 12)
                     checked += 1
                     if !(isPeak(k - 1) || isPeak(k) || isPeak(k + 1)) {
-                        missed.append("\(template.text) seed \(seed): hit at \(h.time) (step \(k)), envelope \(env[max(0, k - 2)..<min(env.count, k + 3)]), hits \(record.hits.map { ($0.time, $0.strength, $0.visible) }), offscreen \(record.offscreenSounds)")
+                        missed.append("\(template.text) seed \(seed): hit at \(h.time) (step \(k)), envelope \(env[min(env.count, max(0, k - 2))..<min(env.count, k + 3)]) of \(env.count) steps, hits \(record.hits.map { ($0.time, $0.strength, $0.visible) }), offscreen \(record.offscreenSounds)")
                     }
                 }
             }
