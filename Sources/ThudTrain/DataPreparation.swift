@@ -1,4 +1,5 @@
 import Foundation
+import ThudEval
 import ThudMedia
 
 /// Counts per split, reported the way the original experiment reported its data: the original count →

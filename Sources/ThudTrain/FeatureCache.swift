@@ -1,4 +1,5 @@
 import Foundation
+import ThudEval
 import ThudMedia
 
 /// A clip decoded once for training: its 12 Hz frames at the model's size and the audio envelope target.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ThudEval
 import ThudTrain
 
 struct PrepareCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ThudEval
 import ThudMedia
 import ThudModel
 import ThudTrain
