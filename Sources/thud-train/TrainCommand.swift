@@ -12,11 +12,11 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a model (the default verb).",
         discussion: """
-        Decodes every clip once into a cache (12 Hz frames at the model's size and the audio envelope target),
-        removes faulty clips (reported per split), then trains with truncated backpropagation through time over
-        windows of --sequence-length steps, binary cross-entropy against the envelope, Adam, gradient clipping,
-        mini-batches on both cores. After each epoch it reports validation r and hit F1 (±1 step) and keeps the
-        best model at --out. A checkpoint is written atomically after every epoch and on Ctrl-C; --resume goes
+        Decodes every clip once into a cache (12 Hz frames at the model's size and the audio envelope target), \
+        removes faulty clips (reported per split), then trains with truncated backpropagation through time over \
+        windows of --sequence-length steps, binary cross-entropy against the envelope, Adam, gradient clipping, \
+        mini-batches on both cores. After each epoch it reports validation r and hit F1 (±1 step) and keeps the \
+        best model at --out. A checkpoint is written atomically after every epoch and on Ctrl-C; --resume goes \
         on from it and gives the same weights as a run never interrupted.
         """)
 
