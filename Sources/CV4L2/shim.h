@@ -62,4 +62,13 @@ static inline uint32_t thud_buf_flag_timestamp_monotonic(void) { return V4L2_BUF
 static inline uint32_t thud_buf_flag_timestamp_mask(void) { return V4L2_BUF_FLAG_TIMESTAMP_MASK; }
 static inline uint32_t thud_ctrl_flag_disabled(void) { return V4L2_CTRL_FLAG_DISABLED; }
 static inline uint32_t thud_ctrl_flag_next_ctrl(void) { return V4L2_CTRL_FLAG_NEXT_CTRL; }
+static inline uint32_t thud_fmt_flag_emulated(void) { return V4L2_FMT_FLAG_EMULATED; }
+static inline uint32_t thud_fmt_flag_compressed(void) { return V4L2_FMT_FLAG_COMPRESSED; }
+static inline uint32_t thud_frmsize_type_stepwise(void) { return V4L2_FRMSIZE_TYPE_STEPWISE; }
+static inline uint32_t thud_frmsize_type_continuous(void) { return V4L2_FRMSIZE_TYPE_CONTINUOUS; }
+static inline uint32_t thud_cap_timeperframe(void) { return V4L2_CAP_TIMEPERFRAME; }
+static inline uint32_t thud_ctrl_type_button(void) { return V4L2_CTRL_TYPE_BUTTON; }
+/* The stop pipe and the device share one poll(); these are plain POSIX, kept here so Swift sees one set. */
+static inline short thud_pollin(void) { return POLLIN; }
+static inline short thud_pollerr_mask(void) { return POLLERR | POLLHUP | POLLNVAL; }
 #endif
