@@ -48,6 +48,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Exercises live capture without the model (used by the vivid VM tests and for figures).
+        .executableTarget(name: "thud-capture-check", dependencies: ["ThudMedia"]),
+
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia"]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),

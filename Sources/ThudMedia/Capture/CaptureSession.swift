@@ -235,6 +235,8 @@ public final class CaptureSession {
             ring.noteLost(lost + 1)
             log("capture: \(device): discarded frame \(frame.sequence) (\(frame.error ? "driver flagged a buffer error" : "undecodable data")); continuing")
         }
-        try source.requeue(frame)
+        if try source.requeue(frame) {
+            log("capture: \(device): VIDIOC_QBUF of buffer \(frame.index) failed once and succeeded on retry; continuing")
+        }
     }
 }

@@ -431,12 +431,17 @@ public final class V4L2Source {
         return names.joined(separator: "|")
     }
 
-    /// Gives a buffer back to the driver. A failure here means the device is gone.
-    public func requeue(_ frame: Frame) throws {
-        let err = queue(frame.index)
-        if err != 0 {
-            throw CaptureError(.deviceLost, device: device, "device lost while streaming: VIDIOC_QBUF: \(CaptureError.describe(errno: err))")
-        }
+    /// Gives a buffer back to the driver. ENODEV means the device is gone; another error is retried
+    /// once (a transient refusal would otherwise cost a buffer for good), then is fatal too.
+    /// Returns true when the first attempt failed and the retry succeeded.
+    @discardableResult
+    public func requeue(_ frame: Frame) throws -> Bool {
+        var err = queue(frame.index)
+        if err == 0 { return false }
+        if err != ENODEV { err = queue(frame.index) }
+        if err == 0 { return true }
+        let what = err == ENODEV ? "device lost while streaming (disconnected)" : "device lost while streaming"
+        throw CaptureError(.deviceLost, device: device, "\(what): VIDIOC_QBUF: \(CaptureError.describe(errno: err))")
     }
 
     /// Ends a `waitForFrame` in progress (or the next one) from any thread.
