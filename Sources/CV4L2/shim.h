@@ -11,6 +11,10 @@
 #include <errno.h>
 
 static inline int thud_v4l2_open(const char *path, int flags) { return v4l2_open(path, flags); }
+/* Adopt an fd opened (and checked with a plain QUERYCAP) by the caller, so a non-V4L2 file gets our
+   one-line error instead of libv4l2's own stderr message. */
+static inline int thud_v4l2_fd_open(int fd, int flags) { return v4l2_fd_open(fd, flags); }
+static inline int thud_sys_ioctl(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
 static inline int thud_v4l2_close(int fd) { return v4l2_close(fd); }
 static inline int thud_v4l2_ioctl(int fd, unsigned long request, void *arg) { return v4l2_ioctl(fd, request, arg); }
 static inline void *thud_v4l2_mmap(void *start, size_t length, int prot, int flags, int fd, int64_t offset) {

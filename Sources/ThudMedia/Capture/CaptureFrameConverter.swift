@@ -126,6 +126,9 @@ public final class CaptureFrameConverter {
 
     /// SWS_AREA as in the file path (averaging, so downscaling does not alias). Luma is kept as the
     /// source codes it (YUV → GRAY copies Y); RGB sources get full-range luma (white → 255).
+    /// The ranges are always set explicitly: left to its defaults, swscale copies Y for YUYV, NV12
+    /// and YUV420P but expands it from limited to full range for UYVY (seen with FFmpeg 5.1), which
+    /// would make the model's input depend on the camera's format.
     private func makeScaler(_ pixfmt: AVPixelFormat, _ w: Int32, _ h: Int32, fullRange: Bool) -> Bool {
         if let scaler { sws_freeContext(scaler) }
         scaler = sws_getContext(w, h, pixfmt, Int32(outputWidth), Int32(outputHeight), AV_PIX_FMT_GRAY8,
@@ -133,10 +136,9 @@ public final class CaptureFrameConverter {
         guard let scaler else { return false }
         scalerInput = (pixfmt, w, h)
         let isRGB = pixfmt == AV_PIX_FMT_RGB24 || pixfmt == AV_PIX_FMT_BGR24
-        if isRGB || fullRange {
-            let table = sws_getCoefficients(SWS_CS_ITU601)
-            sws_setColorspaceDetails(scaler, table, 1, table, 1, 0, 1 << 16, 1 << 16)
-        }
+        let range: Int32 = isRGB || fullRange ? 1 : 0
+        let table = sws_getCoefficients(SWS_CS_ITU601)
+        sws_setColorspaceDetails(scaler, table, range, table, range, 0, 1 << 16, 1 << 16)
         return true
     }
 }

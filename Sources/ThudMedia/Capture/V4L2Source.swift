@@ -64,9 +64,22 @@ public final class V4L2Source {
         if (st.st_mode & S_IFMT) != S_IFCHR {
             throw CaptureError(.cannotOpen, device: device, "not a video device (not a character device)")
         }
-        fd = thud_v4l2_open(device, O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        if fd < 0 {
+        let raw = open(device, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        if raw < 0 {
             throw CaptureError(.cannotOpen, device: device, "cannot open: \(CaptureError.describe(errno: errno))")
+        }
+        // A plain QUERYCAP first: libv4l2 would print its own complaint about a non-V4L2 node.
+        var probe = v4l2_capability()
+        if thud_sys_ioctl(raw, thud_vidioc_querycap(), &probe) != 0 {
+            let e = errno
+            Glibc.close(raw)
+            throw CaptureError(.cannotOpen, device: device, "not a V4L2 device (VIDIOC_QUERYCAP: \(CaptureError.describe(errno: e)))")
+        }
+        fd = thud_v4l2_fd_open(raw, 0)
+        if fd < 0 {
+            let e = errno
+            Glibc.close(raw)
+            throw CaptureError(.cannotOpen, device: device, "libv4l2 cannot adopt it: \(CaptureError.describe(errno: e))")
         }
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else {
