@@ -160,6 +160,8 @@ getrusage(RUSAGE_SELF.rawValue, &usage0)
 let wall0 = CaptureClock.now()
 var latencies: [Double] = []
 latencies.reserveCapacity(frames ?? Int((duration ?? 1) * 12) + 16)
+var delays: [Double] = []
+delays.reserveCapacity(latencies.capacity)
 var steps = 0
 var lastStep: CapturedStep?
 var previousIndex = -1
@@ -171,7 +173,8 @@ do {
         steps += 1
         lastStep = step
         latencies.append(step.latency)
-        stepLine = "{\"step\":\(step.index),\"t\":\(captureFixed(step.time, 4)),\"seq\":\(step.sequence),\"frame_t\":\(captureFixed(step.frameTime, 4)),\"latency_ms\":\(captureFixed(step.latency * 1000, 2)),\"dropped\":\(step.droppedFrames),\"skipped\":\(step.skippedSteps),\"repeat\":\(step.repeated)}\n"
+        delays.append(step.delay)
+        stepLine = "{\"step\":\(step.index),\"t\":\(captureFixed(step.time, 4)),\"seq\":\(step.sequence),\"frame_t\":\(captureFixed(step.frameTime, 4)),\"latency_ms\":\(captureFixed(step.latency * 1000, 2)),\"delay_ms\":\(captureFixed(step.delay * 1000, 2)),\"dropped\":\(step.droppedFrames),\"skipped\":\(step.skippedSteps),\"repeat\":\(step.repeated)}\n"
         fputs(stepLine, stdout)
         fflush(stdout)
         // Steps can be skipped when the consumer is late: a write is due once its step has passed.
@@ -204,9 +207,10 @@ getrusage(RUSAGE_SELF.rawValue, &usage1)
 func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
 let cpu = seconds(usage1.ru_utime) + seconds(usage1.ru_stime) - seconds(usage0.ru_utime) - seconds(usage0.ru_stime)
 latencies.sort()
-func percentile(_ p: Double) -> Double {
-    latencies.isEmpty ? .nan : latencies[min(latencies.count - 1, Int((p * Double(latencies.count - 1)).rounded()))]
+delays.sort()
+func percentile(_ p: Double, _ xs: [Double] = latencies) -> Double {
+    xs.isEmpty ? .nan : xs[min(xs.count - 1, Int((p * Double(xs.count - 1)).rounded()))]
 }
 let st = session.statistics
-fputs("capture-check: summary {\"steps\":\(steps),\"last_step\":\(lastStep?.index ?? -1),\"wall_s\":\(captureFixed(wall, 3)),\"cpu_s\":\(captureFixed(cpu, 3)),\"cpu_percent\":\(captureFixed(wall > 0 ? 100 * cpu / wall : 0, 1)),\"latency_ms_median\":\(captureFixed(percentile(0.5) * 1000, 2)),\"latency_ms_p99\":\(captureFixed(percentile(0.99) * 1000, 2)),\"latency_ms_max\":\(captureFixed((latencies.last ?? .nan) * 1000, 2)),\"frames_captured\":\(st.framesCaptured),\"frames_dropped_by_driver\":\(st.framesDroppedByDriver),\"error_frames\":\(st.errorFrames),\"frames_decimated\":\(st.framesDecimated),\"repeated_steps\":\(st.repeatedSteps),\"skipped_steps\":\(st.skippedSteps),\"exit\":\(exitCode)}\n", stderr)
+fputs("capture-check: summary {\"steps\":\(steps),\"last_step\":\(lastStep?.index ?? -1),\"wall_s\":\(captureFixed(wall, 3)),\"cpu_s\":\(captureFixed(cpu, 3)),\"cpu_percent\":\(captureFixed(wall > 0 ? 100 * cpu / wall : 0, 1)),\"latency_ms_median\":\(captureFixed(percentile(0.5) * 1000, 2)),\"latency_ms_p99\":\(captureFixed(percentile(0.99) * 1000, 2)),\"latency_ms_max\":\(captureFixed((latencies.last ?? .nan) * 1000, 2)),\"delay_ms_median\":\(captureFixed(percentile(0.5, delays) * 1000, 2)),\"delay_ms_p99\":\(captureFixed(percentile(0.99, delays) * 1000, 2)),\"frames_captured\":\(st.framesCaptured),\"frames_dropped_by_driver\":\(st.framesDroppedByDriver),\"error_frames\":\(st.errorFrames),\"frames_decimated\":\(st.framesDecimated),\"repeated_steps\":\(st.repeatedSteps),\"skipped_steps\":\(st.skippedSteps),\"exit\":\(exitCode)}\n", stderr)
 exit(exitCode)

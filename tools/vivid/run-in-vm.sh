@@ -158,7 +158,7 @@ timeout -k 5 "$timeout_s" qemu-system-x86_64 -accel tcg -smp 1 -m "$mem" \
     -kernel "$vmlinuz" -initrd "$initrd" \
     -append "console=ttyS0 quiet loglevel=1 panic=-1 thud_run=$run_dir" \
     -nographic -no-reboot -monitor none -serial file:"$console_log" \
-    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on \
+    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs local,path="$run_dir",mount_tag=thudrun,security_model=none \
     </dev/null >/dev/null 2>"$run_dir/qemu.err"
 qrc=$?

@@ -12,8 +12,12 @@ public struct CapturedStep: Equatable, Sendable {
     public var frameTime: Double
     /// The driver's sequence number of the frame used.
     public var sequence: UInt32
-    /// Seconds from the frame's timestamp to the moment this step was handed out.
+    /// Seconds from the frame's timestamp to the moment this step was handed out: the frame's age
+    /// at the step's time (under one camera frame interval) plus `delay`.
     public var latency: Double
+    /// Seconds from the step's own time (t0 + k/12) to the moment it was handed out: the consumer's
+    /// wake-up cost, or how late it asked.
+    public var delay: Double
     /// The frame was already used by an earlier step (camera slower than 12 Hz).
     public var repeated: Bool
     /// Steps dropped just before this one because the consumer was late (newest wins).
@@ -111,7 +115,7 @@ public final class LiveStepper {
         stepsServed += 1
         return .step(CapturedStep(index: k, time: Double(k) / stepsPerSecond,
                                   frameTimestamp: taken.timestamp, frameTime: taken.timestamp - t0,
-                                  sequence: taken.sequence, latency: now - taken.timestamp,
+                                  sequence: taken.sequence, latency: now - taken.timestamp, delay: now - target,
                                   repeated: taken.repeated, skippedNow: skippedNow,
                                   droppedFrames: ring.lostBeforeRing, skippedSteps: skippedSteps))
     }

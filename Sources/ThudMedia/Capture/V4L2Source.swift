@@ -75,6 +75,7 @@ public final class V4L2Source {
             Glibc.close(raw)
             throw CaptureError(.cannotOpen, device: device, "not a V4L2 device (VIDIOC_QUERYCAP: \(CaptureError.describe(errno: e)))")
         }
+        thud_v4l2_quiet_log()
         fd = thud_v4l2_fd_open(raw, 0)
         if fd < 0 {
             let e = errno
