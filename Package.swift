@@ -51,6 +51,9 @@ let package = Package(
         // Streaming-model benchmark (tools/bench/model_bench.sh runs it next to PyTorch).
         .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel"], path: "tools/bench/model_bench"),
 
+        // Exercises live capture without the model (used by the vivid VM tests and for figures).
+        .executableTarget(name: "thud-capture-check", dependencies: ["ThudMedia"]),
+
         // Shared by the test targets: clips with a frame counter in the picture, temp dirs, running executables.
         .target(name: "ThudTestSupport", dependencies: ["ThudMedia"], path: "Tests/ThudTestSupport"),
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia", "ThudTestSupport"], resources: [.copy("Fixtures")]),
