@@ -37,6 +37,13 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         do {
             let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
+            if input.hasPrefix("/dev/video") {
+                // A camera: the live loop, writing the same JSON lines.
+                try LiveRunner(device: input, model: streaming, threshold: threshold,
+                               request: CaptureRequest(outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight),
+                               jsonl: "-", frames: nil, terminalView: false).run()
+                return
+            }
             let media = try MediaInput(path: input)
             var loop = PredictionLoop(model: streaming, threshold: threshold)
             let output = StepPrinter(format: format)
@@ -84,7 +91,7 @@ struct PredictionLoop {
 /// Prints steps as JSON lines or CSV rows, one flushed line each.
 struct StepPrinter {
     let format: OutputFormat
-    let out = LineWriter()
+    var out = LineWriter()
 
     func begin() {
         if format == .csv { out.write("t,envelope,hit,strength") }
