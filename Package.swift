@@ -53,6 +53,7 @@ let package = Package(
 
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia"]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ThudTrainTests", dependencies: ["ThudTrain", "ThudModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
         .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia"]),
