@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval"]),
+        .testTarget(name: "ThudTrainTests", dependencies: ["ThudTrain", "ThudModel", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
         .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia"]),
