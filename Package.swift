@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
         .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia"]),
         // Runs the built executables the way a user would.
-        .testTarget(name: "EndToEndTests", dependencies: ["ThudMedia", "ThudModel", "ThudTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ThudMedia", "ThudModel", "ThudTrain", "ThudTestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -47,6 +47,14 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Use at most this many training clips (0 = all).")
     var maxTrainClips = 0
 
+    // Test hook: behave as if interrupted after this many batches (stands in for Ctrl-C or kill).
+    @Option(help: .hidden)
+    var stopAfterBatches: Int?
+
+    // Test hook: SIGKILL ourselves after this many batches (a real kill -9 at a reproducible moment).
+    @Option(help: .hidden)
+    var killAfterBatches: Int?
+
     func run() throws {
         let console = Console()
         var arch: ModelArchitecture
@@ -77,6 +85,8 @@ struct TrainCommand: ParsableCommand {
                               checkpointPath: checkpoint ?? out + ".checkpoint", outputPath: out,
                               provenance: TrainingProvenance(command: command, data: "\(data.dataset) (classes \(data.classes)): \(train.count) train, \(validation.count) validation clips"),
                               log: console.log, progress: console.progress)
+        run.stopAfterBatches = stopAfterBatches
+        if let killAfterBatches { run.afterBatch = { if $0 >= killAfterBatches { kill(getpid(), SIGKILL) } } }
         signal(SIGINT) { _ in stopRequested = 1 }
         signal(SIGTERM) { _ in stopRequested = 1 }
         let started = Date()
