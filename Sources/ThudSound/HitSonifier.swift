@@ -1,0 +1,142 @@
+import Glibc
+
+/// The library entry point for `--sonify`: plays a knock for every hit (or noise shaped by the
+/// envelope) through ALSA on its own thread.
+///
+/// Threading: `submit…` must be called from one thread (the inference loop: the queue is
+/// single-producer); it never blocks and never allocates. Stats may be read from any thread.
+///
+///     let sonifier = try HitSonifier(device: "default", voice: "wood", mode: .hits, optional: true)
+///     for hit in peakPicker.hits { sonifier.submitHit(strength: hit.strength) }
+///     sonifier.stop()
+///     print(sonifier.latencyStats)
+public final class HitSonifier {
+    public struct Options: Equatable {
+        public var sink = SinkSettings()
+        public var voice = "wood"
+        public var mode = SonifyMode.hits
+        /// When true, a device that cannot be opened disables sound with a one-line warning on
+        /// stderr instead of throwing (`--sonify=optional`).
+        public var optional = false
+        /// Events in flight between the model and the audio thread; beyond this they are
+        /// dropped (and counted) rather than making the model wait.
+        public var queueCapacity = 256
+
+        public init(sink: SinkSettings = SinkSettings(), voice: String = "wood", mode: SonifyMode = .hits,
+                    optional: Bool = false, queueCapacity: Int = 256) {
+            self.sink = sink
+            self.voice = voice
+            self.mode = mode
+            self.optional = optional
+            self.queueCapacity = queueCapacity
+        }
+    }
+
+    public let options: Options
+    private let sink: SoundSink?
+    private var stopped = false
+    /// Producer-side drop count (only the submitting thread writes it).
+    public private(set) var dropped = 0
+
+    /// Nil when sound is on; the warning text when `optional` turned it off.
+    public let warning: String?
+    public var isEnabled: Bool { sink != nil }
+
+    /// Throws `SoundError` (exit code 40) for a missing/unusable device unless `optional`;
+    /// an unknown voice name always throws (that is a usage error, not a device problem).
+    public convenience init(device: String = "default", voice: String = "wood", mode: SonifyMode = .hits,
+                            optional: Bool = false) throws {
+        try self.init(options: Options(sink: SinkSettings(device: device), voice: voice, mode: mode, optional: optional))
+    }
+
+    public init(options: Options) throws {
+        self.options = options
+        let spec = try VoiceSpec.named(options.voice)
+        do {
+            let device = try AlsaDevice(settings: options.sink)
+            let table = KnockTable(spec, sampleRate: device.sampleRate)
+            let sink = SoundSink(device: device, table: table, mode: options.mode,
+                                 queueCapacity: options.queueCapacity, pacing: options.sink.pacing)
+            try sink.start()
+            self.sink = sink
+            self.warning = nil
+        } catch let error as SoundError where options.optional {
+            self.sink = nil
+            self.warning = "warning: sound disabled: \(error.message)"
+            fputs(self.warning! + "\n", stderr)
+        }
+    }
+
+    deinit { stop(drain: false) }
+
+    /// Queues a knock for a detected hit; it starts in the next period the sink writes.
+    /// Matches ThudModel's `HitEvent` (pass `hit.strength`); `strength` 0...1 sets the loudness.
+    /// Returns false when the event was dropped (queue full, sound disabled, or envelope mode).
+    @discardableResult
+    public func submitHit(strength: Float) -> Bool {
+        guard let sink, options.mode == .hits, !stopped else { return false }
+        if sink.queue.push(SoundEvent(kind: .hit, value: strength, submitNanos: monotonicNanos())) { return true }
+        dropped += 1
+        return false
+    }
+
+    /// Queues the envelope value of one 12 Hz step (`--sonify envelope`); the noise level glides
+    /// to it (15 ms smoothing). Ignored in hits mode.
+    @discardableResult
+    public func submitEnvelope(_ value: Float) -> Bool {
+        guard let sink, options.mode == .envelope, !stopped else { return false }
+        if sink.queue.push(SoundEvent(kind: .envelope, value: value, submitNanos: monotonicNanos())) { return true }
+        dropped += 1
+        return false
+    }
+
+    /// Stops the audio thread and closes the device. `drain` lets sounding knocks finish.
+    /// Idempotent; submissions after it are ignored.
+    public func stop(drain: Bool = true) {
+        guard !stopped else { return }
+        stopped = true
+        sink?.stop(drain: drain)
+    }
+
+    // MARK: what the device granted (read back from hw params), nil-safe when disabled
+
+    public var sampleRate: Int { sink?.sampleRate ?? 0 }
+    public var channels: Int { sink?.device.channels ?? 0 }
+    public var periodFrames: Int { sink?.periodFrames ?? 0 }
+    public var bufferFrames: Int { sink?.bufferFrames ?? 0 }
+    public var periodSeconds: Double { sampleRate > 0 ? Double(periodFrames) / Double(sampleRate) : 0 }
+    public var bufferSeconds: Double { sampleRate > 0 ? Double(bufferFrames) / Double(sampleRate) : 0 }
+    /// True when the device consumed audio instantly (`null`) and the sink paces itself.
+    public var isWallClockPaced: Bool { sink?.usingWallClock.load(ordering: .acquiring) ?? false }
+    /// Frames handed to ALSA so far (the stream position of the next block).
+    public var framesWritten: Int { sink?.framesWritten.load(ordering: .acquiring) ?? 0 }
+
+    // MARK: health and latency
+
+    /// Underruns recovered (ALSA -EPIPE, or the wall-clock playhead overtaking the writer).
+    public var underruns: Int { sink?.underruns.load(ordering: .acquiring) ?? 0 }
+    /// Suspends recovered (ALSA -ESTRPIPE).
+    public var suspends: Int { sink?.suspends.load(ordering: .acquiring) ?? 0 }
+    /// Non-nil when the device failed beyond recovery (e.g. unplugged); sound is then off but
+    /// submitting stays harmless.
+    public var failure: String? {
+        guard let sink, sink.failed.load(ordering: .acquiring) else { return nil }
+        return sink.failure
+    }
+    public var latencyStats: LatencyStats { sink?.latency.summary() ?? .empty }
+
+    /// Stream frames at which the knocks started, in order (diagnostics and tests).
+    public var knockStartFrames: [Int] {
+        guard let sink else { return [] }
+        let n = sink.knockCount.load(ordering: .acquiring)
+        return (max(0, n - 4096)..<n).map { sink.knockStarts[$0 % 4096] }
+    }
+
+    /// The rendered knock of the current voice (peak-normalized), for tests and docs.
+    public var knockTable: KnockTable? { sink?.renderer.table }
+
+    /// Test hook: stall the audio thread once for `seconds` before its next write.
+    public func _stallWriterOnce(seconds: Double) {
+        sink?.stallNanos.store(UInt64(seconds * 1e9), ordering: .releasing)
+    }
+}

@@ -1,1 +1,0 @@
-// ThudSound: see Package.swift for this module's role.

@@ -1,0 +1,153 @@
+import Foundation
+import XCTest
+@testable import ThudSound
+
+/// End-to-end through real alsa-lib: `default` → file plugin → null, PCM read back.
+final class SoundSinkFileTests: XCTestCase {
+    private var fixture: AlsaFileFixture!
+
+    override func setUpWithError() throws { fixture = try AlsaFileFixture(name: name.filter(\.isLetter)) }
+    override func tearDown() { fixture.tearDown() }
+
+    private func waitUntil(_ timeout: Double, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end { if condition() { return true }; usleep(2_000) }
+        return condition()
+    }
+
+    func testNegotiatedParametersAreReadBack() throws {
+        let s = try HitSonifier(device: "default", voice: "click")
+        defer { s.stop(drain: false) }
+        XCTAssertTrue(s.isEnabled)
+        XCTAssertEqual(s.sampleRate, 48_000)
+        XCTAssertEqual(s.channels, 1)
+        XCTAssertEqual(s.periodFrames, 240, "5 ms at 48 kHz")
+        XCTAssertEqual(s.bufferFrames, 480, "two periods")
+        XCTAssertEqual(s.periodSeconds, 0.005, accuracy: 1e-9)
+        // file → null swallows a whole buffer at once, so the sink must pace by the wall clock.
+        XCTAssertTrue(waitUntil(1) { s.isWallClockPaced })
+        // And it then writes silence in real time, not as fast as the CPU allows.
+        let f0 = s.framesWritten
+        usleep(200_000)
+        let written = s.framesWritten - f0
+        XCTAssertGreaterThan(written, 48_000 / 10, "silence keeps flowing between hits")
+        XCTAssertLessThan(written, 48_000 / 2, "paced near real time (0.2 s ≈ 9600 frames)")
+    }
+
+    func testEachKnockStartsWhereItsHitWasEmittedAndNothingElseButSilence() throws {
+        let s = try HitSonifier(device: "default", voice: "wood", mode: .hits)
+        XCTAssertTrue(waitUntil(1) { s.isWallClockPaced })
+        let table = try XCTUnwrap(s.knockTable)
+        let strengths: [Float] = [1.0, 0.3, 0.7, 0.05, 0.9, 0.5]
+        var windows: [ClosedRange<Int>] = []
+        for strength in strengths {
+            usleep(UInt32(Double(table.frames) / 48_000 * 1e6) + 40_000)  // knocks must not overlap
+            let before = s.framesWritten
+            XCTAssertTrue(s.submitHit(strength: strength))
+            let after = s.framesWritten
+            windows.append(before...(after + s.periodFrames))
+        }
+        s.stop(drain: true)
+        XCTAssertEqual(s.dropped, 0)
+
+        let pcm = try fixture.samples()
+        let knocks = findKnocks(in: pcm, table: table, strengths: strengths)
+        XCTAssertEqual(knocks.count, strengths.count, "one knock per hit and only silence elsewhere: found \(knocks) in \(pcm.count) frames, windows \(windows), sink says \(s.knockStartFrames)")
+        for (k, knock) in knocks.prefix(strengths.count).enumerated() {
+            XCTAssertTrue(windows[k].contains(knock.start),
+                          "knock \(k) at frame \(knock.start), expected within one period: \(windows[k])")
+            XCTAssertLessThanOrEqual(knock.maxError, 1, "knock \(k) is gain × table (±1 LSB rounding)")
+        }
+        XCTAssertEqual(s.knockStartFrames, knocks.map(\.start), "the sink's own record agrees with the file")
+        XCTAssertGreaterThanOrEqual(pcm.count, knocks.last!.start + table.frames, "drain let the last knock finish")
+        let stats = s.latencyStats
+        XCTAssertEqual(stats.count, strengths.count)
+        XCTAssertGreaterThan(stats.outputMax, 0)
+    }
+
+    func testStalledWriterUnderrunsAreCountedAndRecovered() throws {
+        let s = try HitSonifier(device: "default", voice: "click", mode: .hits)
+        XCTAssertTrue(waitUntil(1) { s.isWallClockPaced })
+        let table = try XCTUnwrap(s.knockTable)
+        usleep(20_000)
+        let underrunsBefore = s.underruns
+        var windows: [ClosedRange<Int>] = []
+        for _ in 0..<3 {
+            s._stallWriterOnce(seconds: 0.05)  // 50 ms stall against a 10 ms buffer
+            usleep(100_000)
+            let before = s.framesWritten
+            XCTAssertTrue(s.submitHit(strength: 0.8))
+            let after = s.framesWritten
+            windows.append(before...(after + s.periodFrames))
+            usleep(60_000)
+        }
+        XCTAssertGreaterThanOrEqual(s.underruns - underrunsBefore, 3, "each stall ran the device dry once")
+        let f0 = s.framesWritten
+        usleep(100_000)
+        XCTAssertGreaterThan(s.framesWritten, f0, "the sink kept playing after recovering")
+        s.stop(drain: true)
+        XCTAssertNil(s.failure)
+
+        let pcm = try fixture.samples()
+        let knocks = findKnocks(in: pcm, table: table, strengths: [0.8, 0.8, 0.8])
+        XCTAssertEqual(knocks.count, 3, "no garbage from the underruns, only the knocks")
+        for (k, knock) in knocks.prefix(3).enumerated() {
+            XCTAssertTrue(windows[k].contains(knock.start), "knock \(k) at \(knock.start), expected \(windows[k])")
+            XCTAssertLessThanOrEqual(knock.maxError, 1)
+        }
+    }
+
+    func testEnvelopeModePlaysNoiseShapedByTheEnvelope() throws {
+        let s = try HitSonifier(device: "default", voice: "wood", mode: .envelope)
+        XCTAssertTrue(waitUntil(1) { s.isWallClockPaced })
+        XCTAssertFalse(s.submitHit(strength: 1), "hits are not played in envelope mode")
+        let steps: [Float] = [0, 0.8, 0.8, 0.2, 0.2, 0.5, 0, 0, 0]
+        var stepStarts: [Int] = []
+        for v in steps {
+            stepStarts.append(s.framesWritten)
+            XCTAssertTrue(s.submitEnvelope(v))
+            usleep(83_333)  // 12 Hz
+        }
+        s.stop(drain: true)
+        let pcm = try fixture.samples()
+        XCTAssertTrue(pcm[..<stepStarts[1]].allSatisfy { $0 == 0 }, "silence before the envelope rises")
+        func rms(_ step: Int) -> Double {
+            // Skip the first 30 ms of each step: the 15 ms smoothing is still gliding there.
+            let a = stepStarts[step] + 1440, b = stepStarts[step + 1]
+            let sum = pcm[a..<b].reduce(0.0) { $0 + Double($1) * Double($1) }
+            return (sum / Double(b - a)).squareRoot()
+        }
+        let loud = rms(1), quiet = rms(3), mid = rms(5)
+        XCTAssertGreaterThan(loud, 1000)
+        XCTAssertEqual(quiet / loud, 0.25, accuracy: 0.05, "level follows the envelope value")
+        XCTAssertEqual(mid / loud, 0.625, accuracy: 0.08)
+        XCTAssertEqual(pcm.last, 0, "a zero envelope ends in exact digital silence")
+        let tail = pcm[(stepStarts[7] + 4800)...]
+        XCTAssertTrue(tail.allSatisfy { $0 == 0 }, "silence after the envelope falls to zero")
+    }
+
+    func testMissingDeviceIsOneLineErrorWithExitCode40() throws {
+        XCTAssertThrowsError(try HitSonifier(device: "no_such_device")) { error in
+            let e = error as? SoundError
+            XCTAssertEqual(e?.exitCode, 40)
+            XCTAssertTrue(e?.message.contains("'no_such_device'") ?? false, e?.message ?? "")
+            XCTAssertFalse(e?.message.contains("\n") ?? true)
+        }
+    }
+
+    func testOptionalModeDisablesSoundWithAWarning() throws {
+        let s = try HitSonifier(device: "no_such_device", voice: "metal", mode: .hits, optional: true)
+        XCTAssertFalse(s.isEnabled)
+        XCTAssertTrue(s.warning?.hasPrefix("warning: sound disabled: audio device 'no_such_device'") ?? false)
+        XCTAssertFalse(s.submitHit(strength: 1))
+        XCTAssertEqual(s.underruns, 0)
+        XCTAssertEqual(s.latencyStats, .empty)
+        s.stop()
+    }
+
+    func testUnknownVoiceThrowsEvenWhenOptional() {
+        XCTAssertThrowsError(try HitSonifier(device: "default", voice: "kazoo", optional: true)) { error in
+            XCTAssertTrue((error as? SoundError)?.message.contains("wood, metal, glass, drum, click") ?? false)
+        }
+    }
+}
