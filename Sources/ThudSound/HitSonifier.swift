@@ -49,11 +49,16 @@ public final class HitSonifier {
         try self.init(options: Options(sink: SinkSettings(device: device), voice: voice, mode: mode, optional: optional))
     }
 
-    public init(options: Options) throws {
+    public convenience init(options: Options) throws {
+        try self.init(options: options) { try AlsaDevice(settings: options.sink) }
+    }
+
+    /// `openDevice` lets tests hand in a PCM they built themselves (an in-process ioplug card).
+    init(options: Options, openDevice: () throws -> AlsaDevice) throws {
         self.options = options
         let spec = try VoiceSpec.named(options.voice)
         do {
-            let device = try AlsaDevice(settings: options.sink)
+            let device = try openDevice()
             let table = KnockTable(spec, sampleRate: device.sampleRate)
             let sink = SoundSink(device: device, table: table, mode: options.mode,
                                  queueCapacity: options.queueCapacity, pacing: options.sink.pacing)

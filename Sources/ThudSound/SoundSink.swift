@@ -127,6 +127,13 @@ final class SoundSink {
             }
             return queued
         }
+        // Plugins (ioplug-based ones such as bluealsa or pulse) may only flag XRUN/SUSPENDED in
+        // the state while avail stays put; without this check a suspended device would leave
+        // the sink sleeping forever waiting for room.
+        let state = snd_pcm_state(device.pcm)
+        if state == SND_PCM_STATE_XRUN { return -Int(thud_epipe()) }
+        if state == SND_PCM_STATE_SUSPENDED { return -Int(thud_estrpipe()) }
+        if state == SND_PCM_STATE_DISCONNECTED { return -Int(thud_enodev()) }
         let avail = snd_pcm_avail(device.pcm)
         if avail < 0 { return Int(avail) }
         return bufferFrames - Int(avail)
