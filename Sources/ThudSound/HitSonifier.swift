@@ -129,6 +129,8 @@ public final class HitSonifier {
         return sink.failure
     }
     public var latencyStats: LatencyStats { sink?.latency.summary() ?? .empty }
+    /// Every measured output latency (seconds; the last 4096), for percentiles in benchmarks.
+    public var sinkOutputLatencies: [Double] { sink?.latency.outputSamples() ?? [] }
 
     /// Stream frames at which the knocks started, in order (diagnostics and tests).
     public var knockStartFrames: [Int] {

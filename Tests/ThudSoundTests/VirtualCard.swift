@@ -86,10 +86,24 @@ final class VirtualCard {
         Unmanaged<VirtualCard>.fromOpaque(io!.pointee.private_data).takeUnretainedValue()
     }
 
+    /// How many times the card has (re)started; `firstStart*` describe the first run.
+    private(set) var starts = 0
+    private(set) var firstStartNanos: UInt64 = 0
+
     private func start() {
         startNanos = monotonicNanos()
         startHw = io.pointee.hw_ptr
         running = true
+        if starts == 0 { firstStartNanos = startNanos }
+        starts += 1
+    }
+
+    /// When stream frame `frame` (counted from the first write) reaches the DAC, by the card's
+    /// own clock. Valid while the card has never restarted (no xrun, no suspend): the first
+    /// start happens with exactly one buffer written, so frame 0 plays at the first start.
+    func playNanos(ofFrame frame: Int) -> UInt64? {
+        guard starts == 1 else { return nil }
+        return firstStartNanos + UInt64(frame) * 1_000_000_000 / UInt64(io.pointee.rate)
     }
 
     private func pointer() -> snd_pcm_sframes_t {
