@@ -59,7 +59,7 @@ public struct VoiceSpec: Equatable {
     public static func named(_ name: String) throws -> VoiceSpec {
         let key = name.lowercased()
         guard let v = all.first(where: { $0.name == key }) else {
-            throw SoundError("unknown voice '\(name)': expected one of \(names.joined(separator: ", "))")
+            throw SoundError("unknown voice '\(name)': expected one of \(names.joined(separator: ", "))", exitCode: 64)
         }
         return v
     }

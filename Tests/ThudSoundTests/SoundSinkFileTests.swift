@@ -148,6 +148,7 @@ final class SoundSinkFileTests: XCTestCase {
     func testUnknownVoiceThrowsEvenWhenOptional() {
         XCTAssertThrowsError(try HitSonifier(device: "default", voice: "kazoo", optional: true)) { error in
             XCTAssertTrue((error as? SoundError)?.message.contains("wood, metal, glass, drum, click") ?? false)
+            XCTAssertEqual((error as? SoundError)?.exitCode, 64, "a bad --voice is a usage error")
         }
     }
 }
