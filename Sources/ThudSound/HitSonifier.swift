@@ -61,7 +61,8 @@ public final class HitSonifier {
             let device = try openDevice()
             let table = KnockTable(spec, sampleRate: device.sampleRate)
             let sink = SoundSink(device: device, table: table, mode: options.mode,
-                                 queueCapacity: options.queueCapacity, pacing: options.sink.pacing)
+                                 queueCapacity: options.queueCapacity, pacing: options.sink.pacing,
+                                 realtimePriority: options.sink.realtimePriority)
             try sink.start()
             self.sink = sink
             self.warning = nil
@@ -113,6 +114,8 @@ public final class HitSonifier {
     public var bufferSeconds: Double { sampleRate > 0 ? Double(bufferFrames) / Double(sampleRate) : 0 }
     /// True when the device consumed audio instantly (`null`) and the sink paces itself.
     public var isWallClockPaced: Bool { sink?.usingWallClock.load(ordering: .acquiring) ?? false }
+    /// True when the audio thread runs SCHED_FIFO (asked for with `realtimePriority` and granted).
+    public var isRealtime: Bool { sink?.isRealtime.load(ordering: .acquiring) ?? false }
     /// Frames handed to ALSA so far (the stream position of the next block).
     public var framesWritten: Int { sink?.framesWritten.load(ordering: .acquiring) ?? 0 }
 

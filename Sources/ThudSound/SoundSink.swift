@@ -57,7 +57,12 @@ final class SoundSink {
     private var anchorNanos: UInt64 = 0
     private var anchorFrames = 0
 
-    init(device: AlsaDevice, table: KnockTable, mode: SonifyMode, queueCapacity: Int, pacing: Pacing) {
+    private let realtimePriority: Int32
+    let isRealtime = Atomic<Bool>(false)
+
+    init(device: AlsaDevice, table: KnockTable, mode: SonifyMode, queueCapacity: Int, pacing: Pacing,
+         realtimePriority: Int32 = 0) {
+        self.realtimePriority = realtimePriority
         self.device = device
         self.queue = SPSCQueue(capacity: queueCapacity)
         self.renderer = SoundRenderer(table: table, mode: mode, maxFrames: device.periodFrames)
@@ -183,6 +188,12 @@ final class SoundSink {
     }
 
     private func run() {
+        if realtimePriority > 0 {
+            var param = sched_param(sched_priority: min(realtimePriority, 99))
+            if pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0 {
+                isRealtime.store(true, ordering: .releasing)
+            }
+        }
         let period = periodFrames
         var probed = pacing != .auto
         var drainDeadline: UInt64 = 0

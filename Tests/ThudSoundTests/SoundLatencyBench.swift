@@ -41,7 +41,7 @@ final class SoundLatencyBench: XCTestCase {
         let out = s.sinkOutputLatencies
         let bound = s.periodSeconds + 0.010
         func ms(_ x: Double) -> String { String(format: "%6.2f", x * 1000) }
-        var line = "sound_latency \(label): period \(s.periodFrames) fr (\(ms(s.periodSeconds)) ms) buffer \(s.bufferFrames) fr"
+        var line = "sound_latency \(label)\(s.isRealtime ? " SCHED_FIFO" : ""): period \(s.periodFrames) fr (\(ms(s.periodSeconds)) ms) buffer \(s.bufferFrames) fr"
             + " | sink output median \(ms(stats.outputMedian)) p99 \(ms(percentile(out, 0.99))) max \(ms(stats.outputMax)) ms"
             + " | handoff median \(ms(stats.handoffMedian)) max \(ms(stats.handoffMax)) ms"
         if let independent, !independent.isEmpty {
@@ -53,10 +53,10 @@ final class SoundLatencyBench: XCTestCase {
     }
 
     func testLatencyFileOverNull() throws {
-        for periodMicros in [5_000, 10_000] {
+        for (periodMicros, rt) in [(5_000, Int32(0)), (5_000, Int32(20)), (10_000, Int32(0))] {
             let fixture = try AlsaFileFixture(name: "bench")
             defer { fixture.tearDown() }
-            let settings = SinkSettings(periodMicros: periodMicros)
+            let settings = SinkSettings(periodMicros: periodMicros, realtimePriority: rt)
             let s = try HitSonifier(options: .init(sink: settings, voice: "click"))
             _ = drive(s)
             s.stop(drain: false)
@@ -65,9 +65,9 @@ final class SoundLatencyBench: XCTestCase {
     }
 
     func testLatencyHardwareLikeCard() throws {
-        for periodMicros in [5_000, 10_000] {
+        for (periodMicros, rt) in [(5_000, Int32(0)), (5_000, Int32(20)), (10_000, Int32(0))] {
             let card = try VirtualCard(seconds: 30)
-            let settings = SinkSettings(device: "thud-virtual-card", periodMicros: periodMicros)
+            let settings = SinkSettings(device: "thud-virtual-card", periodMicros: periodMicros, realtimePriority: rt)
             let s = try HitSonifier(options: .init(sink: settings, voice: "click")) {
                 try AlsaDevice(pcm: card.pcm, name: "thud-virtual-card", settings: settings)
             }
