@@ -18,17 +18,21 @@ public final class HitSonifier {
         /// When true, a device that cannot be opened disables sound with a one-line warning on
         /// stderr instead of throwing (`--sonify=optional`).
         public var optional = false
+        /// Print that warning ("thud: warning: sound disabled: …", the CLI's warning format).
+        /// Off when the caller shows `warning` its own way.
+        public var printsWarning = true
         /// Events in flight between the model and the audio thread; beyond this they are
         /// dropped (and counted) rather than making the model wait.
         public var queueCapacity = 256
 
         public init(sink: SinkSettings = SinkSettings(), voice: String = "wood", mode: SonifyMode = .hits,
-                    optional: Bool = false, queueCapacity: Int = 256) {
+                    optional: Bool = false, queueCapacity: Int = 256, printsWarning: Bool = true) {
             self.sink = sink
             self.voice = voice
             self.mode = mode
             self.optional = optional
             self.queueCapacity = queueCapacity
+            self.printsWarning = printsWarning
         }
     }
 
@@ -38,7 +42,8 @@ public final class HitSonifier {
     /// Producer-side drop count (only the submitting thread writes it).
     public private(set) var dropped = 0
 
-    /// Nil when sound is on; the warning text when `optional` turned it off.
+    /// Nil when sound is on; when `optional` turned it off, why ("sound disabled: audio
+    /// device 'hw:9': cannot open for playback: No such file or directory").
     public let warning: String?
     public var isEnabled: Bool { sink != nil }
 
@@ -68,8 +73,8 @@ public final class HitSonifier {
             self.warning = nil
         } catch let error as SoundError where options.optional {
             self.sink = nil
-            self.warning = "warning: sound disabled: \(error.message)"
-            fputs(self.warning! + "\n", stderr)
+            self.warning = "sound disabled: \(error.message)"
+            if options.printsWarning { fputs("thud: warning: sound disabled: \(error.message)\n", stderr) }
         }
     }
 

@@ -66,7 +66,7 @@ final class SonifyRequestAndErrorTests: XCTestCase {
             sonifier = try HitSonifier(device: "hw:99", voice: "drum", mode: .envelope, optional: true)
         }
         XCTAssertEqual(warned.filter { $0 == "\n" }.count, 1, "exactly one line: \(warned)")
-        XCTAssertTrue(warned.hasPrefix("warning: sound disabled: audio device 'hw:99'"), warned)
+        XCTAssertTrue(warned.hasPrefix("thud: warning: sound disabled: audio device 'hw:99'"), warned)
         XCTAssertEqual(sonifier?.isEnabled, false)
         XCTAssertEqual(sonifier?.submitEnvelope(0.5), false)
     }

@@ -136,7 +136,7 @@ final class SoundSinkFileTests: XCTestCase {
     func testOptionalModeDisablesSoundWithAWarning() throws {
         let s = try HitSonifier(device: "no_such_device", voice: "metal", mode: .hits, optional: true)
         XCTAssertFalse(s.isEnabled)
-        XCTAssertTrue(s.warning?.hasPrefix("warning: sound disabled: audio device 'no_such_device'") ?? false)
+        XCTAssertTrue(s.warning?.hasPrefix("sound disabled: audio device 'no_such_device'") ?? false)
         XCTAssertFalse(s.submitHit(strength: 1))
         XCTAssertEqual(s.underruns, 0)
         XCTAssertEqual(s.latencyStats, .empty)
