@@ -30,6 +30,11 @@ static inline void thud_alsa_errors_silence(int silent) {
     snd_lib_error_set_handler(silent ? thud_alsa_silent_handler : NULL);
 }
 
+// Names the calling thread (15 characters max) for top -H and debuggers. prctl is variadic
+// and pthread_setname_np needs _GNU_SOURCE, so neither imports into Swift directly.
+#include <sys/prctl.h>
+static inline void thud_name_this_thread(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
+
 // SND_PCM_IOPLUG_VERSION is a shifted-OR macro that Swift does not import.
 static inline unsigned int thud_ioplug_version(void) { return SND_PCM_IOPLUG_VERSION; }
 #endif

@@ -105,8 +105,10 @@ final class SoundRenderer {
                 let white = Float(Int32(bitPattern: s)) * (1 / 2_147_483_648.0)
                 mix[i] += 0.5 * level * white
             }
-            // Flush to exact zero once inaudible so a zero envelope is true digital silence.
-            if target == 0 && level < 1e-5 { level = 0 }
+            // Flush to exact zero once below half an LSB (0.5 × level × 32767 < 0.5), where every
+            // sample already rounds to 0, so a zero envelope is true digital silence and the
+            // renderer reports itself silent (the exponential would never reach 0 by itself).
+            if target == 0 && level < 3e-5 { level = 0 }
             envelopeLevel = level
             noiseState = s
         }

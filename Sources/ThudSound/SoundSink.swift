@@ -188,6 +188,8 @@ final class SoundSink {
     }
 
     private func run() {
+        // Named so `top -H`, gdb and tools/bench/sound_alloc.sh can tell the audio thread apart.
+        thud_name_this_thread("thud-audio")
         if realtimePriority > 0 {
             var param = sched_param(sched_priority: min(realtimePriority, 99))
             if pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0 {
@@ -201,8 +203,13 @@ final class SoundSink {
         anchorFrames = 0
         while true {
             if stopRequested.load(ordering: .acquiring) {
-                // Draining plays what was submitted before stop() too, so check the queue first.
-                if !drainOnStop.load(ordering: .relaxed) || (queue.count == 0 && renderer.isSilent) { break }
+                // Draining plays what was submitted before stop() too, so check the queue first;
+                // then envelope noise fades out (15 ms) instead of holding its last level.
+                if !drainOnStop.load(ordering: .relaxed) { break }
+                if queue.count == 0 {
+                    renderer.setEnvelope(0)
+                    if renderer.isSilent { break }
+                }
                 let now = monotonicNanos()
                 if drainDeadline == 0 { drainDeadline = now + 2_000_000_000 }
                 if now > drainDeadline { break }

@@ -124,6 +124,19 @@ final class SoundSinkFileTests: XCTestCase {
         XCTAssertTrue(tail.allSatisfy { $0 == 0 }, "silence after the envelope falls to zero")
     }
 
+    func testDrainingStopFadesEnvelopeNoiseOutPromptly() throws {
+        let s = try HitSonifier(device: "default", voice: "wood", mode: .envelope)
+        XCTAssertTrue(waitUntil(1) { s.isWallClockPaced })
+        s.submitEnvelope(0.9)
+        usleep(100_000)
+        let atStop = s.framesWritten
+        s.stop(drain: true)
+        let pcm = try fixture.samples()
+        XCTAssertEqual(pcm.last, 0, "ends in silence")
+        // 15 ms smoothing from 0.9 to below half an LSB takes ~10 τ ≈ 155 ms; the drain timeout is 2 s.
+        XCTAssertLessThan(pcm.count - atStop, 12_000, "faded within 250 ms, not held until the timeout")
+    }
+
     func testMissingDeviceIsOneLineErrorWithExitCode40() throws {
         XCTAssertThrowsError(try HitSonifier(device: "no_such_device")) { error in
             let e = error as? SoundError
