@@ -135,10 +135,12 @@ final class SoundSink {
         // Plugins (ioplug-based ones such as bluealsa or pulse) may only flag XRUN/SUSPENDED in
         // the state while avail stays put; without this check a suspended device would leave
         // the sink sleeping forever waiting for room.
-        let state = snd_pcm_state(device.pcm)
-        if state == SND_PCM_STATE_XRUN { return -Int(thud_epipe()) }
-        if state == SND_PCM_STATE_SUSPENDED { return -Int(thud_estrpipe()) }
-        if state == SND_PCM_STATE_DISCONNECTED { return -Int(thud_enodev()) }
+        // Raw values: `==` on the imported C enum instantiates its Equatable metadata on first
+        // use, a heap allocation on this thread (seen by tools/bench/sound_alloc.sh).
+        let state = snd_pcm_state(device.pcm).rawValue
+        if state == SND_PCM_STATE_XRUN.rawValue { return -Int(thud_epipe()) }
+        if state == SND_PCM_STATE_SUSPENDED.rawValue { return -Int(thud_estrpipe()) }
+        if state == SND_PCM_STATE_DISCONNECTED.rawValue { return -Int(thud_enodev()) }
         let avail = snd_pcm_avail(device.pcm)
         if avail < 0 { return Int(avail) }
         return bufferFrames - Int(avail)

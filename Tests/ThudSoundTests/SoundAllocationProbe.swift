@@ -22,7 +22,22 @@ final class SoundAllocationProbe: XCTestCase {
                 usleep(83_333)
             }
             s.stop(drain: true)
-            print("sound_alloc workload \(mode.rawValue): \(s.framesWritten) frames, \(s.knockStartFrames.count) knocks, underruns \(s.underruns)")
+            print("sound_alloc workload \(mode.rawValue) file>null: \(s.framesWritten) frames, \(s.knockStartFrames.count) knocks, underruns \(s.underruns)")
         }
+        // Device-paced path with real -EPIPE / SUSPENDED through snd_pcm_recover.
+        let card = try VirtualCard(seconds: 5)
+        let settings = SinkSettings(device: "thud-virtual-card")
+        let s = try HitSonifier(options: .init(sink: settings, voice: "metal")) {
+            try AlsaDevice(pcm: card.pcm, name: "thud-virtual-card", settings: settings)
+        }
+        for i in 0..<24 {
+            s.submitHit(strength: 0.7)
+            if i == 8 { s._stallWriterOnce(seconds: 0.03) }
+            if i == 16 { card.suspendNext.store(true, ordering: .releasing) }
+            usleep(83_333)
+        }
+        s.stop(drain: false)
+        print("sound_alloc workload hits virtual card: \(s.framesWritten) frames, \(s.knockStartFrames.count) knocks, underruns \(s.underruns), suspends \(s.suspends)")
+        card.release()
     }
 }
