@@ -6,10 +6,15 @@ import Glibc
 /// Threading: `submit…` must be called from one thread (the inference loop: the queue is
 /// single-producer); it never blocks and never allocates. Stats may be read from any thread.
 ///
-///     let sonifier = try HitSonifier(device: "default", voice: "wood", mode: .hits, optional: true)
-///     for hit in peakPicker.hits { sonifier.submitHit(strength: hit.strength) }
-///     sonifier.stop()
-///     print(sonifier.latencyStats)
+///     let sonifier = try HitSonifier(request: SonifyRequest(argument: "optional")!,
+///                                    device: "default", voice: "wood")
+///     // per 12 Hz step, in the inference loop:
+///     let envelope = model.step(frame: pixels)
+///     if let hit = picker.process(envelope) { sonifier.submitHit(strength: hit.strength) }
+///     sonifier.submitEnvelope(envelope)   // ignored unless mode is .envelope
+///     // at the end:
+///     sonifier.stop(drain: true)
+///     fputs("thud: sound: \(sonifier.latencyStats), underruns \(sonifier.underruns)\n", stderr)
 public final class HitSonifier {
     public struct Options: Equatable {
         public var sink = SinkSettings()
@@ -48,10 +53,17 @@ public final class HitSonifier {
     public var isEnabled: Bool { sink != nil }
 
     /// Throws `SoundError` (exit code 40) for a missing/unusable device unless `optional`;
-    /// an unknown voice name always throws (that is a usage error, not a device problem).
+    /// an unknown voice name always throws (exit code 64: a usage error, not a device problem).
     public convenience init(device: String = "default", voice: String = "wood", mode: SonifyMode = .hits,
                             optional: Bool = false) throws {
         try self.init(options: Options(sink: SinkSettings(device: device), voice: voice, mode: mode, optional: optional))
+    }
+
+    /// The CLI's form: `--sonify[=VALUE]` parsed by `SonifyRequest`, `--audio-device`, `--voice`.
+    public convenience init(request: SonifyRequest, device: String = "default", voice: String = "wood",
+                            realtimePriority: Int32 = 0) throws {
+        try self.init(options: Options(sink: SinkSettings(device: device, realtimePriority: realtimePriority),
+                                       voice: voice, mode: request.mode, optional: request.optional))
     }
 
     public convenience init(options: Options) throws {

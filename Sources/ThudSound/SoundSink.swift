@@ -112,10 +112,14 @@ final class SoundSink {
         UInt64(max(0, frames)) &* 1_000_000_000 / UInt64(sampleRate)
     }
 
-    /// Frames the wall-clock playhead has consumed by `now`.
+    /// Frames the wall-clock playhead has consumed by `now`. Whole seconds and the remainder
+    /// are scaled apart: nanoseconds × rate in one product would overflow 64 bits after about
+    /// 100 hours without an underrun to re-anchor it.
     @inline(__always)
     private func playheadFrames(_ now: UInt64) -> Int {
-        anchorFrames + Int((now &- anchorNanos) &* UInt64(sampleRate) / 1_000_000_000)
+        let elapsed = now &- anchorNanos
+        let rate = UInt64(sampleRate)
+        return anchorFrames + Int(elapsed / 1_000_000_000 * rate + elapsed % 1_000_000_000 * rate / 1_000_000_000)
     }
 
     /// Frames queued ahead of the next write, or a negative ALSA error.

@@ -63,7 +63,8 @@ final class SonifyRequestAndErrorTests: XCTestCase {
 
         var sonifier: HitSonifier?
         let warned = try capturingStderr {
-            sonifier = try HitSonifier(device: "hw:99", voice: "drum", mode: .envelope, optional: true)
+            sonifier = try HitSonifier(request: XCTUnwrap(SonifyRequest(argument: "envelope,optional")),
+                                       device: "hw:99", voice: "drum")
         }
         XCTAssertEqual(warned.filter { $0 == "\n" }.count, 1, "exactly one line: \(warned)")
         XCTAssertTrue(warned.hasPrefix("thud: warning: sound disabled: audio device 'hw:99'"), warned)
