@@ -21,7 +21,7 @@ final class SPSCQueueTests: XCTestCase {
     /// the compiler reorders).
     func testConcurrentProducerConsumerDeliversEverythingInOrder() {
         let q = SPSCQueue<SoundEvent>(capacity: 16)
-        let total = 200_000
+        let total = 50_000
         let done = expectation(description: "consumer finished")
         final class Tally: @unchecked Sendable { var received = 0, outOfOrder = 0 }  // read after `done`
         let tally = Tally()

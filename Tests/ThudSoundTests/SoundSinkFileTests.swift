@@ -149,6 +149,31 @@ final class SoundSinkFileTests: XCTestCase {
         XCTAssertLessThan(pcm.count - atStop, 12_000, "faded within 250 ms, not held until the timeout")
     }
 
+    func testDroppingStopCutsAtOnceAndIsIdempotent() throws {
+        let s = try HitSonifier(device: "default", voice: "metal", mode: .hits)  // a 1 s knock
+        XCTAssertTrue(waitUntil(1) { s.isWallClockPaced })
+        s.submitHit(strength: 1)
+        XCTAssertTrue(waitUntil(5) { s.knockStartFrames.count == 1 })
+        let start = s.knockStartFrames[0]
+        s.stop(drain: false)
+        s.stop(drain: true)  // second call does nothing
+        XCTAssertFalse(s.submitHit(strength: 1), "nothing is accepted after stop")
+        let pcm = try fixture.samples()
+        XCTAssertLessThan(pcm.count - start, 48_000 / 2, "cut well before the knock's 1 s end")
+        XCTAssertNotEqual(pcm[start], 0)
+    }
+
+    func testReleasingTheSonifierStopsTheThreadAndClosesTheDevice() throws {
+        do {
+            let s = try HitSonifier(device: "default", voice: "click", mode: .hits)
+            XCTAssertTrue(waitUntil(1) { s.isWallClockPaced })
+        }  // deinit: stop(drain: false), join, snd_pcm_drop + snd_pcm_close (the file plugin flushes)
+        let size = try fixture.samples().count
+        XCTAssertGreaterThan(size, 0)
+        usleep(50_000)
+        XCTAssertEqual(try fixture.samples().count, size, "nothing writes after release")
+    }
+
     func testMissingDeviceIsOneLineErrorWithExitCode40() throws {
         XCTAssertThrowsError(try HitSonifier(device: "no_such_device")) { error in
             let e = error as? SoundError
