@@ -6,6 +6,24 @@ import XCTest
 /// Underruns and suspends through real alsa-lib state handling, on a card that is paced like
 /// hardware (see VirtualCard): the sink must count them, call snd_pcm_recover, and carry on.
 final class SoundSinkRecoveryTests: XCTestCase {
+    func testStereoOnlyCardGetsKnocksOnEveryFrame() throws {
+        let card = try VirtualCard(channels: 2...2)
+        let s = try makeSonifier(card, voice: "wood")
+        XCTAssertEqual(s.channels, 2, "channels read back from the device, not assumed")
+        XCTAssertTrue(waitUntil(1) { s.framesWritten >= 4 * s.periodFrames })
+        let table = try XCTUnwrap(s.knockTable)
+        let before = s.framesWritten
+        s.submitHit(strength: 0.6)
+        let window = before...(s.framesWritten + s.periodFrames)
+        XCTAssertTrue(waitUntil(5) { s.framesWritten > window.upperBound + table.frames })
+        s.stop(drain: false)
+        let knocks = findKnocks(in: card.samples, table: table, strengths: [0.6])
+        XCTAssertEqual(knocks.count, 1)
+        XCTAssertTrue(knocks.first.map { window.contains($0.start) } ?? false)
+        XCTAssertLessThanOrEqual(knocks.first?.maxError ?? .max, 1, "interleaving intact: frame k holds sample k")
+        card.release()
+    }
+
     private func makeSonifier(_ card: VirtualCard, voice: String = "click") throws -> HitSonifier {
         let settings = SinkSettings(device: "thud-virtual-card", pacing: .auto)
         return try HitSonifier(options: .init(sink: settings, voice: voice, mode: .hits)) {

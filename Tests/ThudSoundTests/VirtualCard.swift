@@ -21,14 +21,14 @@ final class VirtualCard {
     private let devNull: Int32
     /// Set by the test; the next pointer query reports a suspend.
     let suspendNext = Atomic<Bool>(false)
-    /// Every frame transferred to the card, in order (mono S16 assumed by the tests).
+    /// Channel 0 of every frame transferred to the card, in order.
     let recorded: UnsafeMutablePointer<Int16>
     let recordCapacity: Int
     private(set) var recordedCount = 0
 
     var pcm: OpaquePointer { io.pointee.pcm }
 
-    init(seconds: Int = 10) throws {
+    init(seconds: Int = 10, channels: ClosedRange<UInt32> = 1...2) throws {
         recordCapacity = seconds * 48_000
         recorded = .allocate(capacity: recordCapacity)
         io = .allocate(capacity: 1)
@@ -66,7 +66,7 @@ final class VirtualCard {
         var format = [UInt32(SND_PCM_FORMAT_S16_LE.rawValue)]
         snd_pcm_ioplug_set_param_list(io, Int32(SND_PCM_IOPLUG_HW_ACCESS), 1, &access)
         snd_pcm_ioplug_set_param_list(io, Int32(SND_PCM_IOPLUG_HW_FORMAT), 1, &format)
-        snd_pcm_ioplug_set_param_minmax(io, Int32(SND_PCM_IOPLUG_HW_CHANNELS), 1, 2)
+        snd_pcm_ioplug_set_param_minmax(io, Int32(SND_PCM_IOPLUG_HW_CHANNELS), channels.lowerBound, channels.upperBound)
         snd_pcm_ioplug_set_param_minmax(io, Int32(SND_PCM_IOPLUG_HW_RATE), 48_000, 48_000)
         snd_pcm_ioplug_set_param_minmax(io, Int32(SND_PCM_IOPLUG_HW_PERIOD_BYTES), 64, 1 << 20)
         snd_pcm_ioplug_set_param_minmax(io, Int32(SND_PCM_IOPLUG_HW_PERIODS), 2, 64)
@@ -126,7 +126,7 @@ final class VirtualCard {
     }
 
     private func transfer(_ areas: UnsafePointer<snd_pcm_channel_area_t>, offset: Int, size: Int) -> snd_pcm_sframes_t {
-        let area = areas.pointee  // channel 0 is enough: tests play mono
+        let area = areas.pointee  // channel 0; the sink writes the same sample to every channel
         let base = area.addr.assumingMemoryBound(to: UInt8.self)
         for i in 0..<size where recordedCount < recordCapacity {
             let bit = Int(area.first) + (offset + i) * Int(area.step)
