@@ -113,8 +113,10 @@ public final class HitSonifier {
         return false
     }
 
-    /// Stops the audio thread and closes the device. `drain` lets sounding knocks finish.
-    /// Idempotent; submissions after it are ignored.
+    /// Stops the audio thread and closes the device. `drain` plays what was already submitted,
+    /// lets sounding knocks finish (at most 2 s) and fades envelope noise, then `snd_pcm_drain`;
+    /// otherwise `snd_pcm_drop` cuts at once. Call it from the submitting thread (it shares the
+    /// producer's state). Idempotent; submissions after it are ignored.
     public func stop(drain: Bool = true) {
         guard !stopped else { return }
         stopped = true
