@@ -36,6 +36,20 @@ final class SoundSinkFileTests: XCTestCase {
         XCTAssertGreaterThan(rate, 48_000 * 0.5, "silence keeps flowing between hits")
     }
 
+    func testRequestedPeriodAndExplicitWallClockPacing() throws {
+        let settings = SinkSettings(sampleRate: 44_100, periodMicros: 10_000, periodsPerBuffer: 3, pacing: .wallClock)
+        let s = try HitSonifier(options: .init(sink: settings, voice: "glass"))
+        defer { s.stop(drain: false) }
+        XCTAssertEqual(s.sampleRate, 44_100)
+        XCTAssertEqual(s.periodFrames, 441)
+        XCTAssertEqual(s.bufferFrames, 1_323)
+        XCTAssertTrue(s.isWallClockPaced, "asked for, not probed")
+        XCTAssertEqual(s.knockTable?.sampleRate, 44_100, "voice tables built at the granted rate")
+        XCTAssertEqual(s.knockTable?.frames, Int((0.6 * 44_100).rounded()))
+        let f0 = s.framesWritten
+        XCTAssertTrue(waitUntil(2) { s.framesWritten > f0 + 4_410 })
+    }
+
     func testEachKnockStartsWhereItsHitWasEmittedAndNothingElseButSilence() throws {
         let s = try HitSonifier(device: "default", voice: "wood", mode: .hits)
         XCTAssertTrue(waitUntil(1) { s.isWallClockPaced })
