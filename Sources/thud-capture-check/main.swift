@@ -160,10 +160,13 @@ StopSignals.install { sig in
 /// The session, once made, for the signal thread (which starts before it exists).
 final class CaptureSignalBox {
     private var session: CaptureSession?
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    func set(_ s: CaptureSession) { pthread_mutex_lock(&mutex); session = s; pthread_mutex_unlock(&mutex) }
-    func get() -> CaptureSession? { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return session }
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t> = {   // heap: a pthread mutex must not move
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        return m
+    }()
+    func set(_ s: CaptureSession) { pthread_mutex_lock(mutex); session = s; pthread_mutex_unlock(mutex) }
+    func get() -> CaptureSession? { pthread_mutex_lock(mutex); defer { pthread_mutex_unlock(mutex) }; return session }
 }
 
 func q(_ s: String) -> String { "\"" + s.replacingOccurrences("\"", "'") + "\"" }
