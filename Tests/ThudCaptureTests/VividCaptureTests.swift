@@ -187,7 +187,8 @@ final class VividCaptureTests: XCTestCase {
     }
 
     func testStartupFaultsExit30WithOneLine() throws {
-        for (name, needle) in [("streamon_error", "VIDIOC_STREAMON"), ("reqbufs_error", "VIDIOC_REQBUFS"), ("no_device", "/dev/video9: cannot open")] {
+        for (name, needle) in [("streamon_error", "VIDIOC_STREAMON"), ("reqbufs_error", "VIDIOC_REQBUFS"),
+                               ("no_device", "/dev/video9: cannot open"), ("busy", "/dev/video0: is busy")] {
             let c = try check(name)
             XCTAssertEqual(c.status, 30, name)
             XCTAssertEqual(c.errorLines.count, 1, "\(name): \(c.stderr)")
@@ -207,6 +208,7 @@ final class VividCaptureTests: XCTestCase {
             XCTAssertNotNil(c.summary, "\(name): shut down and summarised")
         }
         assertTwelveHertz(try check("after_fatal"), steps: 6)
+        assertTwelveHertz(try check("busy_first"), steps: 48)   // unharmed by the refused second session
     }
 
     func testSigtermStopsCleanlyAndFreesTheDevice() throws {

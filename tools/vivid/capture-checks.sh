@@ -45,6 +45,16 @@ run after_fatal 30 /dev/video1 --frames 6
 run stall     30 /dev/video1 --fps 1 --stall-timeout 0.5 --frames 10
 run disconnect 30 /dev/video2 --frames 200 --set-at 6:disconnect=1
 
+# A second session on a device that is streaming: exit 30 "busy", and the first one is unharmed.
+case "$only" in "  "|*" busy "*)
+    "$bin" /dev/video0 --frames 48 >"$out/busy_first.out" 2>"$out/busy_first.err" &
+    pid=$!
+    n=0
+    while [ $n -lt 200 ] && ! grep -q '"step":3,' "$out/busy_first.out" 2>/dev/null; do sleep 0.1; n=$((n + 1)); done
+    run busy 30 /dev/video0 --frames 12
+    wait $pid; echo $? >"$out/busy_first.rc"; echo 0 >"$out/busy_first.secs"
+;; esac
+
 # SIGTERM while streaming: a clean stop (STREAMOFF, unmap, close), status 0, summary printed.
 case "$only" in "  "|*" sigterm "*)
     t0=$(now)
