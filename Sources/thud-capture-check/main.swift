@@ -5,7 +5,8 @@
 //   thud-capture-check DEVICE [--frames N | --duration S] [--size WxH] [--model-size WxH]
 //                      [--format yuyv|uyvy|nv12|yu12|grey|rgb24|mjpeg|FOURCC] [--fps F]
 //                      [--stall-timeout S] [--work-ms MS] [--set NAME=VALUE]...
-//                      [--set-at STEP:NAME=VALUE]... [--list]
+//                      [--set-at STEP:NAME=VALUE]... [--quiet] [--list]
+//   thud-capture-check --bench-convert [--frames N] [--format F] [--size WxH] [--model-size WxH]
 //
 // --set writes a control before streaming starts (e.g. vivid's inject_vidioc_streamon_error=1);
 // --set-at writes one from a second file handle after step STEP (e.g. disconnect=1), the way
@@ -43,6 +44,7 @@ var duration: Double?
 var workMs = 0.0
 var listOnly = false
 var benchConvert = false
+var quiet = false   // no step lines: what is left of the loop allocates nothing per step
 var before: [(String, Int32)] = []
 var during: [ControlWrite] = []
 var i = 0
@@ -84,6 +86,7 @@ while i < args.count {
         during.append(ControlWrite(step: step, name: n, value: val))
     case "--list": listOnly = true
     case "--bench-convert": benchConvert = true
+    case "--quiet": quiet = true
     case "-h", "--help":
         print("usage: thud-capture-check DEVICE [--frames N | --duration S] [--size WxH] [--model-size WxH] [--format F] [--fps F] [--stall-timeout S] [--work-ms MS] [--set NAME=VALUE]... [--set-at STEP:NAME=VALUE]... [--list]")
         exit(0)
@@ -96,6 +99,13 @@ while i < args.count {
 }
 let path = device ?? "/dev/video0"
 if frames == nil && duration == nil { frames = 36 }
+
+/// tools/vivid/malloc-count.c, when preloaded, counts heap allocations; marks bracket the steady
+/// streaming loop (after a 12-step warm-up, and at its end) so the per-step figure excludes start-up
+/// and the summary. Without the shim dlsym finds nothing and this does nothing.
+typealias AllocationMark = @convention(c) (Int32, Int) -> Void
+let allocationMark: AllocationMark? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "thud_malloc_count_mark")
+    .map { unsafeBitCast($0, to: AllocationMark.self) }
 
 // --bench-convert: the per-frame CPU cost of the capture thread's work (conversion to model-sized
 // luma plus a ring push and a step's take) on this machine, with no device: the VM's figures are
@@ -115,12 +125,14 @@ if benchConvert {
     let n = frames ?? 2000
     var u0 = rusage(); getrusage(RUSAGE_SELF.rawValue, &u0)
     let t0 = CaptureClock.now()
+    allocationMark?(1, 0)
     for i in 0..<n {
         _ = conv.convert(src, bytesUsed: 0, into: dst)
         ring.push(dst, timestamp: Double(i), sequence: UInt32(i))
         _ = ring.take(atOrBefore: Double(i), into: dst)
     }
     let wall = CaptureClock.now() - t0
+    allocationMark?(2, n)
     var u1 = rusage(); getrusage(RUSAGE_SELF.rawValue, &u1)
     let cpu = Double(u1.ru_utime.tv_sec - u0.ru_utime.tv_sec) + Double(u1.ru_utime.tv_usec - u0.ru_utime.tv_usec) * 1e-6
         + Double(u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) + Double(u1.ru_stime.tv_usec - u0.ru_stime.tv_usec) * 1e-6
@@ -205,11 +217,14 @@ do {
     while let step = try session.nextStep() {
         steps += 1
         lastStep = step
+        if steps == 12 { allocationMark?(1, steps) }
         latencies.append(step.latency)
         delays.append(step.delay)
+        if !quiet {
         stepLine = "{\"step\":\(step.index),\"t\":\(captureFixed(step.time, 4)),\"seq\":\(step.sequence),\"frame_t\":\(captureFixed(step.frameTime, 4)),\"latency_ms\":\(captureFixed(step.latency * 1000, 2)),\"delay_ms\":\(captureFixed(step.delay * 1000, 2)),\"dropped\":\(step.droppedFrames),\"skipped\":\(step.skippedSteps),\"repeat\":\(step.repeated)}\n"
         fputs(stepLine, stdout)
         fflush(stdout)
+        }
         // Steps can be skipped when the consumer is late: a write is due once its step has passed.
         for c in during where c.step <= step.index && c.step > previousIndex {
             do {
@@ -233,6 +248,7 @@ do {
     fputs("thud-capture-check: \(error)\n", stderr)
     exitCode = 1
 }
+allocationMark?(2, steps)
 let wall = CaptureClock.now() - wall0
 session.stop()
 var usage1 = rusage()

@@ -150,8 +150,12 @@ public final class CaptureSession {
     /// Asks the capture thread to stop; `nextStep` returns nil from then on. Safe from any thread
     /// (e.g. a SIGINT/SIGTERM dispatch source); does not block.
     public func requestStop() {
-        stateLock.locked { stopRequested = true }
-        source.wake()
+        stateLock.locked {
+            stopRequested = true
+            // Only while the source is open: after stop() its pipe's fd number may belong to
+            // another file.
+            if !stopped { source.wake() }
+        }
         ring.finish()
     }
 
