@@ -63,7 +63,8 @@ public final class CaptureSession {
     private let converter: CaptureFrameConverter
     private let scratch: UnsafeMutablePointer<UInt8>
 
-    /// Called with one-line notices (the late-consumer policy, recoverable buffer errors). Default: stderr.
+    /// Called with one-line notices (the late-consumer policy, recoverable buffer errors), from the
+    /// capture thread or the consumer's. Set it before `start()`. Default: stderr.
     public var log: (String) -> Void = { line in
         var text = line + "\n"
         text.withUTF8 { _ = fwrite($0.baseAddress, 1, $0.count, stderr) }
@@ -73,11 +74,13 @@ public final class CaptureSession {
     private let stateLock = CaptureMonitor()
     private var stopRequested = false
     private var stopped = false
-    // Written by the capture thread only; read by `statistics` under the ring's lock via the ring.
+    // Capture-thread state. The counters are written under `stateLock` so `statistics` can read
+    // them from another thread; `lastSequence` is the capture thread's alone.
     private var lastSequence: UInt32?
     private var droppedByDriver = 0
     private var errorFrames = 0
     private var captured = 0
+    // The consumer's alone (nextStep).
     private var lastLateLog = -Double.infinity
     private var lateSinceLog = 0
 
