@@ -24,6 +24,11 @@ final class VividCaptureTests: XCTestCase {
         case failed(String)
     }
 
+    /// Lines for capture-checks.sh's extra-checks.sh hook, run in the same boot; each
+    /// `run_cmd NAME TIMEOUT COMMAND...` is then available as `check(NAME)`. Empty here: `thud live`
+    /// (the CLI's own test) can add e.g. `run_cmd live 60 <thud> live /dev/video0 --frames 36 --jsonl -`.
+    static var extraChecks: [String] = []
+
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let outcome: Outcome = bootAndRunChecks()
 
@@ -61,6 +66,9 @@ final class VividCaptureTests: XCTestCase {
         let runDir = repo.appendingPathComponent(".vm/test-run")
         try? FileManager.default.removeItem(at: runDir)
         try? FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
+        if !extraChecks.isEmpty {
+            try? (extraChecks.joined(separator: "\n") + "\n").write(to: runDir.appendingPathComponent("extra-checks.sh"), atomically: true, encoding: .utf8)
+        }
         let start = Date()
         let (status, text) = shell([script, "--run-dir", runDir.path, "--timeout", "170", "--",
                                     "sh", repo.appendingPathComponent("tools/vivid/capture-checks.sh").path, bin.path, runDir.path],
