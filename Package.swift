@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
         // Depends on thud-capture-check so that building the tests builds the binary the VM runs.
-        .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia", "thud-capture-check"]),
+        .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia", "ThudModel", "thud-capture-check", "thud"]),
         // Runs the built executables the way a user would.
         .testTarget(name: "EndToEndTests", dependencies: ["ThudMedia", "ThudModel", "ThudTrain", "ThudTestSupport"], resources: [.copy("Fixtures")]),
     ],

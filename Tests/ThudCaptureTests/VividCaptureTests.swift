@@ -1,4 +1,5 @@
 import XCTest
+import ThudModel
 import Foundation
 
 /// Live capture against a real kernel V4L2 driver: Debian's kernel with `vivid` under qemu (TCG),
@@ -25,9 +26,15 @@ final class VividCaptureTests: XCTestCase {
     }
 
     /// Lines for capture-checks.sh's extra-checks.sh hook, run in the same boot; each
-    /// `run_cmd NAME TIMEOUT COMMAND...` is then available as `check(NAME)`. Empty here: `thud live`
-    /// (the CLI's own test) can add e.g. `run_cmd live 60 <thud> live /dev/video0 --frames 36 --jsonl -`.
-    static var extraChecks: [String] = []
+    /// `run_cmd NAME TIMEOUT COMMAND...` is then available as `check(NAME)`. `thud live` itself runs
+    /// here with a random model written into the shared run folder (the guest's /tmp is its own).
+    static func extraChecks(runDir: URL, thud: URL) -> [String] {
+        let model = runDir.appendingPathComponent("live-model.thud")
+        try? ModelFile.random(architecture: .default, seed: 5).write(to: model.path)
+        return ["run_cmd live 90 \(thud.path) live /dev/video0 --model \(model.path) --frames 36 --jsonl -",
+                // predict on a camera never ends by itself: head takes 24 steps and the pipe closes it.
+                "run_cmd live-predict 60 sh -c '\(thud.path) predict --model \(model.path) /dev/video1 | head -n 24'"]
+    }
 
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let outcome: Outcome = bootAndRunChecks()
@@ -66,8 +73,10 @@ final class VividCaptureTests: XCTestCase {
         let runDir = repo.appendingPathComponent(".vm/test-run")
         try? FileManager.default.removeItem(at: runDir)
         try? FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
-        if !extraChecks.isEmpty {
-            try? (extraChecks.joined(separator: "\n") + "\n").write(to: runDir.appendingPathComponent("extra-checks.sh"), atomically: true, encoding: .utf8)
+        let thud = bin.deletingLastPathComponent().appendingPathComponent("thud")
+        if FileManager.default.isExecutableFile(atPath: thud.path) {
+            try? (extraChecks(runDir: runDir, thud: thud).joined(separator: "\n") + "\n")
+                .write(to: runDir.appendingPathComponent("extra-checks.sh"), atomically: true, encoding: .utf8)
         }
         let start = Date()
         let (status, text) = shell([script, "--run-dir", runDir.path, "--timeout", "170", "--",
@@ -141,6 +150,23 @@ final class VividCaptureTests: XCTestCase {
         // A starved VM may make the consumer late now and then; a steady 12 Hz stream skips none.
         XCTAssertLessThanOrEqual(skipped, n / 10, "\(c.name): too many skipped steps", file: file, line: line)
         return skipped
+    }
+
+    /// `thud live` on a real kernel driver: 36 JSON steps at 12 Hz from the model, and `thud predict
+    /// /dev/videoN` takes the same live path (24 steps, then its reader goes away).
+    func testThudLiveGivesThirtySixPredictedStepsAt12Hz() throws {
+        let c = try check("live")
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertEqual(c.steps.count, 36, c.stderr)
+        for (k, s) in c.steps.enumerated() {
+            XCTAssertEqual(s["t"] as? Double ?? -1, Double(k) / 12, accuracy: 1e-6)
+            XCTAssertNotNil(s["envelope"] as? Double)
+            XCTAssertNotNil(s["hit"] as? Bool)
+        }
+        XCTAssertTrue(c.stderr.contains("thud: 36 steps"), c.stderr)
+        let p = try check("live-predict")
+        XCTAssertEqual(p.steps.count, 24, p.stderr)
+        XCTAssertEqual(p.steps.first?["t"] as? Double, 0)
     }
 
     func testTwoFormatsAndThreeFrameRatesGiveStepsAt12Hz() throws {

@@ -157,7 +157,7 @@ printf '%s\n' "$vivid_opts" > "$run_dir/vivid.opts"
 # One vCPU keeps the load on the shared machine to a single core.
 console_log=$run_dir/console.log
 set +e
-timeout -k 5 "$timeout_s" qemu-system-x86_64 -accel tcg -smp 1 -m "$mem" \
+timeout -k 5 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m "$mem" \
     -kernel "$vmlinuz" -initrd "$initrd" \
     -append "console=ttyS0 quiet loglevel=1 panic=-1 thud_run=$run_dir" \
     -nographic -no-reboot -monitor none -serial file:"$console_log" \
