@@ -156,15 +156,16 @@ final class TrainingWorker {
         return (current, previous)
     }
 
-    /// [x/255, (x − previous)/255] with the same float operations as ConvEncoder.encode.
+    /// [x/255, (x − previous)/255 × gain] with the same float operations as ConvEncoder.encode.
     private func fillInputPlanes(row r: Int) {
         let (current, previous) = framePointers(row: r)
         let n = plan.frameSize, frame = inputPlanes.pointer, diff = inputPlanes.pointer + n
         let scale: Float = 1.0 / 255.0
+        let gain = plan.architecture.encoder.effectiveDifferenceGain
         for i in 0..<n {
             let x = Float(current[i]) * scale
             frame[i] = x
-            diff[i] = x - Float(previous[i]) * scale
+            diff[i] = (x - Float(previous[i]) * scale) * gain
         }
     }
 
