@@ -10,5 +10,5 @@ struct Thud: ParsableCommand {
         Every command prints one line on stderr naming the file and the problem when an input is bad, and
         exits with a code that says what kind of problem it was (see README.md, "Exit codes").
         """,
-        subcommands: [PredictCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self])
+        subcommands: [PredictCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
 }
