@@ -142,7 +142,7 @@ public final class ClipEvaluator {
         modelEnvelope.reserveCapacity(expected); motionEnvelope.reserveCapacity(expected)
 
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
-        let summary = try input.decode(video: request, audio: true) { step in
+        let summary = try input.decode(video: request, audio: true, onStep: { step in
             let e = model.step(frame: step.pixels)
             modelEnvelope.append(e)
             if let hit = modelPicker.process(e) { modelHits.append(hit.step) }
@@ -150,7 +150,7 @@ public final class ClipEvaluator {
             motionEnvelope.append(m)
             if let hit = motionPicker.process(m) { motionHits.append(hit.step) }
             return true
-        }
+        })
         if let hit = modelPicker.finish() { modelHits.append(hit.step) }
         if let hit = motionPicker.finish() { motionHits.append(hit.step) }
 
