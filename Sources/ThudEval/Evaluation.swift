@@ -63,7 +63,7 @@ public struct EvaluationSettings: Sendable {
     public var threshold: Float = PeakPicker.Configuration().minStrength
     /// The constant predictor's value.
     public var constantLevel: Float = 0.1
-    public var constantSource = "default 0.1 (no training split)"
+    public var constantSource = "0.1: no training clips to take a mean from"
     public var peakRule = EnvelopePeakRule()
     public var tolerance = HitMetrics.defaultTolerance
     public init() {}

@@ -163,6 +163,22 @@ public final class RenderCanvas {
         }
     }
 
+    /// Fills this canvas with `source` shrunk by 2 in each direction (the mean of each 2×2 block): the GIF is
+    /// written at half size, as GIFs of video compress poorly and the original's figures were small.
+    public func downsample2x(from source: RenderCanvas) {
+        precondition(source.width >= 2 * width && source.height >= 2 * height)
+        let sw = source.width
+        for y in 0..<height {
+            for x in 0..<width {
+                let a = ((2 * y) * sw + 2 * x) * 3, b = a + sw * 3, o = (y * width + x) * 3
+                for ch in 0..<3 {
+                    let sum = Int(source.pixels[a + ch]) + Int(source.pixels[a + 3 + ch]) + Int(source.pixels[b + ch]) + Int(source.pixels[b + 3 + ch])
+                    pixels[o + ch] = UInt8((sum + 2) / 4)
+                }
+            }
+        }
+    }
+
     /// Encodes the canvas as a PNG file through FFmpeg's PNG encoder (MediaWriter, one frame, image2 muxer).
     public func writePNG(to path: String) throws {
         let writer = try MediaWriter(path: path, video: VideoEncodeSettings(width: width, height: height, codec: .png, nominalFrameRate: 1),

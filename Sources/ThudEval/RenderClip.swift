@@ -22,6 +22,8 @@ public struct RenderOptions: Sendable {
     public var minWidth = 320
     public var stripHeight = 120
     /// Seconds of envelope visible in the strip, and where the cursor sits (fraction of the width).
+    /// A GIF wider than this is written at half size.
+    public var gifMaxWidth = 400
     public var windowSeconds = 4.0
     public var cursorFraction = 0.75
 
@@ -74,8 +76,11 @@ public enum ClipRenderer {
             video: VideoEncodeSettings(width: canvas.width, height: canvas.height, codec: .h264, nominalFrameRate: 12, crf: 20),
             audio: audio.map { _ in AudioEncodeSettings(sampleRate: analysis.sampleRate, channels: 1) })
         let gifPath = gifOnly ? options.output : options.gifOutput
+        let gifCanvas = gifPath != nil && canvas.width > options.gifMaxWidth
+            ? RenderCanvas(width: (canvas.width / 2) & ~1, height: (canvas.height / 2) & ~1) : nil   // even sides for the encoder
+        let gifSize = gifCanvas.map { ($0.width, $0.height) } ?? (canvas.width, canvas.height)
         let gifWriter = try gifPath.map {
-            try MediaWriter(path: $0, video: VideoEncodeSettings(width: canvas.width, height: canvas.height, codec: .gif, nominalFrameRate: 12), audio: nil)
+            try MediaWriter(path: $0, video: VideoEncodeSettings(width: gifSize.0, height: gifSize.1, codec: .gif, nominalFrameRate: 12), audio: nil)
         }
 
         var frames = 0, audioWritten = 0
@@ -88,7 +93,14 @@ public enum ClipRenderer {
             strip.draw(on: canvas, step: step.index)
             let frame = UnsafeBufferPointer(canvas.pixels)
             try videoWriter?.writeVideoFrame(rgb: frame, stride: canvas.bytesPerRow, time: step.time)
-            try gifWriter?.writeVideoFrame(rgb: frame, stride: canvas.bytesPerRow, time: step.time)
+            if let gifWriter {
+                if let small = gifCanvas {
+                    small.downsample2x(from: canvas)
+                    try gifWriter.writeVideoFrame(rgb: UnsafeBufferPointer(small.pixels), stride: small.bytesPerRow, time: step.time)
+                } else {
+                    try gifWriter.writeVideoFrame(rgb: frame, stride: canvas.bytesPerRow, time: step.time)
+                }
+            }
             if let videoWriter, let audio {
                 let end = min(audio.count, (step.index + 1) * analysis.sampleRate / 12)
                 if end > audioWritten {

@@ -78,6 +78,7 @@ extension EvaluationReport {
         """
         body += Self.html(predictorTable(), caption: "Predictors")
         body += Self.html(classTable(), caption: "Per class, in the original's form (score = mean verdict) next to objective columns")
+        body += Self.html(clipTable(), caption: "Per clip (the model; motion baseline's r and F1 alongside)")
         body += "<div class=\"rules\"><p><b>Score.</b> \(Self.escape(Self.scoreStatement))</p>\n"
         body += "<p><b>True hits.</b> \(Self.escape(truthStatement))</p>\n"
         body += "<p><b>Hits.</b> \(Self.escape(Self.hitMatchingStatement))</p>\n"

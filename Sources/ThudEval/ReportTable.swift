@@ -84,6 +84,20 @@ extension EvaluationReport {
         return t
     }
 
+    /// One row per scored clip: the model's figures and verdict next to the motion baseline's r and F1.
+    public func clipTable() -> TextTable {
+        var t = TextTable(headers: ["clip", "class", "steps", "true hits", "from", "r", "best-lag r", "lag", "hits", "F1", "AP", "verdict", "motion r", "motion F1"],
+                          alignments: [.left, .left] + Array(repeating: .right, count: 12))
+        for e in evaluations {
+            let m = e.result(.model), me = e.result(.motionEnergy)
+            t.add([e.clip.id, String(e.clip.template.prefix(40)), "\(e.steps)", "\(e.trueHits.count)", e.truthSource == .hitList ? "list" : "peaks",
+                   ReportFormat.number(m.score.r), ReportFormat.number(m.score.bestLagR), m.score.bestLag.map { String(format: "%+d", $0) } ?? ReportFormat.missing,
+                   "\(m.hits.count)", ReportFormat.number(m.score.hits.f1), ReportFormat.number(m.score.averagePrecision),
+                   ReportFormat.signed(Double(m.verdict.rawValue), 0), ReportFormat.number(me.score.r), ReportFormat.number(me.score.hits.f1)])
+        }
+        return t
+    }
+
     private func verdictCounts(_ a: AggregateScore) -> String {
         "\(a.verdicts[.good] ?? 0)/\(a.verdicts[.notSoGood] ?? 0)/\(a.verdicts[.bad] ?? 0)"
     }
@@ -101,8 +115,8 @@ extension EvaluationReport {
 
     public static let scoreStatement = "score = mean verdict per clip, +1 good / 0 not so good / −1 bad: " + OriginalVerdict.rule
 
-    /// The whole text printed on stdout.
-    public func text() -> String {
+    /// The whole text printed on stdout (with the per-clip table when asked).
+    public func text(perClip: Bool = false) -> String {
         var lines: [String] = []
         lines.append("thud eval: \(dataset), split \(split), classes: \(classFilter)")
         lines.append("model: \(modelPath)")
@@ -116,6 +130,11 @@ extension EvaluationReport {
         lines.append("")
         lines.append("Per class, in the original's form (\(Self.scoreStatement))")
         lines.append(classTable().text())
+        if perClip {
+            lines.append("")
+            lines.append("Per clip (model; hits: predicted hit count; from: true hits from the hit list or the target's peaks)")
+            lines.append(clipTable().text())
+        }
         if !failures.isEmpty {
             lines.append("")
             lines.append("Failed clips (\(failures.count)), not scored:")

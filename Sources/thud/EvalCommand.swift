@@ -46,6 +46,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Smallest envelope value (0..1) that can be a hit, for the model's and the motion baseline's peak picker.")
     var threshold: Float = PeakPicker.Configuration().minStrength
 
+    @Flag(help: "Also print one row per clip (the model's figures and verdict, the motion baseline's r and F1).")
+    var perClip = false
+
     @Option(help: "The constant predictor's level (default: the training split's mean target, else 0.1).")
     var constant: Float?
 
@@ -97,7 +100,7 @@ struct EvalCommand: ParsableCommand {
 
             let report = EvaluationReport(dataset: dataset, split: splitName, classFilter: filter.description, modelPath: modelPath,
                                           settings: settings, selected: selected.count, evaluations: evaluations, failures: failures)
-            LineWriter().write(report.text())
+            LineWriter().write(report.text(perClip: perClip))
             try writeOutputs(report)
         } catch {
             throw exitWith(error)

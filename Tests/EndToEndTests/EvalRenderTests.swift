@@ -46,7 +46,7 @@ final class EvalRenderTests: XCTestCase {
         }
         let page = try String(contentsOfFile: html, encoding: .utf8)
         XCTAssertEqual(page.components(separatedBy: "data:image/png;base64,").count - 1, 3)
-        XCTAssertEqual(page.components(separatedBy: "<table>").count - 1, 2)
+        XCTAssertEqual(page.components(separatedBy: "<table>").count - 1, 3)
     }
 
     func testFaultyClipsAreNamedAndTheRunStillSucceeds() throws {

@@ -94,6 +94,7 @@ final class RenderTests: XCTestCase {
         XCTAssertEqual(redColumns(), 1)
         let flash = c.pixel(4, 110)
         XCTAssertGreaterThan(Int(flash.r), Int(calm.r) + 20)
+        if let keep = ProcessInfo.processInfo.environment["THUD_EVAL_KEEP"] { try c.writePNG(to: keep + "/strip-flash.png") }
         strip.draw(on: c, step: 30)    // still marked, flash over
         XCTAssertEqual(redColumns(), 1)
         XCTAssertEqual(c.pixel(4, 110), calm)

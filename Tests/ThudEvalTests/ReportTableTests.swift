@@ -62,6 +62,15 @@ final class ReportTableTests: XCTestCase {
         XCTAssertEqual(t.rows[2][t.headers.firstIndex(of: "r (z-mean)")!], ReportFormat.missing)
     }
 
+    func testPerClipTableOnlyWhenAsked() {
+        let t = report().clipTable()
+        XCTAssertEqual(t.rows.map { $0[0] }, ["g", "h", "b"])
+        XCTAssertEqual(t.rows.map { $0[t.headers.firstIndex(of: "verdict")!] }, ["+1", "+0", "-1"])
+        XCTAssertEqual(t.rows.map { $0[t.headers.firstIndex(of: "from")!] }, ["list", "list", "peaks"])
+        XCTAssertFalse(report().text().contains("Per clip"))
+        XCTAssertTrue(report().text(perClip: true).contains("Per clip"))
+    }
+
     func testTextIsAlignedAndStatesTheRules() {
         let failure = ClipFailure(id: "x9", path: "/data/x9.mp4", problem: "no audio stream")
         let text = report(failures: [failure]).text()
@@ -111,7 +120,7 @@ final class ReportTableTests: XCTestCase {
         XCTAssertFalse(page.contains("<odd"))
         XCTAssertTrue(page.contains("src=\"data:image/png;base64,AQID\""))
         XCTAssertTrue(page.contains("src=\"data:image/png;base64,BAU=\""))
-        XCTAssertEqual(page.components(separatedBy: "<table>").count - 1, 2)
+        XCTAssertEqual(page.components(separatedBy: "<table>").count - 1, 3)
         XCTAssertFalse(page.contains("http://") || page.contains("https://"), "self-contained")
     }
 
