@@ -163,12 +163,12 @@ public final class RenderCanvas {
         }
     }
 
-    /// Fills this canvas with `source` shrunk by 2 in each direction (the mean of each 2×2 block): the GIF is
-    /// written at half size, as GIFs of video compress poorly and the original's figures were small.
-    public func downsample2x(from source: RenderCanvas) {
-        precondition(source.width >= 2 * width && source.height >= 2 * height)
+    /// Fills this canvas's top `rows` rows with `source` shrunk by 2 in each direction (the mean of each 2×2
+    /// block): the GIF's picture is written at half size, as GIFs of video compress poorly.
+    public func downsample2x(from source: RenderCanvas, rows: Int) {
+        precondition(source.width >= 2 * width && source.height >= 2 * rows && rows <= height)
         let sw = source.width
-        for y in 0..<height {
+        for y in 0..<rows {
             for x in 0..<width {
                 let a = ((2 * y) * sw + 2 * x) * 3, b = a + sw * 3, o = (y * width + x) * 3
                 for ch in 0..<3 {

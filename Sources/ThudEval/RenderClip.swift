@@ -22,8 +22,9 @@ public struct RenderOptions: Sendable {
     public var minWidth = 320
     public var stripHeight = 120
     /// Seconds of envelope visible in the strip, and where the cursor sits (fraction of the width).
-    /// A GIF wider than this is written at half size.
+    /// A GIF wider than this is written at half size, with a strip of `gifStripHeight`.
     public var gifMaxWidth = 400
+    public var gifStripHeight = 80
     public var windowSeconds = 4.0
     public var cursorFraction = 0.75
 
@@ -76,8 +77,14 @@ public enum ClipRenderer {
             video: VideoEncodeSettings(width: canvas.width, height: canvas.height, codec: .h264, nominalFrameRate: 12, crf: 20),
             audio: audio.map { _ in AudioEncodeSettings(sampleRate: analysis.sampleRate, channels: 1) })
         let gifPath = gifOnly ? options.output : options.gifOutput
-        let gifCanvas = gifPath != nil && canvas.width > options.gifMaxWidth
-            ? RenderCanvas(width: (canvas.width / 2) & ~1, height: (canvas.height / 2) & ~1) : nil   // even sides for the encoder
+        // A wide GIF gets its picture at half size and a strip drawn at that size (downscaled 5×7 text would blur).
+        var gifCanvas: RenderCanvas?, gifStrip: StripRenderer?, gifPictureRows = 0
+        if gifPath != nil && canvas.width > options.gifMaxWidth {
+            let gw = (w / 2) & ~1
+            gifPictureRows = (h / 2) & ~1
+            gifCanvas = RenderCanvas(width: gw, height: gifPictureRows + options.gifStripHeight, background: ChartPalette.stripBackground)
+            gifStrip = StripRenderer(width: gw, top: gifPictureRows, height: options.gifStripHeight, analysis: analysis, options: options)
+        }
         let gifSize = gifCanvas.map { ($0.width, $0.height) } ?? (canvas.width, canvas.height)
         let gifWriter = try gifPath.map {
             try MediaWriter(path: $0, video: VideoEncodeSettings(width: gifSize.0, height: gifSize.1, codec: .gif, nominalFrameRate: 12), audio: nil)
@@ -94,8 +101,9 @@ public enum ClipRenderer {
             let frame = UnsafeBufferPointer(canvas.pixels)
             try videoWriter?.writeVideoFrame(rgb: frame, stride: canvas.bytesPerRow, time: step.time)
             if let gifWriter {
-                if let small = gifCanvas {
-                    small.downsample2x(from: canvas)
+                if let small = gifCanvas, let smallStrip = gifStrip {
+                    small.downsample2x(from: canvas, rows: gifPictureRows)
+                    smallStrip.draw(on: small, step: step.index)
                     try gifWriter.writeVideoFrame(rgb: UnsafeBufferPointer(small.pixels), stride: small.bytesPerRow, time: step.time)
                 } else {
                     try gifWriter.writeVideoFrame(rgb: frame, stride: canvas.bytesPerRow, time: step.time)

@@ -127,7 +127,7 @@ final class RenderTests: XCTestCase {
         let model = try StreamingModel(file: ModelFile.random(architecture: .default, seed: 3))
         let out = Self.dir.path("render.mp4"), gif = Self.dir.path("render.gif")
         var options = RenderOptions(output: out, gifOutput: gif)
-        options.knock = false
+        options.gifMaxWidth = 300   // so the GIF takes the half-size path: picture 160×106, its own 80-pixel strip
         let summary = try ClipRenderer.render(clip: Self.clip, model: model, options: options)
         XCTAssertEqual(summary.frames, 36)
         // 192 wide is below the 320 minimum: scaled up, height kept in proportion (320·128/192 = 213.3 → 214), plus the strip.
@@ -163,6 +163,8 @@ final class RenderTests: XCTestCase {
 
         let g = try MediaInput(path: gif)
         XCTAssertEqual(g.info.video?.codec, "gif")
+        XCTAssertEqual(g.info.video?.width, 160)
+        XCTAssertEqual(g.info.video?.height, 106 + 80)
         // GIF keeps times in 1/100 s, so count its frames rather than 12 Hz steps (8.33 cs rounds).
         XCTAssertEqual(try g.decode(video: VideoStepRequest(width: 32, height: 32), audio: false).videoFrames, 36)
     }
