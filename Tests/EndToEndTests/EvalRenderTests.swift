@@ -16,6 +16,8 @@ final class EvalRenderTests: XCTestCase {
         return path
     }()
 
+    override class func tearDown() { dir.cleanup(); super.tearDown() }
+
     func testEvalPrintsBothTablesAndWritesJSONChartsAndPage() throws {
         let out = Self.dir.path("report.json"), plots = Self.dir.path("plots"), html = Self.dir.path("report.html")
         let r = try Executable.run("thud", ["eval", "--model", Self.model, Self.dataset, "--out", out, "--plots", plots, "--html", html])

@@ -17,6 +17,8 @@ final class EvaluationRunnerTests: XCTestCase {
         dataset = try! Dataset.load(made.root)
     }
 
+    override class func tearDown() { dir.cleanup(); super.tearDown() }
+
     func model() throws -> StreamingModel { try StreamingModel(file: ModelFile.random(architecture: .default, seed: 7)) }
 
     func clips(_ split: DatasetSplit) throws -> [DatasetClip] {
@@ -169,6 +171,24 @@ final class EvaluationRunnerTests: XCTestCase {
         XCTAssertEqual(all[3], 0.5, accuracy: 1e-6)
         // Causal: each value is the same whether or not later frames exist.
         for n in 1...frames.count { XCTAssertEqual(run(n), Array(all.prefix(n))) }
+    }
+
+    func testAModelThatSeesTheHitsIsScoredAtTheirPeakSteps() throws {
+        let path = Self.dir.path("box.mp4")
+        try MotionDetectorModel.writeClip(path: path)
+        let clip = DatasetClip(id: "box", path: path, template: TinyDataset.soundTemplate, label: "box", split: .test, hitsPath: nil)
+        let e = try ClipEvaluator(model: try MotionDetectorModel.model()).evaluate(clip)
+        XCTAssertEqual(e.steps, 36)
+        XCTAssertEqual(e.trueHits, [12, 24], "clicks at 1 s and 2 s")
+        let m = e.result(.model)
+        XCTAssertEqual(m.hits, [12, 24], "hits scored at their peak step, not the step they are reported on")
+        XCTAssertEqual(m.score.hits.f1, 1)
+        XCTAssertEqual(m.score.hits.meanDelay, 0)
+        XCTAssertEqual(m.score.averagePrecision, 1)
+        XCTAssertGreaterThan(m.score.r!, 0.6)
+        XCTAssertEqual(m.verdict, .good)
+        // The weight-free baseline sees the same two changes.
+        XCTAssertEqual(e.result(.motionEnergy).hits, [12, 24])
     }
 
     func testConstantLevelIsTheTrainingSplitsMeanTarget() throws {

@@ -8,6 +8,7 @@ import ThudTestSupport
 /// is decoded back with MediaInput to check frame count, duration, pictures and audio.
 final class RenderTests: XCTestCase {
     static let dir = TemporaryDirectory("render")
+    override class func tearDown() { dir.cleanup(); super.tearDown() }
 
     // MARK: Rasteriser
 
@@ -169,25 +170,47 @@ final class RenderTests: XCTestCase {
         XCTAssertEqual(try g.decode(video: VideoStepRequest(width: 32, height: 32), audio: false).videoFrames, 36)
     }
 
-    func testKnockAddsSoundAfterEachReportedHitAndOnlyThere() throws {
-        // A clip with silent audio: whatever sound the render has is the knocks. A low threshold and a random
-        // model give some hits, or none; either way the audio must follow the hits.
-        let path = Self.dir.path("quiet.mp4")
-        try FrameCounterClip.write(path: path, times: FrameCounterClip.times(fpsNumerator: 25, seconds: 3), width: 192, height: 128,
-                                   nominalFrameRate: 25, audio: AudioEncodeSettings(sampleRate: 44100, channels: 1), clicks: [], audioSeconds: 3)
-        let model = try StreamingModel(file: ModelFile.random(architecture: .default, seed: 11))
-        var options = RenderOptions(output: Self.dir.path("knock.mkv"), knock: true)
-        options.threshold = 0
-        let summary = try ClipRenderer.render(clip: path, model: model, options: options)
-        let audio = try MediaInput(path: options.output).decode(video: nil, audio: true).audio!
-        let loud = audio.samples.map(abs).max() ?? 0
-        if summary.hits.isEmpty {
-            XCTAssertLessThan(loud, 0.01)
-        } else {
-            XCTAssertGreaterThan(loud, 0.1)
-            let first = Int((summary.hits[0].time + 1.0 / 12) * 44100)
-            XCTAssertLessThan(audio.samples[..<max(0, first - 2000)].map(abs).max() ?? 0, 0.01, "nothing before the first reported hit")
+    func testHitsFlashInTheStripAndKnockInTheAudioFromTheStepTheyAreReported() throws {
+        // Silent audio, a box appearing at 1 s and leaving at 2 s, and a model that reacts to motion: hits peak at
+        // steps 12 and 24 and are reported one step later, so the flash and the knocks start at steps 13 and 25.
+        let path = Self.dir.path("box-silent.mp4")
+        try MotionDetectorModel.writeClip(path: path, clicks: [])
+        // MP4: its edit list keeps the first frame at 0 s, so decoded steps line up with the rendered frames
+        // (in Matroska the H.264 track starts 23 ms late, which shifts every decoded step by one).
+        let options = RenderOptions(output: Self.dir.path("knock.mp4"), knock: true)
+        let summary = try ClipRenderer.render(clip: path, model: try MotionDetectorModel.model(), options: options)
+        XCTAssertEqual(summary.hits.map(\.step), [12, 24])
+        XCTAssertNil(summary.r, "silent audio: no target")
+        if let keep = ProcessInfo.processInfo.environment["THUD_EVAL_KEEP"] {
+            try? FileManager.default.removeItem(atPath: keep + "/knock.mp4")
+            try FileManager.default.copyItem(atPath: options.output, toPath: keep + "/knock.mp4")
+            try MotionDetectorModel.file().write(to: keep + "/motion-detector.thud")
         }
+
+        let input = try MediaInput(path: options.output)
+        let w = summary.width, h = summary.height
+        var stripRed: [Double] = []
+        let decoded = try input.decode(video: VideoStepRequest(width: w, height: h, pixelFormat: .rgb24), audio: true, onStep: { step in
+            // Mean red minus blue over a patch of the strip's left margin (background only).
+            var d = 0.0
+            for y in (h - 100)..<(h - 60) { for x in 0..<6 { let o = (y * w + x) * 3; d += Double(step.pixels[o]) - Double(step.pixels[o + 2]) } }
+            stripRed.append(d / 240)
+            return true
+        })
+        XCTAssertEqual(decoded.steps, 36)
+        let flashing = stripRed.indices.filter { stripRed[$0] > 25 }
+        XCTAssertEqual(flashing.first, 13, "\(stripRed.map { Int($0) })")
+        XCTAssertTrue(flashing.allSatisfy { (13...15).contains($0) || (25...27).contains($0) }, "\(flashing)")
+
+        let audio = try XCTUnwrap(decoded.audio)
+        let rate = Double(audio.sampleRate)
+        func peak(_ from: Double, _ to: Double) -> Float {
+            audio.samples[Int(from * rate)..<min(audio.samples.count, Int(to * rate))].map(abs).max() ?? 0
+        }
+        XCTAssertLessThan(peak(0, 13.0 / 12 - 0.01), 0.01, "nothing before the first reported hit")
+        XCTAssertGreaterThan(peak(13.0 / 12, 13.0 / 12 + 0.1), 0.3)
+        XCTAssertLessThan(peak(1.5, 25.0 / 12 - 0.01), 0.01, "the first knock has died away")
+        XCTAssertGreaterThan(peak(25.0 / 12, 25.0 / 12 + 0.1), 0.3)
     }
 
     func testBadClipThrowsAndWritesNothing() throws {
