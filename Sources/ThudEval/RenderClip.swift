@@ -184,6 +184,7 @@ final class StripRenderer {
     let cursorFraction: Double
     let plotTop: Int, plotHeight: Int
     let labelR: String
+    let labelBehind: String, labelAhead: String
 
     init(width: Int, top: Int, height: Int, analysis: RenderAnalysis, options: RenderOptions) {
         self.width = width; self.top = top; self.height = height
@@ -193,6 +194,8 @@ final class StripRenderer {
         hitDetections = analysis.hits.map { $0.step + 1 }   // PeakPicker.latencySteps
         windowSteps = options.windowSeconds * 12
         cursorFraction = options.cursorFraction
+        labelBehind = "-\(Int((cursorFraction * windowSteps / 12).rounded()))S"
+        labelAhead = "+\(Int(((1 - cursorFraction) * windowSteps / 12).rounded()))S"
         plotTop = top + 18
         plotHeight = height - 18 - 16
         if let t = analysis.target, let r = EnvelopeMetrics.pearson(Array(predicted.prefix(t.count)), Array(t.prefix(predicted.count))) {
@@ -255,8 +258,7 @@ final class StripRenderer {
         // Built from integers with a fixed-width tail: no Foundation formatting per frame.
         let time = "T \(whole).\(hundredths < 10 ? "0" : "")\(hundredths)S"
         c.text(time, x: width - 8 - BitmapFont.width(of: time), y: top + 5, color: ChartPalette.stripText)
-        c.text("-\(Int(cursorFraction * windowSteps / 12))S", x: 8, y: top + height - 12, color: ChartPalette.stripGrid)
-        let ahead = "+\(Int(((1 - cursorFraction) * windowSteps / 12).rounded()))S"
-        c.text(ahead, x: width - 8 - BitmapFont.width(of: ahead), y: top + height - 12, color: ChartPalette.stripGrid)
+        c.text(labelBehind, x: 8, y: top + height - 12, color: ChartPalette.stripGrid)
+        c.text(labelAhead, x: width - 8 - BitmapFont.width(of: labelAhead), y: top + height - 12, color: ChartPalette.stripGrid)
     }
 }

@@ -54,7 +54,11 @@ extension EvaluationReport {
         return out + "</tbody></table>\n"
     }
 
+    /// Per-clip charts inlined on the page at most (each is ~10 kB of base64; --plots keeps them all as files).
+    public static let inlineClipChartLimit = 200
+
     public func htmlPage(charts: ReportCharts) -> String {
+        let clipCharts = charts.clipCharts.prefix(Self.inlineClipChartLimit)
         var body = """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>thud eval: \(Self.escape(dataset))</title>
@@ -93,12 +97,12 @@ extension EvaluationReport {
         if let png = charts.classChart {
             body += "<h2>Per class</h2>\n<img alt=\"per-class scores\" src=\"data:image/png;base64,\(png.base64EncodedString())\">\n"
         }
-        if !charts.clipCharts.isEmpty {
+        if !clipCharts.isEmpty {
             body += "<h2>Per clip: target (blue) and predicted (orange) envelopes, true hits (green), model hits (red)</h2>\n"
-            if charts.clipCharts.count < evaluations.count {
-                body += "<p>The first \(charts.clipCharts.count) of \(evaluations.count) clips.</p>\n"
+            if clipCharts.count < evaluations.count {
+                body += "<p>The first \(clipCharts.count) of \(evaluations.count) clips.</p>\n"
             }
-            for (id, png) in charts.clipCharts {
+            for (id, png) in clipCharts {
                 body += "<img alt=\"clip \(Self.escape(id))\" src=\"data:image/png;base64,\(png.base64EncodedString())\">\n"
             }
         }

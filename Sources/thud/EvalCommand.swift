@@ -9,16 +9,17 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Score the model on a dataset against the clips' own audio, next to three baselines, with the original's per-class table.",
         discussion: """
-        Each clip is decoded once: the model's gray frames and the first audio channel. Per clip and predictor:
-        Pearson r with the target envelope (and the best r over lags -1, 0, +1), MAE, BCE; hits matched one-to-one
-        within ±1 step (precision, recall, F1, mean delay) and the average precision of the envelope's peaks.
-        True hits are the visible impacts of hits/<id>.json where it exists, else the target envelope's peaks
-        (the rule is printed). Predictors: the model; motion-energy (weight-free: mean |frame difference|,
-        divided by its running maximum); constant (the training split's mean target); oracle (the target
-        itself, the ceiling). The per-class table gives the original's score: the mean of +1 good, 0 not so
-        good, -1 bad per clip, with the rule printed. A clip that cannot be scored is counted and named, and
+        Each clip is decoded once: the model's gray frames and the first audio channel. Per clip and predictor: \
+        Pearson r with the target envelope (and the best r over lags -1, 0, +1), MAE, BCE; hits matched one-to-one \
+        within ±1 step (precision, recall, F1, mean delay) and the average precision of the envelope's peaks. \
+        True hits are the visible impacts of hits/<id>.json where it exists, else the target envelope's peaks \
+        (the rule is printed). Predictors: the model; motion-energy (weight-free: mean |frame difference|, \
+        divided by its running maximum); constant (the training split's mean target); oracle (the target \
+        itself, the ceiling). The per-class table gives the original's score: the mean of +1 good, 0 not so \
+        good, -1 bad per clip, with the rule printed. A clip that cannot be scored is counted and named, and \
         the run goes on.
-        DATASET is a Something-Something-layout folder (default split: test, classes: sound) or a folder of
+
+        DATASET is a Something-Something-layout folder (default split: test, classes: sound) or a folder of \
         videos (default: every clip, every class).
         """)
 
@@ -130,7 +131,7 @@ struct EvalCommand: ParsableCommand {
             catch { throw MediaError(.writeFailed, file: out, "cannot be written (\(error.localizedDescription))") }
         }
         guard plots != nil || html != nil else { return }
-        let charts = try ReportCharts.make(report, directory: plots, clipLimit: plots != nil ? .max : 200)
+        let charts = try ReportCharts.make(report, directory: plots, clipLimit: plots != nil ? .max : EvaluationReport.inlineClipChartLimit)
         if let html {
             do { try AtomicFile.write(Data(report.htmlPage(charts: charts).utf8), to: html) }
             catch { throw MediaError(.writeFailed, file: html, "cannot be written (\(error.localizedDescription))") }

@@ -9,12 +9,12 @@ struct RenderCommand: ParsableCommand {
         commandName: "render",
         abstract: "Write a video to judge a prediction by: the clip, and under it the target and predicted envelopes scrolling past a cursor, with the clip's audio.",
         discussion: """
-        The output runs at 12 frames a second (the steps the model saw), at the clip's width kept within
-        320...640 pixels, with a 120-pixel strip underneath: the target envelope (blue, from the clip's audio),
-        the predicted envelope (orange, drawn only up to the cursor: the model has not seen the future), a red
-        marker at each detected hit's peak that appears, with a flash, on the step the causal peak picker
-        reports it. The clip's first audio channel is put back (mono). --knock mixes a synthesized knock in
-        at each reported hit. --gif also writes an animated GIF (no sound) beside the video, with the same
+        The output runs at 12 frames a second (the steps the model saw), at the clip's width kept within \
+        320...640 pixels, with a 120-pixel strip underneath: the target envelope (blue, from the clip's audio), \
+        the predicted envelope (orange, drawn only up to the cursor: the model has not seen the future), a red \
+        marker at each detected hit's peak that appears, with a flash, on the step the causal peak picker \
+        reports it. The clip's first audio channel is put back (mono). --knock mixes a synthesized knock in \
+        at each reported hit. --gif also writes an animated GIF (no sound) beside the video, with the same \
         name and .gif; an --out ending in .gif writes only the GIF.
         """)
 

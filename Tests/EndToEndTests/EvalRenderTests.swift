@@ -51,6 +51,37 @@ final class EvalRenderTests: XCTestCase {
         XCTAssertEqual(page.components(separatedBy: "<table>").count - 1, 3)
     }
 
+    func testThePageRendersInHeadlessChromium() throws {
+        let browser = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        try XCTSkipIf(browser == nil, "chromium is not installed (apt-get install -y chromium); tools/eval/screenshot.sh needs it")
+        let html = Self.dir.path("shot.html"), shot = Self.dir.path("shot.png")
+        let r = try Executable.run("thud", ["eval", "--model", Self.model, Self.dataset, "--html", html])
+        XCTAssertEqual(r.status, 0, r.stderrText)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let script = Process()
+        script.executableURL = root.appendingPathComponent("tools/eval/screenshot.sh")
+        script.arguments = [html, shot, "1000x1400"]
+        script.standardOutput = FileHandle.nullDevice
+        try script.run()
+        script.waitUntilExit()
+        XCTAssertEqual(script.terminationStatus, 0)
+        // The screenshot is the page's size and not blank: dark text, coloured bars and charts on white.
+        let input = try MediaInput(path: shot)
+        XCTAssertEqual(input.info.video?.width, 1000)
+        XCTAssertEqual(input.info.video?.height, 1400)
+        var dark = 0, coloured = 0
+        _ = try input.decode(video: VideoStepRequest(width: 250, height: 350, pixelFormat: .rgb24), audio: false, onStep: { step in
+            for i in stride(from: 0, to: step.pixels.count, by: 3) {
+                let (r, g, b) = (Int(step.pixels[i]), Int(step.pixels[i + 1]), Int(step.pixels[i + 2]))
+                if r + g + b < 300 { dark += 1 }
+                if max(r, g, b) - min(r, g, b) > 80 { coloured += 1 }
+            }
+            return false
+        })
+        XCTAssertGreaterThan(dark, 200, "text and tables drawn")
+        XCTAssertGreaterThan(coloured, 100, "charts drawn")
+    }
+
     func testFaultyClipsAreNamedAndTheRunStillSucceeds() throws {
         let r = try Executable.run("thud", ["eval", "--model", Self.model, Self.dataset, "--split", "train"])
         XCTAssertEqual(r.status, 0, r.stderrText)
