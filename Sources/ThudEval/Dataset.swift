@@ -166,3 +166,40 @@ public struct ClassFilter: Sendable {
         return templates.contains(Self.normalise(clip.template))
     }
 }
+
+/// The generator's ground truth (DIR/hits/<id>.json) as the hit steps a detector can be asked to find.
+public enum GroundTruthHits {
+    /// Hits closer together than this many steps cannot be told apart at 12 Hz (the peak picker keeps
+    /// hits at least 3 steps apart), so a run of them counts as one hit, at its strongest member's step.
+    public static let mergeWithinSteps = 3
+
+    public static let rule = "true hits are the generator's visible impacts, each at the step whose 1/12 s window holds its contact time; impacts less than 3 steps apart count as one, at the strongest"
+
+    struct File: Decodable {
+        struct Hit: Decodable { var time: Double; var strength: Double?; var visible: Bool? }
+        var hits: [Hit]
+    }
+
+    /// nil when the clip has no ground-truth file (or it cannot be read).
+    public static func steps(for clip: DatasetClip) -> [Int]? {
+        guard let path = clip.hitsPath, let data = FileManager.default.contents(atPath: path),
+              let file = try? JSONDecoder().decode(File.self, from: data) else { return nil }
+        return steps(file.hits.filter { $0.visible ?? true }.map { (time: $0.time, strength: $0.strength ?? 1) })
+    }
+
+    public static func steps(_ hits: [(time: Double, strength: Double)]) -> [Int] {
+        let sorted = hits.map { (step: Int(($0.time * 12).rounded(.down)), strength: $0.strength) }.sorted { $0.step < $1.step }
+        var out: [Int] = []
+        var cluster: (last: Int, best: Int, strength: Double)?
+        for h in sorted {
+            if let c = cluster, h.step - c.last < mergeWithinSteps {
+                cluster = (h.step, h.strength > c.strength ? h.step : c.best, max(h.strength, c.strength))
+            } else {
+                if let c = cluster { out.append(c.best) }
+                cluster = (h.step, h.step, h.strength)
+            }
+        }
+        if let c = cluster { out.append(c.best) }
+        return out
+    }
+}

@@ -170,7 +170,11 @@ public final class ClipEvaluator {
         let target = Array(envelope.values.prefix(n))
         let truth: [Int], source: TruthSource
         if let hitsPath = clip.hitsPath {
-            truth = try Self.visibleHitSteps(hitsPath, clip: clip).filter { $0 < n }
+            // The rule training uses too (GroundTruthHits): visible impacts at ⌊12·t⌋, runs < 3 steps apart merged.
+            guard let steps = GroundTruthHits.steps(for: clip) else {
+                throw ClipFailure(id: clip.id, path: hitsPath, problem: "hit list cannot be read (want {\"hits\": [{\"time\": s, \"visible\": bool}]})")
+            }
+            truth = steps.filter { $0 < n }
             source = .hitList
         } else {
             truth = settings.peakRule.peaks(target)
@@ -194,29 +198,6 @@ public final class ClipEvaluator {
 
     private func fail(_ clip: DatasetClip, _ problem: String) -> ClipFailure {
         ClipFailure(id: clip.id, path: clip.path, problem: problem)
-    }
-
-    /// The visible impacts of the generator's hits/<id>.json as 12 Hz steps (step = ⌊time·12⌋: the step whose
-    /// 1/12 s the contact falls in, which is where the target envelope's mean-over-the-step rises). Hits without
-    /// a `visible` key count as visible.
-    public static func visibleHitSteps(_ path: String, clip: DatasetClip) throws -> [Int] {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            throw ClipFailure(id: clip.id, path: path, problem: "hit list is not readable JSON")
-        }
-        guard let hits = (object as? [String: Any])?["hits"] as? [[String: Any]] else {
-            throw ClipFailure(id: clip.id, path: path, problem: "hit list has no \"hits\" array")
-        }
-        var steps: [Int] = []
-        for h in hits {
-            guard let t = (h["time"] as? NSNumber)?.doubleValue, t.isFinite, t >= 0 else {
-                throw ClipFailure(id: clip.id, path: path, problem: "a hit without a valid \"time\"")
-            }
-            if (h["visible"] as? Bool) ?? true { steps.append(Int((t * Double(StepClock.stepsPerSecond)).rounded(.down))) }
-        }
-        return steps.sorted()
     }
 }
 

@@ -53,7 +53,7 @@ extension EvaluationReport {
             "failed": failures.map { ["id": $0.id, "path": $0.path, "problem": $0.problem] },
             "settings": ["threshold": Self.rounded(Double(settings.threshold)), "constant_level": Self.rounded(Double(settings.constantLevel)),
                          "constant_source": settings.constantSource, "tolerance_steps": settings.tolerance],
-            "rules": ["true_hits": truthStatement, "target_peak_rule": EnvelopePeakRule.statement,
+            "rules": ["true_hits": truthStatement, "hit_list_rule": GroundTruthHits.rule, "target_peak_rule": EnvelopePeakRule.statement,
                       "hit_matching": Self.hitMatchingStatement, "original_score": OriginalVerdict.rule,
                       "r_aggregate": "Fisher z: tanh(mean(atanh(r))); clips with undefined r (constant series) are left out of the mean",
                       "predictors": Dictionary(uniqueKeysWithValues: Predictor.allCases.map { ($0.rawValue, $0.explanation) })],

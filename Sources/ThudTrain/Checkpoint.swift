@@ -7,6 +7,9 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public var epochsDone = 0
     /// The next batch of the epoch in progress (non-zero only for a checkpoint taken on Ctrl-C).
     public var nextBatch = 0
+    /// The loss summed over the batches of the epoch in progress, so a resumed epoch reports the same mean.
+    public var partialLossSum = 0.0
+    public var partialLossCount = 0
     public var bestScore: Double?
     public var bestEpoch: Int?
     public var history: [EpochRecord] = []
@@ -51,7 +54,9 @@ public struct Checkpoint: Sendable {
         var out = Self.magic
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) } }
         u32(Int(Self.version))
-        let json = try JSONEncoder().encode(state)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = try encoder.encode(state)
         u32(json.count)
         out.append(contentsOf: json)
         u32(tensors.count)

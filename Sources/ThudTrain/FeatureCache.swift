@@ -169,15 +169,5 @@ public final class FeatureCache: @unchecked Sendable {
         try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
-    private struct HitsFile: Decodable {
-        struct Hit: Decodable { var time: Double; var visible: Bool? }
-        var hits: [Hit]
-    }
-
-    /// The generator's visible hits as steps: the step whose 1/12 s window contains the contact time.
-    static func readHits(_ clip: DatasetClip) -> [Int]? {
-        guard let path = clip.hitsPath, let data = FileManager.default.contents(atPath: path),
-              let file = try? JSONDecoder().decode(HitsFile.self, from: data) else { return nil }
-        return file.hits.filter { $0.visible ?? true }.map { Int(($0.time * 12).rounded(.down)) }.sorted()
-    }
+    static func readHits(_ clip: DatasetClip) -> [Int]? { GroundTruthHits.steps(for: clip) }
 }

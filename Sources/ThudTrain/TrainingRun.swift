@@ -22,7 +22,10 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
 
     /// A short text that changes when any setting changes (for --resume).
     public var fingerprint: String {
-        let data = (try? JSONEncoder().encode(self)) ?? Data()
+        // Sorted keys: Swift's JSON key order otherwise follows per-process hash seeding.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let data = (try? encoder.encode(self)) ?? Data()
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return String(format: "%016llx", h)
@@ -54,6 +57,8 @@ public final class TrainingRun {
     public private(set) var state = TrainingState()
     /// Stops after this many batches (a test hook standing in for kill -9).
     public var stopAfterBatches: Int?
+    /// Called after each batch with the number of batches run so far (a test hook).
+    public var afterBatch: (Int) -> Void = { _ in }
 
     public init(settings: TrainingSettings, train: [PreparedClip], validation: [PreparedClip], checkpointPath: String,
                 outputPath: String, provenance: TrainingProvenance,
@@ -90,10 +95,12 @@ public final class TrainingRun {
             let epoch = state.epochsDone + 1
             let order = Self.shuffled(windows.count, seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
             let started = Date()
-            var lossSum = 0.0, lossCount = 0
+            var lossSum = state.partialLossSum, lossCount = state.partialLossCount
             for b in state.nextBatch..<batchCount {
                 if interrupted() || stopAfterBatches.map({ batchesRun >= $0 }) == true {
                     state.nextBatch = b
+                    state.partialLossSum = lossSum
+                    state.partialLossCount = lossCount
                     try saveCheckpoint()
                     log("interrupted in epoch \(epoch) before batch \(b + 1)/\(batchCount); checkpoint saved to \(checkpointPath)")
                     return .interrupted
@@ -105,8 +112,9 @@ public final class TrainingRun {
                 trainer.adamStep(learningRate: settings.learningRate)
                 lossSum += Double(loss); lossCount += 1
                 batchesRun += 1
+                afterBatch(batchesRun)
                 let elapsed = Date().timeIntervalSince(started)
-                let done = b + 1 - state.nextBatch, left = batchCount - b - 1
+                let done = max(1, b + 1 - state.nextBatch), left = batchCount - b - 1
                 let clipsPerSecond = Double(done * settings.batchSize) * Double(train.count) / Double(max(1, windows.count)) / max(elapsed, 1e-9)
                 progress(String(format: "epoch %d/%d %@ %d/%d  %.1f clips/s  loss %.4f  ETA %@", epoch, settings.epochs,
                                 Self.bar(b + 1, batchCount), b + 1, batchCount, clipsPerSecond, lossSum / Double(lossCount),
@@ -121,6 +129,8 @@ public final class TrainingRun {
             state.history.append(record)
             state.epochsDone = epoch
             state.nextBatch = 0
+            state.partialLossSum = 0
+            state.partialLossCount = 0
             let score = result?.selectionScore ?? -record.trainLoss
             if state.bestScore == nil || score > state.bestScore! {
                 state.bestScore = score
@@ -146,7 +156,9 @@ public final class TrainingRun {
         prov["validation_clips"] = String(validation.count)
         if let r = record.validationR { prov["validation_r"] = String(format: "%.4f", r) }
         if let f = record.validationF1 { prov["validation_hit_f1"] = String(format: "%.4f", f) }
-        prov["settings"] = String(decoding: (try? JSONEncoder().encode(settings)) ?? Data(), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        prov["settings"] = String(decoding: (try? encoder.encode(settings)) ?? Data(), as: UTF8.self)
         return ModelHeader(architecture: settings.architecture, training: provenance, provenance: prov)
     }
 

@@ -11,8 +11,8 @@ struct ThudTrainCommand: ParsableCommand {
         commandName: "thud-train",
         abstract: "Teach Thud's model from videos whose own audio track is the label (self-supervised).",
         discussion: """
-        DATASET is a folder in Something-Something's layout (labels.json, train.json, validation.json, test.json
-        and videos/), as `thud-synth generate` writes it, or a plain folder of videos of any container FFmpeg
+        DATASET is a folder in Something-Something's layout (labels.json, train.json, validation.json, test.json \
+        and videos/), as `thud-synth generate` writes it, or a plain folder of videos of any container FFmpeg \
         reads (each clip's class is its folder's name; a stable share goes to validation).
         """,
         subcommands: [TrainCommand.self, PrepareCommand.self],

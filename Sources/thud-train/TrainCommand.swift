@@ -12,11 +12,11 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a model (the default verb).",
         discussion: """
-        Decodes every clip once into a cache (12 Hz frames at the model's size and the audio envelope target),
-        removes faulty clips (reported per split), then trains with truncated backpropagation through time over
-        windows of --sequence-length steps, binary cross-entropy against the envelope, Adam, gradient clipping,
-        mini-batches on both cores. After each epoch it reports validation r and hit F1 (±1 step) and keeps the
-        best model at --out. A checkpoint is written atomically after every epoch and on Ctrl-C; --resume goes
+        Decodes every clip once into a cache (12 Hz frames at the model's size and the audio envelope target), \
+        removes faulty clips (reported per split), then trains with truncated backpropagation through time over \
+        windows of --sequence-length steps, binary cross-entropy against the envelope, Adam, gradient clipping, \
+        mini-batches on both cores. After each epoch it reports validation r and hit F1 (±1 step) and keeps the \
+        best model at --out. A checkpoint is written atomically after every epoch and on Ctrl-C; --resume goes \
         on from it and gives the same weights as a run never interrupted.
         """)
 
@@ -46,6 +46,14 @@ struct TrainCommand: ParsableCommand {
     var onsetWeight: Float = 0
     @Option(help: "Use at most this many training clips (0 = all).")
     var maxTrainClips = 0
+
+    // Test hook: behave as if interrupted after this many batches (stands in for Ctrl-C or kill).
+    @Option(help: .hidden)
+    var stopAfterBatches: Int?
+
+    // Test hook: SIGKILL ourselves after this many batches (a real kill -9 at a reproducible moment).
+    @Option(help: .hidden)
+    var killAfterBatches: Int?
 
     func run() throws {
         let console = Console()
@@ -77,6 +85,8 @@ struct TrainCommand: ParsableCommand {
                               checkpointPath: checkpoint ?? out + ".checkpoint", outputPath: out,
                               provenance: TrainingProvenance(command: command, data: "\(data.dataset) (classes \(data.classes)): \(train.count) train, \(validation.count) validation clips"),
                               log: console.log, progress: console.progress)
+        run.stopAfterBatches = stopAfterBatches
+        if let killAfterBatches { run.afterBatch = { if $0 >= killAfterBatches { kill(getpid(), SIGKILL) } } }
         signal(SIGINT) { _ in stopRequested = 1 }
         signal(SIGTERM) { _ in stopRequested = 1 }
         let started = Date()

@@ -8,13 +8,13 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Predict the sound envelope of a video from its frames, and flag each hit, at 12 steps a second.",
         discussion: """
-        The path of every step: source → 12 Hz frame → encoder → LSTM → head → peak picker → output.
+        The path of every step: source → 12 Hz frame → encoder → LSTM → head → peak picker → output. \
         Exactly one line per step is written and flushed as soon as the step is computed:
           {"t": seconds, "envelope": 0..1, "hit": true|false, "strength": 0..1 (only when hit is true)}
-        The peak picker confirms a peak when the next step does not rise above it, so a hit is flagged on
-        the step after its peak (a latency of one step, 83 ms). A file is processed step by step, none is
-        skipped; a slow reader of stdout slows Thud down instead of filling memory.
-        Without --model the bundled model is used: $THUD_MODEL, else models/default.thud found beside the
+        The peak picker confirms a peak when the next step does not rise above it, so a hit is flagged on \
+        the step after its peak (a latency of one step, 83 ms). A file is processed step by step, none is \
+        skipped; a slow reader of stdout slows Thud down instead of filling memory. \
+        Without --model the bundled model is used: $THUD_MODEL, else models/default.thud found beside the \
         executable's checkout or in the current directory.
         """)
 
@@ -37,6 +37,13 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         do {
             let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
+            if input.hasPrefix("/dev/video") {
+                // A camera: the live loop, writing the same JSON lines.
+                try LiveRunner(device: input, model: streaming, threshold: threshold,
+                               request: CaptureRequest(outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight),
+                               jsonl: "-", frames: nil, terminalView: false).run()
+                return
+            }
             let media = try MediaInput(path: input)
             var loop = PredictionLoop(model: streaming, threshold: threshold)
             let output = StepPrinter(format: format)
@@ -84,7 +91,7 @@ struct PredictionLoop {
 /// Prints steps as JSON lines or CSV rows, one flushed line each.
 struct StepPrinter {
     let format: OutputFormat
-    let out = LineWriter()
+    var out = LineWriter()
 
     func begin() {
         if format == .csv { out.write("t,envelope,hit,strength") }

@@ -137,16 +137,28 @@ final class EvaluationRunnerTests: XCTestCase {
         XCTAssertEqual(e.result(.oracle).score.averagePrecision, 1)
     }
 
-    func testHitListKeepsVisibleImpactsAtFloorOfTwelveT() throws {
-        let path = Self.dir.path("hits.json")
-        let json = #"{"id": "x", "hits": [{"time": 0.99, "visible": true}, {"time": 0.5, "visible": false}, {"time": 2.0}, {"time": 0.25, "visible": true}]}"#
-        try Data(json.utf8).write(to: URL(fileURLWithPath: path))
-        let clip = DatasetClip(id: "x", path: "x.mp4", template: "t", label: "t", split: .test, hitsPath: path)
-        XCTAssertEqual(try ClipEvaluator.visibleHitSteps(path, clip: clip), [3, 11, 24])
-        try Data("not json".utf8).write(to: URL(fileURLWithPath: path))
-        XCTAssertThrowsError(try ClipEvaluator.visibleHitSteps(path, clip: clip)) { error in
-            XCTAssertTrue((error as? ClipFailure)?.problem.contains("JSON") ?? false)
+    func testAnUnreadableHitListFailsTheClipNamingTheFile() throws {
+        var clip = try clips(.test)[0]
+        let broken = Self.dir.path("broken-hits.json")
+        try Data("not json".utf8).write(to: URL(fileURLWithPath: broken))
+        clip.hitsPath = broken
+        XCTAssertThrowsError(try ClipEvaluator(model: try model()).evaluate(clip)) { error in
+            let f = error as? ClipFailure
+            XCTAssertEqual(f?.path, broken)
+            XCTAssertTrue(f?.problem.contains("hit list cannot be read") ?? false)
         }
+    }
+
+    func testHitListStepsAreTheSharedGroundTruthRule() throws {
+        // Impacts 1 step apart merge into the stronger; invisible ones are left out (GroundTruthHits, as training).
+        let path = Self.dir.path("hits-merge.json")
+        let json = #"{"hits": [{"time": 0.99, "strength": 0.2, "visible": true}, {"time": 1.05, "strength": 0.9, "visible": true}, {"time": 0.5, "strength": 1, "visible": false}, {"time": 2.0, "strength": 0.5}]}"#
+        try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+        var clip = try clips(.test)[0]
+        clip.hitsPath = path
+        let e = try ClipEvaluator(model: try model()).evaluate(clip)
+        XCTAssertEqual(e.truthSource, .hitList)
+        XCTAssertEqual(e.trueHits, [12, 24])
     }
 
     func testMotionEnergyEnvelopeIsCausalAndScaledByItsRunningMaximum() {

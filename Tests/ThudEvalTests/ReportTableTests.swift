@@ -76,7 +76,7 @@ final class ReportTableTests: XCTestCase {
         let text = report(failures: [failure]).text()
         XCTAssertTrue(text.contains(OriginalVerdict.rule))
         XCTAssertTrue(text.contains(EnvelopePeakRule.statement), "one clip took its hits from the target's peaks")
-        XCTAssertTrue(text.contains("hits/<id>.json for 2 clips"))
+        XCTAssertTrue(text.contains("hits/<id>.json for 2 clips: " + GroundTruthHits.rule))
         XCTAssertTrue(text.contains("3 scored, 1 failed, of 4 selected"))
         XCTAssertTrue(text.contains("x9: /data/x9.mp4: no audio stream"))
         // Right-aligned numeric columns end at the same character position on every row of a table.
