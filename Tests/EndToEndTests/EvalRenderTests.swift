@@ -96,9 +96,12 @@ final class EvalRenderTests: XCTestCase {
 
     func testBadInputsGetOneLineAndTheirExitCode() throws {
         let missing = try Executable.run("thud", ["eval", "--model", Self.model, Self.dir.path("nope")])
-        XCTAssertEqual(missing.status, 11)
+        XCTAssertEqual(missing.status, 10)
+        XCTAssertEqual(missing.stderrText, "thud: \(Self.dir.path("nope")): no such dataset folder\n")
         XCTAssertEqual(missing.stderrText.split(separator: "\n").count, 1, missing.stderrText)
         XCTAssertTrue(missing.stdout.isEmpty)
+        let notADataset = try Executable.run("thud", ["eval", "--model", Self.model, Self.model])
+        XCTAssertEqual(notADataset.status, 11, notADataset.stderrText)
         let badModel = try Executable.run("thud", ["eval", "--model", Self.dir.path("nope.thud"), Self.dataset])
         XCTAssertEqual(badModel.status, 20, badModel.stderrText)
         let noClips = try Executable.run("thud", ["eval", "--model", Self.model, Self.dataset, "--classes", "Spinning [something]"])
