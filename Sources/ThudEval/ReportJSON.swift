@@ -16,13 +16,15 @@ extension EvaluationReport {
     }
 
     static func aggregateObject(_ a: AggregateScore) -> [String: Any] {
-        ["clips": a.clips, "r_fisher_mean": json(a.meanR), "best_lag_r_fisher_mean": json(a.meanBestLagR),
-         "mae": json(a.meanAbsoluteError), "bce": json(a.bce),
-         "true_positives": a.hits.truePositives, "false_positives": a.hits.falsePositives, "false_negatives": a.hits.falseNegatives,
-         "precision": json(a.hits.precision), "recall": json(a.hits.recall), "f1": json(a.hits.f1),
-         "mean_average_precision": json(a.meanAveragePrecision), "mean_delay_steps": json(a.hits.meanDelay),
-         "original_score": json(a.originalScore),
-         "verdicts": ["good": a.verdicts[.good] ?? 0, "not_so_good": a.verdicts[.notSoGood] ?? 0, "bad": a.verdicts[.bad] ?? 0]]
+        // Nothing scored: no figures (AggregateScore's zeros and F1 = 1 are not results).
+        guard a.clips > 0 else { return ["clips": 0] }
+        return ["clips": a.clips, "r_fisher_mean": json(a.meanR), "best_lag_r_fisher_mean": json(a.meanBestLagR),
+                "mae": json(a.meanAbsoluteError), "bce": json(a.bce),
+                "true_positives": a.hits.truePositives, "false_positives": a.hits.falsePositives, "false_negatives": a.hits.falseNegatives,
+                "precision": json(a.hits.precision), "recall": json(a.hits.recall), "f1": json(a.hits.f1),
+                "mean_average_precision": json(a.meanAveragePrecision), "mean_delay_steps": json(a.hits.meanDelay),
+                "original_score": json(a.originalScore),
+                "verdicts": ["good": a.verdicts[.good] ?? 0, "not_so_good": a.verdicts[.notSoGood] ?? 0, "bad": a.verdicts[.bad] ?? 0]]
     }
 
     public func jsonObject() -> [String: Any] {

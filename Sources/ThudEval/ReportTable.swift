@@ -58,6 +58,8 @@ extension EvaluationReport {
                           alignments: [.left] + Array(repeating: .right, count: 12))
         for p in Predictor.allCases {
             let a = aggregate(p)
+            // No scored clip: every figure is undefined (AggregateScore's zeros and F1 = 1 would read as results).
+            guard a.clips > 0 else { t.add([p.rawValue, "0"] + Array(repeating: ReportFormat.missing, count: 11)); continue }
             t.add([p.rawValue, "\(a.clips)", ReportFormat.number(a.meanR), ReportFormat.number(a.meanBestLagR),
                    ReportFormat.number(a.meanAbsoluteError), ReportFormat.number(a.bce),
                    ReportFormat.number(a.hits.precision), ReportFormat.number(a.hits.recall), ReportFormat.number(a.hits.f1),
@@ -72,6 +74,7 @@ extension EvaluationReport {
         var t = TextTable(headers: ["class", "samples", "score", "r", "F1", "AP", "motion r", "motion F1", "const r", "const F1", "oracle r", "oracle F1"],
                           alignments: [.left] + Array(repeating: .right, count: 11))
         func row(_ name: String, _ clips: [ClipEvaluation]) -> [String] {
+            guard !clips.isEmpty else { return [name, "0"] + Array(repeating: ReportFormat.missing, count: 10) }
             let m = aggregate(.model, clips: clips), me = aggregate(.motionEnergy, clips: clips)
             let c = aggregate(.constant, clips: clips), o = aggregate(.oracle, clips: clips)
             return [name, "\(clips.count)", ReportFormat.signed(m.originalScore), ReportFormat.number(m.meanR), ReportFormat.number(m.hits.f1),
@@ -79,7 +82,7 @@ extension EvaluationReport {
                     ReportFormat.number(c.meanR), ReportFormat.number(c.hits.f1), ReportFormat.number(o.meanR), ReportFormat.number(o.hits.f1)]
         }
         for (name, clips) in byClass { t.add(row(name, clips)) }
-        t.rulesBefore = [t.rows.count]
+        if !t.rows.isEmpty { t.rulesBefore = [t.rows.count] }
         t.add(row("all", evaluations))
         return t
     }

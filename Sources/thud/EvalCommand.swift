@@ -105,6 +105,10 @@ struct EvalCommand: ParsableCommand {
                                           settings: settings, selected: selected.count, evaluations: evaluations, failures: failures)
             LineWriter().write(report.text(perClip: perClip))
             try writeOutputs(report)
+            // Failed clips are not fatal, but a run that scored nothing has no result (as thud-train with no usable clips).
+            if evaluations.isEmpty {
+                throw lineError("\(dataset): no clip could be scored (\(failures.count) failed, named above)", 11)
+            }
         } catch {
             throw exitWith(error)
         }

@@ -62,6 +62,16 @@ final class ReportTableTests: XCTestCase {
         XCTAssertEqual(t.rows[2][t.headers.firstIndex(of: "r (z-mean)")!], ReportFormat.missing)
     }
 
+    func testNothingScoredShowsNoFigures() throws {
+        let empty = EvaluationReport(dataset: "/data", split: "test", classFilter: "all", modelPath: "m.thud", settings: EvaluationSettings(),
+                                     selected: 1, evaluations: [], failures: [ClipFailure(id: "x", path: "/data/x.mp4", problem: "no audio stream")])
+        for row in empty.predictorTable().rows { XCTAssertEqual(Set(row.dropFirst(2)), [ReportFormat.missing], "\(row)") }
+        XCTAssertEqual(empty.classTable().rows.count, 1)
+        XCTAssertEqual(Set(empty.classTable().rows[0].dropFirst(2)), [ReportFormat.missing])
+        let o = try JSONSerialization.jsonObject(with: empty.jsonData()) as! [String: Any]
+        XCTAssertEqual((o["aggregate"] as! [String: Any])["model"] as? [String: Int], ["clips": 0])
+    }
+
     func testPerClipTableOnlyWhenAsked() {
         let t = report().clipTable()
         XCTAssertEqual(t.rows.map { $0[0] }, ["g", "h", "b"])
