@@ -93,7 +93,7 @@ public enum ClipRenderer {
         var frames = 0, audioWritten = 0
         let request = VideoStepRequest(width: w, height: h, pixelFormat: .rgb24)
         let steps = analysis.predicted.count
-        _ = try input.decode(video: request, audio: false) { step in
+        _ = try input.decode(video: request, audio: false, onStep: { step in
             // Pass 1 fixed the step count; a second decode of the same file gives the same steps.
             guard step.index < steps else { return false }
             canvas.blit(rgb: step.pixels, width: step.width, height: step.height, bytesPerRow: step.bytesPerRow, x: 0, y: 0)
@@ -118,7 +118,7 @@ public enum ClipRenderer {
             }
             frames += 1
             return true
-        }
+        })
         guard frames > 0 else { throw MediaError(.tooShort, file: input.name, "no frames to render") }
         // Audio beyond the last frame's slice (up to the end of the video's duration) goes in too.
         if let videoWriter, let audio {
