@@ -62,7 +62,8 @@ let package = Package(
         .testTarget(name: "ThudTrainTests", dependencies: ["ThudTrain", "ThudModel", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
-        .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia"]),
+        // Depends on thud-capture-check so that building the tests builds the binary the VM runs.
+        .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia", "thud-capture-check"]),
         // Runs the built executables the way a user would.
         .testTarget(name: "EndToEndTests", dependencies: ["ThudMedia", "ThudModel", "ThudTrain", "ThudTestSupport"], resources: [.copy("Fixtures")]),
     ],

@@ -5,7 +5,8 @@
 //   thud-capture-check DEVICE [--frames N | --duration S] [--size WxH] [--model-size WxH]
 //                      [--format yuyv|uyvy|nv12|yu12|grey|rgb24|mjpeg|FOURCC] [--fps F]
 //                      [--stall-timeout S] [--work-ms MS] [--set NAME=VALUE]...
-//                      [--set-at STEP:NAME=VALUE]... [--list]
+//                      [--set-at STEP:NAME=VALUE]... [--quiet] [--list]
+//   thud-capture-check --bench-convert [--frames N] [--format F] [--size WxH] [--model-size WxH]
 //
 // --set writes a control before streaming starts (e.g. vivid's inject_vidioc_streamon_error=1);
 // --set-at writes one from a second file handle after step STEP (e.g. disconnect=1), the way
@@ -42,6 +43,8 @@ var frames: Int?
 var duration: Double?
 var workMs = 0.0
 var listOnly = false
+var benchConvert = false
+var quiet = false   // no step lines: what is left of the loop allocates nothing per step
 var before: [(String, Int32)] = []
 var during: [ControlWrite] = []
 var i = 0
@@ -82,6 +85,8 @@ while i < args.count {
         let (n, val) = parseControl(parts[1], a)
         during.append(ControlWrite(step: step, name: n, value: val))
     case "--list": listOnly = true
+    case "--bench-convert": benchConvert = true
+    case "--quiet": quiet = true
     case "-h", "--help":
         print("usage: thud-capture-check DEVICE [--frames N | --duration S] [--size WxH] [--model-size WxH] [--format F] [--fps F] [--stall-timeout S] [--work-ms MS] [--set NAME=VALUE]... [--set-at STEP:NAME=VALUE]... [--list]")
         exit(0)
@@ -94,6 +99,47 @@ while i < args.count {
 }
 let path = device ?? "/dev/video0"
 if frames == nil && duration == nil { frames = 36 }
+
+/// tools/vivid/malloc-count.c, when preloaded, counts heap allocations; marks bracket the steady
+/// streaming loop (after a 12-step warm-up, and at its end) so the per-step figure excludes start-up
+/// and the summary. Without the shim dlsym finds nothing and this does nothing.
+typealias AllocationMark = @convention(c) (Int32, Int) -> Void
+let allocationMark: AllocationMark? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "thud_malloc_count_mark")
+    .map { unsafeBitCast($0, to: AllocationMark.self) }
+
+// --bench-convert: the per-frame CPU cost of the capture thread's work (conversion to model-sized
+// luma plus a ring push and a step's take) on this machine, with no device: the VM's figures are
+// for an emulated CPU. Uses --format, --size, --model-size and --fps (for the CPU share).
+if benchConvert {
+    let fmt = request.format ?? .yuyv
+    let (w, h) = (request.captureWidth, request.captureHeight)
+    let bpl = w * (fmt == .yuyv || fmt == .uyvy ? 2 : fmt == .rgb24 || fmt == .bgr24 ? 3 : 1)
+    guard let conv = CaptureFrameConverter(format: fmt, width: w, height: h, bytesPerLine: bpl,
+                                           outputWidth: request.outputWidth, outputHeight: request.outputHeight),
+          fmt != .mjpeg, fmt != .jpeg else { fail(64, "--bench-convert: raw formats only (not \(fmt))") }
+    let bytes = bpl * h * 2
+    let src = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes)
+    for i in 0..<bytes { src[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
+    let dst = UnsafeMutablePointer<UInt8>.allocate(capacity: conv.outputByteCount)
+    let ring = FrameRing(capacity: 8, width: request.outputWidth, height: request.outputHeight)
+    let n = frames ?? 2000
+    var u0 = rusage(); getrusage(RUSAGE_SELF.rawValue, &u0)
+    let t0 = CaptureClock.now()
+    allocationMark?(1, 0)
+    for i in 0..<n {
+        _ = conv.convert(src, bytesUsed: 0, into: dst)
+        ring.push(dst, timestamp: Double(i), sequence: UInt32(i))
+        _ = ring.take(atOrBefore: Double(i), into: dst)
+    }
+    let wall = CaptureClock.now() - t0
+    allocationMark?(2, n)
+    var u1 = rusage(); getrusage(RUSAGE_SELF.rawValue, &u1)
+    let cpu = Double(u1.ru_utime.tv_sec - u0.ru_utime.tv_sec) + Double(u1.ru_utime.tv_usec - u0.ru_utime.tv_usec) * 1e-6
+        + Double(u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) + Double(u1.ru_stime.tv_usec - u0.ru_stime.tv_usec) * 1e-6
+    let fps = request.framesPerSecond ?? 30
+    print("{\"bench\":\"convert+ring\",\"format\":\"\(fmt)\",\"size\":\"\(w)x\(h)\",\"model_size\":\"\(request.outputWidth)x\(request.outputHeight)\",\"frames\":\(n),\"us_per_frame\":\(captureFixed(wall / Double(n) * 1e6, 1)),\"cpu_us_per_frame\":\(captureFixed(cpu / Double(n) * 1e6, 1)),\"cpu_percent_at_fps\":\(captureFixed(cpu / Double(n) * fps * 100, 2)),\"fps\":\(captureFixed(fps, 1))}")
+    exit(0)
+}
 
 if listOnly {
     do {
@@ -114,13 +160,26 @@ if listOnly {
     } catch let e as CaptureError { fail(e.exitCode, e.message) } catch { fail(1, "\(error)") }
 }
 
-// Ctrl-C / SIGTERM: block them everywhere and take them on one thread with sigwait, which may
-// then call ordinary code (a signal handler could not take the session's locks).
-var signals = sigset_t()
-sigemptyset(&signals)
-sigaddset(&signals, SIGINT)
-sigaddset(&signals, SIGTERM)
-pthread_sigmask(SIG_BLOCK, &signals, nil)
+// Ctrl-C / SIGTERM stop the session cleanly (see StopSignals); installed before any thread starts.
+let signalLock = CaptureSignalBox()
+StopSignals.install { sig in
+    fputs("capture-check: signal \(sig), stopping\n", stderr)
+    // Before the session exists there is nothing to stop cleanly: exiting closes the device.
+    guard let session = signalLock.get() else { exit(128 + sig) }
+    session.requestStop()
+}
+
+/// The session, once made, for the signal thread (which starts before it exists).
+final class CaptureSignalBox {
+    private var session: CaptureSession?
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t> = {   // heap: a pthread mutex must not move
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        return m
+    }()
+    func set(_ s: CaptureSession) { pthread_mutex_lock(mutex); session = s; pthread_mutex_unlock(mutex) }
+    func get() -> CaptureSession? { pthread_mutex_lock(mutex); defer { pthread_mutex_unlock(mutex) }; return session }
+}
 
 func q(_ s: String) -> String { "\"" + s.replacingOccurrences("\"", "'") + "\"" }
 extension String {
@@ -134,21 +193,7 @@ do {
 let fmt = session.format
 fputs("capture-check: negotiated {\"device\":\(q(path)),\"driver\":\(q(session.source.info.driver)),\"format\":\(q(fmt.fourcc.description)),\"width\":\(fmt.width),\"height\":\(fmt.height),\"bytes_per_line\":\(fmt.bytesPerLine),\"fps\":\(fmt.framesPerSecond.map { captureFixed($0, 3) } ?? "null"),\"emulated\":\(fmt.emulated),\"model_size\":\"\(request.outputWidth)x\(request.outputHeight)\"}\n", stderr)
 
-final class SignalWatcher {
-    let session: CaptureSession
-    var signals: sigset_t
-    init(session: CaptureSession, signals: sigset_t) { self.session = session; self.signals = signals }
-}
-let watcher = SignalWatcher(session: session, signals: signals)
-var signalThread = pthread_t()
-pthread_create(&signalThread, nil, { raw in
-    let w = Unmanaged<SignalWatcher>.fromOpaque(raw!).takeRetainedValue()
-    var sig: Int32 = 0
-    sigwait(&w.signals, &sig)
-    fputs("capture-check: signal \(sig), stopping\n", stderr)
-    w.session.requestStop()
-    return nil
-}, Unmanaged.passRetained(watcher).toOpaque())
+signalLock.set(session)
 
 do {
     for (name, v) in before { try session.source.setControl(named: name, value: v) }
@@ -172,11 +217,14 @@ do {
     while let step = try session.nextStep() {
         steps += 1
         lastStep = step
+        if steps == 12 { allocationMark?(1, steps) }
         latencies.append(step.latency)
         delays.append(step.delay)
+        if !quiet {
         stepLine = "{\"step\":\(step.index),\"t\":\(captureFixed(step.time, 4)),\"seq\":\(step.sequence),\"frame_t\":\(captureFixed(step.frameTime, 4)),\"latency_ms\":\(captureFixed(step.latency * 1000, 2)),\"delay_ms\":\(captureFixed(step.delay * 1000, 2)),\"dropped\":\(step.droppedFrames),\"skipped\":\(step.skippedSteps),\"repeat\":\(step.repeated)}\n"
         fputs(stepLine, stdout)
         fflush(stdout)
+        }
         // Steps can be skipped when the consumer is late: a write is due once its step has passed.
         for c in during where c.step <= step.index && c.step > previousIndex {
             do {
@@ -200,6 +248,7 @@ do {
     fputs("thud-capture-check: \(error)\n", stderr)
     exitCode = 1
 }
+allocationMark?(2, steps)
 let wall = CaptureClock.now() - wall0
 session.stop()
 var usage1 = rusage()
@@ -211,6 +260,8 @@ delays.sort()
 func percentile(_ p: Double, _ xs: [Double] = latencies) -> Double {
     xs.isEmpty ? .nan : xs[min(xs.count - 1, Int((p * Double(xs.count - 1)).rounded()))]
 }
+/// A JSON number, or null where there is none (no steps: no latency).
+func num(_ x: Double, _ digits: Int) -> String { x.isFinite ? captureFixed(x, digits) : "null" }
 let st = session.statistics
-fputs("capture-check: summary {\"steps\":\(steps),\"last_step\":\(lastStep?.index ?? -1),\"wall_s\":\(captureFixed(wall, 3)),\"cpu_s\":\(captureFixed(cpu, 3)),\"cpu_percent\":\(captureFixed(wall > 0 ? 100 * cpu / wall : 0, 1)),\"latency_ms_median\":\(captureFixed(percentile(0.5) * 1000, 2)),\"latency_ms_p99\":\(captureFixed(percentile(0.99) * 1000, 2)),\"latency_ms_max\":\(captureFixed((latencies.last ?? .nan) * 1000, 2)),\"delay_ms_median\":\(captureFixed(percentile(0.5, delays) * 1000, 2)),\"delay_ms_p99\":\(captureFixed(percentile(0.99, delays) * 1000, 2)),\"frames_captured\":\(st.framesCaptured),\"frames_dropped_by_driver\":\(st.framesDroppedByDriver),\"error_frames\":\(st.errorFrames),\"frames_decimated\":\(st.framesDecimated),\"repeated_steps\":\(st.repeatedSteps),\"skipped_steps\":\(st.skippedSteps),\"exit\":\(exitCode)}\n", stderr)
+fputs("capture-check: summary {\"steps\":\(steps),\"last_step\":\(lastStep?.index ?? -1),\"wall_s\":\(num(wall, 3)),\"cpu_s\":\(num(cpu, 3)),\"cpu_percent\":\(num(wall > 0 ? 100 * cpu / wall : 0, 1)),\"latency_ms_median\":\(num(percentile(0.5) * 1000, 2)),\"latency_ms_p99\":\(num(percentile(0.99) * 1000, 2)),\"latency_ms_max\":\(num((latencies.last ?? .nan) * 1000, 2)),\"delay_ms_median\":\(num(percentile(0.5, delays) * 1000, 2)),\"delay_ms_p99\":\(num(percentile(0.99, delays) * 1000, 2)),\"frames_captured\":\(st.framesCaptured),\"frames_dropped_by_driver\":\(st.framesDroppedByDriver),\"error_frames\":\(st.errorFrames),\"frames_decimated\":\(st.framesDecimated),\"repeated_steps\":\(st.repeatedSteps),\"skipped_steps\":\(st.skippedSteps),\"exit\":\(exitCode)}\n", stderr)
 exit(exitCode)

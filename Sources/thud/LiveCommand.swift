@@ -39,6 +39,8 @@ struct LiveCommand: ParsableCommand {
     @Option(help: "Smallest envelope value (0..1) that can be a hit.")
     var threshold: Float = PeakPicker.Configuration().minStrength
 
+    @OptionGroup var sound: SoundOptions
+
     func run() throws {
         do {
             let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
@@ -46,7 +48,7 @@ struct LiveCommand: ParsableCommand {
                            request: CaptureRequest(captureWidth: size.width, captureHeight: size.height,
                                                    outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight,
                                                    framesPerSecond: fps),
-                           jsonl: jsonl, frames: frames, terminalView: isatty(STDOUT_FILENO) != 0 && jsonl != "-").run()
+                           jsonl: jsonl, frames: frames, terminalView: isatty(STDOUT_FILENO) != 0 && jsonl != "-", sound: sound).run()
         } catch {
             throw exitWith(error)
         }
@@ -63,9 +65,13 @@ struct LiveRunner {
     let jsonl: String?
     let frames: Int?
     let terminalView: Bool
+    let sound: SoundOptions
 
     func run() throws {
         let session = try CaptureSession(device: device, request: request)
+        // Live steps already come in real time: no pacing, and the audio thread asks for real-time priority.
+        let sink = try sound.makeSonifier(realtime: true).map { SoundSink(sonifier: $0, pacer: nil) }
+        defer { sink?.finish() }
         var loop = PredictionLoop(model: model, threshold: threshold)
         let printer: StepPrinter? = terminalView && jsonl == nil ? nil : StepPrinter(format: .jsonl, out: try LineWriter(path: jsonl ?? "-"))
         let view = terminalView ? LiveView() : nil
@@ -93,6 +99,7 @@ struct LiveRunner {
             let hit = loop.picker.process(envelope)
             let step = PredictedStep(index: captured.index, time: captured.time, envelope: envelope, hit: hit)
             printer?.write(step)
+            sink?.submit(step)
             let latency = captured.latency
             if latencies.count < 100_000 { latencies.append(latency) }
             view?.draw(step: step, statistics: session.statistics, latency: latency)

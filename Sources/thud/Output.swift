@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ThudMedia
 import ThudModel
+import ThudSound
 
 /// Lines to stdout, flushed one by one: downstream tools see each step as it is computed, and a slow
 /// reader blocks us (the pipe fills) instead of us buffering without bound.
@@ -39,6 +40,10 @@ func exitWith(_ error: Error) -> ExitCode {
     if let model = error as? ModelFileError {
         fputs("thud: \(model.message)\n", stderr)
         return ExitCode(model.exitCode)
+    }
+    if let sound = error as? SoundError {
+        fputs("thud: \(sound.message)\n", stderr)
+        return ExitCode(sound.exitCode)
     }
     if let capture = error as? CaptureError {
         fputs("thud: \(capture.message)\n", stderr)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ThudMedia
 import ThudModel
+import ThudSound
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +31,8 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Smallest envelope value (0..1) that can be a hit.")
     var threshold: Float = PeakPicker.Configuration().minStrength
 
+    @OptionGroup var sound: SoundOptions
+
     func validate() throws {
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
     }
@@ -41,16 +44,20 @@ struct PredictCommand: ParsableCommand {
                 // A camera: the live loop, writing the same JSON lines.
                 try LiveRunner(device: input, model: streaming, threshold: threshold,
                                request: CaptureRequest(outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight),
-                               jsonl: "-", frames: nil, terminalView: false).run()
+                               jsonl: "-", frames: nil, terminalView: false, sound: sound).run()
                 return
             }
             let media = try MediaInput(path: input)
+            let sink = try sound.makeSonifier(realtime: false).map { SoundSink(sonifier: $0, pacer: RealtimePacer()) }
+            defer { sink?.finish() }
             var loop = PredictionLoop(model: streaming, threshold: threshold)
             let output = StepPrinter(format: format)
             output.begin()
             let request = VideoStepRequest(width: streaming.inputWidth, height: streaming.inputHeight, pixelFormat: .gray8)
             let summary = try media.decode(video: request, audio: false, warn: warnLine) { step in
-                output.write(loop.process(step))
+                let predicted = loop.process(step)
+                output.write(predicted)
+                sink?.submit(predicted)
                 return true
             }
             if let error = summary.readError {

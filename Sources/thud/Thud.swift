@@ -11,4 +11,8 @@ struct Thud: ParsableCommand {
         exits with a code that says what kind of problem it was (see README.md, "Exit codes").
         """,
         subcommands: [PredictCommand.self, LiveCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
+
+    static func main() {
+        main(SoundOptions.expandBareFlag(Array(CommandLine.arguments.dropFirst())))
+    }
 }

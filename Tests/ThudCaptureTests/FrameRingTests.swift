@@ -151,6 +151,8 @@ final class FrameRingTests: XCTestCase {
         XCTAssertEqual(s.index, 5)
         XCTAssertEqual(s.frameTimestamp, 0.35, accuracy: 1e-12)
         XCTAssertLessThanOrEqual(s.frameTimestamp, s.time)
+        XCTAssertEqual(s.skippedNow, 4, "steps 1…4 are reported as skipped on the step served")
+        XCTAssertEqual(s.skippedSteps, 4)
     }
 
     func testErrorsAndStopReachTheConsumer() throws {

@@ -5,6 +5,7 @@
 # asserts on them. Every run is bounded by `timeout`, so a hang shows up as status 124, not a stuck VM.
 #
 #   capture-checks.sh /path/to/thud-capture-check OUTDIR [CHECK...]    (no CHECK: all of them)
+#   (plus OUTDIR/extra-checks.sh, sourced at the end when present: see the bottom of this file)
 #
 # vivid is loaded with three capture-only instances: /dev/video0 for the format and rate checks,
 # /dev/video1 for recoverable and start-up faults, /dev/video2 for the disconnect (which kills it).
@@ -14,11 +15,16 @@ only=" $* "
 
 now() { cut -d' ' -f1 /proc/uptime; }
 
-run() {   # run NAME TIMEOUT ARGS...
+run() {   # run NAME TIMEOUT ARGS...      (thud-capture-check ARGS)
+    name=$1; limit=$2; shift 2
+    run_cmd "$name" "$limit" "$bin" "$@"
+}
+
+run_cmd() {   # run_cmd NAME TIMEOUT COMMAND ARGS...   (any command, e.g. `thud live`)
     name=$1; limit=$2; shift 2
     case "$only" in "  ") ;; *" $name "*) ;; *) return 0 ;; esac
     t0=$(now)
-    timeout -k 2 "$limit" "$bin" "$@" >"$out/$name.out" 2>"$out/$name.err"
+    timeout -k 2 "$limit" "$@" >"$out/$name.out" 2>"$out/$name.err"
     echo $? >"$out/$name.rc"
     echo "$t0 $(now)" | awk '{ printf "%.2f\n", $2 - $1 }' >"$out/$name.secs"
     echo "check $name: status $(cat "$out/$name.rc") in $(cat "$out/$name.secs") s" >&2
@@ -45,6 +51,16 @@ run after_fatal 30 /dev/video1 --frames 6
 run stall     30 /dev/video1 --fps 1 --stall-timeout 0.5 --frames 10
 run disconnect 30 /dev/video2 --frames 200 --set-at 6:disconnect=1
 
+# A second session on a device that is streaming: exit 30 "busy", and the first one is unharmed.
+case "$only" in "  "|*" busy "*)
+    "$bin" /dev/video0 --frames 48 >"$out/busy_first.out" 2>"$out/busy_first.err" &
+    pid=$!
+    n=0
+    while [ $n -lt 200 ] && ! grep -q '"step":3,' "$out/busy_first.out" 2>/dev/null; do sleep 0.1; n=$((n + 1)); done
+    run busy 30 /dev/video0 --frames 12
+    wait $pid; echo $? >"$out/busy_first.rc"; echo 0 >"$out/busy_first.secs"
+;; esac
+
 # SIGTERM while streaming: a clean stop (STREAMOFF, unmap, close), status 0, summary printed.
 case "$only" in "  "|*" sigterm "*)
     t0=$(now)
@@ -62,4 +78,7 @@ case "$only" in "  "|*" sigterm "*)
     # The device must be free again: a new session streams.
     run after_sigterm 30 /dev/video0 --frames 6
 ;; esac
+# More checks in the same boot: OUTDIR/extra-checks.sh is sourced if present (it can use run and
+# run_cmd), e.g. `run_cmd live 60 /path/to/thud live /dev/video0 --frames 36 --jsonl -`.
+[ -f "$out/extra-checks.sh" ] && . "$out/extra-checks.sh"
 exit 0

@@ -122,7 +122,10 @@ for m in $(cat /modules/order); do
     [ "$m" = vivid.ko ] && continue        # loaded last, with its options from the run folder
     insmod /modules/$m 2>/dev/null
 done
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /newroot || { echo "init: cannot mount hostroot"; poweroff -f; }
+# cache=loose: each check starts a process that maps ~140 shared libraries (FFmpeg's dependencies)
+# through 9p; caching them in the guest makes every start after the first cheap. Safe here: the
+# share is read-only and the VM lives for one session. The run folder stays uncached.
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /newroot || { echo "init: cannot mount hostroot"; poweroff -f; }
 mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=262144 thudrun "/newroot$thud_run" || { echo "init: cannot mount run folder"; poweroff -f; }
 [ -f "/newroot$thud_run/vivid.opts" ] && vivid_opts=$(cat "/newroot$thud_run/vivid.opts")
 insmod /modules/vivid.ko $vivid_opts || echo "init: insmod vivid failed" > "/newroot$thud_run/stderr"

@@ -63,7 +63,8 @@ public final class CaptureSession {
     private let converter: CaptureFrameConverter
     private let scratch: UnsafeMutablePointer<UInt8>
 
-    /// Called with one-line notices (the late-consumer policy, recoverable buffer errors). Default: stderr.
+    /// Called with one-line notices (the late-consumer policy, recoverable buffer errors), from the
+    /// capture thread or the consumer's. Set it before `start()`. Default: stderr.
     public var log: (String) -> Void = { line in
         var text = line + "\n"
         text.withUTF8 { _ = fwrite($0.baseAddress, 1, $0.count, stderr) }
@@ -73,11 +74,13 @@ public final class CaptureSession {
     private let stateLock = CaptureMonitor()
     private var stopRequested = false
     private var stopped = false
-    // Written by the capture thread only; read by `statistics` under the ring's lock via the ring.
+    // Capture-thread state. The counters are written under `stateLock` so `statistics` can read
+    // them from another thread; `lastSequence` is the capture thread's alone.
     private var lastSequence: UInt32?
     private var droppedByDriver = 0
     private var errorFrames = 0
     private var captured = 0
+    // The consumer's alone (nextStep).
     private var lastLateLog = -Double.infinity
     private var lateSinceLog = 0
 
@@ -150,8 +153,12 @@ public final class CaptureSession {
     /// Asks the capture thread to stop; `nextStep` returns nil from then on. Safe from any thread
     /// (e.g. a SIGINT/SIGTERM dispatch source); does not block.
     public func requestStop() {
-        stateLock.locked { stopRequested = true }
-        source.wake()
+        stateLock.locked {
+            stopRequested = true
+            // Only while the source is open: after stop() its pipe's fd number may belong to
+            // another file.
+            if !stopped { source.wake() }
+        }
         ring.finish()
     }
 
@@ -192,6 +199,11 @@ public final class CaptureSession {
                 case .woken:
                     break
                 case .timedOut:
+                    // Never a frame at all: the device could not really be started (30); silence
+                    // after frames is a loss while streaming (31).
+                    if stateLock.locked({ captured == 0 && errorFrames == 0 }) {
+                        throw CaptureError(.cannotStart, device: device, "started streaming but delivered no frame within \(captureFixed(request.stallTimeout, 1)) s")
+                    }
                     throw CaptureError(.stalled, device: device, "no frame for \(captureFixed(request.stallTimeout, 1)) s while streaming")
                 case .frame(let frame):
                     try handle(frame)

@@ -42,6 +42,7 @@ public final class LiveStepper {
     public private(set) var nextIndex = 0
     public private(set) var skippedSteps = 0
     public private(set) var stepsServed = 0
+    private var pendingSkips = 0
     /// The pixels of the last step served (ring.width × ring.height, row-major, tightly packed).
     public let pixels: UnsafeMutableBufferPointer<UInt8>
 
@@ -106,10 +107,12 @@ public final class LiveStepper {
             // Every frame held is newer than the target (the ring wrapped past it): the first step
             // that has a frame is the earliest causal one.
             let first = Int(((oldest - t0) * stepsPerSecond - 1e-9).rounded(.up))
-            skippedSteps += first - nextIndex
+            pendingSkips += first - nextIndex
             nextIndex = first
             return .waitUntil(t0 + Double(first) / stepsPerSecond)
         }
+        skippedNow += pendingSkips   // steps given up above, while no causal frame was left
+        pendingSkips = 0
         skippedSteps += skippedNow
         nextIndex = k + 1
         stepsServed += 1
