@@ -17,6 +17,9 @@ public struct RenderOptions: Sendable {
     public var gifOutput: String?
     /// Mix a synthesized knock in at each detected hit.
     public var knock = false
+    /// One knock at a sample rate for a hit strength (0…1): `thud render` passes ThudSound's voice; the default is
+    /// ThudEval's placeholder.
+    public var knockSound: @Sendable (Int, Float) -> [Float] = { PlaceholderKnock.defaultSound(sampleRate: $0, strength: $1) }
     public var threshold: Float = PeakPicker.Configuration().minStrength
     public var maxWidth = 640
     public var minWidth = 320
@@ -69,7 +72,7 @@ public enum ClipRenderer {
             let latency = Double(1) / 12
             if audio == nil { audio = [Float](repeating: 0, count: Int(Double(analysis.predicted.count) / 12 * Double(analysis.sampleRate))) }
             PlaceholderKnock.mix(into: &audio!, sampleRate: analysis.sampleRate,
-                                 hits: analysis.hits.map { (time: $0.time + latency, strength: $0.strength) })
+                                 hits: analysis.hits.map { (time: $0.time + latency, strength: $0.strength) }, knock: options.knockSound)
         }
         let gifOnly = options.output.lowercased().hasSuffix(".gif")
         let videoWriter = gifOnly ? nil : try MediaWriter(

@@ -1,7 +1,8 @@
-// A stand-in hit sound for `thud render --knock`, until ThudSound's synthesizer is available to ThudEval: a
-// modal knock — a few exponentially damped sine modes (inharmonic, like a struck wooden box) plus a 2 ms noise
-// click for the contact. Swap `PlaceholderKnock.modalKnock` for ThudSound's knock when it lands; the mixing
-// below does not care where the samples come from.
+// A stand-in hit sound for `thud render --knock`: a modal knock — a few exponentially damped sine modes
+// (inharmonic, like a struck wooden box) plus a 2 ms noise click for the contact. ThudEval does not link ThudSound
+// (thud-train links ThudEval and must not pull in ALSA), so the renderer takes the knock as a function
+// (`RenderOptions.knockSound`): `thud render` passes ThudSound's voices, and this one is the default for callers
+// without ThudSound (the tests).
 import Foundation
 
 public enum PlaceholderKnock {
@@ -32,15 +33,21 @@ public enum PlaceholderKnock {
         return out
     }
 
-    /// Adds a knock at each time (seconds) into `samples` (mono), scaled by its strength; the sum is clamped
-    /// to [−1, 1] so a knock on a loud passage clips instead of wrapping.
-    public static func mix(into samples: inout [Float], sampleRate: Int, hits: [(time: Double, strength: Float)], level: Float = 0.8) {
+    /// The default `RenderOptions.knockSound`: this knock at 0.8 × strength (at least 0.3, so weak hits stay audible).
+    public static func defaultSound(sampleRate: Int, strength: Float) -> [Float] {
+        modalKnock(sampleRate: sampleRate, strength: 0.8 * max(0.3, strength))
+    }
+
+    /// Adds `knock(rate, strength)` at each hit's time (seconds) into `samples` (mono); the sum is clamped to
+    /// [−1, 1] so a knock on a loud passage clips instead of wrapping.
+    public static func mix(into samples: inout [Float], sampleRate: Int, hits: [(time: Double, strength: Float)],
+                           knock: (Int, Float) -> [Float] = defaultSound) {
         for hit in hits {
-            let knock = modalKnock(sampleRate: sampleRate, strength: level * max(0.3, hit.strength))
+            let sound = knock(sampleRate, hit.strength)
             let start = Int((hit.time * Double(sampleRate)).rounded())
             guard start >= 0, start < samples.count else { continue }
-            for i in 0..<min(knock.count, samples.count - start) {
-                samples[start + i] = max(-1, min(1, samples[start + i] + knock[i]))
+            for i in 0..<min(sound.count, samples.count - start) {
+                samples[start + i] = max(-1, min(1, samples[start + i] + sound[i]))
             }
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 import ThudEval
 import ThudMedia
 import ThudModel
+import ThudSound
 
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +15,7 @@ struct RenderCommand: ParsableCommand {
         the predicted envelope (orange, drawn only up to the cursor: the model has not seen the future), a red \
         marker at each detected hit's peak that appears, with a flash, on the step the causal peak picker \
         reports it. The clip's first audio channel is put back (mono). --knock mixes a synthesized knock in \
-        at each reported hit. --gif also writes an animated GIF (no sound) beside the video, with the same \
+        at each reported hit (ThudSound's --voice, as --sonify plays it). --gif also writes an animated GIF (no sound) beside the video, with the same \
         name and .gif; an --out ending in .gif writes only the GIF.
         """)
 
@@ -33,11 +34,17 @@ struct RenderCommand: ParsableCommand {
     @Flag(help: "Mix a synthesized knock into the audio at each detected hit.")
     var knock = false
 
+    @Option(help: "The knock's voice for --knock: \(VoiceSpec.names.joined(separator: ", ")) (ThudSound's, as --sonify plays them).")
+    var voice = "wood"
+
     @Option(help: "Smallest envelope value (0..1) that can be a hit.")
     var threshold: Float = PeakPicker.Configuration().minStrength
 
     func validate() throws {
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
+        guard VoiceSpec.names.contains(voice.lowercased()) else {
+            throw ValidationError("--voice must be one of \(VoiceSpec.names.joined(separator: ", "))")
+        }
         guard clip != "-" else { throw ValidationError("render reads the clip twice, so it needs a file, not standard input") }
     }
 
@@ -46,6 +53,13 @@ struct RenderCommand: ParsableCommand {
             let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
             var options = RenderOptions(output: out, knock: knock)
             options.threshold = threshold
+            // The same knock `--sonify` plays: ThudSound's voice table at the clip's rate, scaled by its strength curve.
+            let voiceName = voice
+            options.knockSound = { rate, strength in
+                let table = KnockTable((try? VoiceSpec.named(voiceName)) ?? .wood, sampleRate: rate)
+                let gain = KnockTable.gain(forStrength: strength)
+                return table.samples.map { $0 * gain }
+            }
             if gif && !out.lowercased().hasSuffix(".gif") {
                 options.gifOutput = ((out as NSString).deletingPathExtension as String) + ".gif"
             }

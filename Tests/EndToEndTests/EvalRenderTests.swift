@@ -128,7 +128,7 @@ final class EvalRenderTests: XCTestCase {
         let clip = Self.dataset + "/videos/\(tests[0]["id"] as! String).mp4"
         XCTAssertTrue(FileManager.default.fileExists(atPath: clip))
         let out = Self.dir.path("render.mp4")
-        let r = try Executable.run("thud", ["render", clip, "--model", Self.model, "--out", out, "--gif", "--knock"])
+        let r = try Executable.run("thud", ["render", clip, "--model", Self.model, "--out", out, "--gif", "--knock", "--voice", "metal"])
         XCTAssertEqual(r.status, 0, r.stderrText)
         XCTAssertTrue(r.stdoutText.hasPrefix("wrote \(out) and \(Self.dir.path("render.gif")): 30 frames"), r.stdoutText)
         let input = try MediaInput(path: out)
@@ -136,6 +136,9 @@ final class EvalRenderTests: XCTestCase {
         let summary = try input.decode(video: VideoStepRequest(width: 16, height: 16), audio: true)
         XCTAssertEqual(summary.steps, 30)
         XCTAssertEqual(Double(summary.audio!.samples.count) / Double(summary.audio!.sampleRate), 2.5, accuracy: 0.05)
+        let badVoice = try Executable.run("thud", ["render", clip, "--model", Self.model, "--out", Self.dir.path("v.mp4"), "--knock", "--voice", "tuba"])
+        XCTAssertEqual(badVoice.status, 64)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Self.dir.path("v.mp4")))
         XCTAssertEqual(try MediaInput(path: Self.dir.path("render.gif")).decode(video: VideoStepRequest(width: 16, height: 16), audio: false).videoFrames, 30)
     }
 }

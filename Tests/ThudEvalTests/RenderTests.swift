@@ -112,6 +112,13 @@ final class RenderTests: XCTestCase {
         XCTAssertEqual(track[..<22050].map(abs).max(), 0)
         XCTAssertGreaterThan(track[22050..<23000].map(abs).max()!, 0.3)
         XCTAssertTrue(track.allSatisfy { (-1...1).contains($0) })
+        // Any knock can be mixed in (thud render passes ThudSound's voice), and the sum is clamped.
+        var loud = [Float](repeating: 0.9, count: 1000)
+        PlaceholderKnock.mix(into: &loud, sampleRate: 1000, hits: [(time: 0.5, strength: 1)], knock: { rate, strength in
+            XCTAssertEqual(rate, 1000); XCTAssertEqual(strength, 1)
+            return [0.5, 0.5]
+        })
+        XCTAssertEqual(Array(loud[499...502]), [0.9, 1, 1, 0.9])
     }
 
     // MARK: The whole render
@@ -177,7 +184,9 @@ final class RenderTests: XCTestCase {
         try MotionDetectorModel.writeClip(path: path, clicks: [])
         // MP4: its edit list keeps the first frame at 0 s, so decoded steps line up with the rendered frames
         // (in Matroska the H.264 track starts 23 ms late, which shifts every decoded step by one).
-        let options = RenderOptions(output: Self.dir.path("knock.mp4"), knock: true)
+        var options = RenderOptions(output: Self.dir.path("knock.mp4"), knock: true)
+        // A distinctive sound (0.1 s at 0.25) shows the renderer plays the knock it is given (thud render passes ThudSound's).
+        options.knockSound = { rate, _ in [Float](repeating: 0.25, count: rate / 10) }
         let summary = try ClipRenderer.render(clip: path, model: try MotionDetectorModel.model(), options: options)
         XCTAssertEqual(summary.hits.map(\.step), [12, 24])
         XCTAssertNil(summary.r, "silent audio: no target")
@@ -208,9 +217,9 @@ final class RenderTests: XCTestCase {
             audio.samples[Int(from * rate)..<min(audio.samples.count, Int(to * rate))].map(abs).max() ?? 0
         }
         XCTAssertLessThan(peak(0, 13.0 / 12 - 0.01), 0.01, "nothing before the first reported hit")
-        XCTAssertGreaterThan(peak(13.0 / 12, 13.0 / 12 + 0.1), 0.3)
-        XCTAssertLessThan(peak(1.5, 25.0 / 12 - 0.01), 0.01, "the first knock has died away")
-        XCTAssertGreaterThan(peak(25.0 / 12, 25.0 / 12 + 0.1), 0.3)
+        XCTAssertEqual(peak(13.0 / 12 + 0.02, 13.0 / 12 + 0.08), 0.25, accuracy: 0.08)
+        XCTAssertLessThan(peak(1.5, 25.0 / 12 - 0.01), 0.01, "the first knock is over")
+        XCTAssertEqual(peak(25.0 / 12 + 0.02, 25.0 / 12 + 0.08), 0.25, accuracy: 0.08)
     }
 
     func testBadClipThrowsAndWritesNothing() throws {
