@@ -156,6 +156,7 @@ final class ProgressBar {
     let total: Int
     let enabled = isatty(STDERR_FILENO) == 1
     private var drawn = false
+    private let started = Date()
 
     init(total: Int) { self.total = total }
 
@@ -163,8 +164,16 @@ final class ProgressBar {
         guard enabled else { return }
         let width = 30, filled = total > 0 ? width * done / total : width
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        fputs("\r\u{1B}[K[\(bar)] \(done)/\(total) \(current.prefix(40))", stderr)
+        // Time left from the mean time per clip so far (clips are similar in length within a dataset).
+        let elapsed = Date().timeIntervalSince(started)
+        let left = done > 0 ? " ~\(Self.duration(elapsed / Double(done) * Double(total - done))) left" : ""
+        fputs("\r\u{1B}[K[\(bar)] \(done)/\(total)\(left) \(current.prefix(40))", stderr)
         drawn = true
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
     }
 
     /// A line that must stay (a failed clip): clears the bar, prints, and lets the next update redraw it.
