@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "ThudTestSupport", dependencies: ["ThudMedia"], path: "Tests/ThudTestSupport"),
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval"]),
+        .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudTestSupport"]),
         .testTarget(name: "ThudTrainTests", dependencies: ["ThudTrain", "ThudModel", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
