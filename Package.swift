@@ -51,16 +51,21 @@ let package = Package(
         // Streaming-model benchmark (tools/bench/model_bench.sh runs it next to PyTorch).
         .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel"], path: "tools/bench/model_bench"),
 
+        // Exercises live capture without the model (used by the vivid VM tests and for figures).
+        .executableTarget(name: "thud-capture-check", dependencies: ["ThudMedia"]),
+
         // Shared by the test targets: clips with a frame counter in the picture, temp dirs, running executables.
         .target(name: "ThudTestSupport", dependencies: ["ThudMedia"], path: "Tests/ThudTestSupport"),
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval"]),
+        .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudTestSupport"]),
+        .testTarget(name: "ThudTrainTests", dependencies: ["ThudTrain", "ThudModel", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
-        .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia"]),
+        // Depends on thud-capture-check so that building the tests builds the binary the VM runs.
+        .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia", "ThudModel", "thud-capture-check", "thud"]),
         // Runs the built executables the way a user would.
-        .testTarget(name: "EndToEndTests", dependencies: ["ThudMedia", "ThudModel", "ThudTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ThudMedia", "ThudModel", "ThudTrain", "ThudTestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -3,7 +3,8 @@
 # command and by .ci/run. Swift itself (6.x, from swift.org) must already be on PATH.
 set -euo pipefail
 packages=(pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-          libv4l-dev libopenblas-dev libasound2-dev ffmpeg alsa-utils)
+          libv4l-dev libopenblas-dev libasound2-dev ffmpeg alsa-utils
+          qemu-system-x86 busybox-static cpio kmod)   # the last four: the vivid V4L2 test VM (tools/vivid)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,8 +9,20 @@
 #include <sys/mman.h>
 #include <poll.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 static inline int thud_v4l2_open(const char *path, int flags) { return v4l2_open(path, flags); }
+/* Adopt an fd opened (and checked with a plain QUERYCAP) by the caller, so a non-V4L2 file gets our
+   one-line error instead of libv4l2's own stderr message. */
+static inline int thud_v4l2_fd_open(int fd, int flags) { return v4l2_fd_open(fd, flags); }
+static inline int thud_sys_ioctl(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
+/* libv4l2 prints its own "libv4l2: error ..." lines to stderr (or to v4l2_log_file when set); the
+   caller reports every failure itself in one line, so that log goes to /dev/null unless
+   THUD_V4L2_LOG is set in the environment. */
+static inline void thud_v4l2_quiet_log(void) {
+    if (v4l2_log_file == NULL && getenv("THUD_V4L2_LOG") == NULL) v4l2_log_file = fopen("/dev/null", "w");
+}
 static inline int thud_v4l2_close(int fd) { return v4l2_close(fd); }
 static inline int thud_v4l2_ioctl(int fd, unsigned long request, void *arg) { return v4l2_ioctl(fd, request, arg); }
 static inline void *thud_v4l2_mmap(void *start, size_t length, int prot, int flags, int fd, int64_t offset) {
@@ -62,4 +74,13 @@ static inline uint32_t thud_buf_flag_timestamp_monotonic(void) { return V4L2_BUF
 static inline uint32_t thud_buf_flag_timestamp_mask(void) { return V4L2_BUF_FLAG_TIMESTAMP_MASK; }
 static inline uint32_t thud_ctrl_flag_disabled(void) { return V4L2_CTRL_FLAG_DISABLED; }
 static inline uint32_t thud_ctrl_flag_next_ctrl(void) { return V4L2_CTRL_FLAG_NEXT_CTRL; }
+static inline uint32_t thud_fmt_flag_emulated(void) { return V4L2_FMT_FLAG_EMULATED; }
+static inline uint32_t thud_fmt_flag_compressed(void) { return V4L2_FMT_FLAG_COMPRESSED; }
+static inline uint32_t thud_frmsize_type_stepwise(void) { return V4L2_FRMSIZE_TYPE_STEPWISE; }
+static inline uint32_t thud_frmsize_type_continuous(void) { return V4L2_FRMSIZE_TYPE_CONTINUOUS; }
+static inline uint32_t thud_cap_timeperframe(void) { return V4L2_CAP_TIMEPERFRAME; }
+static inline uint32_t thud_ctrl_type_button(void) { return V4L2_CTRL_TYPE_BUTTON; }
+/* The stop pipe and the device share one poll(); these are plain POSIX, kept here so Swift sees one set. */
+static inline short thud_pollin(void) { return POLLIN; }
+static inline short thud_pollerr_mask(void) { return POLLERR | POLLHUP | POLLNVAL; }
 #endif

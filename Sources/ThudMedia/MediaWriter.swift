@@ -3,6 +3,9 @@ import Foundation
 
 public enum VideoCodecChoice: String, Sendable, CaseIterable {
     case h264, mpeg4, vp8, vp9, mjpeg
+    /// Still pictures and animations for `thud eval --plots` and `thud render --gif`: RGB24 PNG (one frame per
+    /// file through the image2 muxer) and GIF with the fixed 3-3-2 palette (swscale dithers RGB24 down to it).
+    case png, gif
 
     var encoderName: String {
         switch self {
@@ -11,9 +14,18 @@ public enum VideoCodecChoice: String, Sendable, CaseIterable {
         case .vp8: return "libvpx"
         case .vp9: return "libvpx-vp9"
         case .mjpeg: return "mjpeg"
+        case .png: return "png"
+        case .gif: return "gif"
         }
     }
-    var pixelFormat: AVPixelFormat { self == .mjpeg ? AV_PIX_FMT_YUVJ420P : AV_PIX_FMT_YUV420P }
+    var pixelFormat: AVPixelFormat {
+        switch self {
+        case .mjpeg: return AV_PIX_FMT_YUVJ420P
+        case .png: return AV_PIX_FMT_RGB24
+        case .gif: return AV_PIX_FMT_RGB8
+        default: return AV_PIX_FMT_YUV420P
+        }
+    }
 }
 
 public enum AudioCodecChoice: String, Sendable, CaseIterable {
@@ -251,6 +263,8 @@ private final class VideoTrack {
         case .mpeg4, .mjpeg:
             ctx.pointee.flags |= AV_CODEC_FLAG_QSCALE
             ctx.pointee.global_quality = Int32(FF_QP2LAMBDA) * Int32(max(2, min(31, settings.crf / 6)))
+        case .png, .gif:
+            break   // lossless / fixed palette: nothing to tune
         }
         let orc = avcodec_open2(ctx, encoder, &options)
         av_dict_free(&options)

@@ -33,14 +33,21 @@ public struct EncoderSpec: Codable, Equatable, Sendable {
     public var gridCols: Int?
     /// motionEnergy: a pixel counts as "moving" when |difference| exceeds this many gray levels.
     public var activeThresholdLevels: Int?
+    /// conv: the difference plane is (x − previous)/255 × this gain. Motion is what predicts a hit, but a
+    /// frame-to-frame difference is small next to the picture itself; without a gain the picture's
+    /// appearance swamps it and training learns a clip-independent prior. Absent in a file = 1.
+    public var differenceGain: Float?
 
-    public static func conv(channels: [Int]) -> EncoderSpec {
-        EncoderSpec(kind: .conv, convChannels: channels, gridRows: nil, gridCols: nil, activeThresholdLevels: nil)
+    public var effectiveDifferenceGain: Float { differenceGain ?? 1 }
+
+    public static func conv(channels: [Int], differenceGain: Float? = nil) -> EncoderSpec {
+        EncoderSpec(kind: .conv, convChannels: channels, gridRows: nil, gridCols: nil, activeThresholdLevels: nil,
+                    differenceGain: differenceGain)
     }
 
     public static func motionEnergy(rows: Int = 8, cols: Int = 8, activeThresholdLevels: Int = 10) -> EncoderSpec {
         EncoderSpec(kind: .motionEnergy, convChannels: nil, gridRows: rows, gridCols: cols,
-                    activeThresholdLevels: activeThresholdLevels)
+                    activeThresholdLevels: activeThresholdLevels, differenceGain: nil)
     }
 }
 
@@ -61,7 +68,7 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
     /// The default runtime size: 64×64 input, conv 8-16-32-32 (→ 4×4×32 = 512 features), LSTM 2×128, head 64-32-1.
     /// Sized so a whole step stays well under 0.5 ms on one core (see tools/bench/model_bench.sh).
     public static let `default` = ModelArchitecture(
-        input: InputSpec(width: 64, height: 64), encoder: .conv(channels: [8, 16, 32, 32]),
+        input: InputSpec(width: 64, height: 64), encoder: .conv(channels: [8, 16, 32, 32], differenceGain: 8),
         lstmHidden: 128, lstmLayers: 2, headHidden: [64, 32])
 
     /// The weight-free baseline: motion energy on an 8×8 grid, same LSTM and head.
@@ -100,6 +107,9 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
         case .conv:
             guard let ch = encoder.convChannels, !ch.isEmpty, ch.count <= 8, ch.allSatisfy({ $0 >= 1 && $0 <= 1024 })
             else { return "conv encoder needs 1...8 layers of 1...1024 channels" }
+            guard encoder.effectiveDifferenceGain > 0, encoder.effectiveDifferenceGain <= 1000 else {
+                return "conv encoder differenceGain must be in (0, 1000]"
+            }
         case .motionEnergy:
             guard let r = encoder.gridRows, let c = encoder.gridCols, r >= 1, c >= 1,
                   r <= input.height, c <= input.width else { return "motion-energy grid must fit the input" }

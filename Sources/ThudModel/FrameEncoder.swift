@@ -14,7 +14,7 @@ public protocol FrameEncoder: AnyObject {
 }
 
 /// Learned encoder: a stack of stride-2 3×3 conv layers (padding 1) + ReLU over two channels,
-/// [x/255, (x − previous)/255], flattened channel-major (as PyTorch's `flatten(1)` of NCHW).
+/// [x/255, (x − previous)/255 × differenceGain], flattened channel-major (as PyTorch's `flatten(1)` of NCHW).
 /// Each layer is im2col + one sgemm with the weight as stored ([Cout, Cin, 3, 3]).
 public final class ConvEncoder: FrameEncoder {
     public let inputWidth: Int
@@ -31,6 +31,8 @@ public final class ConvEncoder: FrameEncoder {
     let layers: [Layer]
     /// Input planes [2 × H × W]: normalised frame and difference.
     let inputPlanes: FloatBuffer
+    /// Scales the difference plane (EncoderSpec.differenceGain).
+    let differenceGain: Float
     /// Shared im2col scratch, sized for the largest layer.
     let columns: FloatBuffer
 
@@ -50,6 +52,7 @@ public final class ConvEncoder: FrameEncoder {
             cin = cout; h = oh; w = ow
         }
         self.layers = layers
+        differenceGain = a.encoder.effectiveDifferenceGain
         featureCount = cin * h * w
         inputPlanes = FloatBuffer(count: 2 * a.input.width * a.input.height)
         columns = FloatBuffer(count: maxColumns)
@@ -64,8 +67,8 @@ public final class ConvEncoder: FrameEncoder {
         for i in 0..<n {
             let x = Float(current[i]) * scale
             frame[i] = x
-            // Same float ops as the reference (x/255 − prev/255), so both sides agree bit for bit here.
-            diff[i] = x - Float(previous[i]) * scale
+            // Same float ops as the reference ((x/255 − prev/255)·gain), so both sides agree bit for bit here.
+            diff[i] = (x - Float(previous[i]) * scale) * differenceGain
         }
         var input = UnsafePointer(inputPlanes.pointer)
         for layer in layers {

@@ -7,9 +7,9 @@ struct FramesCommand: ParsableCommand {
         commandName: "frames",
         abstract: "Decode an input into the 12 Hz frames the model sees.",
         discussion: """
-        Writes the frames as raw video to stdout (gray8 or rgb24, --size), or with --index one JSON line per
-        step saying which source frame was chosen: {"step", "t", "source_t", "source_frame"}. Step k shows
-        the latest frame whose presentation time is ≤ k/12 s. With --null nothing is written and a summary
+        Writes the frames as raw video to stdout (gray8 or rgb24, --size), or with --index one JSON line per \
+        step saying which source frame was chosen: {"step", "t", "source_t", "source_frame"}. Step k shows \
+        the latest frame whose presentation time is ≤ k/12 s. With --null nothing is written and a summary \
         (steps, decoded frames, steps per second) goes to stderr: the decode benchmark uses this.
         """)
 

@@ -2,14 +2,28 @@ import ArgumentParser
 import Foundation
 import ThudMedia
 import ThudModel
+import ThudSound
 
 /// Lines to stdout, flushed one by one: downstream tools see each step as it is computed, and a slow
 /// reader blocks us (the pipe fills) instead of us buffering without bound.
 struct LineWriter {
+    let file: UnsafeMutablePointer<FILE>
+
+    init() { file = stdout }
+
+    /// "-" is stdout; anything else is created (or truncated) for writing.
+    init(path: String) throws {
+        if path == "-" { file = stdout; return }
+        guard let f = fopen(path, "w") else {
+            throw MediaError(.writeFailed, file: path, "cannot open for writing: \(String(cString: strerror(errno)))")
+        }
+        file = f
+    }
+
     func write(_ line: String) {
-        fputs(line, stdout)
-        fputc(10, stdout)
-        fflush(stdout)
+        fputs(line, file)
+        fputc(10, file)
+        fflush(file)
     }
 }
 
@@ -26,6 +40,14 @@ func exitWith(_ error: Error) -> ExitCode {
     if let model = error as? ModelFileError {
         fputs("thud: \(model.message)\n", stderr)
         return ExitCode(model.exitCode)
+    }
+    if let sound = error as? SoundError {
+        fputs("thud: \(sound.message)\n", stderr)
+        return ExitCode(sound.exitCode)
+    }
+    if let capture = error as? CaptureError {
+        fputs("thud: \(capture.message)\n", stderr)
+        return ExitCode(capture.exitCode)
     }
     if let exit = error as? ExitCode { return exit }
     fputs("thud: \(error)\n", stderr)

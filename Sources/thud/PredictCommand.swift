@@ -2,19 +2,20 @@ import ArgumentParser
 import Foundation
 import ThudMedia
 import ThudModel
+import ThudSound
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Predict the sound envelope of a video from its frames, and flag each hit, at 12 steps a second.",
         discussion: """
-        The path of every step: source → 12 Hz frame → encoder → LSTM → head → peak picker → output.
+        The path of every step: source → 12 Hz frame → encoder → LSTM → head → peak picker → output. \
         Exactly one line per step is written and flushed as soon as the step is computed:
           {"t": seconds, "envelope": 0..1, "hit": true|false, "strength": 0..1 (only when hit is true)}
-        The peak picker confirms a peak when the next step does not rise above it, so a hit is flagged on
-        the step after its peak (a latency of one step, 83 ms). A file is processed step by step, none is
-        skipped; a slow reader of stdout slows Thud down instead of filling memory.
-        Without --model the bundled model is used: $THUD_MODEL, else models/default.thud found beside the
+        The peak picker confirms a peak when the next step does not rise above it, so a hit is flagged on \
+        the step after its peak (a latency of one step, 83 ms). A file is processed step by step, none is \
+        skipped; a slow reader of stdout slows Thud down instead of filling memory. \
+        Without --model the bundled model is used: $THUD_MODEL, else models/default.thud found beside the \
         executable's checkout or in the current directory.
         """)
 
@@ -30,6 +31,8 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Smallest envelope value (0..1) that can be a hit.")
     var threshold: Float = PeakPicker.Configuration().minStrength
 
+    @OptionGroup var sound: SoundOptions
+
     func validate() throws {
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
     }
@@ -37,13 +40,24 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         do {
             let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
+            if input.hasPrefix("/dev/video") {
+                // A camera: the live loop, writing the same JSON lines.
+                try LiveRunner(device: input, model: streaming, threshold: threshold,
+                               request: CaptureRequest(outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight),
+                               jsonl: "-", frames: nil, terminalView: false, sound: sound).run()
+                return
+            }
             let media = try MediaInput(path: input)
+            let sink = try sound.makeSonifier(realtime: false).map { SoundSink(sonifier: $0, pacer: RealtimePacer()) }
+            defer { sink?.finish() }
             var loop = PredictionLoop(model: streaming, threshold: threshold)
             let output = StepPrinter(format: format)
             output.begin()
             let request = VideoStepRequest(width: streaming.inputWidth, height: streaming.inputHeight, pixelFormat: .gray8)
             let summary = try media.decode(video: request, audio: false, warn: warnLine) { step in
-                output.write(loop.process(step))
+                let predicted = loop.process(step)
+                output.write(predicted)
+                sink?.submit(predicted)
                 return true
             }
             if let error = summary.readError {
@@ -84,7 +98,7 @@ struct PredictionLoop {
 /// Prints steps as JSON lines or CSV rows, one flushed line each.
 struct StepPrinter {
     let format: OutputFormat
-    let out = LineWriter()
+    var out = LineWriter()
 
     func begin() {
         if format == .csv { out.write("t,envelope,hit,strength") }

@@ -7,10 +7,10 @@ struct ProbeCommand: ParsableCommand {
         commandName: "probe",
         abstract: "Describe an input's streams and say whether it can teach (usable for training).",
         discussion: """
-        Prints the container, duration, the video stream (codec, size, frame rate) and the first audio stream
-        (codec, rate, channels), then decodes the audio to check that it is usable: it decodes, it is not
-        silent (peak above \(Int(AudioEnvelope.silenceDB)) dBFS) and it lasts at least --min-duration seconds.
-        Exit status 0 means usable; otherwise the exit code of the first problem (13 no video, 14 no audio,
+        Prints the container, duration, the video stream (codec, size, frame rate) and the first audio stream \
+        (codec, rate, channels), then decodes the audio to check that it is usable: it decodes, it is not \
+        silent (peak above \(Int(AudioEnvelope.silenceDB)) dBFS) and it lasts at least --min-duration seconds. \
+        Exit status 0 means usable; otherwise the exit code of the first problem (13 no video, 14 no audio, \
         15 audio unusable, 16 too short), after the report has been printed.
         """)
 

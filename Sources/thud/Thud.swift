@@ -6,9 +6,13 @@ struct Thud: ParsableCommand {
         commandName: "thud",
         abstract: "Watches video and hears it: predicts, at 12 steps a second, the loudness envelope of the sound the visible action makes, and flags each hit.",
         discussion: """
-        INPUT is a video file or '-' for standard input (a pipe: `ffmpeg -i x.mp4 -f matroska - | thud predict -`).
-        Every command prints one line on stderr naming the file and the problem when an input is bad, and
+        INPUT is a video file or '-' for standard input (a pipe: `ffmpeg -i x.mp4 -f matroska - | thud predict -`). \
+        Every command prints one line on stderr naming the file and the problem when an input is bad, and \
         exits with a code that says what kind of problem it was (see README.md, "Exit codes").
         """,
-        subcommands: [PredictCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self])
+        subcommands: [PredictCommand.self, LiveCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
+
+    static func main() {
+        main(SoundOptions.expandBareFlag(Array(CommandLine.arguments.dropFirst())))
+    }
 }

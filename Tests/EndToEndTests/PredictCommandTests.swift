@@ -121,3 +121,42 @@ final class PredictCommandTests: XCTestCase {
         XCTAssertEqual(String(decoding: early + rest, as: UTF8.self).split(separator: "\n").count, 180)
     }
 }
+
+/// `--sonify` through real ALSA with no sound card: `default` routed to the file plugin.
+final class PredictSonifyTests: XCTestCase {
+    let dir = TemporaryDirectory("sonify")
+
+    func testKnocksAreWrittenAndAMissingDeviceIsOneLineOrAWarning() throws {
+        let model = dir.path("m.thud")
+        try ModelFile.random(architecture: .default, seed: 3).write(to: model)
+        let clip = dir.path("clip.mp4")
+        try FrameCounterClip.write(path: clip, times: (0..<50).map { Double($0) / 25 }, nominalFrameRate: 25)
+        let raw = dir.path("out.raw")
+        let conf = dir.path("asoundrc")
+        try """
+        pcm.null { type null }
+        pcm.!default { type file slave.pcm "null" file "\(raw)" format "raw" }
+        """.write(toFile: conf, atomically: true, encoding: .utf8)
+        let env = ["ALSA_CONFIG_PATH": conf]
+        // threshold 0: the random model's small wiggles become hits, so there is something to play.
+        let r = try Executable.run("thud", ["predict", "--model", model, "--threshold", "0", "--sonify", clip], environment: env)
+        XCTAssertEqual(r.status, 0, r.stderrText)
+        XCTAssertEqual(r.lines.count, 24)
+        let hits = r.lines.filter { $0.contains("\"hit\": true") }.count
+        let pcm = try Data(contentsOf: URL(fileURLWithPath: raw))
+        XCTAssertGreaterThan(pcm.count, 48000 * 2)   // about two seconds of S16 mono, paced in real time
+        XCTAssertEqual(pcm.contains { $0 != 0 }, hits > 0, "knocks iff hits (\(hits) hits)")
+        XCTAssertTrue(r.stderrText.contains("thud: sound: latency"), r.stderrText)
+
+        let missing = try Executable.run("thud", ["predict", "--model", model, "--sonify", "--audio-device", "hw:77", clip], environment: env)
+        XCTAssertEqual(missing.status, 40)
+        XCTAssertTrue(missing.stdout.isEmpty)
+        XCTAssertEqual(missing.stderrText.split(separator: "\n").count, 1, missing.stderrText)
+        let optional = try Executable.run("thud", ["predict", "--model", model, "--sonify=optional", "--audio-device", "hw:77", clip], environment: env)
+        XCTAssertEqual(optional.status, 0)
+        XCTAssertEqual(optional.lines.count, 24)
+        XCTAssertTrue(optional.stderrText.contains("warning: sound disabled"), optional.stderrText)
+        let badVoice = try Executable.run("thud", ["predict", "--model", model, "--sonify", "--voice", "kazoo", clip], environment: env)
+        XCTAssertEqual(badVoice.status, 64)
+    }
+}

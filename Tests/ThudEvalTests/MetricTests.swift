@@ -103,3 +103,12 @@ final class MetricTests: XCTestCase {
         XCTAssertEqual(all.verdicts[.bad], 2)
     }
 }
+
+final class GroundTruthHitTests: XCTestCase {
+    func testHitsCloserThanThreeStepsCountOnceAtTheStrongest() {
+        // Steps 14, 14, 15, 16 (a collapsing stack), then 30 and 32, then 40.
+        let hits: [(time: Double, strength: Double)] = [(1.21, 0.2), (1.22, 0.9), (1.28, 0.5), (1.37, 0.3), (2.5, 0.4), (2.7, 0.6), (3.34, 0.1)]
+        XCTAssertEqual(GroundTruthHits.steps(hits), [14, 32, 40])
+        XCTAssertEqual(GroundTruthHits.steps([]), [])
+    }
+}

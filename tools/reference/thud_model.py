@@ -2,7 +2,7 @@
 later, gradient checks for training. Parameter names equal the .thud tensor names (state_dict keys).
 
 Step semantics (must match StreamingModel.step):
-  x = frame/255, d = x - previous/255 (previous = current on the first step after reset, so d = 0);
+  x = frame/255, d = (x - previous/255) * differenceGain (absent = 1; previous = current on the first step after reset, so d = 0);
   encoder -> features; 2-layer nn.LSTM (gates i, f, g, o) one step; head Linear+ReLU ... Linear(->1); sigmoid.
 """
 import torch
@@ -28,8 +28,9 @@ def feature_count(arch):
 
 
 class ConvEncoder(nn.Module):
-    def __init__(self, channels):
+    def __init__(self, channels, difference_gain=1.0):
         super().__init__()
+        self.difference_gain = float(difference_gain)
         cin = 2
         for i, cout in enumerate(channels):
             setattr(self, f"conv{i}", nn.Conv2d(cin, cout, 3, stride=2, padding=1))
@@ -39,7 +40,7 @@ class ConvEncoder(nn.Module):
     def forward(self, cur_u8, prev_u8):
         """cur_u8, prev_u8: uint8 [T, H, W] -> float32 [T, F]."""
         x = cur_u8.float() * (1.0 / 255.0)
-        d = x - prev_u8.float() * (1.0 / 255.0)
+        d = (x - prev_u8.float() * (1.0 / 255.0)) * self.difference_gain
         y = torch.stack([x, d], dim=1)
         for i in range(self.n):
             y = torch.relu(getattr(self, f"conv{i}")(y))
@@ -98,7 +99,7 @@ class ThudNet(nn.Module):
         self.arch = arch
         enc = arch["encoder"]
         if enc["kind"] == "conv":
-            self.encoder = ConvEncoder(enc["convChannels"])
+            self.encoder = ConvEncoder(enc["convChannels"], enc.get("differenceGain", 1.0))
         else:
             self.encoder = MotionEnergyEncoder(enc["gridRows"], enc["gridCols"], enc["activeThresholdLevels"])
         self.lstm = nn.LSTM(feature_count(arch), arch["lstmHidden"], num_layers=arch["lstmLayers"], batch_first=True)

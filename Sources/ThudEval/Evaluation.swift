@@ -1,0 +1,275 @@
+// `thud eval`'s runner: every clip is decoded once (the model's gray frames and the first audio channel in the
+// same pass), the model and the weight-free motion baseline step along the frames, and the target envelope and
+// true hits come from the audio and the generator's hit list. Four predictors are scored with ClipScore on the
+// same steps: the model, the motion-energy envelope, a constant, and the oracle (the target itself, the ceiling).
+import Foundation
+import ThudMedia
+import ThudModel
+
+/// What is scored, in table order.
+public enum Predictor: String, CaseIterable, Sendable, Hashable {
+    case model
+    case motionEnergy = "motion-energy"
+    case constant
+    case oracle
+
+    public var explanation: String {
+        switch self {
+        case .model: return "the model's envelope, hits from the causal peak picker"
+        case .motionEnergy: return "weight-free: mean |frame − previous frame| at the model's size, divided by its running maximum so far (causal), hits from the same peak picker"
+        case .constant: return "a constant envelope (the training split's mean target), no hits; r is undefined and counts as 0 in the verdict"
+        case .oracle: return "the target envelope itself with the true hits (the ceiling)"
+        }
+    }
+}
+
+/// Where a clip's true hits came from.
+public enum TruthSource: String, Sendable {
+    case hitList = "hits.json"
+    case targetPeaks = "target peaks"
+}
+
+public struct PredictorResult: Sendable {
+    public var envelope: [Float]
+    /// Peak steps of the predicted hits.
+    public var hits: [Int]
+    public var score: ClipScore
+    public var verdict: OriginalVerdict { OriginalVerdict.judge(score) }
+}
+
+/// Everything measured on one clip.
+public struct ClipEvaluation: Sendable {
+    public var clip: DatasetClip
+    /// Steps scored: the shorter of the video's and the audio's step counts.
+    public var steps: Int
+    public var target: [Float]
+    public var trueHits: [Int]
+    public var truthSource: TruthSource
+    public var results: [Predictor: PredictorResult]
+
+    public func result(_ p: Predictor) -> PredictorResult { results[p]! }
+}
+
+/// A clip that could not be scored: named in the report, never fatal to the run.
+public struct ClipFailure: Sendable, Error {
+    public var id: String
+    public var path: String
+    public var problem: String
+    public var message: String { "\(path): \(problem)" }
+}
+
+public struct EvaluationSettings: Sendable {
+    /// The peak pickers' smallest hit strength (`--threshold`).
+    public var threshold: Float = PeakPicker.Configuration().minStrength
+    /// The constant predictor's value.
+    public var constantLevel: Float = 0.1
+    public var constantSource = "0.1: no training clips to take a mean from"
+    public var peakRule = EnvelopePeakRule()
+    public var tolerance = HitMetrics.defaultTolerance
+    public init() {}
+}
+
+/// The weight-free baseline, causal and allocation-free per step: MotionEnergyEncoder's mean |difference|
+/// (its first global feature) over the model-size gray frame, divided by the largest value seen so far in the
+/// clip, so it lives in [0, 1] like the model's output without looking ahead.
+public final class MotionEnergyEnvelope {
+    let encoder: MotionEnergyEncoder
+    let previous: UnsafeMutableBufferPointer<UInt8>
+    let features: UnsafeMutablePointer<Float>
+    var hasPrevious = false
+    var runningMax: Float = 0
+
+    public init(width: Int, height: Int) {
+        var a = ModelArchitecture.motionEnergyDefault
+        a.input = InputSpec(width: width, height: height)
+        encoder = MotionEnergyEncoder(architecture: a)
+        previous = .allocate(capacity: width * height)
+        previous.initialize(repeating: 0)
+        features = .allocate(capacity: encoder.featureCount)
+        features.initialize(repeating: 0, count: encoder.featureCount)
+    }
+
+    deinit { previous.deallocate(); features.deallocate() }
+
+    public func reset() { hasPrevious = false; runningMax = 0 }
+
+    public func step(frame: UnsafeBufferPointer<UInt8>) -> Float {
+        encoder.encode(current: frame, previous: hasPrevious ? UnsafeBufferPointer(previous) : frame, into: features)
+        _ = previous.update(fromContentsOf: frame)
+        hasPrevious = true
+        let energy = features[encoder.gridRows * encoder.gridCols]   // global mean |difference| in 0…1
+        runningMax = max(runningMax, energy)
+        return runningMax > 0 ? energy / runningMax : 0
+    }
+}
+
+/// Scores clips one at a time with one model (reset per clip).
+public final class ClipEvaluator {
+    public let model: StreamingModel
+    public let settings: EvaluationSettings
+    let modelPicker: PeakPicker
+    let motion: MotionEnergyEnvelope
+    let motionPicker: PeakPicker
+
+    public init(model: StreamingModel, settings: EvaluationSettings = EvaluationSettings()) {
+        self.model = model
+        self.settings = settings
+        let config = PeakPicker.Configuration(minStrength: settings.threshold, stepRateHz: model.stepRateHz)
+        modelPicker = PeakPicker(configuration: config)
+        motion = MotionEnergyEnvelope(width: model.inputWidth, height: model.inputHeight)
+        motionPicker = PeakPicker(configuration: config)
+    }
+
+    /// Decodes and scores one clip; throws ClipFailure with a one-line problem when it cannot be scored.
+    public func evaluate(_ clip: DatasetClip) throws -> ClipEvaluation {
+        do {
+            return try evaluateThrowing(clip)
+        } catch let f as ClipFailure {
+            throw f
+        } catch let e as MediaError {
+            throw ClipFailure(id: clip.id, path: clip.path, problem: e.problem)
+        } catch {
+            throw ClipFailure(id: clip.id, path: clip.path, problem: "\(error)")
+        }
+    }
+
+    private func evaluateThrowing(_ clip: DatasetClip) throws -> ClipEvaluation {
+        let input = try MediaInput(path: clip.path)
+        model.reset(); modelPicker.reset(); motion.reset(); motionPicker.reset()
+        var modelEnvelope: [Float] = [], motionEnvelope: [Float] = []
+        var modelHits: [Int] = [], motionHits: [Int] = []
+        let expected = Int(((input.info.durationSeconds ?? 10) * 12).rounded(.up)) + 2
+        modelEnvelope.reserveCapacity(expected); motionEnvelope.reserveCapacity(expected)
+
+        let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
+        let summary = try input.decode(video: request, audio: true, onStep: { step in
+            let e = model.step(frame: step.pixels)
+            modelEnvelope.append(e)
+            if let hit = modelPicker.process(e) { modelHits.append(hit.step) }
+            let m = motion.step(frame: step.pixels)
+            motionEnvelope.append(m)
+            if let hit = motionPicker.process(m) { motionHits.append(hit.step) }
+            return true
+        })
+        if let hit = modelPicker.finish() { modelHits.append(hit.step) }
+        if let hit = motionPicker.finish() { motionHits.append(hit.step) }
+
+        if let error = summary.readError { throw fail(clip, "input ends early (\(error))") }
+        // The same usability rules as `thud probe` / training (ClipCheck), applied to the audio already decoded.
+        guard let audio = summary.audio, audio.decodedFrames > 0 else {
+            throw fail(clip, "audio does not decode (\(summary.audio?.corruptPackets ?? 0) corrupt packets, no sound)")
+        }
+        if audio.corruptPackets > audio.decodedFrames {
+            throw fail(clip, "audio mostly undecodable (\(audio.corruptPackets) corrupt packets, \(audio.decodedFrames) good frames)")
+        }
+        let envelope = AudioEnvelope(samples: audio.samples, sampleRate: audio.sampleRate)
+        if envelope.peakDB < AudioEnvelope.silenceDB { throw fail(clip, "audio is silent (peak \(Int(envelope.peakDB)) dBFS)") }
+        let n = min(modelEnvelope.count, envelope.count)
+        guard n >= 2 else { throw fail(clip, "too short to score (\(n) common steps)") }
+
+        let target = Array(envelope.values.prefix(n))
+        let truth: [Int], source: TruthSource
+        if let hitsPath = clip.hitsPath {
+            // The rule training uses too (GroundTruthHits): visible impacts at ⌊12·t⌋, runs < 3 steps apart merged.
+            guard let steps = GroundTruthHits.steps(for: clip) else {
+                throw ClipFailure(id: clip.id, path: hitsPath, problem: "hit list cannot be read (want {\"hits\": [{\"time\": s, \"visible\": bool}]})")
+            }
+            truth = steps.filter { $0 < n }
+            source = .hitList
+        } else {
+            truth = settings.peakRule.peaks(target)
+            source = .targetPeaks
+        }
+
+        func scored(_ envelope: [Float], _ hits: [Int]) -> PredictorResult {
+            let e = Array(envelope.prefix(n)), h = hits.filter { $0 < n }
+            return PredictorResult(envelope: e, hits: h,
+                                   score: ClipScore.measure(id: clip.id, className: clip.template, prediction: e, predictedHits: h,
+                                                            target: target, trueHits: truth, tolerance: settings.tolerance))
+        }
+        let results: [Predictor: PredictorResult] = [
+            .model: scored(modelEnvelope, modelHits),
+            .motionEnergy: scored(motionEnvelope, motionHits),
+            .constant: scored([Float](repeating: settings.constantLevel, count: n), []),
+            .oracle: scored(target, truth),
+        ]
+        return ClipEvaluation(clip: clip, steps: n, target: target, trueHits: truth, truthSource: source, results: results)
+    }
+
+    private func fail(_ clip: DatasetClip, _ problem: String) -> ClipFailure {
+        ClipFailure(id: clip.id, path: clip.path, problem: problem)
+    }
+}
+
+/// The whole run: which clips, how each went, and the settings, for the tables, JSON, charts and page.
+public struct EvaluationReport: Sendable {
+    public var dataset: String
+    public var split: String
+    public var classFilter: String
+    public var modelPath: String
+    public var settings: EvaluationSettings
+    /// Selected clips in dataset order.
+    public var selected: Int
+    public var evaluations: [ClipEvaluation]
+    public var failures: [ClipFailure]
+
+    public init(dataset: String, split: String, classFilter: String, modelPath: String, settings: EvaluationSettings,
+                selected: Int, evaluations: [ClipEvaluation], failures: [ClipFailure]) {
+        self.dataset = dataset; self.split = split; self.classFilter = classFilter; self.modelPath = modelPath
+        self.settings = settings; self.selected = selected; self.evaluations = evaluations; self.failures = failures
+    }
+
+    public func aggregate(_ p: Predictor, clips: [ClipEvaluation]? = nil) -> AggregateScore {
+        AggregateScore((clips ?? evaluations).map { $0.result(p).score })
+    }
+
+    /// Per class (the clip's template), in name order.
+    public var byClass: [(name: String, clips: [ClipEvaluation])] {
+        Dictionary(grouping: evaluations, by: { $0.clip.template }).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    public var truthCounts: (hitList: Int, targetPeaks: Int) {
+        (evaluations.filter { $0.truthSource == .hitList }.count, evaluations.filter { $0.truthSource == .targetPeaks }.count)
+    }
+}
+
+public enum EvaluationRun {
+    /// Scores `clips` in order; `progress(done, total, currentID)` is called before each clip and once at the end.
+    public static func run(clips: [DatasetClip], evaluator: ClipEvaluator,
+                           progress: (Int, Int, String) -> Void = { _, _, _ in },
+                           failed: (ClipFailure) -> Void = { _ in }) -> (evaluations: [ClipEvaluation], failures: [ClipFailure]) {
+        var done: [ClipEvaluation] = [], failures: [ClipFailure] = []
+        for (i, clip) in clips.enumerated() {
+            progress(i, clips.count, clip.id)
+            do {
+                done.append(try evaluator.evaluate(clip))
+            } catch let f as ClipFailure {
+                failures.append(f); failed(f)
+            } catch {
+                let f = ClipFailure(id: clip.id, path: clip.path, problem: "\(error)")
+                failures.append(f); failed(f)
+            }
+        }
+        progress(clips.count, clips.count, "")
+        return (done, failures)
+    }
+
+    /// The constant predictor's level: the mean target over (up to `limit`, evenly spaced) training clips, audio
+    /// only; nil when there are none or none decodes. Returns the level and how many clips it came from.
+    public static func trainingMeanTarget(_ clips: [DatasetClip], limit: Int = 64) -> (level: Float, clips: Int)? {
+        guard !clips.isEmpty else { return nil }
+        let stride = max(1, clips.count / limit)
+        var sum = 0.0, count = 0, used = 0
+        for clip in Swift.stride(from: 0, to: clips.count, by: stride).prefix(limit).map({ clips[$0] }) {
+            guard let input = try? MediaInput(path: clip.path), input.info.audio != nil,
+                  let summary = try? input.decode(video: nil, audio: true), let audio = summary.audio, audio.decodedFrames > 0,
+                  audio.corruptPackets <= audio.decodedFrames else { continue }
+            let e = AudioEnvelope(samples: audio.samples, sampleRate: audio.sampleRate)
+            guard e.peakDB >= AudioEnvelope.silenceDB, e.count > 0 else { continue }
+            sum += e.values.reduce(0.0) { $0 + Double($1) }
+            count += e.count
+            used += 1
+        }
+        return count > 0 ? (Float(sum / Double(count)), used) : nil
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import ThudEval
+import ThudMedia
+
+/// A clip decoded once for training: its 12 Hz frames at the model's size and the audio envelope target.
+public struct PreparedClip: Sendable {
+    public var clip: DatasetClip
+    public var steps: Int
+    public var width: Int
+    public var height: Int
+    /// steps × height × width gray8.
+    public var frames: [UInt8]
+    /// The envelope target, 0...1 per step.
+    public var targets: [Float]
+    /// The unscaled level in dBFS per step.
+    public var db: [Float]
+    /// Visible hits from the generator's ground truth, as steps (nil when the dataset has none).
+    public var trueHits: [Int]?
+
+    public var frameBytes: Int { width * height }
+}
+
+/// Why a clip was removed before training (the faulty-video report counts these).
+public enum FaultReason: String, Sendable, CaseIterable, Codable {
+    case missing = "missing or unreadable"
+    case notMedia = "not a readable video (empty, corrupt or truncated)"
+    case noVideo = "no video stream"
+    case noAudio = "no audio stream"
+    case audioUndecodable = "audio does not decode"
+    case audioSilent = "audio is silent"
+    case tooShort = "too short"
+
+    init(_ error: MediaError) {
+        switch error.kind {
+        case .notFound: self = .missing
+        case .noVideo: self = .noVideo
+        case .noAudio: self = .noAudio
+        case .audioUnusable: self = error.problem.contains("silent") ? .audioSilent : .audioUndecodable
+        case .tooShort: self = .tooShort
+        default: self = .notMedia
+        }
+    }
+}
+
+/// Decoded clips kept on disk, so that later epochs and later runs never decode again. The key covers the
+/// file (absolute path, size, modification time) and every preprocessing setting (frame size, the envelope
+/// definition's version, the minimum length); a change to any of them makes a new entry. A faulty clip is
+/// remembered too, with its reason. Entries are written to a temporary file and renamed into place.
+public final class FeatureCache: @unchecked Sendable {
+    /// Bump when decoding or the envelope changes in a way that alters cached values.
+    public static let version: UInt32 = 1
+    static let magic = Array("THUDCLIP".utf8)
+
+    public let directory: String
+    public let width: Int
+    public let height: Int
+    public let minimumSeconds: Double
+
+    public init(directory: String, width: Int, height: Int, minimumSeconds: Double = ClipCheck.defaultMinimumSeconds) throws {
+        self.directory = directory
+        self.width = width
+        self.height = height
+        self.minimumSeconds = minimumSeconds
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    public enum Outcome: Sendable {
+        case ready(PreparedClip, fromCache: Bool)
+        case faulty(FaultReason, String)
+    }
+
+    public func key(for clip: DatasetClip) -> String {
+        let url = URL(fileURLWithPath: clip.path).standardizedFileURL
+        let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+        let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
+        let mtime = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1
+        let text = "v\(Self.version)|\(url.path)|\(size)|\(mtime)|\(width)x\(height)|sigma200|min\(minimumSeconds)"
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(format: "%016llx", h)
+    }
+
+    /// The prepared clip from the cache, or decoded now (and cached).
+    public func prepare(_ clip: DatasetClip) -> Outcome {
+        let key = key(for: clip)
+        let entry = (directory as NSString).appendingPathComponent(key + ".clip")
+        let faultEntry = (directory as NSString).appendingPathComponent(key + ".faulty")
+        if let data = FileManager.default.contents(atPath: entry), var prepared = decodeEntry(data, clip: clip) {
+            prepared.trueHits = Self.readHits(clip)
+            return .ready(prepared, fromCache: true)
+        }
+        if let data = FileManager.default.contents(atPath: faultEntry),
+           let text = String(data: data, encoding: .utf8), let bar = text.firstIndex(of: "|"),
+           let reason = FaultReason(rawValue: String(text[..<bar])) {
+            return .faulty(reason, String(text[text.index(after: bar)...]))
+        }
+        switch decode(clip) {
+        case .success(var prepared):
+            writeAtomically(encodeEntry(prepared), to: entry)
+            prepared.trueHits = Self.readHits(clip)
+            return .ready(prepared, fromCache: false)
+        case .failure(let error):
+            let reason = FaultReason(error)
+            writeAtomically(Data("\(reason.rawValue)|\(error.message)".utf8), to: faultEntry)
+            return .faulty(reason, error.message)
+        }
+    }
+
+    /// One pass over the file: video steps at the model's size and the first audio stream together.
+    func decode(_ clip: DatasetClip) -> Result<PreparedClip, MediaError> {
+        do {
+            let input = try MediaInput(path: clip.path)
+            guard input.info.video != nil else { throw MediaError(.noVideo, file: input.name, "no video stream") }
+            guard input.info.audio != nil else { throw MediaError(.noAudio, file: input.name, "no audio stream") }
+            var frames: [UInt8] = []
+            frames.reserveCapacity(Int((input.info.durationSeconds ?? 5) * 12 + 2) * width * height)
+            let summary = try input.decode(video: VideoStepRequest(width: width, height: height), audio: true) { step in
+                frames.append(contentsOf: step.pixels)
+                return true
+            }
+            if let readError = summary.readError { throw MediaError(.truncated, file: input.name, "ends early (\(readError))") }
+            let audio = summary.audio!
+            if audio.decodedFrames == 0 || audio.corruptPackets > audio.decodedFrames {
+                throw MediaError(.audioUnusable, file: input.name, "audio does not decode (\(audio.corruptPackets) corrupt packets)")
+            }
+            let envelope = AudioEnvelope(samples: audio.samples, sampleRate: audio.sampleRate)
+            if envelope.peakDB < AudioEnvelope.silenceDB {
+                throw MediaError(.audioUnusable, file: input.name, "audio is silent")
+            }
+            let steps = min(summary.steps, envelope.count)
+            if Double(steps) / 12 < minimumSeconds {
+                throw MediaError(.tooShort, file: input.name, "too short (\(steps) steps)")
+            }
+            return .success(PreparedClip(clip: clip, steps: steps, width: width, height: height,
+                                         frames: Array(frames.prefix(steps * width * height)),
+                                         targets: Array(envelope.values.prefix(steps)), db: Array(envelope.db.prefix(steps)),
+                                         trueHits: nil))
+        } catch let error as MediaError {
+            return .failure(error)
+        } catch {
+            return .failure(MediaError(.internalError, file: clip.path, "\(error)"))
+        }
+    }
+
+    // Entry layout: magic, version, steps, width, height (UInt32 little-endian), frames, targets, db (Float32).
+    func encodeEntry(_ p: PreparedClip) -> Data {
+        var d = Data(Self.magic)
+        for v in [Self.version, UInt32(p.steps), UInt32(p.width), UInt32(p.height)] { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+        d.append(contentsOf: p.frames)
+        p.targets.withUnsafeBytes { d.append(contentsOf: $0) }
+        p.db.withUnsafeBytes { d.append(contentsOf: $0) }
+        return d
+    }
+
+    func decodeEntry(_ d: Data, clip: DatasetClip) -> PreparedClip? {
+        guard d.count >= 24, Array(d.prefix(8)) == Self.magic else { return nil }
+        func u32(_ at: Int) -> Int { Int(d[at..<at + 4].withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }) }
+        guard u32(8) == Int(Self.version) else { return nil }
+        let steps = u32(12), w = u32(16), h = u32(20)
+        guard w == width, h == height, d.count == 24 + steps * w * h + 8 * steps else { return nil }
+        let frames = [UInt8](d[24..<24 + steps * w * h])
+        let floats = d[(24 + steps * w * h)...].withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
+        return PreparedClip(clip: clip, steps: steps, width: w, height: h, frames: frames,
+                            targets: Array(floats[0..<steps]), db: Array(floats[steps..<2 * steps]), trueHits: nil)
+    }
+
+    private func writeAtomically(_ data: Data, to path: String) {
+        // A crashed run leaves at worst a stray temporary file, never a half-written entry under the real name.
+        try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    static func readHits(_ clip: DatasetClip) -> [Int]? { GroundTruthHits.steps(for: clip) }
+}

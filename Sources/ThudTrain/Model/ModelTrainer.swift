@@ -1,0 +1,280 @@
+// The numerical core of training: parameters, gradients and Adam state of one model in flat buffers, mini-batch
+// forward + backward on two threads, gradient clipping, Adam, export to a .thud file, and checkpoint state.
+//
+//   let trainer = ModelTrainer(architecture: .default, seed: 1)
+//   for batch in batches {
+//       let loss = trainer.computeGradients(batch: batch)   // mean BCE per step
+//       _ = trainer.clipGradients(maxNorm: 1)
+//       trainer.adamStep(learningRate: 1e-3)
+//   }
+//   try trainer.modelFile(header: header).write(to: "models/default.thud")
+import Foundation
+import ThudModel
+
+/// One window of a clip: T consecutive 12 Hz steps.
+public struct TrainingSequence {
+    /// T frames, gray8, W×H each (W×H from the architecture's input), packed one after another.
+    public var frames: [UInt8]
+    /// The frame before the window; nil at the clip's start (the first difference is then zero, as in
+    /// StreamingModel's first step after a reset).
+    public var previousFrame: [UInt8]?
+    /// T envelope targets in [0, 1].
+    public var targets: [Float]
+    /// Optional per-step loss weights (e.g. extra weight on onset steps); nil = all 1.
+    public var weights: [Float]?
+
+    public init(frames: [UInt8], previousFrame: [UInt8]?, targets: [Float], weights: [Float]? = nil) {
+        self.frames = frames; self.previousFrame = previousFrame; self.targets = targets; self.weights = weights
+    }
+
+    public var steps: Int { targets.count }
+}
+
+/// A checkpoint or model that does not fit the trainer (missing tensor, wrong shape, bad step counter).
+public struct TrainerStateError: Error, CustomStringConvertible, LocalizedError, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    /// Same class of failure as an invalid model file (CONVENTIONS.md: 20).
+    public var exitCode: Int32 { 20 }
+    public var description: String { message }
+    public var errorDescription: String? { message }
+}
+
+public final class ModelTrainer {
+    public let architecture: ModelArchitecture
+    let plan: NetworkPlan
+    /// Parameters, gradient and Adam moments, all in ParameterLayout order.
+    let parameters: FloatBuffer
+    let gradients: FloatBuffer
+    let adamM: FloatBuffer
+    let adamV: FloatBuffer
+    /// Adam steps taken (bias correction uses it).
+    public private(set) var stepCount = 0
+    /// Threads computeGradients uses (1 or 2). The batch is always split into the same two shards whatever this is,
+    /// and their gradients are added in a fixed order, so results are bit-identical for 1 and 2 threads.
+    public var threadCount = 2
+    /// Shard workers: the first half of a batch goes to workers[0], the second half to workers[1].
+    let workers: [TrainingWorker]
+
+    public init(architecture: ModelArchitecture, seed: UInt64) {
+        precondition(architecture.validationProblem() == nil, architecture.validationProblem() ?? "")
+        self.architecture = architecture
+        plan = NetworkPlan(architecture: architecture)
+        parameters = FloatBuffer(count: plan.layout.total)
+        gradients = FloatBuffer(count: plan.layout.total)
+        adamM = FloatBuffer(count: plan.layout.total)
+        adamV = FloatBuffer(count: plan.layout.total)
+        workers = [TrainingWorker(plan: plan), TrainingWorker(plan: plan)]
+        setParameters(architecture.randomParameters(seed: seed))
+    }
+
+    /// Continues from the weights of a model file (fresh Adam state).
+    public convenience init(modelFile: ModelFile) throws {
+        let a = modelFile.header.architecture
+        if let problem = a.validationProblem() { throw TrainerStateError("model: bad architecture (\(problem))") }
+        if let problem = modelFile.shapeProblem() { throw TrainerStateError("model: \(problem)") }
+        self.init(architecture: a, seed: 0)
+        setParameters(modelFile.tensors)
+    }
+
+    public var parameterCount: Int { plan.layout.counts.reduce(0, +) }
+
+    private func setParameters(_ tensors: [NamedTensor]) {
+        for t in tensors {
+            let o = plan.layout.offset(of: t.name)
+            t.values.withUnsafeBufferPointer { (parameters.pointer + o).update(from: $0.baseAddress!, count: t.values.count) }
+        }
+    }
+
+    private func tensors(of buffer: FloatBuffer, prefix: String = "") -> [NamedTensor] {
+        let l = plan.layout
+        return l.names.indices.map { i in
+            NamedTensor(name: prefix + l.names[i], shape: l.shapes[i],
+                        values: Array(UnsafeBufferPointer(start: buffer.pointer + l.offsets[i], count: l.counts[i])))
+        }
+    }
+
+    /// Current parameters as named tensors (file order).
+    public func parameterTensors() -> [NamedTensor] { tensors(of: parameters) }
+    /// The gradient of the last computeGradients (after any clipping), named like the parameters.
+    public func gradientTensors() -> [NamedTensor] { tensors(of: gradients) }
+
+    // MARK: Gradients
+
+    private func validate(_ s: TrainingSequence, index: Int) {
+        let n = plan.frameSize
+        precondition(s.frames.count == s.targets.count * n,
+                     "sequence \(index): \(s.frames.count) frame bytes for \(s.targets.count) steps of \(n)")
+        precondition(s.previousFrame == nil || s.previousFrame!.count == n, "sequence \(index): previous frame size")
+        precondition(s.weights == nil || s.weights!.count == s.targets.count, "sequence \(index): weights count")
+    }
+
+    /// Zeroes gradients, runs forward + backward over the batch (sequences may differ in length: shorter ones are
+    /// masked), and returns the mean loss per step: Σ weight · BCE / (number of steps). The gradient is that of
+    /// the returned loss. Uses `threadCount` threads; bit-identical results for any thread count.
+    public func computeGradients(batch: [TrainingSequence]) -> Float {
+        precondition(!batch.isEmpty, "empty batch")
+        for (i, s) in batch.enumerated() { validate(s, index: i) }
+        let stepTotal = batch.reduce(0) { $0 + $1.steps }
+        guard stepTotal > 0 else { gradients.zero(); return 0 }
+        // Our own two threads do the parallel work; OpenBLAS threads inside them would only fight over the 2 cores.
+        Kernels.pinBLASToOneThread()
+        let scale = 1 / Float(stepTotal)
+        let split = (batch.count + 1) / 2
+        let shards = batch.count >= 2 ? [batch[0..<split], batch[split...]] : [batch[...]]
+        let p = UnsafePointer(parameters.pointer)
+        var losses = (0.0, 0.0)
+        func run(_ i: Int) -> Double {
+            let w = workers[i]
+            w.gradients.zero()
+            w.load(shards[i])
+            w.forward(parameters: p)
+            let sum = w.loss(gradientScale: scale)
+            w.backward(parameters: p)
+            return sum
+        }
+        if shards.count == 2 && threadCount >= 2 {
+            // Each iteration writes only its own worker and its own slot of `results`.
+            let results = UnsafeMutablePointer<Double>.allocate(capacity: 2)
+            defer { results.deallocate() }
+            DispatchQueue.concurrentPerform(iterations: 2) { i in results[i] = run(i) }
+            losses = (results[0], results[1])
+        } else {
+            losses.0 = run(0)
+            if shards.count == 2 { losses.1 = run(1) }
+        }
+        let g = gradients.pointer, g0 = workers[0].gradients.pointer, g1 = workers[1].gradients.pointer
+        if shards.count == 2 {
+            for i in 0..<plan.layout.total { g[i] = g0[i] + g1[i] }
+        } else {
+            g.update(from: g0, count: plan.layout.total)
+        }
+        return Float((losses.0 + losses.1) / Double(stepTotal))
+    }
+
+    /// Mean loss per step of a batch without gradients (validation). Same definition as computeGradients.
+    public func loss(batch: [TrainingSequence]) -> Float {
+        precondition(!batch.isEmpty, "empty batch")
+        for (i, s) in batch.enumerated() { validate(s, index: i) }
+        let stepTotal = batch.reduce(0) { $0 + $1.steps }
+        guard stepTotal > 0 else { return 0 }
+        Kernels.pinBLASToOneThread()
+        let w = workers[0]
+        w.load(batch[...])
+        w.forward(parameters: parameters.pointer)
+        return Float(w.loss(gradientScale: nil) / Double(stepTotal))
+    }
+
+    /// Global L2 norm of the gradient (summed in Double, in a fixed order); when above `maxNorm`, scales the gradient
+    /// by maxNorm / (norm + 1e-6) as torch.nn.utils.clip_grad_norm_ does. Returns the norm before clipping.
+    @discardableResult
+    public func clipGradients(maxNorm: Float) -> Float {
+        let g = gradients.pointer
+        var sum: Double = 0
+        for i in 0..<plan.layout.total { sum += Double(g[i]) * Double(g[i]) }
+        let norm = Float(sum.squareRoot())
+        if norm > maxNorm {
+            let s = maxNorm / (norm + 1e-6)
+            for i in 0..<plan.layout.total { g[i] *= s }
+        }
+        return norm
+    }
+
+    /// One Adam step on the current gradient (torch.optim.Adam's update with bias correction). A non-zero
+    /// `weightDecay` is decoupled, as in AdamW: p ← p − lr·wd·p before the Adam update.
+    public func adamStep(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+                         weightDecay: Float = 0) {
+        stepCount += 1
+        let bc1 = Float(1 - pow(Double(beta1), Double(stepCount)))
+        let bc2Root = Float((1 - pow(Double(beta2), Double(stepCount))).squareRoot())
+        let stepSize = learningRate / bc1, decay = learningRate * weightDecay
+        let p = parameters.pointer, g = gradients.pointer, m = adamM.pointer, v = adamV.pointer
+        for i in 0..<plan.layout.total {
+            if decay != 0 { p[i] -= decay * p[i] }
+            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
+            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
+            p[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Root + epsilon)
+        }
+    }
+
+    // MARK: Inference and export
+
+    /// Steps per chunk in `predict`: bounds the activation memory for long clips; state carries across chunks.
+    static let predictChunk = 64
+
+    /// The envelope for one whole clip (`count` packed gray8 frames) from zero state, one value per step in
+    /// [0, 1] — what StreamingModel gives on the exported file, step by step after a reset.
+    public func predict(frames: [UInt8], count: Int) -> [Float] {
+        let n = plan.frameSize
+        precondition(frames.count == count * n, "need \(count) frames of \(n) bytes")
+        Kernels.pinBLASToOneThread()
+        var out = [Float](repeating: 0, count: count)
+        let w = workers[0]
+        frames.withUnsafeBufferPointer { fp in
+            var start = 0
+            while start < count {
+                let len = min(ModelTrainer.predictChunk, count - start)
+                let base = fp.baseAddress! + start * n
+                w.loadClipChunk(frames: base, count: len, previous: start == 0 ? nil : base - n)
+                w.forward(parameters: parameters.pointer, resetState: start == 0)
+                let z = w.logits
+                for t in 0..<len { out[start + t] = LSTMKernel.sigmoid(z[t]) }
+                w.carryStateForward()
+                start += len
+            }
+        }
+        return out
+    }
+
+    /// The current weights in ThudModel's format, so StreamingModel loads them. The header's architecture is set
+    /// to the trainer's, so the file always matches its tensors.
+    public func modelFile(header: ModelHeader) -> ModelFile {
+        var h = header
+        h.architecture = architecture
+        return ModelFile(header: h, tensors: parameterTensors())
+    }
+
+    // MARK: Checkpoints
+
+    static let momentPrefix = "adam.m."
+    static let variancePrefix = "adam.v."
+    static let stepTensorName = "adam.step"
+
+    /// Everything needed to resume bit-exactly: parameters (named as in the model file), Adam's first and second
+    /// moments ("adam.m.<name>", "adam.v.<name>") and the step counter ("adam.step", one float, exact below 2²⁴).
+    public func checkpointTensors() -> [NamedTensor] {
+        tensors(of: parameters) + tensors(of: adamM, prefix: ModelTrainer.momentPrefix)
+            + tensors(of: adamV, prefix: ModelTrainer.variancePrefix)
+            + [NamedTensor(name: ModelTrainer.stepTensorName, shape: [1], values: [Float(stepCount)])]
+    }
+
+    /// Restores the state written by checkpointTensors(). Throws (changing nothing) when a tensor is missing or
+    /// has the wrong shape.
+    public func restore(checkpointTensors: [NamedTensor]) throws {
+        var byName: [String: NamedTensor] = [:]
+        for t in checkpointTensors { byName[t.name] = t }
+        let l = plan.layout
+        for prefix in ["", ModelTrainer.momentPrefix, ModelTrainer.variancePrefix] {
+            for i in l.names.indices {
+                guard let t = byName[prefix + l.names[i]] else {
+                    throw TrainerStateError("checkpoint: missing tensor \(prefix + l.names[i])")
+                }
+                guard t.shape == l.shapes[i] else {
+                    throw TrainerStateError("checkpoint: tensor \(t.name) has shape \(t.shape), model needs \(l.shapes[i])")
+                }
+            }
+        }
+        guard let step = byName[ModelTrainer.stepTensorName], step.values.count == 1,
+              let stepValue = Int(exactly: step.values[0]), stepValue >= 0 else {
+            throw TrainerStateError("checkpoint: missing or bad \(ModelTrainer.stepTensorName)")
+        }
+        for (prefix, buffer) in [("", parameters), (ModelTrainer.momentPrefix, adamM), (ModelTrainer.variancePrefix, adamV)] {
+            for i in l.names.indices {
+                byName[prefix + l.names[i]]!.values.withUnsafeBufferPointer {
+                    (buffer.pointer + l.offsets[i]).update(from: $0.baseAddress!, count: l.counts[i])
+                }
+            }
+        }
+        stepCount = stepValue
+    }
+}

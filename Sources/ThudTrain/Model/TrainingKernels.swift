@@ -1,0 +1,276 @@
+// Training kernels in the style of llm.c: each layer's forward and backward written by hand over flat Float
+// buffers, matrix work through OpenBLAS. Every function here is checked on its own against finite differences in
+// Tests/ThudTrainTests/LayerGradientTests.swift, and the whole network against PyTorch's autograd
+// (Tests/ThudTrainTests/PyTorchGradientTests.swift). Layouts are PyTorch's for the same parameter names, so the
+// weights move to and from .thud files and the reference without reshuffling.
+//
+// Batched layout: a mini-batch of B sequences of T steps is a matrix of T·B rows, row t·B + b = step t of sequence
+// b (time-major), so each LSTM step works on a contiguous B × H block and the input projections and the head see all
+// T·B rows in one sgemm.
+import COpenBLAS
+import Foundation
+import ThudModel
+
+enum BLAS {
+    /// C[m × n] = alpha · op(A) · op(B) + beta · C, row-major; op transposes when asked. A and B are given as stored.
+    @inline(__always)
+    static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+// MARK: - Conv layer (3×3, stride 2, padding 1, + bias, ReLU)
+
+/// One conv layer's sizes. Weight [Cout × Cin·9] (PyTorch's [Cout, Cin, 3, 3] as stored), input CHW, output
+/// [Cout × outH·outW]; im2col turns the convolution into one sgemm (the same way ConvEncoder runs it).
+struct ConvLayerShape: Equatable {
+    let inChannels, outChannels, inHeight, inWidth, outHeight, outWidth: Int
+    var inputCount: Int { inChannels * inHeight * inWidth }
+    var outputCount: Int { outChannels * outHeight * outWidth }
+    /// Rows of the im2col matrix (= weight columns).
+    var patchSize: Int { inChannels * 9 }
+    var positions: Int { outHeight * outWidth }
+    var columnCount: Int { patchSize * positions }
+
+    init(inChannels: Int, outChannels: Int, inHeight: Int, inWidth: Int) {
+        self.inChannels = inChannels; self.outChannels = outChannels
+        self.inHeight = inHeight; self.inWidth = inWidth
+        outHeight = Kernels.convOutputSize(inHeight, stride: 2); outWidth = Kernels.convOutputSize(inWidth, stride: 2)
+    }
+}
+
+enum ConvKernel {
+    /// output = ReLU(W ∗ input + b). `columns` is im2col scratch of `shape.columnCount`.
+    static func forward(_ s: ConvLayerShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>,
+                        output: UnsafeMutablePointer<Float>) {
+        Kernels.im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, stride: 2,
+                          columns: columns)
+        BLAS.gemm(m: s.outChannels, n: s.positions, k: s.patchSize, a: weight, lda: s.patchSize,
+                  b: columns, ldb: s.positions, beta: 0, c: output, ldc: s.positions)
+        Kernels.addRowBiasReLU(output, rows: s.outChannels, cols: s.positions, bias: bias)
+    }
+
+    /// Backward of `forward`. `dOutput` (gradient w.r.t. the post-ReLU output) is masked in place by the ReLU;
+    /// weight and bias gradients are accumulated (+=); `dInput`, when given, is overwritten. `columns` is recomputed
+    /// from `input` here rather than cached: im2col is cheap next to the sgemms and caching it for every frame of a
+    /// batch would cost ~200 KB per frame.
+    static func backward(_ s: ConvLayerShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                         output: UnsafePointer<Float>, dOutput: UnsafeMutablePointer<Float>,
+                         dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+                         columns: UnsafeMutablePointer<Float>, dColumns: UnsafeMutablePointer<Float>,
+                         dInput: UnsafeMutablePointer<Float>?) {
+        let p = s.positions
+        for i in 0..<s.outputCount where !(output[i] > 0) { dOutput[i] = 0 }
+        for c in 0..<s.outChannels {
+            var sum: Float = 0
+            let row = dOutput + c * p
+            for j in 0..<p { sum += row[j] }
+            dBias[c] += sum
+        }
+        Kernels.im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, stride: 2,
+                          columns: columns)
+        // dW[Cout × K] += dY[Cout × P] · colsᵀ
+        BLAS.gemm(transB: true, m: s.outChannels, n: s.patchSize, k: p, a: dOutput, lda: p, b: columns, ldb: p,
+                  beta: 1, c: dWeight, ldc: s.patchSize)
+        guard let dInput else { return }
+        // dCols[K × P] = Wᵀ · dY, then scatter back (col2im).
+        BLAS.gemm(transA: true, m: s.patchSize, n: p, k: s.outChannels, a: weight, lda: s.patchSize,
+                  b: dOutput, ldb: p, beta: 0, c: dColumns, ldc: p)
+        col2im3x3(columns: dColumns, channels: s.inChannels, height: s.inHeight, width: s.inWidth,
+                  outHeight: s.outHeight, outWidth: s.outWidth, input: dInput)
+    }
+
+    /// Adjoint of Kernels.im2col3x3 with stride 2, padding 1: input = Σ of every column entry that read it.
+    static func col2im3x3(columns: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+                          outHeight: Int, outWidth: Int, input: UnsafeMutablePointer<Float>) {
+        input.update(repeating: 0, count: channels * height * width)
+        let outCount = outHeight * outWidth
+        var row = columns
+        for c in 0..<channels {
+            let plane = input + c * height * width
+            for ky in 0..<3 {
+                for kx in 0..<3 {
+                    var src = row
+                    for oy in 0..<outHeight {
+                        let iy = oy * 2 - 1 + ky
+                        if iy >= 0 && iy < height {
+                            let dst = plane + iy * width
+                            for ox in 0..<outWidth {
+                                let ix = ox * 2 - 1 + kx
+                                if ix >= 0 && ix < width { dst[ix] += src[ox] }
+                            }
+                        }
+                        src += outWidth
+                    }
+                    row += outCount
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Dense layer (Linear, optional ReLU)
+
+enum DenseKernel {
+    /// Y[rows × out] = X[rows × in] · Wᵀ + b, then ReLU when `relu`. W is PyTorch's Linear weight [out × in].
+    static func forward(rows: Int, inSize: Int, outSize: Int, relu: Bool, input: UnsafePointer<Float>,
+                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                        output: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows { (output + r * outSize).update(from: bias, count: outSize) }
+        BLAS.gemm(transB: true, m: rows, n: outSize, k: inSize, a: input, lda: inSize, b: weight, ldb: inSize,
+                  beta: 1, c: output, ldc: outSize)
+        if relu { for i in 0..<(rows * outSize) { output[i] = max(output[i], 0) } }
+    }
+
+    /// Backward of `forward`: masks `dOutput` in place by the ReLU, accumulates dW and db, overwrites dInput.
+    static func backward(rows: Int, inSize: Int, outSize: Int, relu: Bool, input: UnsafePointer<Float>,
+                         weight: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                         dOutput: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>,
+                         dBias: UnsafeMutablePointer<Float>, dInput: UnsafeMutablePointer<Float>?) {
+        if relu { for i in 0..<(rows * outSize) where !(output[i] > 0) { dOutput[i] = 0 } }
+        columnSums(dOutput, rows: rows, cols: outSize, into: dBias)
+        // dW[out × in] += dYᵀ · X
+        BLAS.gemm(transA: true, m: outSize, n: inSize, k: rows, a: dOutput, lda: outSize, b: input, ldb: inSize,
+                  beta: 1, c: dWeight, ldc: inSize)
+        if let dInput {
+            BLAS.gemm(m: rows, n: inSize, k: outSize, a: dOutput, lda: outSize, b: weight, ldb: inSize,
+                      beta: 0, c: dInput, ldc: inSize)
+        }
+    }
+
+    /// into[j] += Σ_r m[r, j], rows in order (a fixed order keeps results bit-reproducible).
+    static func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let row = m + r * cols
+            for j in 0..<cols { into[j] += row[j] }
+        }
+    }
+}
+
+// MARK: - LSTM layer (PyTorch gate order i, f, g, o), T steps over a B × H block per step
+
+/// Buffers of one LSTM layer for a batch of `batch` sequences × `steps`. Row blocks are time-major; `hidden` and
+/// `cells` have an extra first block holding the initial state (h₀, c₀), so step t reads block t and writes t + 1.
+struct LSTMBuffers {
+    /// [T·B × 4H]: pre-activations, replaced in place by the activations (i, f, g, o) that backward needs.
+    var gates: UnsafeMutablePointer<Float>
+    /// [(T + 1)·B × H]
+    var hidden: UnsafeMutablePointer<Float>
+    var cells: UnsafeMutablePointer<Float>
+    /// [T·B × H]: tanh(c_t), kept for backward.
+    var tanhCells: UnsafeMutablePointer<Float>
+}
+
+enum LSTMKernel {
+    @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+
+    /// Runs T steps from the state in block 0 of `hidden`/`cells`. `input` is [T·B × inSize].
+    /// Bias is b_ih + b_hh per gate, as StackedLSTM adds it.
+    static func forward(steps: Int, batch: Int, inSize: Int, hiddenSize h: Int, input: UnsafePointer<Float>,
+                        weightIH: UnsafePointer<Float>, weightHH: UnsafePointer<Float>,
+                        biasIH: UnsafePointer<Float>, biasHH: UnsafePointer<Float>, buffers s: LSTMBuffers) {
+        let g4 = 4 * h, rows = steps * batch
+        for r in 0..<rows {
+            let g = s.gates + r * g4
+            for j in 0..<g4 { g[j] = biasIH[j] + biasHH[j] }
+        }
+        // Input projections of every step at once: G[T·B × 4H] += X · W_ihᵀ.
+        BLAS.gemm(transB: true, m: rows, n: g4, k: inSize, a: input, lda: inSize, b: weightIH, ldb: inSize,
+                  beta: 1, c: s.gates, ldc: g4)
+        for t in 0..<steps {
+            let gates = s.gates + t * batch * g4
+            let hPrev = s.hidden + t * batch * h, cPrev = s.cells + t * batch * h
+            let hNext = s.hidden + (t + 1) * batch * h, cNext = s.cells + (t + 1) * batch * h
+            let tanhC = s.tanhCells + t * batch * h
+            BLAS.gemm(transB: true, m: batch, n: g4, k: h, a: hPrev, lda: h, b: weightHH, ldb: h,
+                      beta: 1, c: gates, ldc: g4)
+            for b in 0..<batch {
+                let gi = gates + b * g4, gf = gi + h, gg = gi + 2 * h, go = gi + 3 * h
+                let cp = cPrev + b * h, cn = cNext + b * h, hn = hNext + b * h, tc = tanhC + b * h
+                for j in 0..<h {
+                    // Same float operations as Kernels.lstmPointwise, so training and streaming agree closely.
+                    let i = sigmoid(gi[j]), f = sigmoid(gf[j]), g = tanhf(gg[j]), o = sigmoid(go[j])
+                    let c = f * cp[j] + i * g
+                    let t = tanhf(c)
+                    gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o
+                    cn[j] = c; tc[j] = t; hn[j] = o * t
+                }
+            }
+        }
+    }
+
+    /// Backward through T steps. `dHidden` [T·B × H] is the loss gradient w.r.t. each step's output h (from the
+    /// layer above or the head). Accumulates weight/bias gradients, overwrites `dInput` [T·B × inSize] when given.
+    /// Scratch: `dGates` [T·B × 4H], `dhCarry` and `dcCarry` [B × H]. The initial state gets no gradient (it is zero
+    /// in training).
+    static func backward(steps: Int, batch: Int, inSize: Int, hiddenSize h: Int, input: UnsafePointer<Float>,
+                         weightIH: UnsafePointer<Float>, weightHH: UnsafePointer<Float>, buffers s: LSTMBuffers,
+                         dHidden: UnsafePointer<Float>, dWeightIH: UnsafeMutablePointer<Float>,
+                         dWeightHH: UnsafeMutablePointer<Float>, dBiasIH: UnsafeMutablePointer<Float>,
+                         dBiasHH: UnsafeMutablePointer<Float>, dInput: UnsafeMutablePointer<Float>?,
+                         dGates: UnsafeMutablePointer<Float>, dhCarry: UnsafeMutablePointer<Float>,
+                         dcCarry: UnsafeMutablePointer<Float>) {
+        let g4 = 4 * h, rows = steps * batch
+        dhCarry.update(repeating: 0, count: batch * h)
+        dcCarry.update(repeating: 0, count: batch * h)
+        var t = steps - 1
+        while t >= 0 {
+            // Recurrent gradient into h_t from step t + 1's gates: dh += dG_{t+1} · W_hh.
+            if t < steps - 1 {
+                BLAS.gemm(m: batch, n: h, k: g4, a: dGates + (t + 1) * batch * g4, lda: g4, b: weightHH, ldb: h,
+                          beta: 0, c: dhCarry, ldc: h)
+            }
+            let gates = s.gates + t * batch * g4, dG = dGates + t * batch * g4
+            let cPrev = s.cells + t * batch * h, tanhC = s.tanhCells + t * batch * h
+            let dOut = dHidden + t * batch * h
+            for b in 0..<batch {
+                let gi = gates + b * g4, gf = gi + h, gg = gi + 2 * h, go = gi + 3 * h
+                let di = dG + b * g4, df = di + h, dg = di + 2 * h, dO = di + 3 * h
+                let cp = cPrev + b * h, tc = tanhC + b * h, dOutB = dOut + b * h
+                let dhB = dhCarry + b * h, dcB = dcCarry + b * h
+                for j in 0..<h {
+                    let i = gi[j], f = gf[j], g = gg[j], o = go[j], tcj = tc[j]
+                    let dh = dOutB[j] + dhB[j]
+                    let dc = dcB[j] + dh * o * (1 - tcj * tcj)
+                    di[j] = dc * g * i * (1 - i)
+                    df[j] = dc * cp[j] * f * (1 - f)
+                    dg[j] = dc * i * (1 - g * g)
+                    dO[j] = dh * tcj * o * (1 - o)
+                    dcB[j] = dc * f
+                }
+            }
+            t -= 1
+        }
+        // Weight gradients over all steps at once: dW_ih += dGᵀ · X, dW_hh += dGᵀ · H_{t−1} (blocks 0…T−1).
+        BLAS.gemm(transA: true, m: g4, n: inSize, k: rows, a: dGates, lda: g4, b: input, ldb: inSize,
+                  beta: 1, c: dWeightIH, ldc: inSize)
+        BLAS.gemm(transA: true, m: g4, n: h, k: rows, a: dGates, lda: g4, b: s.hidden, ldb: h,
+                  beta: 1, c: dWeightHH, ldc: h)
+        DenseKernel.columnSums(dGates, rows: rows, cols: g4, into: dBiasIH)
+        DenseKernel.columnSums(dGates, rows: rows, cols: g4, into: dBiasHH)
+        if let dInput {
+            BLAS.gemm(m: rows, n: inSize, k: g4, a: dGates, lda: g4, b: weightIH, ldb: inSize,
+                      beta: 0, c: dInput, ldc: inSize)
+        }
+    }
+}
+
+// MARK: - Sigmoid + binary cross-entropy on logits
+
+enum BCEKernel {
+    /// Loss of one step on the logit z (the head's output before the sigmoid) against target y ∈ [0, 1]:
+    /// −y·log σ(z) − (1−y)·log(1−σ(z)), in the stable form max(z,0) − z·y + log(1 + e^−|z|) (PyTorch's
+    /// binary_cross_entropy_with_logits). Its gradient w.r.t. z is σ(z) − y.
+    @inline(__always)
+    static func loss(logit z: Float, target y: Float) -> Float {
+        max(z, 0) - z * y + log1pf(expf(-abs(z)))
+    }
+
+    @inline(__always)
+    static func gradient(logit z: Float, target y: Float) -> Float { LSTMKernel.sigmoid(z) - y }
+}

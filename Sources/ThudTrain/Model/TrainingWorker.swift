@@ -1,0 +1,302 @@
+// One shard of a mini-batch: the whole network's forward pass with the activations backward needs, the loss, and
+// the backward pass into the worker's own gradient buffer. ModelTrainer runs two workers on two threads and adds
+// their gradients in a fixed order, so results do not depend on scheduling.
+import Foundation
+import ThudModel
+
+/// Every per-batch buffer of a worker, sized for `rows` = T·B and `batch` = B. Replaced by a larger one when a bigger
+/// batch arrives (never shrunk), so steady-state training allocates nothing.
+final class TrainingWorkspace {
+    let rowCapacity: Int
+    let batchCapacity: Int
+
+    /// Frames, time-major [rows × W·H], and the frame before each sequence's first step [B × W·H].
+    let frames: UnsafeMutablePointer<UInt8>
+    let firstPrevious: UnsafeMutablePointer<UInt8>
+    /// Per row: target and loss weight (0 on padded steps: the mask).
+    let targets: FloatBuffer
+    let weights: FloatBuffer
+    /// Conv outputs of every layer but the last [rows × Cout·P]; the last layer writes `features` directly.
+    let convOutputs: [FloatBuffer]
+    /// Encoder features [rows × F] (the LSTM's input) and their gradient.
+    let features: FloatBuffer
+    let dFeatures: FloatBuffer
+    let lstm: [LSTMBuffers]
+    let lstmStorage: [FloatBuffer]
+    /// Gradient w.r.t. each LSTM layer's output h [rows × H].
+    let dLSTMOutput: [FloatBuffer]
+    let dGates: FloatBuffer
+    let dhCarry: FloatBuffer
+    let dcCarry: FloatBuffer
+    /// Head outputs per layer [rows × width] (the last is the logit) and their gradients.
+    let headOutputs: [FloatBuffer]
+    let dHeadOutputs: [FloatBuffer]
+
+    init(plan: NetworkPlan, rows: Int, batch: Int) {
+        rowCapacity = rows; batchCapacity = batch
+        frames = .allocate(capacity: max(rows * plan.frameSize, 1))
+        frames.initialize(repeating: 0, count: max(rows * plan.frameSize, 1))
+        firstPrevious = .allocate(capacity: max(batch * plan.frameSize, 1))
+        firstPrevious.initialize(repeating: 0, count: max(batch * plan.frameSize, 1))
+        targets = FloatBuffer(count: rows); weights = FloatBuffer(count: rows)
+        convOutputs = plan.conv.dropLast().map { FloatBuffer(count: rows * $0.shape.outputCount) }
+        features = FloatBuffer(count: rows * plan.featureCount)
+        dFeatures = FloatBuffer(count: rows * plan.featureCount)
+        let h = plan.hidden
+        var storage: [FloatBuffer] = [], lstm: [LSTMBuffers] = []
+        for _ in plan.lstm {
+            let gates = FloatBuffer(count: rows * 4 * h), hidden = FloatBuffer(count: (rows + batch) * h)
+            let cells = FloatBuffer(count: (rows + batch) * h), tanhCells = FloatBuffer(count: rows * h)
+            storage += [gates, hidden, cells, tanhCells]
+            lstm.append(LSTMBuffers(gates: gates.pointer, hidden: hidden.pointer, cells: cells.pointer,
+                                    tanhCells: tanhCells.pointer))
+        }
+        self.lstm = lstm; lstmStorage = storage
+        dLSTMOutput = plan.lstm.map { _ in FloatBuffer(count: rows * h) }
+        dGates = FloatBuffer(count: rows * 4 * h)
+        dhCarry = FloatBuffer(count: batch * h); dcCarry = FloatBuffer(count: batch * h)
+        headOutputs = plan.head.map { FloatBuffer(count: rows * $0.outSize) }
+        dHeadOutputs = plan.head.map { FloatBuffer(count: rows * $0.outSize) }
+    }
+
+    deinit {
+        frames.deallocate()
+        firstPrevious.deallocate()
+    }
+}
+
+final class TrainingWorker {
+    let plan: NetworkPlan
+    /// This worker's gradient, same layout as the parameters.
+    let gradients: FloatBuffer
+    private(set) var workspace: TrainingWorkspace
+    /// Per-frame scratch (independent of batch size).
+    private let inputPlanes: FloatBuffer
+    private let columns: FloatBuffer
+    private let dColumns: FloatBuffer
+    /// Gradient w.r.t. each conv layer's output but the last, for one frame.
+    private let dConvOutputs: [FloatBuffer]
+    private let motionEncoder: MotionEnergyEncoder?
+    /// Valid steps of each sequence in the current shard (capacity kept between calls).
+    private var lengths: [Int] = []
+    private(set) var batch = 0
+    private(set) var steps = 0
+
+    init(plan: NetworkPlan) {
+        self.plan = plan
+        gradients = FloatBuffer(count: plan.layout.total)
+        workspace = TrainingWorkspace(plan: plan, rows: 0, batch: 0)
+        inputPlanes = FloatBuffer(count: 2 * plan.frameSize)
+        columns = FloatBuffer(count: plan.maxColumns)
+        dColumns = FloatBuffer(count: plan.maxColumns)
+        dConvOutputs = plan.conv.dropLast().map { FloatBuffer(count: $0.shape.outputCount) }
+        motionEncoder = plan.encoderKind == .motionEnergy ? MotionEnergyEncoder(architecture: plan.architecture) : nil
+        lengths.reserveCapacity(64)
+    }
+
+    private func ensureCapacity(rows: Int, batch: Int) {
+        if rows > workspace.rowCapacity || batch > workspace.batchCapacity {
+            workspace = TrainingWorkspace(plan: plan, rows: max(rows, workspace.rowCapacity),
+                                          batch: max(batch, workspace.batchCapacity))
+        }
+    }
+
+    // MARK: Loading a shard
+
+    /// Copies a shard of sequences into the workspace (time-major), with targets and weights; padded steps of
+    /// shorter sequences get weight 0 and zero features.
+    func load(_ sequences: ArraySlice<TrainingSequence>) {
+        let b = sequences.count
+        let t = sequences.reduce(0) { max($0, $1.targets.count) }
+        ensureCapacity(rows: t * b, batch: b)
+        batch = b; steps = t
+        lengths.removeAll(keepingCapacity: true)
+        let ws = workspace, n = plan.frameSize
+        for (bi, seq) in sequences.enumerated() {
+            let len = seq.targets.count
+            lengths.append(len)
+            seq.frames.withUnsafeBufferPointer { src in
+                for s in 0..<len { (ws.frames + (s * b + bi) * n).update(from: src.baseAddress! + s * n, count: n) }
+                // No frame before the window: the first step's difference is zero, as in StreamingModel.step.
+                let prev = seq.previousFrame
+                if let prev {
+                    prev.withUnsafeBufferPointer { ws.firstPrevious.advanced(by: bi * n).update(from: $0.baseAddress!, count: n) }
+                } else if len > 0 {
+                    ws.firstPrevious.advanced(by: bi * n).update(from: src.baseAddress!, count: n)
+                }
+            }
+            for s in 0..<t {
+                let r = s * b + bi
+                ws.targets.pointer[r] = s < len ? seq.targets[s] : 0
+                ws.weights.pointer[r] = s < len ? (seq.weights?[s] ?? 1) : 0
+            }
+        }
+    }
+
+    /// Loads one chunk of a single clip for inference (B = 1). `previous` nil: first chunk of the clip.
+    func loadClipChunk(frames: UnsafePointer<UInt8>, count: Int, previous: UnsafePointer<UInt8>?) {
+        ensureCapacity(rows: count, batch: 1)
+        batch = 1; steps = count
+        lengths.removeAll(keepingCapacity: true)
+        lengths.append(count)
+        let ws = workspace, n = plan.frameSize
+        ws.frames.update(from: frames, count: count * n)
+        ws.firstPrevious.update(from: previous ?? frames, count: n)
+        for r in 0..<count { ws.targets.pointer[r] = 0; ws.weights.pointer[r] = 0 }
+    }
+
+    // MARK: Forward
+
+    @inline(__always) private func isValid(row r: Int) -> Bool { r / batch < lengths[r % batch] }
+
+    private func framePointers(row r: Int) -> (current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>) {
+        let n = plan.frameSize, ws = workspace
+        let current = UnsafePointer(ws.frames + r * n)
+        let previous = r < batch ? UnsafePointer(ws.firstPrevious + r * n) : UnsafePointer(ws.frames + (r - batch) * n)
+        return (current, previous)
+    }
+
+    /// [x/255, (x − previous)/255 × gain] with the same float operations as ConvEncoder.encode.
+    private func fillInputPlanes(row r: Int) {
+        let (current, previous) = framePointers(row: r)
+        let n = plan.frameSize, frame = inputPlanes.pointer, diff = inputPlanes.pointer + n
+        let scale: Float = 1.0 / 255.0
+        let gain = plan.architecture.encoder.effectiveDifferenceGain
+        for i in 0..<n {
+            let x = Float(current[i]) * scale
+            frame[i] = x
+            diff[i] = (x - Float(previous[i]) * scale) * gain
+        }
+    }
+
+    /// Forward over the loaded shard. `resetState`: start from zero (h, c); otherwise from block 0 as left by
+    /// `carryStateForward()`. Leaves logits in the last head output.
+    func forward(parameters p: UnsafePointer<Float>, resetState: Bool = true) {
+        let ws = workspace, rows = steps * batch, f = plan.featureCount, h = plan.hidden
+        // Encoder, one frame at a time (padded rows get zero features).
+        for r in 0..<rows {
+            let out = ws.features.pointer + r * f
+            guard isValid(row: r) else { out.update(repeating: 0, count: f); continue }
+            if let motion = motionEncoder {
+                let (current, previous) = framePointers(row: r)
+                motion.encode(current: UnsafeBufferPointer(start: current, count: plan.frameSize),
+                              previous: UnsafeBufferPointer(start: previous, count: plan.frameSize), into: out)
+                continue
+            }
+            fillInputPlanes(row: r)
+            var input = UnsafePointer(inputPlanes.pointer)
+            for (l, layer) in plan.conv.enumerated() {
+                let isLast = l == plan.conv.count - 1
+                let output = isLast ? out : ws.convOutputs[l].pointer + r * layer.shape.outputCount
+                ConvKernel.forward(layer.shape, input: input, weight: p + layer.weight, bias: p + layer.bias,
+                                   columns: columns.pointer, output: output)
+                input = UnsafePointer(output)
+            }
+        }
+        // LSTM layers.
+        var input = UnsafePointer(ws.features.pointer)
+        for (l, layer) in plan.lstm.enumerated() {
+            let s = ws.lstm[l]
+            if resetState {
+                s.hidden.update(repeating: 0, count: batch * h)
+                s.cells.update(repeating: 0, count: batch * h)
+            }
+            LSTMKernel.forward(steps: steps, batch: batch, inSize: layer.inSize, hiddenSize: h, input: input,
+                               weightIH: p + layer.weightIH, weightHH: p + layer.weightHH,
+                               biasIH: p + layer.biasIH, biasHH: p + layer.biasHH, buffers: s)
+            input = UnsafePointer(s.hidden + batch * h)
+        }
+        // Head.
+        for (i, layer) in plan.head.enumerated() {
+            let out = ws.headOutputs[i].pointer
+            DenseKernel.forward(rows: rows, inSize: layer.inSize, outSize: layer.outSize,
+                                relu: i < plan.head.count - 1, input: input, weight: p + layer.weight,
+                                bias: p + layer.bias, output: out)
+            input = UnsafePointer(out)
+        }
+    }
+
+    /// Moves the final LSTM state into block 0, so the next chunk's forward (resetState: false) continues from it.
+    func carryStateForward() {
+        let h = plan.hidden, end = steps * batch * h
+        for s in workspace.lstm {
+            s.hidden.update(from: s.hidden + end, count: batch * h)
+            s.cells.update(from: s.cells + end, count: batch * h)
+        }
+    }
+
+    /// Logits of the loaded shard, row r = t·B + b.
+    var logits: UnsafePointer<Float> { UnsafePointer(workspace.headOutputs[plan.head.count - 1].pointer) }
+
+    // MARK: Loss and backward
+
+    /// Σ weight · BCE over the shard's valid steps (Double, summed in row order). With `gradientScale` set, also
+    /// writes dLoss/dlogit · gradientScale into the last head gradient buffer.
+    func loss(gradientScale: Float?) -> Double {
+        let ws = workspace, rows = steps * batch, z = logits
+        let dz = ws.dHeadOutputs[plan.head.count - 1].pointer
+        var sum: Double = 0
+        for r in 0..<rows {
+            let w = ws.weights.pointer[r], y = ws.targets.pointer[r]
+            if w != 0 { sum += Double(w * BCEKernel.loss(logit: z[r], target: y)) }
+            if let scale = gradientScale {
+                dz[r] = w == 0 ? 0 : w * BCEKernel.gradient(logit: z[r], target: y) * scale
+            }
+        }
+        return sum
+    }
+
+    /// Backward over the shard after `forward` and `loss(gradientScale:)`; accumulates into `gradients`
+    /// (the caller zeroes them).
+    func backward(parameters p: UnsafePointer<Float>) {
+        let ws = workspace, rows = steps * batch, h = plan.hidden, g = gradients.pointer
+        // Head, top down; the last dInput is the gradient w.r.t. the top LSTM layer's outputs.
+        let top = plan.lstm.count - 1
+        for i in stride(from: plan.head.count - 1, through: 0, by: -1) {
+            let layer = plan.head[i]
+            let input = i > 0 ? UnsafePointer(ws.headOutputs[i - 1].pointer) : UnsafePointer(ws.lstm[top].hidden + batch * h)
+            let dInput = i > 0 ? ws.dHeadOutputs[i - 1].pointer : ws.dLSTMOutput[top].pointer
+            DenseKernel.backward(rows: rows, inSize: layer.inSize, outSize: layer.outSize,
+                                 relu: i < plan.head.count - 1, input: input, weight: p + layer.weight,
+                                 output: ws.headOutputs[i].pointer, dOutput: ws.dHeadOutputs[i].pointer,
+                                 dWeight: g + layer.weight, dBias: g + layer.bias, dInput: dInput)
+        }
+        // LSTM layers, top down.
+        let needFeatureGradient = plan.encoderKind == .conv
+        for l in stride(from: top, through: 0, by: -1) {
+            let layer = plan.lstm[l]
+            let input = l > 0 ? UnsafePointer(ws.lstm[l - 1].hidden + batch * h) : UnsafePointer(ws.features.pointer)
+            let dInput: UnsafeMutablePointer<Float>? = l > 0 ? ws.dLSTMOutput[l - 1].pointer
+                : (needFeatureGradient ? ws.dFeatures.pointer : nil)
+            LSTMKernel.backward(steps: steps, batch: batch, inSize: layer.inSize, hiddenSize: h, input: input,
+                                weightIH: p + layer.weightIH, weightHH: p + layer.weightHH, buffers: ws.lstm[l],
+                                dHidden: ws.dLSTMOutput[l].pointer, dWeightIH: g + layer.weightIH,
+                                dWeightHH: g + layer.weightHH, dBiasIH: g + layer.biasIH,
+                                dBiasHH: g + layer.biasHH, dInput: dInput, dGates: ws.dGates.pointer,
+                                dhCarry: ws.dhCarry.pointer, dcCarry: ws.dcCarry.pointer)
+        }
+        guard needFeatureGradient else { return }
+        // Conv encoder, frame by frame, top layer down; layer 0 needs no input gradient (pixels are data).
+        let f = plan.featureCount
+        for r in 0..<rows where isValid(row: r) {
+            var dOutput = ws.dFeatures.pointer + r * f
+            for l in stride(from: plan.conv.count - 1, through: 0, by: -1) {
+                let layer = plan.conv[l]
+                let output = l == plan.conv.count - 1 ? UnsafePointer(ws.features.pointer + r * f)
+                    : UnsafePointer(ws.convOutputs[l].pointer + r * layer.shape.outputCount)
+                let input: UnsafePointer<Float>
+                if l > 0 {
+                    input = UnsafePointer(ws.convOutputs[l - 1].pointer + r * plan.conv[l - 1].shape.outputCount)
+                } else {
+                    fillInputPlanes(row: r)
+                    input = UnsafePointer(inputPlanes.pointer)
+                }
+                let dInput: UnsafeMutablePointer<Float>? = l > 0 ? dConvOutputs[l - 1].pointer : nil
+                ConvKernel.backward(layer.shape, input: input, weight: p + layer.weight, output: output,
+                                    dOutput: dOutput, dWeight: g + layer.weight, dBias: g + layer.bias,
+                                    columns: columns.pointer, dColumns: dColumns.pointer, dInput: dInput)
+                if let dInput { dOutput = dInput }
+            }
+        }
+    }
+}

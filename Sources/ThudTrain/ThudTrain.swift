@@ -1,1 +1,0 @@
-// ThudTrain: see Package.swift for this module's role.

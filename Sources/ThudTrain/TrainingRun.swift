@@ -1,0 +1,249 @@
+import Foundation
+import ThudEval
+import ThudModel
+
+/// Everything that decides what a run computes. Two runs with equal settings and data give equal weights.
+public struct TrainingSettings: Codable, Sendable, Equatable {
+    public var architecture: ModelArchitecture
+    public var epochs: Int = 20
+    public var batchSize: Int = 16
+    /// Truncated backpropagation through time: a clip is cut into windows of this many steps (the original
+    /// used 48), each starting from zero state with the frame before it as the "previous" frame.
+    public var sequenceLength: Int = 48
+    public var learningRate: Float = 2e-3
+    public var gradientClipNorm: Float = 1
+    public var seed: UInt64 = 1
+    /// Extra loss weight on onset steps (the target rises by more than 0.1): 0 = plain BCE.
+    public var onsetWeight: Float = 0
+    /// The peak picker's minimum strength used for validation hits.
+    public var hitThreshold: Float = 0.2
+
+    public init(architecture: ModelArchitecture) { self.architecture = architecture }
+
+    /// A short text that changes when any setting changes (for --resume).
+    public var fingerprint: String {
+        // Sorted keys: Swift's JSON key order otherwise follows per-process hash seeding.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let data = (try? encoder.encode(self)) ?? Data()
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(format: "%016llx", h)
+    }
+}
+
+/// Validation figures for one pass over clips.
+public struct ValidationResult: Sendable {
+    public var loss: Double
+    public var meanR: Double?
+    public var hits: HitMatch
+    public var scores: [ClipScore]
+    /// What "best" means when choosing the model to keep: pooled hit F1 plus the Fisher-mean r.
+    public var selectionScore: Double { hits.f1 + (meanR ?? 0) }
+}
+
+/// The epoch loop: batches of windows in a seeded order, Adam with gradient clipping, validation after each
+/// epoch, the best model kept, and a checkpoint written atomically every epoch and on interruption.
+public final class TrainingRun {
+    public let settings: TrainingSettings
+    public let train: [PreparedClip]
+    public let validation: [PreparedClip]
+    public let checkpointPath: String
+    public let outputPath: String
+    public let provenance: TrainingProvenance
+    let log: (String) -> Void
+    let progress: (String) -> Void
+    let trainer: ModelTrainer
+    public private(set) var state = TrainingState()
+    /// Stops after this many batches (a test hook standing in for kill -9).
+    public var stopAfterBatches: Int?
+    /// Called after each batch with the number of batches run so far (a test hook).
+    public var afterBatch: (Int) -> Void = { _ in }
+
+    public init(settings: TrainingSettings, train: [PreparedClip], validation: [PreparedClip], checkpointPath: String,
+                outputPath: String, provenance: TrainingProvenance,
+                log: @escaping (String) -> Void = { _ in }, progress: @escaping (String) -> Void = { _ in }) {
+        self.settings = settings
+        self.train = train
+        self.validation = validation
+        self.checkpointPath = checkpointPath
+        self.outputPath = outputPath
+        self.provenance = provenance
+        self.log = log
+        self.progress = progress
+        trainer = ModelTrainer(architecture: settings.architecture, seed: settings.seed)
+        state.settingsFingerprint = settings.fingerprint
+    }
+
+    public enum Outcome: Equatable { case finished, interrupted }
+
+    /// Continues from the checkpoint if `resume` and one exists (refusing one made with other settings).
+    public func run(resume: Bool, interrupted: () -> Bool) throws -> Outcome {
+        if resume, FileManager.default.fileExists(atPath: checkpointPath) {
+            let checkpoint = try Checkpoint.read(path: checkpointPath)
+            guard checkpoint.state.settingsFingerprint == settings.fingerprint else {
+                throw CheckpointError(path: checkpointPath, problem: "was made with other settings (fingerprint \(checkpoint.state.settingsFingerprint), now \(settings.fingerprint)); start afresh without --resume")
+            }
+            try trainer.restore(checkpointTensors: checkpoint.tensors)
+            state = checkpoint.state
+            log("resumed from \(checkpointPath): \(state.epochsDone) epochs done, next batch \(state.nextBatch)")
+        }
+        let windows = Self.windows(train, length: settings.sequenceLength)
+        let batchCount = (windows.count + settings.batchSize - 1) / settings.batchSize
+        var batchesRun = 0
+        while state.epochsDone < settings.epochs {
+            let epoch = state.epochsDone + 1
+            let order = Self.shuffled(windows.count, seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+            let started = Date()
+            var lossSum = state.partialLossSum, lossCount = state.partialLossCount
+            for b in state.nextBatch..<batchCount {
+                if interrupted() || stopAfterBatches.map({ batchesRun >= $0 }) == true {
+                    state.nextBatch = b
+                    state.partialLossSum = lossSum
+                    state.partialLossCount = lossCount
+                    try saveCheckpoint()
+                    log("interrupted in epoch \(epoch) before batch \(b + 1)/\(batchCount); checkpoint saved to \(checkpointPath)")
+                    return .interrupted
+                }
+                let members = order[(b * settings.batchSize)..<min(windows.count, (b + 1) * settings.batchSize)]
+                let batch = members.map { sequence(windows[$0]) }
+                let loss = trainer.computeGradients(batch: batch)
+                _ = trainer.clipGradients(maxNorm: settings.gradientClipNorm)
+                trainer.adamStep(learningRate: settings.learningRate)
+                lossSum += Double(loss); lossCount += 1
+                batchesRun += 1
+                afterBatch(batchesRun)
+                let elapsed = Date().timeIntervalSince(started)
+                let done = max(1, b + 1 - state.nextBatch), left = batchCount - b - 1
+                let clipsPerSecond = Double(done * settings.batchSize) * Double(train.count) / Double(max(1, windows.count)) / max(elapsed, 1e-9)
+                progress(String(format: "epoch %d/%d %@ %d/%d  %.1f clips/s  loss %.4f  ETA %@", epoch, settings.epochs,
+                                Self.bar(b + 1, batchCount), b + 1, batchCount, clipsPerSecond, lossSum / Double(lossCount),
+                                Self.duration(elapsed / Double(done) * Double(left))))
+            }
+            let seconds = Date().timeIntervalSince(started)
+            let result = validate(validation)
+            var record = EpochRecord(epoch: epoch, trainLoss: lossCount > 0 ? lossSum / Double(lossCount) : 0, validationLoss: nil,
+                                     validationR: result?.meanR, validationF1: result?.hits.f1, seconds: seconds,
+                                     clipsPerSecond: Double(train.count) / max(seconds, 1e-9))
+            record.validationLoss = result?.loss
+            state.history.append(record)
+            state.epochsDone = epoch
+            state.nextBatch = 0
+            state.partialLossSum = 0
+            state.partialLossCount = 0
+            let score = result?.selectionScore ?? -record.trainLoss
+            if state.bestScore == nil || score > state.bestScore! {
+                state.bestScore = score
+                state.bestEpoch = epoch
+                try trainer.modelFile(header: header(for: record)).write(to: outputPath)
+            }
+            try saveCheckpoint()
+            log(String(format: "epoch %d/%d  train loss %.4f  val loss %@  val r %@  val hit F1 %@  %.1f s (%.1f clips/s)%@",
+                       epoch, settings.epochs, record.trainLoss, Self.opt(record.validationLoss), Self.opt(record.validationR),
+                       Self.opt(record.validationF1), seconds, record.clipsPerSecond, state.bestEpoch == epoch ? "  best, saved" : ""))
+        }
+        return .finished
+    }
+
+    func saveCheckpoint() throws {
+        try Checkpoint(state: state, tensors: trainer.checkpointTensors()).write(to: checkpointPath)
+    }
+
+    func header(for record: EpochRecord) -> ModelHeader {
+        var prov = [String: String]()
+        prov["epoch"] = String(record.epoch)
+        prov["train_clips"] = String(train.count)
+        prov["validation_clips"] = String(validation.count)
+        if let r = record.validationR { prov["validation_r"] = String(format: "%.4f", r) }
+        if let f = record.validationF1 { prov["validation_hit_f1"] = String(format: "%.4f", f) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        prov["settings"] = String(decoding: (try? encoder.encode(settings)) ?? Data(), as: UTF8.self)
+        return ModelHeader(architecture: settings.architecture, training: provenance, provenance: prov)
+    }
+
+    /// Runs the current weights over clips and scores them (r, hits against the ground truth or target peaks).
+    public func validate(_ clips: [PreparedClip]) -> ValidationResult? {
+        guard !clips.isEmpty else { return nil }
+        var scores: [ClipScore] = []
+        var loss = 0.0
+        for clip in clips {
+            let envelope = trainer.predict(frames: clip.frames, count: clip.steps)
+            scores.append(Self.score(clip: clip, envelope: envelope, threshold: settings.hitThreshold))
+            loss += EnvelopeMetrics.binaryCrossEntropy(envelope, clip.targets)
+        }
+        let all = AggregateScore(scores)
+        return ValidationResult(loss: loss / Double(clips.count), meanR: all.meanR, hits: all.hits, scores: scores)
+    }
+
+    /// Hits are the peak picker's, at their peak step; the truth is the generator's visible hits when known,
+    /// else the target envelope's peaks (EnvelopePeakRule).
+    public static func score(clip: PreparedClip, envelope: [Float], threshold: Float) -> ClipScore {
+        let picker = PeakPicker(configuration: .init(minStrength: threshold))
+        var hits: [Int] = []
+        for v in envelope { if let h = picker.process(v) { hits.append(h.step) } }
+        if let h = picker.finish() { hits.append(h.step) }
+        let truth = clip.trueHits ?? EnvelopePeakRule().peaks(clip.targets)
+        return ClipScore.measure(id: clip.clip.id, className: clip.clip.template, prediction: envelope, predictedHits: hits,
+                                 target: clip.targets, trueHits: truth)
+    }
+
+    struct Window { var clip: Int; var start: Int; var length: Int }
+
+    /// Consecutive windows of each clip (the last may be shorter, but at least a quarter of the length).
+    static func windows(_ clips: [PreparedClip], length: Int) -> [Window] {
+        var out: [Window] = []
+        for (i, clip) in clips.enumerated() {
+            var start = 0
+            while start < clip.steps {
+                let n = min(length, clip.steps - start)
+                if n >= max(2, length / 4) || start == 0 { out.append(Window(clip: i, start: start, length: n)) }
+                start += length
+            }
+        }
+        return out
+    }
+
+    func sequence(_ w: Window) -> TrainingSequence {
+        let clip = train[w.clip]
+        let fb = clip.frameBytes
+        let frames = Array(clip.frames[(w.start * fb)..<((w.start + w.length) * fb)])
+        let previous = w.start > 0 ? Array(clip.frames[((w.start - 1) * fb)..<(w.start * fb)]) : nil
+        let targets = Array(clip.targets[w.start..<(w.start + w.length)])
+        var weights: [Float]?
+        if settings.onsetWeight > 0 {
+            weights = (0..<w.length).map { k in
+                let t = w.start + k
+                let rise = t > 0 ? clip.targets[t] - clip.targets[t - 1] : 0
+                return rise > 0.1 ? 1 + settings.onsetWeight : 1
+            }
+        }
+        return TrainingSequence(frames: frames, previousFrame: previous, targets: targets, weights: weights)
+    }
+
+    /// Fisher–Yates with SplitMix64: the same seed gives the same order on every machine.
+    static func shuffled(_ n: Int, seed: UInt64) -> [Int] {
+        var rng = SplitMix64(seed: seed)
+        var a = Array(0..<n)
+        if n > 1 {
+            for i in stride(from: n - 1, to: 0, by: -1) {
+                let j = Int(rng.next() % UInt64(i + 1))
+                a.swapAt(i, j)
+            }
+        }
+        return a
+    }
+
+    static func bar(_ done: Int, _ total: Int, width: Int = 20) -> String {
+        let filled = total > 0 ? width * done / total : width
+        return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
+    }
+
+    static func duration(_ s: Double) -> String {
+        guard s.isFinite else { return "?" }
+        let t = Int(s.rounded())
+        return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", t % 3600 / 60))m" : t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s"
+    }
+
+    static func opt(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import ThudEval
+import ThudMedia
+import ThudModel
+import ThudTrain
+
+@main
+struct ThudTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "thud-train",
+        abstract: "Teach Thud's model from videos whose own audio track is the label (self-supervised).",
+        discussion: """
+        DATASET is a folder in Something-Something's layout (labels.json, train.json, validation.json, test.json \
+        and videos/), as `thud-synth generate` writes it, or a plain folder of videos of any container FFmpeg \
+        reads (each clip's class is its folder's name; a stable share goes to validation).
+        """,
+        subcommands: [TrainCommand.self, PrepareCommand.self],
+        defaultSubcommand: TrainCommand.self)
+}
+
+/// Options shared by `train` and `prepare`: where the data is and how it is filtered and cached.
+struct DataOptions: ParsableArguments {
+    @Argument(help: "Dataset folder (Something-Something layout or a plain folder of videos).")
+    var dataset: String
+
+    @Option(help: "Templates to use: 'sound' (the 12 sound classes of the original experiment), 'all', a comma-separated list, or a file with one template per line.")
+    var classes = "sound"
+
+    @Option(help: "Where decoded clips are cached (default: $XDG_CACHE_HOME/thud/clips or ~/.cache/thud/clips).")
+    var cache: String?
+
+    @Option(help: "For a plain folder of videos: the share that goes to validation.")
+    var validationShare = 0.1
+
+    @Option(help: "Clips shorter than this many seconds are removed as faulty.")
+    var minDuration = ClipCheck.defaultMinimumSeconds
+
+    @Option(help: "Decoding threads.")
+    var jobs = 2
+
+    var cacheDirectory: String {
+        if let cache { return cache }
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CACHE_HOME"].map { $0 } ?? ((env["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(".cache")
+        return (base as NSString).appendingPathComponent("thud/clips")
+    }
+
+    func prepare(width: Int, height: Int, splits: Set<DatasetSplit>, console: Console) throws -> (Dataset, PreparedDataset) {
+        let dataset: Dataset
+        let filter: ClassFilter
+        do {
+            dataset = try Dataset.load(self.dataset, validationShare: validationShare)
+            filter = try ClassFilter.parse(classes)
+        } catch let error as DatasetError {
+            console.error(error.description)
+            throw ExitCode(error.exitCode)
+        }
+        let cache = try FeatureCache(directory: cacheDirectory, width: width, height: height, minimumSeconds: minDuration)
+        console.log("dataset \(self.dataset) (\(dataset.layout.rawValue), \(dataset.clips.count) clips); classes: \(filter.description); cache \(cacheDirectory)")
+        let started = Date()
+        let prepared = PreparedDataset.prepare(dataset, filter: filter, cache: cache, splits: splits, jobs: jobs) { done, total in
+            let rate = Double(done) / max(Date().timeIntervalSince(started), 1e-9)
+            console.progress(String(format: "decoding %d/%d clips  %.1f clips/s  ETA %@", done, total, rate,
+                                    rate > 0 ? "\(Int(Double(total - done) / rate))s" : "?"))
+        }
+        console.endProgress()
+        for line in prepared.reportLines() { console.log(line) }
+        let cached = prepared.counts.values.map(\.fromCache).reduce(0, +)
+        console.log(String(format: "prepared in %.1f s (%d clips from the cache)", Date().timeIntervalSince(started), cached))
+        return (dataset, prepared)
+    }
+}
+
+/// Log lines on stderr; a progress line redrawn in place on a terminal, throttled plain lines otherwise.
+final class Console {
+    let isTerminal = isatty(STDERR_FILENO) != 0
+    private var lastPlain = Date.distantPast
+    private var drawn = false
+
+    func log(_ line: String) {
+        endProgress()
+        fputs(line + "\n", stderr)
+    }
+
+    func error(_ line: String) { log("thud-train: \(line)") }
+
+    func progress(_ line: String) {
+        if isTerminal {
+            fputs("\r\u{1B}[2K" + line, stderr)
+            drawn = true
+        } else if Date().timeIntervalSince(lastPlain) >= 10 {
+            fputs(line + "\n", stderr)
+            lastPlain = Date()
+        }
+    }
+
+    func endProgress() {
+        if drawn { fputs("\r\u{1B}[2K", stderr); drawn = false }
+    }
+}

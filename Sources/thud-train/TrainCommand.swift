@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import ThudEval
+import ThudModel
+import ThudTrain
+
+/// Set by SIGINT/SIGTERM; the epoch loop checks it between batches and saves a checkpoint.
+nonisolated(unsafe) private var stopRequested: sig_atomic_t = 0
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model (the default verb).",
+        discussion: """
+        Decodes every clip once into a cache (12 Hz frames at the model's size and the audio envelope target), \
+        removes faulty clips (reported per split), then trains with truncated backpropagation through time over \
+        windows of --sequence-length steps, binary cross-entropy against the envelope, Adam, gradient clipping, \
+        mini-batches on both cores. After each epoch it reports validation r and hit F1 (±1 step) and keeps the \
+        best model at --out. A checkpoint is written atomically after every epoch and on Ctrl-C; --resume goes \
+        on from it and gives the same weights as a run never interrupted.
+        """)
+
+    @OptionGroup var data: DataOptions
+
+    @Option(help: "Where the best model is written.")
+    var out = "model.thud"
+
+    @Option(help: "Checkpoint file (default: OUT.checkpoint).")
+    var checkpoint: String?
+
+    @Flag(help: "Continue from the checkpoint.")
+    var resume = false
+
+    @Option(help: "Model architecture: default (conv encoder) or motion-energy (weight-free encoder baseline).")
+    var architecture = "default"
+
+    @Option var epochs = 20
+    @Option var batchSize = 16
+    @Option(help: "Steps per truncated-BPTT window (the original used 48).")
+    var sequenceLength = 48
+    @Option var learningRate: Float = 2e-3
+    @Option(help: "Gradients are scaled down to at most this global norm.")
+    var clipNorm: Float = 1
+    @Option var seed: UInt64 = 1
+    @Option(help: "Extra loss weight on onset steps (0 = plain BCE).")
+    var onsetWeight: Float = 0
+    @Option(help: "Use at most this many training clips (0 = all).")
+    var maxTrainClips = 0
+
+    // Test hook: behave as if interrupted after this many batches (stands in for Ctrl-C or kill).
+    @Option(help: .hidden)
+    var stopAfterBatches: Int?
+
+    // Test hook: SIGKILL ourselves after this many batches (a real kill -9 at a reproducible moment).
+    @Option(help: .hidden)
+    var killAfterBatches: Int?
+
+    func run() throws {
+        let console = Console()
+        var arch: ModelArchitecture
+        switch architecture {
+        case "default": arch = .default
+        case "motion-energy": arch = .motionEnergyDefault
+        default: throw ValidationError("--architecture must be default or motion-energy")
+        }
+        let (_, prepared) = try data.prepare(width: arch.input.width, height: arch.input.height,
+                                             splits: Set(DatasetSplit.allCases), console: console)
+        var train = prepared.clips(.train)
+        if maxTrainClips > 0 { train = Array(train.prefix(maxTrainClips)) }
+        let validation = prepared.clips(.validation)
+        guard !train.isEmpty else {
+            console.error("\(data.dataset): no usable training clips after filtering")
+            throw ExitCode(11)
+        }
+        var settings = TrainingSettings(architecture: arch)
+        settings.epochs = epochs
+        settings.batchSize = batchSize
+        settings.sequenceLength = sequenceLength
+        settings.learningRate = learningRate
+        settings.gradientClipNorm = clipNorm
+        settings.seed = seed
+        settings.onsetWeight = onsetWeight
+        let command = (["thud-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        let run = TrainingRun(settings: settings, train: train, validation: validation,
+                              checkpointPath: checkpoint ?? out + ".checkpoint", outputPath: out,
+                              provenance: TrainingProvenance(command: command, data: "\(data.dataset) (classes \(data.classes)): \(train.count) train, \(validation.count) validation clips"),
+                              log: console.log, progress: console.progress)
+        run.stopAfterBatches = stopAfterBatches
+        if let killAfterBatches { run.afterBatch = { if $0 >= killAfterBatches { kill(getpid(), SIGKILL) } } }
+        signal(SIGINT) { _ in stopRequested = 1 }
+        signal(SIGTERM) { _ in stopRequested = 1 }
+        let started = Date()
+        let outcome: TrainingRun.Outcome
+        do {
+            outcome = try run.run(resume: resume) { stopRequested != 0 }
+        } catch let error as CheckpointError {
+            console.error(error.description)
+            throw ExitCode(1)
+        }
+        if outcome == .interrupted { throw ExitCode(130) }
+        console.log(String(format: "trained in %.1f s; best epoch %d, model at %@", Date().timeIntervalSince(started), run.state.bestEpoch ?? 0, out))
+        // The test split, if any, scored with the best model.
+        let test = prepared.clips(.test)
+        if !test.isEmpty, let best = try? StreamingModel(path: out) {
+            var scores: [ClipScore] = []
+            for clip in test {
+                best.reset()
+                let envelope = clip.frames.withUnsafeBufferPointer { best.runBatch(frames: $0, count: clip.steps) }
+                scores.append(TrainingRun.score(clip: clip, envelope: envelope, threshold: settings.hitThreshold))
+            }
+            let all = AggregateScore(scores)
+            console.log(String(format: "test: %d clips  mean r %@  hit P %@ R %@ F1 %.4f", all.clips, TrainingRunFormat.opt(all.meanR),
+                               TrainingRunFormat.opt(all.hits.precision), TrainingRunFormat.opt(all.hits.recall), all.hits.f1))
+        }
+    }
+}
+
+enum TrainingRunFormat {
+    static func opt(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
+}

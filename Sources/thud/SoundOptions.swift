@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import ThudModel
+import ThudSound
+
+/// `--sonify`, `--audio-device`, `--voice`: the optional ALSA sink that plays a knock for each hit.
+struct SoundOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Play a knock for every detected hit through ALSA: \(SonifyRequest.help). A bare --sonify means hits.",
+                               valueName: "mode"))
+    var sonify: String?
+
+    @Option(help: "ALSA playback device for --sonify.")
+    var audioDevice = "default"
+
+    @Option(help: "Knock timbre for --sonify: \(VoiceSpec.names.joined(separator: ", ")).")
+    var voice = "wood"
+
+    func validate() throws {
+        if let sonify, SonifyRequest(argument: sonify) == nil {
+            throw ValidationError("--sonify must be \(SonifyRequest.help)")
+        }
+        guard VoiceSpec.names.contains(voice) else {
+            throw ValidationError("--voice must be one of \(VoiceSpec.names.joined(separator: ", "))")
+        }
+    }
+
+    /// nil when --sonify was not given; a disabled sonifier (with its warning printed) for `optional`.
+    func makeSonifier(realtime: Bool) throws -> HitSonifier? {
+        guard let sonify, let request = SonifyRequest(argument: sonify) else { return nil }
+        return try HitSonifier(request: request, device: audioDevice, voice: voice, realtimePriority: realtime ? 20 : 0)
+    }
+
+    /// `--sonify` followed by no mode (end of arguments, another option or the input) means `--sonify=hits`.
+    static func expandBareFlag(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let a = arguments[i]
+            if a == "--sonify", i + 1 >= arguments.count || SonifyRequest(argument: arguments[i + 1]) == nil {
+                out.append("--sonify=hits")
+            } else {
+                out.append(a)
+            }
+            i += 1
+        }
+        return out
+    }
+}
+
+/// Feeds hits (or the envelope) to the sonifier and reports its figures at the end.
+struct SoundSink {
+    let sonifier: HitSonifier
+    /// A file is predicted far faster than real time; with sound on, steps are paced to the clock so that
+    /// knocks come out when their hits happen, not in one burst.
+    let pacer: RealtimePacer?
+
+    func submit(_ step: PredictedStep) {
+        pacer?.wait(untilStreamTime: step.time)
+        if let hit = step.hit { _ = sonifier.submitHit(strength: hit.strength) }
+        _ = sonifier.submitEnvelope(step.envelope)
+    }
+
+    func finish() {
+        sonifier.stop(drain: true)
+        guard sonifier.isEnabled else { return }
+        fputs("thud: sound: \(sonifier.latencyStats); period \(fixed(sonifier.periodSeconds * 1000, 1)) ms, buffer \(fixed(sonifier.bufferSeconds * 1000, 1)) ms; underruns \(sonifier.underruns), suspends \(sonifier.suspends), dropped \(sonifier.dropped)\n", stderr)
+    }
+}

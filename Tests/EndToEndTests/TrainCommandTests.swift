@@ -1,0 +1,80 @@
+import XCTest
+import ThudModel
+import ThudTrain
+import ThudTestSupport
+
+/// `thud-train prepare` on a small dataset with faulty clips: the report and the cache.
+final class TrainCommandTests: XCTestCase {
+    let dir = TemporaryDirectory("train-e2e")
+
+    func testPrepareReportsTheFilterAndTheFaultyClipsAndThenReadsTheCache() throws {
+        let data = try TinyDataset.write(root: dir.path("ds"))
+        let cache = dir.path("cache")
+        let first = try Executable.run("thud-train", ["prepare", data.root, "--cache", cache])
+        XCTAssertEqual(first.status, 0, first.stderrText)
+        let report = first.stderrText
+        // train: 4 good + 1 silent template + 3 faulty = 8 → 7 after the filter → 4 usable.
+        XCTAssertTrue(report.contains("train              8                   7                      4"), report)
+        XCTAssertTrue(report.contains("no audio stream: 1"), report)
+        XCTAssertTrue(report.contains("audio does not decode: 1"), report)
+        XCTAssertTrue(report.contains("not a readable video (empty, corrupt or truncated): 1"), report)
+        XCTAssertTrue(report.contains("validation         3                   2                      2"), report)
+        XCTAssertTrue(report.contains("(0 clips from the cache)"), report)
+        let second = try Executable.run("thud-train", ["prepare", data.root, "--cache", cache])
+        XCTAssertEqual(second.status, 0)
+        XCTAssertTrue(second.stderrText.contains("(8 clips from the cache)"), second.stderrText)
+        // All classes: the silent-template clips come back.
+        let all = try Executable.run("thud-train", ["prepare", data.root, "--cache", cache, "--classes", "all"])
+        XCTAssertTrue(all.stderrText.contains("train              8                   8                      5"), all.stderrText)
+    }
+
+    func testAMissingDatasetIsOneLine() throws {
+        let r = try Executable.run("thud-train", ["prepare", dir.path("nothing-here")])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderrText.split(separator: "\n").count, 1, r.stderrText)
+        XCTAssertTrue(r.stderrText.contains("nothing-here"))
+    }
+}
+
+/// A whole (tiny) training run through the CLI: epochs, the best model written, a checkpoint, resume.
+final class TrainRunTests: XCTestCase {
+    let dir = TemporaryDirectory("train-run")
+
+    func testTrainWritesALoadableModelAndResumesToTheSameWeights() throws {
+        let data = try TinyDataset.write(root: dir.path("ds"), good: ["train": 4, "validation": 2, "test": 1], seconds: 2)
+        let common = ["train", data.root, "--cache", dir.path("cache"), "--epochs", "3", "--batch-size", "2",
+                      "--sequence-length", "12", "--seed", "7"]
+        let whole = try Executable.run("thud-train", common + ["--out", dir.path("whole.thud")])
+        XCTAssertEqual(whole.status, 0, whole.stderrText)
+        XCTAssertTrue(whole.stderrText.contains("epoch 3/3"), whole.stderrText)
+        XCTAssertTrue(whole.stderrText.contains("test: 1 clips"), whole.stderrText)
+        let predict = try Executable.run("thud", ["predict", "--model", dir.path("whole.thud"), data.root + "/videos/101.mp4"])
+        XCTAssertEqual(predict.status, 0, predict.stderrText)
+        XCTAssertEqual(predict.lines.count, 24)
+
+        // Interrupted after 1 epoch's worth of batches (the hidden test hook), then resumed.
+        let first = try Executable.run("thud-train", common + ["--out", dir.path("resumed.thud"), "--stop-after-batches", "5"])
+        XCTAssertEqual(first.status, 130, first.stderrText)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.path("resumed.thud.checkpoint")))
+        let second = try Executable.run("thud-train", common + ["--out", dir.path("resumed.thud"), "--resume"])
+        XCTAssertEqual(second.status, 0, second.stderrText)
+        XCTAssertTrue(second.stderrText.contains("resumed from"), second.stderrText)
+        let a = try Checkpoint.read(path: dir.path("whole.thud.checkpoint"))
+        let b = try Checkpoint.read(path: dir.path("resumed.thud.checkpoint"))
+        XCTAssertEqual(a.state.epochsDone, 3)
+        XCTAssertEqual(b.state.epochsDone, 3)
+        XCTAssertEqual(a.tensors, b.tensors, "a resumed run must end with the same weights and optimizer state")
+        XCTAssertEqual(a.state.history.map(\.trainLoss), b.state.history.map(\.trainLoss))
+        XCTAssertEqual(try ModelFile.read(path: dir.path("whole.thud")).tensors, try ModelFile.read(path: dir.path("resumed.thud")).tensors)
+
+        // kill -9 in the middle of the second epoch: the checkpoint of the first survives intact, and
+        // resuming from it ends with the same weights as the run never interrupted.
+        let killed = try Executable.run("thud-train", common + ["--out", dir.path("killed.thud"), "--kill-after-batches", "6"])
+        XCTAssertEqual(killed.status, 9, killed.stderrText)   // terminated by SIGKILL
+        let survivor = try Checkpoint.read(path: dir.path("killed.thud.checkpoint"))
+        XCTAssertEqual(survivor.state.epochsDone, 1)
+        let again = try Executable.run("thud-train", common + ["--out", dir.path("killed.thud"), "--resume"])
+        XCTAssertEqual(again.status, 0, again.stderrText)
+        XCTAssertEqual(try Checkpoint.read(path: dir.path("killed.thud.checkpoint")).tensors, a.tensors)
+    }
+}

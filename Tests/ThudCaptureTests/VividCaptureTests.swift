@@ -1,0 +1,255 @@
+import XCTest
+import ThudModel
+import Foundation
+
+/// Live capture against a real kernel V4L2 driver: Debian's kernel with `vivid` under qemu (TCG),
+/// booted once per test run by tools/vivid/run-in-vm.sh, which runs tools/vivid/capture-checks.sh
+/// (every check of thud-capture-check in one VM session, about a minute). Each test asserts on the
+/// files those checks leave. Skipped, with the reason, only when the VM cannot be set up (no qemu
+/// and no root to install it, no kernel package to download).
+final class VividCaptureTests: XCTestCase {
+    struct Check {
+        var name: String
+        var status: Int32
+        var steps: [[String: Any]]
+        var stderr: String
+        var seconds: Double
+        var summary: [String: Any]?
+        var negotiated: [String: Any]?
+        var errorLines: [String] { stderr.split(separator: "\n").map(String.init).filter { $0.hasPrefix("thud-capture-check: ") } }
+    }
+
+    enum Outcome {
+        case ran([String: Check])
+        case skipped(String)
+        case failed(String)
+    }
+
+    /// Lines for capture-checks.sh's extra-checks.sh hook, run in the same boot; each
+    /// `run_cmd NAME TIMEOUT COMMAND...` is then available as `check(NAME)`. `thud live` itself runs
+    /// here with a random model written into the shared run folder (the guest's /tmp is its own).
+    static func extraChecks(runDir: URL, thud: URL) -> [String] {
+        let model = runDir.appendingPathComponent("live-model.thud")
+        try? ModelFile.random(architecture: .default, seed: 5).write(to: model.path)
+        return ["run_cmd live 90 \(thud.path) live /dev/video0 --model \(model.path) --frames 36 --jsonl -",
+                // predict on a camera never ends by itself: head takes 24 steps and the pipe closes it.
+                "run_cmd live-predict 60 sh -c '\(thud.path) predict --model \(model.path) /dev/video1 | head -n 24'"]
+    }
+
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let outcome: Outcome = bootAndRunChecks()
+
+    static func shell(_ args: [String], timeout: TimeInterval) -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "exec \"$@\" 2>&1", "sh"] + args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        do { try p.run() } catch { return (127, "\(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func checkBinary() -> URL? {
+        let exeDir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        for candidate in [exeDir.appendingPathComponent("thud-capture-check"),
+                          repo.appendingPathComponent(".build/debug/thud-capture-check")]
+        where FileManager.default.isExecutableFile(atPath: candidate.path) {
+            return candidate
+        }
+        return nil
+    }
+
+    static func bootAndRunChecks() -> Outcome {
+        let script = repo.appendingPathComponent("tools/vivid/run-in-vm.sh").path
+        let (prep, prepText) = shell([script, "--prepare"], timeout: 600)
+        if prep != 0 {
+            return .skipped("vivid VM cannot be set up here: " + prepText.split(separator: "\n").suffix(3).joined(separator: " / "))
+        }
+        guard let bin = checkBinary() else {
+            return .failed("thud-capture-check is not built (swift build --product thud-capture-check)")
+        }
+        let runDir = repo.appendingPathComponent(".vm/test-run")
+        try? FileManager.default.removeItem(at: runDir)
+        try? FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
+        let thud = bin.deletingLastPathComponent().appendingPathComponent("thud")
+        if FileManager.default.isExecutableFile(atPath: thud.path) {
+            try? (extraChecks(runDir: runDir, thud: thud).joined(separator: "\n") + "\n")
+                .write(to: runDir.appendingPathComponent("extra-checks.sh"), atomically: true, encoding: .utf8)
+        }
+        let start = Date()
+        let (status, text) = shell([script, "--run-dir", runDir.path, "--timeout", "170", "--",
+                                    "sh", repo.appendingPathComponent("tools/vivid/capture-checks.sh").path, bin.path, runDir.path],
+                                   timeout: 200)
+        print("vivid VM: status \(status) after \(String(format: "%.1f", Date().timeIntervalSince(start))) s\n\(text)")
+        guard status == 0 else { return .failed("the VM run failed (status \(status)): \(text.suffix(600))") }
+        var checks: [String: Check] = [:]
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: runDir.path)) ?? [])
+            .filter { $0.hasSuffix(".rc") }.map { String($0.dropLast(3)) }
+        for name in names {
+            func read(_ ext: String) -> String {
+                (try? String(contentsOf: runDir.appendingPathComponent("\(name).\(ext)"), encoding: .utf8)) ?? ""
+            }
+            func json(_ line: Substring) -> [String: Any]? {
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+            }
+            let err = read("err")
+            let tagged = { (tag: String) in err.split(separator: "\n").first { $0.hasPrefix(tag) }.flatMap { json($0.dropFirst(tag.count)) } }
+            checks[name] = Check(name: name,
+                                 status: Int32(read("rc").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1,
+                                 steps: read("out").split(separator: "\n").compactMap(json),
+                                 stderr: err,
+                                 seconds: Double(read("secs").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1,
+                                 summary: tagged("capture-check: summary "),
+                                 negotiated: tagged("capture-check: negotiated "))
+        }
+        return .ran(checks)
+    }
+
+    func checks() throws -> [String: Check] {
+        switch Self.outcome {
+        case .ran(let c): return c
+        case .skipped(let reason):
+            print("VividCaptureTests skipped: \(reason)")
+            throw XCTSkip(reason)
+        case .failed(let reason):
+            XCTFail(reason)
+            throw XCTSkip("VM run failed")
+        }
+    }
+
+    func check(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> Check {
+        let c = try XCTUnwrap(try checks()[name], "check \(name) left no result", file: file, line: line)
+        XCTAssertNotEqual(c.status, 124, "\(name) hung (killed by timeout)", file: file, line: line)
+        return c
+    }
+
+    /// Steps are on the 12 Hz grid, increasing, causal; returns how many steps were skipped.
+    @discardableResult
+    func assertTwelveHertz(_ c: Check, steps n: Int, file: StaticString = #filePath, line: UInt = #line) -> Int {
+        XCTAssertEqual(c.status, 0, "\(c.name): \(c.errorLines)", file: file, line: line)
+        XCTAssertEqual(c.steps.count, n, "\(c.name): steps", file: file, line: line)
+        var previous: (step: Int, t: Double, seq: Int)? = nil
+        for s in c.steps {
+            guard let k = s["step"] as? Int, let t = s["t"] as? Double, let seq = s["seq"] as? Int,
+                  let ft = s["frame_t"] as? Double, let lat = s["latency_ms"] as? Double else {
+                XCTFail("\(c.name): malformed step \(s)", file: file, line: line); return 0
+            }
+            XCTAssertEqual(t, Double(k) / 12, accuracy: 1e-4, "\(c.name): step \(k) stands at k/12", file: file, line: line)
+            XCTAssertLessThanOrEqual(ft, t + 1e-4, "\(c.name): step \(k) used a future frame", file: file, line: line)
+            XCTAssertGreaterThanOrEqual(lat, 0, file: file, line: line)
+            if let p = previous {
+                XCTAssertGreaterThan(k, p.step, file: file, line: line)
+                XCTAssertGreaterThan(t, p.t, "\(c.name): timestamps increase", file: file, line: line)
+                XCTAssertGreaterThanOrEqual(seq, p.seq, file: file, line: line)
+            }
+            previous = (k, t, seq)
+        }
+        let skipped = (c.steps.last?["step"] as? Int ?? 0) + 1 - c.steps.count
+        // A starved VM may make the consumer late now and then; a steady 12 Hz stream skips none.
+        XCTAssertLessThanOrEqual(skipped, n / 10, "\(c.name): too many skipped steps", file: file, line: line)
+        return skipped
+    }
+
+    /// `thud live` on a real kernel driver: 36 JSON steps at 12 Hz from the model, and `thud predict
+    /// /dev/videoN` takes the same live path (24 steps, then its reader goes away).
+    func testThudLiveGivesThirtySixPredictedStepsAt12Hz() throws {
+        let c = try check("live")
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertEqual(c.steps.count, 36, c.stderr)
+        for (k, s) in c.steps.enumerated() {
+            XCTAssertEqual(s["t"] as? Double ?? -1, Double(k) / 12, accuracy: 1e-6)
+            XCTAssertNotNil(s["envelope"] as? Double)
+            XCTAssertNotNil(s["hit"] as? Bool)
+        }
+        XCTAssertTrue(c.stderr.contains("thud: 36 steps"), c.stderr)
+        let p = try check("live-predict")
+        XCTAssertEqual(p.steps.count, 24, p.stderr)
+        XCTAssertEqual(p.steps.first?["t"] as? Double, 0)
+    }
+
+    func testTwoFormatsAndThreeFrameRatesGiveStepsAt12Hz() throws {
+        for (name, fourcc, fps) in [("yuyv_30", "YUYV", 30.0), ("nv12_15", "NV12", 15.0), ("rgb24_10", "RGB3", 10.0)] {
+            let c = try check(name)
+            assertTwelveHertz(c, steps: 36)
+            XCTAssertEqual(c.negotiated?["format"] as? String, fourcc, name)
+            XCTAssertEqual(c.negotiated?["fps"] as? Double ?? 0, fps, accuracy: 0.01, "\(name): rate read back from the driver")
+            XCTAssertTrue(c.errorLines.isEmpty, "\(name): \(c.errorLines)")
+            print("\(name): latency median \(c.summary?["latency_ms_median"] ?? "?") ms, p99 \(c.summary?["latency_ms_p99"] ?? "?") ms, captured \(c.summary?["frames_captured"] ?? "?"), decimated \(c.summary?["frames_decimated"] ?? "?"), repeated steps \(c.summary?["repeated_steps"] ?? "?")")
+        }
+        let nv12 = try check("nv12_15")
+        XCTAssertEqual(nv12.negotiated?["width"] as? Int, 640, "nearest offered size to --size 640x360")
+        XCTAssertEqual(nv12.negotiated?["model_size"] as? String, "96x96")
+        let auto = try check("auto")
+        assertTwelveHertz(auto, steps: 12)
+        XCTAssertEqual(auto.negotiated?["format"] as? String, "GREY", "cheapest luma source when none is asked for")
+    }
+
+    func testCameraSlowerThan12HzRepeatsFramesButKeepsTheClock() throws {
+        let c = try check("rgb24_10")
+        assertTwelveHertz(c, steps: 36)
+        XCTAssertGreaterThan(c.steps.filter { $0["repeat"] as? Bool == true }.count, 0, "10 fps under a 12 Hz clock repeats frames")
+    }
+
+    func testSlowConsumerSkipsStaleStepsNewestWins() throws {
+        let c = try check("slow")
+        XCTAssertEqual(c.status, 0)
+        XCTAssertEqual(c.steps.count, 24)
+        XCTAssertGreaterThan(c.summary?["skipped_steps"] as? Int ?? 0, 0)
+        XCTAssertTrue(c.stderr.contains("fell behind"), "the policy is logged")
+        for s in c.steps {
+            XCTAssertLessThanOrEqual(s["frame_t"] as? Double ?? 99, (s["t"] as? Double ?? 0) + 1e-4, "still causal")
+        }
+    }
+
+    func testRecoverableFaultsKeepStreaming() throws {
+        let buf = try check("buf_error")
+        assertTwelveHertz(buf, steps: 36)
+        XCTAssertGreaterThanOrEqual(buf.summary?["error_frames"] as? Int ?? 0, 1)
+        XCTAssertTrue(buf.stderr.contains("driver flagged a buffer error"))
+
+        let qbuf = try check("qbuf_error")
+        assertTwelveHertz(qbuf, steps: 36)
+        XCTAssertTrue(qbuf.stderr.contains("succeeded on retry"))
+
+        let dropped = try check("dropped")
+        assertTwelveHertz(dropped, steps: 36)
+        let lost = dropped.summary?["frames_dropped_by_driver"] as? Int ?? 0
+        XCTAssertGreaterThan(lost, 0, "vivid dropped 30% of buffers: sequence gaps are counted")
+        XCTAssertEqual(dropped.steps.last?["dropped"] as? Int ?? -1, lost, "running total on the steps")
+    }
+
+    func testStartupFaultsExit30WithOneLine() throws {
+        for (name, needle) in [("streamon_error", "VIDIOC_STREAMON"), ("reqbufs_error", "VIDIOC_REQBUFS"),
+                               ("no_device", "/dev/video9: cannot open"), ("busy", "/dev/video0: is busy")] {
+            let c = try check(name)
+            XCTAssertEqual(c.status, 30, name)
+            XCTAssertEqual(c.errorLines.count, 1, "\(name): \(c.stderr)")
+            XCTAssertTrue(c.errorLines.first?.contains(needle) ?? false, "\(name): \(c.errorLines)")
+            XCTAssertFalse(c.stderr.contains("libv4l2"), "only our one line")
+            XCTAssertTrue(c.steps.isEmpty)
+        }
+    }
+
+    func testFatalFaultsExit31PromptlyNeverHang() throws {
+        for (name, needle) in [("fatal", "EIO"), ("disconnect", "disconnected"), ("stall", "no frame for 0.5 s")] {
+            let c = try check(name)
+            XCTAssertEqual(c.status, 31, "\(name): \(c.stderr)")
+            XCTAssertEqual(c.errorLines.count, 1, "\(name): \(c.stderr)")
+            XCTAssertTrue(c.errorLines.first?.contains(needle) ?? false, "\(name): \(c.errorLines)")
+            XCTAssertLessThan(c.seconds, 15, "\(name) ended promptly")
+            XCTAssertNotNil(c.summary, "\(name): shut down and summarised")
+        }
+        assertTwelveHertz(try check("after_fatal"), steps: 6)
+        assertTwelveHertz(try check("busy_first"), steps: 48)   // unharmed by the refused second session
+    }
+
+    func testSigtermStopsCleanlyAndFreesTheDevice() throws {
+        let c = try check("sigterm")
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertTrue(c.stderr.contains("signal 15"))
+        XCTAssertGreaterThanOrEqual(c.summary?["steps"] as? Int ?? 0, 7)
+        assertTwelveHertz(try check("after_sigterm"), steps: 6)
+    }
+}

@@ -1,0 +1,228 @@
+// Finite-difference checks of each hand-written backward pass on its own: conv layer, dense layer (with and without
+// ReLU), LSTM layer over several steps and a batch, sigmoid + BCE, and the whole network through ModelTrainer.
+// Each layer's scalar test loss is L = Σ r ⊙ output with fixed random r (summed in Double), so its gradient
+// w.r.t. the output is exactly r. Central differences in Float: step `eps`, and a tolerance of
+// abs + rel·|analytic| sized to Float rounding (noise ≈ 1e-7·√outputs / eps). Entries whose perturbation flips a
+// ReLU (a kink, where the derivative is undefined) are skipped and counted.
+import Foundation
+import XCTest
+import ThudModel
+@testable import ThudTrain
+
+private struct FDReport {
+    var checked = 0, skipped = 0
+    var worst: Float = 0
+}
+
+final class LayerGradientTests: XCTestCase {
+    /// Compares analytic[i] to (f(x + eps) − f(x − eps)) / 2eps for the chosen indices of `x`.
+    /// `f` returns the loss and a fingerprint of the ReLU pattern (nil when the layer has no kink).
+    private func check(_ label: String, x: UnsafeMutablePointer<Float>, indices: [Int], analytic: [Float],
+                       eps: Float, abs absTol: Float, rel: Float,
+                       _ f: () -> (Double, [Bool]?), file: StaticString = #filePath, line: UInt = #line) -> FDReport {
+        var report = FDReport()
+        let base = f().1
+        for i in indices {
+            let saved = x[i]
+            x[i] = saved + eps; let (plus, maskPlus) = f()
+            x[i] = saved - eps; let (minus, maskMinus) = f()
+            x[i] = saved
+            if let base, maskPlus != base || maskMinus != base { report.skipped += 1; continue }
+            let fd = Float((plus - minus) / Double(2 * eps))
+            let err = abs(fd - analytic[i])
+            XCTAssertLessThanOrEqual(err, absTol + rel * abs(analytic[i]),
+                                     "\(label)[\(i)]: finite difference \(fd) vs analytic \(analytic[i])",
+                                     file: file, line: line)
+            report.checked += 1
+            report.worst = max(report.worst, err / max(abs(analytic[i]), 1e-3))
+        }
+        return report
+    }
+
+    private func sample(_ count: Int, _ n: Int, _ rng: inout SplitMix64) -> [Int] {
+        n <= count ? Array(0..<n) : (0..<count).map { _ in Int(rng.next() % UInt64(n)) }
+    }
+
+    private static func dot(_ r: [Float], _ y: UnsafePointer<Float>) -> Double {
+        var s = 0.0
+        for i in r.indices { s += Double(r[i]) * Double(y[i]) }
+        return s
+    }
+
+    func testConvLayerGradients() {
+        var rng = SplitMix64(seed: 11)
+        // Odd sizes so the padding edges of stride 2 are exercised on both sides.
+        let s = ConvLayerShape(inChannels: 3, outChannels: 4, inHeight: 7, inWidth: 6)
+        // FloatBuffers, not arrays: the forward closure reads them while `check` perturbs them through a pointer.
+        let input = FloatBuffer(randomFloats(s.inputCount, &rng))
+        let weight = FloatBuffer(randomFloats(s.outChannels * s.patchSize, &rng, -0.5, 0.5))
+        let bias = FloatBuffer(randomFloats(s.outChannels, &rng, -0.2, 0.2))
+        let r = randomFloats(s.outputCount, &rng)
+        let output = FloatBuffer(count: s.outputCount)
+        let columns = FloatBuffer(count: s.columnCount), dColumns = FloatBuffer(count: s.columnCount)
+        func forward() -> (Double, [Bool]?) {
+            ConvKernel.forward(s, input: input.pointer, weight: weight.pointer, bias: bias.pointer,
+                               columns: columns.pointer, output: output.pointer)
+            return (Self.dot(r, output.pointer), output.array.map { $0 > 0 })
+        }
+        _ = forward()
+        XCTAssert(output.array.contains { $0 > 0 } && output.array.contains { $0 == 0 }, "ReLU should be partly active")
+        let dOutput = FloatBuffer(r)
+        let dWeight = FloatBuffer(count: weight.count), dBias = FloatBuffer(count: bias.count)
+        let dInput = FloatBuffer(count: input.count)
+        ConvKernel.backward(s, input: input.pointer, weight: weight.pointer, output: output.pointer,
+                            dOutput: dOutput.pointer, dWeight: dWeight.pointer, dBias: dBias.pointer,
+                            columns: columns.pointer, dColumns: dColumns.pointer, dInput: dInput.pointer)
+        let eps: Float = 1e-3, absTol: Float = 2e-3, rel: Float = 1e-2
+        var reports: [FDReport] = []
+        reports.append(check("conv dW", x: weight.pointer, indices: sample(40, weight.count, &rng),
+                             analytic: dWeight.array, eps: eps, abs: absTol, rel: rel, forward))
+        reports.append(check("conv db", x: bias.pointer, indices: Array(0..<bias.count), analytic: dBias.array,
+                             eps: eps, abs: absTol, rel: rel, forward))
+        reports.append(check("conv dx", x: input.pointer, indices: Array(0..<input.count), analytic: dInput.array,
+                             eps: eps, abs: absTol, rel: rel, forward))
+        let checked = reports.reduce(0) { $0 + $1.checked }
+        XCTAssertGreaterThan(checked, 100)
+        print("conv FD: \(checked) checked, \(reports.reduce(0) { $0 + $1.skipped }) skipped at ReLU kinks, "
+              + "worst relative error \(reports.map(\.worst).max()!)")
+    }
+
+    func testDenseLayerGradients() {
+        for relu in [false, true] {
+            var rng = SplitMix64(seed: relu ? 21 : 22)
+            let rows = 5, inSize = 7, outSize = 4
+            let input = FloatBuffer(randomFloats(rows * inSize, &rng))
+            let weight = FloatBuffer(randomFloats(outSize * inSize, &rng))
+            let bias = FloatBuffer(randomFloats(outSize, &rng, -0.3, 0.3))
+            let r = randomFloats(rows * outSize, &rng)
+            let output = FloatBuffer(count: rows * outSize)
+            func forward() -> (Double, [Bool]?) {
+                DenseKernel.forward(rows: rows, inSize: inSize, outSize: outSize, relu: relu, input: input.pointer,
+                                    weight: weight.pointer, bias: bias.pointer, output: output.pointer)
+                return (Self.dot(r, output.pointer), relu ? output.array.map { $0 > 0 } : nil)
+            }
+            _ = forward()
+            let dOutput = FloatBuffer(r)
+            let dWeight = FloatBuffer(count: weight.count), dBias = FloatBuffer(count: outSize)
+            let dInput = FloatBuffer(count: input.count)
+            DenseKernel.backward(rows: rows, inSize: inSize, outSize: outSize, relu: relu, input: input.pointer,
+                                 weight: weight.pointer, output: output.pointer, dOutput: dOutput.pointer,
+                                 dWeight: dWeight.pointer, dBias: dBias.pointer, dInput: dInput.pointer)
+            let eps: Float = 1e-3, absTol: Float = 1e-3, rel: Float = 1e-2
+            let a = check("dense(relu \(relu)) dW", x: weight.pointer, indices: Array(0..<weight.count),
+                          analytic: dWeight.array, eps: eps, abs: absTol, rel: rel, forward)
+            let b = check("dense(relu \(relu)) db", x: bias.pointer, indices: Array(0..<bias.count),
+                          analytic: dBias.array, eps: eps, abs: absTol, rel: rel, forward)
+            let c = check("dense(relu \(relu)) dx", x: input.pointer, indices: Array(0..<input.count),
+                          analytic: dInput.array, eps: eps, abs: absTol, rel: rel, forward)
+            XCTAssertGreaterThan(a.checked + b.checked + c.checked, 50)
+            print("dense(relu \(relu)) FD: \(a.checked + b.checked + c.checked) checked, "
+                  + "\(a.skipped + b.skipped + c.skipped) skipped, worst relative error \(max(a.worst, b.worst, c.worst))")
+        }
+    }
+
+    func testLSTMLayerGradientsOverSeveralSteps() {
+        var rng = SplitMix64(seed: 31)
+        let steps = 5, batch = 3, inSize = 6, h = 4, rows = steps * batch
+        let input = FloatBuffer(randomFloats(rows * inSize, &rng))
+        // Weights large enough that the gates are not all near 0.5 (a near-linear cell would hide mistakes).
+        let wih = FloatBuffer(randomFloats(4 * h * inSize, &rng, -0.8, 0.8))
+        let whh = FloatBuffer(randomFloats(4 * h * h, &rng, -0.8, 0.8))
+        let bih = FloatBuffer(randomFloats(4 * h, &rng, -0.5, 0.5)), bhh = FloatBuffer(randomFloats(4 * h, &rng, -0.5, 0.5))
+        let r = randomFloats(rows * h, &rng)
+        let gates = FloatBuffer(count: rows * 4 * h), hidden = FloatBuffer(count: (rows + batch) * h)
+        let cells = FloatBuffer(count: (rows + batch) * h), tanhCells = FloatBuffer(count: rows * h)
+        let buffers = LSTMBuffers(gates: gates.pointer, hidden: hidden.pointer, cells: cells.pointer,
+                                  tanhCells: tanhCells.pointer)
+        func forward() -> (Double, [Bool]?) {
+            LSTMKernel.forward(steps: steps, batch: batch, inSize: inSize, hiddenSize: h, input: input.pointer,
+                               weightIH: wih.pointer, weightHH: whh.pointer, biasIH: bih.pointer, biasHH: bhh.pointer,
+                               buffers: buffers)
+            // The loss reads every step's h, so gradients flow through the recurrence and the cell state.
+            return (Self.dot(r, hidden.pointer + batch * h), nil)
+        }
+        _ = forward()
+        let dWih = FloatBuffer(count: wih.count), dWhh = FloatBuffer(count: whh.count)
+        let dBih = FloatBuffer(count: 4 * h), dBhh = FloatBuffer(count: 4 * h)
+        let dInput = FloatBuffer(count: input.count)
+        let dGates = FloatBuffer(count: rows * 4 * h), dhCarry = FloatBuffer(count: batch * h)
+        let dcCarry = FloatBuffer(count: batch * h)
+        LSTMKernel.backward(steps: steps, batch: batch, inSize: inSize, hiddenSize: h, input: input.pointer,
+                            weightIH: wih.pointer, weightHH: whh.pointer, buffers: buffers, dHidden: r,
+                            dWeightIH: dWih.pointer, dWeightHH: dWhh.pointer, dBiasIH: dBih.pointer,
+                            dBiasHH: dBhh.pointer, dInput: dInput.pointer,
+                            dGates: dGates.pointer, dhCarry: dhCarry.pointer, dcCarry: dcCarry.pointer)
+        let eps: Float = 2e-3, absTol: Float = 1e-3, rel: Float = 1e-2
+        let reports = [
+            check("lstm dW_ih", x: wih.pointer, indices: sample(40, wih.count, &rng), analytic: dWih.array,
+                  eps: eps, abs: absTol, rel: rel, forward),
+            check("lstm dW_hh", x: whh.pointer, indices: sample(40, whh.count, &rng), analytic: dWhh.array,
+                  eps: eps, abs: absTol, rel: rel, forward),
+            check("lstm db_ih", x: bih.pointer, indices: Array(0..<bih.count), analytic: dBih.array,
+                  eps: eps, abs: absTol, rel: rel, forward),
+            check("lstm db_hh", x: bhh.pointer, indices: Array(0..<bhh.count), analytic: dBhh.array,
+                  eps: eps, abs: absTol, rel: rel, forward),
+            check("lstm dx", x: input.pointer, indices: Array(0..<input.count), analytic: dInput.array,
+                  eps: eps, abs: absTol, rel: rel, forward),
+        ]
+        // The first step's input must matter to the last step's output (the recurrence is really differentiated).
+        XCTAssertGreaterThan(dInput.array[0..<inSize].map(abs).max()!, 1e-3)
+        print("LSTM FD: \(reports.reduce(0) { $0 + $1.checked }) checked over \(steps) steps × batch \(batch), "
+              + "worst relative error \(reports.map(\.worst).max()!)")
+    }
+
+    func testSigmoidBCEGradient() {
+        var worst: Float = 0
+        for z in [-12, -3.5, -0.7, 0, 0.3, 2.2, 9] as [Float] {
+            for y in [0, 0.25, 1] as [Float] {
+                let eps: Float = 1e-2
+                // In Double for the difference: the formula is the same, so this checks the derivative, not rounding.
+                func lossD(_ z: Double) -> Double { max(z, 0) - z * Double(y) + log1p(exp(-abs(z))) }
+                let fd = Float((lossD(Double(z + eps)) - lossD(Double(z - eps))) / Double(2 * eps))
+                let analytic = BCEKernel.gradient(logit: z, target: y)
+                XCTAssertEqual(analytic, fd, accuracy: 1e-4, "z \(z) y \(y)")
+                worst = max(worst, abs(analytic - fd))
+                // The Float loss equals −y log σ − (1−y) log(1−σ) where that is computable.
+                let p = 1 / (1 + exp(-Double(z)))
+                if p > 1e-6 && p < 1 - 1e-6 {
+                    let direct = -Double(y) * log(p) - Double(1 - y) * log(1 - p)
+                    XCTAssertEqual(Double(BCEKernel.loss(logit: z, target: y)), direct, accuracy: 1e-5)
+                }
+                // Float-precision central difference of the Float loss itself.
+                let fdF = (BCEKernel.loss(logit: z + 1e-2, target: y) - BCEKernel.loss(logit: z - 1e-2, target: y)) / 2e-2
+                XCTAssertEqual(fdF, analytic, accuracy: 2e-3)
+            }
+        }
+        print("sigmoid+BCE FD: worst |error| \(worst)")
+    }
+
+    func testWholeNetworkGradientByFiniteDifferences() {
+        let trainer = ModelTrainer(architecture: tinyArchitecture, seed: 3)
+        var rng = SplitMix64(seed: 41)
+        let n = 16 * 16
+        let a = squareTask(width: 16, height: 16, steps: 5, hitSteps: [2], seed: 1)
+        let b = squareTask(width: 16, height: 16, steps: 3, hitSteps: [1], seed: 2)
+        let batch = [TrainingSequence(frames: a.frames, previousFrame: Array(b.frames[0..<n]), targets: a.targets),
+                     TrainingSequence(frames: b.frames, previousFrame: nil, targets: b.targets, weights: [1, 3, 0.5])]
+        _ = trainer.computeGradients(batch: batch)
+        let grad = trainer.gradientTensors()
+        let layout = trainer.plan.layout
+        var checked = 0, worst: Float = 0
+        for (ti, t) in grad.enumerated() {
+            for _ in 0..<4 {
+                let i = Int(rng.next() % UInt64(t.values.count))
+                let p = trainer.parameters.pointer + layout.offsets[ti] + i
+                let saved = p.pointee, eps: Float = 2e-3
+                p.pointee = saved + eps; let plus = Double(trainer.loss(batch: batch))
+                p.pointee = saved - eps; let minus = Double(trainer.loss(batch: batch))
+                p.pointee = saved
+                let fd = Float((plus - minus) / Double(2 * eps))
+                // Float loss noise ≈ 1e-7 / 2eps ≈ 3e-5; ReLU kinks are rare enough at this eps to ignore here.
+                XCTAssertEqual(fd, t.values[i], accuracy: 3e-4 + 2e-2 * abs(t.values[i]), "\(t.name)[\(i)]")
+                checked += 1
+                worst = max(worst, abs(fd - t.values[i]))
+            }
+        }
+        print("whole network FD: \(checked) parameters checked, worst |error| \(worst)")
+    }
+}

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Counts heap allocations on the audio thread ("thud-audio") while the sink plays knocks and
+# envelope noise through real alsa-lib (file>null) with an underrun recovery in each mode.
+# Every malloc/calloc/realloc in the process stops in gdb, which checks the thread name and
+# records the call stack: the claim "rendering and writing never allocate" holds when the
+# only sites listed are one-off thread start-up (alsa-lib or the runtime on first use), not
+# ones that grow with the ~800 periods written.
+set -eu
+cd "$(dirname "$0")/../.."
+swift build --build-tests >/dev/null 2>&1 || swift build --build-tests
+BIN=$(ls -d .build/debug/*PackageTests.xctest | head -1)
+THUD_ALLOC_PROBE=1 gdb -q -batch -x tools/bench/sound_alloc.gdb.py --args "$BIN" ThudSoundTests.SoundAllocationProbe 2>&1 \
+  | grep -E '^sound_alloc|error|failed' || true
