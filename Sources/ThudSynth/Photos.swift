@@ -25,13 +25,13 @@ final class PhotoLibrary: @unchecked Sendable {
         for path in found {
             guard let input = try? MediaInput(path: path) else { continue }
             var pixels: [Float] = []
-            _ = try? input.decode(video: VideoStepRequest(width: width, height: height, pixelFormat: .rgb24), audio: false) { step in
+            _ = try? input.decode(video: VideoStepRequest(width: width, height: height, pixelFormat: .rgb24), audio: false, onStep: { step in
                 pixels = [Float](repeating: 0, count: width * height * 3)
                 for y in 0..<height {
                     for x in 0..<(width * 3) { pixels[y * width * 3 + x] = Float(step.pixels[y * step.bytesPerRow + x]) / 255 }
                 }
                 return false
-            }
+            })
             if pixels.count == width * height * 3 { images.append(pixels) }
         }
         self.images = images

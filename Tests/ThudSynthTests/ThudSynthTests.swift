@@ -173,9 +173,9 @@ final class CorpusTests: XCTestCase {
     /// Decoded 12 Hz luma steps and audio of a file, through ThudMedia.
     func decodeAll(_ path: String) throws -> (frames: [[UInt8]], audio: [Float]) {
         var frames: [[UInt8]] = []
-        let summary = try MediaInput(path: path).decode(video: VideoStepRequest(width: 64, height: 48), audio: true) { step in
+        let summary = try MediaInput(path: path).decode(video: VideoStepRequest(width: 64, height: 48), audio: true, onStep: { step in
             frames.append(Array(step.pixels)); return true
-        }
+        })
         return (frames, summary.audio?.samples ?? [])
     }
 
