@@ -195,6 +195,7 @@ public final class ClipGenerator {
             writer = try MediaWriter(path: path, video: VideoEncodeSettings(width: size.0, height: size.1, nominalFrameRate: fps, crf: 25),
                                      audio: fault == .noAudio ? nil : AudioEncodeSettings(sampleRate: sampleRate, channels: channels,
                                                                                          garblePackets: fault == .corruptAudio))
+        } catch let e as MediaError { throw SynthError.cannotWrite(path, e.problem)
         } catch { throw SynthError.cannotWrite(path, "\(error)") }
         do {
             var hash = FNV1a()
@@ -223,6 +224,7 @@ public final class ClipGenerator {
             }
             try writer.finish()
             record.contentHash = String(hash.value, radix: 16)
+        } catch let e as MediaError { throw SynthError.cannotWrite(path, e.problem)
         } catch { throw SynthError.cannotWrite(path, "\(error)") }
         if fault == .truncated {
             // Cut the finished file at 30–70 %: the moov atom (faststart puts it first) survives, media data does not.

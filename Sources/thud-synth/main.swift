@@ -8,11 +8,11 @@ struct ThudSynthCommand: ParsableCommand {
         commandName: "thud-synth",
         abstract: "Generate a synthetic audio-visual corpus of physically simulated hits, in Something-Something's layout.",
         discussion: """
-        Each clip is a 2D rigid-body scene (gravity, restitution, friction) acted out for one of nineteen
-        Something-Something v2 templates: the twelve sound classes (hitting, throwing, dropping, colliding, poking
-        a stack, ...) and seven silent ones (pushing, lifting, moving, rolling, showing). Every impact is found at
-        its exact time inside the physics step and synthesized at that time, sample-accurately, by modal synthesis
-        of the materials involved; background noise, babble, off-screen knocks and a camera click are mixed in.
+        Each clip is a 2D rigid-body scene (gravity, restitution, friction) acted out for one of nineteen \
+        Something-Something v2 templates: the twelve sound classes (hitting, throwing, dropping, colliding, poking \
+        a stack, ...) and seven silent ones (pushing, lifting, moving, rolling, showing). Every impact is found at \
+        its exact time inside the physics step and synthesized at that time, sample-accurately, by modal synthesis \
+        of the materials involved; background noise, babble, off-screen knocks and a camera click are mixed in. \
         The output is deterministic for a given seed.
         """,
         subcommands: [Generate.self, Sample.self])
@@ -33,12 +33,12 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a corpus: DIR/videos/<id>.mp4, labels.json, train/validation/test.json, hits/<id>.json, faults.json.",
         discussion: """
-        labels.json maps each template to its index as a string; the split files are lists of
-        {"id", "label", "template", "placeholders"} as in Something-Something v2. hits/<id>.json records every
-        impact (time in seconds, strength 0...1, visible), the off-screen sounds, the camera click and the clip's
-        fault. faults.json maps the id of every deliberately broken clip to its fault: no_audio (no audio
-        stream), corrupt_audio (audio packets scrambled so they do not decode) or truncated (file cut short).
-        Sizes are mixed from 320x240 to 640x360 and frame rates from 15 to 30 fps (a quarter variable) unless
+        labels.json maps each template to its index as a string; the split files are lists of \
+        {"id", "label", "template", "placeholders"} as in Something-Something v2. hits/<id>.json records every \
+        impact (time in seconds, strength 0...1, visible), the off-screen sounds, the camera click and the clip's \
+        fault. faults.json maps the id of every deliberately broken clip to its fault: no_audio (no audio \
+        stream), corrupt_audio (audio packets scrambled so they do not decode) or truncated (file cut short). \
+        Sizes are mixed from 320x240 to 640x360 and frame rates from 15 to 30 fps (a quarter variable) unless \
         --size / --fps pin them.
         """)
     @Option(help: "Output directory (created if missing).") var out: String
