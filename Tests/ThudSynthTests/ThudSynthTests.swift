@@ -212,12 +212,21 @@ final class CorpusTests: XCTestCase {
         for (id, f) in faults { XCTAssertNotNil(Fault(rawValue: f)); XCTAssertTrue(ids.contains(id)) }
     }
 
-    /// Clean clips of the corpus pass the same check training uses to drop faulty videos.
-    func testCleanCorpusClipsAreUsable() throws {
+    /// Clean clips of the corpus pass the check training uses to drop faulty videos; faulty ones fail it
+    /// the way faults.json and their hits file say.
+    func testCorpusClipsPassOrFailTheClipCheckAsRecorded() throws {
         let faults = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.corpusA.appendingPathComponent("faults.json"))) as! [String: String]
-        for id in 1...8 where faults[String(id)] == nil {
+        XCTAssertFalse(faults.isEmpty, "a 30 % faulty share over 8 clips should break at least one")
+        let expected: [Fault: MediaError.Kind] = [.noAudio: .noAudio, .corruptAudio: .audioUnusable, .truncated: .truncated]
+        for id in 1...8 {
             let check = ClipCheck.run(path: Self.corpusA.appendingPathComponent("videos/\(id).mp4").path)
-            XCTAssertTrue(check.usable, "clip \(id): \(check.problem?.message ?? "")")
+            let record = try JSONDecoder().decode(ClipRecord.self, from: Data(contentsOf: Self.corpusA.appendingPathComponent("hits/\(id).json")))
+            XCTAssertEqual(record.fault.rawValue, faults[String(id)] ?? "none")
+            if let f = faults[String(id)] {
+                XCTAssertEqual(check.problem?.kind, expected[Fault(rawValue: f)!], "clip \(id) (\(f)): \(check.problem?.message ?? "usable")")
+            } else {
+                XCTAssertTrue(check.usable, "clip \(id): \(check.problem?.message ?? "")")
+            }
         }
     }
 }
