@@ -56,6 +56,8 @@ struct ObjectKind {
     var round: Bool
     /// Width and height ranges in metres (radius = width / 2 for round ones).
     var width: ClosedRange<Double>, height: ClosedRange<Double>
+    /// 0 for a box; otherwise an irregular convex polygon with this many corners (stones, nuts).
+    var sides = 0
 
     static let movable: [ObjectKind] = [
         ObjectKind(name: "a ball", material: .plastic, round: true, width: 0.05...0.10, height: 0...0),
@@ -72,6 +74,8 @@ struct ObjectKind {
         ObjectKind(name: "a toy car", material: .plastic, round: false, width: 0.08...0.12, height: 0.03...0.05),
         ObjectKind(name: "a spoon", material: .metal, round: false, width: 0.12...0.16, height: 0.008...0.012),
         ObjectKind(name: "a pen", material: .plastic, round: false, width: 0.12...0.15, height: 0.008...0.012),
+        ObjectKind(name: "a stone", material: .glass, round: false, width: 0.04...0.08, height: 0.03...0.06, sides: 6),
+        ObjectKind(name: "a wooden nut", material: .wood, round: false, width: 0.03...0.05, height: 0.03...0.05, sides: 5),
     ]
     static let receivers: [ObjectKind] = [
         ObjectKind(name: "a box", material: .cardboard, round: false, width: 0.15...0.30, height: 0.08...0.18),
@@ -167,8 +171,41 @@ struct SceneBuilder {
     /// A free object resting on the floor (or at `y` for its bottom) at x.
     mutating func object(_ k: ObjectKind, x: Double, bottom: Double = 0, kind: BodyKind = .dynamic, depth: Double = 0) -> (Int, Double, Double) {
         let (w, h) = size(k)
-        let shape: Shape = k.round ? .circle(radius: w / 2) : .box(w, h)
-        var b = Body(shape: shape, kind: kind, material: k.material, position: Vec2(x, bottom + h / 2))
+        var shape: Shape = k.round ? .circle(radius: w / 2) : .box(w, h)
+        if k.sides >= 3 {
+            // Corners at even angles with radii jittered by at most 15 %: always convex for ≤ 8 corners.
+            var v: [Vec2] = []
+            let turn = rng.uniform(0, 2 * Double.pi)
+            for c in 0..<k.sides {
+                let a = turn + 2 * Double.pi * Double(c) / Double(k.sides)
+                let r = rng.uniform(0.85, 1.0)
+                v.append(Vec2(cos(a) * w / 2 * r, sin(a) * h / 2 * r))
+            }
+            // Centre on the area centroid, so the body rotates about its centre of mass.
+            var area = 0.0, cx = 0.0, cy = 0.0
+            for c in 0..<v.count {
+                let p = v[c], q = v[(c + 1) % v.count], cr = p.cross(q)
+                area += cr / 2; cx += (p.x + q.x) * cr / 6; cy += (p.y + q.y) * cr / 6
+            }
+            let centroid = Vec2(cx / area, cy / area)
+            v = v.map { $0 - centroid }
+            // Stand it on its flattest-facing edge: an object balanced on a corner would tip over at the
+            // start and knock in a clip that should be silent.
+            var best = 0, bestY = Double.infinity
+            for c in 0..<v.count {
+                let e = v[(c + 1) % v.count] - v[c]
+                let n = Vec2(e.y, -e.x).normalized
+                if n.y < bestY { bestY = n.y; best = c }
+            }
+            let e = v[(best + 1) % v.count] - v[best]
+            let n = Vec2(e.y, -e.x).normalized
+            let theta = -Double.pi / 2 - atan2(n.y, n.x)
+            v = v.map { $0.rotated(cos(theta), sin(theta)) }
+            shape = .polygon(v)
+        }
+        var lowest = -h / 2
+        if case .polygon(let v) = shape { lowest = v.map(\.y).min() ?? lowest }
+        var b = Body(shape: shape, kind: kind, material: k.material, position: Vec2(x, bottom - lowest))
         b.name = k.name
         b.depth = depth
         let i = scene.add(b, Appearance.random(for: k.material, &rng))
@@ -251,7 +288,7 @@ struct SceneBuilder {
         switch s.template {
         case .hitting:
             let target = rng.pick(ObjectKind.movable.filter { !$0.round && $0.width.upperBound > 0.05 })
-            let (obj, w, h) = object(target, x: 0)
+            let (obj, w, _) = object(target, x: 0)
             let strikerKind = rng.pick(ObjectKind.strikers)
             let (sl, st) = size(strikerKind)
             // The striker comes down on the object's top, tilted, and bounces back up; one to three strikes.
@@ -266,7 +303,7 @@ struct SceneBuilder {
             var keys: [Path.Key] = []
             let startT = rng.uniform(0.3, 0.8)
             let raise = rng.uniform(0.08, 0.2)
-            let contactY = h - 0.001
+            let contactY = s.world.bodies[obj].position.y + halfHeight(obj) - 0.001   // the real top (stones are not boxes)
             let tipX = rng.uniform(-w / 4, w / 4)
             let center = { (y: Double) in Vec2(tipX, y) - low }
             keys.append(.init(time: 0, position: center(contactY + raise + 0.1), angle: tilt, ease: .linear))
