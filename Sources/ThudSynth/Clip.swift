@@ -160,7 +160,7 @@ public final class ClipGenerator {
         }
         // What real recordings have besides the action.
         // Never quieter than a real room through a phone microphone (ClipCheck calls under −70 dBFS silent).
-        let bgLevel = pow(10, rng.uniform(-58, -34) / 20)
+        let bgLevel = pow(10, rng.uniform(-58, -40) / 20)
         synth.addBackground(level: bgLevel, hum: rng.chance(0.2))
         if rng.chance(0.35) {
             let t0 = rng.uniform(0, scene.duration * 0.5)
