@@ -160,8 +160,9 @@ public struct EnvelopePeakRule: Sendable {
 
     public func peaks(_ v: [Float]) -> [Int] {
         var found: [Int] = []
-        for k in 0..<v.count {
-            let before = k > 0 ? v[k - 1] : 0
+        // From step 1: nothing comes before step 0 to rise from (as for the peak picker).
+        for k in 1..<max(1, v.count) {
+            let before = v[k - 1]
             let after = k + 1 < v.count ? v[k + 1] : 0
             guard v[k] >= before, v[k] > after, v[k] >= minimumHeight else { continue }
             let window = v[max(0, k - riseWindow)..<k]
