@@ -50,6 +50,7 @@ let package = Package(
 
         // Streaming-model benchmark (tools/bench/model_bench.sh runs it next to PyTorch).
         .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel"], path: "tools/bench/model_bench"),
+        .executableTarget(name: "thud-bench-train", dependencies: ["ThudTrain", "ThudModel"], path: "tools/bench/train_bench"),
 
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia"]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
