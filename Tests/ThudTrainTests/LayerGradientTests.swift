@@ -226,3 +226,25 @@ final class LayerGradientTests: XCTestCase {
         print("whole network FD: \(checked) parameters checked, worst |error| \(worst)")
     }
 }
+
+final class ConvColumnsTests: XCTestCase {
+    /// The hoisted-bounds im2col equals ThudModel's generic one bit for bit (odd and even sizes), and col2im is its
+    /// adjoint: ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩.
+    func testIm2colMatchesThudModelAndCol2imIsItsAdjoint() {
+        var rng = SplitMix64(seed: 51)
+        for (c, h, w) in [(1, 4, 4), (2, 7, 6), (3, 5, 9), (2, 1, 3), (2, 16, 16)] {
+            let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
+            let x = FloatBuffer(randomFloats(c * h * w, &rng))
+            let ours = FloatBuffer(count: c * 9 * oh * ow), reference = FloatBuffer(count: c * 9 * oh * ow)
+            ConvKernel.im2col3x3(input: x.pointer, channels: c, height: h, width: w, columns: ours.pointer)
+            Kernels.im2col3x3(input: x.pointer, channels: c, height: h, width: w, stride: 2, columns: reference.pointer)
+            XCTAssertEqual(ours.array, reference.array, "\(c)×\(h)×\(w)")
+            let y = FloatBuffer(randomFloats(ours.count, &rng)), back = FloatBuffer(count: x.count)
+            ConvKernel.col2im3x3(columns: y.pointer, channels: c, height: h, width: w, outHeight: oh, outWidth: ow,
+                                 input: back.pointer)
+            let lhs = zip(ours.array, y.array).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let rhs = zip(x.array, back.array).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), "\(c)×\(h)×\(w)")
+        }
+    }
+}

@@ -54,7 +54,7 @@ def main():
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     # Warm-up batch (allocator, kernels) outside the timing, as on the Swift side.
     opt.zero_grad()
