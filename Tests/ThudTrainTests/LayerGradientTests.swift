@@ -60,9 +60,10 @@ final class LayerGradientTests: XCTestCase {
         let r = randomFloats(s.outputCount, &rng)
         let output = FloatBuffer(count: s.outputCount)
         let columns = FloatBuffer(count: s.columnCount), dColumns = FloatBuffer(count: s.columnCount)
+        let scratch = FloatBuffer(count: s.splitScratchCount)
         func forward() -> (Double, [Bool]?) {
             ConvKernel.forward(s, input: input.pointer, weight: weight.pointer, bias: bias.pointer,
-                               columns: columns.pointer, output: output.pointer)
+                               columns: columns.pointer, scratch: scratch.pointer, output: output.pointer)
             return (Self.dot(r, output.pointer), output.array.map { $0 > 0 })
         }
         _ = forward()
@@ -72,7 +73,8 @@ final class LayerGradientTests: XCTestCase {
         let dInput = FloatBuffer(count: input.count)
         ConvKernel.backward(s, input: input.pointer, weight: weight.pointer, output: output.pointer,
                             dOutput: dOutput.pointer, dWeight: dWeight.pointer, dBias: dBias.pointer,
-                            columns: columns.pointer, dColumns: dColumns.pointer, dInput: dInput.pointer)
+                            columns: columns.pointer, dColumns: dColumns.pointer, scratch: scratch.pointer,
+                            dInput: dInput.pointer)
         let eps: Float = 1e-3, absTol: Float = 2e-3, rel: Float = 1e-2
         var reports: [FDReport] = []
         reports.append(check("conv dW", x: weight.pointer, indices: sample(40, weight.count, &rng),
@@ -232,16 +234,18 @@ final class ConvColumnsTests: XCTestCase {
     /// adjoint: ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩.
     func testIm2colMatchesThudModelAndCol2imIsItsAdjoint() {
         var rng = SplitMix64(seed: 51)
-        for (c, h, w) in [(1, 4, 4), (2, 7, 6), (3, 5, 9), (2, 1, 3), (2, 16, 16)] {
+        for (c, h, w) in [(1, 4, 4), (2, 7, 6), (3, 5, 9), (2, 1, 3), (1, 3, 1), (2, 2, 2), (2, 16, 16)] {
             let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
             let x = FloatBuffer(randomFloats(c * h * w, &rng))
             let ours = FloatBuffer(count: c * 9 * oh * ow), reference = FloatBuffer(count: c * 9 * oh * ow)
-            ConvKernel.im2col3x3(input: x.pointer, channels: c, height: h, width: w, columns: ours.pointer)
+            let scratch = FloatBuffer(count: ConvKernel.splitScratchCount(height: h, width: w))
+            ConvKernel.im2col3x3(input: x.pointer, channels: c, height: h, width: w, columns: ours.pointer,
+                                 scratch: scratch.pointer)
             Kernels.im2col3x3(input: x.pointer, channels: c, height: h, width: w, stride: 2, columns: reference.pointer)
             XCTAssertEqual(ours.array, reference.array, "\(c)×\(h)×\(w)")
             let y = FloatBuffer(randomFloats(ours.count, &rng)), back = FloatBuffer(count: x.count)
             ConvKernel.col2im3x3(columns: y.pointer, channels: c, height: h, width: w, outHeight: oh, outWidth: ow,
-                                 input: back.pointer)
+                                 input: back.pointer, scratch: scratch.pointer)
             let lhs = zip(ours.array, y.array).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             let rhs = zip(x.array, back.array).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), "\(c)×\(h)×\(w)")

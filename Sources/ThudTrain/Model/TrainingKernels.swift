@@ -35,6 +35,7 @@ struct ConvLayerShape: Equatable {
     var patchSize: Int { inChannels * 9 }
     var positions: Int { outHeight * outWidth }
     var columnCount: Int { patchSize * positions }
+    var splitScratchCount: Int { ConvKernel.splitScratchCount(height: inHeight, width: inWidth) }
 
     init(inChannels: Int, outChannels: Int, inHeight: Int, inWidth: Int) {
         self.inChannels = inChannels; self.outChannels = outChannels
@@ -44,11 +45,13 @@ struct ConvLayerShape: Equatable {
 }
 
 enum ConvKernel {
-    /// output = ReLU(W ∗ input + b). `columns` is im2col scratch of `shape.columnCount`.
+    /// output = ReLU(W ∗ input + b). `columns` is im2col scratch of `shape.columnCount`, `scratch` of
+    /// `shape.splitScratchCount`.
     static func forward(_ s: ConvLayerShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>,
-                        output: UnsafeMutablePointer<Float>) {
-        im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, columns: columns)
+                        scratch: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, columns: columns,
+                  scratch: scratch)
         BLAS.gemm(m: s.outChannels, n: s.positions, k: s.patchSize, a: weight, lda: s.patchSize,
                   b: columns, ldb: s.positions, beta: 0, c: output, ldc: s.positions)
         Kernels.addRowBiasReLU(output, rows: s.outChannels, cols: s.positions, bias: bias)
@@ -62,7 +65,7 @@ enum ConvKernel {
                          output: UnsafePointer<Float>, dOutput: UnsafeMutablePointer<Float>,
                          dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
                          columns: UnsafeMutablePointer<Float>, dColumns: UnsafeMutablePointer<Float>,
-                         dInput: UnsafeMutablePointer<Float>?) {
+                         scratch: UnsafeMutablePointer<Float>, dInput: UnsafeMutablePointer<Float>?) {
         let p = s.positions
         for i in 0..<s.outputCount where !(output[i] > 0) { dOutput[i] = 0 }
         for c in 0..<s.outChannels {
@@ -71,7 +74,8 @@ enum ConvKernel {
             for j in 0..<p { sum += row[j] }
             dBias[c] += sum
         }
-        im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, columns: columns)
+        im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, columns: columns,
+                  scratch: scratch)
         // dW[Cout × K] += dY[Cout × P] · colsᵀ
         BLAS.gemm(transB: true, m: s.outChannels, n: s.patchSize, k: p, a: dOutput, lda: p, b: columns, ldb: p,
                   beta: 1, c: dWeight, ldc: s.patchSize)
@@ -80,37 +84,49 @@ enum ConvKernel {
         BLAS.gemm(transA: true, m: s.patchSize, n: p, k: s.outChannels, a: weight, lda: s.patchSize,
                   b: dOutput, ldb: p, beta: 0, c: dColumns, ldc: p)
         col2im3x3(columns: dColumns, channels: s.inChannels, height: s.inHeight, width: s.inWidth,
-                  outHeight: s.outHeight, outWidth: s.outWidth, input: dInput)
+                  outHeight: s.outHeight, outWidth: s.outWidth, input: dInput, scratch: scratch)
     }
 
-    /// Output columns [lo, hi) whose input column 2·ox − 1 + kx lies inside 0..<width; the rest read padding.
-    @inline(__always)
-    static func validColumns(kx: Int, width: Int, outWidth: Int) -> (lo: Int, hi: Int) {
-        (kx == 0 ? 1 : 0, min(outWidth, (width + 2 - kx) / 2))
+    /// Floats of scratch im2col3x3 and col2im3x3 need: one plane split into even and odd columns.
+    static func splitScratchCount(height: Int, width: Int) -> Int {
+        2 * height * Kernels.convOutputSize(width, stride: 2)
     }
 
-    /// Kernels.im2col3x3 for stride 2 (same layout, same values — checked bit for bit in the tests), with the
-    /// padding bounds hoisted out of the inner loop: training runs it twice per frame and layer, and the generic
-    /// per-element bounds check was the largest single cost of an epoch.
+    /// Kernels.im2col3x3 for stride 2 (same layout, same values — checked bit for bit in the tests), built from
+    /// each input row split into its even and odd columns: with stride 2, kernel column kx = 1 reads the even
+    /// columns and kx = 0, 2 the odd ones (shifted by one), so every im2col row becomes contiguous copies instead of
+    /// a strided gather with a bounds check per element (which was the largest single cost of an epoch).
+    /// `scratch` holds splitScratchCount(height:width:) floats.
     static func im2col3x3(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-                          columns: UnsafeMutablePointer<Float>) {
+                          columns: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let outH = Kernels.convOutputSize(height, stride: 2), outW = Kernels.convOutputSize(width, stride: 2)
+        let even = scratch, odd = scratch + height * outW
+        let oddCount = width / 2
         var row = columns
         for c in 0..<channels {
             let plane = input + c * height * width
+            for y in 0..<height {
+                let src = plane + y * width, e = even + y * outW, o = odd + y * outW
+                for j in 0..<outW { e[j] = src[2 * j] }
+                for j in 0..<oddCount { o[j] = src[2 * j + 1] }
+                // Odd width: the last odd slot is the right padding.
+                if oddCount < outW { o[outW - 1] = 0 }
+            }
             for ky in 0..<3 {
                 for kx in 0..<3 {
-                    let (lo, hi) = validColumns(kx: kx, width: width, outWidth: outW)
                     var dst = row
                     for oy in 0..<outH {
                         let iy = oy * 2 - 1 + ky
                         if iy < 0 || iy >= height {
                             dst.update(repeating: 0, count: outW)
+                        } else if kx == 1 {
+                            dst.update(from: even + iy * outW, count: outW)
+                        } else if kx == 2 {
+                            dst.update(from: odd + iy * outW, count: outW)
                         } else {
-                            let src = plane + iy * width + kx - 1
-                            for ox in 0..<lo { dst[ox] = 0 }
-                            for ox in lo..<hi { dst[ox] = src[2 * ox] }
-                            for ox in hi..<outW { dst[ox] = 0 }
+                            // kx = 0 reads column 2·ox − 1: left padding, then the odd columns shifted by one.
+                            dst[0] = 0
+                            (dst + 1).update(from: odd + iy * outW, count: outW - 1)
                         }
                         dst += outW
                     }
@@ -120,28 +136,43 @@ enum ConvKernel {
         }
     }
 
-    /// Adjoint of im2col3x3 (stride 2, padding 1): input = Σ of every column entry that read it.
+    /// Adjoint of im2col3x3 (stride 2, padding 1): input = Σ of every column entry that read it. Accumulates into
+    /// even/odd split rows (contiguous adds), then interleaves them into the input plane.
     static func col2im3x3(columns: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-                          outHeight: Int, outWidth: Int, input: UnsafeMutablePointer<Float>) {
-        input.update(repeating: 0, count: channels * height * width)
-        let outCount = outHeight * outWidth
+                          outHeight: Int, outWidth: Int, input: UnsafeMutablePointer<Float>,
+                          scratch: UnsafeMutablePointer<Float>) {
+        let outW = outWidth, even = scratch, odd = scratch + height * outW
+        let oddCount = width / 2
         var row = columns
         for c in 0..<channels {
-            let plane = input + c * height * width
+            scratch.update(repeating: 0, count: 2 * height * outW)
             for ky in 0..<3 {
                 for kx in 0..<3 {
-                    let (lo, hi) = validColumns(kx: kx, width: width, outWidth: outWidth)
                     var src = row
                     for oy in 0..<outHeight {
                         let iy = oy * 2 - 1 + ky
                         if iy >= 0 && iy < height {
-                            let dst = plane + iy * width + kx - 1
-                            for ox in lo..<hi { dst[2 * ox] += src[ox] }
+                            if kx == 1 {
+                                let e = even + iy * outW
+                                for j in 0..<outW { e[j] += src[j] }
+                            } else if kx == 2 {
+                                let o = odd + iy * outW
+                                for j in 0..<outW { o[j] += src[j] }
+                            } else {
+                                let o = odd + iy * outW - 1
+                                for j in 1..<max(outW, 1) { o[j] += src[j] }
+                            }
                         }
-                        src += outWidth
+                        src += outW
                     }
-                    row += outCount
+                    row += outHeight * outW
                 }
+            }
+            let plane = input + c * height * width
+            for y in 0..<height {
+                let dst = plane + y * width, e = even + y * outW, o = odd + y * outW
+                for j in 0..<outW { dst[2 * j] = e[j] }
+                for j in 0..<oddCount { dst[2 * j + 1] = o[j] }
             }
         }
     }

@@ -74,6 +74,7 @@ final class TrainingWorker {
     private let inputPlanes: FloatBuffer
     private let columns: FloatBuffer
     private let dColumns: FloatBuffer
+    private let splitScratch: FloatBuffer
     /// Gradient w.r.t. each conv layer's output but the last, for one frame.
     private let dConvOutputs: [FloatBuffer]
     private let motionEncoder: MotionEnergyEncoder?
@@ -89,6 +90,7 @@ final class TrainingWorker {
         inputPlanes = FloatBuffer(count: 2 * plan.frameSize)
         columns = FloatBuffer(count: plan.maxColumns)
         dColumns = FloatBuffer(count: plan.maxColumns)
+        splitScratch = FloatBuffer(count: plan.maxSplitScratch)
         dConvOutputs = plan.conv.dropLast().map { FloatBuffer(count: $0.shape.outputCount) }
         motionEncoder = plan.encoderKind == .motionEnergy ? MotionEnergyEncoder(architecture: plan.architecture) : nil
         lengths.reserveCapacity(64)
@@ -188,7 +190,7 @@ final class TrainingWorker {
                 let isLast = l == plan.conv.count - 1
                 let output = isLast ? out : ws.convOutputs[l].pointer + r * layer.shape.outputCount
                 ConvKernel.forward(layer.shape, input: input, weight: p + layer.weight, bias: p + layer.bias,
-                                   columns: columns.pointer, output: output)
+                                   columns: columns.pointer, scratch: splitScratch.pointer, output: output)
                 input = UnsafePointer(output)
             }
         }
@@ -293,7 +295,8 @@ final class TrainingWorker {
                 let dInput: UnsafeMutablePointer<Float>? = l > 0 ? dConvOutputs[l - 1].pointer : nil
                 ConvKernel.backward(layer.shape, input: input, weight: p + layer.weight, output: output,
                                     dOutput: dOutput, dWeight: g + layer.weight, dBias: g + layer.bias,
-                                    columns: columns.pointer, dColumns: dColumns.pointer, dInput: dInput)
+                                    columns: columns.pointer, dColumns: dColumns.pointer,
+                                    scratch: splitScratch.pointer, dInput: dInput)
                 if let dInput { dOutput = dInput }
             }
         }
