@@ -97,9 +97,13 @@ enum ConvKernel {
     /// columns and kx = 0, 2 the odd ones (shifted by one), so every im2col row becomes contiguous copies instead of
     /// a strided gather with a bounds check per element (which was the largest single cost of an epoch).
     /// `scratch` holds splitScratchCount(height:width:) floats.
+    /// `rowStride` (default outH·outW) places the frame's columns inside a wider matrix holding several frames side by
+    /// side (see forwardChunk).
     static func im2col3x3(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-                          columns: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                          columns: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                          rowStride: Int? = nil) {
         let outH = Kernels.convOutputSize(height, stride: 2), outW = Kernels.convOutputSize(width, stride: 2)
+        let stride = rowStride ?? outH * outW
         let even = scratch, odd = scratch + height * outW
         let oddCount = width / 2
         var row = columns
@@ -130,7 +134,7 @@ enum ConvKernel {
                         }
                         dst += outW
                     }
-                    row += outH * outW
+                    row += stride
                 }
             }
         }
@@ -140,8 +144,9 @@ enum ConvKernel {
     /// even/odd split rows (contiguous adds), then interleaves them into the input plane.
     static func col2im3x3(columns: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
                           outHeight: Int, outWidth: Int, input: UnsafeMutablePointer<Float>,
-                          scratch: UnsafeMutablePointer<Float>) {
+                          scratch: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
         let outW = outWidth, even = scratch, odd = scratch + height * outW
+        let stride = rowStride ?? outHeight * outWidth
         let oddCount = width / 2
         var row = columns
         for c in 0..<channels {
@@ -165,7 +170,7 @@ enum ConvKernel {
                         }
                         src += outW
                     }
-                    row += outHeight * outW
+                    row += stride
                 }
             }
             let plane = input + c * height * width
@@ -174,6 +179,68 @@ enum ConvKernel {
                 for j in 0..<outW { dst[2 * j] = e[j] }
                 for j in 0..<oddCount { dst[2 * j + 1] = o[j] }
             }
+        }
+    }
+
+    // MARK: Several frames per sgemm
+
+    /// `forward` for `count` frames at once: their im2col matrices side by side ([K × count·P]) so each layer is one
+    /// sgemm with count·P columns instead of `count` thin ones (the deeper layers have only 16–64 positions per
+    /// frame, far too few for OpenBLAS to run efficiently). `columns` holds count·columnCount floats and `product`
+    /// count·outputCount; outputs[j] gets frame j's [Cout × P] block.
+    static func forwardChunk(_ s: ConvLayerShape, count: Int, inputs: UnsafePointer<UnsafePointer<Float>>,
+                             outputs: UnsafePointer<UnsafeMutablePointer<Float>>, weight: UnsafePointer<Float>,
+                             bias: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>,
+                             product: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let p = s.positions, ld = count * p
+        for j in 0..<count {
+            im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
+                      columns: columns + j * p, scratch: scratch, rowStride: ld)
+        }
+        BLAS.gemm(m: s.outChannels, n: ld, k: s.patchSize, a: weight, lda: s.patchSize, b: columns, ldb: ld,
+                  beta: 0, c: product, ldc: ld)
+        for j in 0..<count {
+            let out = outputs[j]
+            for c in 0..<s.outChannels {
+                let src = product + c * ld + j * p, dst = out + c * p, b = bias[c]
+                for i in 0..<p { dst[i] = max(src[i] + b, 0) }
+            }
+        }
+    }
+
+    /// `backward` for `count` frames at once (the layout of forwardChunk). dOutputs[j] is masked in place; weight and
+    /// bias gradients accumulate; dInputs[j], when given, are overwritten. `product` holds count·outputCount floats,
+    /// `columns` and `dColumns` count·columnCount.
+    static func backwardChunk(_ s: ConvLayerShape, count: Int, inputs: UnsafePointer<UnsafePointer<Float>>,
+                              outputs: UnsafePointer<UnsafeMutablePointer<Float>>,
+                              dOutputs: UnsafePointer<UnsafeMutablePointer<Float>>, weight: UnsafePointer<Float>,
+                              dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+                              columns: UnsafeMutablePointer<Float>, dColumns: UnsafeMutablePointer<Float>,
+                              product: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                              dInputs: UnsafePointer<UnsafeMutablePointer<Float>>?) {
+        let p = s.positions, ld = count * p
+        for j in 0..<count {
+            let out = outputs[j], dOut = dOutputs[j]
+            for c in 0..<s.outChannels {
+                let o = out + c * p, d = dOut + c * p, dst = product + c * ld + j * p
+                var sum: Float = 0
+                for i in 0..<p {
+                    let v = o[i] > 0 ? d[i] : 0
+                    d[i] = v; dst[i] = v; sum += v
+                }
+                dBias[c] += sum
+            }
+            im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
+                      columns: columns + j * p, scratch: scratch, rowStride: ld)
+        }
+        BLAS.gemm(transB: true, m: s.outChannels, n: s.patchSize, k: ld, a: product, lda: ld, b: columns, ldb: ld,
+                  beta: 1, c: dWeight, ldc: s.patchSize)
+        guard let dInputs else { return }
+        BLAS.gemm(transA: true, m: s.patchSize, n: ld, k: s.outChannels, a: weight, lda: s.patchSize,
+                  b: product, ldb: ld, beta: 0, c: dColumns, ldc: ld)
+        for j in 0..<count {
+            col2im3x3(columns: dColumns + j * p, channels: s.inChannels, height: s.inHeight, width: s.inWidth,
+                      outHeight: s.outHeight, outWidth: s.outWidth, input: dInputs[j], scratch: scratch, rowStride: ld)
         }
     }
 }
