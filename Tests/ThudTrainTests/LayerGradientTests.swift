@@ -252,3 +252,55 @@ final class ConvColumnsTests: XCTestCase {
         }
     }
 }
+
+final class ConvChunkTests: XCTestCase {
+    /// Several frames per sgemm gives what one frame at a time gives (the single-frame kernels are the ones checked
+    /// by finite differences above): outputs, input gradients, and weight/bias gradients summed over the frames.
+    func testChunkedConvMatchesFrameByFrame() {
+        var rng = SplitMix64(seed: 61)
+        let s = ConvLayerShape(inChannels: 3, outChannels: 5, inHeight: 9, inWidth: 8)
+        let count = 3
+        let weight = FloatBuffer(randomFloats(s.outChannels * s.patchSize, &rng, -0.5, 0.5))
+        let bias = FloatBuffer(randomFloats(s.outChannels, &rng, -0.2, 0.2))
+        let inputs = (0..<count).map { _ in FloatBuffer(randomFloats(s.inputCount, &rng)) }
+        let dOut = (0..<count).map { _ in randomFloats(s.outputCount, &rng) }
+        let scratch = FloatBuffer(count: s.splitScratchCount)
+        let columns = FloatBuffer(count: count * s.columnCount), dColumns = FloatBuffer(count: count * s.columnCount)
+
+        // Frame by frame.
+        let outputs1 = (0..<count).map { _ in FloatBuffer(count: s.outputCount) }
+        let dInputs1 = (0..<count).map { _ in FloatBuffer(count: s.inputCount) }
+        let dW1 = FloatBuffer(count: weight.count), dB1 = FloatBuffer(count: bias.count)
+        for j in 0..<count {
+            ConvKernel.forward(s, input: inputs[j].pointer, weight: weight.pointer, bias: bias.pointer,
+                               columns: columns.pointer, scratch: scratch.pointer, output: outputs1[j].pointer)
+            let d = FloatBuffer(dOut[j])
+            ConvKernel.backward(s, input: inputs[j].pointer, weight: weight.pointer, output: outputs1[j].pointer,
+                                dOutput: d.pointer, dWeight: dW1.pointer, dBias: dB1.pointer, columns: columns.pointer,
+                                dColumns: dColumns.pointer, scratch: scratch.pointer, dInput: dInputs1[j].pointer)
+        }
+
+        // One chunk.
+        let outputs2 = (0..<count).map { _ in FloatBuffer(count: s.outputCount) }
+        let dInputs2 = (0..<count).map { _ in FloatBuffer(count: s.inputCount) }
+        let dOut2 = dOut.map { FloatBuffer($0) }
+        let dW2 = FloatBuffer(count: weight.count), dB2 = FloatBuffer(count: bias.count)
+        let product = FloatBuffer(count: count * s.outputCount)
+        let inPtrs = inputs.map { UnsafePointer($0.pointer) }, outPtrs = outputs2.map(\.pointer)
+        let dOutPtrs = dOut2.map(\.pointer), dInPtrs = dInputs2.map(\.pointer)
+        ConvKernel.forwardChunk(s, count: count, inputs: inPtrs, outputs: outPtrs, weight: weight.pointer,
+                                bias: bias.pointer, columns: columns.pointer, product: product.pointer,
+                                scratch: scratch.pointer)
+        ConvKernel.backwardChunk(s, count: count, inputs: inPtrs, outputs: outPtrs, dOutputs: dOutPtrs,
+                                 weight: weight.pointer, dWeight: dW2.pointer, dBias: dB2.pointer,
+                                 columns: columns.pointer, dColumns: dColumns.pointer, product: product.pointer,
+                                 scratch: scratch.pointer, dInputs: dInPtrs)
+        for j in 0..<count {
+            XCTAssertLessThan(maxAbsDiff(outputs1[j].array, outputs2[j].array), 1e-6, "output \(j)")
+            XCTAssertLessThan(maxAbsDiff(dInputs1[j].array, dInputs2[j].array), 1e-5, "dInput \(j)")
+        }
+        XCTAssertLessThan(maxAbsDiff(dW1.array, dW2.array), 1e-5)
+        XCTAssertLessThan(maxAbsDiff(dB1.array, dB2.array), 1e-5)
+        XCTAssertGreaterThan(dW2.array.map(abs).max()!, 0.1)
+    }
+}

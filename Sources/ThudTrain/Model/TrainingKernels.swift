@@ -208,8 +208,8 @@ enum ConvKernel {
         }
     }
 
-    /// `backward` for `count` frames at once (the layout of forwardChunk). dOutputs[j] is masked in place; weight and
-    /// bias gradients accumulate; dInputs[j], when given, are overwritten. `product` holds count·outputCount floats,
+    /// `backward` for `count` frames at once (the layout of forwardChunk). dOutputs[j] is read (the masked copy lives
+    /// in `product`); weight and bias gradients accumulate; dInputs[j], when given, are overwritten. `product` holds count·outputCount floats,
     /// `columns` and `dColumns` count·columnCount.
     static func backwardChunk(_ s: ConvLayerShape, count: Int, inputs: UnsafePointer<UnsafePointer<Float>>,
                               outputs: UnsafePointer<UnsafeMutablePointer<Float>>,
@@ -223,16 +223,12 @@ enum ConvKernel {
             let out = outputs[j], dOut = dOutputs[j]
             for c in 0..<s.outChannels {
                 let o = out + c * p, d = dOut + c * p, dst = product + c * ld + j * p
-                var sum: Float = 0
-                for i in 0..<p {
-                    let v = o[i] > 0 ? d[i] : 0
-                    d[i] = v; dst[i] = v; sum += v
-                }
-                dBias[c] += sum
+                for i in 0..<p { dst[i] = o[i] > 0 ? d[i] : 0 }
             }
             im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
                       columns: columns + j * p, scratch: scratch, rowStride: ld)
         }
+        for c in 0..<s.outChannels { dBias[c] += laneSum(product + c * ld, count: ld) }
         BLAS.gemm(transB: true, m: s.outChannels, n: s.patchSize, k: ld, a: product, lda: ld, b: columns, ldb: ld,
                   beta: 1, c: dWeight, ldc: s.patchSize)
         guard let dInputs else { return }
@@ -243,6 +239,21 @@ enum ConvKernel {
                       outHeight: s.outHeight, outWidth: s.outWidth, input: dInputs[j], scratch: scratch, rowStride: ld)
         }
     }
+}
+
+/// Σ x[0..<count] with 8 interleaved partial sums, so the loop vectorizes (a single running Float sum cannot be
+/// reordered by the compiler); the order is fixed, so results stay bit-reproducible.
+@inline(__always)
+func laneSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var sum = lanes.sum()
+    while i < count { sum += x[i]; i += 1 }
+    return sum
 }
 
 // MARK: - Dense layer (Linear, optional ReLU)
