@@ -44,6 +44,8 @@ struct ConvLayerShape: Equatable {
     }
 }
 
+/// `forward`/`backward` handle one frame: the plain form, checked by finite differences. Training runs
+/// `forwardChunk`/`backwardChunk` (several frames per sgemm), checked against the plain form in ConvChunkTests.
 enum ConvKernel {
     /// output = ReLU(W ∗ input + b). `columns` is im2col scratch of `shape.columnCount`, `scratch` of
     /// `shape.splitScratchCount`.
