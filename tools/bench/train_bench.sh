@@ -6,6 +6,8 @@
 # best epoch (wall and CPU seconds) and prints the ratio. Also prints the Swift side's heap allocations per
 # computeGradients after warm-up (LD_PRELOAD counter).
 # Usage: tools/bench/train_bench.sh [SEQUENCES] [STEPS] [BATCH] [EPOCHS] [ROUNDS]   (defaults 200 48 16 2 2)
+# THREADS=1 compares one thread on each side (CPU seconds are then a clean per-core figure even on a busy machine:
+# neither side spin-waits for a second thread).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SEQUENCES=${1:-200}
@@ -13,6 +15,7 @@ STEPS=${2:-48}
 BATCH=${3:-16}
 EPOCHS=${4:-2}
 ROUNDS=${5:-2}
+THREADS=${THREADS:-2}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -26,12 +29,12 @@ min() { python3 -c "print(min($1, $2))"; }
 for round in $(seq "$ROUNDS"); do
     echo "-- round $round: Swift ModelTrainer"
     OUT=$(OPENBLAS_NUM_THREADS=1 LD_PRELOAD="$TMP/libthud_malloc_counter.so" \
-        "$BIN" --sequences "$SEQUENCES" --steps "$STEPS" --batch "$BATCH" --epochs "$EPOCHS" --out "$TMP")
+        "$BIN" --sequences "$SEQUENCES" --steps "$STEPS" --batch "$BATCH" --epochs "$EPOCHS" --threads "$THREADS" --out "$TMP")
     echo "$OUT" | grep -v '^SWIFT_SECONDS_PER_EPOCH'
     read -r W C < <(echo "$OUT" | awk '/^SWIFT_SECONDS_PER_EPOCH/ {print $2, $3}')
     SWIFT_WALL=$(min "$SWIFT_WALL" "$W"); SWIFT_CPU=$(min "$SWIFT_CPU" "$C")
     echo "-- round $round: PyTorch reference, same model and data"
-    OUT=$(python3 tools/bench/train_bench_torch.py "$TMP" "$SEQUENCES" "$STEPS" "$BATCH" "$EPOCHS")
+    OUT=$(python3 tools/bench/train_bench_torch.py "$TMP" "$SEQUENCES" "$STEPS" "$BATCH" "$EPOCHS" "$THREADS")
     echo "$OUT" | grep -v '^TORCH_SECONDS_PER_EPOCH'
     read -r W C < <(echo "$OUT" | awk '/^TORCH_SECONDS_PER_EPOCH/ {print $2, $3}')
     TORCH_WALL=$(min "$TORCH_WALL" "$W"); TORCH_CPU=$(min "$TORCH_CPU" "$C")

@@ -1,8 +1,9 @@
 """PyTorch side of tools/bench/train_bench.sh: the same model (tools/reference/thud_model.ThudNet, default
 architecture), the same synthetic clips written by thud-bench-train, the same loop (batched forward over B
-sequences of T steps, BCE on logits, backward, clip_grad_norm_, Adam) on the CPU with torch.set_num_threads(2).
+sequences of T steps, BCE on logits, backward, clip_grad_norm_, Adam) on the CPU with torch.set_num_threads(2)
+(or THREADS).
 
-    python3 tools/bench/train_bench_torch.py DIR SEQUENCES STEPS BATCH EPOCHS
+    python3 tools/bench/train_bench_torch.py DIR SEQUENCES STEPS BATCH EPOCHS [THREADS]
 Prints "TORCH_SECONDS_PER_EPOCH wall cpu" (best epoch) for train_bench.sh to compare.
 """
 import os
@@ -25,7 +26,8 @@ ARCH = {
 
 def main():
     d, s, t, b, epochs = sys.argv[1], *map(int, sys.argv[2:6])
-    torch.set_num_threads(2)
+    threads = int(sys.argv[6]) if len(sys.argv) > 6 else 2
+    torch.set_num_threads(threads)
     torch.manual_seed(1)
     frames = torch.from_numpy(np.fromfile(os.path.join(d, "frames.u8"), dtype=np.uint8).reshape(s, t, 64, 64))
     targets = torch.from_numpy(np.fromfile(os.path.join(d, "targets.f32"), dtype=np.float32).reshape(s, t))
@@ -68,7 +70,7 @@ def main():
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     best = min(times)
-    print(f"torch {torch.__version__}: {s} sequences x {t} steps, batch {b}, 2 threads: {best:.3f} s/epoch wall "
+    print(f"torch {torch.__version__}: {s} sequences x {t} steps, batch {b}, {threads} threads: {best:.3f} s/epoch wall "
           f"(epochs: {', '.join(f'{x:.3f}' for x in times)}), {min(cpu):.3f} CPU-s/epoch, last loss {last:.4f}")
     print(f"TORCH_SECONDS_PER_EPOCH {best:.6f} {min(cpu):.6f}")
 
