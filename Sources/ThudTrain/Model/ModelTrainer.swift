@@ -53,7 +53,7 @@ public final class ModelTrainer {
     /// Threads computeGradients uses (1 or 2). The batch is always split into the same two shards whatever this is,
     /// and their gradients are added in a fixed order, so results are bit-identical for 1 and 2 threads.
     public var threadCount = 2
-    /// Shard workers: the first half of a batch goes to workers[0], the second half to workers[1].
+    /// Shard workers: the first part of a batch (about half its steps) goes to workers[0], the rest to workers[1].
     let workers: [TrainingWorker]
 
     public init(architecture: ModelArchitecture, seed: UInt64) {
@@ -106,7 +106,8 @@ public final class ModelTrainer {
     /// The batch being worked on, where the helper thread finds its shard. Set and cleared by computeGradients.
     private struct PendingBatch {
         var batch: [TrainingSequence]
-        /// The first half of the batch goes to workers[0], the rest (possibly empty) to workers[1].
+        /// The first part of the batch (about half its steps) goes to workers[0], the rest (possibly empty) to
+        /// workers[1].
         var shards: (Range<Int>, Range<Int>)
         var scale: Float
     }
@@ -146,7 +147,10 @@ public final class ModelTrainer {
         guard stepTotal > 0 else { gradients.zero(); return 0 }
         // Our own two threads do the parallel work; OpenBLAS threads inside them would only fight over the 2 cores.
         Kernels.pinBLASToOneThread()
-        let split = (batch.count + 1) / 2
+        // Split where the first shard reaches half the steps (not half the sequences), so the two threads get equal
+        // work when clip ends make sequences shorter. It depends only on the batch, never on the thread count.
+        var split = 1, firstSteps = batch[0].steps
+        while split < batch.count - 1 && 2 * firstSteps < stepTotal { firstSteps += batch[split].steps; split += 1 }
         let twoShards = batch.count >= 2
         pending = PendingBatch(batch: batch, shards: twoShards ? (0..<split, split..<batch.count) : (0..<batch.count, 0..<0),
                                scale: 1 / Float(stepTotal))
