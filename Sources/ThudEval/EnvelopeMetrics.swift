@@ -144,27 +144,30 @@ public enum HitMetrics {
 
 /// Where a clip has no ground-truth hit list, its true hits are the peaks of its target envelope:
 /// a step is a hit when it is a local maximum (≥ the step before, > the step after), its value is at least
-/// `minimumHeight`, and it rises at least `minimumRise` above the lowest value of the `riseWindow` steps
-/// before it; of two such peaks closer than `minimumGap` steps the higher is kept.
+/// `minimumHeight`, and it rises at least `minimumRise` above — and to at least `minimumRiseRatio` times —
+/// the lowest value of the `riseWindow` steps before it (an onset is a jump of 6 dB or more, so a running
+/// engine's wobble is not a hit); of two such peaks closer than `minimumGap` steps the higher is kept.
 public struct EnvelopePeakRule: Sendable {
     public var minimumHeight: Float = 0.25
     public var minimumRise: Float = 0.1
+    public var minimumRiseRatio: Float = 2
     public var riseWindow = 3
     public var minimumGap = 3
 
     public init() {}
 
-    public static let statement = "target hits are local maxima of the target envelope that reach at least 0.25 and rise at least 0.1 above the lowest of the 3 steps before them; of two closer than 3 steps the higher is kept"
+    public static let statement = "target hits are local maxima of the target envelope that reach at least 0.25 and rise at least 0.1 above, and to at least twice (6 dB), the lowest of the 3 steps before them; of two closer than 3 steps the higher is kept"
 
     public func peaks(_ v: [Float]) -> [Int] {
         var found: [Int] = []
-        for k in 0..<v.count {
-            let before = k > 0 ? v[k - 1] : 0
+        // From step 1: nothing comes before step 0 to rise from (as for the peak picker).
+        for k in 1..<max(1, v.count) {
+            let before = v[k - 1]
             let after = k + 1 < v.count ? v[k + 1] : 0
             guard v[k] >= before, v[k] > after, v[k] >= minimumHeight else { continue }
             let window = v[max(0, k - riseWindow)..<k]
             let low = window.min() ?? 0
-            guard v[k] - low >= minimumRise else { continue }
+            guard v[k] - low >= minimumRise, v[k] >= minimumRiseRatio * low else { continue }
             if let last = found.last, k - last < minimumGap {
                 if v[k] > v[last] { found[found.count - 1] = k }
                 continue

@@ -31,23 +31,23 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case jsonl, csv
 }
 
+/// Every module's error type already carries a one-line message (naming the file or device) and its
+/// documented exit code; the CLI only prints and returns them.
+protocol OneLineError: Error {
+    var message: String { get }
+    var exitCode: Int32 { get }
+}
+
+extension MediaError: OneLineError {}
+extension ModelFileError: OneLineError {}
+extension SoundError: OneLineError {}
+extension CaptureError: OneLineError {}
+
 /// Prints the one-line error and turns it into the documented exit code.
 func exitWith(_ error: Error) -> ExitCode {
-    if let media = error as? MediaError {
-        fputs("thud: \(media.message)\n", stderr)
-        return ExitCode(media.exitCode)
-    }
-    if let model = error as? ModelFileError {
-        fputs("thud: \(model.message)\n", stderr)
-        return ExitCode(model.exitCode)
-    }
-    if let sound = error as? SoundError {
-        fputs("thud: \(sound.message)\n", stderr)
-        return ExitCode(sound.exitCode)
-    }
-    if let capture = error as? CaptureError {
-        fputs("thud: \(capture.message)\n", stderr)
-        return ExitCode(capture.exitCode)
+    if let known = error as? OneLineError {
+        fputs("thud: \(known.message)\n", stderr)
+        return ExitCode(known.exitCode)
     }
     if let exit = error as? ExitCode { return exit }
     fputs("thud: \(error)\n", stderr)

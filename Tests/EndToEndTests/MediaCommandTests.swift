@@ -112,36 +112,10 @@ final class MediaCommandTests: XCTestCase {
         let path = dir.path("long.mkv")
         try FrameCounterClip.write(path: path, times: (0..<600).map { Double($0) / 30 }, width: 320, height: 240,
                                    nominalFrameRate: 30, audio: AudioEncodeSettings(sampleRate: 44100, channels: 1), clicks: [1], audioSeconds: 20)
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let process = Process()
-        process.executableURL = Executable.url("thud")
-        process.arguments = ["frames", "--index", "-"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        input.fileHandleForWriting.write(data.prefix(data.count / 2))
-        // Read until at least one full line has arrived, with the second half still unsent.
-        let firstLine = expectation(description: "a step before the input ends")
-        var early = Data()
-        DispatchQueue.global().async {
-            while !early.contains(10) {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                early.append(chunk)
-            }
-            firstLine.fulfill()
-        }
-        wait(for: [firstLine], timeout: 30)
-        XCTAssertTrue(String(decoding: early, as: UTF8.self).hasPrefix("{\"step\": 0,"), String(decoding: early, as: UTF8.self))
-        input.fileHandleForWriting.write(data.suffix(from: data.count / 2))
-        try input.fileHandleForWriting.close()
-        let rest = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        let lines = String(decoding: early + rest, as: UTF8.self).split(separator: "\n")
-        XCTAssertEqual(lines.count, 240)
+        let r = try Executable.feedHalfThenRest("thud", ["frames", "--index", "-"], input: try Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertTrue(String(decoding: r.early, as: UTF8.self).hasPrefix("{\"step\": 0,"), String(decoding: r.early, as: UTF8.self))
+        XCTAssertEqual(r.status, 0)
+        XCTAssertEqual(String(decoding: r.all, as: UTF8.self).split(separator: "\n").count, 240)
     }
 
     func testCorruptMiddleWarnsOnceAndKeepsGoing() throws {

@@ -91,34 +91,10 @@ final class PredictCommandTests: XCTestCase {
     func testPredictStreamsFromAPipe() throws {
         let path = dir.path("long.mkv")
         try FrameCounterClip.write(path: path, times: (0..<450).map { Double($0) / 30 }, width: 320, height: 240, nominalFrameRate: 30)
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let process = Process()
-        process.executableURL = Executable.url("thud")
-        process.arguments = ["predict", "--model", modelPath, "-"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        input.fileHandleForWriting.write(data.prefix(data.count / 2))
-        let got = expectation(description: "a step before the input ends")
-        var early = Data()
-        DispatchQueue.global().async {
-            while !early.contains(10) {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                early.append(chunk)
-            }
-            got.fulfill()
-        }
-        wait(for: [got], timeout: 30)
-        XCTAssertTrue(String(decoding: early, as: UTF8.self).hasPrefix("{\"t\": 0.000000,"))
-        input.fileHandleForWriting.write(data.suffix(from: data.count / 2))
-        try input.fileHandleForWriting.close()
-        let rest = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        XCTAssertEqual(String(decoding: early + rest, as: UTF8.self).split(separator: "\n").count, 180)
+        let r = try Executable.feedHalfThenRest("thud", ["predict", "--model", modelPath, "-"], input: try Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertTrue(String(decoding: r.early, as: UTF8.self).hasPrefix("{\"t\": 0.000000,"))
+        XCTAssertEqual(r.status, 0)
+        XCTAssertEqual(String(decoding: r.all, as: UTF8.self).split(separator: "\n").count, 180)
     }
 }
 

@@ -75,6 +75,10 @@ final class MetricTests: XCTestCase {
         XCTAssertEqual(EnvelopePeakRule().peaks([0, 0.2, 0.1, 0]), [])                     // too low
         XCTAssertEqual(EnvelopePeakRule().peaks([0, 0.6, 0.5, 0.9, 0]), [3])                 // closer than 3: higher kept
         XCTAssertEqual(EnvelopePeakRule().peaks([]), [])
+        // An engine: loud and wobbling by ±20 %, no onsets.
+        XCTAssertEqual(EnvelopePeakRule().peaks([0.8, 0.7, 0.9, 0.75, 1.0, 0.8, 0.85, 0.7, 0.95]), [])
+        // A hit on top of it doubles the level.
+        XCTAssertEqual(EnvelopePeakRule().peaks([0.3, 0.35, 0.3, 0.9, 0.4, 0.3]), [3])
     }
 
     func testClipScoreAndVerdicts() {

@@ -139,3 +139,41 @@ public enum Executable {
         return Result(status: process.terminationStatus, stdout: outData, stderr: errData)
     }
 }
+
+extension Executable {
+    /// Runs `name args` reading from a pipe: writes the first half of `input`, waits (up to `timeout`) for
+    /// a whole line of output while the second half is still unsent, then sends the rest. Returns the
+    /// output that arrived early, all of it, and the exit status — how tests show that output starts
+    /// before the input ends.
+    public static func feedHalfThenRest(_ name: String, _ args: [String], input: Data, timeout: TimeInterval = 30) throws
+        -> (early: Data, all: Data, status: Int32) {
+        let process = Process()
+        process.executableURL = url(name)
+        process.arguments = args
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        stdin.fileHandleForWriting.write(input.prefix(input.count / 2))
+        let box = EarlyOutput()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            while !box.data.contains(10) {
+                let chunk = stdout.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                box.data.append(chunk)
+            }
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + timeout)
+        let early = box.data
+        stdin.fileHandleForWriting.write(input.suffix(from: input.count / 2))
+        try stdin.fileHandleForWriting.close()
+        let rest = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (early, early + rest, process.terminationStatus)
+    }
+
+    private final class EarlyOutput: @unchecked Sendable { var data = Data() }
+}

@@ -60,9 +60,10 @@ final class LayerGradientTests: XCTestCase {
         let r = randomFloats(s.outputCount, &rng)
         let output = FloatBuffer(count: s.outputCount)
         let columns = FloatBuffer(count: s.columnCount), dColumns = FloatBuffer(count: s.columnCount)
+        let scratch = FloatBuffer(count: s.splitScratchCount)
         func forward() -> (Double, [Bool]?) {
             ConvKernel.forward(s, input: input.pointer, weight: weight.pointer, bias: bias.pointer,
-                               columns: columns.pointer, output: output.pointer)
+                               columns: columns.pointer, scratch: scratch.pointer, output: output.pointer)
             return (Self.dot(r, output.pointer), output.array.map { $0 > 0 })
         }
         _ = forward()
@@ -72,7 +73,8 @@ final class LayerGradientTests: XCTestCase {
         let dInput = FloatBuffer(count: input.count)
         ConvKernel.backward(s, input: input.pointer, weight: weight.pointer, output: output.pointer,
                             dOutput: dOutput.pointer, dWeight: dWeight.pointer, dBias: dBias.pointer,
-                            columns: columns.pointer, dColumns: dColumns.pointer, dInput: dInput.pointer)
+                            columns: columns.pointer, dColumns: dColumns.pointer, scratch: scratch.pointer,
+                            dInput: dInput.pointer)
         let eps: Float = 1e-3, absTol: Float = 2e-3, rel: Float = 1e-2
         var reports: [FDReport] = []
         reports.append(check("conv dW", x: weight.pointer, indices: sample(40, weight.count, &rng),
@@ -224,5 +226,81 @@ final class LayerGradientTests: XCTestCase {
             }
         }
         print("whole network FD: \(checked) parameters checked, worst |error| \(worst)")
+    }
+}
+
+final class ConvColumnsTests: XCTestCase {
+    /// The hoisted-bounds im2col equals ThudModel's generic one bit for bit (odd and even sizes), and col2im is its
+    /// adjoint: ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩.
+    func testIm2colMatchesThudModelAndCol2imIsItsAdjoint() {
+        var rng = SplitMix64(seed: 51)
+        for (c, h, w) in [(1, 4, 4), (2, 7, 6), (3, 5, 9), (2, 1, 3), (1, 3, 1), (2, 2, 2), (2, 16, 16)] {
+            let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
+            let x = FloatBuffer(randomFloats(c * h * w, &rng))
+            let ours = FloatBuffer(count: c * 9 * oh * ow), reference = FloatBuffer(count: c * 9 * oh * ow)
+            let scratch = FloatBuffer(count: ConvKernel.splitScratchCount(height: h, width: w))
+            ConvKernel.im2col3x3(input: x.pointer, channels: c, height: h, width: w, columns: ours.pointer,
+                                 scratch: scratch.pointer)
+            Kernels.im2col3x3(input: x.pointer, channels: c, height: h, width: w, stride: 2, columns: reference.pointer)
+            XCTAssertEqual(ours.array, reference.array, "\(c)×\(h)×\(w)")
+            let y = FloatBuffer(randomFloats(ours.count, &rng)), back = FloatBuffer(count: x.count)
+            ConvKernel.col2im3x3(columns: y.pointer, channels: c, height: h, width: w, outHeight: oh, outWidth: ow,
+                                 input: back.pointer, scratch: scratch.pointer)
+            let lhs = zip(ours.array, y.array).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let rhs = zip(x.array, back.array).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), "\(c)×\(h)×\(w)")
+        }
+    }
+}
+
+final class ConvChunkTests: XCTestCase {
+    /// Several frames per sgemm gives what one frame at a time gives (the single-frame kernels are the ones checked
+    /// by finite differences above): outputs, input gradients, and weight/bias gradients summed over the frames.
+    func testChunkedConvMatchesFrameByFrame() {
+        var rng = SplitMix64(seed: 61)
+        let s = ConvLayerShape(inChannels: 3, outChannels: 5, inHeight: 9, inWidth: 8)
+        let count = 3
+        let weight = FloatBuffer(randomFloats(s.outChannels * s.patchSize, &rng, -0.5, 0.5))
+        let bias = FloatBuffer(randomFloats(s.outChannels, &rng, -0.2, 0.2))
+        let inputs = (0..<count).map { _ in FloatBuffer(randomFloats(s.inputCount, &rng)) }
+        let dOut = (0..<count).map { _ in randomFloats(s.outputCount, &rng) }
+        let scratch = FloatBuffer(count: s.splitScratchCount)
+        let columns = FloatBuffer(count: count * s.columnCount), dColumns = FloatBuffer(count: count * s.columnCount)
+
+        // Frame by frame.
+        let outputs1 = (0..<count).map { _ in FloatBuffer(count: s.outputCount) }
+        let dInputs1 = (0..<count).map { _ in FloatBuffer(count: s.inputCount) }
+        let dW1 = FloatBuffer(count: weight.count), dB1 = FloatBuffer(count: bias.count)
+        for j in 0..<count {
+            ConvKernel.forward(s, input: inputs[j].pointer, weight: weight.pointer, bias: bias.pointer,
+                               columns: columns.pointer, scratch: scratch.pointer, output: outputs1[j].pointer)
+            let d = FloatBuffer(dOut[j])
+            ConvKernel.backward(s, input: inputs[j].pointer, weight: weight.pointer, output: outputs1[j].pointer,
+                                dOutput: d.pointer, dWeight: dW1.pointer, dBias: dB1.pointer, columns: columns.pointer,
+                                dColumns: dColumns.pointer, scratch: scratch.pointer, dInput: dInputs1[j].pointer)
+        }
+
+        // One chunk.
+        let outputs2 = (0..<count).map { _ in FloatBuffer(count: s.outputCount) }
+        let dInputs2 = (0..<count).map { _ in FloatBuffer(count: s.inputCount) }
+        let dOut2 = dOut.map { FloatBuffer($0) }
+        let dW2 = FloatBuffer(count: weight.count), dB2 = FloatBuffer(count: bias.count)
+        let product = FloatBuffer(count: count * s.outputCount)
+        let inPtrs = inputs.map { UnsafePointer($0.pointer) }, outPtrs = outputs2.map(\.pointer)
+        let dOutPtrs = dOut2.map(\.pointer), dInPtrs = dInputs2.map(\.pointer)
+        ConvKernel.forwardChunk(s, count: count, inputs: inPtrs, outputs: outPtrs, weight: weight.pointer,
+                                bias: bias.pointer, columns: columns.pointer, product: product.pointer,
+                                scratch: scratch.pointer)
+        ConvKernel.backwardChunk(s, count: count, inputs: inPtrs, outputs: outPtrs, dOutputs: dOutPtrs,
+                                 weight: weight.pointer, dWeight: dW2.pointer, dBias: dB2.pointer,
+                                 columns: columns.pointer, dColumns: dColumns.pointer, product: product.pointer,
+                                 scratch: scratch.pointer, dInputs: dInPtrs)
+        for j in 0..<count {
+            XCTAssertLessThan(maxAbsDiff(outputs1[j].array, outputs2[j].array), 1e-6, "output \(j)")
+            XCTAssertLessThan(maxAbsDiff(dInputs1[j].array, dInputs2[j].array), 1e-5, "dInput \(j)")
+        }
+        XCTAssertLessThan(maxAbsDiff(dW1.array, dW2.array), 1e-5)
+        XCTAssertLessThan(maxAbsDiff(dB1.array, dB2.array), 1e-5)
+        XCTAssertGreaterThan(dW2.array.map(abs).max()!, 0.1)
     }
 }

@@ -17,6 +17,8 @@ private struct GradFixture: Decodable {
     var loss: Double
     var logits: [[Double]]
     var gradients: [String: [Double]]
+    var gradientNorms: [Double]
+    var afterTwoAdamSteps: [String: [Double]]
 }
 
 final class PyTorchGradientTests: XCTestCase {
@@ -54,6 +56,29 @@ final class PyTorchGradientTests: XCTestCase {
         XCTAssertEqual(Double(loss), fx.loss, accuracy: 1e-5 * fx.loss)
         let worst = checkGradients(trainer, fx, label: "2 threads")
         print("PyTorch agreement: loss \(loss) vs \(fx.loss); worst per-tensor relative gradient error \(worst)")
+    }
+
+    /// clipGradients + adamStep (weight decay on) as torch's clip_grad_norm_ + AdamW, two steps on the fixture batch.
+    func testClippingAndAdamStepsMatchPyTorch() throws {
+        let (fx, trainer) = try load()
+        let before = trainer.parameterTensors()
+        for step in 0..<2 {
+            _ = trainer.computeGradients(batch: batch(fx))
+            let norm = trainer.clipGradients(maxNorm: 0.1)
+            XCTAssertEqual(Double(norm), fx.gradientNorms[step], accuracy: 1e-5 * fx.gradientNorms[step])
+            trainer.adamStep(learningRate: 1e-2, weightDecay: 0.1)
+        }
+        var worst = 0.0
+        for (t, start) in zip(trainer.parameterTensors(), before) {
+            let ref = try XCTUnwrap(fx.afterTwoAdamSteps[t.name])
+            // Adam moves every parameter by up to ~lr (1e-2) per step whatever its gradient's size; agreement to
+            // 2e-5 means the update rule, bias correction, decay and clipping scale are all the same.
+            let err = zip(t.values, ref).reduce(0.0) { max($0, abs(Double($1.0) - $1.1)) }
+            XCTAssertLessThan(err, 2e-5, "\(t.name): parameters differ by \(err) after two steps")
+            XCTAssertNotEqual(t.values, start.values, "\(t.name) did not move")
+            worst = max(worst, err)
+        }
+        print("clip + AdamW vs PyTorch after two steps: worst |parameter difference| \(worst)")
     }
 
     func testSingleThreadGivesTheSameGradientBits() throws {

@@ -27,17 +27,17 @@ func squareTask(width: Int, height: Int, steps: Int, hitSteps: Set<Int>, seed: U
     var rng = SplitMix64(seed: seed)
     var frames = [UInt8](repeating: 0, count: width * height * steps)
     var targets = [Float](repeating: 0.02, count: steps)
-    let x0 = Int(rng.next() % UInt64(width - 6)), y0 = Int(rng.next() % UInt64(height - 6))
+    let x0 = Int(rng.next() % UInt64(width - 8)), y0 = Int(rng.next() % UInt64(height - 8))
     for t in 0..<steps {
         let on = hitSteps.contains(t)
         for y in 0..<height {
             for x in 0..<width {
                 var v = 40 + Int(rng.next() % 20)
-                if on && x >= x0 && x < x0 + 6 && y >= y0 && y < y0 + 6 { v = 230 }
+                if on && x >= x0 && x < x0 + 8 && y >= y0 && y < y0 + 8 { v = 230 }
                 frames[(t * height + y) * width + x] = UInt8(v)
             }
         }
-        if on { targets[t] = 1 } else if hitSteps.contains(t - 1) { targets[t] = 0.4 }
+        if on { targets[t] = 1 } else if hitSteps.contains(t - 1) { targets[t] = 0.3 }
     }
     return (frames, targets)
 }

@@ -5,7 +5,9 @@ head [8, 4]), runs a batch of 3 sequences (lengths 6, 4, 6: one masked; one star
 per-step loss weights on another) in float64 from the float32 weights, and writes:
   grad_model.thud  - the weights (float32, read by ModelTrainer(modelFile:))
   grad_fixture.json - the batch, the loss (mean weighted BCE per step, ThudTrain's definition), every step's logit,
-                      and every parameter's gradient from autograd.
+                      every parameter's gradient from autograd, and the parameters after two optimizer steps on that
+                      batch (clip_grad_norm_ to 0.1, then AdamW lr 1e-2, weight decay 0.1: ModelTrainer's
+                      clipGradients + adamStep).
 
     python3 tools/reference/grad_fixtures.py [OUT_DIR]   (default Tests/ThudTrainTests/Fixtures)
 """
@@ -100,7 +102,31 @@ def main():
     loss = loss / total_steps
     net.zero_grad()
     loss.backward()
-    grads = {n: p.grad.detach().numpy().astype(np.float64).ravel().tolist() for n, p in net.named_parameters()}
+    # 9 significant digits: far below the tests' tolerances, and it keeps the fixture small.
+    def short(a):
+        return [float(f"{x:.9g}") for x in np.asarray(a, dtype=np.float64).ravel()]
+
+    grads = {n: short(p.grad.detach().numpy()) for n, p in net.named_parameters()}
+
+    def batch_loss():
+        total = 0
+        for frames, prev, targets, weights in sequences:
+            per_step = F.binary_cross_entropy_with_logits(logits_of(net, frames, prev), torch.from_numpy(targets),
+                                                          reduction="none")
+            if weights is not None:
+                per_step = per_step * torch.from_numpy(weights)
+            total = total + per_step.sum()
+        return total / total_steps
+
+    # Two optimizer steps (the first gradient is the one above), as computeGradients + clipGradients + adamStep.
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
+    norms = []
+    for _ in range(2):
+        opt.zero_grad()
+        batch_loss().backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(net.parameters(), 0.1)))
+        opt.step()
+    after_adam = {n: short(p.detach().numpy()) for n, p in net.named_parameters()}
 
     fixture = {
         "architecture": ARCH,
@@ -116,6 +142,8 @@ def main():
         "loss": float(loss.item()),
         "logits": all_logits,
         "gradients": {n: grads[n] for n in net.parameter_order()},
+        "gradientNorms": norms,
+        "afterTwoAdamSteps": {n: after_adam[n] for n in net.parameter_order()},
     }
     with open(os.path.join(out_dir, "grad_fixture.json"), "w") as f:
         json.dump(fixture, f, separators=(",", ":"))

@@ -53,7 +53,7 @@ public final class ModelTrainer {
     /// Threads computeGradients uses (1 or 2). The batch is always split into the same two shards whatever this is,
     /// and their gradients are added in a fixed order, so results are bit-identical for 1 and 2 threads.
     public var threadCount = 2
-    /// Shard workers: the first half of a batch goes to workers[0], the second half to workers[1].
+    /// Shard workers: the first part of a batch (about half its steps) goes to workers[0], the rest to workers[1].
     let workers: [TrainingWorker]
 
     public init(architecture: ModelArchitecture, seed: UInt64) {
@@ -69,6 +69,8 @@ public final class ModelTrainer {
     }
 
     /// Continues from the weights of a model file (fresh Adam state).
+    deinit { helper?.stop() }
+
     public convenience init(modelFile: ModelFile) throws {
         let a = modelFile.header.architecture
         if let problem = a.validationProblem() { throw TrainerStateError("model: bad architecture (\(problem))") }
@@ -101,6 +103,32 @@ public final class ModelTrainer {
 
     // MARK: Gradients
 
+    /// The batch being worked on, where the helper thread finds its shard. Set and cleared by computeGradients.
+    private struct PendingBatch {
+        var batch: [TrainingSequence]
+        /// The first part of the batch (about half its steps) goes to workers[0], the rest (possibly empty) to
+        /// workers[1].
+        var shards: (Range<Int>, Range<Int>)
+        var scale: Float
+    }
+    private var pending: PendingBatch?
+    /// Loss sum of the helper thread's shard (written by it before it signals).
+    private var helperLoss = 0.0
+    /// A persistent second thread: waking it through semaphores allocates nothing (GCD's concurrentPerform did).
+    /// Started on the first two-shard batch, stopped in deinit.
+    private var helper: ShardThread?
+
+    /// Forward, loss and backward of shard `i` of the pending batch into workers[i].gradients.
+    private func runShard(_ i: Int) -> Double {
+        let job = pending!, w = workers[i]
+        w.gradients.zero()
+        w.load(job.batch[i == 0 ? job.shards.0 : job.shards.1])
+        w.forward(parameters: parameters.pointer)
+        let sum = w.loss(gradientScale: job.scale)
+        w.backward(parameters: parameters.pointer)
+        return sum
+    }
+
     private func validate(_ s: TrainingSequence, index: Int) {
         let n = plan.frameSize
         precondition(s.frames.count == s.targets.count * n,
@@ -119,32 +147,28 @@ public final class ModelTrainer {
         guard stepTotal > 0 else { gradients.zero(); return 0 }
         // Our own two threads do the parallel work; OpenBLAS threads inside them would only fight over the 2 cores.
         Kernels.pinBLASToOneThread()
-        let scale = 1 / Float(stepTotal)
-        let split = (batch.count + 1) / 2
-        let shards = batch.count >= 2 ? [batch[0..<split], batch[split...]] : [batch[...]]
-        let p = UnsafePointer(parameters.pointer)
+        // Split where the first shard reaches half the steps (not half the sequences), so the two threads get equal
+        // work when clip ends make sequences shorter. It depends only on the batch, never on the thread count.
+        var split = 1, firstSteps = batch[0].steps
+        while split < batch.count - 1 && 2 * firstSteps < stepTotal { firstSteps += batch[split].steps; split += 1 }
+        let twoShards = batch.count >= 2
+        pending = PendingBatch(batch: batch, shards: twoShards ? (0..<split, split..<batch.count) : (0..<batch.count, 0..<0),
+                               scale: 1 / Float(stepTotal))
+        defer { pending = nil }
         var losses = (0.0, 0.0)
-        func run(_ i: Int) -> Double {
-            let w = workers[i]
-            w.gradients.zero()
-            w.load(shards[i])
-            w.forward(parameters: p)
-            let sum = w.loss(gradientScale: scale)
-            w.backward(parameters: p)
-            return sum
-        }
-        if shards.count == 2 && threadCount >= 2 {
-            // Each iteration writes only its own worker and its own slot of `results`.
-            let results = UnsafeMutablePointer<Double>.allocate(capacity: 2)
-            defer { results.deallocate() }
-            DispatchQueue.concurrentPerform(iterations: 2) { i in results[i] = run(i) }
-            losses = (results[0], results[1])
+        if twoShards && threadCount >= 2 {
+            // The second shard runs on the helper thread while this one runs the first.
+            if helper == nil { helper = ShardThread { [unowned self] in self.helperLoss = self.runShard(1) } }
+            helper!.start()
+            losses.0 = runShard(0)
+            helper!.wait()
+            losses.1 = helperLoss
         } else {
-            losses.0 = run(0)
-            if shards.count == 2 { losses.1 = run(1) }
+            losses.0 = runShard(0)
+            if twoShards { losses.1 = runShard(1) }
         }
         let g = gradients.pointer, g0 = workers[0].gradients.pointer, g1 = workers[1].gradients.pointer
-        if shards.count == 2 {
+        if twoShards {
             for i in 0..<plan.layout.total { g[i] = g0[i] + g1[i] }
         } else {
             g.update(from: g0, count: plan.layout.total)
@@ -276,5 +300,42 @@ public final class ModelTrainer {
             }
         }
         stepCount = stepValue
+    }
+}
+
+/// A thread that runs one fixed job each time it is started, for the second shard of a batch.
+final class ShardThread {
+    private let startSignal = DispatchSemaphore(value: 0)
+    private let doneSignal = DispatchSemaphore(value: 0)
+    private let job: () -> Void
+    /// Read by the thread after each wake-up; set only before the final signal.
+    private var stopping = false
+    private var thread: Thread?
+
+    init(job: @escaping () -> Void) {
+        self.job = job
+        let thread = Thread { [startSignal, doneSignal, job, unowned self] in
+            while true {
+                startSignal.wait()
+                if self.stopping { break }
+                job()
+                doneSignal.signal()
+            }
+            doneSignal.signal()
+        }
+        thread.name = "thud-train shard"
+        thread.start()
+        self.thread = thread
+    }
+
+    func start() { startSignal.signal() }
+    func wait() { doneSignal.wait() }
+
+    /// Ends the thread and waits for it (called from the trainer's deinit).
+    func stop() {
+        stopping = true
+        startSignal.signal()
+        doneSignal.wait()
+        thread = nil
     }
 }

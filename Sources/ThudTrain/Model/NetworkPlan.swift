@@ -49,6 +49,8 @@ struct NetworkPlan {
     let head: [Dense]
     /// Largest im2col matrix over the conv layers.
     let maxColumns: Int
+    /// Largest even/odd split scratch of im2col/col2im.
+    let maxSplitScratch: Int
 
     init(architecture a: ModelArchitecture) {
         architecture = a
@@ -68,6 +70,7 @@ struct NetworkPlan {
         }
         self.conv = conv
         maxColumns = conv.map(\.shape.columnCount).max() ?? 0
+        maxSplitScratch = conv.map(\.shape.splitScratchCount).max() ?? 0
         featureCount = a.featureCount
         hidden = a.lstmHidden
         var inSize = a.featureCount

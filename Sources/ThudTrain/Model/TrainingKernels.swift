@@ -35,6 +35,7 @@ struct ConvLayerShape: Equatable {
     var patchSize: Int { inChannels * 9 }
     var positions: Int { outHeight * outWidth }
     var columnCount: Int { patchSize * positions }
+    var splitScratchCount: Int { ConvKernel.splitScratchCount(height: inHeight, width: inWidth) }
 
     init(inChannels: Int, outChannels: Int, inHeight: Int, inWidth: Int) {
         self.inChannels = inChannels; self.outChannels = outChannels
@@ -43,13 +44,16 @@ struct ConvLayerShape: Equatable {
     }
 }
 
+/// `forward`/`backward` handle one frame: the plain form, checked by finite differences. Training runs
+/// `forwardChunk`/`backwardChunk` (several frames per sgemm), checked against the plain form in ConvChunkTests.
 enum ConvKernel {
-    /// output = ReLU(W ∗ input + b). `columns` is im2col scratch of `shape.columnCount`.
+    /// output = ReLU(W ∗ input + b). `columns` is im2col scratch of `shape.columnCount`, `scratch` of
+    /// `shape.splitScratchCount`.
     static func forward(_ s: ConvLayerShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>,
-                        output: UnsafeMutablePointer<Float>) {
-        Kernels.im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, stride: 2,
-                          columns: columns)
+                        scratch: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, columns: columns,
+                  scratch: scratch)
         BLAS.gemm(m: s.outChannels, n: s.positions, k: s.patchSize, a: weight, lda: s.patchSize,
                   b: columns, ldb: s.positions, beta: 0, c: output, ldc: s.positions)
         Kernels.addRowBiasReLU(output, rows: s.outChannels, cols: s.positions, bias: bias)
@@ -63,7 +67,7 @@ enum ConvKernel {
                          output: UnsafePointer<Float>, dOutput: UnsafeMutablePointer<Float>,
                          dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
                          columns: UnsafeMutablePointer<Float>, dColumns: UnsafeMutablePointer<Float>,
-                         dInput: UnsafeMutablePointer<Float>?) {
+                         scratch: UnsafeMutablePointer<Float>, dInput: UnsafeMutablePointer<Float>?) {
         let p = s.positions
         for i in 0..<s.outputCount where !(output[i] > 0) { dOutput[i] = 0 }
         for c in 0..<s.outChannels {
@@ -72,8 +76,8 @@ enum ConvKernel {
             for j in 0..<p { sum += row[j] }
             dBias[c] += sum
         }
-        Kernels.im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, stride: 2,
-                          columns: columns)
+        im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, columns: columns,
+                  scratch: scratch)
         // dW[Cout × K] += dY[Cout × P] · colsᵀ
         BLAS.gemm(transB: true, m: s.outChannels, n: s.patchSize, k: p, a: dOutput, lda: p, b: columns, ldb: p,
                   beta: 1, c: dWeight, ldc: s.patchSize)
@@ -82,36 +86,176 @@ enum ConvKernel {
         BLAS.gemm(transA: true, m: s.patchSize, n: p, k: s.outChannels, a: weight, lda: s.patchSize,
                   b: dOutput, ldb: p, beta: 0, c: dColumns, ldc: p)
         col2im3x3(columns: dColumns, channels: s.inChannels, height: s.inHeight, width: s.inWidth,
-                  outHeight: s.outHeight, outWidth: s.outWidth, input: dInput)
+                  outHeight: s.outHeight, outWidth: s.outWidth, input: dInput, scratch: scratch)
     }
 
-    /// Adjoint of Kernels.im2col3x3 with stride 2, padding 1: input = Σ of every column entry that read it.
-    static func col2im3x3(columns: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-                          outHeight: Int, outWidth: Int, input: UnsafeMutablePointer<Float>) {
-        input.update(repeating: 0, count: channels * height * width)
-        let outCount = outHeight * outWidth
+    /// Floats of scratch im2col3x3 and col2im3x3 need: one plane split into even and odd columns.
+    static func splitScratchCount(height: Int, width: Int) -> Int {
+        2 * height * Kernels.convOutputSize(width, stride: 2)
+    }
+
+    /// Kernels.im2col3x3 for stride 2 (same layout, same values — checked bit for bit in the tests), built from
+    /// each input row split into its even and odd columns: with stride 2, kernel column kx = 1 reads the even
+    /// columns and kx = 0, 2 the odd ones (shifted by one), so every im2col row becomes contiguous copies instead of
+    /// a strided gather with a bounds check per element (which was the largest single cost of an epoch).
+    /// `scratch` holds splitScratchCount(height:width:) floats.
+    /// `rowStride` (default outH·outW) places the frame's columns inside a wider matrix holding several frames side by
+    /// side (see forwardChunk).
+    static func im2col3x3(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+                          columns: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                          rowStride: Int? = nil) {
+        let outH = Kernels.convOutputSize(height, stride: 2), outW = Kernels.convOutputSize(width, stride: 2)
+        let stride = rowStride ?? outH * outW
+        let even = scratch, odd = scratch + height * outW
+        let oddCount = width / 2
         var row = columns
         for c in 0..<channels {
             let plane = input + c * height * width
+            for y in 0..<height {
+                let src = plane + y * width, e = even + y * outW, o = odd + y * outW
+                for j in 0..<outW { e[j] = src[2 * j] }
+                for j in 0..<oddCount { o[j] = src[2 * j + 1] }
+                // Odd width: the last odd slot is the right padding.
+                if oddCount < outW { o[outW - 1] = 0 }
+            }
+            for ky in 0..<3 {
+                for kx in 0..<3 {
+                    var dst = row
+                    for oy in 0..<outH {
+                        let iy = oy * 2 - 1 + ky
+                        if iy < 0 || iy >= height {
+                            dst.update(repeating: 0, count: outW)
+                        } else if kx == 1 {
+                            dst.update(from: even + iy * outW, count: outW)
+                        } else if kx == 2 {
+                            dst.update(from: odd + iy * outW, count: outW)
+                        } else {
+                            // kx = 0 reads column 2·ox − 1: left padding, then the odd columns shifted by one.
+                            dst[0] = 0
+                            (dst + 1).update(from: odd + iy * outW, count: outW - 1)
+                        }
+                        dst += outW
+                    }
+                    row += stride
+                }
+            }
+        }
+    }
+
+    /// Adjoint of im2col3x3 (stride 2, padding 1): input = Σ of every column entry that read it. Accumulates into
+    /// even/odd split rows (contiguous adds), then interleaves them into the input plane.
+    static func col2im3x3(columns: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+                          outHeight: Int, outWidth: Int, input: UnsafeMutablePointer<Float>,
+                          scratch: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+        let outW = outWidth, even = scratch, odd = scratch + height * outW
+        let stride = rowStride ?? outHeight * outWidth
+        let oddCount = width / 2
+        var row = columns
+        for c in 0..<channels {
+            scratch.update(repeating: 0, count: 2 * height * outW)
             for ky in 0..<3 {
                 for kx in 0..<3 {
                     var src = row
                     for oy in 0..<outHeight {
                         let iy = oy * 2 - 1 + ky
                         if iy >= 0 && iy < height {
-                            let dst = plane + iy * width
-                            for ox in 0..<outWidth {
-                                let ix = ox * 2 - 1 + kx
-                                if ix >= 0 && ix < width { dst[ix] += src[ox] }
+                            if kx == 1 {
+                                let e = even + iy * outW
+                                for j in 0..<outW { e[j] += src[j] }
+                            } else if kx == 2 {
+                                let o = odd + iy * outW
+                                for j in 0..<outW { o[j] += src[j] }
+                            } else {
+                                let o = odd + iy * outW - 1
+                                for j in 1..<max(outW, 1) { o[j] += src[j] }
                             }
                         }
-                        src += outWidth
+                        src += outW
                     }
-                    row += outCount
+                    row += stride
                 }
+            }
+            let plane = input + c * height * width
+            for y in 0..<height {
+                let dst = plane + y * width, e = even + y * outW, o = odd + y * outW
+                for j in 0..<outW { dst[2 * j] = e[j] }
+                for j in 0..<oddCount { dst[2 * j + 1] = o[j] }
             }
         }
     }
+
+    // MARK: Several frames per sgemm
+
+    /// `forward` for `count` frames at once: their im2col matrices side by side ([K × count·P]) so each layer is one
+    /// sgemm with count·P columns instead of `count` thin ones (the deeper layers have only 16–64 positions per
+    /// frame, far too few for OpenBLAS to run efficiently). `columns` holds count·columnCount floats and `product`
+    /// count·outputCount; outputs[j] gets frame j's [Cout × P] block.
+    static func forwardChunk(_ s: ConvLayerShape, count: Int, inputs: UnsafePointer<UnsafePointer<Float>>,
+                             outputs: UnsafePointer<UnsafeMutablePointer<Float>>, weight: UnsafePointer<Float>,
+                             bias: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>,
+                             product: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let p = s.positions, ld = count * p
+        for j in 0..<count {
+            im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
+                      columns: columns + j * p, scratch: scratch, rowStride: ld)
+        }
+        BLAS.gemm(m: s.outChannels, n: ld, k: s.patchSize, a: weight, lda: s.patchSize, b: columns, ldb: ld,
+                  beta: 0, c: product, ldc: ld)
+        for j in 0..<count {
+            let out = outputs[j]
+            for c in 0..<s.outChannels {
+                let src = product + c * ld + j * p, dst = out + c * p, b = bias[c]
+                for i in 0..<p { dst[i] = max(src[i] + b, 0) }
+            }
+        }
+    }
+
+    /// `backward` for `count` frames at once (the layout of forwardChunk). dOutputs[j] is read (the masked copy lives
+    /// in `product`); weight and bias gradients accumulate; dInputs[j], when given, are overwritten. `product` holds count·outputCount floats,
+    /// `columns` and `dColumns` count·columnCount.
+    static func backwardChunk(_ s: ConvLayerShape, count: Int, inputs: UnsafePointer<UnsafePointer<Float>>,
+                              outputs: UnsafePointer<UnsafeMutablePointer<Float>>,
+                              dOutputs: UnsafePointer<UnsafeMutablePointer<Float>>, weight: UnsafePointer<Float>,
+                              dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+                              columns: UnsafeMutablePointer<Float>, dColumns: UnsafeMutablePointer<Float>,
+                              product: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                              dInputs: UnsafePointer<UnsafeMutablePointer<Float>>?) {
+        let p = s.positions, ld = count * p
+        for j in 0..<count {
+            let out = outputs[j], dOut = dOutputs[j]
+            for c in 0..<s.outChannels {
+                let o = out + c * p, d = dOut + c * p, dst = product + c * ld + j * p
+                for i in 0..<p { dst[i] = o[i] > 0 ? d[i] : 0 }
+            }
+            im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
+                      columns: columns + j * p, scratch: scratch, rowStride: ld)
+        }
+        for c in 0..<s.outChannels { dBias[c] += laneSum(product + c * ld, count: ld) }
+        BLAS.gemm(transB: true, m: s.outChannels, n: s.patchSize, k: ld, a: product, lda: ld, b: columns, ldb: ld,
+                  beta: 1, c: dWeight, ldc: s.patchSize)
+        guard let dInputs else { return }
+        BLAS.gemm(transA: true, m: s.patchSize, n: ld, k: s.outChannels, a: weight, lda: s.patchSize,
+                  b: product, ldb: ld, beta: 0, c: dColumns, ldc: ld)
+        for j in 0..<count {
+            col2im3x3(columns: dColumns + j * p, channels: s.inChannels, height: s.inHeight, width: s.inWidth,
+                      outHeight: s.outHeight, outWidth: s.outWidth, input: dInputs[j], scratch: scratch, rowStride: ld)
+        }
+    }
+}
+
+/// Σ x[0..<count] with 8 interleaved partial sums, so the loop vectorizes (a single running Float sum cannot be
+/// reordered by the compiler); the order is fixed, so results stay bit-reproducible.
+@inline(__always)
+func laneSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var sum = lanes.sum()
+    while i < count { sum += x[i]; i += 1 }
+    return sum
 }
 
 // MARK: - Dense layer (Linear, optional ReLU)

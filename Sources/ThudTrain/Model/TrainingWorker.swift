@@ -70,12 +70,24 @@ final class TrainingWorker {
     /// This worker's gradient, same layout as the parameters.
     let gradients: FloatBuffer
     private(set) var workspace: TrainingWorkspace
-    /// Per-frame scratch (independent of batch size).
+    /// Frames per conv sgemm (see ConvKernel.forwardChunk). 8 frames of the default 64×64 model keep the largest
+    /// im2col matrix at ~600 KB, inside L2 on most machines.
+    static let convChunk = 8
+    /// Per-chunk scratch (independent of batch size): input planes, im2col matrices and the sgemm product of
+    /// `convChunk` frames.
     private let inputPlanes: FloatBuffer
     private let columns: FloatBuffer
     private let dColumns: FloatBuffer
-    /// Gradient w.r.t. each conv layer's output but the last, for one frame.
+    private let product: FloatBuffer
+    private let splitScratch: FloatBuffer
+    /// Gradient w.r.t. each conv layer's output but the last, for the frames of a chunk.
     private let dConvOutputs: [FloatBuffer]
+    /// The chunk's rows and per-frame pointers handed to the chunk kernels (allocated once).
+    private let chunkRows: UnsafeMutablePointer<Int>
+    private let chunkInputs: UnsafeMutablePointer<UnsafePointer<Float>>
+    private let chunkOutputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    private let chunkDOutputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    private let chunkDInputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let motionEncoder: MotionEnergyEncoder?
     /// Valid steps of each sequence in the current shard (capacity kept between calls).
     private var lengths: [Int] = []
@@ -86,12 +98,25 @@ final class TrainingWorker {
         self.plan = plan
         gradients = FloatBuffer(count: plan.layout.total)
         workspace = TrainingWorkspace(plan: plan, rows: 0, batch: 0)
-        inputPlanes = FloatBuffer(count: 2 * plan.frameSize)
-        columns = FloatBuffer(count: plan.maxColumns)
-        dColumns = FloatBuffer(count: plan.maxColumns)
-        dConvOutputs = plan.conv.dropLast().map { FloatBuffer(count: $0.shape.outputCount) }
+        let g = TrainingWorker.convChunk
+        inputPlanes = FloatBuffer(count: g * 2 * plan.frameSize)
+        columns = FloatBuffer(count: g * plan.maxColumns)
+        dColumns = FloatBuffer(count: g * plan.maxColumns)
+        product = FloatBuffer(count: g * (plan.conv.map(\.shape.outputCount).max() ?? 0))
+        splitScratch = FloatBuffer(count: plan.maxSplitScratch)
+        dConvOutputs = plan.conv.dropLast().map { FloatBuffer(count: g * $0.shape.outputCount) }
+        chunkRows = .allocate(capacity: g)
+        chunkInputs = .allocate(capacity: g)
+        chunkOutputs = .allocate(capacity: g)
+        chunkDOutputs = .allocate(capacity: g)
+        chunkDInputs = .allocate(capacity: g)
         motionEncoder = plan.encoderKind == .motionEnergy ? MotionEnergyEncoder(architecture: plan.architecture) : nil
         lengths.reserveCapacity(64)
+    }
+
+    deinit {
+        chunkRows.deallocate(); chunkInputs.deallocate(); chunkOutputs.deallocate()
+        chunkDOutputs.deallocate(); chunkDInputs.deallocate()
     }
 
     private func ensureCapacity(rows: Int, batch: Int) {
@@ -157,9 +182,9 @@ final class TrainingWorker {
     }
 
     /// [x/255, (x − previous)/255 × gain] with the same float operations as ConvEncoder.encode.
-    private func fillInputPlanes(row r: Int) {
+    private func fillInputPlanes(row r: Int, into planes: UnsafeMutablePointer<Float>) {
         let (current, previous) = framePointers(row: r)
-        let n = plan.frameSize, frame = inputPlanes.pointer, diff = inputPlanes.pointer + n
+        let n = plan.frameSize, frame = planes, diff = planes + n
         let scale: Float = 1.0 / 255.0
         let gain = plan.architecture.encoder.effectiveDifferenceGain
         for i in 0..<n {
@@ -173,7 +198,8 @@ final class TrainingWorker {
     /// `carryStateForward()`. Leaves logits in the last head output.
     func forward(parameters p: UnsafePointer<Float>, resetState: Bool = true) {
         let ws = workspace, rows = steps * batch, f = plan.featureCount, h = plan.hidden
-        // Encoder, one frame at a time (padded rows get zero features).
+        // Encoder: motion energy frame by frame; conv in chunks of frames. Padded rows get zero features.
+        var pendingFrames = 0
         for r in 0..<rows {
             let out = ws.features.pointer + r * f
             guard isValid(row: r) else { out.update(repeating: 0, count: f); continue }
@@ -183,16 +209,11 @@ final class TrainingWorker {
                               previous: UnsafeBufferPointer(start: previous, count: plan.frameSize), into: out)
                 continue
             }
-            fillInputPlanes(row: r)
-            var input = UnsafePointer(inputPlanes.pointer)
-            for (l, layer) in plan.conv.enumerated() {
-                let isLast = l == plan.conv.count - 1
-                let output = isLast ? out : ws.convOutputs[l].pointer + r * layer.shape.outputCount
-                ConvKernel.forward(layer.shape, input: input, weight: p + layer.weight, bias: p + layer.bias,
-                                   columns: columns.pointer, output: output)
-                input = UnsafePointer(output)
-            }
+            chunkRows[pendingFrames] = r
+            pendingFrames += 1
+            if pendingFrames == TrainingWorker.convChunk { convForward(count: pendingFrames, parameters: p); pendingFrames = 0 }
         }
+        if pendingFrames > 0 { convForward(count: pendingFrames, parameters: p) }
         // LSTM layers.
         var input = UnsafePointer(ws.features.pointer)
         for (l, layer) in plan.lstm.enumerated() {
@@ -276,27 +297,56 @@ final class TrainingWorker {
                                 dhCarry: ws.dhCarry.pointer, dcCarry: ws.dcCarry.pointer)
         }
         guard needFeatureGradient else { return }
-        // Conv encoder, frame by frame, top layer down; layer 0 needs no input gradient (pixels are data).
-        let f = plan.featureCount
+        // Conv encoder in chunks of frames, top layer down; layer 0 needs no input gradient (pixels are data).
+        var pendingFrames = 0
         for r in 0..<rows where isValid(row: r) {
-            var dOutput = ws.dFeatures.pointer + r * f
-            for l in stride(from: plan.conv.count - 1, through: 0, by: -1) {
-                let layer = plan.conv[l]
-                let output = l == plan.conv.count - 1 ? UnsafePointer(ws.features.pointer + r * f)
-                    : UnsafePointer(ws.convOutputs[l].pointer + r * layer.shape.outputCount)
-                let input: UnsafePointer<Float>
-                if l > 0 {
-                    input = UnsafePointer(ws.convOutputs[l - 1].pointer + r * plan.conv[l - 1].shape.outputCount)
-                } else {
-                    fillInputPlanes(row: r)
-                    input = UnsafePointer(inputPlanes.pointer)
-                }
-                let dInput: UnsafeMutablePointer<Float>? = l > 0 ? dConvOutputs[l - 1].pointer : nil
-                ConvKernel.backward(layer.shape, input: input, weight: p + layer.weight, output: output,
-                                    dOutput: dOutput, dWeight: g + layer.weight, dBias: g + layer.bias,
-                                    columns: columns.pointer, dColumns: dColumns.pointer, dInput: dInput)
-                if let dInput { dOutput = dInput }
+            chunkRows[pendingFrames] = r
+            pendingFrames += 1
+            if pendingFrames == TrainingWorker.convChunk { convBackward(count: pendingFrames, parameters: p); pendingFrames = 0 }
+        }
+        if pendingFrames > 0 { convBackward(count: pendingFrames, parameters: p) }
+    }
+
+    /// Frame j of the chunk: layer l's input (layer 0: the input planes) and output (the last: the feature row).
+    private func setChunkPointers(layer l: Int, count: Int) {
+        let ws = workspace, f = plan.featureCount, last = plan.conv.count - 1
+        for j in 0..<count {
+            let r = chunkRows[j]
+            chunkInputs[j] = l == 0 ? UnsafePointer(inputPlanes.pointer + j * 2 * plan.frameSize)
+                : UnsafePointer(ws.convOutputs[l - 1].pointer + r * plan.conv[l - 1].shape.outputCount)
+            chunkOutputs[j] = l == last ? ws.features.pointer + r * f
+                : ws.convOutputs[l].pointer + r * plan.conv[l].shape.outputCount
+        }
+    }
+
+    /// Conv forward of the `count` frames listed in chunkRows.
+    private func convForward(count: Int, parameters p: UnsafePointer<Float>) {
+        for j in 0..<count { fillInputPlanes(row: chunkRows[j], into: inputPlanes.pointer + j * 2 * plan.frameSize) }
+        for (l, layer) in plan.conv.enumerated() {
+            setChunkPointers(layer: l, count: count)
+            ConvKernel.forwardChunk(layer.shape, count: count, inputs: chunkInputs, outputs: chunkOutputs,
+                                    weight: p + layer.weight, bias: p + layer.bias, columns: columns.pointer,
+                                    product: product.pointer, scratch: splitScratch.pointer)
+        }
+    }
+
+    /// Conv backward of the `count` frames listed in chunkRows, from the feature gradient down.
+    private func convBackward(count: Int, parameters p: UnsafePointer<Float>) {
+        let ws = workspace, f = plan.featureCount, last = plan.conv.count - 1, g = gradients.pointer
+        for j in 0..<count { fillInputPlanes(row: chunkRows[j], into: inputPlanes.pointer + j * 2 * plan.frameSize) }
+        for l in stride(from: last, through: 0, by: -1) {
+            let layer = plan.conv[l]
+            setChunkPointers(layer: l, count: count)
+            for j in 0..<count {
+                chunkDOutputs[j] = l == last ? ws.dFeatures.pointer + chunkRows[j] * f
+                    : dConvOutputs[l].pointer + j * layer.shape.outputCount
+                if l > 0 { chunkDInputs[j] = dConvOutputs[l - 1].pointer + j * plan.conv[l - 1].shape.outputCount }
             }
+            ConvKernel.backwardChunk(layer.shape, count: count, inputs: chunkInputs, outputs: chunkOutputs,
+                                     dOutputs: chunkDOutputs, weight: p + layer.weight, dWeight: g + layer.weight,
+                                     dBias: g + layer.bias, columns: columns.pointer, dColumns: dColumns.pointer,
+                                     product: product.pointer, scratch: splitScratch.pointer,
+                                     dInputs: l > 0 ? UnsafePointer(chunkDInputs) : nil)
         }
     }
 }
