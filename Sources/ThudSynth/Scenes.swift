@@ -331,7 +331,7 @@ struct SceneBuilder {
             for k in handKeys.indices { handKeys[k].position = handKeys[k].position + dirAlong * (side * sl * 0.42); handKeys[k].angle = 0 }
             _ = hand(Path(handKeys), fromRight: side > 0, touches: false)
             s.placeholders = [target.name, strikerKind.name]
-            s.duration = max(T, t + 0.5)
+            s.duration = min(5, max(T, t + 0.5))   // clips stay within 2–5 s
             frame(-w, w + sl * 0.8, top: contactY + raise + 0.1)
             _ = obj
 
@@ -536,7 +536,7 @@ struct SceneBuilder {
             hold(a, pa); hold(b, pb)
             handHolding(a, pa, fromRight: false); handHolding(b, pb, fromRight: true)
             s.placeholders = [ka.name, kb.name]
-            s.duration = max(T, t + 0.6)
+            s.duration = min(5, max(T, t + 0.6))
             frame(-0.3, 0.3, top: y + 0.15)
 
         case .pushingLeftRight, .pushingRightLeft:
