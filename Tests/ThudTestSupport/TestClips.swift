@@ -127,17 +127,20 @@ public enum Executable {
         process.standardError = err
         if let stdinFile { process.standardInput = FileHandle(forReadingAtPath: stdinFile) } else { process.standardInput = FileHandle.nullDevice }
         try process.run()
-        var outData = Data(), errData = Data()
+        let outData = Collected(), errData = Collected()
         let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { outData.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { errData.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         if group.wait(timeout: .now() + timeout) == .timedOut {
             process.terminate()
             throw NSError(domain: "Executable", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(name) \(args) did not finish within \(timeout) s"])
         }
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: outData, stderr: errData)
+        return Result(status: process.terminationStatus, stdout: outData.data, stderr: errData.data)
     }
+
+    /// Filled by one reader thread, read after it has finished (the group's wait orders the two).
+    private final class Collected: @unchecked Sendable { var data = Data() }
 }
 
 extension Executable {
