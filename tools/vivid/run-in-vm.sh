@@ -130,8 +130,10 @@ mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=262144 thudrun "/newroot$t
 [ -f "/newroot$thud_run/vivid.opts" ] && vivid_opts=$(cat "/newroot$thud_run/vivid.opts")
 insmod /modules/vivid.ko $vivid_opts || echo "init: insmod vivid failed" > "/newroot$thud_run/stderr"
 mount --move /dev /newroot/dev
-mount -t proc proc /newroot/proc; mount -t sysfs sys /newroot/sys; mount -t tmpfs tmp /newroot/tmp
-chroot /newroot /bin/sh -c 'cd "$1"; HOME=/tmp PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin exec /bin/sh ./cmd.sh >./stdout 2>>./stderr' sh "$thud_run"
+# Scratch space goes on /run, not over /tmp: a checkout (and so the binaries under test) may live in the
+# host's /tmp, as a CI clone can, and a tmpfs there would hide it.
+mount -t proc proc /newroot/proc; mount -t sysfs sys /newroot/sys; mount -t tmpfs tmp /newroot/run
+chroot /newroot /bin/sh -c 'cd "$1"; HOME=/run TMPDIR=/run PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin exec /bin/sh ./cmd.sh >./stdout 2>>./stderr' sh "$thud_run"
 echo $? > "/newroot$thud_run/rc"
 sync
 poweroff -f
