@@ -33,7 +33,10 @@ final class VividCaptureTests: XCTestCase {
         try? ModelFile.random(architecture: .default, seed: 5).write(to: model.path)
         return ["run_cmd live 90 \(thud.path) live /dev/video0 --model \(model.path) --frames 36 --jsonl -",
                 // predict on a camera never ends by itself: head takes 24 steps and the pipe closes it.
-                "run_cmd live-predict 60 sh -c '\(thud.path) predict --model \(model.path) /dev/video1 | head -n 24'"]
+                "run_cmd live-predict 60 sh -c '\(thud.path) predict --model \(model.path) /dev/video1 | head -n 24'",
+                // On a terminal (a pty from script(1); the guest needs devpts mounted) `thud live` draws its view.
+                "mkdir -p /dev/pts; mount -t devpts devpts /dev/pts 2>/dev/null",
+                "run_cmd live-tty 60 script -qfec '\(thud.path) live /dev/video2 --model \(model.path) --frames 24' /dev/null"]
     }
 
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -164,6 +167,13 @@ final class VividCaptureTests: XCTestCase {
             XCTAssertNotNil(s["hit"] as? Bool)
         }
         XCTAssertTrue(c.stderr.contains("thud: 36 steps"), c.stderr)
+        let view = try check("live-tty")
+        XCTAssertEqual(view.status, 0, view.stderr)
+        let screen = (try? String(contentsOf: Self.repo.appendingPathComponent(".vm/test-run/live-tty.out"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(screen.contains("cam ") && screen.contains(" fps") && screen.contains("latency"), String(screen.suffix(300)))
+        XCTAssertTrue(screen.contains("\r\u{1B}[2K"), "the view redraws one line in place")
+        XCTAssertTrue(screen.unicodeScalars.contains { (0x2581...0x2588).contains($0.value) }, "the envelope strip")
+        XCTAssertFalse(screen.contains("\"t\":"), "no JSON lines on a terminal")
         let p = try check("live-predict")
         XCTAssertEqual(p.steps.count, 24, p.stderr)
         XCTAssertEqual(p.steps.first?["t"] as? Double, 0)
