@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CORPUS=${CORPUS:-$HOME/.cache/thud/corpus-2026}
-ARCH=${ARCH:-motion-energy}
-EPOCHS=${EPOCHS:-60}
+ARCH=${ARCH:-default}
+EPOCHS=${EPOCHS:-25}
+LR=${LR:-1e-3}
 swift build -c release --product thud-synth >/dev/null
 swift build -c release --product thud-train >/dev/null
 swift build -c release --product thud >/dev/null
@@ -17,5 +18,5 @@ if [ ! -f "$CORPUS/labels.json" ]; then
     .build/release/thud-synth generate --out "$CORPUS" --train 2400 --validation 300 --test 300 --seed 2026
 fi
 .build/release/thud-train train "$CORPUS" --out models/default.thud --architecture "$ARCH" --epochs "$EPOCHS" \
-    --onset-weight 4 --learning-rate 3e-3 --batch-size 16 --seed 1
+    --onset-weight 4 --learning-rate "$LR" --batch-size 16 --seed 1
 .build/release/thud eval --model models/default.thud "$CORPUS" --split test
