@@ -30,6 +30,13 @@ struct LiveCommand: ParsableCommand {
     @Option(help: "Camera frame rate to ask for (the nearest offered is used).")
     var fps: Double = 30
 
+    @Option(help: "Camera pixel format to ask for (yuyv, uyvy, nv12, yuv420, mjpeg, rgb24, grey…); default: the cheapest the camera offers.")
+    var format: String?
+
+    func validate() throws {
+        if let format, FourCC.parse(format) == nil { throw ValidationError("--format \(format) is not a pixel format Thud reads") }
+    }
+
     @Option(help: "Also write the JSON lines to this file ('-' for stdout).")
     var jsonl: String?
 
@@ -47,7 +54,7 @@ struct LiveCommand: ParsableCommand {
             try LiveRunner(device: device, model: streaming, threshold: threshold,
                            request: CaptureRequest(captureWidth: size.width, captureHeight: size.height,
                                                    outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight,
-                                                   framesPerSecond: fps),
+                                                   format: format.flatMap(FourCC.parse), framesPerSecond: fps),
                            jsonl: jsonl, frames: frames, terminalView: isatty(STDOUT_FILENO) != 0 && jsonl != "-", sound: sound).run()
         } catch {
             throw exitWith(error)

@@ -32,6 +32,9 @@ final class VividCaptureTests: XCTestCase {
         let model = runDir.appendingPathComponent("live-model.thud")
         try? ModelFile.random(architecture: .default, seed: 5).write(to: model.path)
         return ["run_cmd live 90 \(thud.path) live /dev/video0 --model \(model.path) --frames 36 --jsonl -",
+                // Two pixel formats at two frame rates, through thud live itself.
+                "run_cmd live-yuyv30 90 \(thud.path) live /dev/video0 --model \(model.path) --format yuyv --fps 30 --frames 36 --jsonl -",
+                "run_cmd live-nv12-15 90 \(thud.path) live /dev/video0 --model \(model.path) --format nv12 --fps 15 --size 640x360 --frames 36 --jsonl -",
                 // predict on a camera never ends by itself: head takes 24 steps and the pipe closes it.
                 "run_cmd live-predict 60 sh -c '\(thud.path) predict --model \(model.path) /dev/video1 | head -n 24'",
                 // On a terminal (a pty from script(1); the guest needs devpts mounted) `thud live` draws its view.
@@ -158,15 +161,21 @@ final class VividCaptureTests: XCTestCase {
     /// `thud live` on a real kernel driver: 36 JSON steps at 12 Hz from the model, and `thud predict
     /// /dev/videoN` takes the same live path (24 steps, then its reader goes away).
     func testThudLiveGivesThirtySixPredictedStepsAt12Hz() throws {
-        let c = try check("live")
-        XCTAssertEqual(c.status, 0, c.stderr)
-        XCTAssertEqual(c.steps.count, 36, c.stderr)
-        for (k, s) in c.steps.enumerated() {
-            XCTAssertEqual(s["t"] as? Double ?? -1, Double(k) / 12, accuracy: 1e-6)
-            XCTAssertNotNil(s["envelope"] as? Double)
-            XCTAssertNotNil(s["hit"] as? Bool)
+        for (name, negotiated) in [("live", ""), ("live-yuyv30", "YUYV"), ("live-nv12-15", "NV12")] {
+            let c = try check(name)
+            XCTAssertEqual(c.status, 0, "\(name): \(c.stderr)")
+            XCTAssertEqual(c.steps.count, 36, "\(name): \(c.stderr)")
+            for (k, s) in c.steps.enumerated() {
+                XCTAssertEqual(s["t"] as? Double ?? -1, Double(k) / 12, accuracy: 1e-6, name)
+                XCTAssertNotNil(s["envelope"] as? Double)
+                XCTAssertNotNil(s["hit"] as? Bool)
+            }
+            XCTAssertTrue(c.stderr.contains("thud: 36 steps"), c.stderr)
+            if !negotiated.isEmpty { XCTAssertTrue(c.stderr.contains(negotiated), "\(name) negotiated: \(c.stderr)") }
         }
-        XCTAssertTrue(c.stderr.contains("thud: 36 steps"), c.stderr)
+        let nv12 = try check("live-nv12-15").stderr, yuyv = try check("live-yuyv30").stderr
+        XCTAssertTrue(nv12.contains("15.00 fps"), nv12)
+        XCTAssertTrue(yuyv.contains("30.00 fps"), yuyv)
         let view = try check("live-tty")
         XCTAssertEqual(view.status, 0, view.stderr)
         let screen = (try? String(contentsOf: Self.repo.appendingPathComponent(".vm/test-run/live-tty.out"), encoding: .utf8)) ?? ""
