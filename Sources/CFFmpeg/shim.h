@@ -1,5 +1,5 @@
 // Thin shim over FFmpeg: what Swift cannot import directly (function-like macros such as
-// AVERROR(), AV_NOPTS_VALUE's cast, av_err2str's compound literal). Nothing else lives here.
+// AVERROR(), AV_NOPTS_VALUE's cast, av_err2str's compound literal), and glibc's mallopt for the writer.
 #ifndef THUD_CFFMPEG_SHIM_H
 #define THUD_CFFMPEG_SHIM_H
 #include <libavformat/avformat.h>
@@ -14,6 +14,11 @@
 #include <libavutil/log.h>
 #include <libswscale/swscale.h>
 #include <libswresample/swresample.h>
+#include <malloc.h>
+
+/// glibc's M_PERTURB: fill fresh and freed heap memory with a fixed byte (see MediaWriter.knownFreshMemory:
+/// libx264 reads memory it has not written, and its output must not depend on what was there).
+static inline int thud_perturb_heap(int byte) { return mallopt(M_PERTURB, byte); }
 
 static inline int thud_averror(int posix_errno) { return AVERROR(posix_errno); }
 static inline int thud_averror_eof(void) { return AVERROR_EOF; }

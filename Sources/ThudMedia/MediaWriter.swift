@@ -89,9 +89,20 @@ public final class MediaWriter {
 
     /// Container from the path's extension (.mp4 is written with faststart so it streams through a pipe),
     /// unless `format` names one (e.g. "matroska").
+    /// Why: libx264 (Debian's 0.164, its x86 SIMD paths) reads some memory it has not written first, so
+    /// the same frames, encoded on one thread with one encoder thread, gave different H.264 bytes from run
+    /// to run (a 14-clip corpus: 1–5 clips differed each time; valgrind, which runs it without AVX-512,
+    /// saw nothing). With glibc's M_PERTURB every fresh allocation is filled with a fixed byte, so what
+    /// the encoder reads there is the same every time: the corpus generator's promise of identical files
+    /// for one seed holds (tested). It costs a memset per malloc and free, only in processes that write media.
+    static let knownFreshMemory: Void = {
+        _ = thud_perturb_heap(0xA5)
+    }()
+
     public init(path: String, video videoSettings: VideoEncodeSettings?, audio audioSettings: AudioEncodeSettings?,
                 format formatName: String? = nil) throws {
         _ = FF.quietOnce
+        _ = Self.knownFreshMemory
         self.path = path
         guard videoSettings != nil || audioSettings != nil else {
             throw MediaError(.writeFailed, file: path, "nothing to write: neither video nor audio settings given")
@@ -301,9 +312,19 @@ private final class VideoTrack {
             throw MediaError(.writeFailed, file: "", "video frame buffer is smaller than \(settings.width)x\(settings.height) RGB24")
         }
         av_frame_make_writable(frame)
-        var sources: [UnsafePointer<UInt8>?] = [base, nil, nil, nil]
-        var strides: [Int32] = [Int32(stride), 0, 0, 0]
-        sws_scale(scaler, &sources, &strides, 0, Int32(settings.height), framePlanes(frame), frameStrides(frame))
+        let planes = framePlanes(frame), lines = frameStrides(frame)
+        switch settings.codec.pixelFormat {
+        case AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUVJ420P:
+            // Our own conversion, not swscale's: same pixels in, same bytes out, wherever the rows lie.
+            RGBToYUV420.convert(rgb: base, rgbStride: stride, width: settings.width, height: settings.height,
+                                y: planes[0]!, yStride: Int(lines[0]), u: planes[1]!, uStride: Int(lines[1]),
+                                v: planes[2]!, vStride: Int(lines[2]),
+                                fullRange: settings.codec.pixelFormat == AV_PIX_FMT_YUVJ420P)
+        default:
+            var sources: [UnsafePointer<UInt8>?] = [base, nil, nil, nil]
+            var strides: [Int32] = [Int32(stride), 0, 0, 0]
+            sws_scale(scaler, &sources, &strides, 0, Int32(settings.height), planes, lines)
+        }
         var pts = Int64((time * Double(Self.ticksPerSecond)).rounded())
         if pts <= lastPTS { pts = lastPTS + 1 }
         lastPTS = pts

@@ -1,0 +1,58 @@
+/// RGB24 → planar YUV 4:2:0 (BT.601), in plain integer arithmetic.
+///
+/// Why not swscale: its x86 paths for RGB24 input round differently depending on where the source rows
+/// happen to lie in memory, so the same picture written twice could give different H.264 bytes when the
+/// heap was laid out differently (two generator workers allocating at once was enough). The corpus
+/// generator promises identical files for a given seed; this kernel depends on nothing but the pixels.
+///
+/// Chroma is the mean of each 2×2 block of RGB pixels converted once (sited between the four, as MPEG-1
+/// and JPEG place it). `fullRange` gives JPEG's 0…255 levels (MJPEG's yuvj420p); otherwise video levels
+/// (Y 16…235, Cb/Cr 16…240), which is what an untagged yuv420p stream is read as.
+enum RGBToYUV420 {
+    // 16.16 fixed-point coefficients, rounded once here so every run and every machine agrees.
+    private struct Coefficients {
+        let yr, yg, yb, yOffset: Int32
+        let ur, ug, ub, vr, vg, vb: Int32
+        init(fullRange: Bool) {
+            let ys = fullRange ? 1.0 : 219.0 / 255.0, cs = fullRange ? 1.0 : 224.0 / 255.0
+            func q(_ x: Double) -> Int32 { Int32((x * 65536).rounded()) }
+            yr = q(0.299 * ys); yg = q(0.587 * ys); yb = q(0.114 * ys)
+            yOffset = fullRange ? 0 : 16
+            ur = q(-0.168736 * cs); ug = q(-0.331264 * cs); ub = q(0.5 * cs)
+            vr = q(0.5 * cs); vg = q(-0.418688 * cs); vb = q(-0.081312 * cs)
+        }
+    }
+    private static let video = Coefficients(fullRange: false)
+    private static let full = Coefficients(fullRange: true)
+
+    @inline(__always) private static func clamp(_ x: Int32) -> UInt8 { UInt8(truncatingIfNeeded: min(255, max(0, x))) }
+
+    /// Converts `width`×`height` (both even) RGB24 rows of `rgbStride` bytes into the three planes.
+    static func convert(rgb: UnsafePointer<UInt8>, rgbStride: Int, width: Int, height: Int,
+                        y: UnsafeMutablePointer<UInt8>, yStride: Int,
+                        u: UnsafeMutablePointer<UInt8>, uStride: Int,
+                        v: UnsafeMutablePointer<UInt8>, vStride: Int, fullRange: Bool) {
+        precondition(width % 2 == 0 && height % 2 == 0, "RGBToYUV420 needs an even size")
+        let c = fullRange ? full : video
+        let half: Int32 = 1 << 15
+        for row in stride(from: 0, to: height, by: 2) {
+            let top = rgb + row * rgbStride, bottom = top + rgbStride
+            let y0 = y + row * yStride, y1 = y0 + yStride
+            let uRow = u + (row / 2) * uStride, vRow = v + (row / 2) * vStride
+            for col in stride(from: 0, to: width, by: 2) {
+                var sr: Int32 = 0, sg: Int32 = 0, sb: Int32 = 0
+                @inline(__always) func luma(_ p: UnsafePointer<UInt8>) -> UInt8 {
+                    let r = Int32(p[0]), g = Int32(p[1]), b = Int32(p[2])
+                    sr += r; sg += g; sb += b
+                    return clamp(((c.yr * r + c.yg * g + c.yb * b + half) >> 16) + c.yOffset)
+                }
+                let t = top + col * 3, b = bottom + col * 3
+                y0[col] = luma(t); y0[col + 1] = luma(t + 3)
+                y1[col] = luma(b); y1[col + 1] = luma(b + 3)
+                // The block's mean, carried at 4× so the division folds into the final shift.
+                uRow[col / 2] = clamp(((c.ur * sr + c.ug * sg + c.ub * sb + 4 * half) >> 18) + 128)
+                vRow[col / 2] = clamp(((c.vr * sr + c.vg * sg + c.vb * sb + 4 * half) >> 18) + 128)
+            }
+        }
+    }
+}
