@@ -204,7 +204,8 @@ public final class ClipGenerator {
             for (k, ft) in frameTimes.enumerated() {
                 let interval = (k + 1 < frameTimes.count ? frameTimes[k + 1] : scene.duration) - ft
                 renderer.render(time: ft, interval: interval, frameIndex: k, pose: pose)
-                for y in 0..<size.1 { hash.add(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(renderer.rgb)[(y * renderer.rgbStride)..<(y * renderer.rgbStride + size.0 * 3)])) }
+                // Whole rows with their slack (always zero): one pass, eight bytes at a time.
+                hash.add(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(renderer.rgb)[0..<(size.1 * renderer.rgbStride)]))
                 try writer.writeVideoFrame(rgb: UnsafeBufferPointer(renderer.rgb), stride: renderer.rgbStride, time: ft)
                 // Keep audio a little ahead of video so the muxer interleaves evenly.
                 if fault != .noAudio {
@@ -240,12 +241,15 @@ public final class ClipGenerator {
 }
 
 
-/// 64-bit FNV-1a: a cheap, stable fingerprint of what was handed to the encoder.
+/// FNV-1a over 64-bit little-endian words (bytes for the tail): a cheap, stable fingerprint of what was
+/// handed to the encoder. Word-wise because byte-wise hashing of every frame cost 8 % of the generator's time.
 struct FNV1a {
     private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
     mutating func add(_ bytes: UnsafeRawBufferPointer) {
         var h = value
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        let words = bytes.count / 8
+        for k in 0..<words { h = (h ^ UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: k * 8, as: UInt64.self))) &* 0x0000_0100_0000_01B3 }
+        for b in bytes[(words * 8)...] { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         value = h
     }
 }

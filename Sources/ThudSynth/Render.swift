@@ -323,24 +323,26 @@ public final class Renderer {
         let sigma = look.noiseSigma
         var noiseIndex = Int(rng.next() & 0xFFFF)
         let step = Int(rng.next() % 7919) | 1
-        canvas.withUnsafeBufferPointer { src in
-            noiseTable.withUnsafeBufferPointer { noise in
-                let out = rgb
-                var i = 0
+        canvas.withUnsafeBufferPointer { srcBuffer in
+            noiseTable.withUnsafeBufferPointer { noiseBuffer in
+                // Raw pointers and plain locals: this loop touches every sample of every frame.
+                let src = srcBuffer.baseAddress!, noise = noiseBuffer.baseAddress!, out = rgb.baseAddress!
+                @inline(__always) func byte(_ x: Float) -> UInt8 { UInt8(truncatingIfNeeded: Int32(Swift.max(0, Swift.min(255, x * 255 + 0.5)))) }
+                var index = noiseIndex, i = 0
                 for y in 0..<height {
                     var o = y * rgbStride
                     for _ in 0..<width {
-                        let nz = noise[noiseIndex] * sigma
-                        noiseIndex = (noiseIndex &+ step) & 0xFFFF
+                        let nz = noise[index] * sigma
+                        index = (index &+ step) & 0xFFFF
                         // Luma-correlated noise plus a little per channel, as a phone sensor shows.
-                        let cn = noise[(noiseIndex &* 3) & 0xFFFF] * sigma * 0.5
-                        let r = src[i] * gr + nz + cn, gch = src[i + 1] * gg + nz, b = src[i + 2] * gb + nz - cn
-                        out[o] = UInt8(max(0, min(255, r * 255 + 0.5)))
-                        out[o + 1] = UInt8(max(0, min(255, gch * 255 + 0.5)))
-                        out[o + 2] = UInt8(max(0, min(255, b * 255 + 0.5)))
+                        let cn = noise[(index &* 3) & 0xFFFF] * sigma * 0.5
+                        out[o] = byte(src[i] * gr + nz + cn)
+                        out[o + 1] = byte(src[i + 1] * gg + nz)
+                        out[o + 2] = byte(src[i + 2] * gb + nz - cn)
                         i += 3; o += 3
                     }
                 }
+                noiseIndex = index
             }
         }
         _ = frameIndex
