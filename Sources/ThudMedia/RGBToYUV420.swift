@@ -27,6 +27,28 @@ enum RGBToYUV420 {
 
     @inline(__always) private static func clamp(_ x: Int32) -> UInt8 { UInt8(truncatingIfNeeded: min(255, max(0, x))) }
 
+    // Separate, branch-free loops for luma and chroma so the compiler can vectorise them (stride-3 loads).
+    private static func lumaRow(_ p: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<UInt8>, _ width: Int, _ c: Coefficients) {
+        for x in 0..<width {
+            let r = Int32(p[3 * x]), g = Int32(p[3 * x + 1]), b = Int32(p[3 * x + 2])
+            out[x] = clamp(((c.yr &* r &+ c.yg &* g &+ c.yb &* b &+ (1 << 15)) &>> 16) &+ c.yOffset)
+        }
+    }
+
+    /// Cb and Cr from the mean of each 2×2 block, carried at 4× so the division folds into the final shift.
+    private static func chromaRow(_ top: UnsafePointer<UInt8>, _ rgbStride: Int, _ u: UnsafeMutablePointer<UInt8>,
+                                  _ v: UnsafeMutablePointer<UInt8>, _ halfWidth: Int, _ c: Coefficients) {
+        let bottom = top + rgbStride
+        for x in 0..<halfWidth {
+            let o = 6 * x
+            let r = Int32(top[o]) &+ Int32(top[o + 3]) &+ Int32(bottom[o]) &+ Int32(bottom[o + 3])
+            let g = Int32(top[o + 1]) &+ Int32(top[o + 4]) &+ Int32(bottom[o + 1]) &+ Int32(bottom[o + 4])
+            let b = Int32(top[o + 2]) &+ Int32(top[o + 5]) &+ Int32(bottom[o + 2]) &+ Int32(bottom[o + 5])
+            u[x] = clamp(((c.ur &* r &+ c.ug &* g &+ c.ub &* b &+ (1 << 17)) &>> 18) &+ 128)
+            v[x] = clamp(((c.vr &* r &+ c.vg &* g &+ c.vb &* b &+ (1 << 17)) &>> 18) &+ 128)
+        }
+    }
+
     /// Converts `width`×`height` (both even) RGB24 rows of `rgbStride` bytes into the three planes.
     static func convert(rgb: UnsafePointer<UInt8>, rgbStride: Int, width: Int, height: Int,
                         y: UnsafeMutablePointer<UInt8>, yStride: Int,
@@ -34,25 +56,11 @@ enum RGBToYUV420 {
                         v: UnsafeMutablePointer<UInt8>, vStride: Int, fullRange: Bool) {
         precondition(width % 2 == 0 && height % 2 == 0, "RGBToYUV420 needs an even size")
         let c = fullRange ? full : video
-        let half: Int32 = 1 << 15
+        for row in 0..<height {
+            lumaRow(rgb + row * rgbStride, y + row * yStride, width, c)
+        }
         for row in stride(from: 0, to: height, by: 2) {
-            let top = rgb + row * rgbStride, bottom = top + rgbStride
-            let y0 = y + row * yStride, y1 = y0 + yStride
-            let uRow = u + (row / 2) * uStride, vRow = v + (row / 2) * vStride
-            for col in stride(from: 0, to: width, by: 2) {
-                var sr: Int32 = 0, sg: Int32 = 0, sb: Int32 = 0
-                @inline(__always) func luma(_ p: UnsafePointer<UInt8>) -> UInt8 {
-                    let r = Int32(p[0]), g = Int32(p[1]), b = Int32(p[2])
-                    sr += r; sg += g; sb += b
-                    return clamp(((c.yr * r + c.yg * g + c.yb * b + half) >> 16) + c.yOffset)
-                }
-                let t = top + col * 3, b = bottom + col * 3
-                y0[col] = luma(t); y0[col + 1] = luma(t + 3)
-                y1[col] = luma(b); y1[col + 1] = luma(b + 3)
-                // The block's mean, carried at 4× so the division folds into the final shift.
-                uRow[col / 2] = clamp(((c.ur * sr + c.ug * sg + c.ub * sb + 4 * half) >> 18) + 128)
-                vRow[col / 2] = clamp(((c.vr * sr + c.vg * sg + c.vb * sb + 4 * half) >> 18) + 128)
-            }
+            chromaRow(rgb + row * rgbStride, rgbStride, u + (row / 2) * uStride, v + (row / 2) * vStride, width / 2, c)
         }
     }
 }

@@ -113,7 +113,9 @@ public final class Renderer {
     public let rgbStride: Int
     var accCoverage: [Float] = []
     var accColour: [Float] = []
-    let noiseTable: [Float]
+    /// Per-frame colour gains, one per float of an RGB row (r, g, b repeated): lets the final pass be one
+    /// multiply-add per sample.
+    var gainRow: [Float]
     var rng: Xoshiro256
     let scale: Double
     let floorRow: Double
@@ -134,9 +136,7 @@ public final class Renderer {
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         rgb = UnsafeMutableBufferPointer(start: raw.assumingMemoryBound(to: UInt8.self), count: bytes)
         rng = Xoshiro256(seed: seed)
-        var table = [Float](repeating: 0, count: 1 << 16)
-        for i in table.indices { table[i] = Float(rng.gaussian()) }
-        noiseTable = table
+        gainRow = [Float](repeating: 0, count: width * 3)
         floorRow = scene.floorFraction * Double(height)
         scale = min(Double(width) / scene.viewWidth, floorRow / scene.viewTop)
         rollCos = cos(look.roll); rollSin = sin(look.roll)
@@ -250,6 +250,10 @@ public final class Renderer {
         case .circle(let rr): extentY = Float(rr)
         case .polygon(let v): extentY = Float(v.map(\.y).max() ?? 0.01)
         }
+        // Raw pointers inside the pixel loops: Swift's exclusivity checks on the stored arrays cost more than the maths.
+        accCoverage.withUnsafeMutableBufferPointer { accCoverage in
+        accColour.withUnsafeMutableBufferPointer { accColour in
+        canvas.withUnsafeMutableBufferPointer { canvas in
         for sub in 0..<subs {
             let st = subs == 1 ? t : t - open / 2 + open * Double(sub) / Double(subs - 1)
             let (p, a) = pose(i, st)
@@ -313,36 +317,30 @@ public final class Renderer {
                 canvas[o + 2] += (accColour[k * 3 + 2] * ic - canvas[o + 2]) * alpha
             }
         }
+        }
+        }
+        }
     }
 
     /// Lighting, colour cast and sensor noise, then 8-bit.
     private func finish(time t: Double, frameIndex: Int) {
         var g = look.gain * (1 + look.lightingSwing * Float(sin(t * look.lightingRate * 6.28)))
         if t >= look.lightStepTime { g *= 1 + look.lightStep }
-        let gr = g * look.colourCast.r, gg = g * look.colourCast.g, gb = g * look.colourCast.b
+        let gains = (g * look.colourCast.r, g * look.colourCast.g, g * look.colourCast.b)
+        for x in 0..<width { gainRow[3 * x] = gains.0; gainRow[3 * x + 1] = gains.1; gainRow[3 * x + 2] = gains.2 }
         let sigma = look.noiseSigma
-        var noiseIndex = Int(rng.next() & 0xFFFF)
-        let step = Int(rng.next() % 7919) | 1
+        // This frame's sensor noise: a window of the shared table starting anywhere, so frames differ.
+        var noiseStart = 3 * Int(rng.next() % UInt64(SensorNoise.pixels))
+        let rowFloats = width * 3
         canvas.withUnsafeBufferPointer { srcBuffer in
-            noiseTable.withUnsafeBufferPointer { noiseBuffer in
-                // Raw pointers and plain locals: this loop touches every sample of every frame.
-                let src = srcBuffer.baseAddress!, noise = noiseBuffer.baseAddress!, out = rgb.baseAddress!
-                @inline(__always) func byte(_ x: Float) -> UInt8 { UInt8(truncatingIfNeeded: Int32(Swift.max(0, Swift.min(255, x * 255 + 0.5)))) }
-                var index = noiseIndex, i = 0
+            gainRow.withUnsafeBufferPointer { gainBuffer in
+                let noise = SensorNoise.table.baseAddress!, gain = gainBuffer.baseAddress!
                 for y in 0..<height {
-                    var o = y * rgbStride
-                    for _ in 0..<width {
-                        let nz = noise[index] * sigma
-                        index = (index &+ step) & 0xFFFF
-                        // Luma-correlated noise plus a little per channel, as a phone sensor shows.
-                        let cn = noise[(index &* 3) & 0xFFFF] * sigma * 0.5
-                        out[o] = byte(src[i] * gr + nz + cn)
-                        out[o + 1] = byte(src[i + 1] * gg + nz)
-                        out[o + 2] = byte(src[i + 2] * gb + nz - cn)
-                        i += 3; o += 3
-                    }
+                    SensorNoise.finishRow(src: srcBuffer.baseAddress! + y * rowFloats, gain: gain, noise: noise + noiseStart,
+                                          sigma: sigma, out: rgb.baseAddress! + y * rgbStride, count: rowFloats)
+                    noiseStart += rowFloats
+                    if noiseStart >= 3 * SensorNoise.pixels { noiseStart -= 3 * SensorNoise.pixels }
                 }
-                noiseIndex = index
             }
         }
         _ = frameIndex
@@ -361,5 +359,39 @@ public final class Renderer {
             if l.x >= xs.min()! - 0.01 && l.x <= xs.max()! + 0.01 && l.y >= ys.min()! - 0.02 && l.y <= ys.max()! + 0.01 { return false }
         }
         return true
+    }
+}
+
+
+/// Sensor noise shared by every renderer: Gaussian samples laid out as RGB triples (luma-correlated noise
+/// plus a little per channel, r = n + c/2, g = n, b = n − c/2, as a phone sensor shows), made once per
+/// process from a fixed seed. A frame reads a window of it from a start drawn from the clip's own RNG.
+/// Why a table laid out like the picture: the final pass over every sample of every frame becomes one
+/// multiply-add and a clamp per float, which the compiler vectorises (it was a quarter of the generator's time).
+enum SensorNoise {
+    /// More than the largest picture (640x360), so a frame never sees the same noise twice.
+    static let pixels = 1 << 18
+    /// `pixels` triples, then one picture row more, so a row that starts near the end can run on past it.
+    static let table: UnsafeBufferPointer<Float> = {
+        var rng = Xoshiro256(seed: 0x5EED_0F_5E45_0125)
+        let slack = 640 * 3
+        let t = UnsafeMutableBufferPointer<Float>.allocate(capacity: pixels * 3 + slack)
+        for k in 0..<pixels {
+            let n = Float(rng.gaussian()), c = Float(rng.gaussian()) * 0.5
+            t[3 * k] = n + c; t[3 * k + 1] = n; t[3 * k + 2] = n - c
+        }
+        for i in 0..<slack { t[pixels * 3 + i] = t[i] }
+        return UnsafeBufferPointer(t)
+    }()
+
+    /// out[j] = round(clamp((src[j]·gain[j] + noise[j]·sigma)·255, 0, 255)), for `count` floats of a row.
+    @inline(__always)
+    static func finishRow(src: UnsafePointer<Float>, gain: UnsafePointer<Float>, noise: UnsafePointer<Float>, sigma: Float,
+                          out: UnsafeMutablePointer<UInt8>, count: Int) {
+        for j in 0..<count {
+            let v = Swift.max(0, Swift.min(255, (src[j] * gain[j] + noise[j] * sigma) * 255))
+            // Adding 1.5·2²³ leaves round-to-nearest(v) in the low mantissa bits: a branch-free conversion.
+            out[j] = UInt8(truncatingIfNeeded: (v + 12_582_912).bitPattern)
+        }
     }
 }
