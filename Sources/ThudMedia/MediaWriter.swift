@@ -87,8 +87,6 @@ public final class MediaWriter {
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var finished = false
 
-    /// Container from the path's extension (.mp4 is written with faststart so it streams through a pipe),
-    /// unless `format` names one (e.g. "matroska").
     /// Why: libx264 (Debian's 0.164, its x86 SIMD paths) reads some memory it has not written first, so
     /// the same frames, encoded on one thread with one encoder thread, gave different H.264 bytes from run
     /// to run (a 14-clip corpus: 1–5 clips differed each time; valgrind, which runs it without AVX-512,
@@ -99,6 +97,8 @@ public final class MediaWriter {
         _ = thud_perturb_heap(0xA5)
     }()
 
+    /// Container from the path's extension (.mp4 is written with faststart so it streams through a pipe),
+    /// unless `format` names one (e.g. "matroska").
     public init(path: String, video videoSettings: VideoEncodeSettings?, audio audioSettings: AudioEncodeSettings?,
                 format formatName: String? = nil) throws {
         _ = FF.quietOnce
@@ -225,13 +225,14 @@ public final class MediaWriter {
     }
 }
 
-/// One video encoder with its colour converter and a reusable frame.
+/// One video encoder with its colour converter (ours for 4:2:0, swscale otherwise) and a reusable frame.
 private final class VideoTrack {
     let settings: VideoEncodeSettings
     let codec: UnsafeMutablePointer<AVCodecContext>
     let stream: UnsafeMutablePointer<AVStream>
     var frame: UnsafeMutablePointer<AVFrame>?
-    let scaler: OpaquePointer
+    /// nil where `RGBToYUV420` converts (every 4:2:0 format): same pixels in, same bytes out.
+    let scaler: OpaquePointer?
     var lastPTS: Int64 = .min
     /// 1/30000 s is exact for 15, 24, 25, 30, 60 and 29.97 fps and within MPEG-4 part 2's limit (den ≤ 65535).
     static let ticksPerSecond: Int32 = 30000
@@ -293,12 +294,16 @@ private final class VideoTrack {
         frame.pointee.format = ctx.pointee.pix_fmt.rawValue
         frame.pointee.width = ctx.pointee.width
         frame.pointee.height = ctx.pointee.height
-        guard av_frame_get_buffer(frame, 0) >= 0,
-              let sws = sws_getContext(ctx.pointee.width, ctx.pointee.height, AV_PIX_FMT_RGB24,
-                                       ctx.pointee.width, ctx.pointee.height, ctx.pointee.pix_fmt,
-                                       SWS_BICUBIC, nil, nil, nil)
-        else { throw MediaError(.writeFailed, file: path, "cannot set up colour conversion") }
-        scaler = sws
+        guard av_frame_get_buffer(frame, 0) >= 0 else { throw MediaError(.writeFailed, file: path, "out of memory") }
+        if RGBToYUV420.converts(to: ctx.pointee.pix_fmt) {
+            scaler = nil
+        } else {
+            guard let sws = sws_getContext(ctx.pointee.width, ctx.pointee.height, AV_PIX_FMT_RGB24,
+                                           ctx.pointee.width, ctx.pointee.height, ctx.pointee.pix_fmt,
+                                           SWS_BICUBIC, nil, nil, nil)
+            else { throw MediaError(.writeFailed, file: path, "cannot set up colour conversion") }
+            scaler = sws
+        }
     }
 
     deinit {
@@ -315,17 +320,15 @@ private final class VideoTrack {
         }
         av_frame_make_writable(frame)
         let planes = framePlanes(frame), lines = frameStrides(frame)
-        switch settings.codec.pixelFormat {
-        case AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUVJ420P:
-            // Our own conversion, not swscale's: same pixels in, same bytes out, wherever the rows lie.
-            RGBToYUV420.convert(rgb: base, rgbStride: stride, width: settings.width, height: settings.height,
-                                y: planes[0]!, yStride: Int(lines[0]), u: planes[1]!, uStride: Int(lines[1]),
-                                v: planes[2]!, vStride: Int(lines[2]),
-                                fullRange: settings.codec.pixelFormat == AV_PIX_FMT_YUVJ420P)
-        default:
+        if let scaler {
             var sources: [UnsafePointer<UInt8>?] = [base, nil, nil, nil]
             var strides: [Int32] = [Int32(stride), 0, 0, 0]
             sws_scale(scaler, &sources, &strides, 0, Int32(settings.height), planes, lines)
+        } else {
+            RGBToYUV420.convert(rgb: base, rgbStride: stride, width: settings.width, height: settings.height,
+                                y: planes[0]!, yStride: Int(lines[0]), u: planes[1]!, uStride: Int(lines[1]),
+                                v: planes[2]!, vStride: Int(lines[2]),
+                                fullRange: codec.pointee.pix_fmt == AV_PIX_FMT_YUVJ420P)
         }
         var pts = Int64((time * Double(Self.ticksPerSecond)).rounded())
         if pts <= lastPTS { pts = lastPTS + 1 }

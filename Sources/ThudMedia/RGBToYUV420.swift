@@ -8,7 +8,14 @@
 /// Chroma is the mean of each 2×2 block of RGB pixels converted once (sited between the four, as MPEG-1
 /// and JPEG place it). `fullRange` gives JPEG's 0…255 levels (MJPEG's yuvj420p); otherwise video levels
 /// (Y 16…235, Cb/Cr 16…240), which is what an untagged yuv420p stream is read as.
+import CFFmpeg
+
 enum RGBToYUV420 {
+    /// The encoder pixel formats this kernel writes: planar 4:2:0 at video levels, or at JPEG's full range.
+    static func converts(to format: AVPixelFormat) -> Bool {
+        format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P
+    }
+
     // 16.16 fixed-point coefficients, rounded once here so every run and every machine agrees.
     private struct Coefficients {
         let yr, yg, yb, yOffset: Int32

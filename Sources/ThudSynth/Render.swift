@@ -127,9 +127,9 @@ public final class Renderer {
         bgWidth = width + 2 * margin; bgHeight = height + 2 * margin
         background = [Float](repeating: 0, count: bgWidth * bgHeight * 3)
         canvas = [Float](repeating: 0, count: width * height * 3)
-        // 64-byte aligned rows with zeroed slack after the picture: swscale picks its SIMD path by the
-        // pointer's and stride's alignment and reads a little past the last row, so a plain Swift array
-        // (wherever the heap put it) made the H.264 output differ from run to run for the same pixels.
+        // 64-byte aligned rows with zeroed slack: the content hash covers whole rows, slack included, so
+        // the slack must be the same in every run. (The alignment dates from when the writer converted with
+        // swscale, whose output depended on it; ThudMedia's own RGB→YUV kernel does not care.)
         rgbStride = (width * 3 + 63) & ~63
         let bytes = rgbStride * (height + 2) + 256
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
@@ -336,6 +336,9 @@ public final class Renderer {
             gainRow.withUnsafeBufferPointer { gainBuffer in
                 let noise = SensorNoise.table.baseAddress!, gain = gainBuffer.baseAddress!
                 for y in 0..<height {
+                    // The table's slack holds one row of the widest corpus picture (640); a wider picture
+                    // (thud-synth sample --size allows up to 4096) starts such a row over from the table's head.
+                    if noiseStart + rowFloats > SensorNoise.table.count { noiseStart = 0 }
                     SensorNoise.finishRow(src: srcBuffer.baseAddress! + y * rowFloats, gain: gain, noise: noise + noiseStart,
                                           sigma: sigma, out: rgb.baseAddress! + y * rgbStride, count: rowFloats)
                     noiseStart += rowFloats
