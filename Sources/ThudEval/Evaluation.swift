@@ -1,7 +1,8 @@
 // `thud eval`'s runner: every clip is decoded once (the model's gray frames and the first audio channel in the
 // same pass), the model and the weight-free motion baseline step along the frames, and the target envelope and
 // true hits come from the audio and the generator's hit list. Four predictors are scored with ClipScore on the
-// same steps: the model, the motion-energy envelope, a constant, and the oracle (the target itself, the ceiling).
+// same steps: the model, the motion-energy envelope, a constant, and the oracle (the target itself, the ceiling: its
+// hits come from the same peak picker run on the target, so its F1 is what a perfect envelope would score).
 import Foundation
 import ThudMedia
 import ThudModel
@@ -18,7 +19,7 @@ public enum Predictor: String, CaseIterable, Sendable, Hashable {
         case .model: return "the model's envelope, hits from the causal peak picker"
         case .motionEnergy: return "weight-free: mean |frame − previous frame| at the model's size, divided by its running maximum so far (causal), hits from the same peak picker"
         case .constant: return "a constant envelope (the training split's mean target), no hits; r is undefined and counts as 0 in the verdict"
-        case .oracle: return "the target envelope itself with the true hits (the ceiling)"
+        case .oracle: return "the target envelope itself, hits from the same peak picker (the ceiling of a perfect envelope)"
         }
     }
 }
@@ -59,14 +60,25 @@ public struct ClipFailure: Sendable, Error {
 }
 
 public struct EvaluationSettings: Sendable {
-    /// The peak pickers' smallest hit strength (`--threshold`).
-    public var threshold: Float = PeakPicker.Configuration().minStrength
+    /// The peak pickers' settings (`--threshold`, `--min-rise`, `--detection`).
+    public var picker = PeakPicker.Configuration()
     /// The constant predictor's value.
     public var constantLevel: Float = 0.1
     public var constantSource = "0.1: no training clips to take a mean from"
     public var peakRule = EnvelopePeakRule()
     public var tolerance = HitMetrics.defaultTolerance
     public init() {}
+
+    /// The picker's settings in words, for the reports.
+    public var pickerStatement: String {
+        let p = picker
+        switch p.detection {
+        case .rise:
+            return "peaks of the envelope's one-step rise of at least \(p.minRise), at an envelope of at least \(p.minStrength), above median + \(p.sensitivity)·MAD + \(p.margin) of the last \(p.historyLength) rises, \(p.minGapSteps)+ steps apart (the same for the model, the motion baseline and the oracle)"
+        case .level:
+            return "peaks of the envelope of at least \(p.minStrength), above median + \(p.sensitivity)·MAD + \(p.margin) of the last \(p.historyLength) steps, \(p.minGapSteps)+ steps apart (the same for the model, the motion baseline and the oracle)"
+        }
+    }
 }
 
 /// The weight-free baseline, causal and allocation-free per step: MotionEnergyEncoder's mean |difference|
@@ -114,7 +126,8 @@ public final class ClipEvaluator {
     public init(model: StreamingModel, settings: EvaluationSettings = EvaluationSettings()) {
         self.model = model
         self.settings = settings
-        let config = PeakPicker.Configuration(minStrength: settings.threshold, stepRateHz: model.stepRateHz)
+        var config = settings.picker
+        config.stepRateHz = model.stepRateHz
         modelPicker = PeakPicker(configuration: config)
         motion = MotionEnergyEnvelope(width: model.inputWidth, height: model.inputHeight)
         motionPicker = PeakPicker(configuration: config)
@@ -191,9 +204,18 @@ public final class ClipEvaluator {
             .model: scored(modelEnvelope, modelHits),
             .motionEnergy: scored(motionEnvelope, motionHits),
             .constant: scored([Float](repeating: settings.constantLevel, count: n), []),
-            .oracle: scored(target, truth),
+            .oracle: scored(target, Self.hits(of: target, configuration: modelPicker.configuration)),
         ]
         return ClipEvaluation(clip: clip, steps: n, target: target, trueHits: truth, truthSource: source, results: results)
+    }
+
+    /// The picker's hits over a whole series (allocates; once per clip for the oracle).
+    static func hits(of series: [Float], configuration: PeakPicker.Configuration) -> [Int] {
+        let picker = PeakPicker(configuration: configuration)
+        var out: [Int] = []
+        for v in series { if let h = picker.process(v) { out.append(h.step) } }
+        if let h = picker.finish() { out.append(h.step) }
+        return out
     }
 
     private func fail(_ clip: DatasetClip, _ problem: String) -> ClipFailure {

@@ -20,7 +20,7 @@ public struct RenderOptions: Sendable {
     /// One knock at a sample rate for a hit strength (0…1): `thud render` passes ThudSound's voice; the default is
     /// ThudEval's placeholder.
     public var knockSound: @Sendable (Int, Float) -> [Float] = { PlaceholderKnock.defaultSound(sampleRate: $0, strength: $1) }
-    public var threshold: Float = PeakPicker.Configuration().minStrength
+    public var picker = PeakPicker.Configuration()
     public var maxWidth = 640
     public var minWidth = 320
     public var stripHeight = 120
@@ -59,7 +59,7 @@ struct RenderAnalysis {
 public enum ClipRenderer {
     public static func render(clip path: String, model: StreamingModel, options: RenderOptions,
                               warn: (String) -> Void = { _ in }) throws -> RenderSummary {
-        let analysis = try analyse(path: path, model: model, threshold: options.threshold, warn: warn)
+        let analysis = try analyse(path: path, model: model, picker: options.picker, warn: warn)
         let input = try MediaInput(path: path)
         guard let v = input.info.video else { throw MediaError(.noVideo, file: input.name, "no video stream") }
         let (w, h) = displaySize(sourceWidth: v.width, sourceHeight: v.height, options: options)
@@ -145,9 +145,12 @@ public enum ClipRenderer {
         return (w, h)
     }
 
-    static func analyse(path: String, model: StreamingModel, threshold: Float, warn: (String) -> Void) throws -> RenderAnalysis {
+    static func analyse(path: String, model: StreamingModel, picker configuration: PeakPicker.Configuration,
+                        warn: (String) -> Void) throws -> RenderAnalysis {
         let input = try MediaInput(path: path)
-        let picker = PeakPicker(configuration: .init(minStrength: threshold, stepRateHz: model.stepRateHz))
+        var configuration = configuration
+        configuration.stepRateHz = model.stepRateHz
+        let picker = PeakPicker(configuration: configuration)
         model.reset()
         var a = RenderAnalysis()
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)

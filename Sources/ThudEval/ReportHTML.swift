@@ -86,6 +86,7 @@ extension EvaluationReport {
         body += "<div class=\"rules\"><p><b>Score.</b> \(Self.escape(Self.scoreStatement))</p>\n"
         body += "<p><b>True hits.</b> \(Self.escape(truthStatement))</p>\n"
         body += "<p><b>Hits.</b> \(Self.escape(Self.hitMatchingStatement))</p>\n"
+        body += "<p><b>Peak picker.</b> \(Self.escape(settings.pickerStatement))</p>\n"
         body += "<p><b>r.</b> Pearson r per clip, averaged through Fisher's z; best-lag r is the best over lags −1, 0, +1 steps.</p>\n"
         body += "<p><b>Predictors.</b> " + Predictor.allCases.map { "<i>\($0.rawValue)</i>: \(Self.escape($0.explanation))" }.joined(separator: "; ")
         body += ". Constant level \(ReportFormat.number(Double(settings.constantLevel), 4)) (\(Self.escape(settings.constantSource))).</p></div>\n"

@@ -114,7 +114,7 @@ extension EvaluationReport {
         return parts.isEmpty ? "none (no clip scored)" : parts.joined(separator: "; ")
     }
 
-    public static let hitMatchingStatement = "predicted hits are placed at their peak step (the causal picker reports them one step later) and matched one-to-one to true hits within ±\(HitMetrics.defaultTolerance) step; P/R/F1 pool the matches over clips; AP ranks the envelope's local maxima by height; delay = mean (predicted − true) steps of matched hits"
+    public static let hitMatchingStatement = "predicted hits are placed at the step the causal picker flags (the peak of its detection series; it reports it one step later) and matched one-to-one to true hits within ±\(HitMetrics.defaultTolerance) step; P/R/F1 pool the matches over clips; AP ranks the envelope's local maxima by height; delay = mean (predicted − true) steps of matched hits"
 
     public static let scoreStatement = "score = mean verdict per clip, +1 good / 0 not so good / −1 bad: " + OriginalVerdict.rule
 
@@ -126,6 +126,7 @@ extension EvaluationReport {
         lines.append("clips: \(evaluations.count) scored, \(failures.count) failed, of \(selected) selected")
         lines.append("true hits: \(truthStatement)")
         lines.append("hits: \(Self.hitMatchingStatement)")
+        lines.append("peak picker: \(settings.pickerStatement)")
         lines.append("constant predictor: \(ReportFormat.number(Double(settings.constantLevel), 4)) (\(settings.constantSource))")
         lines.append("")
         lines.append("Predictors (r: Fisher-z mean of per-clip Pearson r; best-lag r over lags -1, 0, +1)")

@@ -15,8 +15,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var seed: UInt64 = 1
     /// Extra loss weight on onset steps (the target rises by more than 0.1): 0 = plain BCE.
     public var onsetWeight: Float = 0
-    /// The peak picker's minimum strength used for validation hits.
-    public var hitThreshold: Float = 0.2
+    /// The peak picker used for validation hits (`thud predict`'s defaults).
+    public var picker = PeakPicker.Configuration()
 
     public init(architecture: ModelArchitecture) { self.architecture = architecture }
 
@@ -169,7 +169,7 @@ public final class TrainingRun {
         var loss = 0.0
         for clip in clips {
             let envelope = trainer.predict(frames: clip.frames, count: clip.steps)
-            scores.append(Self.score(clip: clip, envelope: envelope, threshold: settings.hitThreshold))
+            scores.append(Self.score(clip: clip, envelope: envelope, picker: settings.picker))
             loss += EnvelopeMetrics.binaryCrossEntropy(envelope, clip.targets)
         }
         let all = AggregateScore(scores)
@@ -178,8 +178,8 @@ public final class TrainingRun {
 
     /// Hits are the peak picker's, at their peak step; the truth is the generator's visible hits when known,
     /// else the target envelope's peaks (EnvelopePeakRule).
-    public static func score(clip: PreparedClip, envelope: [Float], threshold: Float) -> ClipScore {
-        let picker = PeakPicker(configuration: .init(minStrength: threshold))
+    public static func score(clip: PreparedClip, envelope: [Float], picker configuration: PeakPicker.Configuration) -> ClipScore {
+        let picker = PeakPicker(configuration: configuration)
         var hits: [Int] = []
         for v in envelope { if let h = picker.process(v) { hits.append(h.step) } }
         if let h = picker.finish() { hits.append(h.step) }

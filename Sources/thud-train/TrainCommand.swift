@@ -106,7 +106,7 @@ struct TrainCommand: ParsableCommand {
             for clip in test {
                 best.reset()
                 let envelope = clip.frames.withUnsafeBufferPointer { best.runBatch(frames: $0, count: clip.steps) }
-                scores.append(TrainingRun.score(clip: clip, envelope: envelope, threshold: settings.hitThreshold))
+                scores.append(TrainingRun.score(clip: clip, envelope: envelope, picker: settings.picker))
             }
             let all = AggregateScore(scores)
             console.log(String(format: "test: %d clips  mean r %@  hit P %@ R %@ F1 %.4f", all.clips, TrainingRunFormat.opt(all.meanR),

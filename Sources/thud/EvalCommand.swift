@@ -44,8 +44,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Write one self-contained HTML page with the tables and charts.")
     var html: String?
 
-    @Option(help: "Smallest envelope value (0..1) that can be a hit, for the model's and the motion baseline's peak picker.")
-    var threshold: Float = PeakPicker.Configuration().minStrength
+    @OptionGroup(title: "Peak picker (the model's, the motion baseline's and the oracle's)") var hits: HitOptions
 
     @Flag(help: "Also print one row per clip (the model's figures and verdict, the motion baseline's r and F1).")
     var perClip = false
@@ -54,7 +53,6 @@ struct EvalCommand: ParsableCommand {
     var constant: Float?
 
     func validate() throws {
-        guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
         if let split, split != "all", DatasetSplit(rawValue: split) == nil {
             throw ValidationError("--split must be train, validation, test or all")
         }
@@ -81,7 +79,7 @@ struct EvalCommand: ParsableCommand {
             try checkWritable()
 
             var settings = EvaluationSettings()
-            settings.threshold = threshold
+            settings.picker = hits.configuration(stepRateHz: streaming.stepRateHz)
             if let constant {
                 settings.constantLevel = constant
                 settings.constantSource = "--constant"

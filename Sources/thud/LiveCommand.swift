@@ -43,15 +43,14 @@ struct LiveCommand: ParsableCommand {
     @Option(help: "Stop after this many steps.")
     var frames: Int?
 
-    @Option(help: "Smallest envelope value (0..1) that can be a hit.")
-    var threshold: Float = PeakPicker.Configuration().minStrength
+    @OptionGroup var hits: HitOptions
 
     @OptionGroup var sound: SoundOptions
 
     func run() throws {
         do {
             let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
-            try LiveRunner(device: device, model: streaming, threshold: threshold,
+            try LiveRunner(device: device, model: streaming, picker: hits.configuration(stepRateHz: streaming.stepRateHz),
                            request: CaptureRequest(captureWidth: size.width, captureHeight: size.height,
                                                    outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight,
                                                    format: format.flatMap(FourCC.parse), framesPerSecond: fps),
@@ -67,7 +66,7 @@ struct LiveCommand: ParsableCommand {
 struct LiveRunner {
     let device: String
     let model: StreamingModel
-    let threshold: Float
+    let picker: PeakPicker.Configuration
     let request: CaptureRequest
     let jsonl: String?
     let frames: Int?
@@ -79,7 +78,7 @@ struct LiveRunner {
         // Live steps already come in real time: no pacing, and the audio thread asks for real-time priority.
         let sink = try sound.makeSonifier(realtime: true).map { SoundSink(sonifier: $0, pacer: nil) }
         defer { sink?.finish() }
-        var loop = PredictionLoop(model: model, threshold: threshold)
+        var loop = PredictionLoop(model: model, picker: picker)
         let printer: StepPrinter? = terminalView && jsonl == nil ? nil : StepPrinter(format: .jsonl, out: try LineWriter(path: jsonl ?? "-"))
         let view = terminalView ? LiveView() : nil
         // Ctrl-C / SIGTERM: ask the session to stop; nextStep then returns nil and the loop ends normally.

@@ -12,8 +12,9 @@ struct PredictCommand: ParsableCommand {
         The path of every step: source → 12 Hz frame → encoder → LSTM → head → peak picker → output. \
         Exactly one line per step is written and flushed as soon as the step is computed:
           {"t": seconds, "envelope": 0..1, "hit": true|false, "strength": 0..1 (only when hit is true)}
-        The peak picker confirms a peak when the next step does not rise above it, so a hit is flagged on \
-        the step after its peak (a latency of one step, 83 ms). A file is processed step by step, none is \
+        The peak picker looks for onsets, the peaks of the envelope's rise from one step to the next \
+        (--detection level: peaks of the envelope itself); it confirms a peak when the next step does not \
+        rise above it, so a hit is flagged on the step after its peak (a latency of one step, 83 ms). A file is processed step by step, none is \
         skipped; a slow reader of stdout slows Thud down instead of filling memory. \
         Without --model the bundled model is used: $THUD_MODEL, else models/default.thud found beside the \
         executable's checkout or in the current directory.
@@ -28,21 +29,16 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "jsonl or csv.")
     var format: OutputFormat = .jsonl
 
-    @Option(help: "Smallest envelope value (0..1) that can be a hit.")
-    var threshold: Float = PeakPicker.Configuration().minStrength
+    @OptionGroup var hits: HitOptions
 
     @OptionGroup var sound: SoundOptions
-
-    func validate() throws {
-        guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
-    }
 
     func run() throws {
         do {
             let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
             if input.hasPrefix("/dev/video") {
                 // A camera: the live loop, writing the same JSON lines.
-                try LiveRunner(device: input, model: streaming, threshold: threshold,
+                try LiveRunner(device: input, model: streaming, picker: hits.configuration(stepRateHz: streaming.stepRateHz),
                                request: CaptureRequest(outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight),
                                jsonl: "-", frames: nil, terminalView: false, sound: sound).run()
                 return
@@ -50,7 +46,7 @@ struct PredictCommand: ParsableCommand {
             let media = try MediaInput(path: input)
             let sink = try sound.makeSonifier(realtime: false).map { SoundSink(sonifier: $0, pacer: RealtimePacer()) }
             defer { sink?.finish() }
-            var loop = PredictionLoop(model: streaming, threshold: threshold)
+            var loop = PredictionLoop(model: streaming, picker: hits.configuration(stepRateHz: streaming.stepRateHz))
             let output = StepPrinter(format: format)
             output.begin()
             let request = VideoStepRequest(width: streaming.inputWidth, height: streaming.inputHeight, pixelFormat: .gray8)
@@ -84,9 +80,9 @@ struct PredictionLoop {
     let model: StreamingModel
     let picker: PeakPicker
 
-    init(model: StreamingModel, threshold: Float) {
+    init(model: StreamingModel, picker configuration: PeakPicker.Configuration) {
         self.model = model
-        picker = PeakPicker(configuration: .init(minStrength: threshold, stepRateHz: model.stepRateHz))
+        picker = PeakPicker(configuration: configuration)
     }
 
     mutating func process(_ step: VideoStep) -> PredictedStep {

@@ -37,11 +37,9 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "The knock's voice for --knock: \(VoiceSpec.names.joined(separator: ", ")) (ThudSound's, as --sonify plays them).")
     var voice = "wood"
 
-    @Option(help: "Smallest envelope value (0..1) that can be a hit.")
-    var threshold: Float = PeakPicker.Configuration().minStrength
+    @OptionGroup var hits: HitOptions
 
     func validate() throws {
-        guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
         guard VoiceSpec.names.contains(voice.lowercased()) else {
             throw ValidationError("--voice must be one of \(VoiceSpec.names.joined(separator: ", "))")
         }
@@ -52,7 +50,7 @@ struct RenderCommand: ParsableCommand {
         do {
             let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
             var options = RenderOptions(output: out, knock: knock)
-            options.threshold = threshold
+            options.picker = hits.configuration(stepRateHz: streaming.stepRateHz)
             // The same knock `--sonify` plays: ThudSound's voice table at the clip's rate, scaled by its strength curve.
             let voiceName = voice
             options.knockSound = { rate, strength in

@@ -114,8 +114,9 @@ final class PredictSonifyTests: XCTestCase {
         pcm.!default { type file slave.pcm "null" file "\(raw)" format "raw" }
         """.write(toFile: conf, atomically: true, encoding: .utf8)
         let env = ["ALSA_CONFIG_PATH": conf]
-        // threshold 0: the random model's small wiggles become hits, so there is something to play.
-        let r = try Executable.run("thud", ["predict", "--model", model, "--threshold", "0", "--sonify", clip], environment: env)
+        // threshold 0, level detection: the random model's small wiggles become hits, so there is something to play.
+        let r = try Executable.run("thud", ["predict", "--model", model, "--threshold", "0", "--detection", "level", "--sonify", clip],
+                                   environment: env)
         XCTAssertEqual(r.status, 0, r.stderrText)
         XCTAssertEqual(r.lines.count, 24)
         let hits = r.lines.filter { $0.contains("\"hit\": true") }.count

@@ -2,9 +2,11 @@
 import XCTest
 @testable import ThudModel
 
+/// The level detector (peaks of the envelope itself), minimum strength 0.2 unless a test says otherwise.
 final class PeakPickerTests: XCTestCase {
     /// Feeds a sequence; returns the hits and the step at which each was reported.
-    private func run(_ values: [Float], _ config: PeakPicker.Configuration = .init()) -> [(hit: HitEvent, reportedAt: Int)] {
+    private func run(_ values: [Float], _ config: PeakPicker.Configuration = .init(detection: .level, minStrength: 0.2))
+        -> [(hit: HitEvent, reportedAt: Int)] {
         let picker = PeakPicker(configuration: config)
         var out: [(HitEvent, Int)] = []
         for (i, v) in values.enumerated() { if let h = picker.process(v) { out.append((h, i)) } }
@@ -15,31 +17,31 @@ final class PeakPickerTests: XCTestCase {
         let hits = run([0.05, 0.05, 0.06, 0.05, 0.7, 0.3, 0.1, 0.05])
         XCTAssertEqual(hits.count, 1)
         XCTAssertEqual(hits[0].hit, HitEvent(step: 4, time: 4.0 / 12.0, strength: 0.7))
-        XCTAssertEqual(hits[0].reportedAt - hits[0].hit.step, PeakPicker().latencySteps)
+        XCTAssertEqual(hits[0].reportedAt - hits[0].hit.step, PeakPicker(configuration: .init(detection: .level)).latencySteps)
         XCTAssertEqual(PeakPicker().latencySteps, 1)
     }
 
     func testPeakBelowMinimumStrengthIsIgnored() {
         XCTAssertTrue(run([0.0, 0.0, 0.15, 0.0, 0.0]).isEmpty)   // minStrength 0.2
-        XCTAssertEqual(run([0.0, 0.0, 0.15, 0.0, 0.0], .init(minStrength: 0.1)).map(\.hit.step), [2])
+        XCTAssertEqual(run([0.0, 0.0, 0.15, 0.0, 0.0], .init(detection: .level, minStrength: 0.1)).map(\.hit.step), [2])
     }
 
     func testMinimumGapSuppressesTheSecondOfTwoCloseHits() {
         let seq: [Float] = [0, 0.8, 0.1, 0.9, 0.1, 0, 0, 0, 0, 0.8, 0]
-        XCTAssertEqual(run(seq, .init(minGapSteps: 3)).map(\.hit.step), [1, 9])
-        XCTAssertEqual(run(seq, .init(sensitivity: 0, minGapSteps: 1)).map(\.hit.step), [1, 3, 9])
+        XCTAssertEqual(run(seq, .init(detection: .level, minStrength: 0.2, minGapSteps: 3)).map(\.hit.step), [1, 9])
+        XCTAssertEqual(run(seq, .init(detection: .level, sensitivity: 0, minStrength: 0.2, minGapSteps: 1)).map(\.hit.step), [1, 3, 9])
     }
 
     func testAdaptiveThresholdIgnoresWigglesOnALoudBackgroundButCatchesARealPeak() {
         // A loud, noisy stretch (0.5 ± 0.1): its local maxima pass minStrength but not median + 3·MAD + margin.
         var seq: [Float] = []
         for i in 0..<24 { seq.append(0.5 + (i % 2 == 0 ? 0.1 : -0.1) * (i % 3 == 0 ? 0.5 : 1)) }
-        XCTAssertTrue(run(seq, .init(minStrength: 0.2)).filter { $0.hit.step >= 12 }.isEmpty)
+        XCTAssertTrue(run(seq, .init(detection: .level, minStrength: 0.2)).filter { $0.hit.step >= 12 }.isEmpty)
         // (Without the adaptive part those wiggles would fire, so the line above tests the threshold.)
-        XCTAssertFalse(run(seq, .init(sensitivity: 0, margin: 0, minStrength: 0.2, minGapSteps: 1)).isEmpty)
+        XCTAssertFalse(run(seq, .init(detection: .level, sensitivity: 0, margin: 0, minStrength: 0.2, minGapSteps: 1)).isEmpty)
         // With the same background, a clear spike fires.
         seq += [0.5, 0.98, 0.5, 0.5]
-        let late = run(seq, .init(minStrength: 0.2)).filter { $0.hit.step >= 12 }
+        let late = run(seq, .init(detection: .level, minStrength: 0.2)).filter { $0.hit.step >= 12 }
         XCTAssertEqual(late.map(\.hit.step), [25])
     }
 
@@ -48,7 +50,7 @@ final class PeakPickerTests: XCTestCase {
     }
 
     func testRisingToTheEndIsNotAHitYetAndResetForgetsEverything() {
-        let picker = PeakPicker()
+        let picker = PeakPicker(configuration: .init(detection: .level))
         for v: Float in [0, 0.2, 0.5, 0.9] { XCTAssertNil(picker.process(v)) }
         picker.reset()
         var hits: [HitEvent] = []
@@ -57,10 +59,10 @@ final class PeakPickerTests: XCTestCase {
     }
 
     func testFinishReportsAPeakAtTheLastStep() {
-        let picker = PeakPicker()
+        let picker = PeakPicker(configuration: .init(detection: .level))
         for v: Float in [0, 0.1, 0.8] { XCTAssertNil(picker.process(v)) }
         XCTAssertEqual(picker.finish(), HitEvent(step: 2, time: 2.0 / 12.0, strength: 0.8))
-        let quiet = PeakPicker()
+        let quiet = PeakPicker(configuration: .init(detection: .level))
         XCTAssertNil(quiet.finish())
         for v: Float in [0.8, 0.1] { _ = quiet.process(v) }
         XCTAssertNil(quiet.finish())   // the last value is a fall, not a peak
@@ -82,5 +84,54 @@ final class PeakPickerStartTests: XCTestCase {
         for _ in 0..<40 { if picker.process(0.47) != nil { hits += 1 } }
         if picker.finish() != nil { hits += 1 }
         XCTAssertEqual(hits, 0)
+    }
+}
+
+/// The default rise detector: hits are where the envelope jumps up.
+final class PeakPickerRiseTests: XCTestCase {
+    private func hits(_ values: [Float], _ config: PeakPicker.Configuration = .init()) -> [(hit: HitEvent, reportedAt: Int)] {
+        let picker = PeakPicker(configuration: config)
+        var out: [(HitEvent, Int)] = []
+        for (i, v) in values.enumerated() { if let h = picker.process(v) { out.append((h, i)) } }
+        if let h = picker.finish() { out.append((h, values.count)) }
+        return out
+    }
+
+    func testRiseIsTheDefault() {
+        XCTAssertEqual(PeakPicker.Configuration().detection, .rise)
+        XCTAssertEqual(PeakPicker().latencySteps, 1)
+    }
+
+    func testAHitSitsAtItsLargestJumpWithTheEnvelopeThereAsStrengthReportedOneStepLater() {
+        // Rises 0, 0, 0, 0.55, 0.3, 0, 0: the onset is step 3, though the level peaks at step 4.
+        let h = hits([0.05, 0.05, 0.05, 0.6, 0.9, 0.5, 0.2])
+        XCTAssertEqual(h.count, 1)
+        XCTAssertEqual(h[0].hit, HitEvent(step: 3, time: 3.0 / 12.0, strength: 0.6))
+        XCTAssertEqual(h[0].reportedAt, 4)
+    }
+
+    func testASlowSwellIsNotAHitThoughItsPeakWouldBe() {
+        let swell: [Float] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.3, 0.1]
+        XCTAssertTrue(hits(swell).isEmpty)   // every rise is 0.1 < minRise 0.15
+        XCTAssertEqual(hits(swell, .init(detection: .level, sensitivity: 0)).map(\.hit.step), [8])
+    }
+
+    func testASecondHitOnARingingTailIsFoundWhereItJumps() {
+        // A hit, its tail falling, a second hit 3 steps later lifting the tail by 0.3.
+        XCTAssertEqual(hits([0.05, 0.9, 0.6, 0.45, 0.75, 0.5, 0.3]).map(\.hit.step), [1, 4])
+        // A bump of the tail smaller than minRise is not a hit.
+        XCTAssertEqual(hits([0.05, 0.9, 0.6, 0.45, 0.55, 0.4, 0.3]).map(\.hit.step), [1])
+    }
+
+    func testTheEnvelopeMustStillReachTheThreshold() {
+        let faint: [Float] = [0, 0.02, 0.22, 0.1, 0.05]   // a rise of 0.2 to a level of only 0.22
+        XCTAssertTrue(hits(faint).isEmpty)                                    // threshold 0.25
+        XCTAssertEqual(hits(faint, .init(minStrength: 0.2)).map(\.hit.step), [2])
+        XCTAssertTrue(hits(faint, .init(minStrength: 0.2, minRise: 0.25)).isEmpty)
+    }
+
+    func testTheFirstStepHasNothingToRiseFrom() {
+        XCTAssertTrue(hits([0.9, 0.2, 0.1, 0.1]).isEmpty)
+        XCTAssertEqual(hits([0.0, 0.9, 0.2, 0.1]).map(\.hit.step), [1])
     }
 }
