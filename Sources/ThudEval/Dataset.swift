@@ -173,7 +173,23 @@ public enum GroundTruthHits {
     /// hits at least 3 steps apart), so a run of them counts as one hit, at its strongest member's step.
     public static let mergeWithinSteps = 3
 
-    public static let rule = "true hits are the generator's visible impacts, each at the step whose 1/12 s window holds its contact time; impacts less than 3 steps apart count as one, at the strongest"
+    /// Which of the generator's impacts are hits to find.
+    public enum HitSet: String, Sendable, CaseIterable {
+        /// Every impact of the scene's bodies, seen or hidden behind another object ("Dropping something behind
+        /// something" is a sound class: its landing is heard, not seen). Off-screen knocks and the camera's click
+        /// are not in the list: no visible action makes them.
+        case scene
+        /// Only the impacts in view (the rule before 2026-11-30).
+        case visible
+    }
+
+    public static func rule(_ set: HitSet) -> String {
+        let which = set == .scene ? "the scene's impacts, in view or hidden behind another object (not the off-screen knocks or the camera's click)"
+            : "the generator's visible impacts"
+        return "true hits are \(which), each at the step whose 1/12 s window holds its contact time; impacts less than 3 steps apart count as one, at the strongest"
+    }
+
+    public static var rule: String { rule(.scene) }
 
     struct File: Decodable {
         struct Hit: Decodable { var time: Double; var strength: Double?; var visible: Bool? }
@@ -181,10 +197,11 @@ public enum GroundTruthHits {
     }
 
     /// nil when the clip has no ground-truth file (or it cannot be read).
-    public static func steps(for clip: DatasetClip) -> [Int]? {
+    public static func steps(for clip: DatasetClip, set: HitSet = .scene) -> [Int]? {
         guard let path = clip.hitsPath, let data = FileManager.default.contents(atPath: path),
               let file = try? JSONDecoder().decode(File.self, from: data) else { return nil }
-        return steps(file.hits.filter { $0.visible ?? true }.map { (time: $0.time, strength: $0.strength ?? 1) })
+        let kept = set == .scene ? file.hits : file.hits.filter { $0.visible ?? true }
+        return steps(kept.map { (time: $0.time, strength: $0.strength ?? 1) })
     }
 
     public static func steps(_ hits: [(time: Double, strength: Double)]) -> [Int] {

@@ -32,6 +32,8 @@ public enum TruthSource: String, Sendable {
 
 public struct PredictorResult: Sendable {
     public var envelope: [Float]
+    /// The model's onset output, when it has one.
+    public var onsets: [Float]? = nil
     /// Peak steps of the predicted hits.
     public var hits: [Int]
     public var score: ClipScore
@@ -67,7 +69,17 @@ public struct EvaluationSettings: Sendable {
     public var constantSource = "0.1: no training clips to take a mean from"
     public var peakRule = EnvelopePeakRule()
     public var tolerance = HitMetrics.defaultTolerance
+    /// Which generator impacts are true hits (`--hits`).
+    public var hitSet = GroundTruthHits.HitSet.scene
     public init() {}
+
+    /// The picker for predictors without an onset output (motion energy, the oracle): the model's settings, or
+    /// the rise detector's defaults when the model's picker reads its onset output.
+    public func envelopePicker(stepRateHz: Double) -> PeakPicker.Configuration {
+        var c = picker.detection == .onset ? PeakPicker.Configuration.defaults(for: .rise) : picker
+        c.stepRateHz = stepRateHz
+        return c
+    }
 
     /// The picker's settings in words, for the reports.
     public var pickerStatement: String {
@@ -75,6 +87,8 @@ public struct EvaluationSettings: Sendable {
         switch p.detection {
         case .rise:
             return "peaks of the envelope's one-step rise of at least \(p.minRise), at an envelope of at least \(p.minStrength), above median + \(p.sensitivity)·MAD + \(p.margin) of the last \(p.historyLength) rises, \(p.minGapSteps)+ steps apart (the same for the model, the motion baseline and the oracle)"
+        case .onset:
+            return "peaks of the model's onset output of at least \(p.minRise), at an envelope of at least \(p.minStrength), above median + \(p.sensitivity)·MAD + \(p.margin) of the last \(p.historyLength) values, \(p.minGapSteps)+ steps apart (the motion baseline and the oracle, which have no onset output, use the envelope's rise)"
         case .level:
             return "peaks of the envelope of at least \(p.minStrength), above median + \(p.sensitivity)·MAD + \(p.margin) of the last \(p.historyLength) steps, \(p.minGapSteps)+ steps apart (the same for the model, the motion baseline and the oracle)"
         }
@@ -130,7 +144,7 @@ public final class ClipEvaluator {
         config.stepRateHz = model.stepRateHz
         modelPicker = PeakPicker(configuration: config)
         motion = MotionEnergyEnvelope(width: model.inputWidth, height: model.inputHeight)
-        motionPicker = PeakPicker(configuration: config)
+        motionPicker = PeakPicker(configuration: settings.envelopePicker(stepRateHz: model.stepRateHz))
     }
 
     /// Decodes and scores one clip; throws ClipFailure with a one-line problem when it cannot be scored.
@@ -149,7 +163,7 @@ public final class ClipEvaluator {
     private func evaluateThrowing(_ clip: DatasetClip) throws -> ClipEvaluation {
         let input = try MediaInput(path: clip.path)
         model.reset(); modelPicker.reset(); motion.reset(); motionPicker.reset()
-        var modelEnvelope: [Float] = [], motionEnvelope: [Float] = []
+        var modelEnvelope: [Float] = [], motionEnvelope: [Float] = [], modelOnsets: [Float] = []
         var modelHits: [Int] = [], motionHits: [Int] = []
         let expected = Int(((input.info.durationSeconds ?? 10) * 12).rounded(.up)) + 2
         modelEnvelope.reserveCapacity(expected); motionEnvelope.reserveCapacity(expected)
@@ -158,7 +172,8 @@ public final class ClipEvaluator {
         let summary = try input.decode(video: request, audio: true, onStep: { step in
             let e = model.step(frame: step.pixels)
             modelEnvelope.append(e)
-            if let hit = modelPicker.process(e) { modelHits.append(hit.step) }
+            if model.hasOnsetOutput { modelOnsets.append(model.lastOnset) }
+            if let hit = modelPicker.process(e, onset: model.lastOnset) { modelHits.append(hit.step) }
             let m = motion.step(frame: step.pixels)
             motionEnvelope.append(m)
             if let hit = motionPicker.process(m) { motionHits.append(hit.step) }
@@ -183,8 +198,8 @@ public final class ClipEvaluator {
         let target = Array(envelope.values.prefix(n))
         let truth: [Int], source: TruthSource
         if let hitsPath = clip.hitsPath {
-            // The rule training uses too (GroundTruthHits): visible impacts at ⌊12·t⌋, runs < 3 steps apart merged.
-            guard let steps = GroundTruthHits.steps(for: clip) else {
+            // The rule training uses too (GroundTruthHits): the scene's impacts at ⌊12·t⌋, runs < 3 steps apart merged.
+            guard let steps = GroundTruthHits.steps(for: clip, set: settings.hitSet) else {
                 throw ClipFailure(id: clip.id, path: hitsPath, problem: "hit list cannot be read (want {\"hits\": [{\"time\": s, \"visible\": bool}]})")
             }
             truth = steps.filter { $0 < n }
@@ -200,11 +215,13 @@ public final class ClipEvaluator {
                                    score: ClipScore.measure(id: clip.id, className: clip.template, prediction: e, predictedHits: h,
                                                             target: target, trueHits: truth, tolerance: settings.tolerance))
         }
+        var modelResult = scored(modelEnvelope, modelHits)
+        if model.hasOnsetOutput { modelResult.onsets = Array(modelOnsets.prefix(n)) }
         let results: [Predictor: PredictorResult] = [
-            .model: scored(modelEnvelope, modelHits),
+            .model: modelResult,
             .motionEnergy: scored(motionEnvelope, motionHits),
             .constant: scored([Float](repeating: settings.constantLevel, count: n), []),
-            .oracle: scored(target, Self.hits(of: target, configuration: modelPicker.configuration)),
+            .oracle: scored(target, Self.hits(of: target, configuration: motionPicker.configuration)),
         ]
         return ClipEvaluation(clip: clip, steps: n, target: target, trueHits: truth, truthSource: source, results: results)
     }

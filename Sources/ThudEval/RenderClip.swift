@@ -157,7 +157,7 @@ public enum ClipRenderer {
         let summary = try input.decode(video: request, audio: input.info.audio != nil, warn: warn) { step in
             let e = model.step(frame: step.pixels)
             a.predicted.append(e)
-            if let hit = picker.process(e) { a.hits.append(hit) }
+            if let hit = picker.process(e, onset: model.lastOnset) { a.hits.append(hit) }
             return true
         }
         if let hit = picker.finish() { a.hits.append(hit) }

@@ -39,6 +39,7 @@ extension EvaluationReport {
                 o["verdict"] = r.verdict.rawValue
                 o["hits"] = r.hits
                 o["envelope"] = r.envelope.map { Self.rounded(Double($0)) }
+                if let onsets = r.onsets { o["onsets"] = onsets.map { Self.rounded(Double($0)) } }
                 predictors[p.rawValue] = o
             }
             return ["id": e.clip.id, "path": e.clip.path, "class": e.clip.template, "label": e.clip.label,
@@ -55,7 +56,7 @@ extension EvaluationReport {
             "failed": failures.map { ["id": $0.id, "path": $0.path, "problem": $0.problem] },
             "settings": ["threshold": Self.rounded(Double(settings.picker.minStrength)), "min_rise": Self.rounded(Double(settings.picker.minRise)), "detection": settings.picker.detection.rawValue, "constant_level": Self.rounded(Double(settings.constantLevel)),
                          "constant_source": settings.constantSource, "tolerance_steps": settings.tolerance],
-            "rules": ["true_hits": truthStatement, "hit_list_rule": GroundTruthHits.rule, "target_peak_rule": EnvelopePeakRule.statement,
+            "rules": ["true_hits": truthStatement, "hit_list_rule": GroundTruthHits.rule(settings.hitSet), "target_peak_rule": EnvelopePeakRule.statement,
                       "hit_matching": Self.hitMatchingStatement, "peak_picker": settings.pickerStatement, "original_score": OriginalVerdict.rule,
                       "r_aggregate": "Fisher z: tanh(mean(atanh(r))); clips with undefined r (constant series) are left out of the mean",
                       "predictors": Dictionary(uniqueKeysWithValues: Predictor.allCases.map { ($0.rawValue, $0.explanation) })],

@@ -109,7 +109,7 @@ extension EvaluationReport {
     public var truthStatement: String {
         let c = truthCounts
         var parts: [String] = []
-        if c.hitList > 0 { parts.append("from hits/<id>.json for \(c.hitList) clip\(c.hitList == 1 ? "" : "s"): \(GroundTruthHits.rule)") }
+        if c.hitList > 0 { parts.append("from hits/<id>.json for \(c.hitList) clip\(c.hitList == 1 ? "" : "s"): \(GroundTruthHits.rule(settings.hitSet))") }
         if c.targetPeaks > 0 { parts.append("peaks of the target envelope for \(c.targetPeaks) clip\(c.targetPeaks == 1 ? "" : "s"): \(EnvelopePeakRule.statement)") }
         return parts.isEmpty ? "none (no clip scored)" : parts.joined(separator: "; ")
     }

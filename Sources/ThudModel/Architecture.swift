@@ -57,19 +57,34 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
     /// LSTM hidden size; the LSTM has `lstmLayers` layers (PyTorch gate order i, f, g, o).
     public var lstmHidden: Int
     public var lstmLayers: Int
-    /// Hidden widths of the fully connected head; a final Linear(→1) + sigmoid follows.
+    /// Hidden widths of the fully connected head; a final Linear(→outputCount) + sigmoid follows.
     public var headHidden: [Int]
+    /// A second output beside the envelope: the onset strength (AudioOnsets), whose peaks are the hits. Absent in a
+    /// file = false (one output, hits from the envelope's rise).
+    public var onsetOutput: Bool?
 
-    public init(input: InputSpec, encoder: EncoderSpec, lstmHidden: Int, lstmLayers: Int = 2, headHidden: [Int]) {
+    public init(input: InputSpec, encoder: EncoderSpec, lstmHidden: Int, lstmLayers: Int = 2, headHidden: [Int],
+                onsetOutput: Bool? = nil) {
         self.input = input; self.encoder = encoder; self.lstmHidden = lstmHidden
-        self.lstmLayers = lstmLayers; self.headHidden = headHidden
+        self.lstmLayers = lstmLayers; self.headHidden = headHidden; self.onsetOutput = onsetOutput
     }
+
+    public var hasOnsetOutput: Bool { onsetOutput ?? false }
+    /// Sigmoid outputs per step: the envelope, then the onset strength when there is one.
+    public var outputCount: Int { hasOnsetOutput ? 2 : 1 }
 
     /// The default runtime size: 64×64 input, conv 8-16-32-32 (→ 4×4×32 = 512 features), LSTM 2×128, head 64-32-1.
     /// Sized so a whole step stays well under 0.5 ms on one core (see tools/bench/model_bench.sh).
     public static let `default` = ModelArchitecture(
         input: InputSpec(width: 64, height: 64), encoder: .conv(channels: [8, 16, 32, 32], differenceGain: 8),
         lstmHidden: 128, lstmLayers: 2, headHidden: [64, 32])
+
+    /// The default with the onset output: the same network, a head 64-32-2.
+    public static let defaultWithOnsets: ModelArchitecture = {
+        var a = ModelArchitecture.default
+        a.onsetOutput = true
+        return a
+    }()
 
     /// The weight-free baseline: motion energy on an 8×8 grid, same LSTM and head.
     public static let motionEnergyDefault = ModelArchitecture(
@@ -145,7 +160,7 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
             lstmIn = lstmHidden
         }
         var fin = lstmHidden
-        for (i, width) in (headHidden + [1]).enumerated() {
+        for (i, width) in (headHidden + [outputCount]).enumerated() {
             out.append(("head.fc\(i).weight", [width, fin]))
             out.append(("head.fc\(i).bias", [width]))
             fin = width

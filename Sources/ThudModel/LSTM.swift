@@ -120,6 +120,10 @@ public final class StackedLSTM {
 /// Fully connected head: Linear + ReLU for each hidden width, then Linear(→1) and a sigmoid.
 public final class DenseHead {
     public let inputSize: Int
+    /// Sigmoid outputs: the envelope, then the onset strength when the model has it.
+    public let outputCount: Int
+    /// The onset strength of the last `forward` (0 without an onset output).
+    public private(set) var lastOnset: Float = 0
 
     struct Layer {
         let inSize, outSize: Int
@@ -130,11 +134,12 @@ public final class DenseHead {
 
     let layers: [Layer]
 
-    public init(inputSize: Int, hidden: [Int], parameters: [String: NamedTensor]) {
+    public init(inputSize: Int, hidden: [Int], outputCount: Int = 1, parameters: [String: NamedTensor]) {
         self.inputSize = inputSize
+        self.outputCount = outputCount
         var layers: [Layer] = []
         var fin = inputSize
-        for (i, width) in (hidden + [1]).enumerated() {
+        for (i, width) in (hidden + [outputCount]).enumerated() {
             layers.append(Layer(inSize: fin, outSize: width,
                                 weight: FloatBuffer(parameters["head.fc\(i).weight"]!.values),
                                 bias: FloatBuffer(parameters["head.fc\(i).bias"]!.values),
@@ -144,7 +149,7 @@ public final class DenseHead {
         self.layers = layers
     }
 
-    /// Envelope in [0, 1] for one hidden vector. Allocates nothing.
+    /// Envelope in [0, 1] for one hidden vector (the onset strength goes to `lastOnset`). Allocates nothing.
     public func forward(_ x: UnsafePointer<Float>) -> Float {
         var input = x
         let last = layers.count - 1
@@ -157,10 +162,11 @@ public final class DenseHead {
             }
             input = UnsafePointer(layer.output.pointer)
         }
+        if outputCount == 2 { lastOnset = Kernels.sigmoid(input[1]) }
         return Kernels.sigmoid(input[0])
     }
 
-    /// Batch form: rows [T × inputSize] → T envelopes, one sgemm per layer. Allocates.
+    /// Batch form: rows [T × inputSize] → T × outputCount sigmoid outputs (row-major), one sgemm per layer. Allocates.
     public func forwardBatch(_ rows: [Float], count: Int) -> [Float] {
         var x = rows
         let last = layers.count - 1

@@ -29,6 +29,11 @@ public final class PeakPicker {
         case rise
         /// The envelope itself: a hit is where the sound is loudest.
         case level
+        /// The model's onset output (models trained with one): a hit is where the model expects the sound to start.
+        case onset
+
+        /// The detector for a model: its onset output when it has one, else the envelope's rise.
+        public static func `default`(onsetOutput: Bool) -> Detection { onsetOutput ? .onset : .rise }
     }
 
     public struct Configuration: Codable, Equatable, Sendable {
@@ -41,11 +46,21 @@ public final class PeakPicker {
         public var margin: Float = 0.05
         /// A hit's envelope value must reach this (the CLI's --threshold).
         public var minStrength: Float = 0.25
-        /// `.rise` only: the envelope must jump by at least this much in one step (the CLI's --min-rise).
+        /// `.rise`: the envelope must jump by at least this much in one step; `.onset`: the onset output must reach
+        /// this (the CLI's --min-rise).
         public var minRise: Float = 0.15
         /// Steps that must separate two hits (3 = 250 ms at 12 Hz).
         public var minGapSteps: Int = 3
         public var stepRateHz: Double = 12
+
+        /// The defaults for a detector: `.onset` reads the model's onset output, whose scale differs from a rise.
+        public static func defaults(for detection: Detection) -> Configuration {
+            switch detection {
+            case .rise: return Configuration()
+            case .level: return Configuration(detection: .level, minStrength: 0.2)
+            case .onset: return Configuration(detection: .onset, minStrength: 0, minRise: 0.3)
+            }
+        }
 
         // Defaults chosen on the generator's validation split (tools/eval/tune_picker.py), never on test clips.
         public init(detection: Detection = .rise, historyLength: Int = 12, sensitivity: Float = 3, margin: Float = 0.05,
@@ -84,9 +99,9 @@ public final class PeakPicker {
 
     deinit { history.deallocate(); scratch.deallocate() }
 
-    /// Feeds the envelope of step `seen` (steps count from 0 since init/reset). Returns the hit whose peak was the
-    /// previous step, if any.
-    public func process(_ value: Float) -> HitEvent? {
+    /// Feeds the envelope (and, for `.onset`, the model's onset output) of step `seen` (steps count from 0 since
+    /// init/reset). Returns the hit whose peak was the previous step, if any.
+    public func process(_ value: Float, onset: Float = 0) -> HitEvent? {
         let step = seen
         seen += 1
         // The stream's first step has nothing to rise from: its rise is 0.
@@ -94,6 +109,7 @@ public final class PeakPicker {
         switch configuration.detection {
         case .level: detected = value
         case .rise: detected = step == 0 ? 0 : max(0, value - candidateLevel)
+        case .onset: detected = onset
         }
         var hit: HitEvent?
         if step >= 1 {
@@ -123,7 +139,7 @@ public final class PeakPicker {
     /// Returns the hit at the final step, if it is one. Call once, then `reset()` before reuse.
     public func finish() -> HitEvent? {
         guard seen >= 1 else { return nil }
-        return process(-.infinity)
+        return process(-.infinity, onset: -.infinity)
     }
 
     /// median + sensitivity·MAD + margin of the detection history (just margin while the history is empty).

@@ -24,6 +24,10 @@ public final class StreamingModel {
     public var stepRateHz: Double { header.stepRateHz }
     /// Steps taken since init or the last reset().
     public private(set) var stepIndex = 0
+    /// Whether the model has the onset output (then hits are its peaks, not the envelope's rise).
+    public var hasOnsetOutput: Bool { architecture.hasOnsetOutput }
+    /// The onset strength in [0, 1] of the last `step` (0 without an onset output).
+    public var lastOnset: Float { head.lastOnset }
 
     public var recordsTimings = false
     public private(set) var lastTimings = StepTimings()
@@ -54,7 +58,7 @@ public final class StreamingModel {
         case .motionEnergy: encoder = MotionEnergyEncoder(architecture: a)
         }
         lstm = StackedLSTM(inputSize: a.featureCount, hidden: a.lstmHidden, layers: a.lstmLayers, parameters: byName)
-        head = DenseHead(inputSize: a.lstmHidden, hidden: a.headHidden, parameters: byName)
+        head = DenseHead(inputSize: a.lstmHidden, hidden: a.headHidden, outputCount: a.outputCount, parameters: byName)
         frameByteCount = a.input.width * a.input.height
         previousFrame = .allocate(capacity: frameByteCount)
         previousFrame.initialize(repeating: 0)
@@ -98,6 +102,11 @@ public final class StreamingModel {
     /// head as sgemm over all steps — and returns every step's envelope. Does not touch the streaming state.
     /// Used to check streaming == batch, and by training/evaluation over whole clips. Allocates.
     public func runBatch(frames: UnsafeBufferPointer<UInt8>, count: Int) -> [Float] {
+        runBatchOutputs(frames: frames, count: count).envelope
+    }
+
+    /// `runBatch`'s envelope and, with an onset output, every step's onset strength.
+    public func runBatchOutputs(frames: UnsafeBufferPointer<UInt8>, count: Int) -> (envelope: [Float], onsets: [Float]?) {
         precondition(frames.count == count * frameByteCount, "need \(count) frames of \(frameByteCount) bytes")
         let f = architecture.featureCount
         var features = [Float](repeating: 0, count: count * f)
@@ -110,7 +119,9 @@ public final class StreamingModel {
             }
         }
         let hidden = lstm.runBatch(inputs: features, steps: count)
-        return head.forwardBatch(hidden, count: count)
+        let outputs = head.forwardBatch(hidden, count: count), o = head.outputCount
+        let envelope = (0..<count).map { outputs[$0 * o] }
+        return (envelope, o == 2 ? (0..<count).map { outputs[$0 * o + 1] } : nil)
     }
 
     // MARK: Inspection (tests, debugging; these allocate)

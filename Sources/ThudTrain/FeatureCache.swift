@@ -14,6 +14,8 @@ public struct PreparedClip: Sendable {
     public var targets: [Float]
     /// The unscaled level in dBFS per step.
     public var db: [Float]
+    /// The onset-strength target (AudioOnsets), 0...1 per step.
+    public var onsets: [Float]
     /// Visible hits from the generator's ground truth, as steps (nil when the dataset has none).
     public var trueHits: [Int]?
 
@@ -47,8 +49,8 @@ public enum FaultReason: String, Sendable, CaseIterable, Codable {
 /// definition's version, the minimum length); a change to any of them makes a new entry. A faulty clip is
 /// remembered too, with its reason. Entries are written to a temporary file and renamed into place.
 public final class FeatureCache: @unchecked Sendable {
-    /// Bump when decoding or the envelope changes in a way that alters cached values.
-    public static let version: UInt32 = 1
+    /// Bump when decoding or the envelope changes in a way that alters cached values (2: onset targets added).
+    public static let version: UInt32 = 2
     static let magic = Array("THUDCLIP".utf8)
 
     public let directory: String
@@ -131,10 +133,12 @@ public final class FeatureCache: @unchecked Sendable {
             if Double(steps) / 12 < minimumSeconds {
                 throw MediaError(.tooShort, file: input.name, "too short (\(steps) steps)")
             }
+            let onsets = AudioOnsets.steps(samples: audio.samples, sampleRate: audio.sampleRate, stepCount: steps,
+                                           peakLevel: envelope.peakLevel)
             return .success(PreparedClip(clip: clip, steps: steps, width: width, height: height,
                                          frames: Array(frames.prefix(steps * width * height)),
                                          targets: Array(envelope.values.prefix(steps)), db: Array(envelope.db.prefix(steps)),
-                                         trueHits: nil))
+                                         onsets: onsets, trueHits: nil))
         } catch let error as MediaError {
             return .failure(error)
         } catch {
@@ -142,13 +146,14 @@ public final class FeatureCache: @unchecked Sendable {
         }
     }
 
-    // Entry layout: magic, version, steps, width, height (UInt32 little-endian), frames, targets, db (Float32).
+    // Entry layout: magic, version, steps, width, height (UInt32 little-endian), frames, targets, db, onsets (Float32).
     func encodeEntry(_ p: PreparedClip) -> Data {
         var d = Data(Self.magic)
         for v in [Self.version, UInt32(p.steps), UInt32(p.width), UInt32(p.height)] { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
         d.append(contentsOf: p.frames)
         p.targets.withUnsafeBytes { d.append(contentsOf: $0) }
         p.db.withUnsafeBytes { d.append(contentsOf: $0) }
+        p.onsets.withUnsafeBytes { d.append(contentsOf: $0) }
         return d
     }
 
@@ -157,11 +162,12 @@ public final class FeatureCache: @unchecked Sendable {
         func u32(_ at: Int) -> Int { Int(d[at..<at + 4].withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }) }
         guard u32(8) == Int(Self.version) else { return nil }
         let steps = u32(12), w = u32(16), h = u32(20)
-        guard w == width, h == height, d.count == 24 + steps * w * h + 8 * steps else { return nil }
+        guard w == width, h == height, d.count == 24 + steps * w * h + 12 * steps else { return nil }
         let frames = [UInt8](d[24..<24 + steps * w * h])
         let floats = d[(24 + steps * w * h)...].withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
         return PreparedClip(clip: clip, steps: steps, width: w, height: h, frames: frames,
-                            targets: Array(floats[0..<steps]), db: Array(floats[steps..<2 * steps]), trueHits: nil)
+                            targets: Array(floats[0..<steps]), db: Array(floats[steps..<2 * steps]),
+                            onsets: Array(floats[2 * steps..<3 * steps]), trueHits: nil)
     }
 
     private func writeAtomically(_ data: Data, to path: String) {

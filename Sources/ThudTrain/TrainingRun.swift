@@ -15,10 +15,18 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     public var seed: UInt64 = 1
     /// Extra loss weight on onset steps (the target rises by more than 0.1): 0 = plain BCE.
     public var onsetWeight: Float = 0
-    /// The peak picker used for validation hits (`thud predict`'s defaults).
+    /// The peak picker used for validation hits (`thud predict`'s defaults for this architecture).
     public var picker = PeakPicker.Configuration()
+    /// Loss weight of the onset output's BCE (architectures with an onset output).
+    public var onsetLossWeight: Float = 1
+    /// A model file whose weights a fresh run starts from (ModelTrainer.warmStart); nil = random initialisation.
+    /// Part of the settings, so --resume refuses a checkpoint of a run started otherwise.
+    public var warmStart: String?
 
-    public init(architecture: ModelArchitecture) { self.architecture = architecture }
+    public init(architecture: ModelArchitecture) {
+        self.architecture = architecture
+        picker = .defaults(for: .default(onsetOutput: architecture.hasOnsetOutput))
+    }
 
     /// A short text that changes when any setting changes (for --resume).
     public var fingerprint: String {
@@ -72,6 +80,7 @@ public final class TrainingRun {
         self.log = log
         self.progress = progress
         trainer = ModelTrainer(architecture: settings.architecture, seed: settings.seed)
+        trainer.onsetLossWeight = settings.onsetLossWeight
         state.settingsFingerprint = settings.fingerprint
     }
 
@@ -87,6 +96,9 @@ public final class TrainingRun {
             try trainer.restore(checkpointTensors: checkpoint.tensors)
             state = checkpoint.state
             log("resumed from \(checkpointPath): \(state.epochsDone) epochs done, next batch \(state.nextBatch)")
+        } else if let warmStart = settings.warmStart {
+            try trainer.warmStart(from: ModelFile.read(path: warmStart))
+            log("starting from the weights of \(warmStart)")
         }
         let windows = Self.windows(train, length: settings.sequenceLength)
         let batchCount = (windows.count + settings.batchSize - 1) / settings.batchSize
@@ -168,8 +180,8 @@ public final class TrainingRun {
         var scores: [ClipScore] = []
         var loss = 0.0
         for clip in clips {
-            let envelope = trainer.predict(frames: clip.frames, count: clip.steps)
-            scores.append(Self.score(clip: clip, envelope: envelope, picker: settings.picker))
+            let (envelope, onsets) = trainer.predictOutputs(frames: clip.frames, count: clip.steps)
+            scores.append(Self.score(clip: clip, envelope: envelope, onsets: onsets, picker: settings.picker))
             loss += EnvelopeMetrics.binaryCrossEntropy(envelope, clip.targets)
         }
         let all = AggregateScore(scores)
@@ -178,10 +190,11 @@ public final class TrainingRun {
 
     /// Hits are the peak picker's, at their peak step; the truth is the generator's visible hits when known,
     /// else the target envelope's peaks (EnvelopePeakRule).
-    public static func score(clip: PreparedClip, envelope: [Float], picker configuration: PeakPicker.Configuration) -> ClipScore {
+    public static func score(clip: PreparedClip, envelope: [Float], onsets: [Float]? = nil,
+                             picker configuration: PeakPicker.Configuration) -> ClipScore {
         let picker = PeakPicker(configuration: configuration)
         var hits: [Int] = []
-        for v in envelope { if let h = picker.process(v) { hits.append(h.step) } }
+        for (k, v) in envelope.enumerated() { if let h = picker.process(v, onset: onsets?[k] ?? 0) { hits.append(h.step) } }
         if let h = picker.finish() { hits.append(h.step) }
         let truth = clip.trueHits ?? EnvelopePeakRule().peaks(clip.targets)
         return ClipScore.measure(id: clip.clip.id, className: clip.clip.template, prediction: envelope, predictedHits: hits,
@@ -218,7 +231,8 @@ public final class TrainingRun {
                 return rise > 0.1 ? 1 + settings.onsetWeight : 1
             }
         }
-        return TrainingSequence(frames: frames, previousFrame: previous, targets: targets, weights: weights)
+        let onsets = settings.architecture.hasOnsetOutput ? Array(clip.onsets[w.start..<(w.start + w.length)]) : nil
+        return TrainingSequence(frames: frames, previousFrame: previous, targets: targets, weights: weights, onsetTargets: onsets)
     }
 
     /// Fisher–Yates with SplitMix64: the same seed gives the same order on every machine.

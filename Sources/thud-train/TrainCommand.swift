@@ -12,9 +12,10 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a model (the default verb).",
         discussion: """
-        Decodes every clip once into a cache (12 Hz frames at the model's size and the audio envelope target), \
-        removes faulty clips (reported per split), then trains with truncated backpropagation through time over \
-        windows of --sequence-length steps, binary cross-entropy against the envelope, Adam, gradient clipping, \
+        Decodes every clip once into a cache (12 Hz frames at the model's size, the audio envelope target and the \
+        audio's onset strength), removes faulty clips (reported per split), then trains with truncated \
+        backpropagation through time over windows of --sequence-length steps, binary cross-entropy against the \
+        envelope (and, with --architecture default-onset, against the onset strength), Adam, gradient clipping, \
         mini-batches on both cores. After each epoch it reports validation r and hit F1 (±1 step) and keeps the \
         best model at --out. A checkpoint is written atomically after every epoch and on Ctrl-C; --resume goes \
         on from it and gives the same weights as a run never interrupted.
@@ -31,7 +32,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the checkpoint.")
     var resume = false
 
-    @Option(help: "Model architecture: default (conv encoder) or motion-energy (weight-free encoder baseline).")
+    @Option(help: "Model architecture: default (conv encoder), default-onset (the same with a second output, the audio's onset strength, whose peaks are the hits) or motion-energy (weight-free encoder baseline).")
     var architecture = "default"
 
     @Option var epochs = 20
@@ -44,6 +45,10 @@ struct TrainCommand: ParsableCommand {
     @Option var seed: UInt64 = 1
     @Option(help: "Extra loss weight on onset steps (0 = plain BCE).")
     var onsetWeight: Float = 0
+    @Option(help: "Weight of the onset output's BCE beside the envelope's (default-onset only).")
+    var onsetLossWeight: Float = 1
+    @Option(help: "Start from this model's weights instead of a random initialisation (a default model can start a default-onset one: its envelope output is kept, the onset output starts fresh).")
+    var warmStart: String?
     @Option(help: "Use at most this many training clips (0 = all).")
     var maxTrainClips = 0
 
@@ -61,7 +66,8 @@ struct TrainCommand: ParsableCommand {
         switch architecture {
         case "default": arch = .default
         case "motion-energy": arch = .motionEnergyDefault
-        default: throw ValidationError("--architecture must be default or motion-energy")
+        case "default-onset": arch = .defaultWithOnsets
+        default: throw ValidationError("--architecture must be default, default-onset or motion-energy")
         }
         let (_, prepared) = try data.prepare(width: arch.input.width, height: arch.input.height,
                                              splits: Set(DatasetSplit.allCases), console: console)
@@ -80,6 +86,8 @@ struct TrainCommand: ParsableCommand {
         settings.gradientClipNorm = clipNorm
         settings.seed = seed
         settings.onsetWeight = onsetWeight
+        settings.onsetLossWeight = onsetLossWeight
+        settings.warmStart = warmStart
         let command = (["thud-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let run = TrainingRun(settings: settings, train: train, validation: validation,
                               checkpointPath: checkpoint ?? out + ".checkpoint", outputPath: out,
@@ -96,6 +104,12 @@ struct TrainCommand: ParsableCommand {
         } catch let error as CheckpointError {
             console.error(error.description)
             throw ExitCode(1)
+        } catch let error as ModelFileError {
+            console.error(error.message)   // --warm-start: not a usable model file
+            throw ExitCode(error.exitCode)
+        } catch let error as TrainerStateError {
+            console.error("\(warmStart ?? ""): \(error.message)")
+            throw ExitCode(error.exitCode)
         }
         if outcome == .interrupted { throw ExitCode(130) }
         console.log(String(format: "trained in %.1f s; best epoch %d, model at %@", Date().timeIntervalSince(started), run.state.bestEpoch ?? 0, out))
@@ -105,8 +119,8 @@ struct TrainCommand: ParsableCommand {
             var scores: [ClipScore] = []
             for clip in test {
                 best.reset()
-                let envelope = clip.frames.withUnsafeBufferPointer { best.runBatch(frames: $0, count: clip.steps) }
-                scores.append(TrainingRun.score(clip: clip, envelope: envelope, picker: settings.picker))
+                let out = clip.frames.withUnsafeBufferPointer { best.runBatchOutputs(frames: $0, count: clip.steps) }
+                scores.append(TrainingRun.score(clip: clip, envelope: out.envelope, onsets: out.onsets, picker: settings.picker))
             }
             let all = AggregateScore(scores)
             console.log(String(format: "test: %d clips  mean r %@  hit P %@ R %@ F1 %.4f", all.clips, TrainingRunFormat.opt(all.meanR),

@@ -12,7 +12,7 @@ struct EvalCommand: ParsableCommand {
         Each clip is decoded once: the model's gray frames and the first audio channel. Per clip and predictor: \
         Pearson r with the target envelope (and the best r over lags -1, 0, +1), MAE, BCE; hits matched one-to-one \
         within ±1 step (precision, recall, F1, mean delay) and the average precision of the envelope's peaks. \
-        True hits are the visible impacts of hits/<id>.json where it exists, else the target envelope's peaks \
+        True hits are the impacts of hits/<id>.json where it exists (--hits), else the target envelope's peaks \
         (the rule is printed). Predictors: the model; motion-energy (weight-free: mean |frame difference|, \
         divided by its running maximum); constant (the training split's mean target); oracle (the target \
         itself, the ceiling). The per-class table gives the original's score: the mean of +1 good, 0 not so \
@@ -44,7 +44,10 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Write one self-contained HTML page with the tables and charts.")
     var html: String?
 
-    @OptionGroup(title: "Peak picker (the model's, the motion baseline's and the oracle's)") var hits: HitOptions
+    @OptionGroup(title: "Peak picker (the model's, the motion baseline's and the oracle's)") var picker: HitOptions
+
+    @Option(help: "Which of the generator's impacts (hits/<id>.json) are true hits: scene (all of the scene's, in view or hidden behind another object) or visible (only those in view).")
+    var hits: GroundTruthHits.HitSet = .scene
 
     @Flag(help: "Also print one row per clip (the model's figures and verdict, the motion baseline's r and F1).")
     var perClip = false
@@ -79,7 +82,8 @@ struct EvalCommand: ParsableCommand {
             try checkWritable()
 
             var settings = EvaluationSettings()
-            settings.picker = hits.configuration(stepRateHz: streaming.stepRateHz)
+            settings.picker = try picker.configuration(for: streaming, path: modelPath)
+            settings.hitSet = hits
             if let constant {
                 settings.constantLevel = constant
                 settings.constantSource = "--constant"

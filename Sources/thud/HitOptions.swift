@@ -1,26 +1,44 @@
 import ArgumentParser
+import ThudEval
 import ThudModel
 
 extension PeakPicker.Detection: ExpressibleByArgument {}
+extension GroundTruthHits.HitSet: ExpressibleByArgument {}
 
-/// The peak picker's settings, shared by every verb that flags hits (predict, live, eval, render).
+/// A command line that cannot work with its inputs (exit 64, like ArgumentParser's own usage errors).
+struct UsageError: OneLineError {
+    var message: String
+    var exitCode: Int32 { 64 }
+}
+
+/// The peak picker's settings, shared by every verb that flags hits (predict, live, eval, render). Unset options
+/// take the defaults of the model's detector (PeakPicker.Configuration.defaults), chosen on the generator's
+/// validation split.
 struct HitOptions: ParsableArguments {
-    @Option(help: "Smallest envelope value (0..1) a hit can have.")
-    var threshold: Float = PeakPicker.Configuration().minStrength
+    @Option(help: "What the peak picker looks at: onset (the model's onset output; the default for models that have one), rise (where the envelope jumps up; the default otherwise) or level (where it is loudest).")
+    var detection: PeakPicker.Detection?
 
-    @Option(help: ArgumentHelp("Smallest one-step rise of the envelope (0..1) that can be a hit (--detection rise).",
-                               discussion: "The defaults were chosen on the generator's validation split."))
-    var minRise: Float = PeakPicker.Configuration().minRise
+    @Option(help: "Smallest envelope value (0..1) a hit can have (default: 0.25 for rise, 0.2 for level, 0 for onset).")
+    var threshold: Float?
 
-    @Option(help: "What the peak picker looks at: rise (where the envelope jumps up: a hit is an onset) or level (where it is loudest).")
-    var detection: PeakPicker.Detection = PeakPicker.Configuration().detection
+    @Option(help: "Smallest one-step rise of the envelope (rise), or smallest onset output (onset), that can be a hit (default: 0.15 for rise, 0.3 for onset).")
+    var minRise: Float?
 
     func validate() throws {
-        guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1") }
-        guard (0...1).contains(minRise) else { throw ValidationError("--min-rise must be between 0 and 1") }
+        if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be between 0 and 1") }
+        if let minRise, !(0...1).contains(minRise) { throw ValidationError("--min-rise must be between 0 and 1") }
     }
 
-    func configuration(stepRateHz: Double) -> PeakPicker.Configuration {
-        PeakPicker.Configuration(detection: detection, minStrength: threshold, minRise: minRise, stepRateHz: stepRateHz)
+    /// The settings for this model; throws when --detection onset is asked of a model without an onset output.
+    func configuration(for model: StreamingModel, path: String) throws -> PeakPicker.Configuration {
+        let chosen = detection ?? .default(onsetOutput: model.hasOnsetOutput)
+        if chosen == .onset && !model.hasOnsetOutput {
+            throw UsageError(message: "\(path): --detection onset needs a model with an onset output; this one has only the envelope")
+        }
+        var c = PeakPicker.Configuration.defaults(for: chosen)
+        if let threshold { c.minStrength = threshold }
+        if let minRise { c.minRise = minRise }
+        c.stepRateHz = model.stepRateHz
+        return c
     }
 }

@@ -49,8 +49,9 @@ struct LiveCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
-            try LiveRunner(device: device, model: streaming, picker: hits.configuration(stepRateHz: streaming.stepRateHz),
+            let modelPath = try ModelLocator.resolve(model)
+            let streaming = try StreamingModel(path: modelPath)
+            try LiveRunner(device: device, model: streaming, picker: try hits.configuration(for: streaming, path: modelPath),
                            request: CaptureRequest(captureWidth: size.width, captureHeight: size.height,
                                                    outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight,
                                                    format: format.flatMap(FourCC.parse), framesPerSecond: fps),

@@ -35,10 +35,12 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
+            let modelPath = try ModelLocator.resolve(model)
+            let streaming = try StreamingModel(path: modelPath)
+            let picker = try hits.configuration(for: streaming, path: modelPath)
             if input.hasPrefix("/dev/video") {
                 // A camera: the live loop, writing the same JSON lines.
-                try LiveRunner(device: input, model: streaming, picker: hits.configuration(stepRateHz: streaming.stepRateHz),
+                try LiveRunner(device: input, model: streaming, picker: picker,
                                request: CaptureRequest(outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight),
                                jsonl: "-", frames: nil, terminalView: false, sound: sound).run()
                 return
@@ -46,7 +48,7 @@ struct PredictCommand: ParsableCommand {
             let media = try MediaInput(path: input)
             let sink = try sound.makeSonifier(realtime: false).map { SoundSink(sonifier: $0, pacer: RealtimePacer()) }
             defer { sink?.finish() }
-            var loop = PredictionLoop(model: streaming, picker: hits.configuration(stepRateHz: streaming.stepRateHz))
+            var loop = PredictionLoop(model: streaming, picker: picker)
             let output = StepPrinter(format: format)
             output.begin()
             let request = VideoStepRequest(width: streaming.inputWidth, height: streaming.inputHeight, pixelFormat: .gray8)
@@ -87,7 +89,8 @@ struct PredictionLoop {
 
     mutating func process(_ step: VideoStep) -> PredictedStep {
         let envelope = model.step(frame: step.pixels)
-        return PredictedStep(index: step.index, time: step.time, envelope: envelope, hit: picker.process(envelope))
+        return PredictedStep(index: step.index, time: step.time, envelope: envelope,
+                             hit: picker.process(envelope, onset: model.lastOnset))
     }
 }
 

@@ -48,9 +48,10 @@ struct RenderCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let streaming = try StreamingModel(path: try ModelLocator.resolve(model))
+            let modelPath = try ModelLocator.resolve(model)
+            let streaming = try StreamingModel(path: modelPath)
             var options = RenderOptions(output: out, knock: knock)
-            options.picker = hits.configuration(stepRateHz: streaming.stepRateHz)
+            options.picker = try hits.configuration(for: streaming, path: modelPath)
             // The same knock `--sonify` plays: ThudSound's voice table at the clip's rate, scaled by its strength curve.
             let voiceName = voice
             options.knockSound = { rate, strength in

@@ -87,6 +87,53 @@ final class PredictCommandTests: XCTestCase {
         XCTAssertTrue(badThreshold.stdout.isEmpty)
     }
 
+    /// A model with the onset output: its hits are the peaks of that output (the onset detector's defaults), and
+    /// --detection onset is refused, in one line with exit 64, for a model without one.
+    func testAnOnsetModelFlagsThePeaksOfItsOnsetOutput() throws {
+        let path = try clip()
+        let onsetModel = dir.path("onset.thud")
+        var file = ModelFile.random(architecture: .defaultWithOnsets, seed: 7)
+        // A random model's outputs barely move on this clip. Make the onset logit 2000 × (envelope logit − its mean
+        // over the clip), so its wiggles clear the picker's adaptive threshold.
+        let probe = try StreamingModel(file: file)
+        var logits: [Double] = []
+        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: probe.inputWidth, height: probe.inputHeight), audio: false) { step in
+            let e = Double(probe.step(frame: step.pixels))
+            logits.append(log(e / (1 - e)))
+            return true
+        }
+        let mean = Float(logits.reduce(0, +) / Double(logits.count)), gain: Float = 2000
+        let w = try XCTUnwrap(file.tensors.firstIndex { $0.name == "head.fc2.weight" })
+        let b = try XCTUnwrap(file.tensors.firstIndex { $0.name == "head.fc2.bias" })
+        XCTAssertEqual(file.tensors[w].shape, [2, 32])
+        for i in 0..<32 { file.tensors[w].values[32 + i] = gain * file.tensors[w].values[i] }
+        file.tensors[b].values[1] = gain * (file.tensors[b].values[0] - mean)
+        try file.write(to: onsetModel)
+        // --min-rise 0: any peak of the onset output above the adaptive threshold is a hit.
+        let r = try Executable.run("thud", ["predict", "--model", onsetModel, "--min-rise", "0", path])
+        XCTAssertEqual(r.status, 0, r.stderrText)
+        let model = try StreamingModel(path: onsetModel)
+        var config = PeakPicker.Configuration.defaults(for: .onset)
+        config.minRise = 0
+        let picker = PeakPicker(configuration: config)
+        var expected: [HitEvent?] = []
+        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: model.inputWidth, height: model.inputHeight), audio: false) { step in
+            let e = model.step(frame: step.pixels)
+            expected.append(picker.process(e, onset: model.lastOnset))
+            return true
+        }
+        XCTAssertEqual(r.lines.count, expected.count)
+        let flagged = r.lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["hit"] as? Bool ?? false }
+        XCTAssertEqual(flagged, expected.map { $0 != nil })
+        XCTAssertGreaterThan(flagged.filter { $0 }.count, 0, "the test needs hits to mean much")
+
+        let refused = try Executable.run("thud", ["predict", "--model", modelPath, "--detection", "onset", path])
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertTrue(refused.stdout.isEmpty)
+        XCTAssertEqual(refused.stderrText.split(separator: "\n").count, 1)
+        XCTAssertTrue(refused.stderrText.contains(modelPath), refused.stderrText)
+    }
+
     /// Lines arrive while the input is still being written: half a Matroska stream gives the first steps.
     func testPredictStreamsFromAPipe() throws {
         let path = dir.path("long.mkv")

@@ -150,7 +150,8 @@ final class EvaluationRunnerTests: XCTestCase {
     }
 
     func testHitListStepsAreTheSharedGroundTruthRule() throws {
-        // Impacts 1 step apart merge into the stronger; invisible ones are left out (GroundTruthHits, as training).
+        // Impacts 1 step apart merge into the stronger; hidden ones count by default (the scene's hits, as in
+        // training), not with --hits visible.
         let path = Self.dir.path("hits-merge.json")
         let json = #"{"hits": [{"time": 0.99, "strength": 0.2, "visible": true}, {"time": 1.05, "strength": 0.9, "visible": true}, {"time": 0.5, "strength": 1, "visible": false}, {"time": 2.0, "strength": 0.5}]}"#
         try Data(json.utf8).write(to: URL(fileURLWithPath: path))
@@ -158,7 +159,10 @@ final class EvaluationRunnerTests: XCTestCase {
         clip.hitsPath = path
         let e = try ClipEvaluator(model: try model()).evaluate(clip)
         XCTAssertEqual(e.truthSource, .hitList)
-        XCTAssertEqual(e.trueHits, [12, 24])
+        XCTAssertEqual(e.trueHits, [6, 12, 24])
+        var settings = EvaluationSettings()
+        settings.hitSet = .visible
+        XCTAssertEqual(try ClipEvaluator(model: try model(), settings: settings).evaluate(clip).trueHits, [12, 24])
     }
 
     func testMotionEnergyEnvelopeIsCausalAndScaledByItsRunningMaximum() {

@@ -130,6 +130,20 @@ final class PeakPickerRiseTests: XCTestCase {
         XCTAssertTrue(hits(faint, .init(minStrength: 0.2, minRise: 0.25)).isEmpty)
     }
 
+    func testTheOnsetDetectorReadsTheOnsetOutputNotTheEnvelope() {
+        let config = PeakPicker.Configuration.defaults(for: .onset)
+        XCTAssertEqual(config.detection, .onset)
+        XCTAssertEqual(PeakPicker.Detection.default(onsetOutput: true), .onset)
+        XCTAssertEqual(PeakPicker.Detection.default(onsetOutput: false), .rise)
+        let picker = PeakPicker(configuration: config)
+        // A flat envelope (no rise, no level peak) with two onsets: 0.8 at step 2, 0.2 (< minRise 0.3) at step 6.
+        let onsets: [Float] = [0, 0.05, 0.8, 0.1, 0, 0, 0.2, 0, 0]
+        var hits: [HitEvent] = []
+        for o in onsets { if let h = picker.process(0.4, onset: o) { hits.append(h) } }
+        XCTAssertEqual(hits.map(\.step), [2])
+        XCTAssertEqual(hits.first?.strength, 0.4)   // the envelope at the hit
+    }
+
     func testTheFirstStepHasNothingToRiseFrom() {
         XCTAssertTrue(hits([0.9, 0.2, 0.1, 0.1]).isEmpty)
         XCTAssertEqual(hits([0.0, 0.9, 0.2, 0.1]).map(\.hit.step), [1])

@@ -199,13 +199,28 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testWholeNetworkGradientByFiniteDifferences() {
-        let trainer = ModelTrainer(architecture: tinyArchitecture, seed: 3)
+        checkWholeNetworkByFiniteDifferences(tinyArchitecture, onsetTargets: nil)
+    }
+
+    /// The same with the onset output: two logits per step, the second's BCE against its own target (weight 2 here).
+    func testWholeNetworkWithOnsetOutputGradientByFiniteDifferences() {
+        var a = tinyArchitecture
+        a.onsetOutput = true
+        checkWholeNetworkByFiniteDifferences(a, onsetTargets: ([0, 0.1, 1, 0.2, 0], [0.05, 0.9, 0]), onsetWeight: 2)
+    }
+
+    private func checkWholeNetworkByFiniteDifferences(_ architecture: ModelArchitecture, onsetTargets: ([Float], [Float])?,
+                                                      onsetWeight: Float = 1) {
+        let trainer = ModelTrainer(architecture: architecture, seed: 3)
+        trainer.onsetLossWeight = onsetWeight
         var rng = SplitMix64(seed: 41)
         let n = 16 * 16
         let a = squareTask(width: 16, height: 16, steps: 5, hitSteps: [2], seed: 1)
         let b = squareTask(width: 16, height: 16, steps: 3, hitSteps: [1], seed: 2)
-        let batch = [TrainingSequence(frames: a.frames, previousFrame: Array(b.frames[0..<n]), targets: a.targets),
-                     TrainingSequence(frames: b.frames, previousFrame: nil, targets: b.targets, weights: [1, 3, 0.5])]
+        let batch = [TrainingSequence(frames: a.frames, previousFrame: Array(b.frames[0..<n]), targets: a.targets,
+                                      onsetTargets: onsetTargets?.0),
+                     TrainingSequence(frames: b.frames, previousFrame: nil, targets: b.targets, weights: [1, 3, 0.5],
+                                      onsetTargets: onsetTargets?.1)]
         _ = trainer.computeGradients(batch: batch)
         let grad = trainer.gradientTensors()
         let layout = trainer.plan.layout
@@ -225,7 +240,7 @@ final class LayerGradientTests: XCTestCase {
                 worst = max(worst, abs(fd - t.values[i]))
             }
         }
-        print("whole network FD: \(checked) parameters checked, worst |error| \(worst)")
+        print("whole network FD (\(architecture.outputCount) outputs): \(checked) parameters checked, worst |error| \(worst)")
     }
 }
 

@@ -157,7 +157,9 @@ final class TrainerTests: XCTestCase {
         // A few training steps first, so the exported weights are not just the initialisation.
         for _ in 0..<3 {
             let t = squareTask(width: w, height: h, steps: 8, hitSteps: [3], seed: rng.next())
-            _ = trainer.computeGradients(batch: [TrainingSequence(frames: t.frames, previousFrame: nil, targets: t.targets)])
+            let onsets = architecture.hasOnsetOutput ? t.targets.map { $0 > 0.5 ? 1 : 0 } as [Float] : nil
+            _ = trainer.computeGradients(batch: [TrainingSequence(frames: t.frames, previousFrame: nil, targets: t.targets,
+                                                                  onsetTargets: onsets)])
             trainer.adamStep(learningRate: 3e-3)
         }
         let clip = squareTask(width: w, height: h, steps: count, hitSteps: [5, 40, 70, 71, 120], seed: 77)
@@ -165,14 +167,31 @@ final class TrainerTests: XCTestCase {
         // Through the bytes of a .thud file, as thud predict would load it.
         let file = try ModelFile.decode(trainer.modelFile(header: header).encoded(), path: "<test>")
         let model = try StreamingModel(file: file)
+        var streamedOnsets: [Float] = []
         let streamed = clip.frames.withUnsafeBufferPointer { fp in
-            (0..<count).map { t in model.step(frame: UnsafeBufferPointer(rebasing: fp[(t * w * h)..<((t + 1) * w * h)])) }
+            (0..<count).map { t in
+                let e = model.step(frame: UnsafeBufferPointer(rebasing: fp[(t * w * h)..<((t + 1) * w * h)]))
+                streamedOnsets.append(model.lastOnset)
+                return e
+            }
         }
-        let predicted = trainer.predict(frames: clip.frames, count: count)
-        let diff = maxAbsDiff(predicted, streamed)
+        let predicted = trainer.predictOutputs(frames: clip.frames, count: count)
+        let diff = maxAbsDiff(predicted.envelope, streamed)
         print("\(architecture.encoder.kind): predict vs StreamingModel over \(count) steps: max |diff| \(diff)")
         XCTAssertLessThan(diff, 1e-5)
-        XCTAssertGreaterThan(streamed.max()! - streamed.min()!, 1e-3, "the envelope must move for this to mean much")
+        let batched = clip.frames.withUnsafeBufferPointer { model.runBatchOutputs(frames: $0, count: count) }
+        XCTAssertLessThan(maxAbsDiff(batched.envelope, streamed), 1e-5)
+        if architecture.hasOnsetOutput {
+            let onsets = try XCTUnwrap(predicted.onsets)
+            XCTAssertLessThan(maxAbsDiff(onsets, streamedOnsets), 1e-5)
+            XCTAssertLessThan(maxAbsDiff(try XCTUnwrap(batched.onsets), streamedOnsets), 1e-5)
+            XCTAssertGreaterThan(streamedOnsets.max()! - streamedOnsets.min()!, 1e-4)
+        } else {
+            XCTAssertNil(predicted.onsets)
+            XCTAssertNil(batched.onsets)
+            XCTAssertEqual(Set(streamedOnsets), [0])
+        }
+        XCTAssertGreaterThan(streamed.max()! - streamed.min()!, 1e-4, "the envelope must move for this to mean much")
         XCTAssertEqual(try ModelTrainer(modelFile: file).parameterTensors(), trainer.parameterTensors())
     }
 
@@ -181,6 +200,12 @@ final class TrainerTests: XCTestCase {
         try checkPredictMatchesStreamingModel(
             ModelArchitecture(input: InputSpec(width: 32, height: 32), encoder: .conv(channels: [4, 8, 8]),
                               lstmHidden: 16, lstmLayers: 2, headHidden: [16, 8]), count: 150)
+    }
+
+    func testTheOnsetOutputPredictsLikeStreamingModelAndRunBatch() throws {
+        try checkPredictMatchesStreamingModel(
+            ModelArchitecture(input: InputSpec(width: 32, height: 32), encoder: .conv(channels: [4, 8, 8]),
+                              lstmHidden: 16, lstmLayers: 2, headHidden: [16, 8], onsetOutput: true), count: 100)
     }
 
     func testADifferenceGainIsAppliedAlikeInTrainingAndAtRuntime() throws {

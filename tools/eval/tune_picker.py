@@ -16,14 +16,18 @@ import sys
 import numpy as np
 
 
-def pick(envelope, detection="rise", min_strength=0.25, min_rise=0.15, sensitivity=3.0, margin=0.05, history=12, gap=3):
+def pick(envelope, onsets=None, detection="rise", min_strength=0.25, min_rise=0.15, sensitivity=3.0, margin=0.05,
+         history=12, gap=3):
     """ThudModel.PeakPicker over a whole clip, finish() included: the hit steps."""
     hits, hist = [], []
     before = candidate = level = 0.0
     last = -(10**9)
-    for step, value in enumerate(list(envelope) + [-np.inf]):
+    onsets = list(onsets) if onsets is not None else [0.0] * len(envelope)
+    for step, (value, onset) in enumerate(zip(list(envelope) + [-np.inf], onsets + [-np.inf])):
         if detection == "level":
             detected = value
+        elif detection == "onset":
+            detected = onset
         else:
             detected = 0.0 if step == 0 else max(0.0, value - level)
         if step >= 1:
@@ -59,8 +63,8 @@ def match(predicted, true, tolerance=1):
 
 def f1(clips, **settings):
     tp = fp = fn = 0
-    for envelope, true in clips:
-        hits = pick(envelope, **settings)
+    for envelope, onsets, true in clips:
+        hits = pick(envelope, onsets, **settings)
         m = match(hits, true)
         tp, fp, fn = tp + m, fp + len(hits) - m, fn + len(true) - m
     p = tp / max(1, tp + fp)
@@ -79,8 +83,8 @@ def main():
     recorded = dict(detection=s.get("detection", "level"), min_strength=s["threshold"], min_rise=s.get("min_rise", 0.15))
     for c in report["clips"]:
         model = c["predictors"]["model"]
-        clips.append((model["envelope"], c["true_hits"]))
-        mismatched += pick(model["envelope"], **recorded) != [h for h in model["hits"]]
+        clips.append((model["envelope"], model.get("onsets"), c["true_hits"]))
+        mismatched += pick(model["envelope"], model.get("onsets"), **recorded) != [h for h in model["hits"]]
     print(f"{len(clips)} clips from {report['dataset']} ({report['split']}); mirror disagrees with thud on {mismatched}")
     base = f1(clips, **recorded)
     print(f"as evaluated ({recorded}): F1 {base[0]:.3f} (P {base[1]:.3f} R {base[2]:.3f})")
@@ -90,12 +94,18 @@ def main():
     for t, rise, sens in itertools.product([0.15, 0.2, 0.25, 0.3], [0.08, 0.1, 0.12, 0.15, 0.18, 0.2], [1.0, 3.0]):
         rows.append((f1(clips, detection="rise", min_strength=t, min_rise=rise, sensitivity=sens),
                      dict(detection="rise", min_strength=t, min_rise=rise, sensitivity=sens)))
+    if clips and clips[0][1] is not None:
+        for t, rise, sens in itertools.product([0.0, 0.1, 0.2, 0.25], [0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6], [1.0, 3.0]):
+            rows.append((f1(clips, detection="onset", min_strength=t, min_rise=rise, sensitivity=sens),
+                         dict(detection="onset", min_strength=t, min_rise=rise, sensitivity=sens)))
     rows.sort(key=lambda r: -r[0][0])
     print("best settings (F1, P, R):")
     for (score, p, r), settings in rows[:8]:
         print(f"  F1 {score:.3f}  P {p:.3f}  R {r:.3f}  {settings}")
     best_level = max((r for r in rows if r[1]["detection"] == "level"), key=lambda r: r[0][0])
     print(f"best level detector: F1 {best_level[0][0]:.3f} {best_level[1]}")
+    best_rise = max((r for r in rows if r[1]["detection"] == "rise"), key=lambda r: r[0][0])
+    print(f"best rise detector: F1 {best_rise[0][0]:.3f} {best_rise[1]}")
 
 
 if __name__ == "__main__":

@@ -77,9 +77,11 @@ class MotionEnergyEncoder(nn.Module):
 
 
 class Head(nn.Module):
-    def __init__(self, fin, hidden):
+    """Linear+ReLU ... Linear(->outputs), sigmoid: [T, outputs] (the envelope, then the onset strength if any)."""
+
+    def __init__(self, fin, hidden, outputs=1):
         super().__init__()
-        widths = list(hidden) + [1]
+        widths = list(hidden) + [outputs]
         for i, wd in enumerate(widths):
             setattr(self, f"fc{i}", nn.Linear(fin, wd))
             fin = wd
@@ -90,7 +92,7 @@ class Head(nn.Module):
             h = getattr(self, f"fc{i}")(h)
             if i < self.n - 1:
                 h = torch.relu(h)
-        return torch.sigmoid(h).squeeze(-1)
+        return torch.sigmoid(h)
 
 
 class ThudNet(nn.Module):
@@ -103,7 +105,8 @@ class ThudNet(nn.Module):
         else:
             self.encoder = MotionEnergyEncoder(enc["gridRows"], enc["gridCols"], enc["activeThresholdLevels"])
         self.lstm = nn.LSTM(feature_count(arch), arch["lstmHidden"], num_layers=arch["lstmLayers"], batch_first=True)
-        self.head = Head(arch["lstmHidden"], arch["headHidden"])
+        self.head = Head(arch["lstmHidden"], arch["headHidden"], 2 if arch.get("onsetOutput") else 1)
+        self.last_onsets = None
 
     def parameter_order(self):
         """Tensor names in the order ModelArchitecture.parameterShapes lists them (the file order)."""
@@ -124,7 +127,10 @@ class ThudNet(nn.Module):
         prev = torch.cat([first_prev, frames_u8[:-1]], dim=0)
         feats = self.encoder(frames_u8, prev)
         out, state = self.lstm(feats.unsqueeze(0), state)
-        env = self.head(out.squeeze(0))
+        outputs = self.head(out.squeeze(0))
+        env = outputs[..., 0]
+        # The onset output (architectures with "onsetOutput": true), kept aside so callers see the same tuple.
+        self.last_onsets = outputs[..., 1] if outputs.shape[-1] == 2 else None
         return env, feats, out.squeeze(0), state
 
 

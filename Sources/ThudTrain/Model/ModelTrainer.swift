@@ -22,9 +22,12 @@ public struct TrainingSequence {
     public var targets: [Float]
     /// Optional per-step loss weights (e.g. extra weight on onset steps); nil = all 1.
     public var weights: [Float]?
+    /// T onset-strength targets in [0, 1] for a model with the onset output (nil = 0).
+    public var onsetTargets: [Float]?
 
-    public init(frames: [UInt8], previousFrame: [UInt8]?, targets: [Float], weights: [Float]? = nil) {
+    public init(frames: [UInt8], previousFrame: [UInt8]?, targets: [Float], weights: [Float]? = nil, onsetTargets: [Float]? = nil) {
         self.frames = frames; self.previousFrame = previousFrame; self.targets = targets; self.weights = weights
+        self.onsetTargets = onsetTargets
     }
 
     public var steps: Int { targets.count }
@@ -53,6 +56,8 @@ public final class ModelTrainer {
     /// Threads computeGradients uses (1 or 2). The batch is always split into the same two shards whatever this is,
     /// and their gradients are added in a fixed order, so results are bit-identical for 1 and 2 threads.
     public var threadCount = 2
+    /// Loss weight of the onset output's BCE (models with an onset output).
+    public var onsetLossWeight: Float = 1
     /// Shard workers: the first part of a batch (about half its steps) goes to workers[0], the rest to workers[1].
     let workers: [TrainingWorker]
 
@@ -80,6 +85,29 @@ public final class ModelTrainer {
     }
 
     public var parameterCount: Int { plan.layout.counts.reduce(0, +) }
+
+    /// Starts from another model's weights (a warm start): every tensor of the same name and shape is copied. A
+    /// model without the onset output can start one with it: the final layer's envelope row (and bias) is copied,
+    /// the onset row keeps its fresh initialisation. Throws, changing nothing, when anything else does not fit.
+    public func warmStart(from file: ModelFile) throws {
+        let l = plan.layout
+        let finalLayer = "head.fc\(architecture.headHidden.count)."
+        var copies: [(offset: Int, values: [Float])] = []
+        for i in l.names.indices {
+            let name = l.names[i], shape = l.shapes[i]
+            guard let t = file.tensor(named: name) else { throw TrainerStateError("warm start: the model has no tensor \(name)") }
+            if t.shape == shape {
+                copies.append((l.offsets[i], t.values))
+            } else if name.hasPrefix(finalLayer), t.shape.first == 1, shape.first == 2, Array(t.shape.dropFirst()) == Array(shape.dropFirst()) {
+                copies.append((l.offsets[i], t.values))   // row 0, the envelope's
+            } else {
+                throw TrainerStateError("warm start: tensor \(name) has shape \(t.shape), this model needs \(shape)")
+            }
+        }
+        for c in copies {
+            c.values.withUnsafeBufferPointer { (parameters.pointer + c.offset).update(from: $0.baseAddress!, count: c.values.count) }
+        }
+    }
 
     private func setParameters(_ tensors: [NamedTensor]) {
         for t in tensors {
@@ -124,7 +152,7 @@ public final class ModelTrainer {
         w.gradients.zero()
         w.load(job.batch[i == 0 ? job.shards.0 : job.shards.1])
         w.forward(parameters: parameters.pointer)
-        let sum = w.loss(gradientScale: job.scale)
+        let sum = w.loss(gradientScale: job.scale, onsetWeight: onsetLossWeight)
         w.backward(parameters: parameters.pointer)
         return sum
     }
@@ -135,6 +163,7 @@ public final class ModelTrainer {
                      "sequence \(index): \(s.frames.count) frame bytes for \(s.targets.count) steps of \(n)")
         precondition(s.previousFrame == nil || s.previousFrame!.count == n, "sequence \(index): previous frame size")
         precondition(s.weights == nil || s.weights!.count == s.targets.count, "sequence \(index): weights count")
+        precondition(s.onsetTargets == nil || s.onsetTargets!.count == s.targets.count, "sequence \(index): onset targets count")
     }
 
     /// Zeroes gradients, runs forward + backward over the batch (sequences may differ in length: shorter ones are
@@ -186,7 +215,7 @@ public final class ModelTrainer {
         let w = workers[0]
         w.load(batch[...])
         w.forward(parameters: parameters.pointer)
-        return Float(w.loss(gradientScale: nil) / Double(stepTotal))
+        return Float(w.loss(gradientScale: nil, onsetWeight: onsetLossWeight) / Double(stepTotal))
     }
 
     /// Global L2 norm of the gradient (summed in Double, in a fixed order); when above `maxNorm`, scales the gradient
@@ -228,11 +257,15 @@ public final class ModelTrainer {
 
     /// The envelope for one whole clip (`count` packed gray8 frames) from zero state, one value per step in
     /// [0, 1] — what StreamingModel gives on the exported file, step by step after a reset.
-    public func predict(frames: [UInt8], count: Int) -> [Float] {
-        let n = plan.frameSize
+    public func predict(frames: [UInt8], count: Int) -> [Float] { predictOutputs(frames: frames, count: count).envelope }
+
+    /// The envelope and, for a model with the onset output, the onset strength, for one whole clip from zero state.
+    public func predictOutputs(frames: [UInt8], count: Int) -> (envelope: [Float], onsets: [Float]?) {
+        let n = plan.frameSize, o = plan.outputCount
         precondition(frames.count == count * n, "need \(count) frames of \(n) bytes")
         Kernels.pinBLASToOneThread()
         var out = [Float](repeating: 0, count: count)
+        var onsets = [Float](repeating: 0, count: o == 2 ? count : 0)
         let w = workers[0]
         frames.withUnsafeBufferPointer { fp in
             var start = 0
@@ -242,12 +275,15 @@ public final class ModelTrainer {
                 w.loadClipChunk(frames: base, count: len, previous: start == 0 ? nil : base - n)
                 w.forward(parameters: parameters.pointer, resetState: start == 0)
                 let z = w.logits
-                for t in 0..<len { out[start + t] = LSTMKernel.sigmoid(z[t]) }
+                for t in 0..<len {
+                    out[start + t] = LSTMKernel.sigmoid(z[t * o])
+                    if o == 2 { onsets[start + t] = LSTMKernel.sigmoid(z[t * o + 1]) }
+                }
                 w.carryStateForward()
                 start += len
             }
         }
-        return out
+        return (out, o == 2 ? onsets : nil)
     }
 
     /// The current weights in ThudModel's format, so StreamingModel loads them. The header's architecture is set

@@ -45,8 +45,10 @@ struct NetworkPlan {
     let featureCount: Int
     let hidden: Int
     let lstm: [LSTMLayer]
-    /// Hidden layers (ReLU) then the final Linear(→1) whose output is the logit.
+    /// Hidden layers (ReLU) then the final Linear(→outputCount) whose outputs are the logits.
     let head: [Dense]
+    /// Logits per step: the envelope's, then the onset strength's when the architecture has it.
+    let outputCount: Int
     /// Largest im2col matrix over the conv layers.
     let maxColumns: Int
     /// Largest even/odd split scratch of im2col/col2im.
@@ -82,7 +84,8 @@ struct NetworkPlan {
                              biasHH: layout.offset(of: "lstm.bias_hh_l\(l)"))
         }
         var fin = a.lstmHidden
-        head = (a.headHidden + [1]).enumerated().map { i, width in
+        outputCount = a.outputCount
+        head = (a.headHidden + [a.outputCount]).enumerated().map { i, width in
             defer { fin = width }
             return Dense(inSize: fin, outSize: width, weight: layout.offset(of: "head.fc\(i).weight"),
                          bias: layout.offset(of: "head.fc\(i).bias"))

@@ -13,9 +13,10 @@ final class TrainingWorkspace {
     /// Frames, time-major [rows × W·H], and the frame before each sequence's first step [B × W·H].
     let frames: UnsafeMutablePointer<UInt8>
     let firstPrevious: UnsafeMutablePointer<UInt8>
-    /// Per row: target and loss weight (0 on padded steps: the mask).
+    /// Per row: target and loss weight (0 on padded steps: the mask), and the onset target (onset output only).
     let targets: FloatBuffer
     let weights: FloatBuffer
+    let onsetTargets: FloatBuffer
     /// Conv outputs of every layer but the last [rows × Cout·P]; the last layer writes `features` directly.
     let convOutputs: [FloatBuffer]
     /// Encoder features [rows × F] (the LSTM's input) and their gradient.
@@ -38,7 +39,7 @@ final class TrainingWorkspace {
         frames.initialize(repeating: 0, count: max(rows * plan.frameSize, 1))
         firstPrevious = .allocate(capacity: max(batch * plan.frameSize, 1))
         firstPrevious.initialize(repeating: 0, count: max(batch * plan.frameSize, 1))
-        targets = FloatBuffer(count: rows); weights = FloatBuffer(count: rows)
+        targets = FloatBuffer(count: rows); weights = FloatBuffer(count: rows); onsetTargets = FloatBuffer(count: rows)
         convOutputs = plan.conv.dropLast().map { FloatBuffer(count: rows * $0.shape.outputCount) }
         features = FloatBuffer(count: rows * plan.featureCount)
         dFeatures = FloatBuffer(count: rows * plan.featureCount)
@@ -154,6 +155,7 @@ final class TrainingWorker {
                 let r = s * b + bi
                 ws.targets.pointer[r] = s < len ? seq.targets[s] : 0
                 ws.weights.pointer[r] = s < len ? (seq.weights?[s] ?? 1) : 0
+                ws.onsetTargets.pointer[r] = s < len ? (seq.onsetTargets?[s] ?? 0) : 0
             }
         }
     }
@@ -167,7 +169,7 @@ final class TrainingWorker {
         let ws = workspace, n = plan.frameSize
         ws.frames.update(from: frames, count: count * n)
         ws.firstPrevious.update(from: previous ?? frames, count: n)
-        for r in 0..<count { ws.targets.pointer[r] = 0; ws.weights.pointer[r] = 0 }
+        for r in 0..<count { ws.targets.pointer[r] = 0; ws.weights.pointer[r] = 0; ws.onsetTargets.pointer[r] = 0 }
     }
 
     // MARK: Forward
@@ -246,22 +248,30 @@ final class TrainingWorker {
         }
     }
 
-    /// Logits of the loaded shard, row r = t·B + b.
+    /// Logits of the loaded shard, row r = t·B + b, `plan.outputCount` per row (the envelope's first).
     var logits: UnsafePointer<Float> { UnsafePointer(workspace.headOutputs[plan.head.count - 1].pointer) }
 
     // MARK: Loss and backward
 
-    /// Σ weight · BCE over the shard's valid steps (Double, summed in row order). With `gradientScale` set, also
-    /// writes dLoss/dlogit · gradientScale into the last head gradient buffer.
-    func loss(gradientScale: Float?) -> Double {
-        let ws = workspace, rows = steps * batch, z = logits
+    /// Σ weight · BCE over the shard's valid steps (Double, summed in row order): the envelope's, plus
+    /// `onsetWeight` · BCE of the onset output on every valid step when there is one. With `gradientScale` set,
+    /// also writes dLoss/dlogit · gradientScale into the last head gradient buffer.
+    func loss(gradientScale: Float?, onsetWeight: Float = 1) -> Double {
+        let ws = workspace, rows = steps * batch, z = logits, o = plan.outputCount
         let dz = ws.dHeadOutputs[plan.head.count - 1].pointer
         var sum: Double = 0
         for r in 0..<rows {
             let w = ws.weights.pointer[r], y = ws.targets.pointer[r]
-            if w != 0 { sum += Double(w * BCEKernel.loss(logit: z[r], target: y)) }
+            if w != 0 { sum += Double(w * BCEKernel.loss(logit: z[r * o], target: y)) }
             if let scale = gradientScale {
-                dz[r] = w == 0 ? 0 : w * BCEKernel.gradient(logit: z[r], target: y) * scale
+                dz[r * o] = w == 0 ? 0 : w * BCEKernel.gradient(logit: z[r * o], target: y) * scale
+            }
+            guard o == 2 else { continue }
+            // The onset output: the mask of the envelope's weights, without its extra weight on onset steps.
+            let wo: Float = w == 0 ? 0 : onsetWeight, yo = ws.onsetTargets.pointer[r]
+            if wo != 0 { sum += Double(wo * BCEKernel.loss(logit: z[r * o + 1], target: yo)) }
+            if let scale = gradientScale {
+                dz[r * o + 1] = wo == 0 ? 0 : wo * BCEKernel.gradient(logit: z[r * o + 1], target: yo) * scale
             }
         }
         return sum
