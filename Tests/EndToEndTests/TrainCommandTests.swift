@@ -77,4 +77,28 @@ final class TrainRunTests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.stderrText)
         XCTAssertEqual(try Checkpoint.read(path: dir.path("killed.thud.checkpoint")).tensors, a.tensors)
     }
+
+    /// The onset architecture, warm-started from a default model: the file says it has the onset output, predict
+    /// uses it, and a warm start from something that does not fit is one line, with nothing written.
+    func testAnOnsetModelTrainsFromAWarmStartAndPredicts() throws {
+        let data = try TinyDataset.write(root: dir.path("ds-onset"), good: ["train": 3, "validation": 1], seconds: 2)
+        let common = ["train", data.root, "--cache", dir.path("cache-onset"), "--epochs", "1", "--batch-size", "2",
+                      "--sequence-length", "12", "--seed", "7"]
+        let base = try Executable.run("thud-train", common + ["--out", dir.path("base.thud")])
+        XCTAssertEqual(base.status, 0, base.stderrText)
+        let onset = try Executable.run("thud-train", common + ["--out", dir.path("onset.thud"), "--architecture", "default-onset",
+                                                               "--warm-start", dir.path("base.thud")])
+        XCTAssertEqual(onset.status, 0, onset.stderrText)
+        XCTAssertTrue(onset.stderrText.contains("starting from the weights of"), onset.stderrText)
+        XCTAssertEqual(try ModelFile.read(path: dir.path("onset.thud")).header.architecture.onsetOutput, true)
+        let predict = try Executable.run("thud", ["predict", "--model", dir.path("onset.thud"), data.root + "/videos/101.mp4"])
+        XCTAssertEqual(predict.status, 0, predict.stderrText)
+        XCTAssertEqual(predict.lines.count, 24)
+
+        let bad = try Executable.run("thud-train", common + ["--out", dir.path("bad.thud"), "--architecture", "motion-energy",
+                                                             "--warm-start", dir.path("base.thud")])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertEqual(bad.stderrText.split(separator: "\n").filter { $0.contains("warm start") }.count, 1, bad.stderrText)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path("bad.thud")))
+    }
 }

@@ -208,6 +208,32 @@ final class TrainerTests: XCTestCase {
                               lstmHidden: 16, lstmLayers: 2, headHidden: [16, 8], onsetOutput: true), count: 100)
     }
 
+    /// A default model can start an onset model: every weight is copied, so the envelope is unchanged; the onset
+    /// output keeps its fresh initialisation. Anything else that does not fit is refused, changing nothing.
+    func testWarmStartKeepsTheEnvelopeAndStartsTheOnsetOutputFresh() throws {
+        let source = ModelTrainer(architecture: tinyArchitecture, seed: 5)
+        var onsetArchitecture = tinyArchitecture
+        onsetArchitecture.onsetOutput = true
+        let target = ModelTrainer(architecture: onsetArchitecture, seed: 6)
+        let fresh = target.parameterTensors()
+        let header = ModelHeader(architecture: tinyArchitecture, training: TrainingProvenance(command: "test", data: "none"))
+        try target.warmStart(from: source.modelFile(header: header))
+        let clip = squareTask(width: 16, height: 16, steps: 20, hitSteps: [4, 12], seed: 9)
+        XCTAssertEqual(target.predict(frames: clip.frames, count: 20), source.predict(frames: clip.frames, count: 20))
+        let last = "head.fc\(tinyArchitecture.headHidden.count).weight"
+        let width = tinyArchitecture.headHidden.last!
+        let warmed = try XCTUnwrap(target.parameterTensors().first { $0.name == last })
+        let before = try XCTUnwrap(fresh.first { $0.name == last })
+        XCTAssertEqual(Array(warmed.values[width...]), Array(before.values[width...]), "the onset row starts fresh")
+
+        var other = tinyArchitecture
+        other.lstmHidden = 8
+        let mismatched = ModelTrainer(architecture: other, seed: 1)
+        let kept = target.parameterTensors()
+        XCTAssertThrowsError(try target.warmStart(from: mismatched.modelFile(header: header)))
+        XCTAssertEqual(target.parameterTensors(), kept)
+    }
+
     func testADifferenceGainIsAppliedAlikeInTrainingAndAtRuntime() throws {
         try checkPredictMatchesStreamingModel(
             ModelArchitecture(input: InputSpec(width: 32, height: 32), encoder: .conv(channels: [4, 8, 8], differenceGain: 8),
