@@ -188,7 +188,7 @@ public final class TrainingRun {
         return ValidationResult(loss: loss / Double(clips.count), meanR: all.meanR, hits: all.hits, scores: scores)
     }
 
-    /// Hits are the peak picker's, at their peak step; the truth is the generator's visible hits when known,
+    /// Hits are the peak picker's, at their peak step; the truth is the generator's scene hits (GroundTruthHits) when known,
     /// else the target envelope's peaks (EnvelopePeakRule).
     public static func score(clip: PreparedClip, envelope: [Float], onsets: [Float]? = nil,
                              picker configuration: PeakPicker.Configuration) -> ClipScore {

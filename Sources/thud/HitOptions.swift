@@ -15,13 +15,13 @@ struct UsageError: OneLineError {
 /// take the defaults of the model's detector (PeakPicker.Configuration.defaults), chosen on the generator's
 /// validation split.
 struct HitOptions: ParsableArguments {
-    @Option(help: "What the peak picker looks at: onset (the model's onset output; the default for models that have one), rise (where the envelope jumps up; the default otherwise) or level (where it is loudest).")
+    @Option(help: "What the peak picker looks at: rise (where the envelope jumps up; the default), level (where it is loudest) or onset (the model's onset output, for models trained with one).")
     var detection: PeakPicker.Detection?
 
-    @Option(help: "Smallest envelope value (0..1) a hit can have (default: 0.25 for rise, 0.2 for level, 0 for onset).")
+    @Option(help: "Smallest envelope value (0..1) a hit can have (default: 0.3 for rise, 0.2 for level, 0 for onset).")
     var threshold: Float?
 
-    @Option(help: "Smallest one-step rise of the envelope (rise), or smallest onset output (onset), that can be a hit (default: 0.15 for rise, 0.3 for onset).")
+    @Option(help: "Smallest one-step rise of the envelope (rise), or smallest onset output (onset), that can be a hit (default: 0.08 for rise, 0.3 for onset).")
     var minRise: Float?
 
     func validate() throws {
@@ -31,7 +31,7 @@ struct HitOptions: ParsableArguments {
 
     /// The settings for this model; throws when --detection onset is asked of a model without an onset output.
     func configuration(for model: StreamingModel, path: String) throws -> PeakPicker.Configuration {
-        let chosen = detection ?? .default(onsetOutput: model.hasOnsetOutput)
+        let chosen = detection ?? .rise
         if chosen == .onset && !model.hasOnsetOutput {
             throw UsageError(message: "\(path): --detection onset needs a model with an onset output; this one has only the envelope")
         }

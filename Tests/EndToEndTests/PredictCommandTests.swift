@@ -87,7 +87,7 @@ final class PredictCommandTests: XCTestCase {
         XCTAssertTrue(badThreshold.stdout.isEmpty)
     }
 
-    /// A model with the onset output: its hits are the peaks of that output (the onset detector's defaults), and
+    /// A model with the onset output and --detection onset: hits are the peaks of that output, and
     /// --detection onset is refused, in one line with exit 64, for a model without one.
     func testAnOnsetModelFlagsThePeaksOfItsOnsetOutput() throws {
         let path = try clip()
@@ -110,7 +110,7 @@ final class PredictCommandTests: XCTestCase {
         file.tensors[b].values[1] = gain * (file.tensors[b].values[0] - mean)
         try file.write(to: onsetModel)
         // --min-rise 0: any peak of the onset output above the adaptive threshold is a hit.
-        let r = try Executable.run("thud", ["predict", "--model", onsetModel, "--min-rise", "0", path])
+        let r = try Executable.run("thud", ["predict", "--model", onsetModel, "--detection", "onset", "--min-rise", "0", path])
         XCTAssertEqual(r.status, 0, r.stderrText)
         let model = try StreamingModel(path: onsetModel)
         var config = PeakPicker.Configuration.defaults(for: .onset)
