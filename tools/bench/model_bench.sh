@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Streaming-model benchmark: Swift (release, one core, OpenBLAS 1 thread, LD_PRELOAD malloc counter) and PyTorch
 # (one thread) on the same model and frames, in the same run; prints latencies, allocations per step and the ratio.
-# Usage: tools/bench/model_bench.sh [default|motion] [STEPS]     (CORE=1 picks the pinned core)
+# Usage: tools/bench/model_bench.sh [default|onset|motion] [STEPS]     (CORE=1 picks the pinned core)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ARCH=${1:-default}

@@ -2,7 +2,7 @@
 // and p99), heap allocations per step, and files for the PyTorch side of tools/bench/model_bench.sh (the same
 // model, frames and this run's envelopes, so the script can check agreement and print the speed ratio).
 //
-// Usage: thud-bench-model [--arch default|motion] [--steps N] [--out DIR]
+// Usage: thud-bench-model [--arch default|onset|motion] [--steps N] [--out DIR]
 import Foundation
 import ThudModel
 #if canImport(Glibc)
@@ -26,6 +26,7 @@ while let a = args.next() {
 let architecture: ModelArchitecture
 switch archName {
 case "motion": architecture = .motionEnergyDefault
+case "onset": architecture = .defaultWithOnsets
 case "large": architecture = ModelArchitecture(input: InputSpec(width: 96, height: 96),
                                                encoder: .conv(channels: [16, 32, 32, 64]),
                                                lstmHidden: 256, lstmLayers: 2, headHidden: [128, 64])
