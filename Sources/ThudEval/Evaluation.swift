@@ -84,14 +84,21 @@ public struct EvaluationSettings: Sendable {
     /// The picker's settings in words, for the reports.
     public var pickerStatement: String {
         let p = picker
+        let series: String, history: String
         switch p.detection {
         case .rise:
-            return "peaks of the envelope's one-step rise of at least \(p.minRise), at an envelope of at least \(p.minStrength), above median + \(p.sensitivity)·MAD + \(p.margin) of the last \(p.historyLength) rises, \(p.minGapSteps)+ steps apart (the same for the model, the motion baseline and the oracle)"
+            series = "the envelope's one-step rise of at least \(p.minRise), at an envelope of at least \(p.minStrength)"
+            history = "rises"
         case .onset:
-            return "peaks of the model's onset output of at least \(p.minRise), at an envelope of at least \(p.minStrength), above median + \(p.sensitivity)·MAD + \(p.margin) of the last \(p.historyLength) values, \(p.minGapSteps)+ steps apart (the motion baseline and the oracle, which have no onset output, use the envelope's rise)"
+            series = "the model's onset output of at least \(p.minRise), at an envelope of at least \(p.minStrength)"
+            history = "values"
         case .level:
-            return "peaks of the envelope of at least \(p.minStrength), above median + \(p.sensitivity)·MAD + \(p.margin) of the last \(p.historyLength) steps, \(p.minGapSteps)+ steps apart (the same for the model, the motion baseline and the oracle)"
+            series = "the envelope of at least \(p.minStrength)"
+            history = "steps"
         }
+        let who = p.detection == .onset ? "the motion baseline and the oracle, which have no onset output, use the envelope's rise"
+            : "the same for the model, the motion baseline and the oracle"
+        return "peaks of \(series), above median + \(p.sensitivity)·MAD + \(p.margin) of the last \(p.historyLength) \(history), \(p.minGapSteps)+ steps apart (\(who))"
     }
 }
 
@@ -221,18 +228,9 @@ public final class ClipEvaluator {
             .model: modelResult,
             .motionEnergy: scored(motionEnvelope, motionHits),
             .constant: scored([Float](repeating: settings.constantLevel, count: n), []),
-            .oracle: scored(target, Self.hits(of: target, configuration: motionPicker.configuration)),
+            .oracle: scored(target, PeakPicker.hits(envelope: target, configuration: motionPicker.configuration).map(\.step)),
         ]
         return ClipEvaluation(clip: clip, steps: n, target: target, trueHits: truth, truthSource: source, results: results)
-    }
-
-    /// The picker's hits over a whole series (allocates; once per clip for the oracle).
-    static func hits(of series: [Float], configuration: PeakPicker.Configuration) -> [Int] {
-        let picker = PeakPicker(configuration: configuration)
-        var out: [Int] = []
-        for v in series { if let h = picker.process(v) { out.append(h.step) } }
-        if let h = picker.finish() { out.append(h.step) }
-        return out
     }
 
     private func fail(_ clip: DatasetClip, _ problem: String) -> ClipFailure {

@@ -59,8 +59,8 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
     public var lstmLayers: Int
     /// Hidden widths of the fully connected head; a final Linear(→outputCount) + sigmoid follows.
     public var headHidden: [Int]
-    /// A second output beside the envelope: the onset strength (AudioOnsets), whose peaks are the hits. Absent in a
-    /// file = false (one output, hits from the envelope's rise).
+    /// A second output beside the envelope, trained on the audio's onset strength (AudioOnsets); PeakPicker's
+    /// `.onset` detector reads it. Absent in a file = false (one output).
     public var onsetOutput: Bool?
 
     public init(input: InputSpec, encoder: EncoderSpec, lstmHidden: Int, lstmLayers: Int = 2, headHidden: [Int],

@@ -117,7 +117,7 @@ public final class StackedLSTM {
     }
 }
 
-/// Fully connected head: Linear + ReLU for each hidden width, then Linear(→1) and a sigmoid.
+/// Fully connected head: Linear + ReLU for each hidden width, then Linear(→outputCount) and a sigmoid.
 public final class DenseHead {
     public let inputSize: Int
     /// Sigmoid outputs: the envelope, then the onset strength when the model has it.

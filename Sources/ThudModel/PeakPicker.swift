@@ -138,6 +138,17 @@ public final class PeakPicker {
         return hit
     }
 
+    /// A fresh picker over a whole series (with the model's onset output for `.onset`), `finish()` included: every
+    /// hit in order. Allocates; for scoring finished clips (evaluation, training's validation), not for streams.
+    public static func hits(envelope: [Float], onsets: [Float]? = nil, configuration: Configuration) -> [HitEvent] {
+        precondition(onsets == nil || onsets!.count == envelope.count, "one onset value per envelope value")
+        let picker = PeakPicker(configuration: configuration)
+        var out: [HitEvent] = []
+        for (k, v) in envelope.enumerated() { if let h = picker.process(v, onset: onsets?[k] ?? 0) { out.append(h) } }
+        if let h = picker.finish() { out.append(h) }
+        return out
+    }
+
     /// End of stream: the last value has no successor, so it is judged as if the envelope fell after it.
     /// Returns the hit at the final step, if it is one. Call once, then `reset()` before reuse.
     public func finish() -> HitEvent? {

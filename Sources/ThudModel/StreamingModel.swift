@@ -24,7 +24,7 @@ public final class StreamingModel {
     public var stepRateHz: Double { header.stepRateHz }
     /// Steps taken since init or the last reset().
     public private(set) var stepIndex = 0
-    /// Whether the model has the onset output (then hits are its peaks, not the envelope's rise).
+    /// Whether the model has the onset output (`--detection onset` picks its peaks).
     public var hasOnsetOutput: Bool { architecture.hasOnsetOutput }
     /// The onset strength in [0, 1] of the last `step` (0 without an onset output).
     public var lastOnset: Float { head.lastOnset }

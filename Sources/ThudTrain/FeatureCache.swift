@@ -16,7 +16,7 @@ public struct PreparedClip: Sendable {
     public var db: [Float]
     /// The onset-strength target (AudioOnsets), 0...1 per step.
     public var onsets: [Float]
-    /// Visible hits from the generator's ground truth, as steps (nil when the dataset has none).
+    /// The generator's ground-truth hits (GroundTruthHits, the scene's impacts), as steps (nil when the dataset has none).
     public var trueHits: [Int]?
 
     public var frameBytes: Int { width * height }

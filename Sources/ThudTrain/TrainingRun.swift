@@ -192,10 +192,7 @@ public final class TrainingRun {
     /// else the target envelope's peaks (EnvelopePeakRule).
     public static func score(clip: PreparedClip, envelope: [Float], onsets: [Float]? = nil,
                              picker configuration: PeakPicker.Configuration) -> ClipScore {
-        let picker = PeakPicker(configuration: configuration)
-        var hits: [Int] = []
-        for (k, v) in envelope.enumerated() { if let h = picker.process(v, onset: onsets?[k] ?? 0) { hits.append(h.step) } }
-        if let h = picker.finish() { hits.append(h.step) }
+        let hits = PeakPicker.hits(envelope: envelope, onsets: onsets, configuration: configuration).map(\.step)
         let truth = clip.trueHits ?? EnvelopePeakRule().peaks(clip.targets)
         return ClipScore.measure(id: clip.clip.id, className: clip.clip.template, prediction: envelope, predictedHits: hits,
                                  target: clip.targets, trueHits: truth)

@@ -32,7 +32,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the checkpoint.")
     var resume = false
 
-    @Option(help: "Model architecture: default (conv encoder), default-onset (the same with a second output, the audio's onset strength, whose peaks are the hits) or motion-energy (weight-free encoder baseline).")
+    @Option(help: "Model architecture: default (conv encoder), default-onset (the same with a second output trained on the audio's onset strength; thud flags its peaks with --detection onset) or motion-energy (weight-free encoder baseline).")
     var architecture = "default"
 
     @Option var epochs = 20

@@ -5,14 +5,8 @@ import ThudModel
 extension PeakPicker.Detection: ExpressibleByArgument {}
 extension GroundTruthHits.HitSet: ExpressibleByArgument {}
 
-/// A command line that cannot work with its inputs (exit 64, like ArgumentParser's own usage errors).
-struct UsageError: OneLineError {
-    var message: String
-    var exitCode: Int32 { 64 }
-}
-
 /// The peak picker's settings, shared by every verb that flags hits (predict, live, eval, render). Unset options
-/// take the defaults of the model's detector (PeakPicker.Configuration.defaults), chosen on the generator's
+/// take the chosen detector's defaults (PeakPicker.Configuration.defaults), chosen on the generator's
 /// validation split.
 struct HitOptions: ParsableArguments {
     @Option(help: "What the peak picker looks at: rise (where the envelope jumps up; the default), level (where it is loudest) or onset (the model's onset output, for models trained with one).")

@@ -43,6 +43,12 @@ extension ModelFileError: OneLineError {}
 extension SoundError: OneLineError {}
 extension CaptureError: OneLineError {}
 
+/// A command line that cannot work with its inputs (exit 64, like ArgumentParser's own usage errors).
+struct UsageError: OneLineError {
+    var message: String
+    var exitCode: Int32 { 64 }
+}
+
 /// Prints the one-line error and turns it into the documented exit code.
 func exitWith(_ error: Error) -> ExitCode {
     if let known = error as? OneLineError {
