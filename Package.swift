@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudTestSupport"]),
-        .testTarget(name: "ThudTrainTests", dependencies: ["ThudTrain", "ThudModel", "ThudTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ThudTrainTests", dependencies: ["ThudTrain", "ThudModel", "ThudEval", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
         // Depends on thud-capture-check so that building the tests builds the binary the VM runs.

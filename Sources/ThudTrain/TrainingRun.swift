@@ -22,6 +22,15 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// A model file whose weights a fresh run starts from (ModelTrainer.warmStart); nil = random initialisation.
     /// Part of the settings, so --resume refuses a checkpoint of a run started otherwise.
     public var warmStart: String?
+    /// The onset output's target is min(1, gain × onset strength); nil = 1 (the strength itself). The strength is
+    /// measured against the clip's loudest step, so a quiet second bounce teaches 0.2–0.3 where a first impact
+    /// teaches 1; a gain of 3 asks "is an impact starting here" of every audible one alike. Optional, so the
+    /// fingerprints of runs made before it existed do not change.
+    public var onsetTargetGain: Float?
+    /// Mirror about half the training windows left to right (chosen by seed, epoch and window, so a resumed run
+    /// repeats them). A mirrored scene makes the same sound, so every clip also teaches as its mirror image: twice
+    /// the pictures for the same audio. nil = off (and absent from the fingerprint, as for onsetTargetGain).
+    public var mirror: Bool?
 
     public init(architecture: ModelArchitecture) {
         self.architecture = architecture
@@ -118,7 +127,7 @@ public final class TrainingRun {
                     return .interrupted
                 }
                 let members = order[(b * settings.batchSize)..<min(windows.count, (b + 1) * settings.batchSize)]
-                let batch = members.map { sequence(windows[$0]) }
+                let batch = members.map { sequence(windows[$0], mirrored: isMirrored(window: $0, epoch: epoch)) }
                 let loss = trainer.computeGradients(batch: batch)
                 _ = trainer.clipGradients(maxNorm: settings.gradientClipNorm)
                 trainer.adamStep(learningRate: settings.learningRate)
@@ -214,11 +223,22 @@ public final class TrainingRun {
         return out
     }
 
-    func sequence(_ w: Window) -> TrainingSequence {
+    /// Whether window `index` is mirrored in `epoch` (always false unless settings.mirror).
+    func isMirrored(window index: Int, epoch: Int) -> Bool {
+        guard settings.mirror == true else { return false }
+        var rng = SplitMix64(seed: settings.seed ^ (UInt64(epoch) &* 0xD1B5_4A32_D192_ED03) ^ (UInt64(index) &* 0x8CB9_2BA7_2F3D_8DD7))
+        return rng.next() & 1 == 1
+    }
+
+    func sequence(_ w: Window, mirrored: Bool = false) -> TrainingSequence {
         let clip = train[w.clip]
         let fb = clip.frameBytes
-        let frames = Array(clip.frames[(w.start * fb)..<((w.start + w.length) * fb)])
-        let previous = w.start > 0 ? Array(clip.frames[((w.start - 1) * fb)..<(w.start * fb)]) : nil
+        var frames = Array(clip.frames[(w.start * fb)..<((w.start + w.length) * fb)])
+        var previous = w.start > 0 ? Array(clip.frames[((w.start - 1) * fb)..<(w.start * fb)]) : nil
+        if mirrored {
+            Self.mirrorRows(&frames, width: clip.width)
+            if previous != nil { Self.mirrorRows(&previous!, width: clip.width) }
+        }
         let targets = Array(clip.targets[w.start..<(w.start + w.length)])
         var weights: [Float]?
         if settings.onsetWeight > 0 {
@@ -228,8 +248,18 @@ public final class TrainingRun {
                 return rise > 0.1 ? 1 + settings.onsetWeight : 1
             }
         }
-        let onsets = settings.architecture.hasOnsetOutput ? Array(clip.onsets[w.start..<(w.start + w.length)]) : nil
+        let gain = settings.onsetTargetGain ?? 1
+        let onsets = settings.architecture.hasOnsetOutput
+            ? clip.onsets[w.start..<(w.start + w.length)].map { min(1, gain * $0) } : nil
         return TrainingSequence(frames: frames, previousFrame: previous, targets: targets, weights: weights, onsetTargets: onsets)
+    }
+
+    /// Reverses every row of width `width` in place (gray8 frames, row-major, back to back).
+    static func mirrorRows(_ pixels: inout [UInt8], width: Int) {
+        guard width > 1 else { return }
+        for rowStart in stride(from: 0, to: pixels.count, by: width) {
+            pixels[rowStart..<(rowStart + width)].reverse()
+        }
     }
 
     /// Fisher–Yates with SplitMix64: the same seed gives the same order on every machine.

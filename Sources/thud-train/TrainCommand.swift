@@ -47,6 +47,10 @@ struct TrainCommand: ParsableCommand {
     var onsetWeight: Float = 0
     @Option(help: "Weight of the onset output's BCE beside the envelope's (default-onset only).")
     var onsetLossWeight: Float = 1
+    @Option(help: "The onset output learns min(1, this × the audio's onset strength): above 1, a quiet bounce teaches as much as a loud first impact (default-onset only).")
+    var onsetTargetGain: Float = 1
+    @Flag(help: "Mirror about half the training windows left to right, a different half each epoch (a mirrored scene sounds the same).")
+    var mirror = false
     @Option(help: "Start from this model's weights instead of a random initialisation (a default model can start a default-onset one: its envelope output is kept, the onset output starts fresh).")
     var warmStart: String?
     @Option(help: "Use at most this many training clips (0 = all).")
@@ -88,6 +92,9 @@ struct TrainCommand: ParsableCommand {
         settings.onsetWeight = onsetWeight
         settings.onsetLossWeight = onsetLossWeight
         settings.warmStart = warmStart
+        guard onsetTargetGain > 0, onsetTargetGain.isFinite else { throw ValidationError("--onset-target-gain must be a positive number") }
+        if onsetTargetGain != 1 { settings.onsetTargetGain = onsetTargetGain }
+        if mirror { settings.mirror = true }
         let command = (["thud-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let run = TrainingRun(settings: settings, train: train, validation: validation,
                               checkpointPath: checkpoint ?? out + ".checkpoint", outputPath: out,

@@ -3,6 +3,7 @@
 // StreamingModel on the exported file; clipping; bad checkpoints are refused.
 import Foundation
 import XCTest
+@testable import ThudEval
 import ThudModel
 @testable import ThudTrain
 
@@ -232,6 +233,93 @@ final class TrainerTests: XCTestCase {
         let kept = target.parameterTensors()
         XCTAssertThrowsError(try target.warmStart(from: mismatched.modelFile(header: header)))
         XCTAssertEqual(target.parameterTensors(), kept)
+    }
+
+    /// A training clip made of the given pixels and targets (no file behind it), and a run over just that clip.
+    private func preparedClip(steps: Int, width: Int, height: Int, frames: [UInt8], targets: [Float], onsets: [Float]) -> PreparedClip {
+        PreparedClip(clip: DatasetClip(id: "c", path: "c.mp4", template: "t", label: "t", split: .train, hitsPath: nil),
+                     steps: steps, width: width, height: height, frames: frames, targets: targets,
+                     db: [Float](repeating: -20, count: steps), onsets: onsets, trueHits: nil)
+    }
+
+    private func trainingRun(_ settings: TrainingSettings, over clip: PreparedClip) -> TrainingRun {
+        TrainingRun(settings: settings, train: [clip], validation: [], checkpointPath: "/nonexistent/c",
+                    outputPath: "/nonexistent/m", provenance: TrainingProvenance(command: "test", data: "none"))
+    }
+
+    /// --onset-target-gain: the onset output learns min(1, gain × strength) in every training window (a window
+    /// mid-clip included), the envelope target is untouched, and a run without the setting keeps the fingerprint
+    /// it had before the setting existed (its key is absent), so older checkpoints still resume.
+    func testTheOnsetTargetGainScalesAndClampsTheOnsetTargetOnly() throws {
+        var onsetArchitecture = tinyArchitecture
+        onsetArchitecture.onsetOutput = true
+        let steps = 10, side = 16
+        let onsets: [Float] = [0, 0.01, 0.1, 0.2, 0.3, 0.34, 0.5, 1, 0.05, 0]
+        let targets: [Float] = (0..<steps).map { Float($0) / 10 }
+        let clip = preparedClip(steps: steps, width: side, height: side, frames: [UInt8](repeating: 7, count: steps * side * side),
+                                targets: targets, onsets: onsets)
+        func run(_ gain: Float?) -> TrainingRun {
+            var settings = TrainingSettings(architecture: onsetArchitecture)
+            settings.onsetTargetGain = gain
+            return trainingRun(settings, over: clip)
+        }
+        let window = TrainingRun.Window(clip: 0, start: 4, length: 6)
+        let plain = run(nil).sequence(window), tripled = run(3).sequence(window)
+        XCTAssertEqual(plain.onsetTargets, Array(onsets[4...]))
+        let expected = onsets[4...].map { min(1, 3 * $0) }
+        XCTAssertEqual(tripled.onsetTargets ?? [], expected)
+        XCTAssertEqual(tripled.onsetTargets?.prefix(4).map { ($0 * 100).rounded() / 100 }, [0.9, 1, 1, 1])
+        XCTAssertEqual(tripled.targets, plain.targets)
+        XCTAssertEqual(tripled.targets, Array(targets[4...]))
+
+        var settings = TrainingSettings(architecture: onsetArchitecture)
+        let encoder = JSONEncoder()
+        XCTAssertFalse(String(decoding: try encoder.encode(settings), as: UTF8.self).contains("onsetTargetGain"))
+        let before = settings.fingerprint
+        settings.onsetTargetGain = 3
+        XCTAssertNotEqual(settings.fingerprint, before)
+    }
+
+    /// --mirror: a mirrored window holds every frame (and the frame before it) reversed row by row, with the same
+    /// targets; which windows are mirrored depends only on seed, epoch and window (so --resume repeats it), about
+    /// half of them, differently each epoch; without the setting none is, and the fingerprint is as before.
+    func testMirroredWindowsReverseEveryRowAndAreChosenBySeedEpochAndWindow() throws {
+        let steps = 6, width = 5, height = 3
+        let frames = (0..<(steps * width * height)).map { UInt8($0 % 251) }
+        let clip = preparedClip(steps: steps, width: width, height: height, frames: frames,
+                                targets: (0..<steps).map { Float($0) / 8 }, onsets: [Float](repeating: 0, count: steps))
+        func run(mirror: Bool?, seed: UInt64 = 1) -> TrainingRun {
+            var settings = TrainingSettings(architecture: tinyArchitecture)
+            settings.mirror = mirror
+            settings.seed = seed
+            return trainingRun(settings, over: clip)
+        }
+        let on = run(mirror: true)
+        let window = TrainingRun.Window(clip: 0, start: 2, length: 4)
+        let plain = on.sequence(window), mirrored = on.sequence(window, mirrored: true)
+        let frameBytes = width * height
+        func mirroredByHand(_ pixels: ArraySlice<UInt8>) -> [UInt8] {
+            let p = Array(pixels)
+            return stride(from: 0, to: p.count, by: width).flatMap { p[$0..<($0 + width)].reversed() }
+        }
+        XCTAssertEqual(plain.frames, Array(frames[(2 * frameBytes)..<(6 * frameBytes)]))
+        XCTAssertEqual(mirrored.frames, mirroredByHand(frames[(2 * frameBytes)..<(6 * frameBytes)]))
+        XCTAssertEqual(mirrored.previousFrame, mirroredByHand(frames[frameBytes..<(2 * frameBytes)]))
+        XCTAssertEqual(Array(mirrored.frames.prefix(width)), [14, 13, 12, 11, 10].map { UInt8($0 + 2 * frameBytes - 10) })
+        XCTAssertEqual(mirrored.targets, plain.targets)
+
+        let choices = (0..<400).map { on.isMirrored(window: $0, epoch: 1) }
+        XCTAssertEqual(choices, (0..<400).map { run(mirror: true).isMirrored(window: $0, epoch: 1) }, "a pure function of seed, epoch, window")
+        XCTAssert((160...240).contains(choices.filter { $0 }.count), "about half: \(choices.filter { $0 }.count) of 400")
+        XCTAssertNotEqual(choices, (0..<400).map { on.isMirrored(window: $0, epoch: 2) })
+        XCTAssertNotEqual(choices, (0..<400).map { run(mirror: true, seed: 2).isMirrored(window: $0, epoch: 1) })
+        XCTAssertFalse((0..<400).contains { run(mirror: nil).isMirrored(window: $0, epoch: 1) })
+
+        var settings = TrainingSettings(architecture: tinyArchitecture)
+        let before = settings.fingerprint
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(settings), as: UTF8.self).contains("mirror"))
+        settings.mirror = true
+        XCTAssertNotEqual(settings.fingerprint, before)
     }
 
     func testADifferenceGainIsAppliedAlikeInTrainingAndAtRuntime() throws {
