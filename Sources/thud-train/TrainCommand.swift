@@ -73,6 +73,8 @@ struct TrainCommand: ParsableCommand {
         case "default-onset": arch = .defaultWithOnsets
         default: throw ValidationError("--architecture must be default, default-onset or motion-energy")
         }
+        // Refused before the data is prepared, which can take minutes on a new dataset.
+        guard onsetTargetGain > 0, onsetTargetGain.isFinite else { throw ValidationError("--onset-target-gain must be a positive number") }
         let (_, prepared) = try data.prepare(width: arch.input.width, height: arch.input.height,
                                              splits: Set(DatasetSplit.allCases), console: console)
         var train = prepared.clips(.train)
@@ -92,7 +94,6 @@ struct TrainCommand: ParsableCommand {
         settings.onsetWeight = onsetWeight
         settings.onsetLossWeight = onsetLossWeight
         settings.warmStart = warmStart
-        guard onsetTargetGain > 0, onsetTargetGain.isFinite else { throw ValidationError("--onset-target-gain must be a positive number") }
         if onsetTargetGain != 1 { settings.onsetTargetGain = onsetTargetGain }
         if mirror { settings.mirror = true }
         let command = (["thud-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ")

@@ -87,10 +87,22 @@ final class TrainRunTests: XCTestCase {
         let base = try Executable.run("thud-train", common + ["--out", dir.path("base.thud")])
         XCTAssertEqual(base.status, 0, base.stderrText)
         let onset = try Executable.run("thud-train", common + ["--out", dir.path("onset.thud"), "--architecture", "default-onset",
-                                                               "--warm-start", dir.path("base.thud")])
+                                                               "--warm-start", dir.path("base.thud"),
+                                                               "--onset-target-gain", "3", "--mirror"])
         XCTAssertEqual(onset.status, 0, onset.stderrText)
         XCTAssertTrue(onset.stderrText.contains("starting from the weights of"), onset.stderrText)
-        XCTAssertEqual(try ModelFile.read(path: dir.path("onset.thud")).header.architecture.onsetOutput, true)
+        let header = try ModelFile.read(path: dir.path("onset.thud")).header
+        XCTAssertEqual(header.architecture.onsetOutput, true)
+        let settings = try XCTUnwrap(header.provenance["settings"])
+        XCTAssertTrue(settings.contains("\"mirror\":true") && settings.contains("\"onsetTargetGain\":3"), settings)
+
+        // A gain that is not a positive number is refused before any data is prepared, and nothing is written.
+        let zeroGain = try Executable.run("thud-train", common + ["--out", dir.path("zero.thud"), "--architecture", "default-onset",
+                                                                  "--onset-target-gain", "0"])
+        XCTAssertEqual(zeroGain.status, 64, zeroGain.stderrText)
+        XCTAssertTrue(zeroGain.stderrText.contains("--onset-target-gain must be a positive number"), zeroGain.stderrText)
+        XCTAssertFalse(zeroGain.stderrText.contains("prepared"), zeroGain.stderrText)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path("zero.thud")))
         let predict = try Executable.run("thud", ["predict", "--model", dir.path("onset.thud"), data.root + "/videos/101.mp4"])
         XCTAssertEqual(predict.status, 0, predict.stderrText)
         XCTAssertEqual(predict.lines.count, 24)
