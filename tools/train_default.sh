@@ -7,8 +7,9 @@
 #
 # Stage 1 trains the envelope-only model (--architecture default); stage 2 starts the onset model
 # (--architecture default-onset: a second output trained on the audio's onset strength, ×3 and clamped to 1,
-# beside the envelope; about half its training windows mirrored) from its weights. From scratch the onset model stayed at a clip-independent prior for the two epochs we let it
-# run (val r 0.19); from the envelope model's weights it improves from the first epoch.
+# beside the envelope; about half its training windows mirrored) from its weights. From scratch the onset
+# model stayed at a clip-independent prior for the two epochs we let it run (val r 0.19); from the envelope
+# model's weights it improves from the first epoch.
 # Takes about 1 h 25 min on 2 cores (50 min corpus, 4 min decoding, 8 epochs of ~2.5 min; 30 min more with
 # STAGE1=train).
 set -euo pipefail

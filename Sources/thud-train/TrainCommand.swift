@@ -64,6 +64,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: .hidden)
     var killAfterBatches: Int?
 
+    // ArgumentParser calls this after parsing, before run(): bad options are refused before any data is prepared.
+    func validate() throws {
+        guard onsetTargetGain > 0, onsetTargetGain.isFinite else { throw ValidationError("--onset-target-gain must be a positive number") }
+    }
+
     func run() throws {
         let console = Console()
         var arch: ModelArchitecture
@@ -73,8 +78,6 @@ struct TrainCommand: ParsableCommand {
         case "default-onset": arch = .defaultWithOnsets
         default: throw ValidationError("--architecture must be default, default-onset or motion-energy")
         }
-        // Refused before the data is prepared, which can take minutes on a new dataset.
-        guard onsetTargetGain > 0, onsetTargetGain.isFinite else { throw ValidationError("--onset-target-gain must be a positive number") }
         let (_, prepared) = try data.prepare(width: arch.input.width, height: arch.input.height,
                                              splits: Set(DatasetSplit.allCases), console: console)
         var train = prepared.clips(.train)
