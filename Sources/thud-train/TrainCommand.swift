@@ -35,6 +35,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Model architecture: default (conv encoder), default-onset (the same with a second output trained on the audio's onset strength; thud flags its peaks with --detection onset) or motion-energy (weight-free encoder baseline).")
     var architecture = "default"
 
+    @Option(help: "Frame size the conv encoder sees, WxH (default 64x64). Finer frames show smaller motions (a low bounce moves a pixel or two at 64x64) at the cost of a slower step; the model file records it and thud scales its frames to it.")
+    var inputSize: String?
+    @Option(help: "Output channels of the conv encoder's stride-2 3x3 layers, a comma list (default 8,16,32,32). Each layer halves the frame: with --input-size 96x96, five layers end on a 3x3 grid.")
+    var convChannels: String?
+
     @Option var epochs = 20
     @Option var batchSize = 16
     @Option(help: "Steps per truncated-BPTT window (the original used 48).")
@@ -67,10 +72,11 @@ struct TrainCommand: ParsableCommand {
     // ArgumentParser calls this after parsing, before run(): bad options are refused before any data is prepared.
     func validate() throws {
         guard onsetTargetGain > 0, onsetTargetGain.isFinite else { throw ValidationError("--onset-target-gain must be a positive number") }
+        _ = try architectureSpec()
     }
 
-    func run() throws {
-        let console = Console()
+    /// The named architecture with --input-size and --conv-channels applied, or a ValidationError naming the problem.
+    func architectureSpec() throws -> ModelArchitecture {
         var arch: ModelArchitecture
         switch architecture {
         case "default": arch = .default
@@ -78,6 +84,29 @@ struct TrainCommand: ParsableCommand {
         case "default-onset": arch = .defaultWithOnsets
         default: throw ValidationError("--architecture must be default, default-onset or motion-energy")
         }
+        if let inputSize {
+            let parts = inputSize.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+            guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), (8...512).contains(w), (8...512).contains(h) else {
+                throw ValidationError("--input-size must be WxH with both sides in 8...512, not \"\(inputSize)\"")
+            }
+            arch.input.width = w; arch.input.height = h
+        }
+        if let convChannels {
+            guard arch.encoder.kind == .conv else { throw ValidationError("--conv-channels needs a conv architecture (default or default-onset)") }
+            let channels = convChannels.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !channels.isEmpty, channels.allSatisfy({ $0 != nil }) else {
+                throw ValidationError("--conv-channels must be a comma list of whole numbers, not \"\(convChannels)\"")
+            }
+            arch.encoder.convChannels = channels.map { $0! }
+        }
+        if let problem = arch.validationProblem() { throw ValidationError("--input-size/--conv-channels: \(problem)") }
+        if arch.featureCount < 1 { throw ValidationError("--input-size/--conv-channels: the encoder's output is empty") }
+        return arch
+    }
+
+    func run() throws {
+        let console = Console()
+        let arch = try architectureSpec()
         let (_, prepared) = try data.prepare(width: arch.input.width, height: arch.input.height,
                                              splits: Set(DatasetSplit.allCases), console: console)
         var train = prepared.clips(.train)

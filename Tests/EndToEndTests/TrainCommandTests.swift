@@ -113,4 +113,32 @@ final class TrainRunTests: XCTestCase {
         XCTAssertEqual(bad.stderrText.split(separator: "\n").filter { $0.contains("warm start") }.count, 1, bad.stderrText)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path("bad.thud")))
     }
+
+    func testInputSizeAndConvChannelsShapeTheModelAndThudPredictsAtThatSize() throws {
+        let data = try TinyDataset.write(root: dir.path("ds-size"), good: ["train": 2, "validation": 1], seconds: 2)
+        let common = ["train", data.root, "--cache", dir.path("cache-size"), "--epochs", "1", "--batch-size", "2",
+                      "--sequence-length", "12", "--seed", "7"]
+        let run = try Executable.run("thud-train", common + ["--out", dir.path("fine.thud"), "--input-size", "48x40",
+                                                             "--conv-channels", "4,8,8,8,8"])
+        XCTAssertEqual(run.status, 0, run.stderrText)
+        let arch = try ModelFile.read(path: dir.path("fine.thud")).header.architecture
+        XCTAssertEqual(arch.input.width, 48)
+        XCTAssertEqual(arch.input.height, 40)
+        XCTAssertEqual(arch.encoder.convChannels, [4, 8, 8, 8, 8])
+        XCTAssertEqual(arch.featureCount, 8 * 2 * 2)   // 40x48 halved five times: 2x2
+        let predict = try Executable.run("thud", ["predict", "--model", dir.path("fine.thud"), data.root + "/videos/101.mp4"])
+        XCTAssertEqual(predict.status, 0, predict.stderrText)
+        XCTAssertEqual(predict.lines.count, 24)
+
+        // Bad shapes are refused by the parser, before any data is prepared, with one line naming the option.
+        for (option, value, message) in [("--input-size", "96", "--input-size must be WxH"),
+                                         ("--conv-channels", "8,x", "--conv-channels must be a comma list"),
+                                         ("--conv-channels", "8,0", "conv encoder needs")] {
+            let bad = try Executable.run("thud-train", common + ["--out", dir.path("bad-size.thud"), option, value])
+            XCTAssertEqual(bad.status, 64, bad.stderrText)
+            XCTAssertTrue(bad.stderrText.contains(message), bad.stderrText)
+            XCTAssertFalse(bad.stderrText.contains("prepared"), bad.stderrText)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path("bad-size.thud")))
+        }
+    }
 }
