@@ -2,22 +2,23 @@
 // and p99), heap allocations per step, and files for the PyTorch side of tools/bench/model_bench.sh (the same
 // model, frames and this run's envelopes, so the script can check agreement and print the speed ratio).
 //
-// Usage: thud-bench-model [--arch default|onset|motion] [--steps N] [--out DIR]
+// Usage: thud-bench-model [--arch default|onset|motion|large | --model FILE] [--steps N] [--out DIR]
 import Foundation
 import ThudModel
 #if canImport(Glibc)
 import Glibc
 #endif
 
-var archName = "default", steps = 3000, outDir: String?
+var archName = "default", steps = 3000, outDir: String?, modelPath: String?
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
     case "--arch": archName = args.next() ?? archName
     case "--steps": steps = Int(args.next() ?? "") ?? steps
     case "--out": outDir = args.next()
+    case "--model": modelPath = args.next()
     default:
-        FileHandle.standardError.write("usage: thud-bench-model [--arch default|motion] [--steps N] [--out DIR]\n".data(using: .utf8)!)
+        FileHandle.standardError.write("usage: thud-bench-model [--arch default|onset|motion|large | --model FILE] [--steps N] [--out DIR]\n".data(using: .utf8)!)
         exit(64)
     }
 }
@@ -32,8 +33,10 @@ case "large": architecture = ModelArchitecture(input: InputSpec(width: 96, heigh
                                                lstmHidden: 256, lstmLayers: 2, headHidden: [128, 64])
 default: architecture = .default
 }
-let file = ModelFile.random(architecture: architecture, seed: 2026,
-                            training: TrainingProvenance(command: "thud-bench-model (random init)", data: "none"))
+// --model: a trained file (its own architecture and weights), e.g. the bundled model.
+let file = try modelPath.map { try ModelFile.read(path: $0) }
+    ?? ModelFile.random(architecture: architecture, seed: 2026,
+                        training: TrainingProvenance(command: "thud-bench-model (random init)", data: "none"))
 let model = try StreamingModel(file: file)
 let w = model.inputWidth, h = model.inputHeight, n = model.frameByteCount
 
@@ -124,11 +127,11 @@ func stats(_ v: [Double]) -> (median: Double, p99: Double) {
     let s = v.sorted()
     return (s[s.count / 2] * 1e6, s[min(s.count - 1, Int(Double(s.count) * 0.99))] * 1e6)
 }
-let a = architecture
+let a = model.architecture
 let desc = a.encoder.kind == .conv
     ? "conv \(a.encoder.convChannels!.map(String.init).joined(separator: "-")) on \(w)x\(h)"
     : "motion energy \(a.encoder.gridRows!)x\(a.encoder.gridCols!) on \(w)x\(h)"
-print("model: \(desc) -> \(a.featureCount) features; LSTM \(a.lstmLayers)x\(a.lstmHidden); head \(a.headHidden.map(String.init).joined(separator: "-"))-1")
+print("model: \(desc) -> \(a.featureCount) features; LSTM \(a.lstmLayers)x\(a.lstmHidden); head \(a.headHidden.map(String.init).joined(separator: "-"))-\(a.outputCount)")
 print("steps: \(steps) per pass, one thread (OpenBLAS threads = 1)")
 func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
 print(pad("swift, µs/step", 24) + "    median        p99")
