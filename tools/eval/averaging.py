@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Would averaging help? Scores, on a validation split, each model's envelope, the envelope of the left-right
+mirrored frames, and their averages over models, through thud's default picker.
+
+    .build/release/thud eval DATASET --split validation --model M1 --out val.json
+    python3 tools/eval/averaging.py val.json CACHE_DIR M1 [M2 ...]
+
+CACHE_DIR is thud-train's feature cache (--cache) holding the split at the models' frame size (all models must
+share it); a clip's frames are found by its target envelope, which the JSON carries. The PyTorch reference
+(tools/reference/thud_model.py) runs the models; the first model's plain envelopes must agree with the JSON's
+(thud's own run) to 1e-4, or the script stops. Refuses a test split, as tune_picker.py does.
+"""
+import glob
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "..", "reference"))
+sys.path.insert(0, here)
+from thud_model import load  # noqa: E402
+from tune_picker import match, pick  # noqa: E402
+
+
+def cached_frames(cache, clips, width, height):
+    """Clip id -> uint8 [steps, height, width], matched by target envelope (current cache entries only)."""
+    by_steps = {}
+    for c in clips:
+        by_steps.setdefault(len(c["target"]), []).append((np.asarray(c["target"], dtype=np.float32), c["id"]))
+    frames = {}
+    for path in glob.glob(os.path.join(cache, "*.clip")):
+        with open(path, "rb") as f:
+            data = f.read()
+        if len(data) < 24:
+            continue
+        steps, w, h = struct.unpack("<III", data[12:24])
+        # Entries of older cache versions lack the onset targets: skip them by length.
+        if (w, h) != (width, height) or len(data) != 24 + steps * w * h + 12 * steps or steps not in by_steps:
+            continue
+        base = 24 + steps * w * h
+        target = np.frombuffer(data[base:base + 4 * steps], dtype="<f4")
+        for t, clip_id in by_steps[steps]:
+            if np.abs(t - target).max() < 5e-6:
+                frames[clip_id] = np.frombuffer(data[24:base], dtype=np.uint8).reshape(steps, h, w).copy()
+    return frames
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    report = json.load(open(sys.argv[1]))
+    if report.get("split") == "test":
+        sys.exit(f"{sys.argv[1]}: a test split; choose on validation clips")
+    clips = report["clips"]
+    nets = [load(m)[0] for m in sys.argv[3:]]
+    arch = nets[0].arch["input"]
+    frames = cached_frames(sys.argv[2], clips, arch["width"], arch["height"])
+    missing = [c["id"] for c in clips if c["id"] not in frames]
+    if missing:
+        sys.exit(f"{sys.argv[2]}: no cached frames at {arch['width']}x{arch['height']} for {len(missing)} clips "
+                 f"(first {missing[0]}); run thud-train prepare with --cache there")
+    torch.set_num_threads(1)
+    envelopes = {}  # clip id -> [model0 plain, model0 mirrored, model1 plain, ...]
+    with torch.inference_mode():
+        for c in clips:
+            f = frames[c["id"]]
+            envelopes[c["id"]] = [net(torch.from_numpy(x))[0].numpy() for net in nets
+                                  for x in (f, np.ascontiguousarray(f[:, :, ::-1]))]
+    worst = max(float(np.abs(envelopes[c["id"]][0] - np.asarray(c["predictors"]["model"]["envelope"])).max())
+                for c in clips)
+    if worst > 1e-4:
+        sys.exit(f"the first model's envelopes differ from the JSON's by {worst:.2e}: not the model that made it?")
+    settings = report["settings"]
+    if settings.get("detection") != "rise":
+        sys.exit(f"{sys.argv[1]}: made with --detection {settings.get('detection')}; this script picks the envelope's rise")
+    min_strength, min_rise = settings["threshold"], settings["min_rise"]
+
+    def f1(selection):
+        tp = fp = fn = 0
+        for c in clips:
+            env = np.mean([envelopes[c["id"]][i] for i in selection], axis=0)
+            hits = pick(env, detection="rise", min_strength=min_strength, min_rise=min_rise)
+            m = match(hits, c["true_hits"])
+            tp, fp, fn = tp + m, fp + len(hits) - m, fn + len(c["true_hits"]) - m
+        p, r = tp / max(1, tp + fp), tp / max(1, tp + fn)
+        return (2 * p * r / (p + r) if p + r else 0.0), p, r
+
+    n = len(nets)
+    rows = [("first model", [0]), ("first model, mirrored frames", [1]), ("first model, both averaged", [0, 1])]
+    if n > 1:
+        rows += [(f"{n} models averaged", list(range(0, 2 * n, 2))), (f"{n} models, both frames", list(range(2 * n)))]
+    print(f"{len(clips)} clips; picker: rise >= {min_rise} at an envelope >= {min_strength}, as the JSON's eval")
+    for name, selection in rows:
+        print("  %-32s F1 %.3f  P %.3f  R %.3f" % ((name,) + f1(selection)))
+
+
+if __name__ == "__main__":
+    main()
