@@ -34,9 +34,16 @@ case "large": architecture = ModelArchitecture(input: InputSpec(width: 96, heigh
 default: architecture = .default
 }
 // --model: a trained file (its own architecture and weights), e.g. the bundled model.
-let file = try modelPath.map { try ModelFile.read(path: $0) }
-    ?? ModelFile.random(architecture: architecture, seed: 2026,
-                        training: TrainingProvenance(command: "thud-bench-model (random init)", data: "none"))
+let file: ModelFile
+if let modelPath {
+    do { file = try ModelFile.read(path: modelPath) } catch let error as ModelFileError {
+        FileHandle.standardError.write("thud-bench-model: \(error.message)\n".data(using: .utf8)!)
+        exit(Int32(error.exitCode))
+    }
+} else {
+    file = ModelFile.random(architecture: architecture, seed: 2026,
+                            training: TrainingProvenance(command: "thud-bench-model (random init)", data: "none"))
+}
 let model = try StreamingModel(file: file)
 let w = model.inputWidth, h = model.inputHeight, n = model.frameByteCount
 
