@@ -14,8 +14,7 @@ struct PrepareCommand: ParsableCommand {
     var size = "64x64"
 
     func run() throws {
-        let parts = size.split(separator: "x").compactMap { Int($0) }
-        guard parts.count == 2 else { throw ValidationError("--size must be WxH") }
-        _ = try data.prepare(width: parts[0], height: parts[1], splits: Set(DatasetSplit.allCases), console: Console())
+        let frame = try parseFrameSize(size, option: "--size")
+        _ = try data.prepare(width: frame.width, height: frame.height, splits: Set(DatasetSplit.allCases), console: Console())
     }
 }

@@ -19,6 +19,16 @@ struct ThudTrainCommand: ParsableCommand {
         defaultSubcommand: TrainCommand.self)
 }
 
+/// "WxH" for `prepare --size` and `train --input-size` (the model's frame size; the cache is keyed by it), or a
+/// ValidationError naming the option. Sizes a model cannot use are refused by ModelArchitecture.validationProblem().
+func parseFrameSize(_ text: String, option: String) throws -> (width: Int, height: Int) {
+    let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+    guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else {
+        throw ValidationError("\(option) must be WxH, not \"\(text)\"")
+    }
+    return (w, h)
+}
+
 /// Options shared by `train` and `prepare`: where the data is and how it is filtered and cached.
 struct DataOptions: ParsableArguments {
     @Argument(help: "Dataset folder (Something-Something layout or a plain folder of videos).")

@@ -84,13 +84,7 @@ struct TrainCommand: ParsableCommand {
         case "default-onset": arch = .defaultWithOnsets
         default: throw ValidationError("--architecture must be default, default-onset or motion-energy")
         }
-        if let inputSize {
-            let parts = inputSize.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-            guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), (8...512).contains(w), (8...512).contains(h) else {
-                throw ValidationError("--input-size must be WxH with both sides in 8...512, not \"\(inputSize)\"")
-            }
-            arch.input.width = w; arch.input.height = h
-        }
+        if let inputSize { (arch.input.width, arch.input.height) = try parseFrameSize(inputSize, option: "--input-size") }
         if let convChannels {
             guard arch.encoder.kind == .conv else { throw ValidationError("--conv-channels needs a conv architecture (default or default-onset)") }
             let channels = convChannels.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -99,8 +93,8 @@ struct TrainCommand: ParsableCommand {
             }
             arch.encoder.convChannels = channels.map { $0! }
         }
+        // Every conv layer keeps at least one cell (ceil(n/2) ≥ 1), so a valid architecture has features.
         if let problem = arch.validationProblem() { throw ValidationError("--input-size/--conv-channels: \(problem)") }
-        if arch.featureCount < 1 { throw ValidationError("--input-size/--conv-channels: the encoder's output is empty") }
         return arch
     }
 

@@ -23,7 +23,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "reference"))
 sys.path.insert(0, here)
 from thud_model import load  # noqa: E402
-from tune_picker import match, pick  # noqa: E402
+from tune_picker import f1  # noqa: E402
 
 
 def cached_frames(cache, clips, width, height):
@@ -79,15 +79,10 @@ def main():
         sys.exit(f"{sys.argv[1]}: made with --detection {settings.get('detection')}; this script picks the envelope's rise")
     min_strength, min_rise = settings["threshold"], settings["min_rise"]
 
-    def f1(selection):
-        tp = fp = fn = 0
-        for c in clips:
-            env = np.mean([envelopes[c["id"]][i] for i in selection], axis=0)
-            hits = pick(env, detection="rise", min_strength=min_strength, min_rise=min_rise)
-            m = match(hits, c["true_hits"])
-            tp, fp, fn = tp + m, fp + len(hits) - m, fn + len(c["true_hits"]) - m
-        p, r = tp / max(1, tp + fp), tp / max(1, tp + fn)
-        return (2 * p * r / (p + r) if p + r else 0.0), p, r
+    def averaged(selection):
+        """F1, P, R of the mean of the selected envelopes, scored as tune_picker scores a setting."""
+        series = [(np.mean([envelopes[c["id"]][i] for i in selection], axis=0), None, c["true_hits"]) for c in clips]
+        return f1(series, detection="rise", min_strength=min_strength, min_rise=min_rise)
 
     n = len(nets)
     rows = [("first model", [0]), ("first model, mirrored frames", [1]), ("first model, both averaged", [0, 1])]
@@ -95,7 +90,7 @@ def main():
         rows += [(f"{n} models averaged", list(range(0, 2 * n, 2))), (f"{n} models, both frames", list(range(2 * n)))]
     print(f"{len(clips)} clips; picker: rise >= {min_rise} at an envelope >= {min_strength}, as the JSON's eval")
     for name, selection in rows:
-        print("  %-32s F1 %.3f  P %.3f  R %.3f" % ((name,) + f1(selection)))
+        print("  %-32s F1 %.3f  P %.3f  R %.3f" % ((name,) + averaged(selection)))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ let file: ModelFile
 if let modelPath {
     do { file = try ModelFile.read(path: modelPath) } catch let error as ModelFileError {
         FileHandle.standardError.write("thud-bench-model: \(error.message)\n".data(using: .utf8)!)
-        exit(Int32(error.exitCode))
+        exit(error.exitCode)
     }
 } else {
     file = ModelFile.random(architecture: architecture, seed: 2026,
