@@ -33,11 +33,6 @@ public final class PeakPicker {
         case level
         /// The model's onset output (models trained with one): a hit is where the model expects the sound to start.
         case onset
-
-        /// The detector training validates a model with: its onset output when it has one, else the envelope's
-        /// rise. (`thud` itself defaults to the rise for every model: on the bundled onset model's validation
-        /// clips its envelope's rise finds hits better than its onset output, F1 0.880 against 0.866.)
-        public static func `default`(onsetOutput: Bool) -> Detection { onsetOutput ? .onset : .rise }
     }
 
     public struct Configuration: Codable, Equatable, Sendable {

@@ -24,6 +24,8 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var validationLoss: Double?
     public var validationR: Double?
     public var validationF1: Double?
+    /// Hit F1 of the onset output (architectures with one); absent in older checkpoints.
+    public var validationOnsetOutputF1: Double?
     public var seconds: Double
     public var clipsPerSecond: Double
 }

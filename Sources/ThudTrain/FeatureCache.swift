@@ -116,10 +116,11 @@ public final class FeatureCache: @unchecked Sendable {
             guard input.info.audio != nil else { throw MediaError(.noAudio, file: input.name, "no audio stream") }
             var frames: [UInt8] = []
             frames.reserveCapacity(Int((input.info.durationSeconds ?? 5) * 12 + 2) * width * height)
-            let summary = try input.decode(video: VideoStepRequest(width: width, height: height), audio: true) { step in
+            let summary = try input.decode(video: VideoStepRequest(width: width, height: height), audio: true,
+                                             onStep: { step in
                 frames.append(contentsOf: step.pixels)
                 return true
-            }
+            })
             if let readError = summary.readError { throw MediaError(.truncated, file: input.name, "ends early (\(readError))") }
             let audio = summary.audio!
             if audio.decodedFrames == 0 || audio.corruptPackets > audio.decodedFrames {

@@ -18,7 +18,8 @@ struct TrainCommand: ParsableCommand {
         envelope (and, with --architecture default-onset, against the onset strength), Adam, gradient clipping, \
         mini-batches on both cores. After each epoch it reports validation r and hit F1 (±1 step) and keeps the \
         best model at --out. A checkpoint is written atomically after every epoch and on Ctrl-C; --resume goes \
-        on from it and gives the same weights as a run never interrupted.
+        on from it and gives the same weights as a run never interrupted, and with a larger --epochs it extends \
+        a finished run to the weights a run of that many epochs would have.
         """)
 
     @OptionGroup var data: DataOptions
@@ -29,7 +30,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Checkpoint file (default: OUT.checkpoint).")
     var checkpoint: String?
 
-    @Flag(help: "Continue from the checkpoint.")
+    @Flag(help: "Continue from the checkpoint (with the same settings; a larger --epochs extends a finished run).")
     var resume = false
 
     @Option(help: "Model architecture: default (conv encoder), default-onset (the same with a second output trained on the audio's onset strength; thud flags its peaks with --detection onset) or motion-energy (weight-free encoder baseline).")

@@ -67,6 +67,30 @@ final class TrainRunTests: XCTestCase {
         XCTAssertEqual(a.state.history.map(\.trainLoss), b.state.history.map(\.trainLoss))
         XCTAssertEqual(try ModelFile.read(path: dir.path("whole.thud")).tensors, try ModelFile.read(path: dir.path("resumed.thud")).tensors)
 
+        // A finished 2-epoch run, resumed with --epochs 3, ends where the 3-epoch run did: the epoch count is not
+        // part of the settings a checkpoint must match.
+        func commonWith(_ option: String, _ value: String) -> [String] {
+            var args = common
+            args[args.firstIndex(of: option)! + 1] = value
+            return args
+        }
+        let short = try Executable.run("thud-train", commonWith("--epochs", "2") + ["--out", dir.path("extended.thud")])
+        XCTAssertEqual(short.status, 0, short.stderrText)
+        XCTAssertEqual(try Checkpoint.read(path: dir.path("extended.thud.checkpoint")).state.epochsDone, 2)
+        let extended = try Executable.run("thud-train", common + ["--out", dir.path("extended.thud"), "--resume"])
+        XCTAssertEqual(extended.status, 0, extended.stderrText)
+        XCTAssertTrue(extended.stderrText.contains("2 epochs done"), extended.stderrText)
+        XCTAssertTrue(extended.stderrText.contains("epoch 3/3"), extended.stderrText)
+        let c = try Checkpoint.read(path: dir.path("extended.thud.checkpoint"))
+        XCTAssertEqual(c.state.epochsDone, 3)
+        XCTAssertEqual(c.tensors, a.tensors, "an extended run must end with the weights of the longer run")
+        XCTAssertEqual(c.state.history.map(\.trainLoss), a.state.history.map(\.trainLoss))
+        // Other settings still refuse the checkpoint, in one line naming it, and leave it as it was.
+        let other = try Executable.run("thud-train", commonWith("--seed", "8") + ["--out", dir.path("extended.thud"), "--resume"])
+        XCTAssertNotEqual(other.status, 0)
+        XCTAssertEqual(other.stderrText.split(separator: "\n").filter { $0.contains("other settings") }.count, 1, other.stderrText)
+        XCTAssertEqual(try Checkpoint.read(path: dir.path("extended.thud.checkpoint")).tensors, a.tensors)
+
         // kill -9 in the middle of the second epoch: the checkpoint of the first survives intact, and
         // resuming from it ends with the same weights as the run never interrupted.
         let killed = try Executable.run("thud-train", common + ["--out", dir.path("killed.thud"), "--kill-after-batches", "6"])
@@ -95,6 +119,12 @@ final class TrainRunTests: XCTestCase {
         XCTAssertEqual(header.architecture.onsetOutput, true)
         let settings = try XCTUnwrap(header.provenance["settings"])
         XCTAssertTrue(settings.contains("\"mirror\":true") && settings.contains("\"onsetTargetGain\":3"), settings)
+        // The model kept is chosen by the hits thud picks by default (the envelope's rise); the onset output's F1 is
+        // reported beside it, in the epoch line and the file.
+        XCTAssertTrue(settings.contains("\"detection\":\"rise\""), settings)
+        XCTAssertTrue(onset.stderrText.contains("(onset output "), onset.stderrText)
+        XCTAssertNotNil(try ModelFile.read(path: dir.path("onset.thud")).header.provenance["validation_onset_output_hit_f1"])
+        XCTAssertFalse(base.stderrText.contains("onset output"), base.stderrText)
 
         // A gain that is not a positive number is refused before any data is prepared, and nothing is written.
         let zeroGain = try Executable.run("thud-train", common + ["--out", dir.path("zero.thud"), "--architecture", "default-onset",

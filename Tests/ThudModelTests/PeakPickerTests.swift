@@ -133,8 +133,6 @@ final class PeakPickerRiseTests: XCTestCase {
     func testTheOnsetDetectorReadsTheOnsetOutputNotTheEnvelope() {
         let config = PeakPicker.Configuration.defaults(for: .onset)
         XCTAssertEqual(config.detection, .onset)
-        XCTAssertEqual(PeakPicker.Detection.default(onsetOutput: true), .onset)
-        XCTAssertEqual(PeakPicker.Detection.default(onsetOutput: false), .rise)
         let picker = PeakPicker(configuration: config)
         // A flat envelope (no rise, no level peak) with two onsets: 0.8 at step 2, 0.2 (< minRise 0.3) at step 6.
         let onsets: [Float] = [0, 0.05, 0.8, 0.1, 0, 0, 0.2, 0, 0]

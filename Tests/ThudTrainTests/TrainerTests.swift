@@ -322,6 +322,26 @@ final class TrainerTests: XCTestCase {
         XCTAssertNotEqual(settings.fingerprint, before)
     }
 
+    /// The epoch count is not in the fingerprint (so --resume --epochs N extends a run); checkpoints written when it
+    /// was still match for the same count, or finished at their own count; any other setting still refuses.
+    func testTheFingerprintLeavesTheEpochCountOutAndOlderCheckpointsStillMatch() {
+        var eight = TrainingSettings(architecture: tinyArchitecture)
+        eight.epochs = 8
+        var twelve = eight
+        twelve.epochs = 12
+        XCTAssertEqual(eight.fingerprint, twelve.fingerprint)
+        let olderFinished = eight.fingerprintBeforeExtension(epochs: 8)
+        XCTAssertNotEqual(olderFinished, eight.fingerprint)
+        XCTAssertTrue(twelve.matches(fingerprint: twelve.fingerprint, epochsDone: 3))
+        XCTAssertTrue(twelve.matches(fingerprint: olderFinished, epochsDone: 8), "an older finished run extends")
+        XCTAssertTrue(eight.matches(fingerprint: olderFinished, epochsDone: 5), "an older interrupted run resumes")
+        XCTAssertFalse(twelve.matches(fingerprint: olderFinished, epochsDone: 5), "an older run of 8 stopped at 5 is not a 12-epoch run's")
+        var reseeded = twelve
+        reseeded.seed = 2
+        XCTAssertFalse(reseeded.matches(fingerprint: twelve.fingerprint, epochsDone: 8))
+        XCTAssertFalse(reseeded.matches(fingerprint: olderFinished, epochsDone: 8))
+    }
+
     func testADifferenceGainIsAppliedAlikeInTrainingAndAtRuntime() throws {
         try checkPredictMatchesStreamingModel(
             ModelArchitecture(input: InputSpec(width: 32, height: 32), encoder: .conv(channels: [4, 8, 8], differenceGain: 8),
