@@ -16,9 +16,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// Extra loss weight on onset steps (the target rises by more than 0.1): 0 = plain BCE.
     public var onsetWeight: Float = 0
     /// The peak picker used for validation hits, and so for choosing the model kept: `thud`'s default (the
-    /// envelope's rise) for every architecture, so the model kept is the best one as `thud` will run it. (Until
-    /// 2026-11-30 an onset model was validated with its onset output, which `thud` does not read by default: on the
-    /// bundled model's validation clips the two disagree, F1 0.880 by the rise against 0.866 by the onset output.)
+    /// envelope's rise) for every architecture, so the model kept is the best one as `thud` will run it. (An onset
+    /// model used to be validated with its onset output, which `thud` does not read by default: on the bundled
+    /// model's validation clips the two disagree, F1 0.880 by the rise against 0.866 by the onset output.)
     public var picker = PeakPicker.Configuration()
     /// Loss weight of the onset output's BCE (architectures with an onset output).
     public var onsetLossWeight: Float = 1
@@ -44,9 +44,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// windows are seeded per epoch), so `--resume --epochs N` extends a finished run to the weights an N-epoch
     /// run has.
     public var fingerprint: String {
-        var counted = self
-        counted.epochs = 0
-        return counted.hashedJSON
+        var uncounted = self
+        uncounted.epochs = 0
+        return uncounted.hashedJSON
     }
 
     /// The fingerprint as checkpoints written before it left the epoch count out recorded it.
@@ -58,6 +58,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
 
     /// Whether a checkpoint recording `fingerprint` after `epochsDone` epochs was made with these settings: one of
     /// this version, or an older one made for the same epoch count or finished at `epochsDone` (so it extends too).
+    /// An onset model's checkpoint from before `picker` changed to the rise does not match: its best epoch so far
+    /// was chosen by another measure.
     public func matches(fingerprint recorded: String, epochsDone: Int) -> Bool {
         recorded == fingerprint || recorded == fingerprintBeforeExtension(epochs: epochs)
             || recorded == fingerprintBeforeExtension(epochs: epochsDone)
