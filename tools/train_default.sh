@@ -31,7 +31,8 @@ SHAPE=(--input-size 96x96 --conv-channels 8,16,32,32,32)
 # Stage 1: the envelope model (best of 11 epochs by validation r + hit F1 of the envelope's rise).
 .build/release/thud-train train "$CORPUS" --out "$WORK/envelope96.thud" --architecture default "${SHAPE[@]}" \
     --epochs 11 --onset-weight 4 --learning-rate 1e-3 --batch-size 16 --seed 1
-# Stage 2: the onset output beside it, from stage 1's weights, at a lower learning rate.
+# Stage 2: the onset output beside it, from stage 1's weights, at a lower learning rate (best of 8 epochs, chosen
+# as in stage 1; 12 epochs keep the same one, models/README.md).
 .build/release/thud-train train "$CORPUS" --out models/default.thud --architecture default-onset \
     "${SHAPE[@]}" --warm-start "$WORK/envelope96.thud" --epochs 8 --onset-weight 4 --learning-rate 3e-4 --batch-size 16 --seed 1 \
     --onset-target-gain 3 --mirror
