@@ -79,7 +79,7 @@ struct LiveRunner {
         // Live steps already come in real time: no pacing, and the audio thread asks for real-time priority.
         let sink = try sound.makeSonifier(realtime: true).map { SoundSink(sonifier: $0, pacer: nil) }
         defer { sink?.finish() }
-        var loop = PredictionLoop(model: model, picker: picker)
+        let loop = PredictionLoop(model: model, picker: picker)
         let printer: StepPrinter? = terminalView && jsonl == nil ? nil : StepPrinter(format: .jsonl, out: try LineWriter(path: jsonl ?? "-"))
         let view = terminalView ? LiveView() : nil
         // Ctrl-C / SIGTERM: ask the session to stop; nextStep then returns nil and the loop ends normally.

@@ -33,11 +33,11 @@ final class PredictCommandTests: XCTestCase {
         let model = try StreamingModel(path: modelPath)
         let picker = PeakPicker()
         var expected: [(Float, HitEvent?)] = []
-        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: model.inputWidth, height: model.inputHeight), audio: false) { step in
+        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: model.inputWidth, height: model.inputHeight), audio: false, onStep: { step in
             let e = model.step(frame: step.pixels)
             expected.append((e, picker.process(e)))
             return true
-        }
+        })
         XCTAssertEqual(expected.count, r.lines.count)
         for (k, line) in r.lines.enumerated() {
             let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
@@ -97,11 +97,11 @@ final class PredictCommandTests: XCTestCase {
         // over the clip), so its wiggles clear the picker's adaptive threshold.
         let probe = try StreamingModel(file: file)
         var logits: [Double] = []
-        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: probe.inputWidth, height: probe.inputHeight), audio: false) { step in
+        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: probe.inputWidth, height: probe.inputHeight), audio: false, onStep: { step in
             let e = Double(probe.step(frame: step.pixels))
             logits.append(log(e / (1 - e)))
             return true
-        }
+        })
         let mean = Float(logits.reduce(0, +) / Double(logits.count)), gain: Float = 2000
         let w = try XCTUnwrap(file.tensors.firstIndex { $0.name == "head.fc2.weight" })
         let b = try XCTUnwrap(file.tensors.firstIndex { $0.name == "head.fc2.bias" })
@@ -117,11 +117,11 @@ final class PredictCommandTests: XCTestCase {
         config.minRise = 0
         let picker = PeakPicker(configuration: config)
         var expected: [HitEvent?] = []
-        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: model.inputWidth, height: model.inputHeight), audio: false) { step in
+        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: model.inputWidth, height: model.inputHeight), audio: false, onStep: { step in
             let e = model.step(frame: step.pixels)
             expected.append(picker.process(e, onset: model.lastOnset))
             return true
-        }
+        })
         XCTAssertEqual(r.lines.count, expected.count)
         let flagged = r.lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["hit"] as? Bool ?? false }
         XCTAssertEqual(flagged, expected.map { $0 != nil })

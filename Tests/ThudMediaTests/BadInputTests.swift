@@ -25,14 +25,14 @@ final class BadInputTests: XCTestCase {
     func testDirectory() { expect(.notFound, dir.url.path) }
 
     func testEmptyFile() {
-        FileManager.default.createFile(atPath: dir.path("empty.mp4"), contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir.path("empty.mp4"), contents: Data()))
         expect(.notMedia, dir.path("empty.mp4"))
     }
 
     func testTextFile() {
-        FileManager.default.createFile(atPath: dir.path("notes.txt"), contents: Data("hello, this is not a video\n".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir.path("notes.txt"), contents: Data("hello, this is not a video\n".utf8)))
         expect(.notMedia, dir.path("notes.txt"))
-        FileManager.default.createFile(atPath: dir.path("notes.mp4"), contents: Data(String(repeating: "lorem ipsum ", count: 500).utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir.path("notes.mp4"), contents: Data(String(repeating: "lorem ipsum ", count: 500).utf8)))
         expect(.notMedia, dir.path("notes.mp4"))
     }
 
@@ -43,11 +43,11 @@ final class BadInputTests: XCTestCase {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         // faststart: the index is at the front, so a cut keeps it and loses media data.
         let cut = dir.path("cut.mp4")
-        FileManager.default.createFile(atPath: cut, contents: data.prefix(data.count / 2))
+        XCTAssertTrue(FileManager.default.createFile(atPath: cut, contents: data.prefix(data.count / 2)))
         expect(.truncated, cut)
         // Cut inside the index itself.
         let cutEarly = dir.path("cut-early.mp4")
-        FileManager.default.createFile(atPath: cutEarly, contents: data.prefix(300))
+        XCTAssertTrue(FileManager.default.createFile(atPath: cutEarly, contents: data.prefix(300)))
         expect(.truncated, cutEarly)
     }
 
@@ -74,7 +74,7 @@ final class BadInputTests: XCTestCase {
         var data = Data("YUV4MPEG2 W16000 H16 F30:1 Ip A1:1 C420jpeg\nFRAME\n".utf8)
         data.append(Data(count: 16000 * 16 * 3 / 2))
         let path = dir.path("wide.y4m")
-        FileManager.default.createFile(atPath: path, contents: data)
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: data))
         expect(.unsupported, path)
     }
 
@@ -84,7 +84,7 @@ final class BadInputTests: XCTestCase {
                                    audio: AudioEncodeSettings(sampleRate: 44100, channels: 1, garblePackets: true), clicks: [1])
         XCTAssertEqual(ClipCheck.run(path: path).problem?.kind, .audioUnusable)
         var steps = 0
-        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: 32, height: 32), audio: false) { _ in steps += 1; return true }
+        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: 32, height: 32), audio: false, onStep: { _ in steps += 1; return true })
         XCTAssertEqual(steps, 24)
     }
 

@@ -12,11 +12,11 @@ final class FrameChoiceTests: XCTestCase {
     func decodeSteps(_ path: String, size: Int = 96) throws -> (steps: [Decoded], summary: DecodeSummary) {
         let input = try MediaInput(path: path)
         var steps: [Decoded] = []
-        let summary = try input.decode(video: VideoStepRequest(width: size, height: size), audio: false) { step in
+        let summary = try input.decode(video: VideoStepRequest(width: size, height: size), audio: false, onStep: { step in
             steps.append(Decoded(index: step.index, time: step.time, sourceFrame: step.sourceFrameNumber,
                                  counter: FrameCounterClip.read(gray: step.pixels, width: step.width, height: step.height)))
             return true
-        }
+        })
         return (steps, summary)
     }
 
@@ -82,11 +82,11 @@ final class FrameChoiceTests: XCTestCase {
         try FrameCounterClip.write(path: path, times: (0..<24).map { Double($0) / 24 }, width: 320, height: 240, nominalFrameRate: 24)
         let input = try MediaInput(path: path)
         var sizes: [Int] = []
-        _ = try input.decode(video: VideoStepRequest(width: 50, height: 30, pixelFormat: .rgb24), audio: false) { step in
+        _ = try input.decode(video: VideoStepRequest(width: 50, height: 30, pixelFormat: .rgb24), audio: false, onStep: { step in
             sizes.append(step.pixels.count)
             XCTAssertEqual(step.bytesPerRow, 150)
             return true
-        }
+        })
         XCTAssertEqual(sizes, Array(repeating: 50 * 30 * 3, count: 12))
     }
 
@@ -95,10 +95,10 @@ final class FrameChoiceTests: XCTestCase {
         try FrameCounterClip.write(path: path, times: (0..<60).map { Double($0) / 30 }, nominalFrameRate: 30)
         let input = try MediaInput(path: path)
         var seen = 0
-        let summary = try input.decode(video: VideoStepRequest(width: 32, height: 32), audio: false) { _ in
+        let summary = try input.decode(video: VideoStepRequest(width: 32, height: 32), audio: false, onStep: { _ in
             seen += 1
             return seen < 5
-        }
+        })
         XCTAssertEqual(seen, 5)
         XCTAssertTrue(summary.stoppedEarly)
     }

@@ -24,7 +24,7 @@ final class ModelFileTests: XCTestCase {
                                file: StaticString = #filePath, line: UInt = #line,
                                _ check: (ModelFileError.Problem) -> Bool) {
         let path = dir.appendingPathComponent(name).path
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         do {
             _ = try StreamingModel(path: path)
             XCTFail("loaded a bad model", file: file, line: line)
