@@ -43,18 +43,10 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// out because no epoch depends on how many follow it (a constant learning rate; the order and the mirrored
     /// windows are seeded per epoch), so `--resume --epochs N` extends a finished run to the weights an N-epoch
     /// run has.
-    public var fingerprint: String {
-        var uncounted = self
-        uncounted.epochs = 0
-        return uncounted.hashedJSON
-    }
+    public var fingerprint: String { hashed(epochs: 0) }
 
     /// The fingerprint as checkpoints written before it left the epoch count out recorded it.
-    public func fingerprintBeforeExtension(epochs: Int) -> String {
-        var counted = self
-        counted.epochs = epochs
-        return counted.hashedJSON
-    }
+    public func fingerprintBeforeExtension(epochs: Int) -> String { hashed(epochs: epochs) }
 
     /// Whether a checkpoint recording `fingerprint` after `epochsDone` epochs was made with these settings: one of
     /// this version, or an older one made for the same epoch count or finished at `epochsDone` (so it extends too).
@@ -65,11 +57,14 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
             || recorded == fingerprintBeforeExtension(epochs: epochsDone)
     }
 
-    private var hashedJSON: String {
+    /// FNV-1a of these settings' JSON with `epochs` in place of the epoch count.
+    private func hashed(epochs: Int) -> String {
+        var counted = self
+        counted.epochs = epochs
         // Sorted keys: Swift's JSON key order otherwise follows per-process hash seeding.
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let data = (try? encoder.encode(self)) ?? Data()
+        let data = (try? encoder.encode(counted)) ?? Data()
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return String(format: "%016llx", h)
@@ -221,20 +216,26 @@ public final class TrainingRun {
     /// Runs the current weights over clips and scores them (r, hits against the ground truth or target peaks).
     public func validate(_ clips: [PreparedClip]) -> ValidationResult? {
         guard !clips.isEmpty else { return nil }
-        var scores: [ClipScore] = [], onsetScores: [ClipScore] = []
+        var scores: [ClipScore] = []
+        var onsetOutputHits: HitMatch?
         var loss = 0.0
         let onsetPicker = PeakPicker.Configuration.defaults(for: .onset)
         for clip in clips {
             let (envelope, onsets) = trainer.predictOutputs(frames: clip.frames, count: clip.steps)
-            scores.append(Self.score(clip: clip, envelope: envelope, onsets: onsets, picker: settings.picker))
-            if onsets != nil {
-                onsetScores.append(Self.score(clip: clip, envelope: envelope, onsets: onsets, picker: onsetPicker))
+            let score = Self.score(clip: clip, envelope: envelope, onsets: onsets, picker: settings.picker)
+            scores.append(score)
+            if let onsets {
+                // Only the hits: r and the rest belong to the envelope and are in `score` already.
+                let picked = PeakPicker.hits(envelope: envelope, onsets: onsets, configuration: onsetPicker).map(\.step)
+                let n = score.steps
+                onsetOutputHits = (onsetOutputHits ?? HitMatch())
+                    + HitMetrics.match(predicted: picked.filter { $0 < n }, truth: Self.truth(clip).filter { $0 < n })
             }
             loss += EnvelopeMetrics.binaryCrossEntropy(envelope, clip.targets)
         }
         let all = AggregateScore(scores)
         return ValidationResult(loss: loss / Double(clips.count), meanR: all.meanR, hits: all.hits,
-                                onsetOutputHits: onsetScores.isEmpty ? nil : AggregateScore(onsetScores).hits, scores: scores)
+                                onsetOutputHits: onsetOutputHits, scores: scores)
     }
 
     /// Hits are the peak picker's, at their peak step; the truth is the generator's scene hits (GroundTruthHits) when known,
@@ -242,10 +243,12 @@ public final class TrainingRun {
     public static func score(clip: PreparedClip, envelope: [Float], onsets: [Float]? = nil,
                              picker configuration: PeakPicker.Configuration) -> ClipScore {
         let hits = PeakPicker.hits(envelope: envelope, onsets: onsets, configuration: configuration).map(\.step)
-        let truth = clip.trueHits ?? EnvelopePeakRule().peaks(clip.targets)
         return ClipScore.measure(id: clip.clip.id, className: clip.clip.template, prediction: envelope, predictedHits: hits,
-                                 target: clip.targets, trueHits: truth)
+                                 target: clip.targets, trueHits: truth(clip))
     }
+
+    /// The generator's scene hits when the dataset has them, else the target envelope's peaks.
+    static func truth(_ clip: PreparedClip) -> [Int] { clip.trueHits ?? EnvelopePeakRule().peaks(clip.targets) }
 
     struct Window { var clip: Int; var start: Int; var length: Int }
 

@@ -55,6 +55,10 @@ def main():
     report = json.load(open(sys.argv[1]))
     if report.get("split") == "test":
         sys.exit(f"{sys.argv[1]}: a test split; choose on validation clips")
+    settings = report["settings"]
+    if settings.get("detection") != "rise":
+        sys.exit(f"{sys.argv[1]}: made with --detection {settings.get('detection')}; this script picks the envelope's rise")
+    min_strength, min_rise = settings["threshold"], settings["min_rise"]
     clips = report["clips"]
     nets = [load(m)[0] for m in sys.argv[3:]]
     arch = nets[0].arch["input"]
@@ -74,10 +78,6 @@ def main():
                 for c in clips)
     if worst > 1e-4:
         sys.exit(f"the first model's envelopes differ from the JSON's by {worst:.2e}: not the model that made it?")
-    settings = report["settings"]
-    if settings.get("detection") != "rise":
-        sys.exit(f"{sys.argv[1]}: made with --detection {settings.get('detection')}; this script picks the envelope's rise")
-    min_strength, min_rise = settings["threshold"], settings["min_rise"]
 
     def averaged(selection):
         """F1, P, R of the mean of the selected envelopes, scored as tune_picker scores a setting."""
