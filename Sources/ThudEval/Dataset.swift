@@ -220,3 +220,16 @@ public enum GroundTruthHits {
         return out
     }
 }
+
+extension Dataset {
+    /// Several datasets used as one: their clips in the order given, each keeping its own split. Roots are
+    /// joined with " + " for the log; the layout is the first's (a folder's clips and an annotated corpus's
+    /// mix fine: every clip already carries its split and class). Clip ids may repeat across parts (two
+    /// generated corpora both start at 1): nothing downstream keys on the id, the cache keys on the file.
+    public init(combining parts: [Dataset]) {
+        precondition(!parts.isEmpty, "combining no datasets")
+        root = parts.map(\.root).joined(separator: " + ")
+        layout = parts[0].layout
+        clips = parts.flatMap(\.clips)
+    }
+}

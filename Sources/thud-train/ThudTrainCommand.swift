@@ -13,7 +13,8 @@ struct ThudTrainCommand: ParsableCommand {
         discussion: """
         DATASET is a folder in Something-Something's layout (labels.json, train.json, validation.json, test.json \
         and videos/), as `thud-synth generate` writes it, or a plain folder of videos of any container FFmpeg \
-        reads (each clip's class is its folder's name; a stable share goes to validation).
+        reads (each clip's class is its folder's name; a stable share goes to validation). Several DATASETs are \
+        used together as one, each clip in its own folder's split.
         """,
         subcommands: [TrainCommand.self, PrepareCommand.self],
         defaultSubcommand: TrainCommand.self)
@@ -31,8 +32,11 @@ func parseFrameSize(_ text: String, option: String) throws -> (width: Int, heigh
 
 /// Options shared by `train` and `prepare`: where the data is and how it is filtered and cached.
 struct DataOptions: ParsableArguments {
-    @Argument(help: "Dataset folder (Something-Something layout or a plain folder of videos).")
-    var dataset: String
+    @Argument(help: "Dataset folder (Something-Something layout or a plain folder of videos). Several folders are used as one dataset, each clip in its own folder's split: more clips from a second `thud-synth generate` run, without copying or renaming anything.")
+    var datasets: [String]
+
+    /// The dataset folders as the log and the model's provenance name them.
+    var dataset: String { datasets.joined(separator: " + ") }
 
     @Option(help: "Templates to use: 'sound' (the 12 sound classes of the original experiment), 'all', a comma-separated list, or a file with one template per line.")
     var classes = "sound"
@@ -60,7 +64,7 @@ struct DataOptions: ParsableArguments {
         let dataset: Dataset
         let filter: ClassFilter
         do {
-            dataset = try Dataset.load(self.dataset, validationShare: validationShare)
+            dataset = Dataset(combining: try datasets.map { try Dataset.load($0, validationShare: validationShare) })
             filter = try ClassFilter.parse(classes)
         } catch let error as DatasetError {
             console.error(error.description)

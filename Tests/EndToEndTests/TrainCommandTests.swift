@@ -26,6 +26,20 @@ final class TrainCommandTests: XCTestCase {
         // All classes: the silent-template clips come back.
         let all = try Executable.run("thud-train", ["prepare", data.root, "--cache", cache, "--classes", "all"])
         XCTAssertTrue(all.stderrText.contains("train              8                   8                      5"), all.stderrText)
+        // Two folders are one dataset: the counts add up, each clip in its own folder's split, and the first
+        // folder's clips come from the cache (the second's ids repeat the first's: the cache keys on the file).
+        let more = try TinyDataset.write(root: dir.path("ds2"), good: ["train": 2, "validation": 1])
+        let both = try Executable.run("thud-train", ["prepare", data.root, more.root, "--cache", cache])
+        XCTAssertEqual(both.status, 0, both.stderrText)
+        XCTAssertTrue(both.stderrText.contains("\(data.root) + \(more.root)"), both.stderrText)
+        XCTAssertTrue(both.stderrText.contains("train             14                  12                      6"), both.stderrText)
+        XCTAssertTrue(both.stderrText.contains("validation         5                   3                      3"), both.stderrText)
+        XCTAssertTrue(both.stderrText.contains("(8 clips from the cache)"), both.stderrText)
+        // A second folder that is not there is refused in one line naming it, as the first would be.
+        let missing = try Executable.run("thud-train", ["prepare", data.root, dir.path("not-here"), "--cache", cache])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertEqual(missing.stderrText.split(separator: "\n").count, 1, missing.stderrText)
+        XCTAssertTrue(missing.stderrText.contains("not-here"), missing.stderrText)
     }
 
     func testAMissingDatasetIsOneLine() throws {
