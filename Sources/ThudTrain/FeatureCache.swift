@@ -45,7 +45,7 @@ public enum FaultReason: String, Sendable, CaseIterable, Codable {
 }
 
 /// Decoded clips kept on disk, so that later epochs and later runs never decode again. The key covers the
-/// file (absolute path, size, modification time) and every preprocessing setting (frame size, the envelope
+/// file (absolute path with links resolved, size, modification time) and every preprocessing setting (frame size, the envelope
 /// definition's version, the minimum length); a change to any of them makes a new entry. A faulty clip is
 /// remembered too, with its reason. Entries are written to a temporary file and renamed into place.
 public final class FeatureCache: @unchecked Sendable {
@@ -72,7 +72,8 @@ public final class FeatureCache: @unchecked Sendable {
     }
 
     public func key(for clip: DatasetClip) -> String {
-        let url = URL(fileURLWithPath: clip.path).standardizedFileURL
+        // The file the path leads to: a link's own size and time stay put when its target is rewritten.
+        let url = URL(fileURLWithPath: clip.path).standardizedFileURL.resolvingSymlinksInPath()
         let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
         let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
         let mtime = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1

@@ -1,6 +1,7 @@
 import XCTest
 import ThudModel
 import ThudTrain
+import ThudMedia
 import ThudTestSupport
 
 /// `thud-train prepare` on a small dataset with faulty clips: the report and the cache.
@@ -40,6 +41,35 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertEqual(missing.stderrText.split(separator: "\n").count, 1, missing.stderrText)
         XCTAssertTrue(missing.stderrText.contains("not-here"), missing.stderrText)
+    }
+
+    /// The cache keys on the file a path leads to: a video reached through a symbolic link shares its target's
+    /// entry, and a target rewritten in place is decoded again (the link's own size and time never change).
+    func testALinkedVideoIsCachedByItsTarget() throws {
+        let fm = FileManager.default
+        let real = dir.path("real"), linked = dir.path("linked")
+        try fm.createDirectory(atPath: real + "/knocks", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: linked + "/knocks", withIntermediateDirectories: true)
+        func writeClip(seconds: Double) throws {
+            let times = (0..<Int(seconds * 25)).map { Double($0) / 25 }
+            _ = try FrameCounterClip.write(path: real + "/knocks/a.mp4", times: times, width: 96, height: 64, nominalFrameRate: 25,
+                                           audio: AudioEncodeSettings(sampleRate: 44100, channels: 1), clicks: [0.5, 1.5],
+                                           audioSeconds: seconds)
+        }
+        try writeClip(seconds: 2.5)
+        try fm.createSymbolicLink(atPath: linked + "/knocks/a.mp4", withDestinationPath: real + "/knocks/a.mp4")
+        let cache = dir.path("link-cache")
+        func prepare(_ root: String) throws -> String {
+            let r = try Executable.run("thud-train", ["prepare", root, "--classes", "all", "--cache", cache])
+            XCTAssertEqual(r.status, 0, r.stderrText)
+            return r.stderrText
+        }
+        XCTAssertTrue(try prepare(real).contains("(0 clips from the cache)"))
+        XCTAssertTrue(try prepare(linked).contains("(1 clips from the cache)"))
+        // The target rewritten (a longer clip) under the unchanged link: decoded again, not the old entry.
+        Thread.sleep(forTimeInterval: 1.1)
+        try writeClip(seconds: 3.5)
+        XCTAssertTrue(try prepare(linked).contains("(0 clips from the cache)"))
     }
 
     func testAMissingDatasetIsOneLine() throws {
