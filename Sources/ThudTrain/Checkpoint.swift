@@ -15,6 +15,9 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public var history: [EpochRecord] = []
     /// The settings the run was started with; --resume refuses a checkpoint made with other settings.
     public var settingsFingerprint: String = ""
+    /// The clips it trains and validates on (TrainingData); --resume refuses a checkpoint made on other clips.
+    /// Absent in checkpoints written before it existed, which resume unchecked.
+    public var data: TrainingData?
     public init() {}
 }
 

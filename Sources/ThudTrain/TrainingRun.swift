@@ -71,6 +71,32 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     }
 }
 
+/// What a run learns from, for --resume: the clip counts and a hash of every clip's length and audio targets, in
+/// order (frames are left out: hashing gigabytes on every start costs more than it guards; a clip's targets come
+/// from its own audio). A dataset moved elsewhere still matches; a clip added, removed, reordered or re-cut does not,
+/// and a run resumed on other clips would no longer be the run its checkpoint started.
+public struct TrainingData: Codable, Sendable, Equatable {
+    public var trainClips: Int
+    public var validationClips: Int
+    public var fingerprint: String
+
+    public init(train: [PreparedClip], validation: [PreparedClip]) {
+        trainClips = train.count
+        validationClips = validation.count
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ v: UInt32) { for k in 0..<4 { h = (h ^ UInt64((v >> (8 * UInt32(k))) & 0xFF)) &* 0x100_0000_01b3 } }
+        for (part, clips) in [train, validation].enumerated() {
+            mix(UInt32(0xFFFF_FF00) | UInt32(part))
+            for clip in clips {
+                mix(UInt32(clip.steps))
+                for v in clip.targets { mix(v.bitPattern) }
+                for v in clip.onsets { mix(v.bitPattern) }
+            }
+        }
+        fingerprint = String(format: "%016llx", h)
+    }
+}
+
 /// Validation figures for one pass over clips.
 public struct ValidationResult: Sendable {
     public var loss: Double
@@ -115,6 +141,7 @@ public final class TrainingRun {
         trainer = ModelTrainer(architecture: settings.architecture, seed: settings.seed)
         trainer.onsetLossWeight = settings.onsetLossWeight
         state.settingsFingerprint = settings.fingerprint
+        state.data = TrainingData(train: train, validation: validation)
     }
 
     public enum Outcome: Equatable { case finished, interrupted }
@@ -126,9 +153,17 @@ public final class TrainingRun {
             guard settings.matches(fingerprint: checkpoint.state.settingsFingerprint, epochsDone: checkpoint.state.epochsDone) else {
                 throw CheckpointError(path: checkpointPath, problem: "was made with other settings (fingerprint \(checkpoint.state.settingsFingerprint), now \(settings.fingerprint)); start afresh without --resume")
             }
+            let data = state.data!
+            if let recorded = checkpoint.state.data, recorded != data {
+                let counts = recorded.trainClips == data.trainClips && recorded.validationClips == data.validationClips
+                    ? "the same counts, \(data.trainClips) train and \(data.validationClips) validation clips, but other clips"
+                    : "\(recorded.trainClips) train and \(recorded.validationClips) validation clips then, \(data.trainClips) and \(data.validationClips) now"
+                throw CheckpointError(path: checkpointPath, problem: "was made on other data (\(counts)); start afresh without --resume")
+            }
             try trainer.restore(checkpointTensors: checkpoint.tensors)
             state = checkpoint.state
             state.settingsFingerprint = settings.fingerprint
+            state.data = data
             log("resumed from \(checkpointPath): \(state.epochsDone) epochs done, next batch \(state.nextBatch)"
                 + (state.epochsDone >= settings.epochs ? "; nothing left to train (--epochs \(settings.epochs))" : ""))
         } else if let warmStart = settings.warmStart {

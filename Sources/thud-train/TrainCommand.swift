@@ -30,7 +30,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Checkpoint file (default: OUT.checkpoint).")
     var checkpoint: String?
 
-    @Flag(help: "Continue from the checkpoint (with the same settings; a larger --epochs extends a finished run).")
+    @Flag(help: "Continue from the checkpoint (with the same settings and clips; a larger --epochs extends a finished run).")
     var resume = false
 
     @Option(help: "Model architecture: default (conv encoder), default-onset (the same with a second output trained on the audio's onset strength; thud flags its peaks with --detection onset) or motion-energy (weight-free encoder baseline).")

@@ -134,6 +134,17 @@ final class TrainRunTests: XCTestCase {
         XCTAssertNotEqual(other.status, 0)
         XCTAssertEqual(other.stderrText.split(separator: "\n").filter { $0.contains("other settings") }.count, 1, other.stderrText)
         XCTAssertEqual(try Checkpoint.read(path: dir.path("extended.thud.checkpoint")).tensors, a.tensors)
+        // So do other clips: a second dataset folder added to the same settings, in one line, the checkpoint as it was.
+        let more = try TinyDataset.write(root: dir.path("ds-more"), good: ["train": 1, "validation": 0], seconds: 2)
+        var withMore = common
+        withMore.insert(more.root, at: 2)
+        let otherData = try Executable.run("thud-train", withMore + ["--out", dir.path("extended.thud"), "--resume"])
+        XCTAssertNotEqual(otherData.status, 0)
+        let refusal = otherData.stderrText.split(separator: "\n").filter { $0.contains("other data") }
+        XCTAssertEqual(refusal.count, 1, otherData.stderrText)
+        XCTAssertTrue(refusal.first?.contains("4 train and 2 validation clips then, 5 and 2 now") == true, otherData.stderrText)
+        XCTAssertEqual(try Checkpoint.read(path: dir.path("extended.thud.checkpoint")).tensors, a.tensors)
+        XCTAssertEqual(try Checkpoint.read(path: dir.path("extended.thud.checkpoint")).state.epochsDone, 3)
 
         // kill -9 in the middle of the second epoch: the checkpoint of the first survives intact, and
         // resuming from it ends with the same weights as the run never interrupted.

@@ -235,6 +235,25 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(target.parameterTensors(), kept)
     }
 
+    /// The data a checkpoint records: the same clips anywhere on disk match; another target value, the clips in
+    /// another order, or a clip moved from train to validation do not.
+    func testTheTrainingDataFingerprintFollowsTheClipsNotTheirPaths() {
+        func clip(_ targets: [Float], path: String = "c.mp4") -> PreparedClip {
+            var c = preparedClip(steps: targets.count, width: 2, height: 2, frames: [UInt8](repeating: 0, count: 4 * targets.count),
+                                 targets: targets, onsets: targets.map { $0 / 2 })
+            c.clip.path = path
+            return c
+        }
+        let a = clip([0, 0.5, 1]), b = clip([0.2, 0.1, 0.9, 0.4])
+        let data = TrainingData(train: [a, b], validation: [a])
+        XCTAssertEqual(data, TrainingData(train: [clip([0, 0.5, 1], path: "/elsewhere/c.mp4"), b], validation: [a]))
+        XCTAssertNotEqual(data.fingerprint, TrainingData(train: [b, a], validation: [a]).fingerprint)
+        XCTAssertNotEqual(data.fingerprint, TrainingData(train: [clip([0, 0.5, 0.99]), b], validation: [a]).fingerprint)
+        XCTAssertNotEqual(data.fingerprint, TrainingData(train: [a], validation: [b, a]).fingerprint)
+        XCTAssertEqual(data.trainClips, 2)
+        XCTAssertEqual(data.validationClips, 1)
+    }
+
     /// A training clip made of the given pixels and targets (no file behind it), and a run over just that clip.
     private func preparedClip(steps: Int, width: Int, height: Int, frames: [UInt8], targets: [Float], onsets: [Float]) -> PreparedClip {
         PreparedClip(clip: DatasetClip(id: "c", path: "c.mp4", template: "t", label: "t", split: .train, hitsPath: nil),
