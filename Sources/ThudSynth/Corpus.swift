@@ -28,8 +28,13 @@ public struct CorpusOptions: Sendable {
     public var faultyShare: Double
     public var jobs: Int
     public var clip: ClipOptions
-    public init(counts: [Split: Int], seed: UInt64, faultyShare: Double = 0.03, jobs: Int = 2, clip: ClipOptions = ClipOptions()) {
+    /// Keep the clips an interrupted run with the same options already finished (Corpus.finishedRecord) instead of
+    /// writing them again.
+    public var keepFinished: Bool
+    public init(counts: [Split: Int], seed: UInt64, faultyShare: Double = 0.03, jobs: Int = 2, clip: ClipOptions = ClipOptions(),
+                keepFinished: Bool = false) {
         self.counts = counts; self.seed = seed; self.faultyShare = faultyShare; self.jobs = jobs; self.clip = clip
+        self.keepFinished = keepFinished
     }
 }
 
@@ -73,9 +78,26 @@ public enum Corpus {
         return e
     }
 
-    /// Writes the whole corpus under `dir`, `jobs` clips at a time; `progress` is called after each clip.
+    /// The record of a planned clip that an earlier run finished: hits/<id>.json is written only after the video is
+    /// complete, so its presence with the plan's scene seed, template and fault (and any pinned size or frame rate)
+    /// and a non-empty video beside it means the clip is there. nil when it has to be written.
+    static func finishedRecord(_ p: PlannedClip, options o: CorpusOptions, root: URL, decoder: JSONDecoder) -> ClipRecord? {
+        let video = root.appendingPathComponent("videos/\(p.id).mp4").path
+        guard let data = FileManager.default.contents(atPath: root.appendingPathComponent("hits/\(p.id).json").path),
+              let record = try? decoder.decode(ClipRecord.self, from: data),
+              record.id == p.id, record.seed == p.sceneSeed, record.template == p.template.text, record.fault == p.fault,
+              o.clip.width.map({ $0 == record.width }) ?? true, o.clip.height.map({ $0 == record.height }) ?? true,
+              o.clip.frameRate.map({ $0 == record.frameRate }) ?? true,
+              let size = (try? FileManager.default.attributesOfItem(atPath: video))?[.size] as? NSNumber, size.intValue > 0
+        else { return nil }
+        return record
+    }
+
+    /// Writes the whole corpus under `dir`, `jobs` clips at a time; `progress` is called after each clip. Returns how
+    /// many clips were kept from an earlier run (`keepFinished`).
+    @discardableResult
     public static func generate(into dir: String, options o: CorpusOptions,
-                                progress: @escaping @Sendable (_ done: Int, _ total: Int) -> Void) throws {
+                                progress: @escaping @Sendable (_ done: Int, _ total: Int) -> Void) throws -> Int {
         let fm = FileManager.default
         let root = URL(fileURLWithPath: dir)
         do {
@@ -91,8 +113,14 @@ public enum Corpus {
             group.enter()
             let t = Thread {
                 defer { group.leave() }
+                let decoder = JSONDecoder()
                 while let k = queue.take() {
                     let p = plan[k]
+                    if o.keepFinished, let record = finishedRecord(p, options: o, root: root, decoder: decoder) {
+                        queue.done(k, nil, record, kept: true)
+                        progress(queue.finished, plan.count)
+                        continue
+                    }
                     var clipOptions = o.clip
                     clipOptions.fault = p.fault
                     let videoPath = root.appendingPathComponent("videos/\(p.id).mp4").path
@@ -131,6 +159,7 @@ public enum Corpus {
             for p in plan where p.fault != .none { faults[p.id] = p.fault.rawValue }
             try enc.encode(faults).write(to: root.appendingPathComponent("faults.json"), options: .atomic)
         } catch { throw SynthError.cannotWrite(dir, "\(error.localizedDescription)") }
+        return queue.kept
     }
 }
 
@@ -141,6 +170,8 @@ final class WorkQueue: @unchecked Sendable {
     private let count: Int
     private(set) var finished = 0
     private(set) var failed: Error?
+    /// Clips an earlier run had finished, taken as they were.
+    private(set) var kept = 0
     var records: [ClipRecord?]
     init(count: Int) { self.count = count; records = Array(repeating: nil, count: count) }
     func take() -> Int? {
@@ -149,10 +180,11 @@ final class WorkQueue: @unchecked Sendable {
         next += 1
         return next - 1
     }
-    func done(_ k: Int, _ error: Error?, _ record: ClipRecord?) {
+    func done(_ k: Int, _ error: Error?, _ record: ClipRecord?, kept wasKept: Bool = false) {
         lock.lock(); defer { lock.unlock() }
         if let e = error, failed == nil { failed = e }
         records[k] = record
         finished += 1
+        if wasKept { kept += 1 }
     }
 }

@@ -50,6 +50,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Worker threads (one clip each).") var jobs: Int = 2
     @Option(help: "Pin every clip to this size, WxH (even numbers).") var size: Size?
     @Option(help: "Pin every clip to this constant frame rate.") var fps: Double?
+    @Flag(help: "Keep the clips an interrupted run with the same options finished (hits/<id>.json written, with the planned scene seed, template and fault) and write the rest.") var resume = false
 
     func validate() throws {
         guard train >= 0, validation >= 0, test >= 0, train + validation + test > 0 else {
@@ -63,18 +64,22 @@ struct Generate: ParsableCommand {
     func run() throws {
         let options = CorpusOptions(counts: [.train: train, .validation: validation, .test: test], seed: seed,
                                     faultyShare: faultyShare, jobs: jobs,
-                                    clip: ClipOptions(width: size?.width, height: size?.height, frameRate: fps))
+                                    clip: ClipOptions(width: size?.width, height: size?.height, frameRate: fps),
+                                    keepFinished: resume)
         let start = Date()
         let total = train + validation + test
         let printer = ProgressPrinter(start: start)
+        var kept = 0
         do {
-            try Corpus.generate(into: out, options: options) { done, total in printer.update(done, total) }
+            kept = try Corpus.generate(into: out, options: options) { done, total in printer.update(done, total) }
         } catch let e as SynthError {
             FileHandle.standardError.write(Data("\nthud-synth: \(e.description)\n".utf8))
             throw ExitCode(e.exitCode)
         }
         let secs = Date().timeIntervalSince(start)
-        FileHandle.standardError.write(Data(String(format: "\n%d clips in %.1f s: %.2f clips/s with %d jobs\n", total, secs, Double(total) / secs, jobs).utf8))
+        let written = total - kept
+        FileHandle.standardError.write(Data(String(format: "\n%d clips in %.1f s: %.2f clips/s with %d jobs%@\n", written, secs, Double(written) / secs, jobs,
+                                                   kept > 0 ? " (and \(kept) kept from an earlier run)" : "").utf8))
     }
 }
 

@@ -158,6 +158,41 @@ final class CorpusTests: XCTestCase {
         XCTAssertGreaterThan(Set(decoded.frames.joined()).count, 10)
     }
 
+    /// An interrupted run resumed (keepFinished) keeps every clip it had finished, untouched, writes the rest
+    /// (a clip whose video never got its hits/<id>.json, or whose record is not the plan's), and ends with the corpus
+    /// a run never interrupted writes, byte for byte.
+    func testAResumedRunKeepsFinishedClipsAndEndsWithTheSameCorpus() throws {
+        let fm = FileManager.default
+        let resumed = temporaryDirectory("resumed")
+        defer { try? fm.removeItem(at: resumed) }
+        try fm.removeItem(at: resumed)
+        try fm.copyItem(at: Self.corpusA, to: resumed)
+        // The interruption: no split files yet, clip 3's video half written and no record, clip 5 from another plan.
+        for f in ["labels.json", "train.json", "validation.json", "test.json", "faults.json", "hits/3.json"] {
+            try fm.removeItem(at: resumed.appendingPathComponent(f))
+        }
+        let video3 = resumed.appendingPathComponent("videos/3.mp4")
+        try Data(contentsOf: video3).prefix(100).write(to: video3)
+        let hits5 = resumed.appendingPathComponent("hits/5.json")
+        let other = try String(contentsOf: hits5, encoding: .utf8).replacingOccurrences(of: "\"seed\" : ", with: "\"seed\" : 1")
+        try other.write(to: hits5, atomically: true, encoding: .utf8)
+        let old = Date(timeIntervalSince1970: 1_000_000_000)
+        try fm.setAttributes([.modificationDate: old], ofItemAtPath: resumed.appendingPathComponent("videos/1.mp4").path)
+
+        var options = Self.options
+        options.keepFinished = true
+        let kept = try Corpus.generate(into: resumed.path, options: options) { _, _ in }
+        XCTAssertEqual(kept, 6)
+        XCTAssertEqual(try fm.attributesOfItem(atPath: resumed.appendingPathComponent("videos/1.mp4").path)[.modificationDate] as? Date, old,
+                       "a finished clip is kept, not written again")
+        let files = fm.enumerator(atPath: Self.corpusA.path)!.compactMap { $0 as? String }.sorted()
+        XCTAssertEqual(fm.enumerator(atPath: resumed.path)!.compactMap { $0 as? String }.sorted(), files)
+        for f in files where f.hasSuffix(".json") || f.hasSuffix(".mp4") {
+            XCTAssertEqual(try Data(contentsOf: resumed.appendingPathComponent(f)), try Data(contentsOf: Self.corpusA.appendingPathComponent(f)),
+                           "\(f) differs from the run never interrupted")
+        }
+    }
+
     /// Decoded 12 Hz luma steps and audio of a file, through ThudMedia.
     func decodeAll(_ path: String) throws -> (frames: [[UInt8]], audio: [Float]) {
         var frames: [[UInt8]] = []
