@@ -34,9 +34,19 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// repeats them). A mirrored scene makes the same sound, so every clip also teaches as its mirror image: twice
     /// the pictures for the same audio. nil = off (and absent from the fingerprint, as for onsetTargetGain).
     public var mirror: Bool?
+    /// Each epoch's learning rate is the previous one's times this (epoch e runs at learningRate · decay^(e−1)):
+    /// large steps while far from a minimum, small ones to settle in it. Per epoch, not over the run's length, so
+    /// no epoch depends on how many follow and a finished run still extends. nil = constant (absent from the
+    /// fingerprint, as for onsetTargetGain).
+    public var learningRateDecay: Float?
 
     public init(architecture: ModelArchitecture) {
         self.architecture = architecture
+    }
+
+    /// Adam's step size through epoch `epoch` (1-based).
+    public func learningRate(epoch: Int) -> Float {
+        learningRate * Float(pow(Double(learningRateDecay ?? 1), Double(max(0, epoch - 1))))
     }
 
     /// A short text that changes when any setting but the epoch count changes (for --resume). The count is left
@@ -176,6 +186,7 @@ public final class TrainingRun {
         while state.epochsDone < settings.epochs {
             let epoch = state.epochsDone + 1
             let order = Self.shuffled(windows.count, seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+            let learningRate = settings.learningRate(epoch: epoch)
             let started = Date()
             var lossSum = state.partialLossSum, lossCount = state.partialLossCount
             for b in state.nextBatch..<batchCount {
@@ -191,7 +202,7 @@ public final class TrainingRun {
                 let batch = members.map { sequence(windows[$0], mirrored: isMirrored(window: $0, epoch: epoch)) }
                 let loss = trainer.computeGradients(batch: batch)
                 _ = trainer.clipGradients(maxNorm: settings.gradientClipNorm)
-                trainer.adamStep(learningRate: settings.learningRate)
+                trainer.adamStep(learningRate: learningRate)
                 lossSum += Double(loss); lossCount += 1
                 batchesRun += 1
                 afterBatch(batchesRun)

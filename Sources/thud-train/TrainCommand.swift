@@ -46,6 +46,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Steps per truncated-BPTT window (the original used 48).")
     var sequenceLength = 48
     @Option var learningRate: Float = 2e-3
+    @Option(help: "Multiply the learning rate by this after every epoch (1 = constant): epoch e runs at the rate times this to the power e−1.")
+    var learningRateDecay: Float = 1
     @Option(help: "Gradients are scaled down to at most this global norm.")
     var clipNorm: Float = 1
     @Option var seed: UInt64 = 1
@@ -73,6 +75,7 @@ struct TrainCommand: ParsableCommand {
     // ArgumentParser calls this after parsing, before run(): bad options are refused before any data is prepared.
     func validate() throws {
         guard onsetTargetGain > 0, onsetTargetGain.isFinite else { throw ValidationError("--onset-target-gain must be a positive number") }
+        guard learningRateDecay > 0, learningRateDecay <= 1 else { throw ValidationError("--learning-rate-decay must be within 0 (excluded) and 1") }
         _ = try architectureSpec()
     }
 
@@ -123,6 +126,7 @@ struct TrainCommand: ParsableCommand {
         settings.warmStart = warmStart
         if onsetTargetGain != 1 { settings.onsetTargetGain = onsetTargetGain }
         if mirror { settings.mirror = true }
+        if learningRateDecay != 1 { settings.learningRateDecay = learningRateDecay }
         let command = (["thud-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let run = TrainingRun(settings: settings, train: train, validation: validation,
                               checkpointPath: checkpoint ?? out + ".checkpoint", outputPath: out,

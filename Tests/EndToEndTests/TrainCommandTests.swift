@@ -188,6 +188,11 @@ final class TrainRunTests: XCTestCase {
         XCTAssertTrue(zeroGain.stderrText.contains("--onset-target-gain must be a positive number"), zeroGain.stderrText)
         XCTAssertFalse(zeroGain.stderrText.contains("prepared"), zeroGain.stderrText)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path("zero.thud")))
+        // So is a learning-rate decay that would grow the rate.
+        let growing = try Executable.run("thud-train", common + ["--out", dir.path("zero.thud"), "--learning-rate-decay", "1.5"])
+        XCTAssertEqual(growing.status, 64, growing.stderrText)
+        XCTAssertTrue(growing.stderrText.contains("--learning-rate-decay must be within"), growing.stderrText)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path("zero.thud")))
         let predict = try Executable.run("thud", ["predict", "--model", dir.path("onset.thud"), data.root + "/videos/101.mp4"])
         XCTAssertEqual(predict.status, 0, predict.stderrText)
         XCTAssertEqual(predict.lines.count, 24)

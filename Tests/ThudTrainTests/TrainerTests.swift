@@ -254,6 +254,43 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(data.validationClips, 1)
     }
 
+    /// --learning-rate-decay: epoch e runs at rate · decay^(e−1), so a decayed run has the constant run's weights
+    /// after its first epoch and other ones after its second; without the setting the fingerprint is as before.
+    func testTheLearningRateDecaysPerEpochFromTheSecond() throws {
+        var settings = TrainingSettings(architecture: tinyArchitecture)
+        settings.learningRate = 0.01
+        XCTAssertEqual(settings.learningRate(epoch: 3), 0.01)
+        let constant = settings.fingerprint
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(settings), as: UTF8.self).contains("learningRateDecay"))
+        settings.learningRateDecay = 0.5
+        XCTAssertNotEqual(settings.fingerprint, constant)
+        XCTAssertEqual(settings.learningRate(epoch: 1), 0.01)
+        XCTAssertEqual(settings.learningRate(epoch: 3), 0.0025, accuracy: 1e-9)
+
+        let steps = 12, side = 16
+        let clip = preparedClip(steps: steps, width: side, height: side,
+                                frames: (0..<(steps * side * side)).map { UInt8(($0 * 7) % 253) },
+                                targets: (0..<steps).map { Float($0 % 4) / 4 }, onsets: [Float](repeating: 0, count: steps))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("thud-decay-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func weights(decay: Float?, epochs: Int) throws -> [NamedTensor] {
+            var s = TrainingSettings(architecture: tinyArchitecture)
+            s.learningRate = 0.01
+            s.learningRateDecay = decay
+            s.epochs = epochs
+            s.sequenceLength = 6
+            s.batchSize = 1
+            let name = "\(dir)/\(decay ?? 1)-\(epochs)"
+            let run = TrainingRun(settings: s, train: [clip], validation: [], checkpointPath: name + ".checkpoint", outputPath: name + ".thud",
+                                  provenance: TrainingProvenance(command: "test", data: "one clip"))
+            XCTAssertEqual(try run.run(resume: false, interrupted: { false }), .finished)
+            return try Checkpoint.read(path: name + ".checkpoint").tensors
+        }
+        XCTAssertTrue(try weights(decay: 0.5, epochs: 1) == weights(decay: nil, epochs: 1), "the first epoch runs at the full rate")
+        XCTAssertTrue(try weights(decay: 0.5, epochs: 2) != weights(decay: nil, epochs: 2), "the second epoch runs at half the rate")
+    }
+
     /// A training clip made of the given pixels and targets (no file behind it), and a run over just that clip.
     private func preparedClip(steps: Int, width: Int, height: Int, frames: [UInt8], targets: [Float], onsets: [Float]) -> PreparedClip {
         PreparedClip(clip: DatasetClip(id: "c", path: "c.mp4", template: "t", label: "t", split: .train, hitsPath: nil),
