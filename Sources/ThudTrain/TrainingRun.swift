@@ -50,8 +50,8 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     }
 
     /// A short text that changes when any setting but the epoch count changes (for --resume). The count is left
-    /// out because no epoch depends on how many follow it (a constant learning rate; the order and the mirrored
-    /// windows are seeded per epoch), so `--resume --epochs N` extends a finished run to the weights an N-epoch
+    /// out because no epoch depends on how many follow it (the learning rate is set per epoch; the order and the
+    /// mirrored windows are seeded per epoch), so `--resume --epochs N` extends a finished run to the weights an N-epoch
     /// run has.
     public var fingerprint: String { hashed(epochs: 0) }
 
@@ -128,6 +128,8 @@ public final class TrainingRun {
     public let checkpointPath: String
     public let outputPath: String
     public let provenance: TrainingProvenance
+    /// The clips this run learns from, as its checkpoints record them.
+    public let data: TrainingData
     let log: (String) -> Void
     let progress: (String) -> Void
     let trainer: ModelTrainer
@@ -151,7 +153,8 @@ public final class TrainingRun {
         trainer = ModelTrainer(architecture: settings.architecture, seed: settings.seed)
         trainer.onsetLossWeight = settings.onsetLossWeight
         state.settingsFingerprint = settings.fingerprint
-        state.data = TrainingData(train: train, validation: validation)
+        data = TrainingData(train: train, validation: validation)
+        state.data = data
     }
 
     public enum Outcome: Equatable { case finished, interrupted }
@@ -163,7 +166,6 @@ public final class TrainingRun {
             guard settings.matches(fingerprint: checkpoint.state.settingsFingerprint, epochsDone: checkpoint.state.epochsDone) else {
                 throw CheckpointError(path: checkpointPath, problem: "was made with other settings (fingerprint \(checkpoint.state.settingsFingerprint), now \(settings.fingerprint)); start afresh without --resume")
             }
-            let data = state.data!
             if let recorded = checkpoint.state.data, recorded != data {
                 let counts = recorded.trainClips == data.trainClips && recorded.validationClips == data.validationClips
                     ? "the same counts, \(data.trainClips) train and \(data.validationClips) validation clips, but other clips"
