@@ -103,9 +103,9 @@ public struct Dataset: Sendable {
             let folder = (relative as NSString).deletingLastPathComponent
             let cls = folder.isEmpty ? "(none)" : (folder as NSString).lastPathComponent
             // FNV-1a of the relative path: a clip stays in its split however the folder grows.
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for b in relative.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-            let split: DatasetSplit = Double(h % 10_000) / 10_000 < validationShare ? .validation : .train
+            var h = FNV1a()
+            h.add(relative.utf8)
+            let split: DatasetSplit = Double(h.value % 10_000) / 10_000 < validationShare ? .validation : .train
             clips.append(DatasetClip(id: relative, path: (root as NSString).appendingPathComponent(relative), template: cls,
                                      label: cls, split: split, hitsPath: nil))
         }

@@ -78,9 +78,9 @@ public final class FeatureCache: @unchecked Sendable {
         let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
         let mtime = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1
         let text = "v\(Self.version)|\(url.path)|\(size)|\(mtime)|\(width)x\(height)|sigma200|min\(minimumSeconds)"
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return String(format: "%016llx", h)
+        var h = FNV1a()
+        h.add(text.utf8)
+        return h.hex
     }
 
     /// The prepared clip from the cache, or decoded now (and cached).

@@ -74,10 +74,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
         // Sorted keys: Swift's JSON key order otherwise follows per-process hash seeding.
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let data = (try? encoder.encode(counted)) ?? Data()
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return String(format: "%016llx", h)
+        var h = FNV1a()
+        h.add((try? encoder.encode(counted)) ?? Data())
+        return h.hex
     }
 }
 
@@ -93,17 +92,16 @@ public struct TrainingData: Codable, Sendable, Equatable {
     public init(train: [PreparedClip], validation: [PreparedClip]) {
         trainClips = train.count
         validationClips = validation.count
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ v: UInt32) { for k in 0..<4 { h = (h ^ UInt64((v >> (8 * UInt32(k))) & 0xFF)) &* 0x100_0000_01b3 } }
+        var h = FNV1a()
         for (part, clips) in [train, validation].enumerated() {
-            mix(UInt32(0xFFFF_FF00) | UInt32(part))
+            h.add(UInt32(0xFFFF_FF00) | UInt32(part))
             for clip in clips {
-                mix(UInt32(clip.steps))
-                for v in clip.targets { mix(v.bitPattern) }
-                for v in clip.onsets { mix(v.bitPattern) }
+                h.add(UInt32(clip.steps))
+                for v in clip.targets { h.add(v.bitPattern) }
+                for v in clip.onsets { h.add(v.bitPattern) }
             }
         }
-        fingerprint = String(format: "%016llx", h)
+        fingerprint = h.hex
     }
 }
 
