@@ -140,16 +140,14 @@ public final class MotionEnergyEnvelope {
 public final class ClipEvaluator {
     public let model: StreamingModel
     public let settings: EvaluationSettings
-    let modelPicker: PeakPicker
+    let modelStream: EnvelopeStream
     let motion: MotionEnergyEnvelope
     let motionPicker: PeakPicker
 
     public init(model: StreamingModel, settings: EvaluationSettings = EvaluationSettings()) {
         self.model = model
         self.settings = settings
-        var config = settings.picker
-        config.stepRateHz = model.stepRateHz
-        modelPicker = PeakPicker(configuration: config)
+        modelStream = EnvelopeStream(model: model, picker: settings.picker)
         motion = MotionEnergyEnvelope(width: model.inputWidth, height: model.inputHeight)
         motionPicker = PeakPicker(configuration: settings.envelopePicker(stepRateHz: model.stepRateHz))
     }
@@ -169,24 +167,27 @@ public final class ClipEvaluator {
 
     private func evaluateThrowing(_ clip: DatasetClip) throws -> ClipEvaluation {
         let input = try MediaInput(path: clip.path)
-        model.reset(); modelPicker.reset(); motion.reset(); motionPicker.reset()
+        modelStream.reset(); motion.reset(); motionPicker.reset()
         var modelEnvelope: [Float] = [], motionEnvelope: [Float] = [], modelOnsets: [Float] = []
         var modelHits: [Int] = [], motionHits: [Int] = []
         let expected = Int(((input.info.durationSeconds ?? 10) * 12).rounded(.up)) + 2
         modelEnvelope.reserveCapacity(expected); motionEnvelope.reserveCapacity(expected)
 
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
+        // The model's values arrive on the steps they describe (EnvelopeStream: a delayed model's lag behind).
+        func record(_ d: DescribedStep) {
+            modelEnvelope.append(d.envelope)
+            if model.hasOnsetOutput { modelOnsets.append(d.onset) }
+            if let hit = d.hit { modelHits.append(hit.step) }
+        }
         let summary = try input.decode(video: request, audio: true, onStep: { step in
-            let e = model.step(frame: step.pixels)
-            modelEnvelope.append(e)
-            if model.hasOnsetOutput { modelOnsets.append(model.lastOnset) }
-            if let hit = modelPicker.process(e, onset: model.lastOnset) { modelHits.append(hit.step) }
+            if let d = modelStream.process(frame: step.pixels) { record(d) }
             let m = motion.step(frame: step.pixels)
             motionEnvelope.append(m)
             if let hit = motionPicker.process(m) { motionHits.append(hit.step) }
             return true
         })
-        if let hit = modelPicker.finish() { modelHits.append(hit.step) }
+        if let hit = modelStream.finish(record) { modelHits.append(hit.step) }
         if let hit = motionPicker.finish() { motionHits.append(hit.step) }
 
         if let error = summary.readError { throw fail(clip, "input ends early (\(error))") }

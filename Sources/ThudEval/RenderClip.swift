@@ -51,6 +51,8 @@ public struct RenderSummary: Sendable {
 struct RenderAnalysis {
     var predicted: [Float] = []
     var hits: [HitEvent] = []
+    /// Steps from a hit's step to the frame whose output confirms it (EnvelopeStream.latencySteps).
+    var latencySteps = 1
     var target: [Float]?
     var audio: [Float]?
     var sampleRate = 44100
@@ -148,19 +150,20 @@ public enum ClipRenderer {
     static func analyse(path: String, model: StreamingModel, picker configuration: PeakPicker.Configuration,
                         warn: (String) -> Void) throws -> RenderAnalysis {
         let input = try MediaInput(path: path)
-        var configuration = configuration
-        configuration.stepRateHz = model.stepRateHz
-        let picker = PeakPicker(configuration: configuration)
-        model.reset()
+        let stream = EnvelopeStream(model: model, picker: configuration)
+        stream.reset()
         var a = RenderAnalysis()
+        a.latencySteps = stream.latencySteps
+        func record(_ d: DescribedStep) {
+            a.predicted.append(d.envelope)
+            if let hit = d.hit { a.hits.append(hit) }
+        }
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
         let summary = try input.decode(video: request, audio: input.info.audio != nil, warn: warn) { step in
-            let e = model.step(frame: step.pixels)
-            a.predicted.append(e)
-            if let hit = picker.process(e, onset: model.lastOnset) { a.hits.append(hit) }
+            if let d = stream.process(frame: step.pixels) { record(d) }
             return true
         }
-        if let hit = picker.finish() { a.hits.append(hit) }
+        if let hit = stream.finish(record) { a.hits.append(hit) }
         if let error = summary.readError { throw MediaError(.truncated, file: input.name, "input ends early (\(error))") }
         guard !a.predicted.isEmpty else { throw MediaError(.tooShort, file: input.name, "no video frames") }
         if let audio = summary.audio, audio.decodedFrames > 0 {
@@ -197,7 +200,7 @@ final class StripRenderer {
         predicted = analysis.predicted
         target = analysis.target
         hitPeaks = analysis.hits.map(\.step)
-        hitDetections = analysis.hits.map { $0.step + 1 }   // PeakPicker.latencySteps
+        hitDetections = analysis.hits.map { $0.step + analysis.latencySteps }
         windowSteps = options.windowSeconds * 12
         cursorFraction = options.cursorFraction
         labelBehind = "-\(Int((cursorFraction * windowSteps / 12).rounded()))S"

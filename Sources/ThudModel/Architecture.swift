@@ -62,14 +62,23 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
     /// A second output beside the envelope, trained on the audio's onset strength (AudioOnsets); PeakPicker's
     /// `.onset` detector reads it. Absent in a file = false (one output).
     public var onsetOutput: Bool?
+    /// The output at step t describes step t − d: the sound of the 1/12 s window that *starts* at step t − d's frame.
+    /// Step k's frame is the last one at or before k/12, and its target the audio of [k/12, (k+1)/12), so with d = 0
+    /// the model must foresee an impact from the frame before it; with d = 1 it has seen the frame after the window
+    /// (the bounce itself, the object at rest or on its way back up) when it describes it. The cost is d steps of
+    /// latency. Absent in a file = 0.
+    public var outputDelaySteps: Int?
 
     public init(input: InputSpec, encoder: EncoderSpec, lstmHidden: Int, lstmLayers: Int = 2, headHidden: [Int],
-                onsetOutput: Bool? = nil) {
+                onsetOutput: Bool? = nil, outputDelaySteps: Int? = nil) {
         self.input = input; self.encoder = encoder; self.lstmHidden = lstmHidden
         self.lstmLayers = lstmLayers; self.headHidden = headHidden; self.onsetOutput = onsetOutput
+        self.outputDelaySteps = outputDelaySteps
     }
 
     public var hasOnsetOutput: Bool { onsetOutput ?? false }
+    /// `outputDelaySteps`, 0 when absent.
+    public var outputDelay: Int { outputDelaySteps ?? 0 }
     /// Sigmoid outputs per step: the envelope, then the onset strength when there is one.
     public var outputCount: Int { hasOnsetOutput ? 2 : 1 }
 
@@ -132,6 +141,7 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
                 return "motion-energy activeThresholdLevels must be 0...254"
             }
         }
+        if outputDelay < 0 || outputDelay > 4 { return "outputDelaySteps \(outputDelay) out of range 0...4" }
         if lstmHidden < 1 || lstmHidden > 4096 { return "lstmHidden \(lstmHidden) out of range 1...4096" }
         if lstmLayers < 1 || lstmLayers > 4 { return "lstmLayers \(lstmLayers) out of range 1...4" }
         if headHidden.count > 4 || !headHidden.allSatisfy({ $0 >= 1 && $0 <= 4096 }) {
@@ -230,11 +240,14 @@ public struct ModelHeader: Codable, Equatable, Sendable {
     public var training: TrainingProvenance
     /// Anything else worth keeping (date, git commit, metrics).
     public var provenance: [String: String]
+    /// The peak picker chosen for this model on validation clips (`thud-train set-picker`): `thud`'s default for it.
+    /// Absent = the rise detector's defaults, as for every model before it existed.
+    public var picker: PeakPicker.Configuration?
 
     public init(architecture: ModelArchitecture, stepRateHz: Double = 12, training: TrainingProvenance,
-                provenance: [String: String] = [:]) {
+                provenance: [String: String] = [:], picker: PeakPicker.Configuration? = nil) {
         self.architecture = architecture; self.stepRateHz = stepRateHz
-        self.training = training; self.provenance = provenance
+        self.training = training; self.provenance = provenance; self.picker = picker
     }
 
     // Architecture and training are required; stepRateHz defaults to Thud's 12 Hz, provenance to empty.
@@ -244,6 +257,7 @@ public struct ModelHeader: Codable, Equatable, Sendable {
         stepRateHz = try c.decodeIfPresent(Double.self, forKey: .stepRateHz) ?? 12
         training = try c.decode(TrainingProvenance.self, forKey: .training)
         provenance = try c.decodeIfPresent([String: String].self, forKey: .provenance) ?? [:]
+        picker = try c.decodeIfPresent(PeakPicker.Configuration.self, forKey: .picker)
     }
 }
 

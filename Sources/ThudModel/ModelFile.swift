@@ -2,7 +2,7 @@
 //
 // Layout (all integers little-endian):
 //   magic            8 bytes  "THUDMODL"
-//   format version   u32      1
+//   format version   u32      1, or 2 when the header carries an output delay (same layout)
 //   header length    u32      n
 //   header           n bytes  UTF-8 JSON (ModelHeader: architecture, input, encoder kind, training, provenance)
 //   tensor count     u32
@@ -65,7 +65,14 @@ public struct ModelFileError: Error, CustomStringConvertible, LocalizedError, Eq
 
 public struct ModelFile: Equatable {
     public static let magic: [UInt8] = Array("THUDMODL".utf8)
-    public static let formatVersion: UInt32 = 1
+    /// The newest format version this build reads and writes. Version 2 is version 1's layout with a header that may
+    /// carry an output delay (ModelArchitecture.outputDelaySteps): a build that reads only version 1 would put such a
+    /// model's values on the wrong steps without a word, so a file that has one is written as version 2 and every
+    /// other file still as version 1 (older builds keep reading them).
+    public static let formatVersion: UInt32 = 2
+
+    /// The version `encoded()` writes for this header: the oldest that carries its meaning.
+    public var writtenVersion: UInt32 { header.architecture.outputDelay > 0 ? 2 : 1 }
 
     public var header: ModelHeader
     /// In the architecture's `parameterShapes` order when written by `ModelFile`; readers look tensors up by name.
@@ -92,7 +99,7 @@ public struct ModelFile: Equatable {
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
         out += ModelFile.magic
-        out.appendLE(ModelFile.formatVersion)
+        out.appendLE(writtenVersion)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         // Encoding plain Codable structs of strings and numbers cannot fail.
@@ -152,7 +159,7 @@ public struct ModelFile: Equatable {
         guard Array(bytes[0..<magic.count]) == magic else { throw fail(.badMagic) }
         r.position = magic.count
         let version = try r.u32("format version")
-        guard version == formatVersion else { throw fail(.unknownVersion(version)) }
+        guard (1...formatVersion).contains(version) else { throw fail(.unknownVersion(version)) }
 
         let headerLength = Int(try r.u32("header length"))
         let headerBytes = try r.bytes(headerLength, "JSON header")
@@ -217,6 +224,9 @@ public struct ModelFile: Equatable {
         if let problem = header.architecture.validationProblem() { throw fail(.badHeader(problem)) }
         guard header.stepRateHz > 0, header.stepRateHz <= 1000 else {
             throw fail(.badHeader("stepRateHz \(header.stepRateHz)"))
+        }
+        if let problem = header.picker?.validationProblem(hasOnsetOutput: header.architecture.hasOnsetOutput) {
+            throw fail(.badHeader("picker: \(problem)"))
         }
 
         // Every tensor the architecture needs, with exactly its shape, and nothing else.

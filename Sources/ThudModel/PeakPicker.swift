@@ -61,6 +61,19 @@ public final class PeakPicker {
             }
         }
 
+        /// Why these settings cannot run (a model file's recorded picker is checked before use), else nil.
+        public func validationProblem(hasOnsetOutput: Bool) -> String? {
+            if detection == .onset && !hasOnsetOutput { return "onset detection needs a model with an onset output" }
+            if !(1...1000).contains(historyLength) { return "historyLength \(historyLength) out of range 1...1000" }
+            if !(1...1000).contains(minGapSteps) { return "minGapSteps \(minGapSteps) out of range 1...1000" }
+            for (name, v) in [("sensitivity", sensitivity), ("margin", margin), ("minStrength", minStrength), ("minRise", minRise)]
+            where !v.isFinite || v < 0 || v > 100 {
+                return "\(name) \(v) out of range 0...100"
+            }
+            if !(stepRateHz > 0 && stepRateHz <= 1000) { return "stepRateHz \(stepRateHz) out of range" }
+            return nil
+        }
+
         // Defaults chosen on the generator's validation split (tools/eval/tune_picker.py), never on test clips.
         public init(detection: Detection = .rise, historyLength: Int = 12, sensitivity: Float = 3, margin: Float = 0.05,
                     minStrength: Float = 0.3, minRise: Float = 0.08, minGapSteps: Int = 3, stepRateHz: Double = 12) {

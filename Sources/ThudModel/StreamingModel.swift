@@ -91,6 +91,17 @@ public final class StreamingModel {
         return envelope
     }
 
+    /// Steps the output lags the step it describes (ModelArchitecture.outputDelaySteps): the output after the frame of
+    /// step k describes step k − outputDelaySteps. EnvelopeStream puts outputs back on their steps.
+    public var outputDelaySteps: Int { architecture.outputDelay }
+
+    /// One more step on the last frame again, held still (difference zero): how a delayed model describes the last
+    /// steps of a stream once no frame follows them. Allocates nothing.
+    public func stepOnLastFrame() -> Float {
+        precondition(hasPrevious, "stepOnLastFrame needs a frame first")
+        return step(frame: UnsafeBufferPointer(previousFrame))
+    }
+
     /// Back to the start of a stream: zero LSTM state, no previous frame.
     public func reset() {
         lstm.reset()
@@ -105,9 +116,20 @@ public final class StreamingModel {
         runBatchOutputs(frames: frames, count: count).envelope
     }
 
-    /// `runBatch`'s envelope and, with an onset output, every step's onset strength.
+    /// `runBatch`'s envelope and, with an onset output, every step's onset strength, each on the step it describes:
+    /// a delayed model's last steps are described from the last frame held still, as EnvelopeStream does.
     public func runBatchOutputs(frames: UnsafeBufferPointer<UInt8>, count: Int) -> (envelope: [Float], onsets: [Float]?) {
         precondition(frames.count == count * frameByteCount, "need \(count) frames of \(frameByteCount) bytes")
+        let d = outputDelaySteps
+        guard d > 0, count > 0 else { return rawBatchOutputs(frames: frames, count: count) }
+        var held = Array(frames)
+        for _ in 0..<d { held.append(contentsOf: frames[((count - 1) * frameByteCount)..<(count * frameByteCount)]) }
+        let raw = held.withUnsafeBufferPointer { rawBatchOutputs(frames: $0, count: count + d) }
+        return (Array(raw.envelope.dropFirst(d)), raw.onsets.map { Array($0.dropFirst(d)) })
+    }
+
+    /// The outputs frame by frame, whatever step they describe.
+    func rawBatchOutputs(frames: UnsafeBufferPointer<UInt8>, count: Int) -> (envelope: [Float], onsets: [Float]?) {
         let f = architecture.featureCount
         var features = [Float](repeating: 0, count: count * f)
         features.withUnsafeMutableBufferPointer { fp in

@@ -328,18 +328,22 @@ public final class TrainingRun {
             Self.mirrorRows(&frames, width: clip.width)
             if previous != nil { Self.mirrorRows(&previous!, width: clip.width) }
         }
-        let targets = Array(clip.targets[w.start..<(w.start + w.length)])
+        // The output after frame t describes step t − delay; before the clip there is no sound (the envelope's
+        // smoothing is zero outside the clip too).
+        let delay = settings.architecture.outputDelay
+        func described(_ series: [Float], _ t: Int) -> Float { t >= delay ? series[t - delay] : 0 }
+        let targets = (w.start..<(w.start + w.length)).map { described(clip.targets, $0) }
         var weights: [Float]?
         if settings.onsetWeight > 0 {
             weights = (0..<w.length).map { k in
                 let t = w.start + k
-                let rise = t > 0 ? clip.targets[t] - clip.targets[t - 1] : 0
+                let rise = t > 0 ? described(clip.targets, t) - described(clip.targets, t - 1) : 0
                 return rise > 0.1 ? 1 + settings.onsetWeight : 1
             }
         }
         let gain = settings.onsetTargetGain ?? 1
         let onsets = settings.architecture.hasOnsetOutput
-            ? clip.onsets[w.start..<(w.start + w.length)].map { min(1, gain * $0) } : nil
+            ? (w.start..<(w.start + w.length)).map { min(1, gain * described(clip.onsets, $0)) } : nil
         return TrainingSequence(frames: frames, previousFrame: previous, targets: targets, weights: weights, onsetTargets: onsets)
     }
 

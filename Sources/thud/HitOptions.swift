@@ -6,16 +6,16 @@ extension PeakPicker.Detection: ExpressibleByArgument {}
 extension GroundTruthHits.HitSet: ExpressibleByArgument {}
 
 /// The peak picker's settings, shared by every verb that flags hits (predict, live, eval, render). Unset options
-/// take the chosen detector's defaults (PeakPicker.Configuration.defaults), chosen on the generator's
-/// validation split.
+/// take the model's own picker when its file records one for the chosen detector (`thud-train set-picker`), else
+/// the detector's defaults (PeakPicker.Configuration.defaults); both chosen on the generator's validation split.
 struct HitOptions: ParsableArguments {
-    @Option(help: "What the peak picker looks at: rise (where the envelope jumps up; the default), level (where it is loudest) or onset (the model's onset output, for models trained with one).")
+    @Option(help: "What the peak picker looks at: rise (where the envelope jumps up), level (where it is loudest) or onset (the model's onset output, for models trained with one). Default: the one the model file records, else rise.")
     var detection: PeakPicker.Detection?
 
-    @Option(help: "Smallest envelope value (0..1) a hit can have (default: 0.3 for rise, 0.2 for level, 0 for onset).")
+    @Option(help: "Smallest envelope value (0..1) a hit can have (default: the model file's, else 0.3 for rise, 0.2 for level, 0 for onset).")
     var threshold: Float?
 
-    @Option(help: "Smallest one-step rise of the envelope (rise), or smallest onset output (onset), that can be a hit (default: 0.08 for rise, 0.3 for onset).")
+    @Option(help: "Smallest one-step rise of the envelope (rise), or smallest onset output (onset), that can be a hit (default: the model file's, else 0.08 for rise, 0.3 for onset).")
     var minRise: Float?
 
     func validate() throws {
@@ -23,13 +23,16 @@ struct HitOptions: ParsableArguments {
         if let minRise, !(0...1).contains(minRise) { throw ValidationError("--min-rise must be between 0 and 1") }
     }
 
-    /// The settings for this model; throws when --detection onset is asked of a model without an onset output.
+    /// The settings for this model: the picker its file records (chosen for it on validation clips) unless another
+    /// detector is asked for, else the detector's defaults, then --threshold and --min-rise. Throws when --detection
+    /// onset is asked of a model without an onset output.
     func configuration(for model: StreamingModel, path: String) throws -> PeakPicker.Configuration {
-        let chosen = detection ?? .rise
+        let recorded = model.header.picker
+        let chosen = detection ?? recorded?.detection ?? .rise
         if chosen == .onset && !model.hasOnsetOutput {
             throw UsageError(message: "\(path): --detection onset needs a model with an onset output; this one has only the envelope")
         }
-        var c = PeakPicker.Configuration.defaults(for: chosen)
+        var c = recorded.flatMap { $0.detection == chosen ? $0 : nil } ?? PeakPicker.Configuration.defaults(for: chosen)
         if let threshold { c.minStrength = threshold }
         if let minRise { c.minRise = minRise }
         c.stepRateHz = model.stepRateHz

@@ -102,16 +102,19 @@ struct LiveRunner {
         latencies.reserveCapacity(frames ?? 4096)
         var served = 0
         while let captured = try session.nextStep() {
-            let envelope = model.step(frame: session.pixels)
-            let hit = loop.picker.process(envelope)
-            let step = PredictedStep(index: captured.index, time: captured.time, envelope: envelope, hit: hit)
-            printer?.write(step)
-            sink?.submit(step)
-            let latency = captured.latency
-            if latencies.count < 100_000 { latencies.append(latency) }
-            view?.draw(step: step, statistics: session.statistics, latency: latency)
+            // A delayed model (EnvelopeStream) describes nothing for its first frames.
+            if let step = loop.process(session.pixels) {
+                printer?.write(step)
+                sink?.submit(step)
+                view?.draw(step: step, statistics: session.statistics, latency: captured.latency)
+            }
+            if latencies.count < 100_000 { latencies.append(captured.latency) }
             served += 1
             if let frames, served >= frames { break }
+        }
+        loop.finish { step in
+            printer?.write(step)
+            sink?.submit(step)
         }
         view?.finish()
         let s = session.statistics

@@ -14,7 +14,11 @@ struct PredictCommand: ParsableCommand {
           {"t": seconds, "envelope": 0..1, "hit": true|false, "strength": 0..1 (only when hit is true)}
         The peak picker looks for onsets, the peaks of the envelope's rise from one step to the next \
         (--detection level: peaks of the envelope itself); it confirms a peak when the next step does not \
-        rise above it, so a hit is flagged on the step after its peak (a latency of one step, 83 ms). A file is processed step by step, none is \
+        rise above it, so a hit is flagged on the step after its peak (a latency of one step, 83 ms). A model may \
+        record its own picker (thud-train set-picker). A model trained \
+        with an output delay (thud-train --output-delay) describes each step after seeing that many more frames: \
+        every line still carries its own step's time, written that many steps later, and the last ones are \
+        described from the last frame held still. A file is processed step by step, none is \
         skipped; a slow reader of stdout slows Thud down instead of filling memory. \
         Without --model the bundled model is used: $THUD_MODEL, else models/default.thud found beside the \
         executable's checkout or in the current directory.
@@ -48,16 +52,19 @@ struct PredictCommand: ParsableCommand {
             let media = try MediaInput(path: input)
             let sink = try sound.makeSonifier(realtime: false).map { SoundSink(sonifier: $0, pacer: RealtimePacer()) }
             defer { sink?.finish() }
-            var loop = PredictionLoop(model: streaming, picker: picker)
+            let loop = PredictionLoop(model: streaming, picker: picker)
             let output = StepPrinter(format: format)
             output.begin()
-            let request = VideoStepRequest(width: streaming.inputWidth, height: streaming.inputHeight, pixelFormat: .gray8)
-            let summary = try media.decode(video: request, audio: false, warn: warnLine) { step in
-                let predicted = loop.process(step)
+            func emit(_ predicted: PredictedStep) {
                 output.write(predicted)
                 sink?.submit(predicted)
+            }
+            let request = VideoStepRequest(width: streaming.inputWidth, height: streaming.inputHeight, pixelFormat: .gray8)
+            let summary = try media.decode(video: request, audio: false, warn: warnLine) { step in
+                if let predicted = loop.process(step.pixels) { emit(predicted) }
                 return true
             }
+            loop.finish(emit)
             if let error = summary.readError {
                 throw MediaError(.truncated, file: media.name, "input ends early (\(error))")
             }
@@ -76,21 +83,28 @@ struct PredictedStep {
     var hit: HitEvent?
 }
 
-/// encoder → LSTM → head (inside StreamingModel) → peak picker, one 12 Hz frame at a time. Shared by
-/// `predict` and `live`; allocates nothing per step.
+/// encoder → LSTM → head (inside StreamingModel) → peak picker (EnvelopeStream), one 12 Hz frame at a time, each result
+/// on the step it describes. Shared by `predict` and `live`; allocates nothing per step.
 struct PredictionLoop {
-    let model: StreamingModel
-    let picker: PeakPicker
+    let stream: EnvelopeStream
 
     init(model: StreamingModel, picker configuration: PeakPicker.Configuration) {
-        self.model = model
-        picker = PeakPicker(configuration: configuration)
+        stream = EnvelopeStream(model: model, picker: configuration)
     }
 
-    mutating func process(_ step: VideoStep) -> PredictedStep {
-        let envelope = model.step(frame: step.pixels)
-        return PredictedStep(index: step.index, time: step.time, envelope: envelope,
-                             hit: picker.process(envelope, onset: model.lastOnset))
+    /// The step this frame completes; nil for a delayed model's first frames (they describe no step of the input).
+    func process(_ pixels: UnsafeBufferPointer<UInt8>) -> PredictedStep? {
+        stream.process(frame: pixels).map(predicted)
+    }
+
+    /// End of the input: the steps a delayed model has not yet described, from its last frame held still. (A hit at
+    /// the very last step would be confirmed after the input: no line carries it, as before.)
+    func finish(_ body: (PredictedStep) -> Void) {
+        _ = stream.finish { body(predicted($0)) }
+    }
+
+    private func predicted(_ d: DescribedStep) -> PredictedStep {
+        PredictedStep(index: d.step, time: Double(d.step) / stream.model.stepRateHz, envelope: d.envelope, hit: d.hit)
     }
 }
 

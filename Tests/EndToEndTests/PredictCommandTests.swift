@@ -127,11 +127,57 @@ final class PredictCommandTests: XCTestCase {
         XCTAssertEqual(flagged, expected.map { $0 != nil })
         XCTAssertGreaterThan(flagged.filter { $0 }.count, 0, "the test needs hits to mean much")
 
+        // The same picker recorded in the file (thud-train set-picker) is thud's default for it; --detection still
+        // chooses another detector, with that detector's defaults.
+        let set = try Executable.run("thud-train", ["set-picker", onsetModel, "--detection", "onset", "--min-rise", "0"])
+        XCTAssertEqual(set.status, 0, set.stderrText)
+        XCTAssertTrue(set.stderrText.contains("onset, threshold 0.0, min-rise 0.0"), set.stderrText)
+        XCTAssertEqual(try ModelFile.read(path: onsetModel).header.picker?.detection, .onset)
+        let byDefault = try Executable.run("thud", ["predict", "--model", onsetModel, path])
+        XCTAssertEqual(byDefault.status, 0, byDefault.stderrText)
+        XCTAssertEqual(byDefault.stdout, r.stdout)
+        let rise = try Executable.run("thud", ["predict", "--model", onsetModel, "--detection", "rise", path])
+        let unrecorded = dir.path("onset-unrecorded.thud")
+        try file.write(to: unrecorded)   // the same weights, no recorded picker: the rise detector's defaults
+        XCTAssertEqual(rise.stdout, try Executable.run("thud", ["predict", "--model", unrecorded, path]).stdout)
+        let wrongModel = try Executable.run("thud-train", ["set-picker", modelPath, "--detection", "onset"])
+        XCTAssertEqual(wrongModel.status, 64)
+        XCTAssertEqual(wrongModel.stderrText.split(separator: "\n").count, 1)
+        XCTAssertNil(try ModelFile.read(path: modelPath).header.picker, "a refused change leaves the file as it was")
+
         let refused = try Executable.run("thud", ["predict", "--model", modelPath, "--detection", "onset", path])
         XCTAssertEqual(refused.status, 64)
         XCTAssertTrue(refused.stdout.isEmpty)
         XCTAssertEqual(refused.stderrText.split(separator: "\n").count, 1)
         XCTAssertTrue(refused.stderrText.contains(modelPath), refused.stderrText)
+    }
+
+    /// A model with an output delay of 1 (`thud-train --output-delay 1`): still one line per step, each at its own
+    /// step's time with the value the model gave for it one frame later, and the last step's value from the last
+    /// frame held still.
+    func testADelayedModelWritesEachStepAtItsOwnTime() throws {
+        let path = try clip()
+        var file = ModelFile.random(architecture: .default, seed: 42)
+        file.header.architecture.outputDelaySteps = 1
+        let delayed = dir.path("delayed.thud")
+        try file.write(to: delayed)
+        let r = try Executable.run("thud", ["predict", "--model", delayed, path])
+        XCTAssertEqual(r.status, 0, r.stderrText)
+        XCTAssertEqual(r.lines.count, 36)
+        // The undelayed network frame by frame, then once more on the last frame.
+        let model = try StreamingModel(path: modelPath)
+        var raw: [Float] = [], last: [UInt8] = []
+        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: model.inputWidth, height: model.inputHeight), audio: false, onStep: { step in
+            raw.append(model.step(frame: step.pixels))
+            last = Array(step.pixels)
+            return true
+        })
+        raw.append(last.withUnsafeBufferPointer { model.step(frame: $0) })
+        for (k, line) in r.lines.enumerated() {
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            XCTAssertEqual(o["t"] as! Double, Double(k) / 12, accuracy: 1e-6)
+            XCTAssertEqual(o["envelope"] as! Double, Double(raw[k + 1]), accuracy: 1e-6, "step \(k)")
+        }
     }
 
     /// Lines arrive while the input is still being written: half a Matroska stream gives the first steps.

@@ -93,8 +93,33 @@ final class ModelFileTests: XCTestCase {
 
     func testRejectsUnknownVersion() {
         var b = smallFile().encoded()
-        b[8] = 2
-        expectProblem(b) { $0 == .unknownVersion(2) }
+        b[8] = 3
+        expectProblem(b) { $0 == .unknownVersion(3) }
+    }
+
+    /// A model with an output delay is written as version 2, so a build that reads only version 1 refuses it instead
+    /// of putting its values on the wrong steps; every other model stays version 1.
+    func testAnOutputDelayIsWrittenAsVersionTwoAndReadBack() throws {
+        let plain = smallFile()
+        XCTAssertEqual(plain.encoded()[8], 1)
+        var delayed = plain
+        delayed.header.architecture.outputDelaySteps = 1
+        let bytes = delayed.encoded()
+        XCTAssertEqual(bytes[8], 2)
+        let back = try ModelFile.decode(bytes, path: "delayed.thud")
+        XCTAssertEqual(back.header.architecture.outputDelay, 1)
+        XCTAssertEqual(back, delayed)
+        // A recorded peak picker travels with the header, and one that could not run is refused as a bad header.
+        var picked = plain
+        picked.header.picker = PeakPicker.Configuration(detection: .rise, minStrength: 0.2, minRise: 0.5)
+        XCTAssertEqual(try ModelFile.decode(picked.encoded(), path: "picked.thud"), picked)
+        XCTAssertEqual(picked.encoded()[8], 1)
+        picked.header.picker?.historyLength = 0
+        expectProblem(picked.encoded()) { $0 == .badHeader("picker: historyLength 0 out of range 1...1000") }
+        picked.header.picker = PeakPicker.Configuration(detection: .onset)
+        expectProblem(picked.encoded()) { $0 == .badHeader("picker: onset detection needs a model with an onset output") }
+        delayed.header.architecture.outputDelaySteps = 5
+        XCTAssertEqual(delayed.header.architecture.validationProblem(), "outputDelaySteps 5 out of range 0...4")
     }
 
     func testRejectsTruncationAndTrailingBytes() {

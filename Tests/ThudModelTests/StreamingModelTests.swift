@@ -14,6 +14,59 @@ final class StreamingModelTests: XCTestCase {
         XCTAssertTrue(streamed.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
 
+    /// A model with an output delay of 1: EnvelopeStream puts the output after frame k + 1 on step k, describes the
+    /// last step from the last frame held still, and the batch path (training's validation, thud-train's test
+    /// figures) gives the same values on the same steps.
+    func testADelayedModelsValuesLandOnTheStepsTheyDescribe() throws {
+        var arch = smallConvArchitecture
+        arch.onsetOutput = true
+        var delayedArch = arch
+        delayedArch.outputDelaySteps = 1
+        let undelayedFile = ModelFile.random(architecture: arch, seed: 9)
+        var delayedFile = undelayedFile
+        delayedFile.header.architecture = delayedArch
+        let raw = try StreamingModel(file: undelayedFile)
+        let delayed = try StreamingModel(file: delayedFile)
+        XCTAssertEqual(delayed.outputDelaySteps, 1)
+        let n = 9
+        let frames = syntheticFrames(width: 32, height: 32, count: n)
+        // The same network frame by frame, then once more on the last frame: what each output describes is one step back.
+        var rawEnvelope = raw.stepAll(frames, count: n), rawOnsets: [Float] = []
+        rawEnvelope.append(raw.stepAll(frames, from: n - 1, count: 1)[0])
+        raw.reset()
+        for t in 0..<n { _ = raw.stepAll(frames, from: t, count: 1); rawOnsets.append(raw.lastOnset) }
+        _ = raw.stepAll(frames, from: n - 1, count: 1); rawOnsets.append(raw.lastOnset)
+
+        let picker = PeakPicker.Configuration(minStrength: 0, minRise: 0, minGapSteps: 1)
+        let stream = EnvelopeStream(model: delayed, picker: picker)
+        XCTAssertEqual(stream.latencySteps, 2)
+        var described: [DescribedStep] = []
+        frames.withUnsafeBufferPointer { fp in
+            for t in 0..<n {
+                let d = stream.process(frame: UnsafeBufferPointer(rebasing: fp[(t * 1024)..<((t + 1) * 1024)]))
+                if t == 0 { XCTAssertNil(d, "the first frame's output describes the time before the stream") }
+                if let d { described.append(d) }
+            }
+        }
+        XCTAssertEqual(described.count, n - 1)
+        let finalHit = stream.finish { described.append($0) }
+        XCTAssertEqual(described.map(\.step), Array(0..<n))
+        XCTAssertEqual(described.map(\.envelope), Array(rawEnvelope.dropFirst()))
+        XCTAssertEqual(described.map(\.onset), Array(rawOnsets.dropFirst()))
+        // The picker saw the described values in step order: the hits a fresh picker finds on them.
+        let expectedHits = PeakPicker.hits(envelope: described.map(\.envelope), configuration: picker)
+        XCTAssertEqual(described.compactMap(\.hit) + (finalHit.map { [$0] } ?? []), expectedHits)
+        let batch = frames.withUnsafeBufferPointer { delayed.runBatchOutputs(frames: $0, count: n) }
+        XCTAssertLessThan(maxAbsDiff(batch.envelope, described.map(\.envelope)), 1e-5)
+        XCTAssertLessThan(maxAbsDiff(try XCTUnwrap(batch.onsets), described.map(\.onset)), 1e-5)
+        // A stream of one frame still describes its one step.
+        stream.reset()
+        XCTAssertNil(frames.withUnsafeBufferPointer { stream.process(frame: UnsafeBufferPointer(rebasing: $0[0..<1024])) })
+        var one: [Int] = []
+        _ = stream.finish { one.append($0.step) }
+        XCTAssertEqual(one, [0])
+    }
+
     func testResetRestartsExactlyAndStateCarriesOtherwise() throws {
         let model = try StreamingModel(file: .random(architecture: smallConvArchitecture, seed: 2))
         let frames = syntheticFrames(width: 32, height: 32, count: 20)

@@ -336,6 +336,67 @@ final class TrainerTests: XCTestCase {
         XCTAssertNotEqual(settings.fingerprint, before)
     }
 
+    /// --output-delay 1: every training window asks the output after frame t for step t − 1's envelope and onset
+    /// (0 before the clip), the onset weight follows the delayed envelope's rises, the frames are untouched; and the
+    /// trained model's values land on their own steps again in training's validation, in the exported file's batch
+    /// path and in EnvelopeStream, the three alike.
+    func testAnOutputDelayShiftsTheTargetsAndValidationPutsThemBack() throws {
+        var delayedArchitecture = tinyArchitecture
+        delayedArchitecture.onsetOutput = true
+        delayedArchitecture.outputDelaySteps = 1
+        let steps = 10, side = 16
+        let onsets: [Float] = [0.2, 0, 0.1, 0.2, 0.3, 0.34, 0.5, 1, 0.05, 0]
+        let targets: [Float] = [0.5, 0.5, 0.1, 0.1, 0.9, 0.8, 0.3, 0.2, 0.1, 0.1]
+        let clip = preparedClip(steps: steps, width: side, height: side, frames: (0..<(steps * side * side)).map { UInt8($0 % 251) },
+                                targets: targets, onsets: onsets)
+        var settings = TrainingSettings(architecture: delayedArchitecture)
+        settings.onsetWeight = 4
+        settings.onsetTargetGain = 2
+        let run = trainingRun(settings, over: clip)
+        let first = run.sequence(TrainingRun.Window(clip: 0, start: 0, length: 5))
+        XCTAssertEqual(first.targets, [0, 0.5, 0.5, 0.1, 0.1])
+        XCTAssertEqual(first.onsetTargets, [0, 0.4, 0, 0.2, 0.4])
+        XCTAssertEqual(first.weights, [1, 5, 1, 1, 1])
+        XCTAssertEqual(first.frames, Array(clip.frames[0..<(5 * side * side)]))
+        let middle = run.sequence(TrainingRun.Window(clip: 0, start: 4, length: 6))
+        XCTAssertEqual(middle.targets, Array(targets[3...8]))
+        XCTAssertEqual(middle.weights, [1, 5, 1, 1, 1, 1])
+        XCTAssertEqual(middle.frames, Array(clip.frames[(4 * side * side)...]))
+
+        let trainer = ModelTrainer(architecture: delayedArchitecture, seed: 3)
+        for _ in 0..<3 {
+            _ = trainer.computeGradients(batch: [first, middle])
+            trainer.adamStep(learningRate: 3e-3)
+        }
+        let predicted = trainer.predictOutputs(frames: clip.frames, count: steps)
+        XCTAssertEqual(predicted.envelope.count, steps)
+        let header = ModelHeader(architecture: delayedArchitecture, training: TrainingProvenance(command: "test", data: "none"))
+        let model = try StreamingModel(file: ModelFile.decode(trainer.modelFile(header: header).encoded(), path: "<test>"))
+        let batched = clip.frames.withUnsafeBufferPointer { model.runBatchOutputs(frames: $0, count: steps) }
+        XCTAssertLessThan(maxAbsDiff(predicted.envelope, batched.envelope), 1e-5)
+        XCTAssertLessThan(maxAbsDiff(try XCTUnwrap(predicted.onsets), try XCTUnwrap(batched.onsets)), 1e-5)
+        let stream = EnvelopeStream(model: model, picker: PeakPicker.Configuration())
+        var described: [DescribedStep] = []
+        clip.frames.withUnsafeBufferPointer { fp in
+            for t in 0..<steps {
+                if let d = stream.process(frame: UnsafeBufferPointer(rebasing: fp[(t * side * side)..<((t + 1) * side * side)])) {
+                    described.append(d)
+                }
+            }
+        }
+        _ = stream.finish { described.append($0) }
+        XCTAssertEqual(described.map(\.step), Array(0..<steps))
+        XCTAssertLessThan(maxAbsDiff(predicted.envelope, described.map(\.envelope)), 1e-5)
+        // Validation scores the values on their own steps: its loss is the BCE against the undelayed targets.
+        var validating = settings
+        validating.onsetWeight = 0
+        let scored = TrainingRun(settings: validating, train: [clip], validation: [clip], checkpointPath: "/nonexistent/c",
+                                 outputPath: "/nonexistent/m", provenance: TrainingProvenance(command: "test", data: "none"))
+        try scored.trainer.restore(checkpointTensors: trainer.checkpointTensors())
+        let result = try XCTUnwrap(scored.validate([clip]))
+        XCTAssertEqual(result.loss, EnvelopeMetrics.binaryCrossEntropy(predicted.envelope, targets), accuracy: 1e-6)
+    }
+
     /// --mirror: a mirrored window holds every frame (and the frame before it) reversed row by row, with the same
     /// targets; which windows are mirrored depends only on seed, epoch and window (so --resume repeats it), about
     /// half of them, differently each epoch; without the setting none is, and the fingerprint is as before.

@@ -1,6 +1,7 @@
 """Read and write .thud model files (same layout as Sources/ThudModel/ModelFile.swift).
 
-Layout, little-endian: b"THUDMODL", u32 version (1), u32 header length, JSON header, u32 tensor count,
+Layout, little-endian: b"THUDMODL", u32 version (1, or 2 when the header's architecture has an output delay:
+outputDelaySteps > 0; the layout is the same), u32 header length, JSON header, u32 tensor count,
 per tensor (u32 name length, name, u32 rank, rank x u32 dims, u64 byte offset into data), u64 data length,
 float32 data, u32 CRC-32 (zlib.crc32) of everything before it.
 """
@@ -11,14 +12,18 @@ import zlib
 import numpy as np
 
 MAGIC = b"THUDMODL"
-VERSION = 1
+VERSION = 2  # the newest read; a file is written as 1 unless its header needs 2
+
+
+def written_version(header):
+    return 2 if (header.get("architecture", {}).get("outputDelaySteps") or 0) > 0 else 1
 
 
 def write_thud(path, header, tensors):
     """header: dict (ModelHeader JSON); tensors: list of (name, np.ndarray float32) in file order."""
     out = bytearray()
     out += MAGIC
-    out += struct.pack("<I", VERSION)
+    out += struct.pack("<I", written_version(header))
     js = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
     out += struct.pack("<I", len(js)) + js
     out += struct.pack("<I", len(tensors))
@@ -46,7 +51,7 @@ def read_thud(path):
     if data[:8] != MAGIC:
         raise ValueError(f"{path}: bad magic")
     (version,) = struct.unpack_from("<I", data, 8)
-    if version != VERSION:
+    if not 1 <= version <= VERSION:
         raise ValueError(f"{path}: unknown version {version}")
     (crc,) = struct.unpack_from("<I", data, len(data) - 4)
     if zlib.crc32(data[:-4]) & 0xFFFFFFFF != crc:

@@ -259,8 +259,22 @@ public final class ModelTrainer {
     /// [0, 1] — what StreamingModel gives on the exported file, step by step after a reset.
     public func predict(frames: [UInt8], count: Int) -> [Float] { predictOutputs(frames: frames, count: count).envelope }
 
-    /// The envelope and, for a model with the onset output, the onset strength, for one whole clip from zero state.
+    /// The envelope and, for a model with the onset output, the onset strength, for one whole clip from zero state,
+    /// one value per step at the step it describes. A model with an output delay d describes step k after frame
+    /// k + d: the last d steps are described after holding the last frame d steps more, as a stream does at its end.
     public func predictOutputs(frames: [UInt8], count: Int) -> (envelope: [Float], onsets: [Float]?) {
+        let d = architecture.outputDelay
+        guard d > 0, count > 0 else { return rawOutputs(frames: frames, count: count) }
+        let n = plan.frameSize
+        precondition(frames.count == count * n, "need \(count) frames of \(n) bytes")
+        var held = frames
+        for _ in 0..<d { held.append(contentsOf: frames[((count - 1) * n)..<(count * n)]) }
+        let raw = rawOutputs(frames: held, count: count + d)
+        return (Array(raw.envelope.dropFirst(d)), raw.onsets.map { Array($0.dropFirst(d)) })
+    }
+
+    /// The outputs step by step as the network gives them (output t after frame t, whatever it describes).
+    func rawOutputs(frames: [UInt8], count: Int) -> (envelope: [Float], onsets: [Float]?) {
         let n = plan.frameSize, o = plan.outputCount
         precondition(frames.count == count * n, "need \(count) frames of \(n) bytes")
         Kernels.pinBLASToOneThread()

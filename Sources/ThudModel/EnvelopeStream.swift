@@ -1,0 +1,70 @@
+// model → peak picker over a stream of 12 Hz frames, with every value put back on the step it describes. Shared by
+// `thud predict`, `live`, `eval` and `render`, so the model's output delay is handled in one place.
+//
+// Why a delay at all: step k shows the last frame at or before k/12, and its target is the sound of [k/12, (k+1)/12).
+// A model without a delay must foresee an impact in that window from the frame before it; a model trained with an
+// output delay d (ModelArchitecture.outputDelaySteps) describes step k after the frame of step k + d, when it has
+// seen the bounce itself. The price is d steps of latency, exposed as `latencySteps`.
+import Foundation
+
+/// One described step: the envelope (and onset output) of step `step`, and the hit the picker confirmed with it (its
+/// peak is the step before: PeakPicker.latencySteps).
+public struct DescribedStep: Equatable, Sendable {
+    public var step: Int
+    public var envelope: Float
+    public var onset: Float
+    public var hit: HitEvent?
+}
+
+public final class EnvelopeStream {
+    public let model: StreamingModel
+    public let picker: PeakPicker
+    /// Frames from the frame of a step to the output describing it (the model's output delay).
+    public var outputDelaySteps: Int { model.outputDelaySteps }
+    /// Frames from the frame of a hit's step to the one whose output confirms it: the model's delay plus the picker's.
+    public var latencySteps: Int { model.outputDelaySteps + picker.latencySteps }
+
+    private var framesSeen = 0
+
+    public init(model: StreamingModel, picker configuration: PeakPicker.Configuration) {
+        self.model = model
+        var configuration = configuration
+        configuration.stepRateHz = model.stepRateHz
+        picker = PeakPicker(configuration: configuration)
+    }
+
+    /// The next frame of the stream (width × height gray8). Returns the step it completes the description of: step
+    /// `frames seen − 1 − outputDelaySteps`, or nil while the first `outputDelaySteps` frames are seen (their outputs
+    /// describe the time before the stream). Allocates nothing.
+    public func process(frame: UnsafeBufferPointer<UInt8>) -> DescribedStep? {
+        let envelope = model.step(frame: frame)
+        framesSeen += 1
+        return described(envelope)
+    }
+
+    /// End of the stream: the steps not yet described (the last `outputDelaySteps`, fewer for a shorter stream), each
+    /// from one more step on the last frame held still, then the picker's judgement of the final step (a hit whose
+    /// peak it is, or nil). Call once, then `reset()` before reuse.
+    public func finish(_ body: (DescribedStep) -> Void) -> HitEvent? {
+        if framesSeen > 0 {
+            for _ in 0..<min(outputDelaySteps, framesSeen) {
+                if let d = described(model.stepOnLastFrame()) { body(d) }
+            }
+        }
+        return picker.finish()
+    }
+
+    /// Back to the start of a stream (zero model state, empty picker history).
+    public func reset() {
+        model.reset()
+        picker.reset()
+        framesSeen = 0
+    }
+
+    private func described(_ envelope: Float) -> DescribedStep? {
+        let step = model.stepIndex - 1 - outputDelaySteps
+        guard step >= 0 else { return nil }
+        let onset = model.lastOnset
+        return DescribedStep(step: step, envelope: envelope, onset: onset, hit: picker.process(envelope, onset: onset))
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import ThudModel
+
+extension PeakPicker.Detection: ExpressibleByArgument {}
+
+struct SetPickerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set-picker",
+        abstract: "Record in a model file the peak picker thud uses for it by default.",
+        discussion: """
+        Choose the settings on validation clips, never test clips: `thud eval DATASET --split validation --out \
+        val.json` and `python3 tools/eval/tune_picker.py val.json` score a grid of them. The model's weights are \
+        untouched; thud's --detection, --threshold and --min-rise still override what is recorded. The file is \
+        replaced atomically.
+        """)
+
+    @Argument(help: "The .thud model file to update in place.")
+    var model: String
+
+    @Option(help: "What the picker looks at: rise (the envelope's one-step rise), level (the envelope) or onset (the model's onset output).")
+    var detection: PeakPicker.Detection = .rise
+
+    @Option(help: "Smallest envelope value (0..1) a hit can have (default: the detector's).")
+    var threshold: Float?
+
+    @Option(help: "Smallest one-step rise (rise) or onset output (onset) that can be a hit (default: the detector's).")
+    var minRise: Float?
+
+    @Flag(help: "Remove the recorded picker: thud falls back to the rise detector's defaults.")
+    var clear = false
+
+    func validate() throws {
+        if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be between 0 and 1") }
+        if let minRise, !(0...1).contains(minRise) { throw ValidationError("--min-rise must be between 0 and 1") }
+    }
+
+    func run() throws {
+        let console = Console()
+        do {
+            var file = try ModelFile.read(path: model)
+            if clear {
+                file.header.picker = nil
+                try file.write(to: model)
+                console.log("\(model): no recorded peak picker; thud uses the rise detector's defaults")
+                return
+            }
+            if detection == .onset && !file.header.architecture.hasOnsetOutput {
+                console.error("\(model): --detection onset needs a model with an onset output; this one has only the envelope")
+                throw ExitCode(64)
+            }
+            var picker = PeakPicker.Configuration.defaults(for: detection)
+            if let threshold { picker.minStrength = threshold }
+            if let minRise { picker.minRise = minRise }
+            picker.stepRateHz = file.header.stepRateHz
+            file.header.picker = picker
+            try file.write(to: model)
+            console.log("\(model): thud's default peak picker for this model is now \(detection.rawValue), threshold \(picker.minStrength), min-rise \(picker.minRise)")
+        } catch let error as ModelFileError {
+            console.error(error.message)
+            throw ExitCode(error.exitCode)
+        }
+    }
+}
