@@ -54,7 +54,7 @@ extension EvaluationReport {
             "step_rate_hz": 12,
             "selected": selected, "scored": evaluations.count,
             "failed": failures.map { ["id": $0.id, "path": $0.path, "problem": $0.problem] },
-            "settings": ["threshold": Self.rounded(Double(settings.picker.minStrength)), "min_rise": Self.rounded(Double(settings.picker.minRise)), "detection": settings.picker.detection.rawValue, "constant_level": Self.rounded(Double(settings.constantLevel)),
+            "settings": ["threshold": Self.rounded(Double(settings.picker.minStrength)), "min_rise": Self.rounded(Double(settings.picker.minRise)), "sensitivity": Self.rounded(Double(settings.picker.sensitivity)), "detection": settings.picker.detection.rawValue, "constant_level": Self.rounded(Double(settings.constantLevel)),
                          "constant_source": settings.constantSource, "tolerance_steps": settings.tolerance],
             "rules": ["true_hits": truthStatement, "hit_list_rule": GroundTruthHits.rule(settings.hitSet), "target_peak_rule": EnvelopePeakRule.statement,
                       "hit_matching": Self.hitMatchingStatement, "peak_picker": settings.pickerStatement, "original_score": OriginalVerdict.rule,

@@ -114,7 +114,7 @@ extension EvaluationReport {
         return parts.isEmpty ? "none (no clip scored)" : parts.joined(separator: "; ")
     }
 
-    public static let hitMatchingStatement = "predicted hits are placed at the step the causal picker flags (the peak of its detection series; it reports it one step later) and matched one-to-one to true hits within ±\(HitMetrics.defaultTolerance) step; P/R/F1 pool the matches over clips; AP ranks the envelope's local maxima by height; delay = mean (predicted − true) steps of matched hits"
+    public static let hitMatchingStatement = "predicted hits are placed at the step the causal picker flags (the peak of its detection series; it reports it one step later, after the model's output delay if it has one) and matched one-to-one to true hits within ±\(HitMetrics.defaultTolerance) step; P/R/F1 pool the matches over clips; AP ranks the envelope's local maxima by height; delay = mean (predicted − true) steps of matched hits"
 
     public static let scoreStatement = "score = mean verdict per clip, +1 good / 0 not so good / −1 bad: " + OriginalVerdict.rule
 

@@ -24,7 +24,8 @@ public final class EnvelopeStream {
     /// Frames from the frame of a hit's step to the one whose output confirms it: the model's delay plus the picker's.
     public var latencySteps: Int { model.outputDelaySteps + picker.latencySteps }
 
-    private var framesSeen = 0
+    /// Frames fed since init or the last reset (held frames at the end not counted).
+    public private(set) var framesSeen = 0
 
     public init(model: StreamingModel, picker configuration: PeakPicker.Configuration) {
         self.model = model

@@ -27,12 +27,16 @@ struct SetPickerCommand: ParsableCommand {
     @Option(help: "Smallest one-step rise (rise) or onset output (onset) that can be a hit (default: the detector's).")
     var minRise: Float?
 
+    @Option(help: "The adaptive threshold: median + this × MAD of the last second of the detection series (default: the detector's).")
+    var sensitivity: Float?
+
     @Flag(help: "Remove the recorded picker: thud falls back to the rise detector's defaults.")
     var clear = false
 
     func validate() throws {
         if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be between 0 and 1") }
         if let minRise, !(0...1).contains(minRise) { throw ValidationError("--min-rise must be between 0 and 1") }
+        if let sensitivity, !(0...100).contains(sensitivity) { throw ValidationError("--sensitivity must be between 0 and 100") }
     }
 
     func run() throws {
@@ -52,10 +56,11 @@ struct SetPickerCommand: ParsableCommand {
             var picker = PeakPicker.Configuration.defaults(for: detection)
             if let threshold { picker.minStrength = threshold }
             if let minRise { picker.minRise = minRise }
+            if let sensitivity { picker.sensitivity = sensitivity }
             picker.stepRateHz = file.header.stepRateHz
             file.header.picker = picker
             try file.write(to: model)
-            console.log("\(model): thud's default peak picker for this model is now \(detection.rawValue), threshold \(picker.minStrength), min-rise \(picker.minRise)")
+            console.log("\(model): thud's default peak picker for this model is now \(detection.rawValue), threshold \(picker.minStrength), min-rise \(picker.minRise), sensitivity \(picker.sensitivity)")
         } catch let error as ModelFileError {
             console.error(error.message)
             throw ExitCode(error.exitCode)

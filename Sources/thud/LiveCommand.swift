@@ -103,7 +103,7 @@ struct LiveRunner {
         var served = 0
         while let captured = try session.nextStep() {
             // A delayed model (EnvelopeStream) describes nothing for its first frames.
-            if let step = loop.process(session.pixels) {
+            if let step = loop.process(session.pixels, index: captured.index, time: captured.time) {
                 printer?.write(step)
                 sink?.submit(step)
                 view?.draw(step: step, statistics: session.statistics, latency: captured.latency)

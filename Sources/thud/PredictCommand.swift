@@ -61,7 +61,7 @@ struct PredictCommand: ParsableCommand {
             }
             let request = VideoStepRequest(width: streaming.inputWidth, height: streaming.inputHeight, pixelFormat: .gray8)
             let summary = try media.decode(video: request, audio: false, warn: warnLine) { step in
-                if let predicted = loop.process(step.pixels) { emit(predicted) }
+                if let predicted = loop.process(step.pixels, index: step.index, time: step.time) { emit(predicted) }
                 return true
             }
             loop.finish(emit)
@@ -85,16 +85,22 @@ struct PredictedStep {
 
 /// encoder → LSTM → head (inside StreamingModel) → peak picker (EnvelopeStream), one 12 Hz frame at a time, each result
 /// on the step it describes. Shared by `predict` and `live`; allocates nothing per step.
-struct PredictionLoop {
+final class PredictionLoop {
     let stream: EnvelopeStream
+    /// The step index and time of the last `outputDelaySteps + 1` frames fed, by frame count: a delayed model
+    /// describes frame k's step while frame k + delay is fed, and a live source may have skipped steps in between,
+    /// so a step's label is the one its own frame came with.
+    private var labels: [(index: Int, time: Double)]
 
     init(model: StreamingModel, picker configuration: PeakPicker.Configuration) {
         stream = EnvelopeStream(model: model, picker: configuration)
+        labels = Array(repeating: (0, 0), count: model.outputDelaySteps + 1)
     }
 
     /// The step this frame completes; nil for a delayed model's first frames (they describe no step of the input).
-    func process(_ pixels: UnsafeBufferPointer<UInt8>) -> PredictedStep? {
-        stream.process(frame: pixels).map(predicted)
+    func process(_ pixels: UnsafeBufferPointer<UInt8>, index: Int, time: Double) -> PredictedStep? {
+        labels[stream.framesSeen % labels.count] = (index, time)
+        return stream.process(frame: pixels).map(predicted)
     }
 
     /// End of the input: the steps a delayed model has not yet described, from its last frame held still. (A hit at
@@ -104,7 +110,8 @@ struct PredictionLoop {
     }
 
     private func predicted(_ d: DescribedStep) -> PredictedStep {
-        PredictedStep(index: d.step, time: Double(d.step) / stream.model.stepRateHz, envelope: d.envelope, hit: d.hit)
+        let label = labels[d.step % labels.count]
+        return PredictedStep(index: label.index, time: label.time, envelope: d.envelope, hit: d.hit)
     }
 }
 

@@ -80,7 +80,8 @@ def main():
         sys.exit(f"{sys.argv[1]}: a test split; choose picker settings on validation clips")
     clips, mismatched = [], 0
     s = report["settings"]
-    recorded = dict(detection=s.get("detection", "level"), min_strength=s["threshold"], min_rise=s.get("min_rise", 0.15))
+    recorded = dict(detection=s.get("detection", "level"), min_strength=s["threshold"], min_rise=s.get("min_rise", 0.15),
+                    sensitivity=s.get("sensitivity", 3.0))
     for c in report["clips"]:
         model = c["predictors"]["model"]
         clips.append((model["envelope"], model.get("onsets"), c["true_hits"]))
@@ -95,7 +96,7 @@ def main():
         rows.append((f1(clips, detection="rise", min_strength=t, min_rise=rise, sensitivity=sens),
                      dict(detection="rise", min_strength=t, min_rise=rise, sensitivity=sens)))
     if clips and clips[0][1] is not None:
-        for t, rise, sens in itertools.product([0.0, 0.1, 0.2, 0.25], [0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6], [1.0, 3.0]):
+        for t, rise, sens in itertools.product([0.0, 0.1, 0.2, 0.25], [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6], [1.0, 3.0]):
             rows.append((f1(clips, detection="onset", min_strength=t, min_rise=rise, sensitivity=sens),
                          dict(detection="onset", min_strength=t, min_rise=rise, sensitivity=sens)))
     rows.sort(key=lambda r: -r[0][0])
@@ -106,6 +107,12 @@ def main():
     print(f"best level detector: F1 {best_level[0][0]:.3f} {best_level[1]}")
     best_rise = max((r for r in rows if r[1]["detection"] == "rise"), key=lambda r: r[0][0])
     print(f"best rise detector: F1 {best_rise[0][0]:.3f} {best_rise[1]}")
+    onset_rows = [r for r in rows if r[1]["detection"] == "onset"]
+    if onset_rows:
+        best_onset = max(onset_rows, key=lambda r: r[0][0])
+        print(f"best onset detector: F1 {best_onset[0][0]:.3f} {best_onset[1]}")
+    # Record the chosen settings in the model: thud-train set-picker MODEL --detection D --threshold T --min-rise R
+    # --sensitivity S (thud's default for that model from then on).
 
 
 if __name__ == "__main__":
