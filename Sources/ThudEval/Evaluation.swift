@@ -76,7 +76,7 @@ public struct EvaluationSettings: Sendable {
     /// The picker for predictors without an onset output (motion energy, the oracle): the model's settings, or
     /// the rise detector's defaults when the model's picker reads its onset output.
     public func envelopePicker(stepRateHz: Double) -> PeakPicker.Configuration {
-        var c = picker.detection == .onset ? PeakPicker.Configuration.defaults(for: .rise) : picker
+        var c = picker.detection.needsOnsetOutput ? PeakPicker.Configuration.defaults(for: .rise) : picker
         c.stepRateHz = stepRateHz
         return c
     }
@@ -92,11 +92,14 @@ public struct EvaluationSettings: Sendable {
         case .onset:
             series = "the model's onset output of at least \(p.minRise), at an envelope of at least \(p.minStrength)"
             history = "values"
+        case .onsetPlusRise:
+            series = "the model's onset output plus the envelope's one-step rise, at least \(p.minRise), at an envelope of at least \(p.minStrength)"
+            history = "values"
         case .level:
             series = "the envelope of at least \(p.minStrength)"
             history = "steps"
         }
-        let who = p.detection == .onset ? "the motion baseline and the oracle, which have no onset output, use the envelope's rise"
+        let who = p.detection.needsOnsetOutput ? "the motion baseline and the oracle, which have no onset output, use the envelope's rise"
             : "the same for the model, the motion baseline and the oracle"
         return "peaks of \(series), above median + \(p.sensitivity)·MAD + \(p.margin) of the last \(p.historyLength) \(history), \(p.minGapSteps)+ steps apart (\(who))"
     }

@@ -33,6 +33,12 @@ public final class PeakPicker {
         case level
         /// The model's onset output (models trained with one): a hit is where the model expects the sound to start.
         case onset
+        /// The onset output plus the envelope's rise (models trained with one): the two outputs are trained on
+        /// different teachers (the audio's onset strength, its loudness), and a hit both agree on is the surest.
+        case onsetPlusRise = "onset+rise"
+
+        /// Whether the detector reads the model's onset output.
+        public var needsOnsetOutput: Bool { self == .onset || self == .onsetPlusRise }
     }
 
     public struct Configuration: Codable, Equatable, Sendable {
@@ -46,7 +52,7 @@ public final class PeakPicker {
         /// A hit's envelope value must reach this (the CLI's --threshold).
         public var minStrength: Float = 0.3
         /// `.rise`: the envelope must jump by at least this much in one step; `.onset`: the onset output must reach
-        /// this (the CLI's --min-rise).
+        /// this; `.onsetPlusRise`: their sum (the CLI's --min-rise).
         public var minRise: Float = 0.08
         /// Steps that must separate two hits (3 = 250 ms at 12 Hz).
         public var minGapSteps: Int = 3
@@ -58,12 +64,13 @@ public final class PeakPicker {
             case .rise: return Configuration()
             case .level: return Configuration(detection: .level, minStrength: 0.2)
             case .onset: return Configuration(detection: .onset, minStrength: 0, minRise: 0.3)
+            case .onsetPlusRise: return Configuration(detection: .onsetPlusRise, minStrength: 0, minRise: 0.55)
             }
         }
 
         /// Why these settings cannot run (a model file's recorded picker is checked before use), else nil.
         public func validationProblem(hasOnsetOutput: Bool) -> String? {
-            if detection == .onset && !hasOnsetOutput { return "onset detection needs a model with an onset output" }
+            if detection.needsOnsetOutput && !hasOnsetOutput { return "\(detection.rawValue) detection needs a model with an onset output" }
             if !(1...1000).contains(historyLength) { return "historyLength \(historyLength) out of range 1...1000" }
             if !(1...1000).contains(minGapSteps) { return "minGapSteps \(minGapSteps) out of range 1...1000" }
             for (name, v) in [("sensitivity", sensitivity), ("margin", margin), ("minStrength", minStrength), ("minRise", minRise)]
@@ -122,6 +129,7 @@ public final class PeakPicker {
         case .level: detected = value
         case .rise: detected = step == 0 ? 0 : max(0, value - candidateLevel)
         case .onset: detected = onset
+        case .onsetPlusRise: detected = onset + (step == 0 ? 0 : max(0, value - candidateLevel))
         }
         var hit: HitEvent?
         if step >= 1 {

@@ -18,7 +18,7 @@ struct SetPickerCommand: ParsableCommand {
     @Argument(help: "The .thud model file to update in place.")
     var model: String
 
-    @Option(help: "What the picker looks at: rise (the envelope's one-step rise), level (the envelope) or onset (the model's onset output).")
+    @Option(help: "What the picker looks at: rise (the envelope's one-step rise), level (the envelope), onset (the model's onset output) or onset+rise (their sum).")
     var detection: PeakPicker.Detection = .rise
 
     @Option(help: "Smallest envelope value (0..1) a hit can have (default: the detector's).")
@@ -49,8 +49,8 @@ struct SetPickerCommand: ParsableCommand {
                 console.log("\(model): no recorded peak picker; thud uses the rise detector's defaults")
                 return
             }
-            if detection == .onset && !file.header.architecture.hasOnsetOutput {
-                console.error("\(model): --detection onset needs a model with an onset output; this one has only the envelope")
+            if detection.needsOnsetOutput && !file.header.architecture.hasOnsetOutput {
+                console.error("\(model): --detection \(detection.rawValue) needs a model with an onset output; this one has only the envelope")
                 throw ExitCode(64)
             }
             var picker = PeakPicker.Configuration.defaults(for: detection)

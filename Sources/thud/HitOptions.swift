@@ -9,13 +9,13 @@ extension GroundTruthHits.HitSet: ExpressibleByArgument {}
 /// take the model's own picker when its file records one for the chosen detector (`thud-train set-picker`), else
 /// the detector's defaults (PeakPicker.Configuration.defaults); both chosen on the generator's validation split.
 struct HitOptions: ParsableArguments {
-    @Option(help: "What the peak picker looks at: rise (where the envelope jumps up), level (where it is loudest) or onset (the model's onset output, for models trained with one). Default: the one the model file records, else rise.")
+    @Option(help: "What the peak picker looks at: rise (where the envelope jumps up), level (where it is loudest) onset (the model's onset output, for models trained with one) or onset+rise (their sum). Default: the one the model file records, else rise.")
     var detection: PeakPicker.Detection?
 
-    @Option(help: "Smallest envelope value (0..1) a hit can have (default: the model file's, else 0.3 for rise, 0.2 for level, 0 for onset).")
+    @Option(help: "Smallest envelope value (0..1) a hit can have (default: the model file's, else 0.3 for rise, 0.2 for level, 0 for onset and onset+rise).")
     var threshold: Float?
 
-    @Option(help: "Smallest one-step rise of the envelope (rise), or smallest onset output (onset), that can be a hit (default: the model file's, else 0.08 for rise, 0.3 for onset).")
+    @Option(help: "Smallest one-step rise of the envelope (rise), onset output (onset) or sum of the two (onset+rise) that can be a hit (default: the model file's, else 0.08 for rise, 0.3 for onset, 0.55 for onset+rise).")
     var minRise: Float?
 
     func validate() throws {
@@ -29,8 +29,8 @@ struct HitOptions: ParsableArguments {
     func configuration(for model: StreamingModel, path: String) throws -> PeakPicker.Configuration {
         let recorded = model.header.picker
         let chosen = detection ?? recorded?.detection ?? .rise
-        if chosen == .onset && !model.hasOnsetOutput {
-            throw UsageError(message: "\(path): --detection onset needs a model with an onset output; this one has only the envelope")
+        if chosen.needsOnsetOutput && !model.hasOnsetOutput {
+            throw UsageError(message: "\(path): --detection \(chosen.rawValue) needs a model with an onset output; this one has only the envelope")
         }
         var c = recorded.flatMap { $0.detection == chosen ? $0 : nil } ?? PeakPicker.Configuration.defaults(for: chosen)
         if let threshold { c.minStrength = threshold }

@@ -142,6 +142,28 @@ final class PeakPickerRiseTests: XCTestCase {
         XCTAssertEqual(hits.first?.strength, 0.4)   // the envelope at the hit
     }
 
+    /// onset+rise sums the onset output and the envelope's rise: an onset the envelope does not rise with, or a rise
+    /// without an onset, each falls short of a threshold their sum clears.
+    func testTheOnsetPlusRiseDetectorSumsTheTwo() {
+        let config = PeakPicker.Configuration.defaults(for: .onsetPlusRise)
+        XCTAssertEqual(config.minRise, 0.55)
+        XCTAssertTrue(PeakPicker.Detection.onsetPlusRise.needsOnsetOutput)
+        XCTAssertFalse(PeakPicker.Detection.rise.needsOnsetOutput)
+        // Step 2: onset 0.4 with a rise of 0.3 (sum 0.7); step 6: onset 0.5 on a flat envelope; step 10: a rise of 0.5
+        // without an onset.
+        let envelope: [Float] = [0.3, 0.3, 0.6, 0.5, 0.4, 0.4, 0.4, 0.4, 0.3, 0.3, 0.8, 0.6, 0.5]
+        let onsets: [Float] = [0, 0, 0.4, 0, 0, 0, 0.5, 0, 0, 0, 0, 0, 0]
+        let both = PeakPicker.hits(envelope: envelope, onsets: onsets, configuration: config)
+        XCTAssertEqual(both.map(\.step), [2])
+        XCTAssertEqual(both.first?.strength, 0.6)
+        var onsetOnly = PeakPicker.Configuration.defaults(for: .onset)
+        onsetOnly.minRise = 0.45
+        XCTAssertEqual(PeakPicker.hits(envelope: envelope, onsets: onsets, configuration: onsetOnly).map(\.step), [6])
+        var riseOnly = PeakPicker.Configuration()
+        riseOnly.minRise = 0.45
+        XCTAssertEqual(PeakPicker.hits(envelope: envelope, onsets: onsets, configuration: riseOnly).map(\.step), [10])
+    }
+
     func testTheFirstStepHasNothingToRiseFrom() {
         XCTAssertTrue(hits([0.9, 0.2, 0.1, 0.1]).isEmpty)
         XCTAssertEqual(hits([0.0, 0.9, 0.2, 0.1]).map(\.hit.step), [1])

@@ -28,6 +28,8 @@ def pick(envelope, onsets=None, detection="rise", min_strength=0.25, min_rise=0.
             detected = value
         elif detection == "onset":
             detected = onset
+        elif detection == "onset+rise":
+            detected = onset + (0.0 if step == 0 else max(0.0, value - level))
         else:
             detected = 0.0 if step == 0 else max(0.0, value - level)
         if step >= 1:
@@ -99,6 +101,9 @@ def main():
         for t, rise, sens in itertools.product([0.0, 0.1, 0.2, 0.25], [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6], [1.0, 3.0]):
             rows.append((f1(clips, detection="onset", min_strength=t, min_rise=rise, sensitivity=sens),
                          dict(detection="onset", min_strength=t, min_rise=rise, sensitivity=sens)))
+        for rise, sens in itertools.product([0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8], [1.0, 3.0]):
+            rows.append((f1(clips, detection="onset+rise", min_strength=0.0, min_rise=rise, sensitivity=sens),
+                         dict(detection="onset+rise", min_strength=0.0, min_rise=rise, sensitivity=sens)))
     rows.sort(key=lambda r: -r[0][0])
     print("best settings (F1, P, R):")
     for (score, p, r), settings in rows[:8]:
@@ -107,10 +112,11 @@ def main():
     print(f"best level detector: F1 {best_level[0][0]:.3f} {best_level[1]}")
     best_rise = max((r for r in rows if r[1]["detection"] == "rise"), key=lambda r: r[0][0])
     print(f"best rise detector: F1 {best_rise[0][0]:.3f} {best_rise[1]}")
-    onset_rows = [r for r in rows if r[1]["detection"] == "onset"]
-    if onset_rows:
-        best_onset = max(onset_rows, key=lambda r: r[0][0])
-        print(f"best onset detector: F1 {best_onset[0][0]:.3f} {best_onset[1]}")
+    for detection in ["onset", "onset+rise"]:
+        these = [r for r in rows if r[1]["detection"] == detection]
+        if these:
+            best = max(these, key=lambda r: r[0][0])
+            print(f"best {detection} detector: F1 {best[0][0]:.3f} {best[1]}")
     # Record the chosen settings in the model: thud-train set-picker MODEL --detection D --threshold T --min-rise R
     # --sensitivity S (thud's default for that model from then on).
 
