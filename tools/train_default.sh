@@ -9,11 +9,12 @@
 # Stage 1 trains the envelope-only model (--architecture default); stage 2 starts the onset model
 # (--architecture default-onset: a second output trained on the audio's onset strength, ×3 and clamped to 1,
 # beside the envelope; about half its training windows mirrored) from its weights, on the corpus and a second one
-# from another seed (twice the training clips), at a learning rate falling by a fifth per epoch. From scratch the onset
+# from another seed (twice the training clips), at a learning rate falling by a fifth per epoch, each output describing
+# its step one frame late (--output-delay 1: it has seen the bounce when it describes it). From scratch the onset
 # model stayed at a clip-independent prior for the two epochs we let it run (val r 0.19); from the envelope
 # model's weights it improves from the first epoch.
 # Takes about 3 h 40 min on 2 cores (50 min corpus, 45 min second corpus, 6 min test split, 8 min decoding,
-# stage 1 47 min, stage 2 55 min).
+# stage 1 47 min, stage 2 55–76 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CORPUS=${CORPUS:-$HOME/.cache/thud/corpus14k}
@@ -37,8 +38,11 @@ SHAPE=(--input-size 96x96 --conv-channels 8,16,32,32,32)
 .build/release/thud-train train "$CORPUS" --out "$WORK/envelope96.thud" --architecture default "${SHAPE[@]}" \
     --epochs 11 --onset-weight 4 --learning-rate 1e-3 --batch-size 16 --seed 1
 # Stage 2: the onset output beside it, from stage 1's weights, on both corpora, at a lower learning rate falling
-# per epoch (best of 8 epochs, chosen as in stage 1; 10 epochs keep the same one, models/README.md).
+# per epoch, one frame late (best of 8 epochs, chosen as in stage 1 by the envelope's rise, models/README.md).
 .build/release/thud-train train "$CORPUS" "$MORE" --out models/default.thud --architecture default-onset \
     "${SHAPE[@]}" --warm-start "$WORK/envelope96.thud" --epochs 8 --onset-weight 4 --learning-rate 3e-4 \
-    --learning-rate-decay 0.8 --batch-size 16 --seed 1 --onset-target-gain 3 --mirror
+    --learning-rate-decay 0.8 --batch-size 16 --seed 1 --onset-target-gain 3 --mirror --output-delay 1
+# The peak picker, chosen on the validation clips (tools/eval/tune_picker.py on `thud eval --split validation --out`)
+# and recorded in the model: thud's default for it.
+.build/release/thud-train set-picker models/default.thud --detection onset+rise --min-rise 0.55 --sensitivity 1
 .build/release/thud eval --model models/default.thud "$TEST" --split test
