@@ -69,3 +69,23 @@ public final class EnvelopeStream {
         return DescribedStep(step: step, envelope: envelope, onset: onset, hit: picker.process(envelope, onset: onset))
     }
 }
+
+/// EnvelopeStream's bookkeeping for a whole clip at once (training's validation, batch runs): the frames with the last
+/// one held `delay` more times, and the outputs frame by frame moved onto the steps they describe. Allocates; not for
+/// the per-step path.
+public enum DelayedOutputs {
+    /// `count` packed frames of `frameBytes` bytes, then the last of them `delay` more times.
+    public static func holdingLastFrame(_ frames: UnsafeBufferPointer<UInt8>, count: Int, frameBytes: Int, delay: Int) -> [UInt8] {
+        precondition(count > 0 && frames.count == count * frameBytes, "need \(count) frames of \(frameBytes) bytes")
+        var held = Array(frames)
+        held.reserveCapacity((count + delay) * frameBytes)
+        for _ in 0..<delay { held.append(contentsOf: frames[((count - 1) * frameBytes)..<(count * frameBytes)]) }
+        return held
+    }
+
+    /// Outputs after each of `count + delay` frames → the `count` steps they describe (the first `delay` outputs
+    /// describe the time before the clip).
+    public static func onTheirSteps(_ raw: (envelope: [Float], onsets: [Float]?), delay: Int) -> (envelope: [Float], onsets: [Float]?) {
+        (Array(raw.envelope.dropFirst(delay)), raw.onsets.map { Array($0.dropFirst(delay)) })
+    }
+}

@@ -122,10 +122,8 @@ public final class StreamingModel {
         precondition(frames.count == count * frameByteCount, "need \(count) frames of \(frameByteCount) bytes")
         let d = outputDelaySteps
         guard d > 0, count > 0 else { return rawBatchOutputs(frames: frames, count: count) }
-        var held = Array(frames)
-        for _ in 0..<d { held.append(contentsOf: frames[((count - 1) * frameByteCount)..<(count * frameByteCount)]) }
-        let raw = held.withUnsafeBufferPointer { rawBatchOutputs(frames: $0, count: count + d) }
-        return (Array(raw.envelope.dropFirst(d)), raw.onsets.map { Array($0.dropFirst(d)) })
+        let held = DelayedOutputs.holdingLastFrame(frames, count: count, frameBytes: frameByteCount, delay: d)
+        return DelayedOutputs.onTheirSteps(held.withUnsafeBufferPointer { rawBatchOutputs(frames: $0, count: count + d) }, delay: d)
     }
 
     /// The outputs frame by frame, whatever step they describe.

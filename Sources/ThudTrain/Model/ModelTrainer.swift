@@ -265,12 +265,10 @@ public final class ModelTrainer {
     public func predictOutputs(frames: [UInt8], count: Int) -> (envelope: [Float], onsets: [Float]?) {
         let d = architecture.outputDelay
         guard d > 0, count > 0 else { return rawOutputs(frames: frames, count: count) }
-        let n = plan.frameSize
-        precondition(frames.count == count * n, "need \(count) frames of \(n) bytes")
-        var held = frames
-        for _ in 0..<d { held.append(contentsOf: frames[((count - 1) * n)..<(count * n)]) }
-        let raw = rawOutputs(frames: held, count: count + d)
-        return (Array(raw.envelope.dropFirst(d)), raw.onsets.map { Array($0.dropFirst(d)) })
+        let held = frames.withUnsafeBufferPointer {
+            DelayedOutputs.holdingLastFrame($0, count: count, frameBytes: plan.frameSize, delay: d)
+        }
+        return DelayedOutputs.onTheirSteps(rawOutputs(frames: held, count: count + d), delay: d)
     }
 
     /// The outputs step by step as the network gives them (output t after frame t, whatever it describes).
