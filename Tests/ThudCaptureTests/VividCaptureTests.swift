@@ -31,7 +31,13 @@ final class VividCaptureTests: XCTestCase {
     static func extraChecks(runDir: URL, thud: URL) -> [String] {
         let model = runDir.appendingPathComponent("live-model.thud")
         try? ModelFile.random(architecture: .default, seed: 5).write(to: model.path)
+        // The same network with an output delay of one step (thud-train --output-delay 1), as the bundled model.
+        let delayed = runDir.appendingPathComponent("live-model-delayed.thud")
+        var delayedFile = ModelFile.random(architecture: .default, seed: 5)
+        delayedFile.header.architecture.outputDelaySteps = 1
+        try? delayedFile.write(to: delayed.path)
         return ["run_cmd live 90 \(thud.path) live /dev/video0 --model \(model.path) --frames 36 --jsonl -",
+                "run_cmd live-delayed 90 \(thud.path) live /dev/video0 --model \(delayed.path) --frames 36 --jsonl -",
                 // Two pixel formats at two frame rates, through thud live itself.
                 "run_cmd live-yuyv30 90 \(thud.path) live /dev/video0 --model \(model.path) --format yuyv --fps 30 --frames 36 --jsonl -",
                 "run_cmd live-nv12-15 90 \(thud.path) live /dev/video0 --model \(model.path) --format nv12 --fps 15 --size 640x360 --frames 36 --jsonl -",
@@ -194,6 +200,23 @@ final class VividCaptureTests: XCTestCase {
         let p = try check("live-predict")
         XCTAssertEqual(p.steps.count, 24, p.stderr)
         XCTAssertEqual(p.steps.first?["t"] as? Double, 0)
+    }
+
+    /// A model with an output delay through `thud live`: still one line per frame taken (the first frame's output
+    /// describes nothing, the last step is described from the last frame held still), each at its own step's time.
+    func testADelayedModelLiveWritesEachStepAtItsOwnTime() throws {
+        let c = try check("live-delayed")
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertEqual(c.steps.count, 36, c.stderr)
+        var lastStep = -1
+        for s in c.steps {
+            let t = s["t"] as? Double ?? -1, step = (t * 12).rounded()
+            XCTAssertEqual(t * 12, step, accuracy: 1e-4, "t \(t) is not on the 12 Hz grid")
+            XCTAssertGreaterThan(Int(step), lastStep, "steps must increase")
+            lastStep = Int(step)
+        }
+        XCTAssertEqual(c.steps.first?["t"] as? Double, 0)
+        XCTAssertTrue(c.stderr.contains("thud: 36 steps"), c.stderr)
     }
 
     func testTwoFormatsAndThreeFrameRatesGiveStepsAt12Hz() throws {
