@@ -15,7 +15,10 @@ struct LiveCommand: ParsableCommand {
 
         On a terminal it shows a live view: a scrolling envelope strip, a flash on each hit, the camera's frame \
         rate, dropped frames and the latency from the driver's frame timestamp to the prediction. Otherwise \
-        (or with --jsonl) it writes predict's JSON lines. Ctrl-C or SIGTERM stops it cleanly.
+        (or with --jsonl) it writes predict's JSON lines. Ctrl-C or SIGTERM stops it cleanly. A model trained \
+        with an output delay (the bundled one: one step) describes each step after that many more frames: its \
+        lines carry their own step's time and come that many steps later (the latency shown is the frame's to \
+        its own prediction).
         """)
 
     @Argument(help: "V4L2 device.")
