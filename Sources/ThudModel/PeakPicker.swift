@@ -1,7 +1,7 @@
 // Causal peak picker over the 12 Hz envelope stream, in the manner of aubio's onset detector: a detection function
 // (by default the envelope's rise from one step to the next, aubio's "energy" onset function; or the envelope
-// itself, the model's onset output, or that output plus the rise), an adaptive threshold from a short history of it (median + k·MAD), a minimum gap between hits and a
-// minimum envelope level. A value is confirmed as a peak when the next value is not higher, so every hit is reported
+// itself, the model's onset output, or that output plus the rise), an adaptive threshold from a short history of it
+// (median + k·MAD), a minimum gap between hits and a minimum envelope level. A value is confirmed as a peak when the next value is not higher, so every hit is reported
 // exactly one step after its peak (`latencySteps` = 1). `process` allocates nothing: the history and the sort
 // scratch are allocated in init.
 //

@@ -9,7 +9,7 @@ extension GroundTruthHits.HitSet: ExpressibleByArgument {}
 /// take the model's own picker when its file records one for the chosen detector (`thud-train set-picker`), else
 /// the detector's defaults (PeakPicker.Configuration.defaults); both chosen on the generator's validation split.
 struct HitOptions: ParsableArguments {
-    @Option(help: "What the peak picker looks at: rise (where the envelope jumps up), level (where it is loudest) onset (the model's onset output, for models trained with one) or onset+rise (their sum). Default: the one the model file records, else rise.")
+    @Option(help: "What the peak picker looks at: rise (where the envelope jumps up), level (where it is loudest), onset (the model's onset output, for models trained with one) or onset+rise (their sum). Default: the one the model file records, else rise.")
     var detection: PeakPicker.Detection?
 
     @Option(help: "Smallest envelope value (0..1) a hit can have (default: the model file's, else 0.3 for rise, 0.2 for level, 0 for onset and onset+rise).")

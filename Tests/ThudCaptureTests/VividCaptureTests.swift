@@ -164,27 +164,32 @@ final class VividCaptureTests: XCTestCase {
         return skipped
     }
 
+    /// `thud live --frames 36 --jsonl -`: 36 predict lines, every step on the 12 Hz grid, strictly increasing, the
+    /// first at 0. Not necessarily k/12 for the k-th line: when the emulated guest falls behind, a stale step is
+    /// dropped (newest wins) by design.
+    func assertThirtySixLiveLines(_ c: Check, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(c.status, 0, "\(c.name): \(c.stderr)", file: file, line: line)
+        XCTAssertEqual(c.steps.count, 36, "\(c.name): \(c.stderr)", file: file, line: line)
+        var lastStep = -1
+        for s in c.steps {
+            let t = s["t"] as? Double ?? -1, step = (t * 12).rounded()
+            XCTAssertEqual(t * 12, step, accuracy: 1e-4, "\(c.name): t \(t) is not on the 12 Hz grid", file: file, line: line)
+            XCTAssertGreaterThan(Int(step), lastStep, "\(c.name): steps must increase", file: file, line: line)
+            lastStep = Int(step)
+            XCTAssertNotNil(s["envelope"] as? Double, file: file, line: line)
+            XCTAssertNotNil(s["hit"] as? Bool, file: file, line: line)
+        }
+        XCTAssertEqual(c.steps.first?["t"] as? Double, 0, c.name, file: file, line: line)
+        XCTAssertLessThanOrEqual(lastStep, 36 + 6, "\(c.name): more than a few steps dropped", file: file, line: line)
+        XCTAssertTrue(c.stderr.contains("thud: 36 steps"), c.stderr, file: file, line: line)
+    }
+
     /// `thud live` on a real kernel driver: 36 JSON steps at 12 Hz from the model, and `thud predict
     /// /dev/videoN` takes the same live path (24 steps, then its reader goes away).
     func testThudLiveGivesThirtySixPredictedStepsAt12Hz() throws {
         for (name, negotiated) in [("live", ""), ("live-yuyv30", "YUYV"), ("live-nv12-15", "NV12")] {
             let c = try check(name)
-            XCTAssertEqual(c.status, 0, "\(name): \(c.stderr)")
-            XCTAssertEqual(c.steps.count, 36, "\(name): \(c.stderr)")
-            // Every step on the 12 Hz grid, strictly increasing. Not necessarily k/12 for the k-th line: when
-            // the emulated guest falls behind, a stale step is dropped (newest wins) by design.
-            var lastStep = -1
-            for s in c.steps {
-                let t = s["t"] as? Double ?? -1, step = (t * 12).rounded()
-                XCTAssertEqual(t * 12, step, accuracy: 1e-4, "\(name): t \(t) is not on the 12 Hz grid")
-                XCTAssertGreaterThan(Int(step), lastStep, "\(name): steps must increase")
-                lastStep = Int(step)
-                XCTAssertNotNil(s["envelope"] as? Double)
-                XCTAssertNotNil(s["hit"] as? Bool)
-            }
-            XCTAssertEqual(c.steps.first?["t"] as? Double, 0, name)
-            XCTAssertLessThanOrEqual(lastStep, 36 + 6, "\(name): more than a few steps dropped")
-            XCTAssertTrue(c.stderr.contains("thud: 36 steps"), c.stderr)
+            assertThirtySixLiveLines(c)
             if !negotiated.isEmpty { XCTAssertTrue(c.stderr.contains(negotiated), "\(name) negotiated: \(c.stderr)") }
         }
         let nv12 = try check("live-nv12-15").stderr, yuyv = try check("live-yuyv30").stderr
@@ -205,18 +210,7 @@ final class VividCaptureTests: XCTestCase {
     /// A model with an output delay through `thud live`: still one line per frame taken (the first frame's output
     /// describes nothing, the last step is described from the last frame held still), each at its own step's time.
     func testADelayedModelLiveWritesEachStepAtItsOwnTime() throws {
-        let c = try check("live-delayed")
-        XCTAssertEqual(c.status, 0, c.stderr)
-        XCTAssertEqual(c.steps.count, 36, c.stderr)
-        var lastStep = -1
-        for s in c.steps {
-            let t = s["t"] as? Double ?? -1, step = (t * 12).rounded()
-            XCTAssertEqual(t * 12, step, accuracy: 1e-4, "t \(t) is not on the 12 Hz grid")
-            XCTAssertGreaterThan(Int(step), lastStep, "steps must increase")
-            lastStep = Int(step)
-        }
-        XCTAssertEqual(c.steps.first?["t"] as? Double, 0)
-        XCTAssertTrue(c.stderr.contains("thud: 36 steps"), c.stderr)
+        assertThirtySixLiveLines(try check("live-delayed"))
     }
 
     func testTwoFormatsAndThreeFrameRatesGiveStepsAt12Hz() throws {
