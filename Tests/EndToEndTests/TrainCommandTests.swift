@@ -78,6 +78,53 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(r.stderrText.split(separator: "\n").count, 1, r.stderrText)
         XCTAssertTrue(r.stderrText.contains("nothing-here"))
     }
+
+    /// `thud-train average`: the mean of the inputs' weights, written only when every input fits; each refusal one
+    /// line naming the file, and no output.
+    func testAverageWritesTheMeanOfModelsThatFitAndNothingOtherwise() throws {
+        func write(_ name: String, _ architecture: ModelArchitecture, seed: UInt64, warmStart: String?) throws -> String {
+            var file = ModelFile.random(architecture: architecture, seed: seed)
+            if let warmStart { file.header.provenance["settings"] = "{\"warmStart\":\"\(warmStart)\"}" }
+            try file.write(to: dir.path(name))
+            return dir.path(name)
+        }
+        let a = try write("a.thud", .default, seed: 1, warmStart: "stage1.thud")
+        let b = try write("b.thud", .default, seed: 2, warmStart: "stage1.thud")
+        let out = dir.path("mean.thud")
+        let r = try Executable.run("thud-train", ["average", a, b, "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderrText)
+        XCTAssertTrue(r.stdout.isEmpty)
+        XCTAssertFalse(r.stderrText.contains("warning"), r.stderrText)
+        let mean = try ModelFile.read(path: out)
+        let first = try ModelFile.read(path: a), second = try ModelFile.read(path: b)
+        for (index, tensor) in mean.tensors.enumerated() {
+            let expected = zip(first.tensors[index].values, second.tensors[index].values).map { Float((Double($0) + Double($1)) / 2) }
+            XCTAssertEqual(tensor.values, expected, tensor.name)
+        }
+        XCTAssertTrue(mean.header.training.command.hasPrefix("thud-train average "), mean.header.training.command)
+        XCTAssertNoThrow(try StreamingModel(path: out))
+
+        // Another warm start: written, with a warning that says why it may be worse.
+        let c = try write("c.thud", .default, seed: 3, warmStart: "elsewhere.thud")
+        let warned = try Executable.run("thud-train", ["average", a, c, "--out", dir.path("warned.thud")])
+        XCTAssertEqual(warned.status, 0, warned.stderrText)
+        XCTAssertTrue(warned.stderrText.contains("warning: the models do not record one and the same --warm-start"), warned.stderrText)
+
+        // Refusals: another architecture, a missing file, one model only. Nothing is written.
+        let onset = try write("onset.thud", .defaultWithOnsets, seed: 4, warmStart: "stage1.thud")
+        let refusedOut = dir.path("refused.thud")
+        for (arguments, status, named) in [([a, onset], Int32(20), onset), ([a, dir.path("missing.thud")], 20, dir.path("missing.thud")),
+                                           ([a], 64, "at least two models")] {
+            let refused = try Executable.run("thud-train", ["average"] + arguments + ["--out", refusedOut])
+            XCTAssertEqual(refused.status, status, refused.stderrText)
+            XCTAssertTrue(refused.stdout.isEmpty)
+            if status == 20 {   // a usage error (64) is followed by ArgumentParser's usage lines
+                XCTAssertEqual(refused.stderrText.split(separator: "\n").count, 1, refused.stderrText)
+            }
+            XCTAssertTrue(refused.stderrText.contains(named), refused.stderrText)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: refusedOut))
+        }
+    }
 }
 
 /// A whole (tiny) training run through the CLI: epochs, the best model written, a checkpoint, resume.
