@@ -94,7 +94,7 @@ def main():
     rows = []
     for t, sens in itertools.product([0.15, 0.2, 0.25, 0.3, 0.35], [1.0, 3.0]):
         rows.append((f1(clips, detection="level", min_strength=t, sensitivity=sens), dict(detection="level", min_strength=t, sensitivity=sens)))
-    for t, rise, sens in itertools.product([0.15, 0.2, 0.25, 0.3], [0.08, 0.1, 0.12, 0.15, 0.18, 0.2], [1.0, 3.0]):
+    for t, rise, sens in itertools.product([0.15, 0.2, 0.25, 0.3], [0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15, 0.18, 0.2], [1.0, 3.0]):
         rows.append((f1(clips, detection="rise", min_strength=t, min_rise=rise, sensitivity=sens),
                      dict(detection="rise", min_strength=t, min_rise=rise, sensitivity=sens)))
     if clips and clips[0][1] is not None:
