@@ -8,8 +8,8 @@
 // Why the rise: a hit is an onset. Peaks of the level also fire on the bumps of a ringing tail and on the slow
 // swell before a hit the model half expects; the rise ignores both, and places the hit where the sound starts.
 // On the generator's validation split (models/README.md) it lifted the envelope model's hit F1 from 0.755 to 0.816.
-// The defaults (a rise of 0.08 to an envelope of 0.3) were chosen on those clips for the bundled model; for
-// today's (models/README.md) a rise of 0.1 scores 0.002 higher there, less than a second training seed moves it.
+// The defaults (a rise of 0.08 to an envelope of 0.3) were chosen on those clips for an earlier bundled model;
+// a model file may record its own (`thud-train set-picker`; today's records a rise of 0.06 at 0.25).
 import Foundation
 
 /// One detected hit (CONVENTIONS.md): the step of the peak, its time in seconds (step / step rate), its strength
