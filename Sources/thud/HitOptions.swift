@@ -18,13 +18,17 @@ struct HitOptions: ParsableArguments {
     @Option(help: "Smallest one-step rise of the envelope (rise), onset output (onset) or sum of the two (onset+rise) that can be a hit (default: the model file's, else 0.08 for rise, 0.3 for onset, 0.55 for onset+rise).")
     var minRise: Float?
 
+    @Option(help: "The adaptive threshold: a hit must beat median + this × MAD (+ 0.05) of the last second of the detection series; higher flags fewer hits in busy passages (default: the model file's, else 3).")
+    var sensitivity: Float?
+
     func validate() throws {
         if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be between 0 and 1") }
         if let minRise, !(0...1).contains(minRise) { throw ValidationError("--min-rise must be between 0 and 1") }
+        if let sensitivity, !(0...100).contains(sensitivity) { throw ValidationError("--sensitivity must be between 0 and 100") }
     }
 
     /// The settings for this model: the picker its file records (chosen for it on validation clips) unless another
-    /// detector is asked for, else the detector's defaults, then --threshold and --min-rise. Throws when --detection
+    /// detector is asked for, else the detector's defaults, then --threshold, --min-rise and --sensitivity. Throws when --detection
     /// onset is asked of a model without an onset output.
     func configuration(for model: StreamingModel, path: String) throws -> PeakPicker.Configuration {
         let recorded = model.header.picker
@@ -35,6 +39,7 @@ struct HitOptions: ParsableArguments {
         var c = recorded.flatMap { $0.detection == chosen ? $0 : nil } ?? PeakPicker.Configuration.defaults(for: chosen)
         if let threshold { c.minStrength = threshold }
         if let minRise { c.minRise = minRise }
+        if let sensitivity { c.sensitivity = sensitivity }
         c.stepRateHz = model.stepRateHz
         return c
     }

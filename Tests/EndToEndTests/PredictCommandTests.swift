@@ -126,6 +126,25 @@ final class PredictCommandTests: XCTestCase {
         let flagged = r.lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["hit"] as? Bool ?? false }
         XCTAssertEqual(flagged, expected.map { $0 != nil })
         XCTAssertGreaterThan(flagged.filter { $0 }.count, 0, "the test needs hits to mean much")
+        // --sensitivity sets the adaptive threshold: at 0 the same stream through a picker set so, and more hits.
+        let loose = try Executable.run("thud", ["predict", "--model", onsetModel, "--detection", "onset", "--min-rise", "0",
+                                                 "--sensitivity", "0", path])
+        XCTAssertEqual(loose.status, 0, loose.stderrText)
+        config.sensitivity = 0
+        let loosePicker = PeakPicker(configuration: config)
+        model.reset()
+        var looseExpected: [HitEvent?] = []
+        _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: model.inputWidth, height: model.inputHeight), audio: false, onStep: { step in
+            let e = model.step(frame: step.pixels)
+            looseExpected.append(loosePicker.process(e, onset: model.lastOnset))
+            return true
+        })
+        let looseFlagged = loose.lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["hit"] as? Bool ?? false }
+        XCTAssertEqual(looseFlagged, looseExpected.map { $0 != nil })
+        XCTAssertGreaterThan(looseFlagged.filter { $0 }.count, flagged.filter { $0 }.count)
+        let badSensitivity = try Executable.run("thud", ["predict", "--model", onsetModel, "--sensitivity", "101", path])
+        XCTAssertEqual(badSensitivity.status, 64)
+        XCTAssertTrue(badSensitivity.stdout.isEmpty)
 
         // The same picker recorded in the file (thud-train set-picker) is thud's default for it; --detection still
         // chooses another detector, with that detector's defaults.
