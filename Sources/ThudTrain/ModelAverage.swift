@@ -4,19 +4,10 @@
 // of their windows, their mirrored frames) end in the same basin, where the straight line between them stays low;
 // their mean is one model that runs at the cost of one and usually scores better than either. Models trained from
 // different starts have no reason to line up unit for unit, and their mean is usually worse than both, so
-// `warmStartsDiffer` lets the command say so; scores on validation clips decide.
+// `warmStartsDiffer` lets the command say so; scores on validation clips decide. Models that cannot be averaged
+// (another architecture or step rate) throw TrainerStateError, one line naming the file.
 import Foundation
 import ThudModel
-
-/// Why models could not be averaged: one line naming the file and what does not fit.
-public struct ModelAverageError: Error, CustomStringConvertible, LocalizedError, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    /// An input that is not a model this one can be averaged with: same class as an invalid model file.
-    public var exitCode: Int32 { 20 }
-    public var description: String { message }
-    public var errorDescription: String? { message }
-}
 
 public enum ModelAverage {
     /// The element-wise mean of the models' tensors, summed in Double so the order of the models does not matter
@@ -25,16 +16,16 @@ public enum ModelAverage {
     /// its picker is chosen anew on validation clips (`thud-train set-picker`).
     public static func average(_ models: [(path: String, file: ModelFile)], command: String) throws -> ModelFile {
         guard let (firstPath, first) = models.first, models.count >= 2 else {
-            throw ModelAverageError("averaging needs at least two models, got \(models.count)")
+            throw TrainerStateError("averaging needs at least two models, got \(models.count)")
         }
         let architecture = normalized(first.header.architecture)
         for (path, file) in models.dropFirst() {
             let other = normalized(file.header.architecture)
             if other != architecture {
-                throw ModelAverageError("model file \(path): cannot be averaged with \(firstPath): its architecture differs (\(difference(architecture, other)))")
+                throw TrainerStateError("model file \(path): cannot be averaged with \(firstPath): its architecture differs (\(difference(architecture, other)))")
             }
             if file.header.stepRateHz != first.header.stepRateHz {
-                throw ModelAverageError("model file \(path): cannot be averaged with \(firstPath): it runs at \(file.header.stepRateHz) Hz, not \(first.header.stepRateHz) Hz")
+                throw TrainerStateError("model file \(path): cannot be averaged with \(firstPath): it runs at \(file.header.stepRateHz) Hz, not \(first.header.stepRateHz) Hz")
             }
         }
         // ModelFile.read has checked every tensor against the architecture, so equal architectures mean equal
@@ -45,7 +36,7 @@ public enum ModelAverage {
             var sum = [Double](repeating: 0, count: tensor.values.count)
             for (path, file) in models {
                 guard let other = file.tensor(named: tensor.name), other.shape == tensor.shape else {
-                    throw ModelAverageError("model file \(path): has no tensor \(tensor.name) of shape \(tensor.shape)")
+                    throw TrainerStateError("model file \(path): has no tensor \(tensor.name) of shape \(tensor.shape)")
                 }
                 for i in sum.indices { sum[i] += Double(other.values[i]) }
             }

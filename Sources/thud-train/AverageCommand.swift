@@ -41,7 +41,7 @@ struct AverageCommand: ParsableCommand {
         } catch let error as ModelFileError {
             console.error(error.message)
             throw ExitCode(error.exitCode)
-        } catch let error as ModelAverageError {
+        } catch let error as TrainerStateError {
             console.error(error.message)
             throw ExitCode(error.exitCode)
         }

@@ -49,9 +49,9 @@ final class ModelAverageTests: XCTestCase {
         var wider = tinyArchitecture
         wider.lstmHidden = 24
         XCTAssertThrowsError(try ModelAverage.average([("a.thud", a), ("wide.thud", model(wider, seed: 2))], command: "")) { error in
-            let message = (error as? ModelAverageError)?.message ?? ""
+            let message = (error as? TrainerStateError)?.message ?? ""
             XCTAssertEqual(message, "model file wide.thud: cannot be averaged with a.thud: its architecture differs (LSTM 2x24, not 2x16)")
-            XCTAssertEqual((error as? ModelAverageError)?.exitCode, 20)
+            XCTAssertEqual((error as? TrainerStateError)?.exitCode, 20)
         }
         var delayed = tinyArchitecture
         delayed.outputDelaySteps = 1

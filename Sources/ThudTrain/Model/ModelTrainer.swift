@@ -33,7 +33,8 @@ public struct TrainingSequence {
     public var steps: Int { targets.count }
 }
 
-/// A checkpoint or model that does not fit the trainer (missing tensor, wrong shape, bad step counter).
+/// A checkpoint or model that does not fit the trainer (missing tensor, wrong shape, bad step counter), or a
+/// model that cannot be averaged with another (ModelAverage).
 public struct TrainerStateError: Error, CustomStringConvertible, LocalizedError, Equatable {
     public let message: String
     public init(_ message: String) { self.message = message }
