@@ -1,8 +1,8 @@
 // The mean of the weights of several models of one architecture ("model soup", Wortsman et al. 2022).
 //
 // Why it works here: stage-2 runs that start from the same stage-1 weights and differ only in their seed (the order
-// of their windows, their mirrored frames) end in the same basin, where the straight line between them stays low;
-// their mean is one model that runs at the cost of one and usually scores better than either. Models trained from
+// of their windows, their mirrored frames) end close enough that their mean is itself a good model, one that runs
+// at the cost of one; for the bundled model's two runs it scores better than either (models/README.md). Models trained from
 // different starts have no reason to line up unit for unit, and their mean is usually worse than both, so
 // `warmStartsDiffer` lets the command say so; scores on validation clips decide. Models that cannot be averaged
 // (another architecture or step rate) throw TrainerStateError, one line naming the file.
