@@ -77,8 +77,9 @@ public enum DelayedOutputs {
     /// `count` packed frames of `frameBytes` bytes, then the last of them `delay` more times.
     public static func holdingLastFrame(_ frames: UnsafeBufferPointer<UInt8>, count: Int, frameBytes: Int, delay: Int) -> [UInt8] {
         precondition(count > 0 && frames.count == count * frameBytes, "need \(count) frames of \(frameBytes) bytes")
-        var held = Array(frames)
+        var held: [UInt8] = []
         held.reserveCapacity((count + delay) * frameBytes)
+        held.append(contentsOf: frames)
         for _ in 0..<delay { held.append(contentsOf: frames[((count - 1) * frameBytes)..<(count * frameBytes)]) }
         return held
     }

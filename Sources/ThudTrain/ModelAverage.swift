@@ -65,7 +65,8 @@ public enum ModelAverage {
     /// all one and the same.
     public static func warmStartsDiffer(_ models: [ModelFile]) -> [String?]? {
         let starts = models.map(warmStart(of:))
-        return Set(starts.map { $0 ?? "" }).count == 1 && starts[0] != nil ? nil : starts
+        if let shared = starts.first ?? nil, starts.allSatisfy({ $0 == shared }) { return nil }
+        return starts
     }
 
     /// `thud-train train`'s --warm-start (in its settings), or the one start an averaged model's ingredients shared.

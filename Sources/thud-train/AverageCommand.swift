@@ -30,8 +30,7 @@ struct AverageCommand: ParsableCommand {
         let console = Console()
         do {
             let files = try models.map { (path: $0, file: try ModelFile.read(path: $0)) }
-            let command = (["thud-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-            let averaged = try ModelAverage.average(files, command: command)
+            let averaged = try ModelAverage.average(files, command: invokedCommand)
             if let starts = ModelAverage.warmStartsDiffer(files.map(\.file)) {
                 let named = zip(models, starts).map { "\($0): \($1 ?? "none recorded")" }.joined(separator: ", ")
                 console.log("warning: the models do not record one and the same --warm-start (\(named)); the mean of models trained from different starts is usually worse than each")

@@ -20,6 +20,9 @@ struct ThudTrainCommand: ParsableCommand {
         defaultSubcommand: TrainCommand.self)
 }
 
+/// This invocation as a model's provenance records it (`training.command`).
+var invokedCommand: String { (["thud-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ") }
+
 /// "WxH" for `prepare --size` and `train --input-size` (the model's frame size; the cache is keyed by it), or a
 /// ValidationError naming the option. Sizes a model cannot use are refused by ModelArchitecture.validationProblem().
 func parseFrameSize(_ text: String, option: String) throws -> (width: Int, height: Int) {

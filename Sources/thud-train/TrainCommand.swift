@@ -130,10 +130,9 @@ struct TrainCommand: ParsableCommand {
         if onsetTargetGain != 1 { settings.onsetTargetGain = onsetTargetGain }
         if mirror { settings.mirror = true }
         if learningRateDecay != 1 { settings.learningRateDecay = learningRateDecay }
-        let command = (["thud-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let run = TrainingRun(settings: settings, train: train, validation: validation,
                               checkpointPath: checkpoint ?? out + ".checkpoint", outputPath: out,
-                              provenance: TrainingProvenance(command: command, data: "\(data.dataset) (classes \(data.classes)): \(train.count) train, \(validation.count) validation clips"),
+                              provenance: TrainingProvenance(command: invokedCommand, data: "\(data.dataset) (classes \(data.classes)): \(train.count) train, \(validation.count) validation clips"),
                               log: console.log, progress: console.progress)
         run.stopAfterBatches = stopAfterBatches
         if let killAfterBatches { run.afterBatch = { if $0 >= killAfterBatches { kill(getpid(), SIGKILL) } } }
