@@ -130,7 +130,8 @@ public final class MotionEnergyEnvelope {
     public func reset() { hasPrevious = false; runningMax = 0 }
 
     public func step(frame: UnsafeBufferPointer<UInt8>) -> Float {
-        encoder.encode(current: frame, previous: hasPrevious ? UnsafeBufferPointer(previous) : frame, into: features)
+        let previousFrame = hasPrevious ? UnsafeBufferPointer(previous) : frame
+        encoder.encode(current: frame, previous: previousFrame, beforePrevious: previousFrame, into: features)
         _ = previous.update(fromContentsOf: frame)
         hasPrevious = true
         let energy = features[encoder.gridRows * encoder.gridCols]   // global mean |difference| in 0…1

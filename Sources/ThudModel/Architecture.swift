@@ -37,17 +37,25 @@ public struct EncoderSpec: Codable, Equatable, Sendable {
     /// frame-to-frame difference is small next to the picture itself; without a gain the picture's
     /// appearance swamps it and training learns a clip-independent prior. Absent in a file = 1.
     public var differenceGain: Float?
+    /// conv: a third input plane, the previous step's difference (previous − the frame before it)/255 × the same
+    /// gain. A bounce is a change of motion; one difference shows where things move, two side by side let the
+    /// first layer see the motion turn. Absent in a file = false (two planes).
+    public var previousDifferencePlane: Bool?
 
     public var effectiveDifferenceGain: Float { differenceGain ?? 1 }
+    /// Whether the conv encoder reads the third plane (`previousDifferencePlane`).
+    public var hasPreviousDifferencePlane: Bool { kind == .conv && (previousDifferencePlane ?? false) }
+    /// Input planes of the first conv layer: the frame and its difference, then the previous difference if any.
+    public var inputPlaneCount: Int { hasPreviousDifferencePlane ? 3 : 2 }
 
-    public static func conv(channels: [Int], differenceGain: Float? = nil) -> EncoderSpec {
+    public static func conv(channels: [Int], differenceGain: Float? = nil, previousDifferencePlane: Bool? = nil) -> EncoderSpec {
         EncoderSpec(kind: .conv, convChannels: channels, gridRows: nil, gridCols: nil, activeThresholdLevels: nil,
-                    differenceGain: differenceGain)
+                    differenceGain: differenceGain, previousDifferencePlane: previousDifferencePlane)
     }
 
     public static func motionEnergy(rows: Int = 8, cols: Int = 8, activeThresholdLevels: Int = 10) -> EncoderSpec {
         EncoderSpec(kind: .motionEnergy, convChannels: nil, gridRows: rows, gridCols: cols,
-                    activeThresholdLevels: activeThresholdLevels, differenceGain: nil)
+                    activeThresholdLevels: activeThresholdLevels, differenceGain: nil, previousDifferencePlane: nil)
     }
 }
 
@@ -135,6 +143,7 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
                 return "conv encoder differenceGain must be in (0, 1000]"
             }
         case .motionEnergy:
+            if encoder.previousDifferencePlane == true { return "previousDifferencePlane needs the conv encoder" }
             guard let r = encoder.gridRows, let c = encoder.gridCols, r >= 1, c >= 1,
                   r <= input.height, c <= input.width else { return "motion-energy grid must fit the input" }
             guard let t = encoder.activeThresholdLevels, t >= 0, t < 255 else {
@@ -154,7 +163,7 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
     public var parameterShapes: [(name: String, shape: [Int])] {
         var out: [(String, [Int])] = []
         if encoder.kind == .conv, let channels = encoder.convChannels {
-            var cin = 2
+            var cin = encoder.inputPlaneCount
             for (i, cout) in channels.enumerated() {
                 out.append(("encoder.conv\(i).weight", [cout, cin, 3, 3]))
                 out.append(("encoder.conv\(i).bias", [cout]))

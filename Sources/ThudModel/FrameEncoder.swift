@@ -1,4 +1,4 @@
-// Per-frame visual encoders. Both see the current frame and the previous one (causal: never a future frame) and
+// Per-frame visual encoders. Both see the current frame and the ones before it (causal: never a future frame) and
 // write a fixed-length feature vector for the LSTM. Motion is what predicts a hit, hence the frame difference.
 import Foundation
 
@@ -7,14 +7,17 @@ public protocol FrameEncoder: AnyObject {
     var inputHeight: Int { get }
     /// Length of the feature vector `encode` writes (= the LSTM's input size).
     var featureCount: Int { get }
-    /// Encodes one step. `current` and `previous` are gray8 frames of inputWidth × inputHeight; on the first step
-    /// after a reset the caller passes the current frame as `previous` (difference zero). Must not allocate.
+    /// Encodes one step. `current`, `previous` and `beforePrevious` (the frame before `previous`) are gray8 frames
+    /// of inputWidth × inputHeight. A frame the stream does not have yet is replaced by the one after it: on the
+    /// first step after a reset `previous` and `beforePrevious` are the current frame, on the second
+    /// `beforePrevious` is `previous` (each missing difference is zero). Must not allocate.
     func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
-                into features: UnsafeMutablePointer<Float>)
+                beforePrevious: UnsafeBufferPointer<UInt8>, into features: UnsafeMutablePointer<Float>)
 }
 
 /// Learned encoder: a stack of stride-2 3×3 conv layers (padding 1) + ReLU over two channels,
-/// [x/255, (x − previous)/255 × differenceGain], flattened channel-major (as PyTorch's `flatten(1)` of NCHW).
+/// [x/255, (x − previous)/255 × differenceGain], or three with `previousDifferencePlane`
+/// (+ (previous − beforePrevious)/255 × differenceGain), flattened channel-major (as PyTorch's `flatten(1)` of NCHW).
 /// Each layer is im2col + one sgemm with the weight as stored ([Cout, Cin, 3, 3]).
 public final class ConvEncoder: FrameEncoder {
     public let inputWidth: Int
@@ -29,8 +32,9 @@ public final class ConvEncoder: FrameEncoder {
     }
 
     let layers: [Layer]
-    /// Input planes [2 × H × W]: normalised frame and difference.
+    /// Input planes [2 or 3 × H × W]: normalised frame, difference, and the previous difference if the model has it.
     let inputPlanes: FloatBuffer
+    let hasPreviousDifference: Bool
     /// Scales the difference plane (EncoderSpec.differenceGain).
     let differenceGain: Float
     /// Shared im2col scratch, sized for the largest layer.
@@ -40,7 +44,7 @@ public final class ConvEncoder: FrameEncoder {
         precondition(a.encoder.kind == .conv)
         inputWidth = a.input.width; inputHeight = a.input.height
         var layers: [Layer] = []
-        var cin = 2, h = a.input.height, w = a.input.width, maxColumns = 0
+        var cin = a.encoder.inputPlaneCount, h = a.input.height, w = a.input.width, maxColumns = 0
         for (i, cout) in (a.encoder.convChannels ?? []).enumerated() {
             let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
             layers.append(Layer(inChannels: cin, outChannels: cout, inHeight: h, inWidth: w,
@@ -54,14 +58,16 @@ public final class ConvEncoder: FrameEncoder {
         self.layers = layers
         differenceGain = a.encoder.effectiveDifferenceGain
         featureCount = cin * h * w
-        inputPlanes = FloatBuffer(count: 2 * a.input.width * a.input.height)
+        hasPreviousDifference = a.encoder.hasPreviousDifferencePlane
+        inputPlanes = FloatBuffer(count: a.encoder.inputPlaneCount * a.input.width * a.input.height)
         columns = FloatBuffer(count: maxColumns)
     }
 
     public func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
-                       into features: UnsafeMutablePointer<Float>) {
+                       beforePrevious: UnsafeBufferPointer<UInt8>, into features: UnsafeMutablePointer<Float>) {
         let n = inputWidth * inputHeight
-        precondition(current.count == n && previous.count == n, "frame must be \(inputWidth)x\(inputHeight) gray8")
+        precondition(current.count == n && previous.count == n && beforePrevious.count == n,
+                     "frame must be \(inputWidth)x\(inputHeight) gray8")
         let frame = inputPlanes.pointer, diff = inputPlanes.pointer + n
         let scale: Float = 1.0 / 255.0
         for i in 0..<n {
@@ -69,6 +75,12 @@ public final class ConvEncoder: FrameEncoder {
             frame[i] = x
             // Same float ops as the reference ((x/255 − prev/255)·gain), so both sides agree bit for bit here.
             diff[i] = (x - Float(previous[i]) * scale) * differenceGain
+        }
+        if hasPreviousDifference {
+            let previousDiff = diff + n
+            for i in 0..<n {
+                previousDiff[i] = (Float(previous[i]) * scale - Float(beforePrevious[i]) * scale) * differenceGain
+            }
         }
         var input = UnsafePointer(inputPlanes.pointer)
         for layer in layers {
@@ -105,8 +117,9 @@ public final class MotionEnergyEncoder: FrameEncoder {
         featureCount = gridRows * gridCols + MotionEnergyEncoder.globalFeatureCount
     }
 
+    /// Reads the current and previous frames only.
     public func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
-                       into features: UnsafeMutablePointer<Float>) {
+                       beforePrevious: UnsafeBufferPointer<UInt8>, into features: UnsafeMutablePointer<Float>) {
         let w = inputWidth, h = inputHeight
         precondition(current.count == w * h && previous.count == w * h, "frame must be \(w)x\(h) gray8")
         var totalDiff = 0, totalBright = 0, active = 0

@@ -32,9 +32,12 @@ public final class StreamingModel {
     public var recordsTimings = false
     public private(set) var lastTimings = StepTimings()
 
-    /// The previous frame, kept for the difference channel (a copy: the caller's buffer is reused by the ring).
-    private let previousFrame: UnsafeMutableBufferPointer<UInt8>
+    /// The previous frame and the one before it, kept for the difference planes (copies: the caller's buffer is
+    /// reused by the ring). Two buffers that trade roles each step, so a step copies one frame.
+    private var previousFrame: UnsafeMutableBufferPointer<UInt8>
+    private var beforePreviousFrame: UnsafeMutableBufferPointer<UInt8>
     private var hasPrevious = false
+    private var hasBeforePrevious = false
 
     /// Loads and validates a .thud file (errors: ModelFileError, exit code 20).
     public convenience init(path: String) throws {
@@ -62,9 +65,14 @@ public final class StreamingModel {
         frameByteCount = a.input.width * a.input.height
         previousFrame = .allocate(capacity: frameByteCount)
         previousFrame.initialize(repeating: 0)
+        beforePreviousFrame = .allocate(capacity: frameByteCount)
+        beforePreviousFrame.initialize(repeating: 0)
     }
 
-    deinit { previousFrame.deallocate() }
+    deinit {
+        previousFrame.deallocate()
+        beforePreviousFrame.deallocate()
+    }
 
     /// Advances one 12 Hz step on a gray8 frame of `frameByteCount` bytes and returns the envelope in [0, 1].
     /// Allocates nothing (checked by tools/bench/model_bench.sh).
@@ -73,10 +81,12 @@ public final class StreamingModel {
         // The thread count is process-global and someone else (training, another model) may have raised it; checking
         // is one load, setting only happens when it changed.
         Kernels.pinBLASToOneThread()
-        // After a reset there is no previous frame: use the current one, so the first difference is zero.
+        // After a reset there is no previous frame: use the current one, so the first difference is zero; likewise
+        // the frame before the previous one (FrameEncoder.encode).
         let previous = hasPrevious ? UnsafeBufferPointer(previousFrame) : frame
+        let beforePrevious = hasBeforePrevious ? UnsafeBufferPointer(beforePreviousFrame) : previous
         let t0 = recordsTimings ? monotonicSeconds() : 0
-        encoder.encode(current: frame, previous: previous, into: lstm.input)
+        encoder.encode(current: frame, previous: previous, beforePrevious: beforePrevious, into: lstm.input)
         let t1 = recordsTimings ? monotonicSeconds() : 0
         lstm.step()
         let t2 = recordsTimings ? monotonicSeconds() : 0
@@ -85,6 +95,10 @@ public final class StreamingModel {
             let t3 = monotonicSeconds()
             lastTimings = StepTimings(encoder: t1 - t0, lstm: t2 - t1, head: t3 - t2)
         }
+        // The previous frame becomes the one before it and the other buffer takes this frame. `frame` may be the
+        // old previousFrame (stepOnLastFrame): after the swap it is the source, never the destination.
+        swap(&previousFrame, &beforePreviousFrame)
+        hasBeforePrevious = hasPrevious
         _ = previousFrame.update(fromContentsOf: frame)
         hasPrevious = true
         stepIndex += 1
@@ -106,6 +120,7 @@ public final class StreamingModel {
     public func reset() {
         lstm.reset()
         hasPrevious = false
+        hasBeforePrevious = false
         stepIndex = 0
     }
 
@@ -135,7 +150,10 @@ public final class StreamingModel {
                 let current = UnsafeBufferPointer(rebasing: frames[(t * frameByteCount)..<((t + 1) * frameByteCount)])
                 let previous = t == 0 ? current
                     : UnsafeBufferPointer(rebasing: frames[((t - 1) * frameByteCount)..<(t * frameByteCount)])
-                encoder.encode(current: current, previous: previous, into: fp.baseAddress! + t * f)
+                let beforePrevious = t < 2 ? previous
+                    : UnsafeBufferPointer(rebasing: frames[((t - 2) * frameByteCount)..<((t - 1) * frameByteCount)])
+                encoder.encode(current: current, previous: previous, beforePrevious: beforePrevious,
+                               into: fp.baseAddress! + t * f)
             }
         }
         let hidden = lstm.runBatch(inputs: features, steps: count)

@@ -324,9 +324,13 @@ public final class TrainingRun {
         let fb = clip.frameBytes
         var frames = Array(clip.frames[(w.start * fb)..<((w.start + w.length) * fb)])
         var previous = w.start > 0 ? Array(clip.frames[((w.start - 1) * fb)..<(w.start * fb)]) : nil
+        // Only a model with the previous-difference plane reads the frame before that.
+        var beforePrevious = w.start > 1 && settings.architecture.encoder.hasPreviousDifferencePlane
+            ? Array(clip.frames[((w.start - 2) * fb)..<((w.start - 1) * fb)]) : nil
         if mirrored {
             Self.mirrorRows(&frames, width: clip.width)
             if previous != nil { Self.mirrorRows(&previous!, width: clip.width) }
+            if beforePrevious != nil { Self.mirrorRows(&beforePrevious!, width: clip.width) }
         }
         // The output after frame t describes step t − delay; before the clip there is no sound (the envelope's
         // smoothing is zero outside the clip too).
@@ -344,7 +348,8 @@ public final class TrainingRun {
         let gain = settings.onsetTargetGain ?? 1
         let onsets = settings.architecture.hasOnsetOutput
             ? (w.start..<(w.start + w.length)).map { min(1, gain * described(clip.onsets, $0)) } : nil
-        return TrainingSequence(frames: frames, previousFrame: previous, targets: targets, weights: weights, onsetTargets: onsets)
+        return TrainingSequence(frames: frames, previousFrame: previous, beforePreviousFrame: beforePrevious, targets: targets,
+                                weights: weights, onsetTargets: onsets)
     }
 
     /// Reverses every row of width `width` in place (gray8 frames, row-major, back to back).

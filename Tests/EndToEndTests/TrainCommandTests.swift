@@ -278,4 +278,30 @@ final class TrainRunTests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path("bad-size.thud")))
         }
     }
+
+    /// --previous-difference: the model file records the third plane, a two-plane model warm-starts it, thud
+    /// predicts with it; the weight-free encoder has no planes to add one to.
+    func testThePreviousDifferencePlaneTrainsFromATwoPlaneModelAndThudPredictsWithIt() throws {
+        let data = try TinyDataset.write(root: dir.path("ds-pd"), good: ["train": 2, "validation": 1], seconds: 2)
+        let common = ["train", data.root, "--cache", dir.path("cache-pd"), "--epochs", "1", "--batch-size", "2",
+                      "--sequence-length", "12", "--seed", "7"]
+        let base = try Executable.run("thud-train", common + ["--out", dir.path("two.thud")])
+        XCTAssertEqual(base.status, 0, base.stderrText)
+        let run = try Executable.run("thud-train", common + ["--out", dir.path("three.thud"), "--previous-difference",
+                                                             "--warm-start", dir.path("two.thud")])
+        XCTAssertEqual(run.status, 0, run.stderrText)
+        XCTAssertTrue(run.stderrText.contains("starting from the weights of"), run.stderrText)
+        let file = try ModelFile.read(path: dir.path("three.thud"))
+        XCTAssertEqual(file.header.architecture.encoder.previousDifferencePlane, true)
+        XCTAssertEqual(file.tensor(named: "encoder.conv0.weight")?.shape, [8, 3, 3, 3])
+        let predict = try Executable.run("thud", ["predict", "--model", dir.path("three.thud"), data.root + "/videos/101.mp4"])
+        XCTAssertEqual(predict.status, 0, predict.stderrText)
+        XCTAssertEqual(predict.lines.count, 24)
+
+        let bad = try Executable.run("thud-train", common + ["--out", dir.path("bad-pd.thud"), "--architecture",
+                                                             "motion-energy", "--previous-difference"])
+        XCTAssertEqual(bad.status, 64, bad.stderrText)
+        XCTAssertTrue(bad.stderrText.contains("--previous-difference needs a conv architecture"), bad.stderrText)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path("bad-pd.thud")))
+    }
 }

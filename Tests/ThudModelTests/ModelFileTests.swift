@@ -122,6 +122,28 @@ final class ModelFileTests: XCTestCase {
         XCTAssertEqual(delayed.header.architecture.validationProblem(), "outputDelaySteps 5 out of range 0...4")
     }
 
+    /// The previous-difference plane is one more input plane of the first conv layer. Absent from the header of
+    /// every model without it; a reader that ignored the field would find the first layer's weights the wrong shape
+    /// and refuse the file, so it needs no new format version. Only the conv encoder has it.
+    func testThePreviousDifferencePlaneWidensTheFirstLayerAndIsOnlyWrittenWhenSet() throws {
+        let plain = smallFile()
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(plain.header), as: UTF8.self).contains("previousDifference"))
+        var architecture = smallConvArchitecture
+        architecture.encoder.previousDifferencePlane = true
+        XCTAssertEqual(architecture.encoder.inputPlaneCount, 3)
+        let file = ModelFile.random(architecture: architecture, seed: 3)
+        XCTAssertEqual(file.tensor(named: "encoder.conv0.weight")?.shape[1], 3)
+        XCTAssertEqual(file.encoded()[8], 1)
+        XCTAssertEqual(try ModelFile.decode(file.encoded(), path: "pd.thud"), file)
+        var readWithoutIt = file
+        readWithoutIt.header.architecture.encoder.previousDifferencePlane = nil
+        XCTAssertEqual(readWithoutIt.shapeProblem(), "tensor encoder.conv0.weight has shape [4, 3, 3, 3], architecture needs [4, 2, 3, 3]")
+        var motion = ModelArchitecture.motionEnergyDefault
+        motion.encoder.previousDifferencePlane = true
+        XCTAssertEqual(motion.validationProblem(), "previousDifferencePlane needs the conv encoder")
+        XCTAssertEqual(motion.encoder.inputPlaneCount, 2)
+    }
+
     func testRejectsTruncationAndTrailingBytes() {
         let b = smallFile().encoded()
         expectProblem(Array(b.dropLast(1))) { if case .truncated = $0 { return true }; return false }

@@ -1,5 +1,6 @@
 // Swift vs the PyTorch reference (tools/reference/make_fixtures.py): every step's features, LSTM h and c of both
-// layers, and envelope agree to 1e-5, across 40 steps of carried state, a reset(), and 8 more steps.
+// layers, and envelope agree to 1e-5, across 40 steps of carried state, a reset(), and 8 more steps. Three models:
+// the conv encoder, the motion-energy encoder, and the conv encoder with the previous-difference plane.
 import Foundation
 import XCTest
 @testable import ThudModel
@@ -57,12 +58,20 @@ final class ReferenceFixtureTests: XCTestCase {
         try checkStreaming("conv", expectedEncoder: .conv)
     }
 
+    /// The third plane: zero on the first two steps after each reset, then the previous step's difference.
+    func testPreviousDifferencePlaneModelMatchesPyTorchStepByStepAcrossReset() throws {
+        try checkStreaming("conv3", expectedEncoder: .conv)
+        let (_, model, _) = try load("conv3")
+        XCTAssertEqual(model.architecture.encoder.inputPlaneCount, 3)
+        XCTAssertEqual(model.architecture.encoder.differenceGain, 4)
+    }
+
     func testMotionEnergyModelMatchesPyTorchStepByStepAcrossReset() throws {
         try checkStreaming("motion", expectedEncoder: .motionEnergy)
     }
 
     func testBatchPathMatchesPyTorch() throws {
-        for tag in ["conv", "motion"] {
+        for tag in ["conv", "motion", "conv3"] {
             let (fx, model, frames) = try load(tag)
             let n = model.frameByteCount
             // The reset splits the stream into two independent batches.

@@ -18,8 +18,19 @@ final class StreamingModelTests: XCTestCase {
     /// last step from the last frame held still, and the batch path (training's validation, thud-train's test
     /// figures) gives the same values on the same steps.
     func testADelayedModelsValuesLandOnTheStepsTheyDescribe() throws {
+        try checkDelayedValuesLandOnTheirSteps(previousDifferencePlane: false)
+    }
+
+    /// The same with the previous-difference plane: the last frame held still has a zero difference and the last
+    /// real difference as its previous one, in the stream and in the batch path alike.
+    func testADelayedModelWithThePreviousDifferencePlaneDescribesItsStepsAlikeStreamingAndBatched() throws {
+        try checkDelayedValuesLandOnTheirSteps(previousDifferencePlane: true)
+    }
+
+    private func checkDelayedValuesLandOnTheirSteps(previousDifferencePlane: Bool) throws {
         var arch = smallConvArchitecture
         arch.onsetOutput = true
+        if previousDifferencePlane { arch.encoder.previousDifferencePlane = true }
         var delayedArch = arch
         delayedArch.outputDelaySteps = 1
         let undelayedFile = ModelFile.random(architecture: arch, seed: 9)
@@ -129,7 +140,7 @@ final class MotionEnergyEncoderTests: XCTestCase {
         var out = [Float](repeating: -1, count: 8)
         current.withUnsafeBufferPointer { c in
             previous.withUnsafeBufferPointer { p in
-                out.withUnsafeMutableBufferPointer { enc.encode(current: c, previous: p, into: $0.baseAddress!) }
+                out.withUnsafeMutableBufferPointer { enc.encode(current: c, previous: p, beforePrevious: p, into: $0.baseAddress!) }
             }
         }
         let topRight = Float(4 * 155 + 5) / Float(16 * 255)

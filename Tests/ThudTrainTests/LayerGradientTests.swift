@@ -209,25 +209,40 @@ final class LayerGradientTests: XCTestCase {
         checkWholeNetworkByFiniteDifferences(a, onsetTargets: ([0, 0.1, 1, 0.2, 0], [0.05, 0.9, 0]), onsetWeight: 2)
     }
 
+    /// With the previous-difference plane: one sequence has a previous frame and the one before it, one only a
+    /// previous frame, one neither (each missing difference is zero). Every weight of the first layer is checked,
+    /// the new plane's included.
+    func testWholeNetworkWithThePreviousDifferencePlaneGradientByFiniteDifferences() {
+        var a = tinyArchitecture
+        a.encoder.previousDifferencePlane = true
+        checkWholeNetworkByFiniteDifferences(a, onsetTargets: nil, beforePrevious: true)
+    }
+
     private func checkWholeNetworkByFiniteDifferences(_ architecture: ModelArchitecture, onsetTargets: ([Float], [Float])?,
-                                                      onsetWeight: Float = 1) {
+                                                      onsetWeight: Float = 1, beforePrevious: Bool = false) {
         let trainer = ModelTrainer(architecture: architecture, seed: 3)
         trainer.onsetLossWeight = onsetWeight
         var rng = SplitMix64(seed: 41)
         let n = 16 * 16
         let a = squareTask(width: 16, height: 16, steps: 5, hitSteps: [2], seed: 1)
         let b = squareTask(width: 16, height: 16, steps: 3, hitSteps: [1], seed: 2)
-        let batch = [TrainingSequence(frames: a.frames, previousFrame: Array(b.frames[0..<n]), targets: a.targets,
-                                      onsetTargets: onsetTargets?.0),
+        var batch = [TrainingSequence(frames: a.frames, previousFrame: Array(b.frames[0..<n]),
+                                      beforePreviousFrame: beforePrevious ? Array(b.frames[n..<(2 * n)]) : nil,
+                                      targets: a.targets, onsetTargets: onsetTargets?.0),
                      TrainingSequence(frames: b.frames, previousFrame: nil, targets: b.targets, weights: [1, 3, 0.5],
                                       onsetTargets: onsetTargets?.1)]
+        if beforePrevious {
+            batch.append(TrainingSequence(frames: Array(a.frames[(2 * n)...]), previousFrame: Array(a.frames[n..<(2 * n)]),
+                                          targets: Array(a.targets[2...])))
+        }
         _ = trainer.computeGradients(batch: batch)
         let grad = trainer.gradientTensors()
         let layout = trainer.plan.layout
         var checked = 0, worst: Float = 0
         for (ti, t) in grad.enumerated() {
-            for _ in 0..<4 {
-                let i = Int(rng.next() % UInt64(t.values.count))
+            let everyOne = beforePrevious && t.name == "encoder.conv0.weight"
+            for k in 0..<(everyOne ? t.values.count : 4) {
+                let i = everyOne ? k : Int(rng.next() % UInt64(t.values.count))
                 let p = trainer.parameters.pointer + layout.offsets[ti] + i
                 let saved = p.pointee, eps: Float = 2e-3
                 p.pointee = saved + eps; let plus = Double(trainer.loss(batch: batch))

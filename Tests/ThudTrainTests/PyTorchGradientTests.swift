@@ -1,6 +1,8 @@
 // The whole network's gradient against PyTorch's autograd (tools/reference/grad_fixtures.py, float64 from the same
 // float32 weights): a batch of 3 sequences with one masked (shorter), one at a clip start (no previous frame) and
-// per-step loss weights on another. Every parameter tensor must agree to 1e-4 relative.
+// per-step loss weights on another. Every parameter tensor must agree to 1e-4 relative. A second fixture does the
+// same for the model with the previous-difference plane (grad_fixture_pd: one sequence also carries the frame before
+// its previous frame).
 import Foundation
 import XCTest
 import ThudModel
@@ -10,6 +12,7 @@ private struct GradFixture: Decodable {
     struct Sequence: Decodable {
         var frames: [UInt8]
         var previousFrame: [UInt8]?
+        var beforePreviousFrame: [UInt8]?
         var targets: [Float]
         var weights: [Float]?
     }
@@ -22,16 +25,21 @@ private struct GradFixture: Decodable {
 }
 
 final class PyTorchGradientTests: XCTestCase {
-    private func load() throws -> (GradFixture, ModelTrainer) {
-        let fx = try JSONDecoder().decode(GradFixture.self, from: Data(contentsOf: TrainFixtures.url("grad_fixture", "json")))
-        let model = try ModelFile.read(path: TrainFixtures.url("grad_model", "thud").path)
+    /// `suffix` "" is the two-plane model (tinyArchitecture), "_pd" the one with the previous-difference plane.
+    private func load(_ suffix: String = "") throws -> (GradFixture, ModelTrainer) {
+        let fx = try JSONDecoder().decode(GradFixture.self,
+                                          from: Data(contentsOf: TrainFixtures.url("grad_fixture\(suffix)", "json")))
+        let model = try ModelFile.read(path: TrainFixtures.url("grad_model\(suffix)", "thud").path)
         let trainer = try ModelTrainer(modelFile: model)
-        XCTAssertEqual(trainer.architecture, tinyArchitecture)
+        var expected = tinyArchitecture
+        if suffix == "_pd" { expected.encoder = .conv(channels: [4, 8], differenceGain: 4, previousDifferencePlane: true) }
+        XCTAssertEqual(trainer.architecture, expected)
         return (fx, trainer)
     }
 
     private func batch(_ fx: GradFixture) -> [TrainingSequence] {
-        fx.sequences.map { TrainingSequence(frames: $0.frames, previousFrame: $0.previousFrame, targets: $0.targets,
+        fx.sequences.map { TrainingSequence(frames: $0.frames, previousFrame: $0.previousFrame,
+                                            beforePreviousFrame: $0.beforePreviousFrame, targets: $0.targets,
                                             weights: $0.weights) }
     }
 
@@ -79,6 +87,21 @@ final class PyTorchGradientTests: XCTestCase {
             worst = max(worst, err)
         }
         print("clip + AdamW vs PyTorch after two steps: worst |parameter difference| \(worst)")
+    }
+
+    func testThePreviousDifferencePlanesLossAndEveryGradientMatchAutograd() throws {
+        let (fx, trainer) = try load("_pd")
+        XCTAssertNotNil(fx.sequences[0].beforePreviousFrame)
+        XCTAssertNil(fx.sequences[2].beforePreviousFrame)
+        let loss = trainer.computeGradients(batch: batch(fx))
+        XCTAssertEqual(Double(loss), fx.loss, accuracy: 1e-5 * fx.loss)
+        let worst = checkGradients(trainer, fx, label: "previous-difference plane")
+        print("PyTorch agreement (previous-difference plane): loss \(loss) vs \(fx.loss); worst relative error \(worst)")
+        // The second sequence starts a clip: predict on it is the fixture's forward.
+        let s = fx.sequences[1]
+        XCTAssertNil(s.previousFrame)
+        let env = trainer.predict(frames: s.frames, count: s.targets.count)
+        XCTAssertLessThan(maxAbsDiff(env, fx.logits[1].map { Float(1 / (1 + exp(-$0))) }), 1e-5)
     }
 
     func testSingleThreadGivesTheSameGradientBits() throws {

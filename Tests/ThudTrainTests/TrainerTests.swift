@@ -465,6 +465,41 @@ final class TrainerTests: XCTestCase {
                               lstmHidden: 16, lstmLayers: 2, headHidden: [16, 8]), count: 70)
     }
 
+    /// The third plane in training (predict, in 64-step chunks that carry two frames over) and at runtime (step
+    /// and runBatch) alike, across chunk borders.
+    func testThePreviousDifferencePlaneIsAppliedAlikeInTrainingAndAtRuntime() throws {
+        try checkPredictMatchesStreamingModel(
+            ModelArchitecture(input: InputSpec(width: 32, height: 32),
+                              encoder: .conv(channels: [4, 8, 8], differenceGain: 8, previousDifferencePlane: true),
+                              lstmHidden: 16, lstmLayers: 2, headHidden: [16, 8], onsetOutput: true), count: 150)
+    }
+
+    /// A two-plane model can start one with the previous-difference plane: its filters keep their weights and start
+    /// at zero on the new plane, so the new model predicts exactly what the old one did.
+    func testATwoPlaneModelWarmStartsOneWithThePreviousDifferencePlane() throws {
+        let source = ModelTrainer(architecture: tinyArchitecture, seed: 5)
+        var threePlanes = tinyArchitecture
+        threePlanes.encoder.previousDifferencePlane = true
+        let target = ModelTrainer(architecture: threePlanes, seed: 6)
+        let header = ModelHeader(architecture: tinyArchitecture, training: TrainingProvenance(command: "test", data: "none"))
+        try target.warmStart(from: source.modelFile(header: header))
+        let clip = squareTask(width: 16, height: 16, steps: 20, hitSteps: [4, 12], seed: 9)
+        XCTAssertEqual(target.predict(frames: clip.frames, count: 20), source.predict(frames: clip.frames, count: 20))
+        let conv0 = try XCTUnwrap(target.parameterTensors().first { $0.name == "encoder.conv0.weight" })
+        let old = try XCTUnwrap(source.parameterTensors().first { $0.name == "encoder.conv0.weight" })
+        XCTAssertEqual(conv0.shape, [old.shape[0], 3, 3, 3])
+        for o in 0..<old.shape[0] {
+            XCTAssertEqual(Array(conv0.values[(o * 27)..<(o * 27 + 18)]), Array(old.values[(o * 18)..<(o * 18 + 18)]))
+            XCTAssertEqual(Array(conv0.values[(o * 27 + 18)..<(o * 27 + 27)]), [Float](repeating: 0, count: 9))
+        }
+        // The other way round does not fit.
+        let back = ModelTrainer(architecture: tinyArchitecture, seed: 7)
+        let threeHeader = ModelHeader(architecture: threePlanes, training: TrainingProvenance(command: "test", data: "none"))
+        XCTAssertThrowsError(try back.warmStart(from: target.modelFile(header: threeHeader))) { error in
+            XCTAssert("\(error)".contains("encoder.conv0.weight"), "\(error)")
+        }
+    }
+
     func testMotionEnergyEncoderTrainsLSTMAndHeadAndPredictsLikeStreamingModel() throws {
         try checkPredictMatchesStreamingModel(
             ModelArchitecture(input: InputSpec(width: 16, height: 16), encoder: .motionEnergy(rows: 4, cols: 4),

@@ -9,6 +9,10 @@ per-step loss weights on another) in float64 from the float32 weights, and write
                       batch (clip_grad_norm_ to 0.1, then AdamW lr 1e-2, weight decay 0.1: ModelTrainer's
                       clipGradients + adamStep).
 
+and the same for the model with the previous-difference plane (encoder previousDifferencePlane, differenceGain 4):
+grad_model_pd.thud and grad_fixture_pd.json, whose first sequence also carries the frame before its previous frame
+(the third sequence has a previous frame only, the second none).
+
     python3 tools/reference/grad_fixtures.py [OUT_DIR]   (default Tests/ThudTrainTests/Fixtures)
 """
 import json
@@ -29,6 +33,8 @@ ARCH = {
     "lstmLayers": 2,
     "headHidden": [8, 4],
 }
+ARCH_PD = {**ARCH, "encoder": {"kind": "conv", "convChannels": [4, 8], "differenceGain": 4.0,
+                               "previousDifferencePlane": True}}
 
 
 def frames_for(rng, steps, w, h, phase):
@@ -40,15 +46,21 @@ def frames_for(rng, steps, w, h, phase):
     return out.astype(np.uint8)
 
 
-def logits_of(net, frames_u8, prev_u8):
+def logits_of(net, frames_u8, prev_u8, before_u8=None):
     """Same computation as ThudNet.forward up to the head's last Linear (no sigmoid), in the net's dtype."""
     cur = torch.from_numpy(frames_u8)
-    prev = torch.cat([torch.from_numpy(prev_u8 if prev_u8 is not None else frames_u8[:1]).reshape(1, *cur.shape[1:]),
-                      cur[:-1]], dim=0)
+    first_prev = torch.from_numpy(prev_u8 if prev_u8 is not None else frames_u8[:1]).reshape(1, *cur.shape[1:])
+    first_before = first_prev if before_u8 is None else torch.from_numpy(before_u8).reshape(1, *cur.shape[1:])
+    prev = torch.cat([first_prev, cur[:-1]], dim=0)
+    before = torch.cat([first_before, prev[:-1]], dim=0)
     dt = next(net.parameters()).dtype
+    gain = net.encoder.difference_gain
     x = cur.to(dt) * (1.0 / 255.0)
-    d = x - prev.to(dt) * (1.0 / 255.0)
-    y = torch.stack([x, d], dim=1)
+    p = prev.to(dt) * (1.0 / 255.0)
+    planes = [x, (x - p) * gain]
+    if net.encoder.previous_difference:
+        planes.append((p - before.to(dt) * (1.0 / 255.0)) * gain)
+    y = torch.stack(planes, dim=1)
     for i in range(net.encoder.n):
         y = torch.relu(getattr(net.encoder, f"conv{i}")(y))
     out, _ = net.lstm(y.flatten(1).unsqueeze(0))
@@ -64,6 +76,12 @@ def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(__file__), "..", "..", "Tests", "ThudTrainTests", "Fixtures")
     os.makedirs(out_dir, exist_ok=True)
+    write_fixture(out_dir, ARCH, "")
+    write_fixture(out_dir, ARCH_PD, "_pd")
+
+
+def write_fixture(out_dir, arch, suffix):
+    ARCH = arch
     torch.manual_seed(5)
     rng = np.random.default_rng(5)
     net32 = ThudNet(ARCH)
@@ -71,7 +89,7 @@ def main():
         # Larger than default weights, so gates saturate partly and the gradient is not near-linear.
         for p in net32.parameters():
             p.mul_(1.5)
-    save(net32, os.path.join(out_dir, "grad_model.thud"), "tools/reference/grad_fixtures.py", "synthetic")
+    save(net32, os.path.join(out_dir, f"grad_model{suffix}.thud"), "tools/reference/grad_fixtures.py", "synthetic")
     net = ThudNet(ARCH).double()
     net.load_state_dict({k: v.double() for k, v in net32.state_dict().items()})
 
@@ -87,13 +105,15 @@ def main():
         # Swift reads targets and weights as float32: use exactly those values here.
         targets = targets.astype(np.float32).astype(np.float64)
         weights = None if weights is None else weights.astype(np.float32).astype(np.float64)
-        sequences.append((frames, prev, targets, weights))
+        # Drawn after everything else, so the two-plane fixture's values are what they always were.
+        before = frames_for(rng, 1, w, h, phase=b + 17)[0] if suffix and b == 0 else None
+        sequences.append((frames, prev, targets, weights, before))
 
     total_steps = sum(lengths)
     loss = 0
     all_logits = []
-    for frames, prev, targets, weights in sequences:
-        z = logits_of(net, frames, prev)
+    for frames, prev, targets, weights, before in sequences:
+        z = logits_of(net, frames, prev, before)
         per_step = F.binary_cross_entropy_with_logits(z, torch.from_numpy(targets), reduction="none")
         if weights is not None:
             per_step = per_step * torch.from_numpy(weights)
@@ -110,8 +130,8 @@ def main():
 
     def batch_loss():
         total = 0
-        for frames, prev, targets, weights in sequences:
-            per_step = F.binary_cross_entropy_with_logits(logits_of(net, frames, prev), torch.from_numpy(targets),
+        for frames, prev, targets, weights, before in sequences:
+            per_step = F.binary_cross_entropy_with_logits(logits_of(net, frames, prev, before), torch.from_numpy(targets),
                                                           reduction="none")
             if weights is not None:
                 per_step = per_step * torch.from_numpy(weights)
@@ -136,8 +156,9 @@ def main():
                 "previousFrame": None if prev is None else prev.ravel().tolist(),
                 "targets": targets.astype(np.float32).tolist(),
                 "weights": None if weights is None else weights.astype(np.float32).tolist(),
+                **({"beforePreviousFrame": None if before is None else before.ravel().tolist()} if suffix else {}),
             }
-            for frames, prev, targets, weights in sequences
+            for frames, prev, targets, weights, before in sequences
         ],
         "loss": float(loss.item()),
         "logits": all_logits,
@@ -145,9 +166,9 @@ def main():
         "gradientNorms": norms,
         "afterTwoAdamSteps": {n: after_adam[n] for n in net.parameter_order()},
     }
-    with open(os.path.join(out_dir, "grad_fixture.json"), "w") as f:
+    with open(os.path.join(out_dir, f"grad_fixture{suffix}.json"), "w") as f:
         json.dump(fixture, f, separators=(",", ":"))
-    print(f"loss {loss.item():.6f}; wrote {out_dir}/grad_fixture.json and grad_model.thud")
+    print(f"loss {loss.item():.6f}; wrote {out_dir}/grad_fixture{suffix}.json and grad_model{suffix}.thud")
 
 
 if __name__ == "__main__":

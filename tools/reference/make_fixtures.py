@@ -5,6 +5,7 @@
   fixture_conv.thud         a small conv-encoder model, random init (torch seed), written by thud_format.py
   fixture_conv.json         every step's encoder features, LSTM h and c (both layers) and envelope
   fixture_motion.thud/.json the same with the weight-free motion-energy encoder
+  fixture_conv3.thud/.json  the conv model with the previous-difference plane and a difference gain of 4
 
 Steps 0..39 run with carried state; before step 40 the model is reset (zero state, no previous frame), then
 steps 40..47 run. Usage: python3 tools/reference/make_fixtures.py [OUTDIR]
@@ -51,9 +52,9 @@ def run(net, frames):
             if t == RESET_BEFORE:
                 stream.reset()
             f = torch.from_numpy(frames[t])
-            prev = stream.prev
-            first_prev = f.unsqueeze(0) if prev is None else prev.unsqueeze(0)
-            feats = net.encoder(f.unsqueeze(0), first_prev)
+            prev = f if stream.prev is None else stream.prev
+            before = prev if stream.before is None else stream.before
+            feats = net.encoder(f.unsqueeze(0), prev.unsqueeze(0), before.unsqueeze(0))
             env = stream.step(f)
             h, c = stream.state
             rec["features"].append([float(v) for v in feats[0]])
@@ -76,6 +77,10 @@ def main():
         "motion": {"input": {"width": W, "height": H, "pixelFormat": "gray8", "normalisation": "x/255"},
                    "encoder": {"kind": "motionEnergy", "gridRows": 4, "gridCols": 4, "activeThresholdLevels": 10},
                    "lstmHidden": 16, "lstmLayers": 2, "headHidden": [16, 8]},
+        "conv3": {"input": {"width": W, "height": H, "pixelFormat": "gray8", "normalisation": "x/255"},
+                  "encoder": {"kind": "conv", "convChannels": [4, 8, 8, 8], "differenceGain": 4.0,
+                              "previousDifferencePlane": True},
+                  "lstmHidden": 16, "lstmLayers": 2, "headHidden": [16, 8]},
     }
     for i, (tag, arch) in enumerate(archs.items()):
         torch.manual_seed(100 + i)

@@ -3,6 +3,8 @@ later, gradient checks for training. Parameter names equal the .thud tensor name
 
 Step semantics (must match StreamingModel.step):
   x = frame/255, d = (x - previous/255) * differenceGain (absent = 1; previous = current on the first step after reset, so d = 0);
+  with "previousDifferencePlane": a third plane p = (previous/255 - before/255) * differenceGain, where before is the frame
+  before previous (= previous on the first two steps after a reset, so p = 0 there);
   encoder -> features; 2-layer nn.LSTM (gates i, f, g, o) one step; head Linear+ReLU ... Linear(->1); sigmoid.
 """
 import torch
@@ -28,20 +30,26 @@ def feature_count(arch):
 
 
 class ConvEncoder(nn.Module):
-    def __init__(self, channels, difference_gain=1.0):
+    def __init__(self, channels, difference_gain=1.0, previous_difference=False):
         super().__init__()
         self.difference_gain = float(difference_gain)
-        cin = 2
+        self.previous_difference = bool(previous_difference)
+        cin = 3 if self.previous_difference else 2
         for i, cout in enumerate(channels):
             setattr(self, f"conv{i}", nn.Conv2d(cin, cout, 3, stride=2, padding=1))
             cin = cout
         self.n = len(channels)
 
-    def forward(self, cur_u8, prev_u8):
-        """cur_u8, prev_u8: uint8 [T, H, W] -> float32 [T, F]."""
+    def forward(self, cur_u8, prev_u8, before_u8=None):
+        """cur_u8, prev_u8, before_u8 (the frames before prev_u8's; None = prev_u8): uint8 [T, H, W] -> float32 [T, F]."""
         x = cur_u8.float() * (1.0 / 255.0)
-        d = (x - prev_u8.float() * (1.0 / 255.0)) * self.difference_gain
-        y = torch.stack([x, d], dim=1)
+        p = prev_u8.float() * (1.0 / 255.0)
+        d = (x - p) * self.difference_gain
+        planes = [x, d]
+        if self.previous_difference:
+            b = p if before_u8 is None else before_u8.float() * (1.0 / 255.0)
+            planes.append((p - b) * self.difference_gain)
+        y = torch.stack(planes, dim=1)
         for i in range(self.n):
             y = torch.relu(getattr(self, f"conv{i}")(y))
         return y.flatten(1)
@@ -52,7 +60,7 @@ class MotionEnergyEncoder(nn.Module):
         super().__init__()
         self.rows, self.cols, self.threshold = rows, cols, threshold_levels
 
-    def forward(self, cur_u8, prev_u8):
+    def forward(self, cur_u8, prev_u8, before_u8=None):
         cur = cur_u8.to(torch.int64)
         diff = (cur - prev_u8.to(torch.int64)).abs()
         t, h, w = cur.shape
@@ -101,7 +109,8 @@ class ThudNet(nn.Module):
         self.arch = arch
         enc = arch["encoder"]
         if enc["kind"] == "conv":
-            self.encoder = ConvEncoder(enc["convChannels"], enc.get("differenceGain", 1.0))
+            self.encoder = ConvEncoder(enc["convChannels"], enc.get("differenceGain", 1.0),
+                                       enc.get("previousDifferencePlane", False))
         else:
             self.encoder = MotionEnergyEncoder(enc["gridRows"], enc["gridCols"], enc["activeThresholdLevels"])
         self.lstm = nn.LSTM(feature_count(arch), arch["lstmHidden"], num_layers=arch["lstmLayers"], batch_first=True)
@@ -120,12 +129,15 @@ class ThudNet(nn.Module):
             names += [f"head.fc{i}.weight", f"head.fc{i}.bias"]
         return names
 
-    def forward(self, frames_u8, state=None, prev_u8=None):
+    def forward(self, frames_u8, state=None, prev_u8=None, before_u8=None):
         """frames_u8: uint8 [T, H, W] -> (envelope [T], features [T, F], lstm outputs [T, H], (h, c)).
-        prev_u8: the frame before frames_u8[0] (None after a reset: the first difference is zero)."""
+        prev_u8: the frame before frames_u8[0] (None after a reset: the first difference is zero); before_u8: the
+        frame before prev_u8 (None: prev_u8 stands in)."""
         first_prev = frames_u8[:1] if prev_u8 is None else prev_u8.reshape(1, *frames_u8.shape[1:])
+        first_before = first_prev if before_u8 is None else before_u8.reshape(1, *frames_u8.shape[1:])
         prev = torch.cat([first_prev, frames_u8[:-1]], dim=0)
-        feats = self.encoder(frames_u8, prev)
+        before = torch.cat([first_before, prev[:-1]], dim=0)
+        feats = self.encoder(frames_u8, prev, before)
         out, state = self.lstm(feats.unsqueeze(0), state)
         outputs = self.head(out.squeeze(0))
         env = outputs[..., 0]
@@ -135,7 +147,7 @@ class ThudNet(nn.Module):
 
 
 class StreamingThudNet:
-    """One step at a time, like StreamingModel: keeps (h, c) and the previous frame."""
+    """One step at a time, like StreamingModel: keeps (h, c), the previous frame and the one before it."""
 
     def __init__(self, net):
         self.net = net
@@ -144,11 +156,13 @@ class StreamingThudNet:
     def reset(self):
         self.state = None
         self.prev = None
+        self.before = None
 
     @torch.inference_mode()
     def step(self, frame_u8):
         f = frame_u8.unsqueeze(0)
-        env, feats, _, self.state = self.net(f, self.state, self.prev)
+        env, feats, _, self.state = self.net(f, self.state, self.prev, self.before)
+        self.before = self.prev
         self.prev = frame_u8
         return env[0]
 

@@ -18,6 +18,9 @@ public struct TrainingSequence {
     /// The frame before the window; nil at the clip's start (the first difference is then zero, as in
     /// StreamingModel's first step after a reset).
     public var previousFrame: [UInt8]?
+    /// The frame before `previousFrame`, read only by a model with the previous-difference plane; nil where the clip
+    /// has none (or the model does not need it): the previous frame stands in, so that difference is zero.
+    public var beforePreviousFrame: [UInt8]?
     /// T envelope targets in [0, 1].
     public var targets: [Float]
     /// Optional per-step loss weights (e.g. extra weight on onset steps); nil = all 1.
@@ -25,9 +28,10 @@ public struct TrainingSequence {
     /// T onset-strength targets in [0, 1] for a model with the onset output (nil = 0).
     public var onsetTargets: [Float]?
 
-    public init(frames: [UInt8], previousFrame: [UInt8]?, targets: [Float], weights: [Float]? = nil, onsetTargets: [Float]? = nil) {
-        self.frames = frames; self.previousFrame = previousFrame; self.targets = targets; self.weights = weights
-        self.onsetTargets = onsetTargets
+    public init(frames: [UInt8], previousFrame: [UInt8]?, beforePreviousFrame: [UInt8]? = nil, targets: [Float],
+                weights: [Float]? = nil, onsetTargets: [Float]? = nil) {
+        self.frames = frames; self.previousFrame = previousFrame; self.beforePreviousFrame = beforePreviousFrame
+        self.targets = targets; self.weights = weights; self.onsetTargets = onsetTargets
     }
 
     public var steps: Int { targets.count }
@@ -101,6 +105,17 @@ public final class ModelTrainer {
                 copies.append((l.offsets[i], t.values))
             } else if name.hasPrefix(finalLayer), t.shape.first == 1, shape.first == 2, Array(t.shape.dropFirst()) == Array(shape.dropFirst()) {
                 copies.append((l.offsets[i], t.values))   // row 0, the envelope's
+            } else if name == "encoder.conv0.weight", t.shape.count == 4, shape.count == 4, t.shape[0] == shape[0],
+                      t.shape[1] == 2, shape[1] == 3, t.shape[2...] == shape[2...] {
+                // A two-plane model starting a model with the previous-difference plane: each filter keeps its weights
+                // on the frame and the difference, and starts at zero on the new plane, so the model starts out
+                // computing exactly what the warm start computed and learns what the new plane adds.
+                let perPlane = shape[2] * shape[3]
+                var values = [Float](repeating: 0, count: shape.reduce(1, *))
+                for o in 0..<shape[0] {
+                    for k in 0..<(2 * perPlane) { values[o * 3 * perPlane + k] = t.values[o * 2 * perPlane + k] }
+                }
+                copies.append((l.offsets[i], values))
             } else {
                 throw TrainerStateError("warm start: tensor \(name) has shape \(t.shape), this model needs \(shape)")
             }
@@ -163,6 +178,8 @@ public final class ModelTrainer {
         precondition(s.frames.count == s.targets.count * n,
                      "sequence \(index): \(s.frames.count) frame bytes for \(s.targets.count) steps of \(n)")
         precondition(s.previousFrame == nil || s.previousFrame!.count == n, "sequence \(index): previous frame size")
+        precondition(s.beforePreviousFrame == nil || (s.previousFrame != nil && s.beforePreviousFrame!.count == n),
+                     "sequence \(index): frame before the previous one without a previous frame, or its size")
         precondition(s.weights == nil || s.weights!.count == s.targets.count, "sequence \(index): weights count")
         precondition(s.onsetTargets == nil || s.onsetTargets!.count == s.targets.count, "sequence \(index): onset targets count")
     }
@@ -285,7 +302,8 @@ public final class ModelTrainer {
             while start < count {
                 let len = min(ModelTrainer.predictChunk, count - start)
                 let base = fp.baseAddress! + start * n
-                w.loadClipChunk(frames: base, count: len, previous: start == 0 ? nil : base - n)
+                w.loadClipChunk(frames: base, count: len, previous: start == 0 ? nil : base - n,
+                                beforePrevious: start < 2 ? nil : base - 2 * n)
                 w.forward(parameters: parameters.pointer, resetState: start == 0)
                 let z = w.logits
                 for t in 0..<len {

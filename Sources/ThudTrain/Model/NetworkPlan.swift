@@ -41,6 +41,8 @@ struct NetworkPlan {
     let frameHeight: Int
     var frameSize: Int { frameWidth * frameHeight }
     let encoderKind: EncoderKind
+    /// Planes of the first conv layer's input (ModelArchitecture.encoder.inputPlaneCount).
+    var inputPlaneCount: Int { architecture.encoder.inputPlaneCount }
     let conv: [Conv]
     let featureCount: Int
     let hidden: Int
@@ -62,7 +64,7 @@ struct NetworkPlan {
         encoderKind = a.encoder.kind
         var conv: [Conv] = []
         if a.encoder.kind == .conv {
-            var cin = 2, h = a.input.height, w = a.input.width
+            var cin = a.encoder.inputPlaneCount, h = a.input.height, w = a.input.width
             for (i, cout) in (a.encoder.convChannels ?? []).enumerated() {
                 let s = ConvLayerShape(inChannels: cin, outChannels: cout, inHeight: h, inWidth: w)
                 conv.append(Conv(shape: s, weight: layout.offset(of: "encoder.conv\(i).weight"),

@@ -10,9 +10,11 @@ final class TrainingWorkspace {
     let rowCapacity: Int
     let batchCapacity: Int
 
-    /// Frames, time-major [rows × W·H], and the frame before each sequence's first step [B × W·H].
+    /// Frames, time-major [rows × W·H], the frame before each sequence's first step and the one before that
+    /// [B × W·H] each.
     let frames: UnsafeMutablePointer<UInt8>
     let firstPrevious: UnsafeMutablePointer<UInt8>
+    let firstBeforePrevious: UnsafeMutablePointer<UInt8>
     /// Per row: target and loss weight (0 on padded steps: the mask), and the onset target (onset output only).
     let targets: FloatBuffer
     let weights: FloatBuffer
@@ -39,6 +41,8 @@ final class TrainingWorkspace {
         frames.initialize(repeating: 0, count: max(rows * plan.frameSize, 1))
         firstPrevious = .allocate(capacity: max(batch * plan.frameSize, 1))
         firstPrevious.initialize(repeating: 0, count: max(batch * plan.frameSize, 1))
+        firstBeforePrevious = .allocate(capacity: max(batch * plan.frameSize, 1))
+        firstBeforePrevious.initialize(repeating: 0, count: max(batch * plan.frameSize, 1))
         targets = FloatBuffer(count: rows); weights = FloatBuffer(count: rows); onsetTargets = FloatBuffer(count: rows)
         convOutputs = plan.conv.dropLast().map { FloatBuffer(count: rows * $0.shape.outputCount) }
         features = FloatBuffer(count: rows * plan.featureCount)
@@ -63,6 +67,7 @@ final class TrainingWorkspace {
     deinit {
         frames.deallocate()
         firstPrevious.deallocate()
+        firstBeforePrevious.deallocate()
     }
 }
 
@@ -100,7 +105,7 @@ final class TrainingWorker {
         gradients = FloatBuffer(count: plan.layout.total)
         workspace = TrainingWorkspace(plan: plan, rows: 0, batch: 0)
         let g = TrainingWorker.convChunk
-        inputPlanes = FloatBuffer(count: g * 2 * plan.frameSize)
+        inputPlanes = FloatBuffer(count: g * plan.inputPlaneCount * plan.frameSize)
         columns = FloatBuffer(count: g * plan.maxColumns)
         dColumns = FloatBuffer(count: g * plan.maxColumns)
         product = FloatBuffer(count: g * (plan.conv.map(\.shape.outputCount).max() ?? 0))
@@ -143,12 +148,19 @@ final class TrainingWorker {
             lengths.append(len)
             seq.frames.withUnsafeBufferPointer { src in
                 for s in 0..<len { (ws.frames + (s * b + bi) * n).update(from: src.baseAddress! + s * n, count: n) }
-                // No frame before the window: the first step's difference is zero, as in StreamingModel.step.
-                let prev = seq.previousFrame
-                if let prev {
-                    prev.withUnsafeBufferPointer { ws.firstPrevious.advanced(by: bi * n).update(from: $0.baseAddress!, count: n) }
+                // No frame before the window: the first step's difference is zero, as in StreamingModel.step; no
+                // frame before that one: the previous frame stands in (FrameEncoder.encode).
+                let previous = ws.firstPrevious.advanced(by: bi * n)
+                if let prev = seq.previousFrame {
+                    prev.withUnsafeBufferPointer { previous.update(from: $0.baseAddress!, count: n) }
                 } else if len > 0 {
-                    ws.firstPrevious.advanced(by: bi * n).update(from: src.baseAddress!, count: n)
+                    previous.update(from: src.baseAddress!, count: n)
+                }
+                let beforePrevious = ws.firstBeforePrevious.advanced(by: bi * n)
+                if let before = seq.beforePreviousFrame {
+                    before.withUnsafeBufferPointer { beforePrevious.update(from: $0.baseAddress!, count: n) }
+                } else {
+                    beforePrevious.update(from: previous, count: n)
                 }
             }
             for s in 0..<t {
@@ -160,8 +172,10 @@ final class TrainingWorker {
         }
     }
 
-    /// Loads one chunk of a single clip for inference (B = 1). `previous` nil: first chunk of the clip.
-    func loadClipChunk(frames: UnsafePointer<UInt8>, count: Int, previous: UnsafePointer<UInt8>?) {
+    /// Loads one chunk of a single clip for inference (B = 1). `previous` nil: first chunk of the clip;
+    /// `beforePrevious` nil: the clip has no frame before `previous`.
+    func loadClipChunk(frames: UnsafePointer<UInt8>, count: Int, previous: UnsafePointer<UInt8>?,
+                       beforePrevious: UnsafePointer<UInt8>?) {
         ensureCapacity(rows: count, batch: 1)
         batch = 1; steps = count
         lengths.removeAll(keepingCapacity: true)
@@ -169,6 +183,7 @@ final class TrainingWorker {
         let ws = workspace, n = plan.frameSize
         ws.frames.update(from: frames, count: count * n)
         ws.firstPrevious.update(from: previous ?? frames, count: n)
+        ws.firstBeforePrevious.update(from: beforePrevious ?? previous ?? frames, count: n)
         for r in 0..<count { ws.targets.pointer[r] = 0; ws.weights.pointer[r] = 0; ws.onsetTargets.pointer[r] = 0 }
     }
 
@@ -176,16 +191,23 @@ final class TrainingWorker {
 
     @inline(__always) private func isValid(row r: Int) -> Bool { r / batch < lengths[r % batch] }
 
-    private func framePointers(row r: Int) -> (current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>) {
+    /// Row r's frame, the one before it and the one before that (rows are time-major: r − batch is the same
+    /// sequence one step earlier).
+    private func framePointers(row r: Int)
+        -> (current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>, beforePrevious: UnsafePointer<UInt8>) {
         let n = plan.frameSize, ws = workspace
         let current = UnsafePointer(ws.frames + r * n)
         let previous = r < batch ? UnsafePointer(ws.firstPrevious + r * n) : UnsafePointer(ws.frames + (r - batch) * n)
-        return (current, previous)
+        let beforePrevious = r < batch ? UnsafePointer(ws.firstBeforePrevious + r * n)
+            : r < 2 * batch ? UnsafePointer(ws.firstPrevious + (r - batch) * n)
+            : UnsafePointer(ws.frames + (r - 2 * batch) * n)
+        return (current, previous, beforePrevious)
     }
 
-    /// [x/255, (x − previous)/255 × gain] with the same float operations as ConvEncoder.encode.
+    /// [x/255, (x − previous)/255 × gain] and, with the third plane, (previous − beforePrevious)/255 × gain, with the
+    /// same float operations as ConvEncoder.encode.
     private func fillInputPlanes(row r: Int, into planes: UnsafeMutablePointer<Float>) {
-        let (current, previous) = framePointers(row: r)
+        let (current, previous, beforePrevious) = framePointers(row: r)
         let n = plan.frameSize, frame = planes, diff = planes + n
         let scale: Float = 1.0 / 255.0
         let gain = plan.architecture.encoder.effectiveDifferenceGain
@@ -194,6 +216,9 @@ final class TrainingWorker {
             frame[i] = x
             diff[i] = (x - Float(previous[i]) * scale) * gain
         }
+        guard plan.inputPlaneCount == 3 else { return }
+        let previousDiff = diff + n
+        for i in 0..<n { previousDiff[i] = (Float(previous[i]) * scale - Float(beforePrevious[i]) * scale) * gain }
     }
 
     /// Forward over the loaded shard. `resetState`: start from zero (h, c); otherwise from block 0 as left by
@@ -206,9 +231,10 @@ final class TrainingWorker {
             let out = ws.features.pointer + r * f
             guard isValid(row: r) else { out.update(repeating: 0, count: f); continue }
             if let motion = motionEncoder {
-                let (current, previous) = framePointers(row: r)
+                let (current, previous, _) = framePointers(row: r)
+                let previousFrame = UnsafeBufferPointer(start: previous, count: plan.frameSize)
                 motion.encode(current: UnsafeBufferPointer(start: current, count: plan.frameSize),
-                              previous: UnsafeBufferPointer(start: previous, count: plan.frameSize), into: out)
+                              previous: previousFrame, beforePrevious: previousFrame, into: out)
                 continue
             }
             chunkRows[pendingFrames] = r
@@ -322,7 +348,7 @@ final class TrainingWorker {
         let ws = workspace, f = plan.featureCount, last = plan.conv.count - 1
         for j in 0..<count {
             let r = chunkRows[j]
-            chunkInputs[j] = l == 0 ? UnsafePointer(inputPlanes.pointer + j * 2 * plan.frameSize)
+            chunkInputs[j] = l == 0 ? UnsafePointer(inputPlanes.pointer + j * plan.inputPlaneCount * plan.frameSize)
                 : UnsafePointer(ws.convOutputs[l - 1].pointer + r * plan.conv[l - 1].shape.outputCount)
             chunkOutputs[j] = l == last ? ws.features.pointer + r * f
                 : ws.convOutputs[l].pointer + r * plan.conv[l].shape.outputCount
@@ -331,7 +357,7 @@ final class TrainingWorker {
 
     /// Conv forward of the `count` frames listed in chunkRows.
     private func convForward(count: Int, parameters p: UnsafePointer<Float>) {
-        for j in 0..<count { fillInputPlanes(row: chunkRows[j], into: inputPlanes.pointer + j * 2 * plan.frameSize) }
+        for j in 0..<count { fillInputPlanes(row: chunkRows[j], into: inputPlanes.pointer + j * plan.inputPlaneCount * plan.frameSize) }
         for (l, layer) in plan.conv.enumerated() {
             setChunkPointers(layer: l, count: count)
             ConvKernel.forwardChunk(layer.shape, count: count, inputs: chunkInputs, outputs: chunkOutputs,
@@ -343,7 +369,7 @@ final class TrainingWorker {
     /// Conv backward of the `count` frames listed in chunkRows, from the feature gradient down.
     private func convBackward(count: Int, parameters p: UnsafePointer<Float>) {
         let ws = workspace, f = plan.featureCount, last = plan.conv.count - 1, g = gradients.pointer
-        for j in 0..<count { fillInputPlanes(row: chunkRows[j], into: inputPlanes.pointer + j * 2 * plan.frameSize) }
+        for j in 0..<count { fillInputPlanes(row: chunkRows[j], into: inputPlanes.pointer + j * plan.inputPlaneCount * plan.frameSize) }
         for l in stride(from: last, through: 0, by: -1) {
             let layer = plan.conv[l]
             setChunkPointers(layer: l, count: count)
