@@ -93,7 +93,9 @@ public final class ModelTrainer {
 
     /// Starts from another model's weights (a warm start): every tensor of the same name and shape is copied. A
     /// model without the onset output can start one with it: the final layer's envelope row (and bias) is copied,
-    /// the onset row keeps its fresh initialisation. Throws, changing nothing, when anything else does not fit.
+    /// the onset row keeps its fresh initialisation. A two-plane model can start one with the previous-difference
+    /// plane: the first layer's weights on the new plane start at zero. Throws, changing nothing, when anything else
+    /// does not fit.
     public func warmStart(from file: ModelFile) throws {
         let l = plan.layout
         let finalLayer = "head.fc\(architecture.headHidden.count)."
