@@ -131,6 +131,13 @@ final class TrainCommandTests: XCTestCase {
 final class TrainRunTests: XCTestCase {
     let dir = TemporaryDirectory("train-run")
 
+    /// A tiny dataset in ds-TAG and the flags of a one-epoch run on it with its own cache, for the tests of one option.
+    private func oneEpochRun(_ tag: String, trainClips: Int) throws -> (root: String, common: [String]) {
+        let data = try TinyDataset.write(root: dir.path("ds-\(tag)"), good: ["train": trainClips, "validation": 1], seconds: 2)
+        return (data.root, ["train", data.root, "--cache", dir.path("cache-\(tag)"), "--epochs", "1", "--batch-size", "2",
+                            "--sequence-length", "12", "--seed", "7"])
+    }
+
     func testTrainWritesALoadableModelAndResumesToTheSameWeights() throws {
         let data = try TinyDataset.write(root: dir.path("ds"), good: ["train": 4, "validation": 2, "test": 1], seconds: 2)
         let common = ["train", data.root, "--cache", dir.path("cache"), "--epochs", "3", "--batch-size", "2",
@@ -207,9 +214,7 @@ final class TrainRunTests: XCTestCase {
     /// The onset architecture, warm-started from a default model: the file says it has the onset output, predict
     /// uses it, and a warm start from something that does not fit is one line, with nothing written.
     func testAnOnsetModelTrainsFromAWarmStartAndPredicts() throws {
-        let data = try TinyDataset.write(root: dir.path("ds-onset"), good: ["train": 3, "validation": 1], seconds: 2)
-        let common = ["train", data.root, "--cache", dir.path("cache-onset"), "--epochs", "1", "--batch-size", "2",
-                      "--sequence-length", "12", "--seed", "7"]
+        let (root, common) = try oneEpochRun("onset", trainClips: 3)
         let base = try Executable.run("thud-train", common + ["--out", dir.path("base.thud")])
         XCTAssertEqual(base.status, 0, base.stderrText)
         let onset = try Executable.run("thud-train", common + ["--out", dir.path("onset.thud"), "--architecture", "default-onset",
@@ -240,7 +245,7 @@ final class TrainRunTests: XCTestCase {
         XCTAssertEqual(growing.status, 64, growing.stderrText)
         XCTAssertTrue(growing.stderrText.contains("--learning-rate-decay must be within"), growing.stderrText)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path("zero.thud")))
-        let predict = try Executable.run("thud", ["predict", "--model", dir.path("onset.thud"), data.root + "/videos/101.mp4"])
+        let predict = try Executable.run("thud", ["predict", "--model", dir.path("onset.thud"), root + "/videos/101.mp4"])
         XCTAssertEqual(predict.status, 0, predict.stderrText)
         XCTAssertEqual(predict.lines.count, 24)
 
@@ -252,9 +257,7 @@ final class TrainRunTests: XCTestCase {
     }
 
     func testInputSizeAndConvChannelsShapeTheModelAndThudPredictsAtThatSize() throws {
-        let data = try TinyDataset.write(root: dir.path("ds-size"), good: ["train": 2, "validation": 1], seconds: 2)
-        let common = ["train", data.root, "--cache", dir.path("cache-size"), "--epochs", "1", "--batch-size", "2",
-                      "--sequence-length", "12", "--seed", "7"]
+        let (root, common) = try oneEpochRun("size", trainClips: 2)
         let run = try Executable.run("thud-train", common + ["--out", dir.path("fine.thud"), "--input-size", "48x40",
                                                              "--conv-channels", "4,8,8,8,8"])
         XCTAssertEqual(run.status, 0, run.stderrText)
@@ -263,7 +266,7 @@ final class TrainRunTests: XCTestCase {
         XCTAssertEqual(arch.input.height, 40)
         XCTAssertEqual(arch.encoder.convChannels, [4, 8, 8, 8, 8])
         XCTAssertEqual(arch.featureCount, 8 * 2 * 2)   // 40x48 halved five times: 2x2
-        let predict = try Executable.run("thud", ["predict", "--model", dir.path("fine.thud"), data.root + "/videos/101.mp4"])
+        let predict = try Executable.run("thud", ["predict", "--model", dir.path("fine.thud"), root + "/videos/101.mp4"])
         XCTAssertEqual(predict.status, 0, predict.stderrText)
         XCTAssertEqual(predict.lines.count, 24)
 
@@ -282,9 +285,7 @@ final class TrainRunTests: XCTestCase {
     /// --previous-difference: the model file records the third plane, a two-plane model warm-starts it, thud
     /// predicts with it; the weight-free encoder has no planes to add one to.
     func testThePreviousDifferencePlaneTrainsFromATwoPlaneModelAndThudPredictsWithIt() throws {
-        let data = try TinyDataset.write(root: dir.path("ds-pd"), good: ["train": 2, "validation": 1], seconds: 2)
-        let common = ["train", data.root, "--cache", dir.path("cache-pd"), "--epochs", "1", "--batch-size", "2",
-                      "--sequence-length", "12", "--seed", "7"]
+        let (root, common) = try oneEpochRun("pd", trainClips: 2)
         let base = try Executable.run("thud-train", common + ["--out", dir.path("two.thud")])
         XCTAssertEqual(base.status, 0, base.stderrText)
         let run = try Executable.run("thud-train", common + ["--out", dir.path("three.thud"), "--previous-difference",
@@ -294,7 +295,7 @@ final class TrainRunTests: XCTestCase {
         let file = try ModelFile.read(path: dir.path("three.thud"))
         XCTAssertEqual(file.header.architecture.encoder.previousDifferencePlane, true)
         XCTAssertEqual(file.tensor(named: "encoder.conv0.weight")?.shape, [8, 3, 3, 3])
-        let predict = try Executable.run("thud", ["predict", "--model", dir.path("three.thud"), data.root + "/videos/101.mp4"])
+        let predict = try Executable.run("thud", ["predict", "--model", dir.path("three.thud"), root + "/videos/101.mp4"])
         XCTAssertEqual(predict.status, 0, predict.stderrText)
         XCTAssertEqual(predict.lines.count, 24)
 

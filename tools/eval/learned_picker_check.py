@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tune_picker import match, pick  # noqa: E402
+from tune_picker import pick, scores  # noqa: E402
 
 RISE_PICKER = dict(detection="rise", min_strength=0.25, min_rise=0.06, sensitivity=3.0)
 
@@ -46,12 +46,7 @@ def decode(p, threshold, gap=3):
 
 
 def f1(pairs):
-    tp = fp = fn = 0
-    for hits, true in pairs:
-        m = match(hits, true)
-        tp, fp, fn = tp + m, fp + len(hits) - m, fn + len(true) - m
-    p, r = tp / max(1, tp + fp), tp / max(1, tp + fn)
-    return 2 * p * r / max(1e-9, p + r)
+    return scores(pairs)[0]
 
 
 def main():

@@ -63,15 +63,19 @@ def match(predicted, true, tolerance=1):
     return len(used_p)
 
 
-def f1(clips, **settings):
+def scores(pairs):
+    """(F1, precision, recall) over (predicted hits, true hits) pairs, one per clip, matched as `match`."""
     tp = fp = fn = 0
-    for envelope, onsets, true in clips:
-        hits = pick(envelope, onsets, **settings)
+    for hits, true in pairs:
         m = match(hits, true)
         tp, fp, fn = tp + m, fp + len(hits) - m, fn + len(true) - m
     p = tp / max(1, tp + fp)
     r = tp / max(1, tp + fn)
     return (2 * p * r / (p + r) if p + r > 0 else 0.0), p, r
+
+
+def f1(clips, **settings):
+    return scores((pick(envelope, onsets, **settings), true) for envelope, onsets, true in clips)
 
 
 def main():

@@ -81,19 +81,18 @@ def main():
 
 
 def write_fixture(out_dir, arch, suffix):
-    ARCH = arch
     torch.manual_seed(5)
     rng = np.random.default_rng(5)
-    net32 = ThudNet(ARCH)
+    net32 = ThudNet(arch)
     with torch.no_grad():
         # Larger than default weights, so gates saturate partly and the gradient is not near-linear.
         for p in net32.parameters():
             p.mul_(1.5)
     save(net32, os.path.join(out_dir, f"grad_model{suffix}.thud"), "tools/reference/grad_fixtures.py", "synthetic")
-    net = ThudNet(ARCH).double()
+    net = ThudNet(arch).double()
     net.load_state_dict({k: v.double() for k, v in net32.state_dict().items()})
 
-    w, h = ARCH["input"]["width"], ARCH["input"]["height"]
+    w, h = arch["input"]["width"], arch["input"]["height"]
     lengths = [6, 4, 6]
     sequences = []
     for b, steps in enumerate(lengths):
@@ -149,7 +148,7 @@ def write_fixture(out_dir, arch, suffix):
     after_adam = {n: short(p.detach().numpy()) for n, p in net.named_parameters()}
 
     fixture = {
-        "architecture": ARCH,
+        "architecture": arch,
         "sequences": [
             {
                 "frames": frames.ravel().tolist(),

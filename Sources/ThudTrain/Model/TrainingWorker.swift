@@ -156,11 +156,14 @@ final class TrainingWorker {
                 } else if len > 0 {
                     previous.update(from: src.baseAddress!, count: n)
                 }
-                let beforePrevious = ws.firstBeforePrevious.advanced(by: bi * n)
-                if let before = seq.beforePreviousFrame {
-                    before.withUnsafeBufferPointer { beforePrevious.update(from: $0.baseAddress!, count: n) }
-                } else {
-                    beforePrevious.update(from: previous, count: n)
+                // Only the third plane reads the frame before that; a two-plane model skips the copy.
+                if plan.inputPlaneCount == 3 {
+                    let beforePrevious = ws.firstBeforePrevious.advanced(by: bi * n)
+                    if let before = seq.beforePreviousFrame {
+                        before.withUnsafeBufferPointer { beforePrevious.update(from: $0.baseAddress!, count: n) }
+                    } else {
+                        beforePrevious.update(from: previous, count: n)
+                    }
                 }
             }
             for s in 0..<t {
@@ -183,7 +186,7 @@ final class TrainingWorker {
         let ws = workspace, n = plan.frameSize
         ws.frames.update(from: frames, count: count * n)
         ws.firstPrevious.update(from: previous ?? frames, count: n)
-        ws.firstBeforePrevious.update(from: beforePrevious ?? previous ?? frames, count: n)
+        if plan.inputPlaneCount == 3 { ws.firstBeforePrevious.update(from: beforePrevious ?? previous ?? frames, count: n) }
         for r in 0..<count { ws.targets.pointer[r] = 0; ws.weights.pointer[r] = 0; ws.onsetTargets.pointer[r] = 0 }
     }
 
