@@ -63,7 +63,7 @@ struct TrainCommand: ParsableCommand {
     var onsetTargetGain: Float = 1
     @Flag(help: "Mirror about half the training windows left to right, a different half each epoch (a mirrored scene sounds the same).")
     var mirror = false
-    @Option(help: "Start from this model's weights instead of a random initialisation (a default model can start a default-onset one: its envelope output is kept, the onset output starts fresh).")
+    @Option(help: "Start from this model's weights instead of a random initialisation (a default model can start a default-onset one: its envelope output is kept, the onset output starts fresh; a model of another --input-size with the same conv layers can start this one: its first LSTM layer's input weights are resampled onto the new last conv grid).")
     var warmStart: String?
     @Option(help: "Use at most this many training clips (0 = all).")
     var maxTrainClips = 0

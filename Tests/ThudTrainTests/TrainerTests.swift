@@ -500,6 +500,50 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// A model of smaller frames starts one of larger frames: the conv layers are copied, the first LSTM layer's input
+    /// weights are resampled from the 3×3 grid to the 4×4 one (bilinear between cell centres, × 9/16).
+    func testAModelOfAnotherInputSizeWarmStartsWithItsGridResampled() throws {
+        var small = tinyArchitecture
+        small.input = InputSpec(width: 12, height: 12)   // two stride-2 layers: a 3×3 grid, 16×16 gives 4×4
+        XCTAssertEqual(small.convOutputSizes.last!.height, 3)
+        XCTAssertEqual(tinyArchitecture.convOutputSizes.last!.height, 4)
+        let channels = tinyArchitecture.encoder.convChannels!.last!
+        let rows = 4 * tinyArchitecture.lstmHidden
+        // Per row and channel a map linear in the cell: bilinear interpolation gives it back at the (clamped) centres.
+        func linear(_ r: Int, _ c: Int, _ y: Double, _ x: Double) -> Double {
+            Double(r % 7) * 0.01 - Double(c) * 0.02 + 0.03 * y - 0.05 * x + (c == 2 ? 0 : 0.001 * Double(r) * x)
+        }
+        var tensors = ModelTrainer(architecture: small, seed: 5).parameterTensors()
+        let k = try XCTUnwrap(tensors.firstIndex { $0.name == "lstm.weight_ih_l0" })
+        XCTAssertEqual(tensors[k].shape, [rows, channels * 9])
+        for r in 0..<rows { for c in 0..<channels { for y in 0..<3 { for x in 0..<3 {
+            tensors[k].values[r * channels * 9 + c * 9 + y * 3 + x] = Float(linear(r, c, Double(y), Double(x)))
+        } } } }
+        let header = ModelHeader(architecture: small, training: TrainingProvenance(command: "test", data: "none"))
+        let target = ModelTrainer(architecture: tinyArchitecture, seed: 6)
+        try target.warmStart(from: ModelFile(header: header, tensors: tensors))
+
+        let warmed = target.parameterTensors()
+        for t in warmed where t.name != "lstm.weight_ih_l0" {
+            XCTAssertEqual(t, tensors.first { $0.name == t.name }, "\(t.name) is copied as it is")
+        }
+        let resampled = try XCTUnwrap(warmed.first { $0.name == "lstm.weight_ih_l0" })
+        XCTAssertEqual(resampled.shape, [rows, channels * 16])
+        let centres = [0, 0.625, 1.375, 2]   // (j + ½)·3/4 − ½, clamped to the source's cells
+        for r in 0..<rows { for c in 0..<channels { for y in 0..<4 { for x in 0..<4 {
+            XCTAssertEqual(Double(resampled.values[r * channels * 16 + c * 16 + y * 4 + x]),
+                           linear(r, c, centres[y], centres[x]) * 9 / 16, accuracy: 1e-6, "row \(r) channel \(c) cell \(y),\(x)")
+        } } } }
+
+        // Another last conv width does not fit.
+        var narrower = small
+        narrower.encoder = .conv(channels: [4, 6])
+        let kept = target.parameterTensors()
+        let narrowHeader = ModelHeader(architecture: narrower, training: TrainingProvenance(command: "test", data: "none"))
+        XCTAssertThrowsError(try target.warmStart(from: ModelTrainer(architecture: narrower, seed: 1).modelFile(header: narrowHeader)))
+        XCTAssertEqual(target.parameterTensors(), kept)
+    }
+
     func testMotionEnergyEncoderTrainsLSTMAndHeadAndPredictsLikeStreamingModel() throws {
         try checkPredictMatchesStreamingModel(
             ModelArchitecture(input: InputSpec(width: 16, height: 16), encoder: .motionEnergy(rows: 4, cols: 4),

@@ -94,7 +94,9 @@ public final class ModelTrainer {
     /// Starts from another model's weights (a warm start): every tensor of the same name and shape is copied. A
     /// model without the onset output can start one with it: the final layer's envelope row (and bias) is copied,
     /// the onset row keeps its fresh initialisation. A two-plane model can start one with the previous-difference
-    /// plane: the first layer's weights on the new plane start at zero. Throws, changing nothing, when anything else
+    /// plane: the first layer's weights on the new plane start at zero. A conv model of another input size can start one
+    /// with the same conv layers: the first LSTM layer's input weights are resampled onto the new grid
+    /// (resampledGridWeights). Throws, changing nothing, when anything else
     /// does not fit.
     public func warmStart(from file: ModelFile) throws {
         let l = plan.layout
@@ -118,6 +120,9 @@ public final class ModelTrainer {
                     for k in 0..<(2 * perPlane) { values[o * 3 * perPlane + k] = t.values[o * 2 * perPlane + k] }
                 }
                 copies.append((l.offsets[i], values))
+            } else if name == "lstm.weight_ih_l0", let values = Self.resampledGridWeights(t, from: file.header.architecture,
+                                                                                         to: architecture) {
+                copies.append((l.offsets[i], values))
             } else {
                 throw TrainerStateError("warm start: tensor \(name) has shape \(t.shape), this model needs \(shape)")
             }
@@ -125,6 +130,46 @@ public final class ModelTrainer {
         for c in copies {
             c.values.withUnsafeBufferPointer { (parameters.pointer + c.offset).update(from: $0.baseAddress!, count: c.values.count) }
         }
+    }
+
+    /// The first LSTM layer's input weights of a conv model of another input size, resampled onto this model's last
+    /// conv grid: each row's map over a channel's grid cells (features are channel-major, row-major within a channel)
+    /// is interpolated bilinearly between cell centres and scaled by the ratio of the cell counts, so a feature map that
+    /// is the same in every cell gives the same input to each gate. The conv layers themselves do not depend on the
+    /// frame size, so with this a model trained on smaller frames starts one on larger frames close to where it was.
+    /// nil when the two are not conv models with the same last conv channel count and LSTM size.
+    static func resampledGridWeights(_ t: NamedTensor, from source: ModelArchitecture, to target: ModelArchitecture) -> [Float]? {
+        guard source.encoder.kind == .conv, target.encoder.kind == .conv,
+              let channels = source.encoder.convChannels?.last, channels == target.encoder.convChannels?.last,
+              let from = source.convOutputSizes.last, let to = target.convOutputSizes.last,
+              t.shape.count == 2, t.shape[0] == 4 * target.lstmHidden, t.shape[1] == channels * from.height * from.width
+        else { return nil }
+        // Source cell and weight of each target cell, along one axis: cell centres (j + ½)/to in the source's cells.
+        func taps(_ from: Int, _ to: Int) -> [(Int, Int, Float)] {
+            (0..<to).map { j in
+                let s = min(max((Double(j) + 0.5) * Double(from) / Double(to) - 0.5, 0), Double(from - 1))
+                let i0 = Int(s.rounded(.down)), i1 = min(i0 + 1, from - 1)
+                return (i0, i1, Float(s - Double(i0)))
+            }
+        }
+        let rowTaps = taps(from.height, to.height), colTaps = taps(from.width, to.width)
+        let scale = Float(from.height * from.width) / Float(to.height * to.width)
+        let inCells = from.height * from.width, outCells = to.height * to.width
+        let rows = t.shape[0]
+        var out = [Float](repeating: 0, count: rows * channels * outCells)
+        for r in 0..<rows {
+            for c in 0..<channels {
+                let src = r * channels * inCells + c * inCells, dst = r * channels * outCells + c * outCells
+                for (y, (y0, y1, fy)) in rowTaps.enumerated() {
+                    for (x, (x0, x1, fx)) in colTaps.enumerated() {
+                        let top = t.values[src + y0 * from.width + x0] * (1 - fx) + t.values[src + y0 * from.width + x1] * fx
+                        let bottom = t.values[src + y1 * from.width + x0] * (1 - fx) + t.values[src + y1 * from.width + x1] * fx
+                        out[dst + y * to.width + x] = (top * (1 - fy) + bottom * fy) * scale
+                    }
+                }
+            }
+        }
+        return out
     }
 
     private func setParameters(_ tensors: [NamedTensor]) {
