@@ -94,10 +94,9 @@ public final class ModelTrainer {
     /// Starts from another model's weights (a warm start): every tensor of the same name and shape is copied. A
     /// model without the onset output can start one with it: the final layer's envelope row (and bias) is copied,
     /// the onset row keeps its fresh initialisation. A two-plane model can start one with the previous-difference
-    /// plane: the first layer's weights on the new plane start at zero. A conv model of another input size can start one
-    /// with the same conv layers: the first LSTM layer's input weights are resampled onto the new grid
-    /// (resampledGridWeights). Throws, changing nothing, when anything else
-    /// does not fit.
+    /// plane: the first layer's weights on the new plane start at zero. A conv model of another input size with the
+    /// same conv layers can start one: the first LSTM layer's input weights are resampled onto the new grid
+    /// (resampledGridWeights). Throws, changing nothing, when anything else does not fit.
     public func warmStart(from file: ModelFile) throws {
         let l = plan.layout
         let finalLayer = "head.fc\(architecture.headHidden.count)."
