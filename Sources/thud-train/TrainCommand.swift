@@ -41,6 +41,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output channels of the conv encoder's stride-2 3x3 layers, a comma list (default 8,16,32,32). Each layer halves the frame: with --input-size 96x96, five layers end on a 3x3 grid.")
     var convChannels: String?
 
+    @Option(help: "Hidden units in each of the two LSTM layers (default 128). The step's cost grows with it: at 96x96 the conv encoder takes about 2 M multiply-adds a step, the LSTM about 0.34 M at 128 and 1.1 M at 256.")
+    var lstmHidden: Int?
+
     @Flag(help: "Give the conv encoder a third input plane: the previous step's frame difference beside this step's. A bounce is a change of motion; with both differences side by side the first layer can see a small object turn around. The model file records it. A model without it warm-starts one with it (the new plane's weights start at zero). Measured so far (models/README.md): no gain in stage 2 from a two-plane model; from scratch at stage 1's rate, no escape from a clip-independent prior.")
     var previousDifference = false
     @Option(help: "Describe each step this many steps late (0 to 4). Step k's target is the sound of the 1/12 s after step k's frame, so without a delay the model must foresee an impact from the frame before it; with 1, it has seen the frame after (the bounce itself) when it describes the step. thud reports hits and envelope at their own steps either way, this many steps later.")
@@ -106,8 +109,9 @@ struct TrainCommand: ParsableCommand {
             arch.encoder.previousDifferencePlane = true
         }
         if outputDelay != 0 { arch.outputDelaySteps = outputDelay }
+        if let lstmHidden { arch.lstmHidden = lstmHidden }
         // Every conv layer keeps at least one cell (ceil(n/2) ≥ 1), so a valid architecture has features.
-        if let problem = arch.validationProblem() { throw ValidationError("--input-size/--conv-channels/--output-delay: \(problem)") }
+        if let problem = arch.validationProblem() { throw ValidationError("--input-size/--conv-channels/--output-delay/--lstm-hidden: \(problem)") }
         return arch
     }
 

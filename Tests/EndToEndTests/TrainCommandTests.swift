@@ -256,16 +256,18 @@ final class TrainRunTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path("bad.thud")))
     }
 
-    func testInputSizeAndConvChannelsShapeTheModelAndThudPredictsAtThatSize() throws {
+    func testInputSizeConvChannelsAndLSTMHiddenShapeTheModelAndThudPredictsAtThatSize() throws {
         let (root, common) = try oneEpochRun("size", trainClips: 2)
         let run = try Executable.run("thud-train", common + ["--out", dir.path("fine.thud"), "--input-size", "48x40",
-                                                             "--conv-channels", "4,8,8,8,8"])
+                                                             "--conv-channels", "4,8,8,8,8", "--lstm-hidden", "24"])
         XCTAssertEqual(run.status, 0, run.stderrText)
         let arch = try ModelFile.read(path: dir.path("fine.thud")).header.architecture
         XCTAssertEqual(arch.input.width, 48)
         XCTAssertEqual(arch.input.height, 40)
         XCTAssertEqual(arch.encoder.convChannels, [4, 8, 8, 8, 8])
         XCTAssertEqual(arch.featureCount, 8 * 2 * 2)   // 40x48 halved five times: 2x2
+        XCTAssertEqual(arch.lstmHidden, 24)
+        XCTAssertEqual(try ModelFile.read(path: dir.path("fine.thud")).tensor(named: "lstm.weight_hh_l1")?.shape, [4 * 24, 24])
         let predict = try Executable.run("thud", ["predict", "--model", dir.path("fine.thud"), root + "/videos/101.mp4"])
         XCTAssertEqual(predict.status, 0, predict.stderrText)
         XCTAssertEqual(predict.lines.count, 24)
@@ -273,7 +275,8 @@ final class TrainRunTests: XCTestCase {
         // Bad shapes are refused by the parser, before any data is prepared, with one line naming the option.
         for (option, value, message) in [("--input-size", "96", "--input-size must be WxH"),
                                          ("--conv-channels", "8,x", "--conv-channels must be a comma list"),
-                                         ("--conv-channels", "8,0", "conv encoder needs")] {
+                                         ("--conv-channels", "8,0", "conv encoder needs"),
+                                         ("--lstm-hidden", "0", "lstmHidden 0 out of range")] {
             let bad = try Executable.run("thud-train", common + ["--out", dir.path("bad-size.thud"), option, value])
             XCTAssertEqual(bad.status, 64, bad.stderrText)
             XCTAssertTrue(bad.stderrText.contains(message), bad.stderrText)
