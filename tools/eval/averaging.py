@@ -10,10 +10,8 @@ share it); a clip's frames are found by its target envelope, which the JSON carr
 (tools/reference/thud_model.py) runs the models; the first model's plain envelopes must agree with the JSON's
 (thud's own run) to 1e-4, or the script stops. Refuses a test split, as tune_picker.py does.
 """
-import glob
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -24,29 +22,7 @@ sys.path.insert(0, os.path.join(here, "..", "reference"))
 sys.path.insert(0, here)
 from thud_model import load  # noqa: E402
 from tune_picker import f1  # noqa: E402
-
-
-def cached_frames(cache, clips, width, height):
-    """Clip id -> uint8 [steps, height, width], matched by target envelope (current cache entries only)."""
-    by_steps = {}
-    for c in clips:
-        by_steps.setdefault(len(c["target"]), []).append((np.asarray(c["target"], dtype=np.float32), c["id"]))
-    frames = {}
-    for path in glob.glob(os.path.join(cache, "*.clip")):
-        with open(path, "rb") as f:
-            data = f.read()
-        if len(data) < 24:
-            continue
-        steps, w, h = struct.unpack("<III", data[12:24])
-        # Entries of older cache versions lack the onset targets: skip them by length.
-        if (w, h) != (width, height) or len(data) != 24 + steps * w * h + 12 * steps or steps not in by_steps:
-            continue
-        base = 24 + steps * w * h
-        target = np.frombuffer(data[base:base + 4 * steps], dtype="<f4")
-        for t, clip_id in by_steps[steps]:
-            if np.abs(t - target).max() < 5e-6:
-                frames[clip_id] = np.frombuffer(data[24:base], dtype=np.uint8).reshape(steps, h, w).copy()
-    return frames
+from feature_cache import cached_clips  # noqa: E402
 
 
 def main():
@@ -62,7 +38,7 @@ def main():
     clips = report["clips"]
     nets = [load(m)[0] for m in sys.argv[3:]]
     arch = nets[0].arch["input"]
-    frames = cached_frames(sys.argv[2], clips, arch["width"], arch["height"])
+    frames = {k: v["frames"] for k, v in cached_clips(sys.argv[2], clips, arch["width"], arch["height"]).items()}
     missing = [c["id"] for c in clips if c["id"] not in frames]
     if missing:
         sys.exit(f"{sys.argv[2]}: no cached frames at {arch['width']}x{arch['height']} for {len(missing)} clips "
