@@ -41,7 +41,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output channels of the conv encoder's stride-2 3x3 layers, a comma list (default 8,16,32,32). Each layer halves the frame: with --input-size 96x96, five layers end on a 3x3 grid.")
     var convChannels: String?
 
-    @Option(help: "Hidden units in each of the two LSTM layers (default 128). The step's cost grows with it: at 96x96 the conv encoder takes about 2 M multiply-adds a step, the LSTM about 0.34 M at 128 and 1.1 M at 256.")
+    @Option(help: "Hidden units in each of the two LSTM layers (default 128). The step's cost grows with it: at 96x96 with conv channels 8,16,32,32,32 the encoder takes about 2 M multiply-adds a step, the LSTM about 0.34 M at 128 and 1.1 M at 256. Measured so far (models/README.md): 256 units through both stages scored what 128 do.")
     var lstmHidden: Int?
 
     @Flag(help: "Give the conv encoder a third input plane: the previous step's frame difference beside this step's. A bounce is a change of motion; with both differences side by side the first layer can see a small object turn around. The model file records it. A model without it warm-starts one with it (the new plane's weights start at zero). Measured so far (models/README.md): no gain in stage 2 from a two-plane model; from scratch at stage 1's rate, no escape from a clip-independent prior.")
