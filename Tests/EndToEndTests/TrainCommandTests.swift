@@ -261,13 +261,14 @@ final class TrainRunTests: XCTestCase {
         let run = try Executable.run("thud-train", common + ["--out", dir.path("fine.thud"), "--input-size", "48x40",
                                                              "--conv-channels", "4,8,8,8,8", "--lstm-hidden", "24"])
         XCTAssertEqual(run.status, 0, run.stderrText)
-        let arch = try ModelFile.read(path: dir.path("fine.thud")).header.architecture
+        let file = try ModelFile.read(path: dir.path("fine.thud"))
+        let arch = file.header.architecture
         XCTAssertEqual(arch.input.width, 48)
         XCTAssertEqual(arch.input.height, 40)
         XCTAssertEqual(arch.encoder.convChannels, [4, 8, 8, 8, 8])
         XCTAssertEqual(arch.featureCount, 8 * 2 * 2)   // 40x48 halved five times: 2x2
         XCTAssertEqual(arch.lstmHidden, 24)
-        XCTAssertEqual(try ModelFile.read(path: dir.path("fine.thud")).tensor(named: "lstm.weight_hh_l1")?.shape, [4 * 24, 24])
+        XCTAssertEqual(file.tensor(named: "lstm.weight_hh_l1")?.shape, [4 * 24, 24])
         let predict = try Executable.run("thud", ["predict", "--model", dir.path("fine.thud"), root + "/videos/101.mp4"])
         XCTAssertEqual(predict.status, 0, predict.stderrText)
         XCTAssertEqual(predict.lines.count, 24)

@@ -19,13 +19,16 @@ def cached_clips(cache, clips, width, height):
         by_steps.setdefault(len(c["target"]), []).append((np.asarray(c["target"], dtype=np.float32), c["id"]))
     found = {}
     for path in glob.glob(os.path.join(cache, "*.clip")):
+        # The header first: the cache holds every frame size it was asked for, and most entries are skipped.
         with open(path, "rb") as f:
-            data = f.read()
-        if len(data) < 24:
-            continue
-        steps, w, h = struct.unpack("<III", data[12:24])
-        if (w, h) != (width, height) or len(data) != 24 + steps * w * h + 12 * steps or steps not in by_steps:
-            continue
+            header = f.read(24)
+            if len(header) < 24:
+                continue
+            steps, w, h = struct.unpack("<III", header[12:24])
+            if (w, h) != (width, height) or os.fstat(f.fileno()).st_size != 24 + steps * w * h + 12 * steps \
+                    or steps not in by_steps:
+                continue
+            data = header + f.read()
         base = 24 + steps * w * h
         series = np.frombuffer(data[base:], dtype="<f4").reshape(3, steps)
         for t, clip_id in by_steps[steps]:
