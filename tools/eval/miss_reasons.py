@@ -19,18 +19,11 @@ not read).
 """
 import collections
 import json
+import os
 import sys
 
-
-def matched(predicted, true, tolerance=1):
-    """Indices of the true hits matched one to one within ±tolerance, closest first (as ThudEval's HitMetrics)."""
-    pairs = sorted((abs(p - t), i, j) for i, p in enumerate(predicted) for j, t in enumerate(true) if abs(p - t) <= tolerance)
-    used_p, used_t = set(), set()
-    for _, i, j in pairs:
-        if i not in used_p and j not in used_t:
-            used_p.add(i)
-            used_t.add(j)
-    return used_t
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tune_picker import matched_true  # noqa: E402
 
 
 def rises(series):
@@ -71,7 +64,7 @@ def main():
         predicted = [h["step"] if isinstance(h, dict) else h for h in model["hits"]]
         true = clip["true_hits"]
         total += len(true)
-        found = matched(predicted, true)
+        found = matched_true(predicted, true)
         target_rise = rises(clip["target"])
         for j, step in enumerate(true):
             if j in found:

@@ -52,15 +52,20 @@ def pick(envelope, onsets=None, detection="rise", min_strength=0.25, min_rise=0.
     return hits
 
 
-def match(predicted, true, tolerance=1):
-    """One-to-one matches within ±tolerance, closest first (as ThudEval's HitMetrics)."""
+def matched_true(predicted, true, tolerance=1):
+    """Indices of the true hits matched one to one within ±tolerance, closest first (as ThudEval's HitMetrics)."""
     pairs = sorted((abs(p - t), i, j) for i, p in enumerate(predicted) for j, t in enumerate(true) if abs(p - t) <= tolerance)
     used_p, used_t = set(), set()
     for _, i, j in pairs:
         if i not in used_p and j not in used_t:
             used_p.add(i)
             used_t.add(j)
-    return len(used_p)
+    return used_t
+
+
+def match(predicted, true, tolerance=1):
+    """The number of one-to-one matches within ±tolerance."""
+    return len(matched_true(predicted, true, tolerance))
 
 
 def scores(pairs):
