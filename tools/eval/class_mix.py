@@ -47,11 +47,11 @@ def main():
     print(f"{'class':62s} {'clips':>5s} {'hits':>5s} {'F1':>6s}   {'clips':>5s} {'hits':>5s} {'F1':>6s}")
     for name in sorted(first):
         a, b = first[name], second.get(name, [0, 0, 0, 0])
-        right = f"{b[3]:5d} {b[0] + b[2]:5d} {f1(*b[:3]):6.3f}" if b[3] else f"{0:5d}"
-        print(f"{name[:62]:62s} {a[3]:5d} {a[0] + a[2]:5d} {f1(*a[:3]):6.3f}   {right}")
+        right = f"{b[3]:5d} {true_hits(second, name):5d} {f1(*b[:3]):6.3f}" if b[3] else f"{0:5d}"
+        print(f"{name[:62]:62s} {a[3]:5d} {true_hits(first, name):5d} {f1(*a[:3]):6.3f}   {right}")
     totals = [[sum(row[i] for row in split.values()) for i in range(4)] for split in (first, second)]
     tp = fp = fn = 0.0
-    for name, b in second.items():
+    for name in second:
         hits_b = true_hits(second, name)
         if hits_b == 0:
             continue
