@@ -39,14 +39,15 @@ if [ ! -f "$TEST/labels.json" ]; then
     .build/release/thud-synth generate --out "$TEST" --test 600 --seed 2026
 fi
 SHAPE=(--input-size 96x96 --conv-channels 8,16,32,32,32)
+TRAIN=("$CORPUS" "$MORE" "$THIRD")   # both stages train on all three corpora
 # Stage 1: the envelope model on all three corpora (best of 9 epochs by validation r + hit F1 of the envelope's rise).
-.build/release/thud-train train "$CORPUS" "$MORE" "$THIRD" --out "$WORK/envelope96.thud" --architecture default "${SHAPE[@]}" \
+.build/release/thud-train train "${TRAIN[@]}" --out "$WORK/envelope96.thud" --architecture default "${SHAPE[@]}" \
     --epochs 9 --onset-weight 4 --learning-rate 1e-3 --batch-size 16 --seed 1
 # Stage 2: the onset output beside it, from stage 1's weights, on the same corpora, at a lower learning rate falling
 # per epoch, one frame late (best of 8 epochs, chosen as in stage 1 by the envelope's rise, models/README.md),
 # twice, with seeds 1 and 2; the bundled model is the mean of the two runs' weights (thud-train average).
 for SEED in 1 2; do
-    .build/release/thud-train train "$CORPUS" "$MORE" "$THIRD" --out "$WORK/stage2-seed$SEED.thud" --architecture default-onset \
+    .build/release/thud-train train "${TRAIN[@]}" --out "$WORK/stage2-seed$SEED.thud" --architecture default-onset \
         "${SHAPE[@]}" --warm-start "$WORK/envelope96.thud" --epochs 8 --onset-weight 4 --learning-rate 3e-4 \
         --learning-rate-decay 0.8 --batch-size 16 --seed "$SEED" --onset-target-gain 3 --mirror --output-delay 1
 done
