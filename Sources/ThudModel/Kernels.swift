@@ -54,8 +54,45 @@ public enum Kernels {
                             a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        gemm(transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// C[m × n] = alpha · op(A) · op(B) + beta · C, row-major; op transposes when asked; A and B as stored. Every
+    /// sgemm of ThudModel and ThudTrain goes through here.
+    ///
+    /// It never hands OpenBLAS a product that makes it allocate. OpenBLAS's small-matrix kernel for AVX-512 CPUs
+    /// (sgemm_small_kernel_nn_skylakex.c, which 0.3.21 also runs on the AMD EPYC of our build machine as
+    /// "Cooperlake"; cblas_sgemm takes it for an untransposed row-major product with m·n·k ≤ 100³) mallocs a
+    /// scratch buffer on every call when n % 16 is 1…8 and k ≥ 32, to take the last few columns as dot products.
+    /// The bundled model's fourth conv layer (6×6 = 36 output positions, k = 288) met that on every frame: one heap
+    /// allocation per step on the streaming path. Such a product is split instead: the first n − n % 16 columns in
+    /// one sgemm, the rest one sgemv each (columns of C depend only on the same column of B).
+    @inline(__always)
+    public static func gemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        let tail = allocatingTailColumns(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k)
+        let head = n - tail
+        if head > 0 {
+            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(head), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
+        // Only untransposed products get here: column j of C is A · (column j of B), strided by ldb and ldc.
+        for j in head..<n {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(k), alpha, a, Int32(lda), b + j, Int32(ldb),
+                        beta, c + j, Int32(ldc))
+        }
+    }
+
+    /// How many trailing columns of this product gemm computes by sgemv rather than let OpenBLAS's small-matrix
+    /// kernel allocate for them (see gemm): n % 16 when that is 1…8 for an untransposed product with k ≥ 32 and
+    /// m·n·k ≤ 100³, else 0. (The limit is OpenBLAS's own, sgemm_small_kernel_permit_skylakex.c; on CPUs without the
+    /// kernel the split costs a few sgemv calls and changes nothing else.)
+    public static func allocatingTailColumns(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int) -> Int {
+        guard !transposeA, !transposeB, k >= 32, Double(m) * Double(n) * Double(k) <= 1_000_000 else { return 0 }
+        let remainder = n % 16
+        return (1...8).contains(remainder) ? remainder : 0
     }
 
     /// Output size of a 3×3 convolution with padding 1 along one axis.

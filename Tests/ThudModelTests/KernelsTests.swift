@@ -20,6 +20,40 @@ final class KernelsTests: XCTestCase {
         }
     }
 
+    /// The products split so that OpenBLAS's small-matrix kernel does not allocate (Kernels.gemm): which ones, and
+    /// that the split product is still alpha·A·B + beta·C, with leading dimensions wider than the matrices, for the
+    /// shapes the bundled model meets (36 and 72 positions, k = 288), a tail-only product (n < 16) and one left whole.
+    func testGemmSplitWhereOpenBLASWouldAllocateGivesTheSameProduct() {
+        XCTAssertEqual(Kernels.allocatingTailColumns(transposeA: false, transposeB: false, m: 32, n: 36, k: 288), 4)
+        XCTAssertEqual(Kernels.allocatingTailColumns(transposeA: false, transposeB: false, m: 32, n: 72, k: 288), 8)
+        XCTAssertEqual(Kernels.allocatingTailColumns(transposeA: false, transposeB: false, m: 32, n: 4, k: 288), 4)
+        XCTAssertEqual(Kernels.allocatingTailColumns(transposeA: false, transposeB: false, m: 32, n: 9, k: 288), 0, "remainder 9: masked path")
+        XCTAssertEqual(Kernels.allocatingTailColumns(transposeA: false, transposeB: false, m: 32, n: 36, k: 31), 0, "k < 32")
+        XCTAssertEqual(Kernels.allocatingTailColumns(transposeA: false, transposeB: true, m: 32, n: 36, k: 288), 0, "transposed")
+        XCTAssertEqual(Kernels.allocatingTailColumns(transposeA: false, transposeB: false, m: 512, n: 36, k: 288), 0, "past 100³")
+        var rng = SplitMix64(seed: 7)
+        for (m, n, k, alpha, beta) in [(32, 36, 288, Float(1), Float(0)), (32, 72, 288, 1, 0), (5, 4, 40, 0.5, 1),
+                                       (32, 9, 288, 1, 0), (3, 21, 33, -2, 0.25)] {
+            let lda = k + 3, ldb = n + 5, ldc = n + 2
+            let a = FloatBuffer(randomValues(m * lda, &rng)), b = FloatBuffer(randomValues(k * ldb, &rng))
+            let c0 = randomValues(m * ldc, &rng), c = FloatBuffer(c0)
+            Kernels.gemm(m: m, n: n, k: k, alpha: alpha, a: a.pointer, lda: lda, b: b.pointer, ldb: ldb, beta: beta,
+                         c: c.pointer, ldc: ldc)
+            for i in 0..<m {
+                for j in 0..<ldc {
+                    guard j < n else {
+                        XCTAssertEqual(c.pointer[i * ldc + j], c0[i * ldc + j], "column \(j) past n = \(n) untouched")
+                        continue
+                    }
+                    var s: Float = 0
+                    for p in 0..<k { s += a.pointer[i * lda + p] * b.pointer[p * ldb + j] }
+                    XCTAssertEqual(c.pointer[i * ldc + j], alpha * s + beta * c0[i * ldc + j], accuracy: 1e-4,
+                                   "m \(m) n \(n) k \(k): C[\(i), \(j)]")
+                }
+            }
+        }
+    }
+
     func testGemmPlainAndTransposedB() {
         var rng = SplitMix64(seed: 2)
         let m = 4, n = 6, k = 3
