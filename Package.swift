@@ -50,7 +50,7 @@ let package = Package(
 
         // Streaming-model benchmark (tools/bench/model_bench.sh runs it next to PyTorch).
         .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel"], path: "tools/bench/model_bench"),
-        .executableTarget(name: "thud-bench-train", dependencies: ["ThudTrain", "ThudModel"], path: "tools/bench/train_bench"),
+        .executableTarget(name: "thud-bench-train", dependencies: ["ThudTrain", "ThudModel", "ThudEval"], path: "tools/bench/train_bench"),
 
         // Exercises live capture without the model (used by the vivid VM tests and for figures).
         .executableTarget(name: "thud-capture-check", dependencies: ["ThudMedia"]),

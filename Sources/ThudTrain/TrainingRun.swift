@@ -128,6 +128,10 @@ public final class TrainingRun {
     public let provenance: TrainingProvenance
     /// The clips this run learns from, as its checkpoints record them.
     public let data: TrainingData
+    /// The training clips cut into TBPTT windows (Self.windows), in clip order: what each epoch shuffles.
+    public let windows: [Window]
+    /// Batches per epoch (the last may be smaller).
+    public var batchCount: Int { (windows.count + settings.batchSize - 1) / settings.batchSize }
     let log: (String) -> Void
     let progress: (String) -> Void
     let trainer: ModelTrainer
@@ -153,9 +157,27 @@ public final class TrainingRun {
         state.settingsFingerprint = settings.fingerprint
         data = TrainingData(train: train, validation: validation)
         state.data = data
+        windows = Self.windows(train, length: settings.sequenceLength)
     }
 
     public enum Outcome: Equatable { case finished, interrupted }
+
+    /// Epoch `epoch`'s order of the windows (indices into `windows`), seeded by the run's seed and the epoch.
+    public func order(epoch: Int) -> [Int] {
+        Self.shuffled(windows.count, seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// The window indices of batch `b` of an epoch in `order`.
+    public func members(_ b: Int, of order: [Int]) -> ArraySlice<Int> {
+        order[(b * settings.batchSize)..<min(windows.count, (b + 1) * settings.batchSize)]
+    }
+
+    /// Batch `b` of epoch `epoch` (whose order is `order`) as the trainer sees it: each window's frames, targets,
+    /// weights and onset targets, mirrored where isMirrored says so. (Public so that tools/bench/train_bench feeds
+    /// the PyTorch reference exactly these batches.)
+    public func batch(_ b: Int, of order: [Int], epoch: Int) -> [TrainingSequence] {
+        members(b, of: order).map { sequence(windows[$0], mirrored: isMirrored(window: $0, epoch: epoch)) }
+    }
 
     /// Continues from the checkpoint if `resume` and one exists (refusing one made with other settings).
     public func run(resume: Bool, interrupted: () -> Bool) throws -> Outcome {
@@ -180,12 +202,10 @@ public final class TrainingRun {
             try trainer.warmStart(from: ModelFile.read(path: warmStart))
             log("starting from the weights of \(warmStart)")
         }
-        let windows = Self.windows(train, length: settings.sequenceLength)
-        let batchCount = (windows.count + settings.batchSize - 1) / settings.batchSize
         var batchesRun = 0
         while state.epochsDone < settings.epochs {
             let epoch = state.epochsDone + 1
-            let order = Self.shuffled(windows.count, seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+            let epochOrder = order(epoch: epoch)
             let learningRate = settings.learningRate(epoch: epoch)
             let started = Date()
             var lossSum = state.partialLossSum, lossCount = state.partialLossCount
@@ -198,9 +218,7 @@ public final class TrainingRun {
                     log("interrupted in epoch \(epoch) before batch \(b + 1)/\(batchCount); checkpoint saved to \(checkpointPath)")
                     return .interrupted
                 }
-                let members = order[(b * settings.batchSize)..<min(windows.count, (b + 1) * settings.batchSize)]
-                let batch = members.map { sequence(windows[$0], mirrored: isMirrored(window: $0, epoch: epoch)) }
-                let loss = trainer.computeGradients(batch: batch)
+                let loss = trainer.computeGradients(batch: batch(b, of: epochOrder, epoch: epoch))
                 _ = trainer.clipGradients(maxNorm: settings.gradientClipNorm)
                 trainer.adamStep(learningRate: learningRate)
                 lossSum += Double(loss); lossCount += 1
@@ -296,7 +314,13 @@ public final class TrainingRun {
     /// The generator's scene hits when the dataset has them, else the target envelope's peaks.
     static func truth(_ clip: PreparedClip) -> [Int] { clip.trueHits ?? EnvelopePeakRule().peaks(clip.targets) }
 
-    struct Window { var clip: Int; var start: Int; var length: Int }
+    /// `length` steps of clip `clip` (an index into `train`) from step `start`.
+    public struct Window: Sendable, Equatable {
+        public var clip: Int
+        public var start: Int
+        public var length: Int
+        public init(clip: Int, start: Int, length: Int) { self.clip = clip; self.start = start; self.length = length }
+    }
 
     /// Consecutive windows of each clip (the last may be shorter, but at least a quarter of the length).
     static func windows(_ clips: [PreparedClip], length: Int) -> [Window] {
@@ -313,13 +337,13 @@ public final class TrainingRun {
     }
 
     /// Whether window `index` is mirrored in `epoch` (always false unless settings.mirror).
-    func isMirrored(window index: Int, epoch: Int) -> Bool {
+    public func isMirrored(window index: Int, epoch: Int) -> Bool {
         guard settings.mirror == true else { return false }
         var rng = SplitMix64(seed: settings.seed ^ (UInt64(epoch) &* 0xD1B5_4A32_D192_ED03) ^ (UInt64(index) &* 0x8CB9_2BA7_2F3D_8DD7))
         return rng.next() & 1 == 1
     }
 
-    func sequence(_ w: Window, mirrored: Bool = false) -> TrainingSequence {
+    public func sequence(_ w: Window, mirrored: Bool = false) -> TrainingSequence {
         let clip = train[w.clip]
         let fb = clip.frameBytes
         var frames = Array(clip.frames[(w.start * fb)..<((w.start + w.length) * fb)])

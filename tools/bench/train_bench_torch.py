@@ -1,12 +1,21 @@
-"""PyTorch side of tools/bench/train_bench.sh: the same model (tools/reference/thud_model.ThudNet, default
-architecture), the same synthetic clips written by thud-bench-train, the same loop (batched forward over B
-sequences of T steps, BCE on logits, backward, clip_grad_norm_, Adam) on the CPU with torch.set_num_threads(2)
-(or THREADS).
+"""PyTorch side of tools/bench/train_bench.sh: the PyTorch reference of the same model (tools/reference/thud_model,
+the architecture and starting weights of the model file thud-bench-train used) trained on the same data — the
+clips of thud-train's feature cache that thud-bench-train listed in plan.json, cut into the same windows and
+batched exactly as its epochs were (same members, same mirrored windows) — with the same loop: targets one step
+late by the architecture's output delay, BCE on the envelope logit weighted ×(1 + onset weight) on onset steps plus
+BCE on the onset logit against min(1, gain × onset strength), divided by the batch's steps; backward,
+clip_grad_norm_, Adam at the epoch's learning rate. Building each batch from the cached clips is timed, as it is on
+the Swift side.
 
-    python3 tools/bench/train_bench_torch.py DIR SEQUENCES STEPS BATCH EPOCHS [THREADS]
+Before timing, the loss of the first batch under the starting weights is compared with thud-bench-train's: if they
+differ, the two sides are not training the same thing and the script fails.
+
+    python3 tools/bench/train_bench_torch.py PLAN_DIR [THREADS]
 Prints "TORCH_SECONDS_PER_EPOCH wall cpu" (best epoch) for train_bench.sh to compare.
 """
+import json
 import os
+import struct
 import sys
 import time
 
@@ -15,64 +24,116 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
-from thud_model import ThudNet  # noqa: E402
+from thud_model import load  # noqa: E402
 
-ARCH = {
-    "input": {"width": 64, "height": 64, "pixelFormat": "gray8", "normalisation": "x/255"},
-    "encoder": {"kind": "conv", "convChannels": [8, 16, 32, 32]},
-    "lstmHidden": 128, "lstmLayers": 2, "headHidden": [64, 32],
-}
+
+def read_entry(path):
+    """A FeatureCache entry (version 2): frames [steps, h, w] uint8, and the envelope and onset targets [steps]."""
+    data = open(path, "rb").read()
+    if data[:8] != b"THUDCLIP" or struct.unpack("<I", data[8:12])[0] != 2:
+        sys.exit(f"train_bench_torch: {path}: not a version-2 feature cache entry")
+    steps, w, h = struct.unpack("<III", data[12:24])
+    base = 24 + steps * w * h
+    series = np.frombuffer(data[base:], dtype="<f4").reshape(3, steps)   # targets, dB, onsets
+    return np.frombuffer(data[24:base], dtype=np.uint8).reshape(steps, h, w), series[0], series[2]
 
 
 def main():
-    d, s, t, b, epochs = sys.argv[1], *map(int, sys.argv[2:6])
-    threads = int(sys.argv[6]) if len(sys.argv) > 6 else 2
+    d = sys.argv[1]
+    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     torch.set_num_threads(threads)
-    torch.manual_seed(1)
-    frames = torch.from_numpy(np.fromfile(os.path.join(d, "frames.u8"), dtype=np.uint8).reshape(s, t, 64, 64))
-    targets = torch.from_numpy(np.fromfile(os.path.join(d, "targets.f32"), dtype=np.float32).reshape(s, t))
-    net = ThudNet(ARCH)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    plan = json.load(open(os.path.join(d, "plan.json")))
+    clips = [read_entry(p) for p in plan["entries"]]
+    net, header = load(plan["model"])
+    net.train()
+    arch = header["architecture"]
+    if arch["encoder"].get("previousDifferencePlane"):
+        sys.exit("train_bench_torch: models with the previous-difference plane are not benchmarked")
+    delay = plan["outputDelay"]
+    onset_weight, gain = np.float32(plan["onsetWeight"]), np.float32(plan["onsetTargetGain"])
+    onset_loss_weight = plan["onsetLossWeight"]
+    windows = plan["windows"]
+    height, width = arch["input"]["height"], arch["input"]["width"]
+    two_outputs = bool(arch.get("onsetOutput"))
+    opt = torch.optim.Adam(net.parameters(), lr=plan["learningRate"])
 
-    def logits(batch_frames):
-        # Same inputs as ThudTrain: [x/255, (x - previous)/255], previous = current at the clip start.
-        bsz = batch_frames.shape[0]
-        prev = torch.cat([batch_frames[:, :1], batch_frames[:, :-1]], dim=1)
-        flat, prev_flat = batch_frames.reshape(bsz * t, 64, 64), prev.reshape(bsz * t, 64, 64)
-        feats = net.encoder(flat, prev_flat).reshape(bsz, t, -1)
+    def described(series, t):
+        # The output after frame t describes step t - delay; before the clip there is no sound.
+        out = np.zeros(len(t), dtype=np.float32)
+        ok = t >= delay
+        out[ok] = series[t[ok] - delay]
+        return out
+
+    def batch_tensors(members):
+        """Frames, previous frames, envelope targets, weights, onset targets, padded to the longest window."""
+        longest = max(windows[wi][2] for wi, _ in members)
+        b = len(members)
+        cur = np.zeros((b, longest, height, width), dtype=np.uint8)
+        prev = np.zeros_like(cur)
+        y = np.zeros((b, longest), dtype=np.float32)
+        wts = np.zeros_like(y)
+        yo = np.zeros_like(y)
+        for i, (wi, mirrored) in enumerate(members):
+            c, start, n = windows[wi]
+            frames, env, onsets = clips[c]
+            t = np.arange(start, start + n)
+            cur[i, :n] = frames[t]
+            prev[i, :n] = frames[np.maximum(t - 1, 0)]   # the frame before; the first of a clip is its own previous
+            if mirrored:
+                cur[i, :n] = cur[i, :n, :, ::-1]
+                prev[i, :n] = prev[i, :n, :, ::-1]
+            y[i, :n] = described(env, t)
+            rise = np.where(t > 0, y[i, :n] - described(env, t - 1), np.float32(0))
+            wts[i, :n] = np.where(rise > np.float32(0.1), np.float32(1) + onset_weight, np.float32(1)) \
+                if onset_weight > 0 else 1
+            yo[i, :n] = np.minimum(np.float32(1), gain * described(onsets, t))
+        return [torch.from_numpy(a) for a in (cur, prev, y, wts, yo)]
+
+    def loss_of(members):
+        cur, prev, y, wts, yo = batch_tensors(members)
+        b, t = y.shape
+        feats = net.encoder(cur.reshape(b * t, height, width), prev.reshape(b * t, height, width)).reshape(b, t, -1)
         out, _ = net.lstm(feats)
         h = out
         for i in range(net.head.n):
             h = getattr(net.head, f"fc{i}")(h)
             if i < net.head.n - 1:
                 h = torch.relu(h)
-        return h.squeeze(-1)
+        steps = float(sum(windows[wi][2] for wi, _ in members))
+        total = (wts * F.binary_cross_entropy_with_logits(h[..., 0], y, reduction="none")).sum()
+        if two_outputs:
+            mask = (wts > 0).float() * onset_loss_weight
+            total = total + (mask * F.binary_cross_entropy_with_logits(h[..., 1], yo, reduction="none")).sum()
+        return total / steps
 
-    def epoch():
-        loss = None
-        for start in range(0, s, b):
-            opt.zero_grad()
-            z = logits(frames[start:start + b])
-            loss = F.binary_cross_entropy_with_logits(z, targets[start:start + b])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-        return float(loss.detach())
+    # Same model, same data: the first batch's loss under the starting weights must be Swift's.
+    with torch.no_grad():
+        first = float(loss_of(plan["epochs"][0][0]))
+    swift_first = plan["firstBatchLoss"]
+    print(f"first batch loss under the starting weights: pytorch {first:.6f}, swift {swift_first:.6f}")
+    if abs(first - swift_first) > 1e-4 * max(1.0, abs(swift_first)):
+        sys.exit("train_bench_torch: the reference's first-batch loss differs from Swift's: not the same model or data")
 
-    # Warm-up batch (allocator, kernels) outside the timing, as on the Swift side.
-    opt.zero_grad()
-    F.binary_cross_entropy_with_logits(logits(frames[:b]), targets[:b]).backward()
-    opt.zero_grad()
-    times, cpu = [], []
-    for _ in range(epochs):
+    times, cpu, losses = [], [], []
+    for e, batches in enumerate(plan["epochs"], start=1):
+        for g in opt.param_groups:
+            g["lr"] = plan["learningRate"] * plan["learningRateDecay"] ** (e - 1)
         t0, c0 = time.perf_counter(), time.process_time()
-        last = epoch()
+        loss_sum = 0.0
+        for members in batches:
+            opt.zero_grad()
+            loss = loss_of(members)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), plan["clipNorm"])
+            opt.step()
+            loss_sum += float(loss.detach())
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    best = min(times)
-    print(f"torch {torch.__version__}: {s} sequences x {t} steps, batch {b}, {threads} threads: {best:.3f} s/epoch wall "
-          f"(epochs: {', '.join(f'{x:.3f}' for x in times)}), {min(cpu):.3f} CPU-s/epoch, last loss {last:.4f}")
-    print(f"TORCH_SECONDS_PER_EPOCH {best:.6f} {min(cpu):.6f}")
+        losses.append(loss_sum / len(batches))
+    print(f"torch {torch.__version__}: {len(clips)} clips, {threads} threads: {min(times):.3f} s/epoch wall "
+          f"(epochs: {', '.join(f'{x:.3f}' for x in times)}), {min(cpu):.3f} CPU-s/epoch, "
+          f"train loss by epoch {', '.join(f'{x:.4f}' for x in losses)}")
+    print(f"TORCH_SECONDS_PER_EPOCH {min(times):.6f} {min(cpu):.6f}")
 
 
 if __name__ == "__main__":
