@@ -136,6 +136,11 @@ public final class TrainingRun {
     let progress: (String) -> Void
     let trainer: ModelTrainer
     public private(set) var state = TrainingState()
+    /// Threads of each batch's forward and backward (ModelTrainer.threadCount, 2; results are the same for 1).
+    public var threadCount: Int {
+        get { trainer.threadCount }
+        set { trainer.threadCount = newValue }
+    }
     /// Stops after this many batches (a test hook standing in for kill -9).
     public var stopAfterBatches: Int?
     /// Called after each batch with the number of batches run so far (a test hook).

@@ -94,6 +94,7 @@ defer { try? FileManager.default.removeItem(atPath: scratch) }
 let run = TrainingRun(settings: settings, train: train, validation: [], checkpointPath: scratch + "/bench.thud.checkpoint",
                       outputPath: scratch + "/bench.thud",
                       provenance: TrainingProvenance(command: "thud-bench-train", data: "\(train.count) clips"))
+run.threadCount = threads
 print("model: \(modelPath) (\(architecture.input.width)x\(architecture.input.height), conv \((architecture.encoder.convChannels ?? []).map(String.init).joined(separator: ",")), "
       + "LSTM \(architecture.lstmLayers)x\(architecture.lstmHidden), onset output \(architecture.hasOnsetOutput)); "
       + "\(run.windows.count) windows of up to \(settings.sequenceLength) steps, \(run.batchCount) batches of \(settings.batchSize) per epoch")
