@@ -95,9 +95,11 @@ let run = TrainingRun(settings: settings, train: train, validation: [], checkpoi
                       outputPath: scratch + "/bench.thud",
                       provenance: TrainingProvenance(command: "thud-bench-train", data: "\(train.count) clips"))
 run.threadCount = threads
-print("model: \(modelPath) (\(architecture.input.width)x\(architecture.input.height), conv \((architecture.encoder.convChannels ?? []).map(String.init).joined(separator: ",")), "
+let channels = (architecture.encoder.convChannels ?? []).map(String.init).joined(separator: ",")
+print("model: \(modelPath) (\(architecture.input.width)x\(architecture.input.height), conv \(channels), "
       + "LSTM \(architecture.lstmLayers)x\(architecture.lstmHidden), onset output \(architecture.hasOnsetOutput)); "
-      + "\(run.windows.count) windows of up to \(settings.sequenceLength) steps, \(run.batchCount) batches of \(settings.batchSize) per epoch")
+      + "\(run.windows.count) windows of up to \(settings.sequenceLength) steps, "
+      + "\(run.batchCount) batches of \(settings.batchSize) per epoch")
 
 // The LD_PRELOAD counter of tools/bench/model_malloc_counter.c, when present.
 typealias CountFn = @convention(c) () -> Int
