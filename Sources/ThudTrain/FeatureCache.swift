@@ -53,6 +53,13 @@ public final class FeatureCache: @unchecked Sendable {
     public static let version: UInt32 = 2
     static let magic = Array("THUDCLIP".utf8)
 
+    /// Where thud-train keeps the cache unless told otherwise: $XDG_CACHE_HOME/thud/clips, else ~/.cache/thud/clips.
+    public static var defaultDirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CACHE_HOME"] ?? ((env["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(".cache")
+        return (base as NSString).appendingPathComponent("thud/clips")
+    }
+
     public let directory: String
     public let width: Int
     public let height: Int

@@ -56,12 +56,7 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Decoding threads.")
     var jobs = 2
 
-    var cacheDirectory: String {
-        if let cache { return cache }
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CACHE_HOME"].map { $0 } ?? ((env["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(".cache")
-        return (base as NSString).appendingPathComponent("thud/clips")
-    }
+    var cacheDirectory: String { cache ?? FeatureCache.defaultDirectory }
 
     func prepare(width: Int, height: Int, splits: Set<DatasetSplit>, console: Console) throws -> (Dataset, PreparedDataset) {
         let dataset: Dataset

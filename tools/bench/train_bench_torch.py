@@ -15,7 +15,6 @@ Prints "TORCH_SECONDS_PER_EPOCH wall cpu" (best epoch) for train_bench.sh to com
 """
 import json
 import os
-import struct
 import sys
 import time
 
@@ -23,19 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+sys.path.insert(0, os.path.join(HERE, "..", "eval"))
+from feature_cache import read_entry  # noqa: E402
 from thud_model import load  # noqa: E402
-
-
-def read_entry(path):
-    """A FeatureCache entry (version 2): frames [steps, h, w] uint8, and the envelope and onset targets [steps]."""
-    data = open(path, "rb").read()
-    if data[:8] != b"THUDCLIP" or struct.unpack("<I", data[8:12])[0] != 2:
-        sys.exit(f"train_bench_torch: {path}: not a version-2 feature cache entry")
-    steps, w, h = struct.unpack("<III", data[12:24])
-    base = 24 + steps * w * h
-    series = np.frombuffer(data[base:], dtype="<f4").reshape(3, steps)   # targets, dB, onsets
-    return np.frombuffer(data[24:base], dtype=np.uint8).reshape(steps, h, w), series[0], series[2]
 
 
 def main():
@@ -43,7 +34,12 @@ def main():
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     torch.set_num_threads(threads)
     plan = json.load(open(os.path.join(d, "plan.json")))
-    clips = [read_entry(p) for p in plan["entries"]]
+    clips = []
+    for path in plan["entries"]:
+        entry = read_entry(path)
+        if entry is None:
+            sys.exit(f"train_bench_torch: {path}: not a whole version-2 feature cache entry")
+        clips.append((entry["frames"], entry["target"], entry["onsets"]))
     net, header = load(plan["model"])
     net.train()
     arch = header["architecture"]
@@ -94,11 +90,7 @@ def main():
         b, t = y.shape
         feats = net.encoder(cur.reshape(b * t, height, width), prev.reshape(b * t, height, width)).reshape(b, t, -1)
         out, _ = net.lstm(feats)
-        h = out
-        for i in range(net.head.n):
-            h = getattr(net.head, f"fc{i}")(h)
-            if i < net.head.n - 1:
-                h = torch.relu(h)
+        h = net.head.logits(out)
         steps = float(sum(windows[wi][2] for wi, _ in members))
         total = (wts * F.binary_cross_entropy_with_logits(h[..., 0], y, reduction="none")).sum()
         if two_outputs:

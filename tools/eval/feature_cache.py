@@ -12,6 +12,29 @@ import struct
 import numpy as np
 
 
+HEADER = 24
+
+
+def parse_entry(data):
+    """frames [steps, h, w] uint8, and target, db, onsets [steps] float32, from an entry's bytes; None if the bytes
+    are not a whole version-2 entry."""
+    if len(data) < HEADER or data[:8] != b"THUDCLIP" or struct.unpack("<I", data[8:12])[0] != 2:
+        return None
+    steps, w, h = struct.unpack("<III", data[12:HEADER])
+    base = HEADER + steps * w * h
+    if len(data) != base + 12 * steps:
+        return None
+    series = np.frombuffer(data[base:], dtype="<f4").reshape(3, steps)
+    return dict(frames=np.frombuffer(data[HEADER:base], dtype=np.uint8).reshape(steps, h, w),
+                target=series[0], db=series[1], onsets=series[2])
+
+
+def read_entry(path):
+    """One entry file, as parse_entry; None if it is not a whole version-2 entry."""
+    with open(path, "rb") as f:
+        return parse_entry(f.read())
+
+
 def cached_clips(cache, clips, width, height):
     """Clip id -> dict(frames [steps, height, width] uint8, target, db, onsets [steps] float32) for the JSON's clips."""
     by_steps = {}
@@ -21,18 +44,16 @@ def cached_clips(cache, clips, width, height):
     for path in glob.glob(os.path.join(cache, "*.clip")):
         # The header first: the cache holds every frame size it was asked for, and most entries are skipped.
         with open(path, "rb") as f:
-            header = f.read(24)
-            if len(header) < 24:
+            header = f.read(HEADER)
+            if len(header) < HEADER:
                 continue
-            steps, w, h = struct.unpack("<III", header[12:24])
-            if (w, h) != (width, height) or os.fstat(f.fileno()).st_size != 24 + steps * w * h + 12 * steps \
-                    or steps not in by_steps:
+            steps, w, h = struct.unpack("<III", header[12:HEADER])
+            if (w, h) != (width, height) or steps not in by_steps:
                 continue
-            data = header + f.read()
-        base = 24 + steps * w * h
-        series = np.frombuffer(data[base:], dtype="<f4").reshape(3, steps)
+            entry = parse_entry(header + f.read())
+        if entry is None:
+            continue
         for t, clip_id in by_steps[steps]:
-            if np.abs(t - series[0]).max() < 5e-6:
-                found[clip_id] = dict(frames=np.frombuffer(data[24:base], dtype=np.uint8).reshape(steps, h, w).copy(),
-                                      target=series[0].copy(), db=series[1].copy(), onsets=series[2].copy())
+            if np.abs(t - entry["target"]).max() < 5e-6:
+                found[clip_id] = {k: v.copy() for k, v in entry.items()}
     return found

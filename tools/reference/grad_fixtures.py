@@ -64,12 +64,7 @@ def logits_of(net, frames_u8, prev_u8, before_u8=None):
     for i in range(net.encoder.n):
         y = torch.relu(getattr(net.encoder, f"conv{i}")(y))
     out, _ = net.lstm(y.flatten(1).unsqueeze(0))
-    hdn = out.squeeze(0)
-    for i in range(net.head.n):
-        hdn = getattr(net.head, f"fc{i}")(hdn)
-        if i < net.head.n - 1:
-            hdn = torch.relu(hdn)
-    return hdn.squeeze(-1)
+    return net.head.logits(out.squeeze(0)).squeeze(-1)
 
 
 def main():

@@ -95,12 +95,16 @@ class Head(nn.Module):
             fin = wd
         self.n = len(widths)
 
-    def forward(self, h):
+    def logits(self, h):
+        """The outputs before the sigmoid (what BCE-with-logits trains)."""
         for i in range(self.n):
             h = getattr(self, f"fc{i}")(h)
             if i < self.n - 1:
                 h = torch.relu(h)
-        return torch.sigmoid(h)
+        return h
+
+    def forward(self, h):
+        return torch.sigmoid(self.logits(h))
 
 
 class ThudNet(nn.Module):

@@ -42,9 +42,7 @@ while let a = args.next() {
 guard !datasets.isEmpty else { fail("name a dataset folder (a thud-synth corpus)") }
 
 // The cache thud-train uses unless told otherwise, so that a corpus it has prepared is read, not decoded again.
-let env = ProcessInfo.processInfo.environment
-let cacheRoot = env["XDG_CACHE_HOME"] ?? ((env["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(".cache")
-let cachePath = cacheDirectory ?? (cacheRoot as NSString).appendingPathComponent("thud/clips")
+let cachePath = cacheDirectory ?? FeatureCache.defaultDirectory
 
 let model: ModelFile
 let dataset: Dataset
