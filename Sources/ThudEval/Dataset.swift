@@ -97,21 +97,51 @@ public struct Dataset: Sendable {
 
     static func loadFolder(_ root: String, validationShare: Double) throws -> Dataset {
         guard let walker = FileManager.default.enumerator(atPath: root) else { throw DatasetError(path: root, problem: "cannot be listed") }
+        let fixedSplit = try loadSplitFile(root)
         var clips: [DatasetClip] = []
         for case let relative as String in walker {
             guard videoExtensions.contains((relative as NSString).pathExtension.lowercased()) else { continue }
             let folder = (relative as NSString).deletingLastPathComponent
             let cls = folder.isEmpty ? "(none)" : (folder as NSString).lastPathComponent
-            // FNV-1a of the relative path: a clip stays in its split however the folder grows.
-            var h = FNV1a()
-            h.add(relative.utf8)
-            let split: DatasetSplit = Double(h.value % 10_000) / 10_000 < validationShare ? .validation : .train
+            let split: DatasetSplit
+            if let fixedSplit {
+                // A fixed split names every clip once, by file name; a clip it does not name takes no part.
+                guard let named = fixedSplit[(relative as NSString).lastPathComponent] else { continue }
+                split = named
+            } else {
+                // FNV-1a of the relative path: a clip stays in its split however the folder grows.
+                var h = FNV1a()
+                h.add(relative.utf8)
+                split = Double(h.value % 10_000) / 10_000 < validationShare ? .validation : .train
+            }
             clips.append(DatasetClip(id: relative, path: (root as NSString).appendingPathComponent(relative), template: cls,
                                      label: cls, split: split, hitsPath: nil))
         }
         clips.sort { $0.id < $1.id }
         guard !clips.isEmpty else { throw DatasetError(path: root, problem: "no videos found (and no Something-Something annotation files)") }
         return Dataset(root: root, layout: .folder, clips: clips)
+    }
+
+    /// `split.tsv` at a folder's top fixes its split: lines `FILE<TAB>train|validation|test` (a header line
+    /// `file<TAB>split` and `#` comments are skipped), FILE a video's name. nil when there is none.
+    static func loadSplitFile(_ root: String) throws -> [String: DatasetSplit]? {
+        let path = (root as NSString).appendingPathComponent("split.tsv")
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw DatasetError(path: path, problem: "cannot be read as UTF-8 text")
+        }
+        var splits: [String: DatasetSplit] = [:]
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            let fields = trimmed.split(separator: "\t").map { $0.trimmingCharacters(in: .whitespaces) }
+            if number == 0, fields.first == "file" { continue }
+            guard fields.count >= 2, let split = DatasetSplit(rawValue: fields[1]) else {
+                throw DatasetError(path: path, problem: "line \(number + 1) is not FILE<TAB>train|validation|test")
+            }
+            splits[(fields[0] as NSString).lastPathComponent] = split
+        }
+        return splits
     }
 }
 
