@@ -13,6 +13,7 @@ public enum ClassBarChart {
         switch p {
         case .model: return ChartPalette.model
         case .motionEnergy: return ChartPalette.motion
+        case .motionOnset: return ChartPalette.motionOnset
         case .constant: return ChartPalette.constant
         case .oracle: return ChartPalette.oracle
         }

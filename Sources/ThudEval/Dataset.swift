@@ -11,6 +11,8 @@ public struct DatasetClip: Sendable, Equatable {
     public var split: DatasetSplit
     /// Ground-truth hits from the corpus generator (DIR/hits/<id>.json), when present.
     public var hitsPath: String?
+    /// Which of several combined datasets the clip comes from (its position among them; 0 for one dataset).
+    public var source: Int = 0
 }
 
 public enum DatasetSplit: String, Sendable, CaseIterable, Codable {
@@ -260,6 +262,12 @@ extension Dataset {
         precondition(!parts.isEmpty, "combining no datasets")
         root = parts.map(\.root).joined(separator: " + ")
         layout = parts[0].layout
-        clips = parts.flatMap(\.clips)
+        clips = parts.enumerated().flatMap { index, part in
+            part.clips.map { clip in
+                var clip = clip
+                clip.source = index
+                return clip
+            }
+        }
     }
 }

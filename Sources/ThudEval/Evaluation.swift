@@ -11,6 +11,7 @@ import ThudModel
 public enum Predictor: String, CaseIterable, Sendable, Hashable {
     case model
     case motionEnergy = "motion-energy"
+    case motionOnset = "motion-onset"
     case constant
     case oracle
 
@@ -18,6 +19,7 @@ public enum Predictor: String, CaseIterable, Sendable, Hashable {
         switch self {
         case .model: return "the model's envelope, hits from the causal peak picker"
         case .motionEnergy: return "weight-free: mean |frame − previous frame| at the model's size, divided by its running maximum so far (causal), hits from the same peak picker"
+        case .motionOnset: return "weight-free: the one-step rise of the motion energy, max(0, e[k] − e[k−1]), divided by its running maximum so far (causal): motion that starts; hits from the same peak picker"
         case .constant: return "a constant envelope (the training split's mean target), no hits; r is undefined and counts as 0 in the verdict"
         case .oracle: return "the target envelope itself, hits from the same peak picker (the ceiling of a perfect envelope)"
         }
@@ -127,16 +129,38 @@ public final class MotionEnergyEnvelope {
 
     deinit { previous.deallocate(); features.deallocate() }
 
-    public func reset() { hasPrevious = false; runningMax = 0 }
+    /// The last step's mean |difference| before scaling (0…1), for MotionOnsetEnvelope.
+    public private(set) var energy: Float = 0
+
+    public func reset() { hasPrevious = false; runningMax = 0; energy = 0 }
 
     public func step(frame: UnsafeBufferPointer<UInt8>) -> Float {
         let previousFrame = hasPrevious ? UnsafeBufferPointer(previous) : frame
         encoder.encode(current: frame, previous: previousFrame, beforePrevious: previousFrame, into: features)
         _ = previous.update(fromContentsOf: frame)
         hasPrevious = true
-        let energy = features[encoder.gridRows * encoder.gridCols]   // global mean |difference| in 0…1
+        energy = features[encoder.gridRows * encoder.gridCols]   // global mean |difference| in 0…1
         runningMax = max(runningMax, energy)
         return runningMax > 0 ? energy / runningMax : 0
+    }
+}
+
+/// The second weight-free baseline: where motion starts. The one-step rise of the motion energy, divided by the
+/// largest rise so far (causal). On real video a hit often follows a swing's start by a step or two, so its peaks
+/// are the hits a motion detector would flag; scored through the same picker as everything else.
+public struct MotionOnsetEnvelope {
+    var previousEnergy: Float?
+    var runningMax: Float = 0
+
+    public init() {}
+
+    public mutating func reset() { previousEnergy = nil; runningMax = 0 }
+
+    public mutating func step(energy: Float) -> Float {
+        let rise = previousEnergy.map { max(0, energy - $0) } ?? 0
+        previousEnergy = energy
+        runningMax = max(runningMax, rise)
+        return runningMax > 0 ? rise / runningMax : 0
     }
 }
 
@@ -147,6 +171,8 @@ public final class ClipEvaluator {
     let modelStream: EnvelopeStream
     let motion: MotionEnergyEnvelope
     let motionPicker: PeakPicker
+    var motionOnset = MotionOnsetEnvelope()
+    let motionOnsetPicker: PeakPicker
 
     public init(model: StreamingModel, settings: EvaluationSettings = EvaluationSettings()) {
         self.model = model
@@ -154,6 +180,7 @@ public final class ClipEvaluator {
         modelStream = EnvelopeStream(model: model, picker: settings.picker)
         motion = MotionEnergyEnvelope(width: model.inputWidth, height: model.inputHeight)
         motionPicker = PeakPicker(configuration: settings.envelopePicker(stepRateHz: model.stepRateHz))
+        motionOnsetPicker = PeakPicker(configuration: settings.envelopePicker(stepRateHz: model.stepRateHz))
     }
 
     /// Decodes and scores one clip; throws ClipFailure with a one-line problem when it cannot be scored.
@@ -171,9 +198,9 @@ public final class ClipEvaluator {
 
     private func evaluateThrowing(_ clip: DatasetClip) throws -> ClipEvaluation {
         let input = try MediaInput(path: clip.path)
-        modelStream.reset(); motion.reset(); motionPicker.reset()
-        var modelEnvelope: [Float] = [], motionEnvelope: [Float] = [], modelOnsets: [Float] = []
-        var modelHits: [Int] = [], motionHits: [Int] = []
+        modelStream.reset(); motion.reset(); motionPicker.reset(); motionOnset.reset(); motionOnsetPicker.reset()
+        var modelEnvelope: [Float] = [], motionEnvelope: [Float] = [], motionOnsetEnvelope: [Float] = [], modelOnsets: [Float] = []
+        var modelHits: [Int] = [], motionHits: [Int] = [], motionOnsetHits: [Int] = []
         let expected = Int(((input.info.durationSeconds ?? 10) * 12).rounded(.up)) + 2
         modelEnvelope.reserveCapacity(expected); motionEnvelope.reserveCapacity(expected)
 
@@ -189,10 +216,14 @@ public final class ClipEvaluator {
             let m = motion.step(frame: step.pixels)
             motionEnvelope.append(m)
             if let hit = motionPicker.process(m) { motionHits.append(hit.step) }
+            let o = motionOnset.step(energy: motion.energy)
+            motionOnsetEnvelope.append(o)
+            if let hit = motionOnsetPicker.process(o) { motionOnsetHits.append(hit.step) }
             return true
         })
         if let hit = modelStream.finish(record) { modelHits.append(hit.step) }
         if let hit = motionPicker.finish() { motionHits.append(hit.step) }
+        if let hit = motionOnsetPicker.finish() { motionOnsetHits.append(hit.step) }
 
         if let error = summary.readError { throw fail(clip, "input ends early (\(error))") }
         // The same usability rules as `thud probe` / training (ClipCheck), applied to the audio already decoded.
@@ -232,6 +263,7 @@ public final class ClipEvaluator {
         let results: [Predictor: PredictorResult] = [
             .model: modelResult,
             .motionEnergy: scored(motionEnvelope, motionHits),
+            .motionOnset: scored(motionOnsetEnvelope, motionOnsetHits),
             .constant: scored([Float](repeating: settings.constantLevel, count: n), []),
             .oracle: scored(target, PeakPicker.hits(envelope: target, configuration: motionPicker.configuration).map(\.step)),
         ]

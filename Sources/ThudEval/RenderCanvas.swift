@@ -19,6 +19,7 @@ public enum ChartPalette {
     public static let targetFill = RGBColor(hex: 0xB9D3F5)
     public static let model = RGBColor(hex: 0xE8590C)        // the model's prediction
     public static let motion = RGBColor(hex: 0x7A7F87)       // the weight-free baseline
+    public static let motionOnset = RGBColor(hex: 0xB08D57)  // the weight-free baseline's rise
     public static let constant = RGBColor(hex: 0xB08BD9)
     public static let oracle = RGBColor(hex: 0x2F9E44)
     public static let trueHit = RGBColor(hex: 0x2F9E44)

@@ -71,14 +71,14 @@ extension EvaluationReport {
 
     /// The original's per-class table (class, samples, score) with the model's r/F1/AP and the baselines' r/F1.
     public func classTable() -> TextTable {
-        var t = TextTable(headers: ["class", "samples", "score", "r", "F1", "AP", "motion r", "motion F1", "const r", "const F1", "oracle r", "oracle F1"],
-                          alignments: [.left] + Array(repeating: .right, count: 11))
+        var t = TextTable(headers: ["class", "samples", "score", "r", "F1", "AP", "motion r", "motion F1", "m-onset F1", "const r", "const F1", "oracle r", "oracle F1"],
+                          alignments: [.left] + Array(repeating: .right, count: 12))
         func row(_ name: String, _ clips: [ClipEvaluation]) -> [String] {
-            guard !clips.isEmpty else { return [name, "0"] + Array(repeating: ReportFormat.missing, count: 10) }
-            let m = aggregate(.model, clips: clips), me = aggregate(.motionEnergy, clips: clips)
+            guard !clips.isEmpty else { return [name, "0"] + Array(repeating: ReportFormat.missing, count: 11) }
+            let m = aggregate(.model, clips: clips), me = aggregate(.motionEnergy, clips: clips), mo = aggregate(.motionOnset, clips: clips)
             let c = aggregate(.constant, clips: clips), o = aggregate(.oracle, clips: clips)
             return [name, "\(clips.count)", ReportFormat.signed(m.originalScore), ReportFormat.number(m.meanR), ReportFormat.number(m.hits.f1),
-                    ReportFormat.number(m.meanAveragePrecision), ReportFormat.number(me.meanR), ReportFormat.number(me.hits.f1),
+                    ReportFormat.number(m.meanAveragePrecision), ReportFormat.number(me.meanR), ReportFormat.number(me.hits.f1), ReportFormat.number(mo.hits.f1),
                     ReportFormat.number(c.meanR), ReportFormat.number(c.hits.f1), ReportFormat.number(o.meanR), ReportFormat.number(o.hits.f1)]
         }
         for (name, clips) in byClass { t.add(row(name, clips)) }
@@ -89,14 +89,14 @@ extension EvaluationReport {
 
     /// One row per scored clip: the model's figures and verdict next to the motion baseline's r and F1.
     public func clipTable() -> TextTable {
-        var t = TextTable(headers: ["clip", "class", "steps", "true hits", "from", "r", "best-lag r", "lag", "hits", "F1", "AP", "verdict", "motion r", "motion F1"],
-                          alignments: [.left, .left] + Array(repeating: .right, count: 12))
+        var t = TextTable(headers: ["clip", "class", "steps", "true hits", "from", "r", "best-lag r", "lag", "hits", "F1", "AP", "verdict", "motion r", "motion F1", "m-onset F1"],
+                          alignments: [.left, .left] + Array(repeating: .right, count: 13))
         for e in evaluations {
-            let m = e.result(.model), me = e.result(.motionEnergy)
+            let m = e.result(.model), me = e.result(.motionEnergy), mo = e.result(.motionOnset)
             t.add([e.clip.id, String(e.clip.template.prefix(40)), "\(e.steps)", "\(e.trueHits.count)", e.truthSource == .hitList ? "list" : "peaks",
                    ReportFormat.number(m.score.r), ReportFormat.number(m.score.bestLagR), m.score.bestLag.map { String(format: "%+d", $0) } ?? ReportFormat.missing,
                    "\(m.hits.count)", ReportFormat.number(m.score.hits.f1), ReportFormat.number(m.score.averagePrecision),
-                   ReportFormat.signed(Double(m.verdict.rawValue), 0), ReportFormat.number(me.score.r), ReportFormat.number(me.score.hits.f1)])
+                   ReportFormat.signed(Double(m.verdict.rawValue), 0), ReportFormat.number(me.score.r), ReportFormat.number(me.score.hits.f1), ReportFormat.number(mo.score.hits.f1)])
         }
         return t
     }

@@ -39,6 +39,17 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// no epoch depends on how many follow and a finished run still extends. nil = constant (absent from the
     /// fingerprint, as for onsetTargetGain).
     public var learningRateDecay: Float?
+    /// On-the-fly augmentation of every training window (Augmentation.swift); nil = off (absent from the fingerprint).
+    public var augmentation: AugmentationSettings?
+    /// With several datasets, the share of each (in the order given) in every batch, e.g. [1, 1]: half the windows
+    /// from each, however many clips each has; a dataset whose windows run out within an epoch starts over in a new
+    /// order. The epoch keeps its length (all windows, one batch count). nil = windows in their natural proportion.
+    public var datasetShares: [Double]?
+    /// With several datasets, the one (by position) whose validation clips choose the model kept; nil = all pooled.
+    public var chooseOn: Int?
+    /// Start each window at a random offset (up to half a window either way, within its clip) drawn per epoch: a
+    /// long clip then gives different windows every epoch, not the same cuts. nil = off.
+    public var windowJitter: Bool?
 
     public init(architecture: ModelArchitecture) {
         self.architecture = architecture
@@ -113,8 +124,13 @@ public struct ValidationResult: Sendable {
     /// Hits picked from the onset output instead (architectures with one): reported beside, not used to choose.
     public var onsetOutputHits: HitMatch?
     public var scores: [ClipScore]
-    /// What "best" means when choosing the model to keep: pooled hit F1 plus the Fisher-mean r.
-    public var selectionScore: Double { hits.f1 + (meanR ?? 0) }
+    /// The same figures for each dataset's clips (by position among the datasets), when there are several.
+    public var bySource: [Int: AggregateScore] = [:]
+    /// What "best" means when choosing the model to keep: hit F1 plus the Fisher-mean r, pooled or of one dataset.
+    public func selectionScore(chooseOn: Int?) -> Double {
+        guard let chooseOn, let one = bySource[chooseOn] else { return hits.f1 + (meanR ?? 0) }
+        return one.hits.f1 + (one.meanR ?? 0)
+    }
 }
 
 /// The epoch loop: batches of windows in a seeded order, Adam with gradient clipping, validation after each
@@ -167,9 +183,50 @@ public final class TrainingRun {
 
     public enum Outcome: Equatable { case finished, interrupted }
 
-    /// Epoch `epoch`'s order of the windows (indices into `windows`), seeded by the run's seed and the epoch.
+    /// Epoch `epoch`'s order of the windows (indices into `windows`), seeded by the run's seed and the epoch. With
+    /// dataset shares, every batch holds each dataset's share of windows (Self.sharedOrder).
     public func order(epoch: Int) -> [Int] {
-        Self.shuffled(windows.count, seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        let seed = settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15
+        guard let shares = settings.datasetShares else { return Self.shuffled(windows.count, seed: seed) }
+        return Self.sharedOrder(sources: windows.map { train[$0.clip].clip.source }, shares: shares,
+                                batchSize: settings.batchSize, seed: seed)
+    }
+
+    /// `sources.count` window indices in batches of `batchSize`, each batch holding about shares[s] / Σ shares of
+    /// windows of source s (largest remainders; the rounding error carried on, so the shares hold over the epoch).
+    /// Each source's windows come in a shuffled order that starts over, reshuffled, when it runs out.
+    static func sharedOrder(sources: [Int], shares: [Double], batchSize: Int, seed: UInt64) -> [Int] {
+        var bySource: [[Int]] = Array(repeating: [], count: shares.count)
+        for (i, s) in sources.enumerated() where s < shares.count && shares[s] > 0 { bySource[s].append(i) }
+        let live = (0..<shares.count).filter { !bySource[$0].isEmpty }
+        guard !live.isEmpty else { return shuffled(sources.count, seed: seed) }
+        let total = live.map { shares[$0] }.reduce(0, +)
+        var queues = Array(repeating: [Int](), count: shares.count), cycles = Array(repeating: 0, count: shares.count)
+        var owed = Array(repeating: 0.0, count: shares.count)
+        var out: [Int] = []
+        out.reserveCapacity(sources.count)
+        func next(_ s: Int) -> Int {
+            if queues[s].isEmpty {
+                cycles[s] += 1
+                let order = shuffled(bySource[s].count, seed: seed ^ (UInt64(s + 1) &* 0xC2B2_AE3D_27D4_EB4F) &+ UInt64(cycles[s]))
+                queues[s] = order.reversed().map { bySource[s][$0] }
+            }
+            return queues[s].removeLast()
+        }
+        while out.count < sources.count {
+            let n = min(batchSize, sources.count - out.count)
+            for s in live { owed[s] += Double(n) * shares[s] / total }
+            var counts = live.map { Int(owed[$0].rounded(.down)) }
+            var left = n - counts.reduce(0, +)
+            for k in live.indices.sorted(by: { owed[live[$0]] - Double(counts[$0]) > owed[live[$1]] - Double(counts[$1]) }) where left > 0 {
+                counts[k] += 1; left -= 1
+            }
+            for (k, s) in live.enumerated() {
+                owed[s] -= Double(counts[k])
+                for _ in 0..<counts[k] { out.append(next(s)) }
+            }
+        }
+        return out
     }
 
     /// The window indices of batch `b` of an epoch in `order`.
@@ -181,7 +238,24 @@ public final class TrainingRun {
     /// weights and onset targets, mirrored where isMirrored says so. (Public so that tools/bench/train_bench feeds
     /// the PyTorch reference exactly these batches.)
     public func batch(_ b: Int, of order: [Int], epoch: Int) -> [TrainingSequence] {
-        members(b, of: order).map { sequence(windows[$0], mirrored: isMirrored(window: $0, epoch: epoch)) }
+        members(b, of: order).map { index in
+            sequence(jittered(window: index, epoch: epoch), mirrored: isMirrored(window: index, epoch: epoch),
+                     augmentation: settings.augmentation.map { WindowAugmentation.draw($0, seed: settings.seed, epoch: epoch, window: index) })
+        }
+    }
+
+    /// Window `index` as epoch `epoch` cuts it: moved by up to half its length either way (settings.windowJitter),
+    /// kept inside its clip; unmoved otherwise.
+    public func jittered(window index: Int, epoch: Int) -> Window {
+        var w = windows[index]
+        guard settings.windowJitter == true else { return w }
+        let steps = train[w.clip].steps
+        guard steps > w.length else { return w }
+        var rng = SplitMix64(seed: settings.seed ^ 0x5851_F42D_4C95_7F2D ^ (UInt64(epoch) &* 0x1405_7B7E_F767_814F) ^ (UInt64(index) &* 0xD6E8_FEB8_6659_FD93))
+        let reach = w.length / 2
+        let shift = Int(rng.next() % UInt64(2 * reach + 1)) - reach
+        w.start = min(steps - w.length, max(0, w.start + shift))
+        return w
     }
 
     /// Continues from the checkpoint if `resume` and one exists (refusing one made with other settings).
@@ -248,7 +322,7 @@ public final class TrainingRun {
             state.nextBatch = 0
             state.partialLossSum = 0
             state.partialLossCount = 0
-            let score = result?.selectionScore ?? -record.trainLoss
+            let score = result?.selectionScore(chooseOn: settings.chooseOn) ?? -record.trainLoss
             if state.bestScore == nil || score > state.bestScore! {
                 state.bestScore = score
                 state.bestEpoch = epoch
@@ -260,6 +334,10 @@ public final class TrainingRun {
                        epoch, settings.epochs, record.trainLoss, Self.opt(record.validationLoss), Self.opt(record.validationR),
                        Self.opt(record.validationF1), onsetF1, seconds, record.clipsPerSecond,
                        state.bestEpoch == epoch ? "  best, saved" : ""))
+            for (source, one) in (result?.bySource ?? [:]).sorted(by: { $0.key < $1.key }) {
+                log(String(format: "  validation of dataset %d (%d clips): r %@  hit F1 %.4f%@", source + 1, one.clips, Self.opt(one.meanR),
+                           one.hits.f1, settings.chooseOn == source ? "  (chooses the model)" : ""))
+            }
         }
         return .finished
     }
@@ -303,8 +381,15 @@ public final class TrainingRun {
             loss += EnvelopeMetrics.binaryCrossEntropy(envelope, clip.targets)
         }
         let all = AggregateScore(scores)
-        return ValidationResult(loss: loss / Double(clips.count), meanR: all.meanR, hits: all.hits,
-                                onsetOutputHits: onsetOutputHits, scores: scores)
+        var result = ValidationResult(loss: loss / Double(clips.count), meanR: all.meanR, hits: all.hits,
+                                      onsetOutputHits: onsetOutputHits, scores: scores)
+        let sources = Set(clips.map(\.clip.source))
+        if sources.count > 1 || settings.chooseOn != nil {
+            for source in sources {
+                result.bySource[source] = AggregateScore(zip(clips, scores).filter { $0.0.clip.source == source }.map(\.1))
+            }
+        }
+        return result
     }
 
     /// Hits are the peak picker's, at their peak step; the truth is the generator's scene hits (GroundTruthHits) when known,
@@ -348,7 +433,7 @@ public final class TrainingRun {
         return rng.next() & 1 == 1
     }
 
-    public func sequence(_ w: Window, mirrored: Bool = false) -> TrainingSequence {
+    public func sequence(_ w: Window, mirrored: Bool = false, augmentation: WindowAugmentation? = nil) -> TrainingSequence {
         let clip = train[w.clip]
         let fb = clip.frameBytes
         var frames = Array(clip.frames[(w.start * fb)..<((w.start + w.length) * fb)])
@@ -360,6 +445,15 @@ public final class TrainingRun {
             Self.mirrorRows(&frames, width: clip.width)
             if previous != nil { Self.mirrorRows(&previous!, width: clip.width) }
             if beforePrevious != nil { Self.mirrorRows(&beforePrevious!, width: clip.width) }
+        }
+        if let augmentation, !augmentation.isIdentity {
+            // The frames before the window go through the same camera: [beforePrevious] [previous] frames.
+            let lead = [beforePrevious, previous].compactMap { $0 }
+            var all = lead.flatMap { $0 } + frames
+            augmentation.apply(frames: &all, count: lead.count + w.length, width: clip.width, height: clip.height)
+            if lead.count == 2 { beforePrevious = Array(all[0..<fb]) }
+            if previous != nil { previous = Array(all[((lead.count - 1) * fb)..<(lead.count * fb)]) }
+            frames = Array(all[(lead.count * fb)...])
         }
         // The output after frame t describes step t − delay; before the clip there is no sound (the envelope's
         // smoothing is zero outside the clip too).

@@ -66,6 +66,14 @@ struct TrainCommand: ParsableCommand {
     var onsetTargetGain: Float = 1
     @Flag(help: "Mirror about half the training windows left to right, a different half each epoch (a mirrored scene sounds the same).")
     var mirror = false
+    @Option(help: "Augment every training window on the fly with this strength (0 = off, 1 = full): random crop, zoom, aspect and small rotation, hand-held shake, brightness, contrast, gamma, blur, sensor noise, blockiness, dropped and repeated frames; a share of windows stays clean. Drawn per seed, epoch and window, so --resume repeats it. Mirroring stays --mirror's.")
+    var augment: Float = 0
+    @Option(help: "With several DATASETs, each one's share of every batch, a comma list in their order (e.g. 1,1: half the windows from each, however many clips each has). A dataset whose windows run out within an epoch starts over in a new order. Default: windows in their natural proportion.")
+    var datasetShare: String?
+    @Option(help: "With several DATASETs, the one (1 = the first) whose validation clips choose the model kept (hit F1 + r). Default: all validation clips pooled. Each dataset's validation is reported either way.")
+    var chooseOn: Int?
+    @Flag(help: "Cut each epoch's windows at a random offset (up to half a window either way) so long clips give new windows every epoch.")
+    var windowJitter = false
     @Option(help: "Start from this model's weights instead of a random initialisation (a default model can start a default-onset one: its envelope output is kept, the onset output starts fresh; a model of another --input-size with the same conv layers can start this one: its first LSTM layer's input weights are resampled onto the new last conv grid).")
     var warmStart: String?
     @Option(help: "Use at most this many training clips (0 = all).")
@@ -84,6 +92,22 @@ struct TrainCommand: ParsableCommand {
         guard onsetTargetGain > 0, onsetTargetGain.isFinite else { throw ValidationError("--onset-target-gain must be a positive number") }
         guard learningRateDecay > 0, learningRateDecay <= 1 else { throw ValidationError("--learning-rate-decay must be within 0 (excluded) and 1") }
         _ = try architectureSpec()
+        guard augment.isFinite, augment >= 0, augment <= 1 else { throw ValidationError("--augment must be within 0 and 1") }
+        _ = try shares()
+        if let chooseOn, !(1...data.datasets.count).contains(chooseOn) {
+            throw ValidationError("--choose-on must name one of the \(data.datasets.count) datasets (1…\(data.datasets.count))")
+        }
+    }
+
+    /// --dataset-share as numbers, one per dataset, or a ValidationError.
+    func shares() throws -> [Double]? {
+        guard let datasetShare else { return nil }
+        let values = datasetShare.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == data.datasets.count, values.allSatisfy({ $0 != nil && $0!.isFinite && $0! >= 0 }),
+              values.contains(where: { $0! > 0 }) else {
+            throw ValidationError("--dataset-share must be \(data.datasets.count) non-negative numbers, one per dataset, not all zero (\"\(datasetShare)\")")
+        }
+        return values.map { $0! }
     }
 
     /// The named architecture with --input-size and --conv-channels applied, or a ValidationError naming the problem.
@@ -140,6 +164,10 @@ struct TrainCommand: ParsableCommand {
         if onsetTargetGain != 1 { settings.onsetTargetGain = onsetTargetGain }
         if mirror { settings.mirror = true }
         if learningRateDecay != 1 { settings.learningRateDecay = learningRateDecay }
+        if augment > 0 { settings.augmentation = AugmentationSettings(strength: augment) }
+        settings.datasetShares = try shares()
+        settings.chooseOn = chooseOn.map { $0 - 1 }
+        if windowJitter { settings.windowJitter = true }
         let run = TrainingRun(settings: settings, train: train, validation: validation,
                               checkpointPath: checkpoint ?? out + ".checkpoint", outputPath: out,
                               provenance: TrainingProvenance(command: invokedCommand, data: "\(data.dataset) (classes \(data.classes)): \(train.count) train, \(validation.count) validation clips"),

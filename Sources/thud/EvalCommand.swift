@@ -7,14 +7,14 @@ import ThudModel
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Score the model on a dataset against the clips' own audio, next to three baselines, with the original's per-class table.",
+        abstract: "Score the model on a dataset against the clips' own audio, next to four baselines, with the original's per-class table.",
         discussion: """
         Each clip is decoded once: the model's gray frames and the first audio channel. Per clip and predictor: \
         Pearson r with the target envelope (and the best r over lags -1, 0, +1), MAE, BCE; hits matched one-to-one \
         within ±1 step (precision, recall, F1, mean delay) and the average precision of the envelope's peaks. \
         True hits are the impacts of hits/<id>.json where it exists (--hits), else the target envelope's peaks \
         (the rule is printed). Predictors: the model; motion-energy (weight-free: mean |frame difference|, \
-        divided by its running maximum); constant (the training split's mean target); oracle (the target \
+        divided by its running maximum); motion-onset (weight-free: the rise of motion energy, where motion starts); constant (the training split's mean target); oracle (the target \
         itself, the ceiling). The per-class table gives the original's score: the mean of +1 good, 0 not so \
         good, -1 bad per clip, with the rule printed. A clip that cannot be scored is counted and named, and \
         the run goes on.

@@ -205,6 +205,8 @@ final class EvaluationRunnerTests: XCTestCase {
         XCTAssertEqual(m.verdict, .good)
         // The weight-free baseline sees the same two changes.
         XCTAssertEqual(e.result(.motionEnergy).hits, [12, 24])
+        // Each change starts from stillness: motion onset flags them too.
+        XCTAssertEqual(e.result(.motionOnset).hits, [12, 24])
     }
 
     func testConstantLevelIsTheTrainingSplitsMeanTarget() throws {

@@ -12,7 +12,7 @@ final class ReportTableTests: XCTestCase {
             PredictorResult(envelope: p, hits: h, score: ClipScore.measure(id: id, className: cls, prediction: p, predictedHits: h, target: target, trueHits: truth))
         }
         return ClipEvaluation(clip: clip, steps: target.count, target: target, trueHits: truth, truthSource: source,
-                              results: [.model: result(prediction, hits), .motionEnergy: result(prediction.reversed(), []),
+                              results: [.model: result(prediction, hits), .motionEnergy: result(prediction.reversed(), []), .motionOnset: result(prediction.reversed(), []),
                                         .constant: result([Float](repeating: 0.1, count: target.count), []), .oracle: result(target, truth)])
     }
 
@@ -54,12 +54,12 @@ final class ReportTableTests: XCTestCase {
 
     func testPredictorTableHasEveryPredictorInOrder() {
         let t = report().predictorTable()
-        XCTAssertEqual(t.rows.map { $0[0] }, ["model", "motion-energy", "constant", "oracle"])
+        XCTAssertEqual(t.rows.map { $0[0] }, ["model", "motion-energy", "motion-onset", "constant", "oracle"])
         let score = t.headers.firstIndex(of: "score")!, counts = t.headers.firstIndex(of: "good/ns/bad")!
         XCTAssertEqual(t.rows[0][score], "+0.00")
         XCTAssertEqual(t.rows[0][counts], "1/1/1")
-        XCTAssertEqual(t.rows[3][score], "+1.00")
-        XCTAssertEqual(t.rows[2][t.headers.firstIndex(of: "r (z-mean)")!], ReportFormat.missing)
+        XCTAssertEqual(t.rows[4][score], "+1.00")
+        XCTAssertEqual(t.rows[3][t.headers.firstIndex(of: "r (z-mean)")!], ReportFormat.missing)
     }
 
     func testNothingScoredShowsNoFigures() throws {
