@@ -99,11 +99,15 @@ public struct WindowAugmentation: Equatable, Sendable {
             let offset = t * n
             for i in 0..<n { source[i] = frames[offset + i] }
             let tx = cx + shiftX * Float(width) + walkX, ty = cy + shiftY * Float(height) + walkY
-            for y in 0..<height {
-                let dy = Float(y) - cy
-                for x in 0..<width {
-                    let dx = Float(x) - cx
-                    plane[y * width + x] = Self.bilinear(source, width, height, tx + a00 * dx + a01 * dy, ty + a10 * dx + a11 * dy)
+            source.withUnsafeBufferPointer { src in
+                plane.withUnsafeMutableBufferPointer { out in
+                    for y in 0..<height {
+                        let dy = Float(y) - cy
+                        for x in 0..<width {
+                            let dx = Float(x) - cx
+                            out[y * width + x] = Self.bilinear(src, width, height, tx + a00 * dx + a01 * dy, ty + a10 * dx + a11 * dy)
+                        }
+                    }
                 }
             }
             for _ in 0..<blurPasses { Self.blur121(&plane, width, height) }
@@ -129,7 +133,8 @@ public struct WindowAugmentation: Equatable, Sendable {
 
     /// Bilinear sample with edges clamped (a crop that leaves the frame repeats its border, as a lens would not,
     /// but rarely: the crop's travel keeps it inside but for rotation's corners and the shake).
-    static func bilinear(_ p: [UInt8], _ w: Int, _ h: Int, _ x: Float, _ y: Float) -> Float {
+    @inline(__always)
+    static func bilinear(_ p: UnsafeBufferPointer<UInt8>, _ w: Int, _ h: Int, _ x: Float, _ y: Float) -> Float {
         let xc = min(Float(w - 1), max(0, x)), yc = min(Float(h - 1), max(0, y))
         let x0 = min(w - 2, Int(xc)), y0 = min(h - 2, Int(yc))
         let fx = xc - Float(x0), fy = yc - Float(y0)

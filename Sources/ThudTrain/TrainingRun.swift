@@ -238,10 +238,21 @@ public final class TrainingRun {
     /// weights and onset targets, mirrored where isMirrored says so. (Public so that tools/bench/train_bench feeds
     /// the PyTorch reference exactly these batches.)
     public func batch(_ b: Int, of order: [Int], epoch: Int) -> [TrainingSequence] {
-        members(b, of: order).map { index in
-            sequence(jittered(window: index, epoch: epoch), mirrored: isMirrored(window: index, epoch: epoch),
-                     augmentation: settings.augmentation.map { WindowAugmentation.draw($0, seed: settings.seed, epoch: epoch, window: index) })
+        let indices = Array(members(b, of: order))
+        let make = { (index: Int) in
+            self.sequence(self.jittered(window: index, epoch: epoch), mirrored: self.isMirrored(window: index, epoch: epoch),
+                          augmentation: self.settings.augmentation.map { WindowAugmentation.draw($0, seed: self.settings.seed, epoch: epoch, window: index) })
         }
+        guard settings.augmentation != nil, indices.count > 1 else { return indices.map(make) }
+        // Augmenting is per-pixel work: the windows are made side by side (each one's draw is its own, so the batch
+        // is the same whatever the threads do).
+        var made = [TrainingSequence?](repeating: nil, count: indices.count)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: indices.count) { k in
+            let sequence = make(indices[k])
+            lock.lock(); made[k] = sequence; lock.unlock()
+        }
+        return made.map { $0! }
     }
 
     /// Window `index` as epoch `epoch` cuts it: moved by up to half its length either way (settings.windowJitter),

@@ -133,7 +133,15 @@ final class AugmentationTests: XCTestCase {
                 XCTAssertEqual(sequence.targets, Array(clip.targets[w.start..<(w.start + w.length)]))
                 XCTAssertEqual(sequence.frames.count, w.length * 16)
             }
+            XCTAssertEqual(run.batch(b, of: order, epoch: 1).map(\.frames), run.batch(b, of: order, epoch: 1).map(\.frames),
+                           "windows are augmented side by side, each by its own draw: the same batch every time")
         }
+        XCTAssert((0..<run.batchCount).contains { b in
+            zip(run.members(b, of: order), run.batch(b, of: order, epoch: 1)).contains { index, sequence in
+                let w = run.jittered(window: index, epoch: 1)
+                return sequence.frames != Array(clip.frames[(w.start * 16)..<((w.start + w.length) * 16)])
+            }
+        }, "some window's frames are augmented")
     }
 
     /// --choose-on: validation reports each dataset, and the model kept is chosen on the named one's figures.
