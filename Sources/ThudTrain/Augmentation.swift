@@ -175,3 +175,30 @@ public struct WindowAugmentation: Equatable, Sendable {
         (rng.nextUnitFloat() + rng.nextUnitFloat() + rng.nextUnitFloat() + rng.nextUnitFloat() - 2) * 1.732
     }
 }
+
+extension WindowAugmentation {
+    /// One augmentation at a time, at full strength, for a contact sheet: each row shows what one part does. The
+    /// parameters are fixed (not drawn) so the sheet is the same every time.
+    public static var eachAlone: [(name: String, augmentation: WindowAugmentation)] {
+        func with(_ change: (inout WindowAugmentation) -> Void) -> WindowAugmentation {
+            var a = WindowAugmentation()
+            a.frameSeed = 0x5EED
+            change(&a)
+            return a
+        }
+        let angle: Float = 8 * .pi / 180
+        return [
+            ("crop and zoom 1.45", with { $0.a00 = 1 / 1.45; $0.a11 = 1 / 1.45; $0.shiftX = 0.12; $0.shiftY = -0.1 }),
+            ("aspect +15%", with { $0.a00 = 1.0724 ; $0.a11 = 1 / 1.0724 }),
+            ("rotation 8 deg", with { $0.a00 = cos(angle); $0.a01 = -sin(angle); $0.a10 = sin(angle); $0.a11 = cos(angle) }),
+            ("hand-held shake 1.5 px", with { $0.shake = 1.5 }),
+            ("brightness +0.15", with { $0.brightness = 0.15 }),
+            ("contrast x0.67", with { $0.contrast = 0.67 }),
+            ("gamma 1.42", with { $0.gamma = 1.42 }),
+            ("blur, two passes", with { $0.blurPasses = 2 }),
+            ("sensor noise 6 levels", with { $0.noise = 6 }),
+            ("blockiness 0.7", with { $0.blockiness = 0.7 }),
+            ("dropped frames 30%", with { $0.repeatChance = 0.3 }),
+        ]
+    }
+}
