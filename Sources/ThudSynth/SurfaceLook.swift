@@ -172,6 +172,8 @@ enum SurfaceTextures {
         case .grass where !green.isEmpty, .mat where !pictures.isEmpty:
             let (colour, _) = crop(rng.pick(kind == .grass ? green : pictures), n: n, &rng)
             let gain = Float(rng.uniform(0.75, 1.05))
+            // Wallpaper photos are close-ups: a patch of grass or leaves is a few tens of centimetres.
+            if kind == .grass { metres = rng.uniform(0.3, 0.7) }
             return TextureTile(size: n, metres: metres) { i, j in colour[j * n + i] * gain }
         case .paper where !scans.isEmpty, .cloth where !scans.isEmpty, .cork where scans.contains(where: { $0.name.contains("Cork") }):
             let source = kind == .cork ? scans.first { $0.name.contains("Cork") }! : rng.pick(scans)

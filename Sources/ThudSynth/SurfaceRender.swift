@@ -26,13 +26,12 @@ struct SurfaceCamera {
     @inline(__always) func ray(_ x: Double, _ y: Double) -> V3 { fwd + right * ((x - cx) / focal) - up * ((y - cy) / focal) }
 }
 
-/// Hand-held camera motion as a 2D similarity of the panorama: a slow drift (framing wanders), a shake of a few
-/// pixels at 1–6 Hz and a slight roll, and a zoom breathing between 1 and 1.03.
+/// Hand-held camera motion as a shift of the panorama: a slow drift (the framing wanders by up to a tenth of the
+/// picture) and a shake of a few pixels at 1–6 Hz. (A pure shift keeps the per-frame warp one vectorised
+/// four-tap blend per sample; the camera's roll is fixed per clip.)
 struct HandHeld {
     var shake: [(ax: Double, ay: Double, f: Double, px: Double, py: Double)] = []
     var drift: [(ax: Double, ay: Double, f: Double, px: Double, py: Double)] = []
-    var rollAmp = 0.0, rollF = 1.0, rollP = 0.0
-    var zoomAmp = 0.0, zoomF = 0.1, zoomP = 0.0
     var limit = 0.0
 
     init(width: Int, _ rng: inout Xoshiro256) {
@@ -46,8 +45,6 @@ struct HandHeld {
             drift.append((rng.uniform(0, 0.04) * Double(width) * steady, rng.uniform(0, 0.03) * Double(width) * steady, rng.uniform(0.04, 0.3),
                           rng.uniform(0, 6.3), rng.uniform(0, 6.3)))
         }
-        rollAmp = rng.uniform(0.0005, 0.006) * steady; rollF = rng.uniform(0.2, 2); rollP = rng.uniform(0, 6.3)
-        zoomAmp = rng.chance(0.4) ? rng.uniform(0, 0.03) : 0; zoomF = rng.uniform(0.05, 0.3); zoomP = rng.uniform(0, 6.3)
         limit = 0.1 * Double(width)
     }
 
@@ -57,7 +54,7 @@ struct HandHeld {
         for s in shake { dx += s.ax * sin(2 * .pi * s.f * t + s.px); dy += s.ay * sin(2 * .pi * s.f * 1.13 * t + s.py) }
         for s in drift { dx += s.ax * sin(2 * .pi * s.f * t + s.px); dy += s.ay * sin(2 * .pi * s.f * 0.87 * t + s.py) }
         dx = max(-limit, min(limit, dx)); dy = max(-limit, min(limit, dy))
-        return (dx, dy, rollAmp * sin(2 * .pi * rollF * t + rollP), 1 + zoomAmp * (0.5 + 0.5 * sin(2 * .pi * zoomF * t + zoomP)))
+        return (dx, dy, 0, 1)
     }
 }
 
@@ -72,8 +69,8 @@ final class SurfaceRenderer {
     let panoW: Int, panoH: Int
     let camera: SurfaceCamera
     let handHeld: HandHeld
-    /// RGB plus one pad float per pixel: a bilinear tap is one 16-byte load.
-    var pano: [SIMD4<Float>]
+    /// RGB rows of the panorama (ground and wall through the camera, rendered once per clip).
+    var pano: [Float]
     var canvas: [Float]
     var vignette: [Float]
     var shadow: [Float]
@@ -107,7 +104,7 @@ final class SurfaceRenderer {
         colourCast = RGB(Float(rng.uniform(0.9, 1.1)), Float(rng.uniform(0.93, 1.05)), Float(rng.uniform(0.85, 1.1)))
         flicker = Float(rng.chance(0.3) ? rng.uniform(0.01, 0.06) : 0); flickerRate = rng.uniform(0.2, 2)
         ambient = Float(rng.uniform(0.85, 1.05))
-        pano = [SIMD4<Float>](repeating: .zero, count: panoW * panoH)
+        pano = [Float](repeating: 0, count: panoW * panoH * 3)
         canvas = [Float](repeating: 0, count: width * height * 3)
         shadow = [Float](repeating: 0, count: width * height)
         shadowSample = [Float](repeating: 0, count: width * height)
@@ -117,7 +114,7 @@ final class SurfaceRenderer {
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         rgb = UnsafeMutableBufferPointer(start: raw.assumingMemoryBound(to: UInt8.self), count: bytes)
         gainRow = [Float](repeating: 0, count: width * 3)
-        vignette = [Float](repeating: 1, count: width * height)
+        vignette = [Float](repeating: 1, count: width * height * 3)
         let k = Float(rng.uniform(0.1, 0.45))
         let hw = Float(width) / 2, hh = Float(height) / 2, diag = hw * hw + hh * hh
         for y in 0..<height {
@@ -125,7 +122,8 @@ final class SurfaceRenderer {
                 let dx: Float = Float(x) + 0.5 - hw
                 let dy: Float = Float(y) + 0.5 - hh
                 let r2: Float = dx * dx + dy * dy
-                vignette[y * width + x] = 1 - k * r2 / diag
+                let v: Float = 1 - k * r2 / diag
+                for c in 0..<3 { vignette[(y * width + x) * 3 + c] = v }
             }
         }
         drawPanorama()
@@ -177,7 +175,8 @@ final class SurfaceRenderer {
                         sum = sum + wall.sample(0, 0, footprint: 10) * Float(wallGain)
                     }
                 }
-                pano[j * panoW + i] = SIMD4(sum.r * 0.25, sum.g * 0.25, sum.b * 0.25, 0)
+                let o = (j * panoW + i) * 3
+                pano[o] = sum.r * 0.25; pano[o + 1] = sum.g * 0.25; pano[o + 2] = sum.b * 0.25
             }
         }
     }
@@ -237,10 +236,10 @@ final class SurfaceRenderer {
         }
         let mNow = handHeld.at(t)
         let now = scene.capsules(t)
-        // Shadows: at most four sub-frames each (their penumbra blurs them anyway).
+        // Shadows: at most three sub-frames each (their penumbra blurs them anyway).
         drawShadows(now.indices.map { i -> [(ScreenCapsule, Float, Float, Float)] in
             let n = counts[i], lists = byCount[n]!, ms = matrices[n]!
-            let pick = n <= 4 ? Array(0..<n) : (0..<4).map { $0 * n / 4 + n / 8 }
+            let pick = n <= 3 ? Array(0..<n) : [n / 6, n / 2, n - 1 - n / 6]
             return pick.map { shadowOf(lists[$0][i], ms[$0]) }
         })
         // Far parts first; each part's sub-frames averaged and composited over what lies behind it.
@@ -268,46 +267,61 @@ final class SurfaceRenderer {
     }
 
     private func warp(_ t: Double, _ open: Double) {
-        // Camera motion during the shutter: two warps averaged when it moves more than 3 px.
+        // Camera motion during the shutter: two shifted copies averaged when it moves more than 3 px.
         let m0 = handHeld.at(t - open / 2), m1 = handHeld.at(t + open / 2)
-        let move = abs(m0.0 - m1.0) + abs(m0.1 - m1.1) + abs(m0.2 - m1.2) * Double(width)
+        let move = abs(m0.0 - m1.0) + abs(m0.1 - m1.1)
         let n = move > 3 ? 2 : 1
-        let w = width, h = height, pw = panoW, ph = panoH
+        let w = width, h = height, pw = panoW
+        let rowFloats = w * 3, panoRow = pw * 3
         canvas.withUnsafeMutableBufferPointer { dst in
         pano.withUnsafeBufferPointer { src in
         vignette.withUnsafeBufferPointer { vig in
-            let d = dst.baseAddress!, s = src.baseAddress!
+            let d = dst.baseAddress!, s = src.baseAddress!, v = vig.baseAddress!
             let inv = 1 / Float(n)
-            let maxX = Float(pw) - 1.001, maxY = Float(ph) - 1.001
             for k in 0..<n {
                 let st = n == 1 ? t : t - open / 2 + open * (Double(k) + 0.5) / Double(n)
-                let (dx, dy, roll, sc) = handHeld.at(st)
-                // Inverse similarity: picture → panorama.
-                let c = cos(-roll) / sc, sn = sin(-roll) / sc
+                let (dx, dy, _, _) = handHeld.at(st)
+                // Picture pixel x shows panorama x + margin − dx: one fractional shift for the whole frame.
+                let sx = max(0, min(Double(panoW - w - 1), Double(margin) - dx)), sy = max(0, min(Double(panoH - h - 1), Double(margin) - dy))
+                let ix = Int(sx), iy = Int(sy)
+                let fx = Float(sx - Double(ix)), fy = Float(sy - Double(iy))
+                let w00 = (1 - fx) * (1 - fy) * inv, w01 = fx * (1 - fy) * inv, w10 = (1 - fx) * fy * inv, w11 = fx * fy * inv
                 for y in 0..<h {
-                    let qy = Double(y) + 0.5 - Double(h) / 2 - dy
-                    let qx0 = 0.5 - Double(w) / 2 - dx
-                    var px = Float(c * qx0 - sn * qy + Double(pw) / 2 - 0.5), py = Float(sn * qx0 + c * qy + Double(ph) / 2 - 0.5)
-                    let stepX = Float(c), stepY = Float(sn)
-                    let row = d + y * w * 3
-                    let vrow = vig.baseAddress! + y * w
-                    for x in 0..<w {
-                        let cx = Swift.max(0, Swift.min(maxX, px)), cy = Swift.max(0, Swift.min(maxY, py))
-                        let ix = Int(cx), iy = Int(cy)
-                        let fx = cx - Float(ix), fy = cy - Float(iy)
-                        let o = iy * pw + ix
-                        let a = s[o], b = s[o + 1], e = s[o + pw], f = s[o + pw + 1]
-                        let top = a + (b - a) * fx, bot = e + (f - e) * fx
-                        let v = (top + (bot - top) * fy) * (vrow[x] * inv)
-                        let r = row + x * 3
-                        if k == 0 { r[0] = v.x; r[1] = v.y; r[2] = v.z } else { r[0] += v.x; r[1] += v.y; r[2] += v.z }
-                        px += stepX; py += stepY
+                    let a = s + (iy + y) * panoRow + ix * 3, b = a + panoRow
+                    let row = d + y * rowFloats, vr = v + y * rowFloats
+                    if k == 0 {
+                        for j in 0..<rowFloats { row[j] = (a[j] * w00 + a[j + 3] * w01 + b[j] * w10 + b[j + 3] * w11) * vr[j] }
+                    } else {
+                        for j in 0..<rowFloats { row[j] += (a[j] * w00 + a[j + 3] * w01 + b[j] * w10 + b[j + 3] * w11) * vr[j] }
                     }
                 }
             }
         }
         }
         }
+    }
+
+    /// The x range of picture row y that capsule c (radius padded by `pad`) can cover: the slanted strip around its
+    /// axis and its two end discs, clipped to [x0, x1].
+    @inline(__always) private func rowRange(_ c: ScreenCapsule, _ py: Float, pad: Float, _ x0: Int, _ x1: Int) -> (Int, Int) {
+        let r = max(c.ar, c.br) + pad
+        var lo = Float.infinity, hi = -Float.infinity
+        let dy = c.by - c.ay, dx = c.bx - c.ax
+        if abs(dy) > 1e-3 {
+            let u = (py - c.ay) / dy
+            if u > -r / abs(dy) - 0.01 && u < 1 + r / abs(dy) + 0.01 {
+                let xc = c.ax + u * dx, half = r * (dx * dx + dy * dy).squareRoot() / abs(dy)
+                lo = xc - half; hi = xc + half
+            }
+        } else if abs(py - c.ay) <= r {
+            lo = min(c.ax, c.bx) - r; hi = max(c.ax, c.bx) + r
+        }
+        for (ex, ey) in [(c.ax, c.ay), (c.bx, c.by)] {
+            let q = r * r - (py - ey) * (py - ey)
+            if q > 0 { let e = q.squareRoot(); lo = min(lo, ex - e); hi = max(hi, ex + e) }
+        }
+        guard lo <= hi else { return (1, 0) }
+        return (max(x0, Int(lo.rounded(.down)) - 1), min(x1, Int(hi.rounded(.up)) + 1))
     }
 
     @inline(__always) private func bbox(_ c: ScreenCapsule, pad: Float) -> (Int, Int, Int, Int) {
@@ -334,10 +348,13 @@ final class SurfaceRenderer {
                     let len2 = max(1e-6, dx * dx + dy * dy)
                     let invLen2 = 1 / len2
                     let weight = dark * inv
+                    let pad = max(softA, softB) + 1
                     for y in y0...y1 {
                         let py = Float(y) + 0.5
                         let base = y * w
-                        for x in x0...x1 {
+                        let (rx0, rx1) = rowRange(c, py, pad: pad, x0, x1)
+                        if rx0 > rx1 { continue }
+                        for x in rx0...rx1 {
                             let px = Float(x) + 0.5
                             let u = Swift.max(0, Swift.min(1, ((px - c.ax) * dx + (py - c.ay) * dy) * invLen2))
                             let ex = px - c.ax - u * dx, ey = py - c.ay - u * dy
@@ -398,7 +415,9 @@ final class SurfaceRenderer {
                 let invLen = isSphere ? 0 : 1 / len2.squareRoot()
                 for y in sy0...sy1 {
                     let py = Float(y) + 0.5
-                    for x in sx0...sx1 {
+                    let (rx0, rx1) = rowRange(c, py, pad: 1, sx0, sx1)
+                    if rx0 > rx1 { continue }
+                    for x in rx0...rx1 {
                         let px = Float(x) + 0.5
                         let u = isSphere ? 0 : max(0, min(1, ((px - c.ax) * dx + (py - c.ay) * dy) / len2))
                         let ex = px - c.ax - u * dx, ey = py - c.ay - u * dy
