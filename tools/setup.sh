@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=(pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
           libv4l-dev libopenblas-dev libasound2-dev ffmpeg alsa-utils
-          qemu-system-x86 busybox-static cpio kmod)   # the last four: the vivid V4L2 test VM (tools/vivid)
+          qemu-system-x86 busybox-static cpio kmod    # the vivid V4L2 test VM (tools/vivid)
+          mypaint-data-extras mate-backgrounds)       # real photographs for thud-synth's surface textures (3 + 46 MB)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -39,7 +39,11 @@ struct SoundtrackSynth {
     /// Adds a mono signal starting at exact time `t` (seconds; sub-sample accurate: every mode's phase and
     /// envelope are evaluated at n/rate − t), panned by `pan` in [-1, 1].
     mutating func addStrike(time t: Double, amplitude: Double, material: Material, size: Double, pan: Double, hardness: Double = 1) {
-        let set = ModalSet.of(material)
+        addStrike(time: t, amplitude: amplitude, modes: ModalSet.of(material), size: size, pan: pan, hardness: hardness)
+    }
+
+    /// The same with any modal set (the surface family's grass, gravel, cloth, stone, skin).
+    mutating func addStrike(time t: Double, amplitude: Double, modes set: ModalSet, size: Double, pan: Double, hardness: Double = 1) {
         // Smaller objects ring higher (roughly 1/size for a plate or bar).
         let sizeFactor = pow(0.05 / max(0.01, size), 0.7)
         let f0 = rng.uniform(set.base.lowerBound, set.base.upperBound) * sizeFactor
@@ -86,6 +90,39 @@ struct SoundtrackSynth {
             mono[n] += Float(lp * env * set.noiseShare * 2.5)
         }
         mix(mono, at: start, left: gl, right: gr)
+    }
+
+    /// A scratch: a striker dragged along a surface from `t0` to `t1`. Band-limited noise whose level follows the
+    /// drag speed (`speed(t)`, m/s), with crackle (grains) for rough surfaces; it fades in and out over 30–60 ms, so
+    /// it has no impact onset.
+    mutating func addScratch(from t0: Double, to t1: Double, level: Double, brightness: Double, grain: Double, pan: Double,
+                             speed: (Double) -> Double) {
+        let sr = Double(sampleRate)
+        let start = max(0, Int((t0 * sr).rounded(.up))), end = min(count, Int(t1 * sr))
+        guard end > start + 8 else { return }
+        var mono = [Float](repeating: 0, count: end - start)
+        let fade = rng.uniform(0.03, 0.06)
+        var lp = 0.0, lp2 = 0.0, env = 0.0, crackle = 0.0
+        let alpha = 0.05 + 0.6 * brightness          // one-pole low-pass: dull cloth … bright gravel
+        let envAlpha = 1 / (0.02 * sr)               // 20 ms smoothing of the speed-driven level
+        var v = 0.0
+        for n in 0..<mono.count {
+            if n % 32 == 0 { v = speed(Double(start + n) / sr) }
+            let tt = Double(start + n) / sr
+            let ramp = min(1, (tt - t0) / fade, (t1 - tt) / fade)
+            let target = max(0, ramp) * min(1.5, pow(v / 0.3, 0.8))
+            env += envAlpha * (target - env)
+            let w = rng.uniform(-1, 1)
+            lp += alpha * (w - lp)
+            lp2 += 0.3 * (lp - lp2)
+            var x = (lp - lp2 * 0.6) * 1.8
+            // Grains: sparse clicks whose rate grows with speed (gravel, sand, rough paper).
+            if grain > 0 && rng.unit() < grain * v * 400 / sr { crackle = rng.uniform(-1, 1) * 2.5 }
+            x += crackle
+            crackle *= 0.82
+            mono[n] = Float(x * env * level)
+        }
+        mix(mono, at: start, left: Float(pan <= 0 ? 1 : 1 - pan * 0.7), right: Float(pan >= 0 ? 1 : 1 + pan * 0.7))
     }
 
     mutating func mix(_ mono: [Float], at start: Int, left: Float, right: Float) {

@@ -49,6 +49,20 @@ public struct ClipRecord: Codable, Sendable {
     /// FNV-1a over the rendered RGB24 frames and the synthesized float audio, before encoding: the
     /// generator's own determinism, independent of the encoder's.
     public var contentHash: String = ""
+    /// "surface" for the perspective striker family (SurfaceClip); absent for the 2D rigid-body scenes.
+    public var family: String? = nil
+    /// Surface family: where the striker was dragged along the surface (a continuous noise, no onset: not hits).
+    public var scratches: [ScratchRecord]? = nil
+    /// Surface family: times a swing stopped short of the surface (silent strokes).
+    public var silentStrokes: [Double]? = nil
+    /// Surface family: what was struck ("a wooden table") and with what ("a drumstick").
+    public var surface: String? = nil
+}
+
+/// A drag of the striker along the surface: noise while it lasts, never a hit.
+public struct ScratchRecord: Codable, Sendable, Equatable {
+    public var start: Double, end: Double
+    public var material: String
 }
 
 /// What a caller may pin down; anything nil is drawn from the clip's seed.
@@ -158,30 +172,7 @@ public final class ClipGenerator {
             synth.addStrike(time: imp.time, amplitude: amp * 0.6, material: a.material, size: ra, pan: pan, hardness: imp.strength)
             synth.addStrike(time: imp.time, amplitude: amp * 0.4, material: b.material, size: rb, pan: pan, hardness: imp.strength)
         }
-        // What real recordings have besides the action.
-        // Never quieter than a real room through a phone microphone (ClipCheck calls under −70 dBFS silent).
-        let bgLevel = pow(10, rng.uniform(-58, -40) / 20)
-        synth.addBackground(level: bgLevel, hum: rng.chance(0.2))
-        if rng.chance(0.35) {
-            let t0 = rng.uniform(0, scene.duration * 0.5)
-            synth.addBabble(level: pow(10, rng.uniform(-40, -24) / 20), from: t0, to: rng.uniform(t0 + 0.8, scene.duration + 1))
-        }
-        var offscreen: [OffscreenSound] = []
-        if rng.chance(0.25) {
-            for _ in 0..<rng.int(1, 2) {
-                let when = rng.uniform(0.1, scene.duration - 0.1)
-                let level = loudness * rng.uniform(0.03, 0.35)
-                let material = rng.pick(Material.allCases)
-                synth.addStrike(time: when, amplitude: level, material: material, size: rng.uniform(0.05, 0.6), pan: rng.uniform(-1, 1))
-                offscreen.append(OffscreenSound(time: when, kind: "knock_\(material.rawValue)", level: level))
-            }
-        }
-        var click: Double?
-        if rng.chance(0.3) {
-            let when = scene.duration - rng.uniform(0.04, 0.09)
-            synth.addCameraClick(time: when, level: rng.uniform(0.05, 0.3))
-            click = when
-        }
+        let (offscreen, click) = addAmbience(&synth, duration: scene.duration, loudness: loudness, rng: &rng)
         synth.limit()
         audio = synth.buffer
 
@@ -189,57 +180,107 @@ public final class ClipGenerator {
         record.frameCount = frameTimes.count; record.sampleRate = sampleRate; record.channels = channels
         record.hits = hits; record.offscreenSounds = offscreen; record.cameraClick = click
 
-        let fault = options.fault
-        let writer: MediaWriter
-        do {
-            writer = try MediaWriter(path: path, video: VideoEncodeSettings(width: size.0, height: size.1, nominalFrameRate: fps, crf: 25),
-                                     audio: fault == .noAudio ? nil : AudioEncodeSettings(sampleRate: sampleRate, channels: channels,
-                                                                                         garblePackets: fault == .corruptAudio))
-        } catch let e as MediaError { throw SynthError.cannotWrite(path, e.problem)
-        } catch { throw SynthError.cannotWrite(path, "\(error)") }
-        do {
-            var hash = FNV1a()
-            audio.withUnsafeBytes { hash.add($0) }
-            var audioDone = 0   // samples (per channel) already handed to the writer
-            for (k, ft) in frameTimes.enumerated() {
-                let interval = (k + 1 < frameTimes.count ? frameTimes[k + 1] : scene.duration) - ft
-                renderer.render(time: ft, interval: interval, frameIndex: k, pose: pose)
-                // Whole rows with their slack (always zero): one pass, eight bytes at a time.
-                hash.add(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(renderer.rgb)[0..<(size.1 * renderer.rgbStride)]))
-                try writer.writeVideoFrame(rgb: UnsafeBufferPointer(renderer.rgb), stride: renderer.rgbStride, time: ft)
-                // Keep audio a little ahead of video so the muxer interleaves evenly.
-                if fault != .noAudio {
-                    let upTo = min(synth.count, Int((ft + interval + 0.1) * Double(sampleRate)))
-                    if upTo > audioDone {
-                        try audio.withUnsafeBufferPointer {
-                            try writer.writeAudio(interleaved: UnsafeBufferPointer(rebasing: $0[(audioDone * channels)..<(upTo * channels)]))
-                        }
-                        audioDone = upTo
-                    }
-                }
-            }
-            if fault != .noAudio && audioDone < synth.count {
-                try audio.withUnsafeBufferPointer {
-                    try writer.writeAudio(interleaved: UnsafeBufferPointer(rebasing: $0[(audioDone * channels)...]))
-                }
-            }
-            try writer.finish()
-            record.contentHash = String(hash.value, radix: 16)
-        } catch let e as MediaError { throw SynthError.cannotWrite(path, e.problem)
-        } catch { throw SynthError.cannotWrite(path, "\(error)") }
-        if fault == .truncated {
-            // Cut the finished file at 30–70 %: the moov atom (faststart puts it first) survives, media data does not.
-            let attrs = try FileManager.default.attributesOfItem(atPath: path)
-            let size = (attrs[.size] as? NSNumber)?.intValue ?? 0
-            let keep = Int(Double(size) * rng.uniform(0.3, 0.7))
-            guard let h = FileHandle(forWritingAtPath: path) else { throw SynthError.cannotWrite(path, "cannot reopen to truncate") }
-            try h.truncate(atOffset: UInt64(keep))
-            try h.close()
+        record.contentHash = try encodeClip(path: path, width: size.0, height: size.1, fps: fps, crf: 25, frameTimes: frameTimes,
+                                            duration: scene.duration, audio: audio, sampleRate: sampleRate, channels: channels,
+                                            fault: options.fault, rng: &rng) { k, ft, interval in
+            renderer.render(time: ft, interval: interval, frameIndex: k, pose: pose)
+            return (UnsafeBufferPointer(renderer.rgb), renderer.rgbStride)
         }
         return record
     }
 }
 
+
+/// What a generated clip offers the corpus writer.
+protocol ClipWriting: AnyObject {
+    func write(to path: String) throws -> ClipRecord
+}
+extension ClipGenerator: ClipWriting {}
+
+/// What real recordings have besides the action: room tone (sometimes hum), babble in a third of the clips,
+/// off-screen knocks in a quarter, a camera click at the end in three tenths. Both families use it.
+func addAmbience(_ synth: inout SoundtrackSynth, duration: Double, loudness: Double, rng: inout Xoshiro256) -> ([OffscreenSound], Double?) {
+    // Never quieter than a real room through a phone microphone (ClipCheck calls under −70 dBFS silent).
+    let bgLevel = pow(10, rng.uniform(-58, -40) / 20)
+    synth.addBackground(level: bgLevel, hum: rng.chance(0.2))
+    if rng.chance(0.35) {
+        let t0 = rng.uniform(0, duration * 0.5)
+        synth.addBabble(level: pow(10, rng.uniform(-40, -24) / 20), from: t0, to: rng.uniform(t0 + 0.8, duration + 1))
+    }
+    var offscreen: [OffscreenSound] = []
+    if rng.chance(0.25) {
+        for _ in 0..<rng.int(1, 2) {
+            let when = rng.uniform(0.1, duration - 0.1)
+            let level = loudness * rng.uniform(0.03, 0.35)
+            let material = rng.pick(Material.allCases)
+            synth.addStrike(time: when, amplitude: level, material: material, size: rng.uniform(0.05, 0.6), pan: rng.uniform(-1, 1))
+            offscreen.append(OffscreenSound(time: when, kind: "knock_\(material.rawValue)", level: level))
+        }
+    }
+    var click: Double?
+    if rng.chance(0.3) {
+        let when = duration - rng.uniform(0.04, 0.09)
+        synth.addCameraClick(time: when, level: rng.uniform(0.05, 0.3))
+        click = when
+    }
+    return (offscreen, click)
+}
+
+/// Encodes frames and audio to `path` (H.264 + AAC, or a deliberately faulty file) and returns the content hash of
+/// what it handed the encoder. `render(k, time, interval)` draws frame k and returns its RGB24 rows and stride.
+func encodeClip(path: String, width: Int, height: Int, fps: Double, crf: Int, frameTimes: [Double], duration: Double,
+                audio: [Float], sampleRate: Int, channels: Int, fault: Fault, rng: inout Xoshiro256,
+                render: (Int, Double, Double) -> (UnsafeBufferPointer<UInt8>, Int)) throws -> String {
+    let count = audio.count / channels
+    let writer: MediaWriter
+    do {
+        writer = try MediaWriter(path: path, video: VideoEncodeSettings(width: width, height: height, nominalFrameRate: fps, crf: crf),
+                                 audio: fault == .noAudio ? nil : AudioEncodeSettings(sampleRate: sampleRate, channels: channels,
+                                                                                     garblePackets: fault == .corruptAudio))
+    } catch let e as MediaError { throw SynthError.cannotWrite(path, e.problem)
+    } catch { throw SynthError.cannotWrite(path, "\(error)") }
+    var hashValue = ""
+    do {
+        var hash = FNV1a()
+        audio.withUnsafeBytes { hash.add($0) }
+        var audioDone = 0   // samples (per channel) already handed to the writer
+        for (k, ft) in frameTimes.enumerated() {
+            let interval = (k + 1 < frameTimes.count ? frameTimes[k + 1] : duration) - ft
+            let (rgb, stride) = render(k, ft, interval)
+            // Whole rows with their slack (always zero): one pass, eight bytes at a time.
+            hash.add(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(rgb)[0..<(height * stride)]))
+            try writer.writeVideoFrame(rgb: rgb, stride: stride, time: ft)
+            // Keep audio a little ahead of video so the muxer interleaves evenly.
+            if fault != .noAudio {
+                let upTo = min(count, Int((ft + interval + 0.1) * Double(sampleRate)))
+                if upTo > audioDone {
+                    try audio.withUnsafeBufferPointer {
+                        try writer.writeAudio(interleaved: UnsafeBufferPointer(rebasing: $0[(audioDone * channels)..<(upTo * channels)]))
+                    }
+                    audioDone = upTo
+                }
+            }
+        }
+        if fault != .noAudio && audioDone < count {
+            try audio.withUnsafeBufferPointer {
+                try writer.writeAudio(interleaved: UnsafeBufferPointer(rebasing: $0[(audioDone * channels)...]))
+            }
+        }
+        try writer.finish()
+        hashValue = String(hash.value, radix: 16)
+    } catch let e as MediaError { throw SynthError.cannotWrite(path, e.problem)
+    } catch { throw SynthError.cannotWrite(path, "\(error)") }
+    if fault == .truncated {
+        // Cut the finished file at 30–70 %: the moov atom (faststart puts it first) survives, media data does not.
+        let attrs = try FileManager.default.attributesOfItem(atPath: path)
+        let size = (attrs[.size] as? NSNumber)?.intValue ?? 0
+        let keep = Int(Double(size) * rng.uniform(0.3, 0.7))
+        guard let h = FileHandle(forWritingAtPath: path) else { throw SynthError.cannotWrite(path, "cannot reopen to truncate") }
+        try h.truncate(atOffset: UInt64(keep))
+        try h.close()
+    }
+    return hashValue
+}
 
 /// FNV-1a over 64-bit little-endian words (bytes for the tail): a cheap, stable fingerprint of what was
 /// handed to the encoder. Word-wise because byte-wise hashing of every frame cost 8 % of the generator's time.

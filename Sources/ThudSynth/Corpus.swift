@@ -20,6 +20,7 @@ public struct PlannedClip: Sendable {
     public var template: Template
     public var sceneSeed: UInt64
     public var fault: Fault
+    public var family: SceneFamily = .rigid
 }
 
 public struct CorpusOptions: Sendable {
@@ -31,10 +32,12 @@ public struct CorpusOptions: Sendable {
     /// Keep the clips an interrupted run with the same options already finished (Corpus.finishedRecord) instead of
     /// writing them again.
     public var keepFinished: Bool
+    /// Share of clips from the surface family (perspective striker scenes); the rest are rigid-body scenes.
+    public var surfaceShare: Double
     public init(counts: [Split: Int], seed: UInt64, faultyShare: Double = 0.03, jobs: Int = 2, clip: ClipOptions = ClipOptions(),
-                keepFinished: Bool = false) {
+                keepFinished: Bool = false, surfaceShare: Double = 0.5) {
         self.counts = counts; self.seed = seed; self.faultyShare = faultyShare; self.jobs = jobs; self.clip = clip
-        self.keepFinished = keepFinished
+        self.keepFinished = keepFinished; self.surfaceShare = surfaceShare
     }
 }
 
@@ -65,7 +68,13 @@ public enum Corpus {
                 var fault = Fault.none
                 if o.clip.fault != .none { fault = o.clip.fault }
                 else if faultRng.chance(o.faultyShare) { fault = faultRng.pick([.noAudio, .corruptAudio, .truncated]) }
-                out.append(PlannedClip(id: String(nextID), split: split, template: template, sceneSeed: seed, fault: fault))
+                // The family from its own stream, so the share moves no other choice; a surface clip acts its
+                // template's surface version (sound templates: a striker scene).
+                var familyRng = Xoshiro256(seed: mixSeed(o.seed, 0xFA41, split.index, UInt64(i)))
+                let family: SceneFamily = familyRng.unit() < o.surfaceShare ? .surface : .rigid
+                out.append(PlannedClip(id: String(nextID), split: split,
+                                       template: family == .surface ? SurfaceClip.template(for: template) : template,
+                                       sceneSeed: seed, fault: fault, family: family))
                 nextID += 1
             }
         }
@@ -86,6 +95,7 @@ public enum Corpus {
         guard let data = FileManager.default.contents(atPath: root.appendingPathComponent("hits/\(p.id).json").path),
               let record = try? decoder.decode(ClipRecord.self, from: data),
               record.id == p.id, record.seed == p.sceneSeed, record.template == p.template.text, record.fault == p.fault,
+              (record.family ?? SceneFamily.rigid.rawValue) == p.family.rawValue,
               o.clip.width.map({ $0 == record.width }) ?? true, o.clip.height.map({ $0 == record.height }) ?? true,
               o.clip.frameRate.map({ $0 == record.frameRate }) ?? true,
               let size = (try? FileManager.default.attributesOfItem(atPath: video))?[.size] as? NSNumber, size.intValue > 0
@@ -125,7 +135,9 @@ public enum Corpus {
                     clipOptions.fault = p.fault
                     let videoPath = root.appendingPathComponent("videos/\(p.id).mp4").path
                     do {
-                        let gen = ClipGenerator(template: p.template, seed: p.sceneSeed, id: p.id, options: clipOptions)
+                        let gen: ClipWriting = p.family == .surface
+                            ? SurfaceClip(template: p.template, seed: p.sceneSeed, id: p.id, options: clipOptions)
+                            : ClipGenerator(template: p.template, seed: p.sceneSeed, id: p.id, options: clipOptions)
                         let record = try gen.write(to: videoPath)
                         let data = try enc.encode(record)
                         try data.write(to: root.appendingPathComponent("hits/\(p.id).json"), options: .atomic)

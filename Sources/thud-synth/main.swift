@@ -50,6 +50,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Worker threads (one clip each).") var jobs: Int = 2
     @Option(help: "Pin every clip to this size, WxH (even numbers).") var size: Size?
     @Option(help: "Pin every clip to this constant frame rate.") var fps: Double?
+    @Option(name: .customLong("surface-share"), help: "Share of clips from the surface family (perspective striker scenes on a photographed surface, hand-held camera); the rest are 2D rigid-body scenes (0...1).") var surfaceShare: Double = 0.5
     @Flag(help: "Keep the clips an interrupted run with the same options finished (hits/<id>.json written, with the planned scene seed, template and fault) and write the rest.") var resume = false
 
     func validate() throws {
@@ -57,6 +58,7 @@ struct Generate: ParsableCommand {
             throw ValidationError("ask for at least one clip (--train/--validation/--test)")
         }
         guard (0...1).contains(faultyShare) else { throw ValidationError("--faulty-share must be within 0...1") }
+        guard (0...1).contains(surfaceShare) else { throw ValidationError("--surface-share must be within 0...1") }
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be within 1...64") }
         if let f = fps { guard (1...120).contains(f) else { throw ValidationError("--fps must be within 1...120") } }
     }
@@ -65,7 +67,7 @@ struct Generate: ParsableCommand {
         let options = CorpusOptions(counts: [.train: train, .validation: validation, .test: test], seed: seed,
                                     faultyShare: faultyShare, jobs: jobs,
                                     clip: ClipOptions(width: size?.width, height: size?.height, frameRate: fps),
-                                    keepFinished: resume)
+                                    keepFinished: resume, surfaceShare: surfaceShare)
         let start = Date()
         let total = train + validation + test
         let printer = ProgressPrinter(start: start)
@@ -110,20 +112,23 @@ struct Sample: ParsableCommand {
     @Option(help: "Template index (0-18); drawn from the seed if omitted.") var template: Int?
     @Option(help: "Size WxH (even numbers).") var size: Size?
     @Option(help: "Constant frame rate.") var fps: Double?
-    @Option(help: "Duration in seconds (2-5 is what the corpus uses).") var duration: Double?
+    @Option(help: "Duration in seconds (the rigid family uses 2-5, the surface family 4-10).") var duration: Double?
+    @Option(help: "Scene family: rigid (2D rigid-body scenes) or surface (perspective striker scenes).") var family: String = "rigid"
 
     func validate() throws {
         if let t = template { guard Template(rawValue: t) != nil else { throw ValidationError("--template must be within 0...18") } }
         if let d = duration { guard d > 0.2 && d <= 60 else { throw ValidationError("--duration must be within 0.2...60 s") } }
+        guard SceneFamily(rawValue: family) != nil else { throw ValidationError("--family must be rigid or surface") }
     }
 
     func run() throws {
         var rng = Xoshiro256(seed: seed)
         let t = template.flatMap(Template.init(rawValue:)) ?? rng.pick(Template.allCases)
-        let gen = ClipGenerator(template: t, seed: mixSeed(seed, 0x5A3B1E), id: "sample",
-                                options: ClipOptions(width: size?.width, height: size?.height, frameRate: fps, duration: duration))
+        let clipOptions = ClipOptions(width: size?.width, height: size?.height, frameRate: fps, duration: duration)
         do {
-            let record = try gen.write(to: out)
+            let record = SceneFamily(rawValue: family) == .surface
+                ? try SurfaceClip(template: t, seed: mixSeed(seed, 0x5A3B1E), id: "sample", options: clipOptions).write(to: out)
+                : try ClipGenerator(template: t, seed: mixSeed(seed, 0x5A3B1E), id: "sample", options: clipOptions).write(to: out)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(record).write(to: URL(fileURLWithPath: out + ".hits.json"))
@@ -131,6 +136,8 @@ struct Sample: ParsableCommand {
             for h in record.hits {
                 print(String(format: "  hit %.4f s  strength %.2f  %@", h.time, h.strength, h.visible ? "visible" : "hidden"))
             }
+            for s in record.scratches ?? [] { print(String(format: "  scratch %.3f–%.3f s (no hit)", s.start, s.end)) }
+            for t in record.silentStrokes ?? [] { print(String(format: "  silent stroke %.3f s", t)) }
         } catch let e as SynthError {
             FileHandle.standardError.write(Data("thud-synth: \(e.description)\n".utf8))
             throw ExitCode(e.exitCode)

@@ -80,7 +80,7 @@ final class SoundTests: XCTestCase {
 
 final class SceneTests: XCTestCase {
     func testEveryTemplateIsPlannedAndLabelled() {
-        let plan = Corpus.plan(CorpusOptions(counts: [.train: 19, .validation: 19, .test: 19], seed: 5))
+        let plan = Corpus.plan(CorpusOptions(counts: [.train: 19, .validation: 19, .test: 19], seed: 5, surfaceShare: 0))
         for split in Split.allCases {
             XCTAssertEqual(Set(plan.filter { $0.split == split }.map(\.template)), Set(Template.allCases), "\(split)")
         }
@@ -312,5 +312,156 @@ final class MediaTests: XCTestCase {
         }
         XCTAssertGreaterThan(checked, 20, "too few isolated visible hits to check")
         XCTAssertTrue(missed.isEmpty, "\(missed.count)/\(checked) hits without an envelope peak:\n" + missed.joined(separator: "\n"))
+    }
+}
+
+
+/// The surface family (perspective striker scenes): determinism, hits at contacts, scratches and silent strokes.
+final class SurfaceFamilyTests: XCTestCase {
+    /// The action's own sound, decoded back from the written file's first channel, and the record.
+    func actionOnly(_ template: Template, _ seed: UInt64, _ dir: URL) throws -> (SurfaceClip, ClipRecord, [Float], Int) {
+        let clip = SurfaceClip(template: template, seed: seed, options: tiny)
+        clip.ambience = false
+        let path = dir.appendingPathComponent("\(template.rawValue)-\(seed).mp4").path
+        let record = try clip.write(to: path)
+        let channels = record.channels
+        let mono = stride(from: 0, to: clip.audio.count, by: channels).map { clip.audio[$0] }
+        return (clip, record, mono, record.sampleRate)
+    }
+
+    func testSurfacePlanShareAndLabels() {
+        let plan = Corpus.plan(CorpusOptions(counts: [.train: 2000], seed: 3))
+        let surface = plan.filter { $0.family == .surface }
+        XCTAssertEqual(Double(surface.count) / 2000, 0.5, accuracy: 0.05)
+        // Sound templates become striker scenes; silent ones stay themselves.
+        XCTAssertTrue(surface.allSatisfy { !$0.template.sounds || $0.template == .hitting })
+        XCTAssertTrue(Corpus.plan(CorpusOptions(counts: [.train: 200], seed: 3, surfaceShare: 0)).allSatisfy { $0.family == .rigid })
+        let clip = SurfaceClip(template: .droppingInto, seed: 5, options: tiny)
+        XCTAssertEqual(clip.record.template, Template.hitting.text)
+        XCTAssertTrue(clip.record.label.hasPrefix("Hitting "), clip.record.label)
+        XCTAssertEqual(clip.record.family, "surface")
+    }
+
+    /// The same seed gives the same clip (record, content hash, MP4 bytes); another seed another clip.
+    func testSurfaceClipIsDeterministicPerSeed() throws {
+        let dir = temporaryDirectory("surface-determinism")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var hashes: [String] = []
+        for (seed, template) in [(21, Template.hitting), (22, .showing)] as [(UInt64, Template)] {
+            var runs: [(Data, Data)] = []
+            for run in 0..<2 {
+                let path = dir.appendingPathComponent("\(seed)-\(run).mp4").path
+                let record = try SurfaceClip(template: template, seed: seed, options: tiny).write(to: path)
+                runs.append((try enc.encode(record), try Data(contentsOf: URL(fileURLWithPath: path))))
+                if run == 0 { hashes.append(record.contentHash) }
+            }
+            XCTAssertEqual(runs[0].0, runs[1].0, "record of seed \(seed) differs between runs")
+            XCTAssertEqual(runs[0].1, runs[1].1, "MP4 of seed \(seed) differs between runs")
+        }
+        XCTAssertNotEqual(hashes[0], hashes[1])
+    }
+
+    /// Every listed hit is a contact of the striker with the surface (its lowest point at z = 0 then, above it
+    /// 10 ms before), and the action's sound rises there: the 12 Hz envelope of the decoded audio (ambience off)
+    /// steps up at the hit's step or the next, for each hit with no other hit, scratch or silent stroke within 0.25 s.
+    func testSurfaceHitsAreContactsAndTheEnvelopeRisesThere() throws {
+        let dir = temporaryDirectory("surface-hits")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var checked = 0, missed: [String] = []
+        for seed in 1...8 as ClosedRange<UInt64> {
+            let clip = SurfaceClip(template: .hitting, seed: seed * 31, options: tiny)
+            clip.ambience = false
+            let path = dir.appendingPathComponent("\(seed).mp4").path
+            let record = try clip.write(to: path)
+            XCTAssertFalse(record.hits.isEmpty, "seed \(seed): a hitting clip without a hit")
+            let striker = clip.scene.actors[0]
+            for h in record.hits {
+                let (g, th) = striker.track.at(h.time)
+                XCTAssertEqual(striker.lowest(g, th).z, 0, accuracy: 1e-6, "seed \(seed): hit at \(h.time) is not a contact")
+                let (g0, th0) = striker.track.at(h.time - 0.01)
+                XCTAssertGreaterThan(striker.lowest(g0, th0).z, 1e-4, "seed \(seed): striker already down before the hit at \(h.time)")
+            }
+            let audio = try MediaInput(path: path).decode(video: nil, audio: true).audio!
+            let env = AudioEnvelope(samples: audio.samples, sampleRate: audio.sampleRate).values
+            for h in record.hits where h.strength >= 0.1 {
+                let busy = record.hits.contains { $0 != h && abs($0.time - h.time) < 0.25 }
+                    || (record.scratches ?? []).contains { h.time > $0.start - 0.25 && h.time < $0.end + 0.25 }
+                if busy { continue }
+                let k = Int(h.time * 12)
+                guard k >= 1, k + 1 < env.count else { continue }
+                checked += 1
+                if !(env[k] > env[k - 1] * 1.2 || env[k + 1] > env[k - 1] * 1.2) {
+                    missed.append("seed \(seed) hit \(h.time) strength \(h.strength): envelope \(env[(k - 1)...(k + 1)])")
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 10)
+        XCTAssertTrue(missed.isEmpty, "\(missed.count)/\(checked) hits without a rise:\n" + missed.joined(separator: "\n"))
+    }
+
+    /// A scratch drags the striker along the surface (its lowest point stays at z = 0) and sounds, but it is not a
+    /// hit: no listed hit falls inside it, and its sound fades in (no onset).
+    func testScratchesAreNotHits() throws {
+        let dir = temporaryDirectory("surface-scratch")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var scratches = 0
+        for seed in 1...12 as ClosedRange<UInt64> {
+            let (clip, record, mono, rate) = try actionOnly(.hitting, seed * 17, dir)
+            let striker = clip.scene.actors[0]
+            for s in record.scratches ?? [] where s.end < record.duration {
+                scratches += 1
+                XCTAssertFalse(record.hits.contains { $0.time >= s.start - 1e-9 && $0.time <= s.end + 1e-9 }, "seed \(seed): a hit inside a scratch")
+                for k in 0...10 {
+                    let t = s.start + (s.end - s.start) * Double(k) / 10
+                    let (g, th) = striker.track.at(t)
+                    XCTAssertEqual(striker.lowest(g, th).z, 0, accuracy: 1e-6, "seed \(seed): off the surface during a scratch at \(t)")
+                }
+                // It sounds while it lasts (where no hit rings) and starts softly: the first 5 ms are quieter than
+                // the loudest 5 ms inside it.
+                let lastHitBefore = record.hits.filter { $0.time < s.start }.map(\.time).max() ?? -10
+                guard s.start - lastHitBefore > 1.5, s.end - s.start > 0.3 else { continue }
+                let a = Int(s.start * Double(rate)), b = min(mono.count, Int(s.end * Double(rate)))
+                let win = rate / 200
+                func rms(_ from: Int) -> Float { let w = mono[from..<min(b, from + win)]; return (w.map { $0 * $0 }.reduce(0, +) / Float(max(1, w.count))).squareRoot() }
+                let loudest = stride(from: a, to: b - win, by: win).map(rms).max() ?? 0
+                XCTAssertGreaterThan(loudest, 1e-4, "seed \(seed): a silent scratch")
+                XCTAssertLessThan(rms(a), loudest * 0.5, "seed \(seed): scratch at \(s.start) starts with an onset")
+            }
+        }
+        XCTAssertGreaterThan(scratches, 3, "too few scratches to check")
+    }
+
+    /// Silent strokes stop short of the surface (at least 2 cm above it) and add no sound: the action's audio does
+    /// not grow after one. Carry scenes (silent templates) make no sound at all and list no hit.
+    func testSilentStrokesAndCarriedThingsMakeNoSound() throws {
+        let dir = temporaryDirectory("surface-silent")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var strokes = 0
+        for seed in 1...12 as ClosedRange<UInt64> {
+            let (clip, record, mono, rate) = try actionOnly(.hitting, seed * 23, dir)
+            let striker = clip.scene.actors[0]
+            for t in record.silentStrokes ?? [] {
+                let (g, th) = striker.track.at(t)
+                XCTAssertGreaterThan(striker.lowest(g, th).z, 0.019, "seed \(seed): silent stroke at \(t) touches")
+                if record.hits.contains(where: { abs($0.time - t) < 0.3 }) || (record.scratches ?? []).contains(where: { t > $0.start - 0.3 && t < $0.end + 0.3 }) { continue }
+                strokes += 1
+                // Energy in 100 ms windows before and after the stroke: only the decaying tails of earlier hits.
+                let k = Int(t * Double(rate)), w = rate / 10
+                guard k - w >= 0, k + w <= mono.count else { continue }
+                let before = mono[(k - w)..<k].map { $0 * $0 }.reduce(0, +), after = mono[k..<(k + w)].map { $0 * $0 }.reduce(0, +)
+                XCTAssertLessThanOrEqual(after, before * 1.01 + 1e-12, "seed \(seed): sound after the silent stroke at \(t)")
+            }
+        }
+        XCTAssertGreaterThan(strokes, 3, "too few silent strokes to check")
+        for template in Template.allCases where !template.sounds {
+            for seed in [1, 2] as [UInt64] {
+                let (_, record, mono, _) = try actionOnly(template, seed, dir)
+                XCTAssertTrue(record.hits.isEmpty, "\(template.text) lists hits")
+                XCTAssertTrue((record.scratches ?? []).isEmpty)
+                XCTAssertEqual(mono.map(abs).max() ?? 0, 0, "\(template.text) seed \(seed) makes a sound")
+            }
+        }
     }
 }

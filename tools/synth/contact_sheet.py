@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Contact sheet of the synthetic corpus: a few scenes' frames with their audio envelopes under them.
 
-Each row is one clip made by `thud-synth sample`: five frames across the clip, then the clip's 12 Hz
+Each row is one clip made by `thud-synth sample` (rigid-body scenes, then the surface family: a held striker
+over a photographed surface, hand-held camera): five frames across the clip, then the clip's 12 Hz
 loudness envelope (the training target: first channel, |x|, Gaussian σ = 200 samples at 44.1 kHz,
-mean per 1/12 s step, scaled to [0, 1]) with the recorded hits marked (red = visible, grey = hidden).
+mean per 1/12 s step, scaled to [0, 1]) with the recorded hits marked (red = visible, grey = hidden),
+scratches shaded green and silent strokes (swings stopped short of the surface) as blue dotted lines.
 Frames and audio are read back from the encoded MP4 with the ffmpeg CLI, so the sheet shows what a
 trainer sees, not what the generator meant to write.
 
@@ -22,8 +24,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-# (template index, seed): chosen to show a spread of classes, including a hidden impact and a silent one.
-SCENES = [(3, 5), (5, 2), (10, 4), (1, 7), (11, 3), (12, 2)]
+# (family, template index, seed, duration): a spread of rigid-body classes, including a hidden impact and a silent
+# one, then surface-family scenes (striker scenes with hits, taps, scratches and silent strokes; a carry scene).
+SCENES = [("rigid", 3, 5, 4), ("rigid", 5, 2, 4), ("rigid", 10, 4, 4), ("rigid", 11, 3, 4), ("rigid", 12, 2, 4),
+          ("surface", 0, 2, 8), ("surface", 0, 14, 6), ("surface", 0, 4, 8), ("surface", 0, 11, 8), ("surface", 15, 8, 6)]
 FRAMES = 5
 W, H = 320, 240
 
@@ -60,16 +64,20 @@ def main():
     fig, axes = plt.subplots(len(SCENES), FRAMES + 1, figsize=(2.2 * FRAMES + 4.2, 1.9 * len(SCENES)),
                              gridspec_kw={"width_ratios": [1] * FRAMES + [2.2]})
     with tempfile.TemporaryDirectory() as tmp:
-        for row, (template, seed) in enumerate(SCENES):
-            path = os.path.join(tmp, f"{template}-{seed}.mp4")
+        for row, (family, template, seed, duration) in enumerate(SCENES):
+            path = os.path.join(tmp, f"{family}-{template}-{seed}.mp4")
             subprocess.run([args.binary, "sample", "--out", path, "--seed", str(seed), "--template", str(template),
-                            "--size", f"{W}x{H}", "--fps", "25", "--duration", "4"], check=True, capture_output=True)
+                            "--family", family, "--size", f"{W}x{H}", "--fps", "25", "--duration", str(duration)],
+                           check=True, capture_output=True)
             rec = json.load(open(path + ".hits.json"))
             hits = rec["hits"]
             # Frames: spread over the clip, with one at the first hit when there is one.
             times = list(np.linspace(0.2, rec["duration"] - 0.2, FRAMES))
             if hits:
                 times[2] = min(hits[0]["time"] + 0.02, rec["duration"] - 0.05)
+            if rec.get("scratches"):
+                sc = rec["scratches"][0]
+                times[3] = min((sc["start"] + sc["end"]) / 2, rec["duration"] - 0.05)
                 times = sorted(times)
             for col, (t, img) in enumerate(zip(times, frames(path, times))):
                 ax = axes[row, col]
@@ -83,13 +91,18 @@ def main():
             ax.bar(np.arange(len(env)) / 12, env, width=1 / 12, align="edge", color="#4a7bd0")
             for h in hits:
                 ax.axvline(h["time"], color="red" if h["visible"] else "grey", lw=0.8 + 1.5 * h["strength"], alpha=0.8)
+            for s in rec.get("scratches") or []:
+                ax.axvspan(s["start"], s["end"], color="green", alpha=0.25)
+            for t in rec.get("silentStrokes") or []:
+                ax.axvline(t, color="blue", lw=1, ls=":")
             for s in rec.get("offscreenSounds", []):
                 ax.axvline(s["time"], color="orange", lw=1, ls="--")
             if rec.get("cameraClick") is not None:
                 ax.axvline(rec["cameraClick"], color="black", lw=1, ls=":")
             ax.set_xlim(0, rec["duration"]); ax.set_ylim(0, 1.05)
             ax.tick_params(labelsize=6)
-            ax.set_title(f"12 Hz envelope (peak {peak_db:.0f} dBFS); hits red visible, grey hidden; orange off-screen", fontsize=6)
+            ax.set_title(f"12 Hz envelope (peak {peak_db:.0f} dBFS); hits red visible, grey hidden; orange off-screen; "
+                         f"green scratch; blue silent stroke", fontsize=6)
     fig.tight_layout()
     fig.savefig(args.out, dpi=80)
     print(args.out)
