@@ -28,16 +28,16 @@ swift build -c release --product thud-synth >/dev/null
 swift build -c release --product thud-train >/dev/null
 swift build -c release --product thud >/dev/null
 if [ ! -f "$CORPUS/labels.json" ]; then
-    .build/release/thud-synth generate --out "$CORPUS" --train 13000 --validation 1700 --seed 2026
+    .build/release/thud-synth generate --out "$CORPUS" --train 13000 --validation 1700 --seed 2026 --surface-share 0
 fi
 if [ ! -f "$MORE/labels.json" ]; then
-    .build/release/thud-synth generate --out "$MORE" --train 13000 --seed 2027 --resume
+    .build/release/thud-synth generate --out "$MORE" --train 13000 --seed 2027 --surface-share 0 --resume
 fi
 if [ ! -f "$THIRD/labels.json" ]; then
-    .build/release/thud-synth generate --out "$THIRD" --train 8000 --seed 2028 --resume
+    .build/release/thud-synth generate --out "$THIRD" --train 8000 --seed 2028 --surface-share 0 --resume
 fi
 if [ ! -f "$TEST/labels.json" ]; then
-    .build/release/thud-synth generate --out "$TEST" --test 600 --seed 2026
+    .build/release/thud-synth generate --out "$TEST" --test 600 --seed 2026 --surface-share 0
 fi
 SHAPE=(--input-size 96x96 --conv-channels 8,16,32,32,32)
 TRAIN=("$CORPUS" "$MORE" "$THIRD")   # both stages train on all three corpora

@@ -36,7 +36,7 @@ BIN=$(swift build -c release --show-bin-path)
 if [ ! -f "$DATASET/labels.json" ] && [ "$DATASET" = "$HOME/.cache/thud/bench-corpus" ]; then
     swift build -c release --product thud-synth >/dev/null
     echo "-- generating the benchmark corpus in $DATASET"
-    "$BIN/thud-synth" generate --out "$DATASET" --train 450 --seed 2030 --resume >/dev/null 2>"$TMP/synth.log" \
+    "$BIN/thud-synth" generate --out "$DATASET" --train 450 --seed 2030 --surface-share 0 --resume >/dev/null 2>"$TMP/synth.log" \
         || { cat "$TMP/synth.log" >&2; exit 1; }
     tail -n 1 "$TMP/synth.log"
 fi
