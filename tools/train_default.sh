@@ -61,7 +61,7 @@ REAL=${REAL:-../shared/realtrain}
 .build/release/thud-train train "$REAL" --classes all --out models/default.thud --architecture default-onset "${SHAPE[@]}" \
     --warm-start "$WORK/synthetic.thud" --epochs 1 --learning-rate 3e-4 --augment 0.7 --window-jitter --mirror \
     --output-delay 1 --onset-target-gain 3 --onset-weight 4 --batch-size 16 --seed 1
-# The peak picker, chosen on realtrain's validation clips (tools/eval/tune_picker.py on `thud eval --split validation
+# The peak picker, chosen on realtrain's validation clips (`thud-train tune-picker` on `thud eval --split validation
 # --out`) and recorded in the model: thud's default for it.
 .build/release/thud-train set-picker models/default.thud --detection rise --threshold 0.25 --min-rise 0.06 --sensitivity 3
 .build/release/thud eval --model models/default.thud "$REAL" --split validation

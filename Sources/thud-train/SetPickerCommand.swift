@@ -10,7 +10,7 @@ struct SetPickerCommand: ParsableCommand {
         abstract: "Record in a model file the peak picker thud uses for it by default.",
         discussion: """
         Choose the settings on validation clips, never test clips: `thud eval DATASET --split validation --out \
-        val.json` and `python3 tools/eval/tune_picker.py val.json` score a grid of them. The model's weights are \
+        val.json` and `thud-train tune-picker val.json` score a grid of them (--record writes the best one here). The model's weights are \
         untouched; thud's --detection, --threshold and --min-rise still override what is recorded. The file is \
         replaced atomically.
         """)
@@ -49,21 +49,28 @@ struct SetPickerCommand: ParsableCommand {
                 console.log("\(model): no recorded peak picker; thud uses the rise detector's defaults")
                 return
             }
-            if detection.needsOnsetOutput && !file.header.architecture.hasOnsetOutput {
-                console.error("\(model): --detection \(detection.rawValue) needs a model with an onset output; this one has only the envelope")
-                throw ExitCode(64)
-            }
             var picker = PeakPicker.Configuration.defaults(for: detection)
             if let threshold { picker.minStrength = threshold }
             if let minRise { picker.minRise = minRise }
             if let sensitivity { picker.sensitivity = sensitivity }
-            picker.stepRateHz = file.header.stepRateHz
-            file.header.picker = picker
-            try file.write(to: model)
-            console.log("\(model): thud's default peak picker for this model is now \(detection.rawValue), threshold \(picker.minStrength), min-rise \(picker.minRise), sensitivity \(picker.sensitivity)")
+            try Self.record(picker, in: &file, path: model, console: console)
         } catch let error as ModelFileError {
             console.error(error.message)
             throw ExitCode(error.exitCode)
         }
+    }
+
+    /// Writes `picker` into the model file at `path` as its recorded picker (atomically), refusing a detector the
+    /// model cannot feed. Shared with `tune-picker --record`.
+    static func record(_ picker: PeakPicker.Configuration, in file: inout ModelFile, path: String, console: Console) throws {
+        if picker.detection.needsOnsetOutput && !file.header.architecture.hasOnsetOutput {
+            console.error("\(path): --detection \(picker.detection.rawValue) needs a model with an onset output; this one has only the envelope")
+            throw ExitCode(64)
+        }
+        var picker = picker
+        picker.stepRateHz = file.header.stepRateHz
+        file.header.picker = picker
+        try file.write(to: path)
+        console.log("\(path): thud's default peak picker for this model is now \(picker.detection.rawValue), threshold \(picker.minStrength), min-rise \(picker.minRise), sensitivity \(picker.sensitivity)")
     }
 }
