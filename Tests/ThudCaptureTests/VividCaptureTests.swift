@@ -36,16 +36,16 @@ final class VividCaptureTests: XCTestCase {
         var delayedFile = ModelFile.random(architecture: .default, seed: 5)
         delayedFile.header.architecture.outputDelaySteps = 1
         try? delayedFile.write(to: delayed.path)
-        return ["run_cmd live 90 \(thud.path) live /dev/video0 --model \(model.path) --frames 36 --jsonl -",
-                "run_cmd live-delayed 90 \(thud.path) live /dev/video0 --model \(delayed.path) --frames 36 --jsonl -",
+        return ["run_cmd live 180 \(thud.path) live /dev/video0 --model \(model.path) --frames 36 --jsonl -",
+                "run_cmd live-delayed 180 \(thud.path) live /dev/video0 --model \(delayed.path) --frames 36 --jsonl -",
                 // Two pixel formats at two frame rates, through thud live itself.
-                "run_cmd live-yuyv30 90 \(thud.path) live /dev/video0 --model \(model.path) --format yuyv --fps 30 --frames 36 --jsonl -",
-                "run_cmd live-nv12-15 90 \(thud.path) live /dev/video0 --model \(model.path) --format nv12 --fps 15 --size 640x360 --frames 36 --jsonl -",
+                "run_cmd live-yuyv30 180 \(thud.path) live /dev/video0 --model \(model.path) --format yuyv --fps 30 --frames 36 --jsonl -",
+                "run_cmd live-nv12-15 180 \(thud.path) live /dev/video0 --model \(model.path) --format nv12 --fps 15 --size 640x360 --frames 36 --jsonl -",
                 // predict on a camera never ends by itself: head takes 24 steps and the pipe closes it.
-                "run_cmd live-predict 60 sh -c '\(thud.path) predict --model \(model.path) /dev/video1 | head -n 24'",
+                "run_cmd live-predict 180 sh -c '\(thud.path) predict --model \(model.path) /dev/video1 | head -n 24'",
                 // On a terminal (a pty from script(1); the guest needs devpts mounted) `thud live` draws its view.
                 "mkdir -p /dev/pts; mount -t devpts devpts /dev/pts 2>/dev/null",
-                "run_cmd live-tty 60 script -qfec '\(thud.path) live /dev/video2 --model \(model.path) --frames 24' /dev/null"]
+                "run_cmd live-tty 180 script -qfec '\(thud.path) live /dev/video2 --model \(model.path) --frames 24' /dev/null"]
     }
 
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -91,9 +91,11 @@ final class VividCaptureTests: XCTestCase {
                 .write(to: runDir.appendingPathComponent("extra-checks.sh"), atomically: true, encoding: .utf8)
         }
         let start = Date()
-        let (status, text) = shell([script, "--run-dir", runDir.path, "--timeout", "170", "--",
+        // Every check inside has its own limit (a hang is its status 124); the VM's budget only catches a VM that
+        // never comes back, so it is generous: a loaded fresh machine ran out of 170 s with every check passing.
+        let (status, text) = shell([script, "--run-dir", runDir.path, "--timeout", "1800", "--",
                                     "sh", repo.appendingPathComponent("tools/vivid/capture-checks.sh").path, bin.path, runDir.path],
-                                   timeout: 200)
+                                   timeout: 1900)
         print("vivid VM: status \(status) after \(String(format: "%.1f", Date().timeIntervalSince(start))) s\n\(text)")
         guard status == 0 else { return .failed("the VM run failed (status \(status)): \(text.suffix(600))") }
         var checks: [String: Check] = [:]
@@ -282,7 +284,9 @@ final class VividCaptureTests: XCTestCase {
             XCTAssertEqual(c.status, 31, "\(name): \(c.stderr)")
             XCTAssertEqual(c.errorLines.count, 1, "\(name): \(c.stderr)")
             XCTAssertTrue(c.errorLines.first?.contains(needle) ?? false, "\(name): \(c.errorLines)")
-            XCTAssertLessThan(c.seconds, 15, "\(name) ended promptly")
+            // Promptly: it stops at the fault, long before the frame count it asked for (a wall-clock bound would
+            // fail on a busy machine; the check's own limit catches a hang as status 124).
+            XCTAssertLessThan(c.steps.count, name == "stall" ? 10 : 200, "\(name) ended at the fault")
             XCTAssertNotNil(c.summary, "\(name): shut down and summarised")
         }
         assertTwelveHertz(try check("after_fatal"), steps: 6)
