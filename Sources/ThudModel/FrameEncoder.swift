@@ -37,14 +37,15 @@ public final class ConvEncoder: FrameEncoder {
     let hasPreviousDifference: Bool
     /// Scales the difference plane (EncoderSpec.differenceGain).
     let differenceGain: Float
-    /// Shared im2col scratch, sized for the largest layer.
+    /// Shared im2col scratch, sized for the largest layer, and the split rows im2col builds it from.
     let columns: FloatBuffer
+    let splitRows: FloatBuffer
 
     public init(architecture a: ModelArchitecture, parameters: [String: NamedTensor]) {
         precondition(a.encoder.kind == .conv)
         inputWidth = a.input.width; inputHeight = a.input.height
         var layers: [Layer] = []
-        var cin = a.encoder.inputPlaneCount, h = a.input.height, w = a.input.width, maxColumns = 0
+        var cin = a.encoder.inputPlaneCount, h = a.input.height, w = a.input.width, maxColumns = 0, maxSplit = 0
         for (i, cout) in (a.encoder.convChannels ?? []).enumerated() {
             let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
             layers.append(Layer(inChannels: cin, outChannels: cout, inHeight: h, inWidth: w,
@@ -53,6 +54,7 @@ public final class ConvEncoder: FrameEncoder {
                                 bias: FloatBuffer(parameters["encoder.conv\(i).bias"]!.values),
                                 output: FloatBuffer(count: cout * oh * ow)))
             maxColumns = max(maxColumns, cin * 9 * oh * ow)
+            maxSplit = max(maxSplit, Kernels.im2colScratchCount(height: h, width: w))
             cin = cout; h = oh; w = ow
         }
         self.layers = layers
@@ -61,6 +63,7 @@ public final class ConvEncoder: FrameEncoder {
         hasPreviousDifference = a.encoder.hasPreviousDifferencePlane
         inputPlanes = FloatBuffer(count: a.encoder.inputPlaneCount * a.input.width * a.input.height)
         columns = FloatBuffer(count: maxColumns)
+        splitRows = FloatBuffer(count: maxSplit)
     }
 
     public func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
@@ -85,7 +88,7 @@ public final class ConvEncoder: FrameEncoder {
         var input = UnsafePointer(inputPlanes.pointer)
         for layer in layers {
             Kernels.im2col3x3(input: input, channels: layer.inChannels, height: layer.inHeight, width: layer.inWidth,
-                              stride: 2, columns: columns.pointer)
+                              columns: columns.pointer, scratch: splitRows.pointer)
             let k = layer.inChannels * 9, cols = layer.outHeight * layer.outWidth
             Kernels.gemm(m: layer.outChannels, n: cols, k: k, a: layer.weight.pointer, lda: k,
                          b: columns.pointer, ldb: cols, beta: 0, c: layer.output.pointer, ldc: cols)

@@ -99,36 +99,59 @@ public enum Kernels {
     @inline(__always)
     public static func convOutputSize(_ input: Int, stride: Int) -> Int { (input - 1) / stride + 1 }
 
-    /// im2col for a 3×3 kernel, padding 1: input CHW [channels × height × width] → columns
-    /// [(channels·9) × (outH·outW)], row index c·9 + ky·3 + kx, which is PyTorch's [Cout, Cin, 3, 3] weight order,
-    /// so the convolution becomes one sgemm with the weight as stored.
-    public static func im2col3x3(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int, stride: Int,
-                                 columns: UnsafeMutablePointer<Float>) {
-        let outH = convOutputSize(height, stride: stride), outW = convOutputSize(width, stride: stride)
-        let outCount = outH * outW
+    /// im2col for a 3×3 kernel, stride 2, padding 1 (the only convolution the encoder has): input CHW
+    /// [channels × height × width] → columns [(channels·9) × (outH·outW)], row index c·9 + ky·3 + kx, which is
+    /// PyTorch's [Cout, Cin, 3, 3] weight order, so the convolution becomes one sgemm with the weight as stored.
+    /// Built from each input row split into its even and odd columns: with stride 2, kernel column kx = 1 reads the even
+    /// columns and kx = 0, 2 the odd ones (shifted by one), so every im2col row becomes contiguous copies instead of
+    /// a strided gather with a bounds check per element (which was the largest single cost of an epoch).
+    /// `scratch` holds im2colScratchCount(height:width:) floats.
+    /// `rowStride` (default outH·outW) places the frame's columns inside a wider matrix holding several frames side by
+    /// side (training's forwardChunk).
+    public static func im2col3x3(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+                          columns: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                          rowStride: Int? = nil) {
+        let outH = convOutputSize(height, stride: 2), outW = convOutputSize(width, stride: 2)
+        let stride = rowStride ?? outH * outW
+        let even = scratch, odd = scratch + height * outW
+        let oddCount = width / 2
         var row = columns
         for c in 0..<channels {
             let plane = input + c * height * width
+            for y in 0..<height {
+                let src = plane + y * width, e = even + y * outW, o = odd + y * outW
+                for j in 0..<outW { e[j] = src[2 * j] }
+                for j in 0..<oddCount { o[j] = src[2 * j + 1] }
+                // Odd width: the last odd slot is the right padding.
+                if oddCount < outW { o[outW - 1] = 0 }
+            }
             for ky in 0..<3 {
                 for kx in 0..<3 {
                     var dst = row
                     for oy in 0..<outH {
-                        let iy = oy * stride - 1 + ky
+                        let iy = oy * 2 - 1 + ky
                         if iy < 0 || iy >= height {
                             dst.update(repeating: 0, count: outW)
+                        } else if kx == 1 {
+                            dst.update(from: even + iy * outW, count: outW)
+                        } else if kx == 2 {
+                            dst.update(from: odd + iy * outW, count: outW)
                         } else {
-                            let src = plane + iy * width
-                            for ox in 0..<outW {
-                                let ix = ox * stride - 1 + kx
-                                dst[ox] = (ix >= 0 && ix < width) ? src[ix] : 0
-                            }
+                            // kx = 0 reads column 2·ox − 1: left padding, then the odd columns shifted by one.
+                            dst[0] = 0
+                            (dst + 1).update(from: odd + iy * outW, count: outW - 1)
                         }
                         dst += outW
                     }
-                    row += outCount
+                    row += stride
                 }
             }
         }
+    }
+
+    /// Floats of scratch im2col3x3 (and training's col2im) needs: one plane split into even and odd columns.
+    public static func im2colScratchCount(height: Int, width: Int) -> Int {
+        2 * height * convOutputSize(width, stride: 2)
     }
 
     /// Per-row bias then ReLU on a [rows × cols] block (conv output: one row per output channel).
@@ -138,11 +161,6 @@ public enum Kernels {
             let b = bias[r], p = data + r * cols
             for i in 0..<cols { p[i] = max(p[i] + b, 0) }
         }
-    }
-
-    /// y = max(y + bias, 0) elementwise over `count` values.
-    public static func addBiasReLU(_ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count { y[i] = max(y[i] + bias[i], 0) }
     }
 
     @inline(__always)

@@ -86,7 +86,8 @@ final class KernelsTests: XCTestCase {
             let input = FloatBuffer(randomValues(cin * h * w, &rng))
             let weight = FloatBuffer(randomValues(cout * cin * 9, &rng)), bias = FloatBuffer(randomValues(cout, &rng))
             let cols = FloatBuffer(count: cin * 9 * oh * ow), out = FloatBuffer(count: cout * oh * ow)
-            Kernels.im2col3x3(input: input.pointer, channels: cin, height: h, width: w, stride: 2, columns: cols.pointer)
+            let split = FloatBuffer(count: Kernels.im2colScratchCount(height: h, width: w))
+            Kernels.im2col3x3(input: input.pointer, channels: cin, height: h, width: w, columns: cols.pointer, scratch: split.pointer)
             Kernels.gemm(m: cout, n: oh * ow, k: cin * 9, a: weight.pointer, lda: cin * 9, b: cols.pointer,
                          ldb: oh * ow, beta: 0, c: out.pointer, ldc: oh * ow)
             Kernels.addRowBiasReLU(out.pointer, rows: cout, cols: oh * ow, bias: bias.pointer)

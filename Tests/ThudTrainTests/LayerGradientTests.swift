@@ -260,7 +260,7 @@ final class LayerGradientTests: XCTestCase {
 }
 
 final class ConvColumnsTests: XCTestCase {
-    /// The hoisted-bounds im2col equals ThudModel's generic one bit for bit (odd and even sizes), and col2im is its
+    /// ThudModel's split-row im2col equals a plain strided gather bit for bit (odd and even sizes), and col2im is its
     /// adjoint: ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩.
     func testIm2colMatchesThudModelAndCol2imIsItsAdjoint() {
         var rng = SplitMix64(seed: 51)
@@ -268,10 +268,15 @@ final class ConvColumnsTests: XCTestCase {
             let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
             let x = FloatBuffer(randomFloats(c * h * w, &rng))
             let ours = FloatBuffer(count: c * 9 * oh * ow), reference = FloatBuffer(count: c * 9 * oh * ow)
-            let scratch = FloatBuffer(count: ConvKernel.splitScratchCount(height: h, width: w))
-            ConvKernel.im2col3x3(input: x.pointer, channels: c, height: h, width: w, columns: ours.pointer,
-                                 scratch: scratch.pointer)
-            Kernels.im2col3x3(input: x.pointer, channels: c, height: h, width: w, stride: 2, columns: reference.pointer)
+            let scratch = FloatBuffer(count: Kernels.im2colScratchCount(height: h, width: w))
+            Kernels.im2col3x3(input: x.pointer, channels: c, height: h, width: w, columns: ours.pointer,
+                              scratch: scratch.pointer)
+            // The gather by definition: row ci·9 + ky·3 + kx, column oy·ow + ox reads x[ci, 2oy − 1 + ky, 2ox − 1 + kx].
+            for ci in 0..<c { for ky in 0..<3 { for kx in 0..<3 { for oy in 0..<oh { for ox in 0..<ow {
+                let iy = 2 * oy - 1 + ky, ix = 2 * ox - 1 + kx
+                reference.pointer[((ci * 9 + ky * 3 + kx) * oh + oy) * ow + ox] =
+                    iy >= 0 && iy < h && ix >= 0 && ix < w ? x.pointer[(ci * h + iy) * w + ix] : 0
+            } } } } }
             XCTAssertEqual(ours.array, reference.array, "\(c)×\(h)×\(w)")
             let y = FloatBuffer(randomFloats(ours.count, &rng)), back = FloatBuffer(count: x.count)
             ConvKernel.col2im3x3(columns: y.pointer, channels: c, height: h, width: w, outHeight: oh, outWidth: ow,

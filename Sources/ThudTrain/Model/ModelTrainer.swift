@@ -355,8 +355,8 @@ public final class ModelTrainer {
                 w.forward(parameters: parameters.pointer, resetState: start == 0)
                 let z = w.logits
                 for t in 0..<len {
-                    out[start + t] = LSTMKernel.sigmoid(z[t * o])
-                    if o == 2 { onsets[start + t] = LSTMKernel.sigmoid(z[t * o + 1]) }
+                    out[start + t] = Kernels.sigmoid(z[t * o])
+                    if o == 2 { onsets[start + t] = Kernels.sigmoid(z[t * o + 1]) }
                 }
                 w.carryStateForward()
                 start += len

@@ -11,17 +11,6 @@ import COpenBLAS
 import Foundation
 import ThudModel
 
-enum BLAS {
-    /// C[m × n] = alpha · op(A) · op(B) + beta · C, row-major; op transposes when asked. A and B are given as stored.
-    @inline(__always)
-    static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
-                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        // Kernels.gemm: the same product, split where OpenBLAS would allocate.
-        Kernels.gemm(transposeA: transA, transposeB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
-                     ldb: ldb, beta: beta, c: c, ldc: ldc)
-    }
-}
 
 // MARK: - Conv layer (3×3, stride 2, padding 1, + bias, ReLU)
 
@@ -35,7 +24,7 @@ struct ConvLayerShape: Equatable {
     var patchSize: Int { inChannels * 9 }
     var positions: Int { outHeight * outWidth }
     var columnCount: Int { patchSize * positions }
-    var splitScratchCount: Int { ConvKernel.splitScratchCount(height: inHeight, width: inWidth) }
+    var splitScratchCount: Int { Kernels.im2colScratchCount(height: inHeight, width: inWidth) }
 
     init(inChannels: Int, outChannels: Int, inHeight: Int, inWidth: Int) {
         self.inChannels = inChannels; self.outChannels = outChannels
@@ -52,9 +41,9 @@ enum ConvKernel {
     static func forward(_ s: ConvLayerShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, columns: columns,
+        Kernels.im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, columns: columns,
                   scratch: scratch)
-        BLAS.gemm(m: s.outChannels, n: s.positions, k: s.patchSize, a: weight, lda: s.patchSize,
+        Kernels.gemm(m: s.outChannels, n: s.positions, k: s.patchSize, a: weight, lda: s.patchSize,
                   b: columns, ldb: s.positions, beta: 0, c: output, ldc: s.positions)
         Kernels.addRowBiasReLU(output, rows: s.outChannels, cols: s.positions, bias: bias)
     }
@@ -76,71 +65,19 @@ enum ConvKernel {
             for j in 0..<p { sum += row[j] }
             dBias[c] += sum
         }
-        im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, columns: columns,
+        Kernels.im2col3x3(input: input, channels: s.inChannels, height: s.inHeight, width: s.inWidth, columns: columns,
                   scratch: scratch)
         // dW[Cout × K] += dY[Cout × P] · colsᵀ
-        BLAS.gemm(transB: true, m: s.outChannels, n: s.patchSize, k: p, a: dOutput, lda: p, b: columns, ldb: p,
+        Kernels.gemm(transposeB: true, m: s.outChannels, n: s.patchSize, k: p, alpha: 1, a: dOutput, lda: p, b: columns, ldb: p,
                   beta: 1, c: dWeight, ldc: s.patchSize)
         guard let dInput else { return }
         // dCols[K × P] = Wᵀ · dY, then scatter back (col2im).
-        BLAS.gemm(transA: true, m: s.patchSize, n: p, k: s.outChannels, a: weight, lda: s.patchSize,
+        Kernels.gemm(transposeA: true, m: s.patchSize, n: p, k: s.outChannels, alpha: 1, a: weight, lda: s.patchSize,
                   b: dOutput, ldb: p, beta: 0, c: dColumns, ldc: p)
         col2im3x3(columns: dColumns, channels: s.inChannels, height: s.inHeight, width: s.inWidth,
                   outHeight: s.outHeight, outWidth: s.outWidth, input: dInput, scratch: scratch)
     }
 
-    /// Floats of scratch im2col3x3 and col2im3x3 need: one plane split into even and odd columns.
-    static func splitScratchCount(height: Int, width: Int) -> Int {
-        2 * height * Kernels.convOutputSize(width, stride: 2)
-    }
-
-    /// Kernels.im2col3x3 for stride 2 (same layout, same values — checked bit for bit in the tests), built from
-    /// each input row split into its even and odd columns: with stride 2, kernel column kx = 1 reads the even
-    /// columns and kx = 0, 2 the odd ones (shifted by one), so every im2col row becomes contiguous copies instead of
-    /// a strided gather with a bounds check per element (which was the largest single cost of an epoch).
-    /// `scratch` holds splitScratchCount(height:width:) floats.
-    /// `rowStride` (default outH·outW) places the frame's columns inside a wider matrix holding several frames side by
-    /// side (see forwardChunk).
-    static func im2col3x3(input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-                          columns: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                          rowStride: Int? = nil) {
-        let outH = Kernels.convOutputSize(height, stride: 2), outW = Kernels.convOutputSize(width, stride: 2)
-        let stride = rowStride ?? outH * outW
-        let even = scratch, odd = scratch + height * outW
-        let oddCount = width / 2
-        var row = columns
-        for c in 0..<channels {
-            let plane = input + c * height * width
-            for y in 0..<height {
-                let src = plane + y * width, e = even + y * outW, o = odd + y * outW
-                for j in 0..<outW { e[j] = src[2 * j] }
-                for j in 0..<oddCount { o[j] = src[2 * j + 1] }
-                // Odd width: the last odd slot is the right padding.
-                if oddCount < outW { o[outW - 1] = 0 }
-            }
-            for ky in 0..<3 {
-                for kx in 0..<3 {
-                    var dst = row
-                    for oy in 0..<outH {
-                        let iy = oy * 2 - 1 + ky
-                        if iy < 0 || iy >= height {
-                            dst.update(repeating: 0, count: outW)
-                        } else if kx == 1 {
-                            dst.update(from: even + iy * outW, count: outW)
-                        } else if kx == 2 {
-                            dst.update(from: odd + iy * outW, count: outW)
-                        } else {
-                            // kx = 0 reads column 2·ox − 1: left padding, then the odd columns shifted by one.
-                            dst[0] = 0
-                            (dst + 1).update(from: odd + iy * outW, count: outW - 1)
-                        }
-                        dst += outW
-                    }
-                    row += stride
-                }
-            }
-        }
-    }
 
     /// Adjoint of im2col3x3 (stride 2, padding 1): input = Σ of every column entry that read it. Accumulates into
     /// even/odd split rows (contiguous adds), then interleaves them into the input plane.
@@ -196,10 +133,10 @@ enum ConvKernel {
                              product: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let p = s.positions, ld = count * p
         for j in 0..<count {
-            im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
+            Kernels.im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
                       columns: columns + j * p, scratch: scratch, rowStride: ld)
         }
-        BLAS.gemm(m: s.outChannels, n: ld, k: s.patchSize, a: weight, lda: s.patchSize, b: columns, ldb: ld,
+        Kernels.gemm(m: s.outChannels, n: ld, k: s.patchSize, a: weight, lda: s.patchSize, b: columns, ldb: ld,
                   beta: 0, c: product, ldc: ld)
         for j in 0..<count {
             let out = outputs[j]
@@ -227,14 +164,14 @@ enum ConvKernel {
                 let o = out + c * p, d = dOut + c * p, dst = product + c * ld + j * p
                 for i in 0..<p { dst[i] = o[i] > 0 ? d[i] : 0 }
             }
-            im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
+            Kernels.im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
                       columns: columns + j * p, scratch: scratch, rowStride: ld)
         }
         for c in 0..<s.outChannels { dBias[c] += laneSum(product + c * ld, count: ld) }
-        BLAS.gemm(transB: true, m: s.outChannels, n: s.patchSize, k: ld, a: product, lda: ld, b: columns, ldb: ld,
+        Kernels.gemm(transposeB: true, m: s.outChannels, n: s.patchSize, k: ld, alpha: 1, a: product, lda: ld, b: columns, ldb: ld,
                   beta: 1, c: dWeight, ldc: s.patchSize)
         guard let dInputs else { return }
-        BLAS.gemm(transA: true, m: s.patchSize, n: ld, k: s.outChannels, a: weight, lda: s.patchSize,
+        Kernels.gemm(transposeA: true, m: s.patchSize, n: ld, k: s.outChannels, alpha: 1, a: weight, lda: s.patchSize,
                   b: product, ldb: ld, beta: 0, c: dColumns, ldc: ld)
         for j in 0..<count {
             col2im3x3(columns: dColumns + j * p, channels: s.inChannels, height: s.inHeight, width: s.inWidth,
@@ -266,7 +203,7 @@ enum DenseKernel {
                         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                         output: UnsafeMutablePointer<Float>) {
         for r in 0..<rows { (output + r * outSize).update(from: bias, count: outSize) }
-        BLAS.gemm(transB: true, m: rows, n: outSize, k: inSize, a: input, lda: inSize, b: weight, ldb: inSize,
+        Kernels.gemm(transposeB: true, m: rows, n: outSize, k: inSize, alpha: 1, a: input, lda: inSize, b: weight, ldb: inSize,
                   beta: 1, c: output, ldc: outSize)
         if relu { for i in 0..<(rows * outSize) { output[i] = max(output[i], 0) } }
     }
@@ -279,10 +216,10 @@ enum DenseKernel {
         if relu { for i in 0..<(rows * outSize) where !(output[i] > 0) { dOutput[i] = 0 } }
         columnSums(dOutput, rows: rows, cols: outSize, into: dBias)
         // dW[out × in] += dYᵀ · X
-        BLAS.gemm(transA: true, m: outSize, n: inSize, k: rows, a: dOutput, lda: outSize, b: input, ldb: inSize,
+        Kernels.gemm(transposeA: true, m: outSize, n: inSize, k: rows, alpha: 1, a: dOutput, lda: outSize, b: input, ldb: inSize,
                   beta: 1, c: dWeight, ldc: inSize)
         if let dInput {
-            BLAS.gemm(m: rows, n: inSize, k: outSize, a: dOutput, lda: outSize, b: weight, ldb: inSize,
+            Kernels.gemm(m: rows, n: inSize, k: outSize, a: dOutput, lda: outSize, b: weight, ldb: inSize,
                       beta: 0, c: dInput, ldc: inSize)
         }
     }
@@ -311,8 +248,6 @@ struct LSTMBuffers {
 }
 
 enum LSTMKernel {
-    @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
-
     /// Runs T steps from the state in block 0 of `hidden`/`cells`. `input` is [T·B × inSize].
     /// Bias is b_ih + b_hh per gate, as StackedLSTM adds it.
     static func forward(steps: Int, batch: Int, inSize: Int, hiddenSize h: Int, input: UnsafePointer<Float>,
@@ -324,21 +259,21 @@ enum LSTMKernel {
             for j in 0..<g4 { g[j] = biasIH[j] + biasHH[j] }
         }
         // Input projections of every step at once: G[T·B × 4H] += X · W_ihᵀ.
-        BLAS.gemm(transB: true, m: rows, n: g4, k: inSize, a: input, lda: inSize, b: weightIH, ldb: inSize,
+        Kernels.gemm(transposeB: true, m: rows, n: g4, k: inSize, alpha: 1, a: input, lda: inSize, b: weightIH, ldb: inSize,
                   beta: 1, c: s.gates, ldc: g4)
         for t in 0..<steps {
             let gates = s.gates + t * batch * g4
             let hPrev = s.hidden + t * batch * h, cPrev = s.cells + t * batch * h
             let hNext = s.hidden + (t + 1) * batch * h, cNext = s.cells + (t + 1) * batch * h
             let tanhC = s.tanhCells + t * batch * h
-            BLAS.gemm(transB: true, m: batch, n: g4, k: h, a: hPrev, lda: h, b: weightHH, ldb: h,
+            Kernels.gemm(transposeB: true, m: batch, n: g4, k: h, alpha: 1, a: hPrev, lda: h, b: weightHH, ldb: h,
                       beta: 1, c: gates, ldc: g4)
             for b in 0..<batch {
                 let gi = gates + b * g4, gf = gi + h, gg = gi + 2 * h, go = gi + 3 * h
                 let cp = cPrev + b * h, cn = cNext + b * h, hn = hNext + b * h, tc = tanhC + b * h
                 for j in 0..<h {
                     // Same float operations as Kernels.lstmPointwise, so training and streaming agree closely.
-                    let i = sigmoid(gi[j]), f = sigmoid(gf[j]), g = tanhf(gg[j]), o = sigmoid(go[j])
+                    let i = Kernels.sigmoid(gi[j]), f = Kernels.sigmoid(gf[j]), g = tanhf(gg[j]), o = Kernels.sigmoid(go[j])
                     let c = f * cp[j] + i * g
                     let t = tanhf(c)
                     gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o
@@ -366,7 +301,7 @@ enum LSTMKernel {
         while t >= 0 {
             // Recurrent gradient into h_t from step t + 1's gates: dh += dG_{t+1} · W_hh.
             if t < steps - 1 {
-                BLAS.gemm(m: batch, n: h, k: g4, a: dGates + (t + 1) * batch * g4, lda: g4, b: weightHH, ldb: h,
+                Kernels.gemm(m: batch, n: h, k: g4, a: dGates + (t + 1) * batch * g4, lda: g4, b: weightHH, ldb: h,
                           beta: 0, c: dhCarry, ldc: h)
             }
             let gates = s.gates + t * batch * g4, dG = dGates + t * batch * g4
@@ -391,14 +326,14 @@ enum LSTMKernel {
             t -= 1
         }
         // Weight gradients over all steps at once: dW_ih += dGᵀ · X, dW_hh += dGᵀ · H_{t−1} (blocks 0…T−1).
-        BLAS.gemm(transA: true, m: g4, n: inSize, k: rows, a: dGates, lda: g4, b: input, ldb: inSize,
+        Kernels.gemm(transposeA: true, m: g4, n: inSize, k: rows, alpha: 1, a: dGates, lda: g4, b: input, ldb: inSize,
                   beta: 1, c: dWeightIH, ldc: inSize)
-        BLAS.gemm(transA: true, m: g4, n: h, k: rows, a: dGates, lda: g4, b: s.hidden, ldb: h,
+        Kernels.gemm(transposeA: true, m: g4, n: h, k: rows, alpha: 1, a: dGates, lda: g4, b: s.hidden, ldb: h,
                   beta: 1, c: dWeightHH, ldc: h)
         DenseKernel.columnSums(dGates, rows: rows, cols: g4, into: dBiasIH)
         DenseKernel.columnSums(dGates, rows: rows, cols: g4, into: dBiasHH)
         if let dInput {
-            BLAS.gemm(m: rows, n: inSize, k: g4, a: dGates, lda: g4, b: weightIH, ldb: inSize,
+            Kernels.gemm(m: rows, n: inSize, k: g4, a: dGates, lda: g4, b: weightIH, ldb: inSize,
                       beta: 0, c: dInput, ldc: inSize)
         }
     }
@@ -416,5 +351,5 @@ enum BCEKernel {
     }
 
     @inline(__always)
-    static func gradient(logit z: Float, target y: Float) -> Float { LSTMKernel.sigmoid(z) - y }
+    static func gradient(logit z: Float, target y: Float) -> Float { Kernels.sigmoid(z) - y }
 }
