@@ -55,8 +55,11 @@ public struct DecodeSummary: Sendable {
     public var audio: DecodedAudio?
     /// The consumer asked to stop before the input ended.
     public var stoppedEarly = false
-    /// The input ended with a read error rather than a clean end of file.
+    /// The input ended with a read error rather than a clean end of file, or ended well before its streams' headers
+    /// say it does (a cut Matroska file, a cut MP4 on a pipe).
     public var readError: String?
+    /// The end of the furthest packet read (any stream), seconds from the start.
+    public var dataEndSeconds: Double = 0
 }
 
 extension MediaInput {
@@ -96,6 +99,7 @@ extension MediaInput {
             }
             defer { av_packet_unref(packet) }
             let index = Int(packet.pointee.stream_index)
+            noteDataEnd(packet, summary: &summary)
             if let v = videoDecoder, index == v.streamIndex {
                 keepGoing = try v.send(packet, summary: &summary, warn: warnOnce, onStep: onStep)
             } else if let a = audioDecoder, index == a.streamIndex {
@@ -108,7 +112,34 @@ extension MediaInput {
             audioDecoder?.finish(warn: warnOnce)
         }
         if let a = audioDecoder { summary.audio = a.result() }
+        if !summary.stoppedEarly, summary.readError == nil, let declared = declaredEndSeconds,
+           summary.dataEndSeconds < declared - max(Self.earlyEndTolerance, 0.05 * declared) {
+            let text = "its data ends at \(String(format: "%.2f", summary.dataEndSeconds)) s of the \(String(format: "%.2f", declared)) s its header declares"
+            summary.readError = text
+            warnOnce("early-end", "input ends early: " + text + "; treating it as truncated")
+        }
+        // Nothing decodable is not an empty success: a clip whose every video packet fails (a picture too large to
+        // decode, zeroed media data) is corrupt beyond use, as `probe` reports it too.
+        if videoDecoder != nil, summary.videoFrames == 0, !summary.stoppedEarly {
+            throw MediaError(.truncated, file: name, summary.corruptVideoPackets > 0
+                             ? "no video frame decodes (\(summary.corruptVideoPackets) corrupt packets)" : "no video frame decodes")
+        }
         return summary
+    }
+
+    /// Seconds a file's data may fall short of its declared end before it counts as ending early (frame and packet
+    /// durations the header rounds, an encoder's priming).
+    static let earlyEndTolerance = 0.5
+
+    /// Keeps the end of the furthest packet read, from its own timestamps (no allocation).
+    private func noteDataEnd(_ packet: UnsafeMutablePointer<AVPacket>, summary: inout DecodeSummary) {
+        let index = Int(packet.pointee.stream_index)
+        guard index >= 0, index < Int(format.pointee.nb_streams), let st = format.pointee.streams[index] else { return }
+        var ticks = packet.pointee.pts == FF.noPTS ? packet.pointee.dts : packet.pointee.pts
+        guard ticks != FF.noPTS else { return }
+        if packet.pointee.duration > 0 { ticks &+= packet.pointee.duration }
+        let end = TimeBase(st.pointee.time_base).seconds(ticks) - Double(originMicroseconds) / 1e6
+        if end.isFinite, end > summary.dataEndSeconds { summary.dataEndSeconds = end }
     }
 }
 
@@ -282,6 +313,8 @@ final class AudioSampleDecoder {
     var corruptPackets = 0
     var decodedFrames = 0
     var declaredSampleCount: Int?
+    /// The most seconds of samples reserved up front from the container's claim.
+    static let reserveSecondsCap = 600.0
 
     init(input: MediaInput) throws {
         let ai = input.info.audio!.index
@@ -308,7 +341,11 @@ final class AudioSampleDecoder {
             let start = stream.pointee.start_time == FF.noPTS ? originTicks : stream.pointee.start_time
             declaredSampleCount = Int(av_rescale_q(declared + start - originTicks, timeBase, AVRational(num: 1, den: Int32(sampleRate))))
         }
-        if let d = input.info.durationSeconds { samples.reserveCapacity(Int(d * Double(sampleRate)) + sampleRate) }
+        // A hint only, capped: a container may claim any duration (a damaged MP4 header says 136 years); beyond the
+        // cap the array grows from what actually decodes.
+        if let d = input.info.durationSeconds, d.isFinite, d > 0 {
+            samples.reserveCapacity(Int(min(d, Self.reserveSecondsCap) * Double(sampleRate)) + sampleRate)
+        }
     }
 
     deinit {
@@ -374,7 +411,7 @@ final class AudioSampleDecoder {
             let gap = min(position - samples.count, sampleRate * 600)
             samples.append(contentsOf: repeatElement(0, count: gap))
         }
-        let skip = position < 0 ? min(count, -position) : 0
+        let skip = position < 0 ? (position <= -count ? count : -position) : 0
 
         if resampler == nil || Int32(frame.pointee.format) != lastFormat {
             swr_free(&resampler)

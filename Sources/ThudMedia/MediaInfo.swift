@@ -32,4 +32,7 @@ public struct AudioStreamInfo: Sendable {
 public enum PictureLimits {
     public static let minSide = 2
     public static let maxSide = 8192
+    public static func accepts(width: Int, height: Int) -> Bool {
+        (minSide...maxSide).contains(width) && (minSide...maxSide).contains(height)
+    }
 }

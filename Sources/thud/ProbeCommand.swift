@@ -20,8 +20,12 @@ struct ProbeCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
-    @Option(help: "Shortest usable clip, in seconds.")
+    @Option(parsing: .unconditional, help: "Shortest usable clip, in seconds.")
     var minDuration = ClipCheck.defaultMinimumSeconds
+
+    func validate() throws {
+        guard minDuration.isFinite, minDuration >= 0 else { throw ValidationError("--min-duration must be a number of seconds, 0 or more") }
+    }
 
     func run() throws {
         let check = ClipCheck.run(path: input, minimumSeconds: minDuration)
