@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "ThudTestSupport", dependencies: ["ThudMedia"], path: "Tests/ThudTestSupport"),
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudTestSupport"]),
+        .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudFiles", "ThudTestSupport"]),
         .testTarget(name: "ThudTrainTests", dependencies: ["ThudTrain", "ThudModel", "ThudEval", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),

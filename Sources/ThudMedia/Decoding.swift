@@ -78,12 +78,23 @@ extension MediaInput {
         var summary = DecodeSummary()
         var warned = Set<String>()
         let name = self.name
-        func warnOnce(_ key: String, _ text: String) {
-            if warned.insert(key).inserted { warn("\(name): \(text)") }
-        }
-
         let videoDecoder = try request.map { try VideoStepDecoder(input: self, request: $0) }
         let audioDecoder = try wantAudio ? AudioSampleDecoder(input: self) : nil
+        // Damage before the first decoded frame is held back: if no frame ever decodes, the one-line error says it
+        // all; once one does, the warning is given after all.
+        var heldVideoWarning: String?
+        func warnOnce(_ key: String, _ text: String) {
+            if key == "video-corrupt", let v = videoDecoder, v.framesOut == 0 {
+                if heldVideoWarning == nil { heldVideoWarning = text }
+                return
+            }
+            if warned.insert(key).inserted { warn("\(name): \(text)") }
+        }
+        func releaseHeldVideoWarning() {
+            guard let held = heldVideoWarning, let v = videoDecoder, v.framesOut > 0 else { return }
+            heldVideoWarning = nil
+            warnOnce("video-corrupt", held)
+        }
         guard let packet = av_packet_alloc() else { throw MediaError(.internalError, file: name, "out of memory") }
         var packetOwner: UnsafeMutablePointer<AVPacket>? = packet
         defer { av_packet_free(&packetOwner) }
@@ -102,6 +113,7 @@ extension MediaInput {
             noteDataEnd(packet, summary: &summary)
             if let v = videoDecoder, index == v.streamIndex {
                 keepGoing = try v.send(packet, summary: &summary, warn: warnOnce, onStep: onStep)
+                releaseHeldVideoWarning()
             } else if let a = audioDecoder, index == a.streamIndex {
                 a.send(packet, warn: warnOnce)
             }
@@ -109,6 +121,7 @@ extension MediaInput {
         }
         if keepGoing {
             if let v = videoDecoder { try v.finish(summary: &summary, warn: warnOnce, onStep: onStep) }
+            releaseHeldVideoWarning()
             audioDecoder?.finish(warn: warnOnce)
         }
         if let a = audioDecoder { summary.audio = a.result() }

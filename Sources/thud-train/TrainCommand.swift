@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ThudEval
+import ThudFiles
 import ThudModel
 import ThudTrain
 
@@ -128,6 +129,17 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let console = Console()
         let arch = try architectureSpec()
+        // Before any clip is decoded: a model or checkpoint that could not be written would waste the whole run.
+        for path in [out, checkpoint ?? out + ".checkpoint"] {
+            do {
+                let folder = (path as NSString).deletingLastPathComponent
+                if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+                try AtomicFile.checkWritable(path)
+            } catch let error as FileWriteError {
+                console.error(error.message)
+                throw ExitCode(error.exitCode)
+            }
+        }
         let (_, prepared) = try data.prepare(width: arch.input.width, height: arch.input.height,
                                              splits: Set(DatasetSplit.allCases), console: console)
         var train = prepared.clips(.train)
