@@ -165,7 +165,8 @@ public final class MediaInput {
                 return nil   // "extends to the end of the file"
             }
             guard size >= 8 else { return "damaged MP4: a box at byte \(offset) has an impossible size" }
-            let type = String(decoding: header[4..<8], as: UTF8.self)
+            // A damaged type is arbitrary bytes (a newline would split the one-line error): printable ASCII or \xNN.
+            let type = header[4..<8].map { (0x20...0x7E).contains($0) && $0 != 0x27 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
             if offset + size > fileSize {
                 return "truncated: the '\(type)' box at byte \(offset) needs \(size) bytes but the file ends after \(fileSize - offset)"
             }

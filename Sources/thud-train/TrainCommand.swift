@@ -91,7 +91,6 @@ struct TrainCommand: ParsableCommand {
         guard onsetWeight.isFinite, onsetWeight >= 0 else { throw ValidationError("--onset-weight must be a number, 0 or more") }
         guard onsetLossWeight.isFinite, onsetLossWeight >= 0 else { throw ValidationError("--onset-loss-weight must be a number, 0 or more") }
         guard maxTrainClips >= 0 else { throw ValidationError("--max-train-clips must be 0 (all) or more") }
-        if let lstmHidden, lstmHidden < 1 { throw ValidationError("--lstm-hidden must be at least 1") }
         guard (0...4).contains(outputDelay) else { throw ValidationError("--output-delay must be between 0 and 4") }
         guard learningRateDecay > 0, learningRateDecay <= 1 else { throw ValidationError("--learning-rate-decay must be within 0 (excluded) and 1") }
         _ = try architectureSpec()
