@@ -88,7 +88,7 @@ public enum ClipRenderer {
         let analysis = try analyse(path: path, model: model, picker: options.picker, warn: warn)
         let input = try MediaInput(path: path)
         guard let v = input.info.video else { throw MediaError(.noVideo, file: input.name, "no video stream") }
-        let (w, h) = displaySize(sourceWidth: v.width, sourceHeight: v.height, options: options)
+        let (w, h) = displaySize(sourceWidth: v.displayWidth, sourceHeight: v.displayHeight, options: options)
         let strip = StripRenderer(width: w, top: h, height: options.stripHeight, analysis: analysis, options: options)
         let canvas = RenderCanvas(width: w, height: h + options.stripHeight, background: ChartPalette.stripBackground)
 

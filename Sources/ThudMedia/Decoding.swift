@@ -171,6 +171,10 @@ final class VideoStepDecoder {
     var scaler: OpaquePointer?
     var output: UnsafeMutableBufferPointer<UInt8>
     var clock: StepClock
+    /// Clockwise quarter turn the display matrix asks for; 90 and 270 scale into `unturned` (the picture before
+    /// turning, request.height × request.width) and turn it into `output`.
+    let rotation: Int
+    var unturned: UnsafeMutableBufferPointer<UInt8>
     let timeBase: TimeBase
     let originTicks: Int64
     var framesOut = 0
@@ -187,6 +191,9 @@ final class VideoStepDecoder {
         clock = StepClock(timeBase: timeBase)
         output = .allocate(capacity: request.width * request.height * request.pixelFormat.bytesPerPixel)
         output.initialize(repeating: 0)
+        rotation = input.info.video!.rotation
+        unturned = .allocate(capacity: rotation == 0 ? 0 : request.width * request.height * request.pixelFormat.bytesPerPixel)
+        unturned.initialize(repeating: 0)
         guard let decoderCodec = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id) else {
             throw MediaError(.unsupported, file: input.name, "no decoder for video codec \(input.info.video!.codec)")
         }
@@ -208,6 +215,7 @@ final class VideoStepDecoder {
 
     deinit {
         output.deallocate()
+        unturned.deallocate()
         sws_freeContext(scaler)
         av_frame_free(&decoded)
         av_frame_free(&held)
@@ -295,17 +303,46 @@ final class VideoStepDecoder {
     }
 
     private func scale(_ frame: UnsafeMutablePointer<AVFrame>) throws {
+        // A quarter turn swaps the sides: the picture is scaled to the turned size first, then turned.
+        let quarter = rotation == 90 || rotation == 270
+        let (sw, sh) = quarter ? (request.height, request.width) : (request.width, request.height)
         // Cached: a mid-stream change of size or pixel format just builds a new converter.
         scaler = sws_getCachedContext(scaler, frame.pointee.width, frame.pointee.height, AVPixelFormat(rawValue: frame.pointee.format),
-                                      Int32(request.width), Int32(request.height), request.pixelFormat.av,
+                                      Int32(sw), Int32(sh), request.pixelFormat.av,
                                       SWS_AREA, nil, nil, nil)
         guard let scaler else {
             throw MediaError(.unsupported, file: fileName, "cannot convert \(frame.pointee.width)x\(frame.pointee.height) frames to \(request.width)x\(request.height)")
         }
-        var dst: [UnsafeMutablePointer<UInt8>?] = [output.baseAddress, nil, nil, nil]
-        var dstStride: [Int32] = [Int32(request.width * request.pixelFormat.bytesPerPixel), 0, 0, 0]
+        let bpp = request.pixelFormat.bytesPerPixel
+        var dst: [UnsafeMutablePointer<UInt8>?] = [quarter ? unturned.baseAddress : output.baseAddress, nil, nil, nil]
+        var dstStride: [Int32] = [Int32(sw * bpp), 0, 0, 0]
         let planes = UnsafeRawPointer(framePlanes(frame)).assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
         sws_scale(scaler, planes, frameStrides(frame), 0, frame.pointee.height, &dst, &dstStride)
+        if rotation != 0 { turn(sourceWidth: sw, sourceHeight: sh, bytesPerPixel: bpp) }
+    }
+
+    /// Turns the scaled picture clockwise by `rotation` into `output` (180: in place).
+    private func turn(sourceWidth sw: Int, sourceHeight sh: Int, bytesPerPixel bpp: Int) {
+        let w = request.width, h = request.height
+        switch rotation {
+        case 180:
+            var a = 0, b = w * h - 1
+            while a < b {
+                for c in 0..<bpp { output.swapAt(a * bpp + c, b * bpp + c) }
+                a += 1; b -= 1
+            }
+        case 90, 270:
+            for y in 0..<h {
+                for x in 0..<w {
+                    // 90: the source's left column becomes the top row; 270: its right column does.
+                    let (sx, sy) = rotation == 90 ? (y, sh - 1 - x) : (sw - 1 - y, x)
+                    let from = (sy * sw + sx) * bpp, to = (y * w + x) * bpp
+                    for c in 0..<bpp { output[to + c] = unturned[from + c] }
+                }
+            }
+        default:
+            break
+        }
     }
 }
 

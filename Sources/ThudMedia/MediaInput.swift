@@ -216,6 +216,15 @@ public final class MediaInput {
         }
     }
 
+    /// The display matrix's angle (degrees counterclockwise) as the clockwise quarter turn FFmpeg's tools apply
+    /// (fftools' get_rotation and autorotate): 90, 180 or 270, else 0.
+    static func clockwiseTurn(_ counterclockwise: Double) -> Int {
+        var theta = -counterclockwise.rounded()
+        theta -= 360 * (theta / 360 + 0.9 / 360).rounded(.down)
+        for turn in [90, 180, 270] where abs(theta - Double(turn)) < 1 { return turn }
+        return 0
+    }
+
     private static func describe(_ ctx: UnsafeMutablePointer<AVFormatContext>, seekable: Bool) -> MediaInfo {
         let duration = ctx.pointee.duration
         var result = MediaInfo(container: String(cString: ctx.pointee.iformat.pointee.name),
@@ -235,6 +244,7 @@ public final class MediaInput {
                                            pixelFormat: pix.map { String(cString: $0) } ?? "unknown",
                                            frameRate: fps,
                                            variableFrameRate: fps != nil && rfps != nil && abs(fps! - rfps!) > 0.01 * rfps!)
+            result.video?.rotation = clockwiseTurn(thud_stream_rotation(st))
         }
         // The first audio stream is the teacher (the brief: "first audio stream, first channel").
         for i in 0..<Int(ctx.pointee.nb_streams) {

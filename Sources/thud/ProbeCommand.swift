@@ -44,7 +44,8 @@ struct ProbeCommand: ParsableCommand {
         lines.append("duration:  " + (info.durationSeconds.map { fixed($0, 3) + " s (\(AudioEnvelope.stepCount(sampleCount: Int($0 * 1e6), sampleRate: 1_000_000)) steps at 12 Hz)" } ?? "unknown"))
         if let v = info.video {
             let fps = v.frameRate.map { fixed($0, 3) + " fps" + (v.variableFrameRate ? " (variable)" : "") } ?? "unknown rate"
-            lines.append("video:     \(v.codec), \(v.width)x\(v.height), \(v.pixelFormat), \(fps)")
+            let turned = v.rotation != 0 ? " (shown turned \(v.rotation)° clockwise: \(v.displayWidth)x\(v.displayHeight))" : ""
+            lines.append("video:     \(v.codec), \(v.width)x\(v.height)\(turned), \(v.pixelFormat), \(fps)")
         } else {
             lines.append("video:     none")
         }
@@ -66,7 +67,7 @@ struct ProbeCommand: ParsableCommand {
         if let d = info.durationSeconds { object["duration"] = d }
         if let v = info.video {
             var video: [String: Any] = ["codec": v.codec, "width": v.width, "height": v.height, "pixel_format": v.pixelFormat,
-                                        "variable_frame_rate": v.variableFrameRate]
+                                        "variable_frame_rate": v.variableFrameRate, "rotation": v.rotation]
             if let fps = v.frameRate { video["fps"] = fps }
             object["video"] = video
         }

@@ -291,6 +291,40 @@ final class NothingLostTests: XCTestCase {
         XCTAssertFalse(train.stderrText.contains("NSCocoaErrorDomain"), train.stderrText)
     }
 
+    /// A phone's portrait clip is stored sideways with a display matrix: its frames are turned as FFmpeg's tools show
+    /// them. The frame counter's bars (bit 7 on the left) read down the middle column after a clockwise quarter turn.
+    func testTheDisplayMatrixRotationIsHonoured() throws {
+        let good = try bytes(try clip("good.mp4"))
+        let w = 32, h = 64
+        // Step 5 (5/12 s) shows source frame 10 at 25 fps: 0b00001010.
+        func number(turned clockwise: Int) throws -> Int {
+            let path = write(MP4Surgery.rotated(good, clockwise: clockwise), "turned-\(clockwise).mp4")
+            let size = clockwise == 180 ? "\(h)x\(w)" : "\(w)x\(h)"
+            let r = try Executable.run("thud", ["frames", "--size", size, "--limit", "6", path])
+            XCTAssertEqual(r.status, 0, r.stderrText)
+            let frame = [UInt8](r.stdout.suffix(w * h))
+            XCTAssertEqual(frame.count, w * h)
+            guard frame.count == w * h else { return -1 }
+            var n = 0
+            for bit in 0..<8 {
+                let along = (bit * h + h / 2) / 8
+                let pixel: UInt8
+                switch clockwise {
+                case 90: pixel = frame[along * w + w / 2]                        // top to bottom
+                case 270: pixel = frame[(h - 1 - along) * w + w / 2]             // bottom to top
+                default: pixel = frame[(w / 2) * h + (h - 1 - along)]            // 64 wide: right to left
+                }
+                n = n << 1 | (pixel > 128 ? 1 : 0)
+            }
+            return n
+        }
+        XCTAssertEqual(try number(turned: 90), 10)
+        XCTAssertEqual(try number(turned: 270), 10)
+        XCTAssertEqual(try number(turned: 180), 10)
+        let probe = try Executable.run("thud", ["probe", "--json", dir.path("turned-90.mp4")])
+        XCTAssertTrue(probe.stdoutText.contains("\"rotation\":90"), probe.stdoutText)
+    }
+
     func testTheHTMLReportNamesTheModelFileNotItsFolder() throws {
         let data = try TinyDataset.write(root: dir.path("html-ds"), good: ["train": 1, "validation": 0, "test": 1], seconds: 2)
         let page = dir.path("report.html")

@@ -64,6 +64,24 @@ public enum MP4Surgery {
         return out
     }
 
+    /// The video track's header (tkhd) given the display matrix of a picture to be shown turned `clockwise` degrees
+    /// (90, 180 or 270), as a phone writes it.
+    public static func rotated(_ data: Data, clockwise: Int) -> Data {
+        var bytes = [UInt8](data)
+        let (a, b, c, d): (UInt32, UInt32, UInt32, UInt32)
+        switch clockwise {
+        case 90: (a, b, c, d) = (0, 0x1_0000, 0xFFFF_0000, 0)
+        case 180: (a, b, c, d) = (0xFFFF_0000, 0, 0, 0xFFFF_0000)
+        default: (a, b, c, d) = (0, 0xFFFF_0000, 0x1_0000, 0)
+        }
+        for typeAt in find("tkhd", in: data) {
+            let matrix = typeAt + (bytes[typeAt + 4] == 0 ? 44 : 56)
+            guard matrix + 44 <= bytes.count, u32(bytes, matrix + 36) != 0 else { continue }   // an audio track has no width
+            for (k, v) in [a, b, 0, c, d, 0, 0, 0, 0x4000_0000].enumerated() { put(&bytes, matrix + 4 * k, v) }
+        }
+        return Data(bytes)
+    }
+
     static func u32(_ b: [UInt8], _ at: Int) -> UInt32 {
         UInt32(b[at]) << 24 | UInt32(b[at + 1]) << 16 | UInt32(b[at + 2]) << 8 | UInt32(b[at + 3])
     }
