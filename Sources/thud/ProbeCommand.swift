@@ -8,10 +8,11 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Describe an input's streams and say whether it can teach (usable for training).",
         discussion: """
         Prints the container, duration, the video stream (codec, size, frame rate) and the first audio stream \
-        (codec, rate, channels), then decodes the audio to check that it is usable: it decodes, it is not \
-        silent (peak above \(Int(AudioEnvelope.silenceDB)) dBFS) and it lasts at least --min-duration seconds. \
-        Exit status 0 means usable; otherwise the exit code of the first problem (13 no video, 14 no audio, \
-        15 audio unusable, 16 too short), after the report has been printed.
+        (codec, rate, channels), then decodes the audio and the video to check that it is usable: the video \
+        decodes, the input does not end before its headers say, the audio decodes, it is not silent (peak above \
+        \(Int(AudioEnvelope.silenceDB)) dBFS) and it lasts at least --min-duration seconds. Exit status 0 means \
+        usable; otherwise the exit code of the first problem (12 no video frame decodes or the input ends early, \
+        13 no video, 14 no audio, 15 audio unusable, 16 too short), after the report has been printed.
         """)
 
     @Argument(help: "A video file, or '-' for standard input.")
