@@ -68,17 +68,22 @@ public enum ClipRenderer {
             throw FileWriteError(path: target, "is the clip being rendered; refusing to overwrite it")
         }
         var summary: RenderSummary?
-        try AtomicFile.replace(options.output) { video in
-            var temporary = options
-            temporary.output = video
-            if let gif = options.gifOutput {
-                try AtomicFile.replace(gif) { g in
-                    temporary.gifOutput = g
+        var temporary = options
+        do {
+            try AtomicFile.replace(options.output) { video in
+                temporary.output = video
+                if let gif = options.gifOutput {
+                    try AtomicFile.replace(gif) { g in
+                        temporary.gifOutput = g
+                        summary = try renderFiles(clip: path, model: model, options: temporary, warn: warn)
+                    }
+                } else {
                     summary = try renderFiles(clip: path, model: model, options: temporary, warn: warn)
                 }
-            } else {
-                summary = try renderFiles(clip: path, model: model, options: temporary, warn: warn)
             }
+        } catch let e as MediaError where e.file == temporary.output || e.file == temporary.gifOutput {
+            // The writer names the temporary file it was writing; the user named the output.
+            throw MediaError(e.kind, file: e.file == temporary.output ? options.output : options.gifOutput ?? options.output, e.problem)
         }
         return summary!
     }

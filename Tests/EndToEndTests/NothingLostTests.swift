@@ -374,7 +374,7 @@ final class TrainingSafetyTests: XCTestCase {
         XCTAssertEqual(second.status, 0, second.stderrText)
         let warnings = second.stderrText.split(separator: "\n").filter { $0.contains("damaged cache entry") }
         XCTAssertEqual(warnings.count, 1, second.stderrText)
-        XCTAssertTrue(warnings[0].contains(entries[0]), second.stderrText)
+        XCTAssertTrue(warnings.first?.contains(entries[0]) == true, second.stderrText)
         // Decoded again and written back whole: a third run reads every entry from the cache, silently.
         let third = try Executable.run("thud-train", ["prepare", data.root, "--cache", cache])
         XCTAssertFalse(third.stderrText.contains("damaged"), third.stderrText)
