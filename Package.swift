@@ -22,25 +22,27 @@ let package = Package(
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
+        // Atomic output files (temporary sibling, fsync, rename): every file any tool writes goes through it.
+        .target(name: "ThudFiles"),
         // File/stdin demux+decode, the 12 Hz clock, the audio envelope target, writers, V4L2 source, ring buffer.
-        .target(name: "ThudMedia", dependencies: ["CFFmpeg", "CV4L2"]),
+        .target(name: "ThudMedia", dependencies: ["CFFmpeg", "CV4L2", "ThudFiles"]),
         // Kernels, encoders, LSTM, head, model file format, peak picker. No I/O beyond reading a model file.
-        .target(name: "ThudModel", dependencies: ["COpenBLAS"]),
+        .target(name: "ThudModel", dependencies: ["COpenBLAS", "ThudFiles"]),
         // ALSA sink and the knock synthesizer.
         .target(name: "ThudSound", dependencies: ["CALSA"]),
         // Metrics, per-class table, plots (used by `thud eval` and by training's validation).
-        .target(name: "ThudEval", dependencies: ["ThudMedia", "ThudModel"]),
+        .target(name: "ThudEval", dependencies: ["ThudMedia", "ThudModel", "ThudFiles"]),
         // Datasets, feature cache, backward passes, optimizer, checkpoints. Linked by thud-train only.
-        .target(name: "ThudTrain", dependencies: ["ThudMedia", "ThudModel", "ThudEval", "COpenBLAS"]),
+        .target(name: "ThudTrain", dependencies: ["ThudMedia", "ThudModel", "ThudEval", "ThudFiles", "COpenBLAS"]),
         // The synthetic audio-visual corpus: physics, rendering, impact sounds.
         .target(name: "ThudSynth", dependencies: ["ThudMedia"]),
 
         .executableTarget(name: "thud", dependencies: [
-            "ThudMedia", "ThudModel", "ThudSound", "ThudEval",
+            "ThudMedia", "ThudModel", "ThudSound", "ThudEval", "ThudFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "thud-train", dependencies: [
-            "ThudTrain", "ThudMedia", "ThudModel", "ThudEval",
+            "ThudTrain", "ThudMedia", "ThudModel", "ThudEval", "ThudFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "thud-synth", dependencies: [
@@ -59,7 +61,7 @@ let package = Package(
         .target(name: "ThudTestSupport", dependencies: ["ThudMedia"], path: "Tests/ThudTestSupport"),
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudTestSupport"]),
+        .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudFiles", "ThudTestSupport"]),
         .testTarget(name: "ThudTrainTests", dependencies: ["ThudTrain", "ThudModel", "ThudEval", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),

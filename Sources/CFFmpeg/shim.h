@@ -12,6 +12,8 @@
 #include <libavutil/samplefmt.h>
 #include <libavutil/error.h>
 #include <libavutil/log.h>
+#include <libavutil/display.h>
+#include <math.h>
 #include <libswscale/swscale.h>
 #include <libswresample/swresample.h>
 #include <malloc.h>
@@ -33,5 +35,23 @@ static inline int thud_time_base_q(void) { return AV_TIME_BASE; }
 static inline const char *thud_err2str(int errnum, char *buf, size_t size) {
     av_strerror(errnum, buf, size);
     return buf;
+}
+
+/// The rotation of a video stream's display matrix in degrees counterclockwise (av_display_rotation_get), 0 when it
+/// has none. The side data moved from the stream to its codec parameters in FFmpeg 6.1 (libavformat 60.15).
+static inline double thud_stream_rotation(const AVStream *st) {
+    const int32_t *matrix = NULL;
+#if LIBAVFORMAT_VERSION_INT >= AV_VERSION_INT(60, 15, 100)
+    const AVPacketSideData *sd = av_packet_side_data_get(st->codecpar->coded_side_data, st->codecpar->nb_coded_side_data,
+                                                         AV_PKT_DATA_DISPLAYMATRIX);
+    if (sd && sd->size >= 9 * sizeof(int32_t)) matrix = (const int32_t *)sd->data;
+#else
+    size_t size = 0;
+    const uint8_t *data = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    if (data && size >= 9 * sizeof(int32_t)) matrix = (const int32_t *)data;
+#endif
+    if (!matrix) return 0;
+    double r = av_display_rotation_get(matrix);
+    return isnan(r) ? 0 : r;
 }
 #endif

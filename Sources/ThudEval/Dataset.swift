@@ -228,16 +228,39 @@ public enum GroundTruthHits {
         var hits: [Hit]
     }
 
-    /// nil when the clip has no ground-truth file (or it cannot be read).
-    public static func steps(for clip: DatasetClip, set: HitSet = .scene) -> [Int]? {
-        guard let path = clip.hitsPath, let data = FileManager.default.contents(atPath: path),
-              let file = try? JSONDecoder().decode(File.self, from: data) else { return nil }
+    /// Longest clip time a hit list may name: a clip's hits lie within hours, and ⌊12·t⌋ must be an Int.
+    public static let maximumSeconds = 1e6
+
+    /// Why a clip's hit list cannot be used (the clip is skipped with this line, never trusted or crashed on).
+    public struct ReadError: Error, CustomStringConvertible {
+        public let path: String
+        public let problem: String
+        public var description: String { "\(path): \(problem)" }
+    }
+
+    /// nil when the clip has no ground-truth file; throws ReadError when it cannot be read, is not the expected JSON,
+    /// or holds a time or strength that is not a finite number in range (0...maximumSeconds for times).
+    public static func steps(for clip: DatasetClip, set: HitSet = .scene) throws -> [Int]? {
+        guard let path = clip.hitsPath, FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ReadError(path: path, problem: "cannot be read") }
+        let file: File
+        do { file = try JSONDecoder().decode(File.self, from: data) } catch {
+            throw ReadError(path: path, problem: "hit list cannot be read (want {\"hits\": [{\"time\": s, \"visible\": bool}]})")
+        }
+        for hit in file.hits {
+            guard hit.time.isFinite, (0...maximumSeconds).contains(hit.time) else {
+                throw ReadError(path: path, problem: "hit time \(hit.time) is out of range (0...\(Int(maximumSeconds)) s)")
+            }
+            guard hit.strength.map(\.isFinite) ?? true else { throw ReadError(path: path, problem: "hit strength is not a finite number") }
+        }
         let kept = set == .scene ? file.hits : file.hits.filter { $0.visible ?? true }
         return steps(kept.map { (time: $0.time, strength: $0.strength ?? 1) })
     }
 
     public static func steps(_ hits: [(time: Double, strength: Double)]) -> [Int] {
-        let sorted = hits.map { (step: Int(($0.time * 12).rounded(.down)), strength: $0.strength) }.sorted { $0.step < $1.step }
+        // Times outside 0...maximumSeconds name no step of any clip (and would not fit an Int): left out.
+        let sorted = hits.filter { $0.time.isFinite && (0...maximumSeconds).contains($0.time) }
+            .map { (step: Int(($0.time * 12).rounded(.down)), strength: $0.strength.isFinite ? $0.strength : 0) }.sorted { $0.step < $1.step }
         var out: [Int] = []
         var cluster: (last: Int, best: Int, strength: Double)?
         for h in sorted {

@@ -201,7 +201,8 @@ public final class ClipEvaluator {
         modelStream.reset(); motion.reset(); motionPicker.reset(); motionOnset.reset(); motionOnsetPicker.reset()
         var modelEnvelope: [Float] = [], motionEnvelope: [Float] = [], motionOnsetEnvelope: [Float] = [], modelOnsets: [Float] = []
         var modelHits: [Int] = [], motionHits: [Int] = [], motionOnsetHits: [Int] = []
-        let expected = Int(((input.info.durationSeconds ?? 10) * 12).rounded(.up)) + 2
+        // A hint, capped: the container's claim may be anything (the arrays grow from what decodes).
+        let expected = Int((min(input.info.durationSeconds ?? 10, 600) * 12).rounded(.up)) + 2
         modelEnvelope.reserveCapacity(expected); motionEnvelope.reserveCapacity(expected)
 
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
@@ -242,8 +243,14 @@ public final class ClipEvaluator {
         let truth: [Int], source: TruthSource
         if let hitsPath = clip.hitsPath {
             // The rule training uses too (GroundTruthHits): the scene's impacts at ⌊12·t⌋, runs < 3 steps apart merged.
-            guard let steps = GroundTruthHits.steps(for: clip, set: settings.hitSet) else {
-                throw ClipFailure(id: clip.id, path: hitsPath, problem: "hit list cannot be read (want {\"hits\": [{\"time\": s, \"visible\": bool}]})")
+            let steps: [Int]
+            do {
+                guard let read = try GroundTruthHits.steps(for: clip, set: settings.hitSet) else {
+                    throw ClipFailure(id: clip.id, path: hitsPath, problem: "hit list cannot be read (want {\"hits\": [{\"time\": s, \"visible\": bool}]})")
+                }
+                steps = read
+            } catch let e as GroundTruthHits.ReadError {
+                throw ClipFailure(id: clip.id, path: hitsPath, problem: e.problem)
             }
             truth = steps.filter { $0 < n }
             source = .hitList

@@ -7,6 +7,7 @@
 //     1/12 s slices so the muxer interleaves without buffering the whole clip.
 // The output runs at 12 frames a second: what the model saw.
 import Foundation
+import ThudFiles
 import ThudMedia
 import ThudModel
 
@@ -59,12 +60,40 @@ struct RenderAnalysis {
 }
 
 public enum ClipRenderer {
+    /// Writes the video (and the GIF) through AtomicFile: each is rendered into a temporary sibling and renamed into
+    /// place only when whole, so a failed render leaves the old files (and never touches the clip).
     public static func render(clip path: String, model: StreamingModel, options: RenderOptions,
                               warn: (String) -> Void = { _ in }) throws -> RenderSummary {
+        for target in [options.output, options.gifOutput].compactMap({ $0 }) where AtomicFile.sameFile(path, target) {
+            throw FileWriteError(path: target, "is the clip being rendered; refusing to overwrite it")
+        }
+        var summary: RenderSummary?
+        var temporary = options
+        do {
+            try AtomicFile.replace(options.output) { video in
+                temporary.output = video
+                if let gif = options.gifOutput {
+                    try AtomicFile.replace(gif) { g in
+                        temporary.gifOutput = g
+                        summary = try renderFiles(clip: path, model: model, options: temporary, warn: warn)
+                    }
+                } else {
+                    summary = try renderFiles(clip: path, model: model, options: temporary, warn: warn)
+                }
+            }
+        } catch let e as MediaError where e.file == temporary.output || e.file == temporary.gifOutput {
+            // The writer names the temporary file it was writing; the user named the output.
+            throw MediaError(e.kind, file: e.file == temporary.output ? options.output : options.gifOutput ?? options.output, e.problem)
+        }
+        return summary!
+    }
+
+    private static func renderFiles(clip path: String, model: StreamingModel, options: RenderOptions,
+                                    warn: (String) -> Void) throws -> RenderSummary {
         let analysis = try analyse(path: path, model: model, picker: options.picker, warn: warn)
         let input = try MediaInput(path: path)
         guard let v = input.info.video else { throw MediaError(.noVideo, file: input.name, "no video stream") }
-        let (w, h) = displaySize(sourceWidth: v.width, sourceHeight: v.height, options: options)
+        let (w, h) = displaySize(sourceWidth: v.displayWidth, sourceHeight: v.displayHeight, options: options)
         let strip = StripRenderer(width: w, top: h, height: options.stripHeight, analysis: analysis, options: options)
         let canvas = RenderCanvas(width: w, height: h + options.stripHeight, background: ChartPalette.stripBackground)
 

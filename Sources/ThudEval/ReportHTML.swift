@@ -1,6 +1,7 @@
 // `thud eval --html report.html`: one self-contained page — the run, both tables, the rules, the per-class chart
 // and the per-clip charts inline as base64 PNG data URIs. No scripts, no external files.
 import Foundation
+import ThudFiles
 
 /// The PNG charts of a run, as bytes (written by `thud eval --plots`, inlined by the page).
 public struct ReportCharts: Sendable {
@@ -20,12 +21,9 @@ public struct ReportCharts: Sendable {
     /// Draws every chart and encodes it as PNG; with `directory`, the files stay there.
     public static func make(_ report: EvaluationReport, directory: String?, clipLimit: Int = .max) throws -> ReportCharts {
         func encode(_ canvas: RenderCanvas, _ name: String) throws -> Data {
-            if let directory {
-                let path = (directory as NSString).appendingPathComponent(name)
-                try canvas.writePNG(to: path)
-                return try Data(contentsOf: URL(fileURLWithPath: path))
-            }
-            return try canvas.pngData()
+            let png = try canvas.pngData()
+            if let directory { try AtomicFile.write(png, to: (directory as NSString).appendingPathComponent(name)) }
+            return png
         }
         let classes = report.evaluations.isEmpty ? nil : try encode(ClassBarChart.draw(report), classFileName)
         var clips: [(String, Data)] = []
@@ -76,7 +74,7 @@ extension EvaluationReport {
         </style></head><body>
         <h1>thud eval</h1>
         <p>Dataset <code>\(Self.escape(dataset))</code>, split <b>\(Self.escape(split))</b>, classes: \(Self.escape(classFilter)).<br>
-        Model <code>\(Self.escape(modelPath))</code>.<br>
+        Model <code>\(Self.escape((modelPath as NSString).lastPathComponent))</code>.<br>
         <b>\(evaluations.count)</b> clips scored, <b>\(failures.count)</b> failed, of \(selected) selected.</p>
 
         """

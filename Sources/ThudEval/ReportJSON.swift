@@ -70,19 +70,3 @@ extension EvaluationReport {
         try JSONSerialization.data(withJSONObject: jsonObject(), options: [.prettyPrinted, .sortedKeys])
     }
 }
-
-/// Writes a file through a temporary sibling and a rename, so a failed run leaves nothing half-written.
-public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
-        do {
-            try data.write(to: URL(fileURLWithPath: tmp))
-            // rename(2) replaces the old file in one step: a reader sees the old report or the new one.
-            guard rename(tmp, path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
-        } catch {
-            unlink(tmp)
-            throw error
-        }
-    }
-}

@@ -11,8 +11,9 @@ public struct ClipCheck: Sendable {
     public var problem: MediaError?
     public var usable: Bool { problem == nil }
 
-    /// Opens `path` and decodes its audio (not its video: that is the expensive part and the decoder
-    /// that uses the clip finds broken video on its own).
+    /// Opens `path` and decodes its audio and its video (at a tiny step size: the decode is the cost, not the
+    /// scaling), so that a clip whose video never decodes, or that ends early, is not called usable while `predict`
+    /// refuses it (exit 12 both).
     public static func run(path: String, minimumSeconds: Double = defaultMinimumSeconds) -> ClipCheck {
         var check = ClipCheck()
         do {
@@ -20,7 +21,8 @@ public struct ClipCheck: Sendable {
             check.info = input.info
             guard input.info.video != nil else { throw MediaError(.noVideo, file: input.name, "no video stream") }
             guard input.info.audio != nil else { throw MediaError(.noAudio, file: input.name, "no audio stream") }
-            let summary = try input.decode(video: nil, audio: true)
+            let summary = try input.decode(video: VideoStepRequest(width: 2, height: 2), audio: true)
+            if let error = summary.readError { throw MediaError(.truncated, file: input.name, "input ends early (\(error))") }
             let audio = summary.audio!
             check.corruptAudioPackets = audio.corruptPackets
             check.audioSeconds = Double(audio.samples.count) / Double(audio.sampleRate)

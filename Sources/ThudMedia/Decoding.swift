@@ -55,8 +55,11 @@ public struct DecodeSummary: Sendable {
     public var audio: DecodedAudio?
     /// The consumer asked to stop before the input ended.
     public var stoppedEarly = false
-    /// The input ended with a read error rather than a clean end of file.
+    /// The input ended with a read error rather than a clean end of file, or ended well before its streams' headers
+    /// say it does (a cut Matroska file, a cut MP4 on a pipe).
     public var readError: String?
+    /// The end of the furthest packet read (any stream), seconds from the start.
+    public var dataEndSeconds: Double = 0
 }
 
 extension MediaInput {
@@ -75,12 +78,23 @@ extension MediaInput {
         var summary = DecodeSummary()
         var warned = Set<String>()
         let name = self.name
-        func warnOnce(_ key: String, _ text: String) {
-            if warned.insert(key).inserted { warn("\(name): \(text)") }
-        }
-
         let videoDecoder = try request.map { try VideoStepDecoder(input: self, request: $0) }
         let audioDecoder = try wantAudio ? AudioSampleDecoder(input: self) : nil
+        // Damage before the first decoded frame is held back: if no frame ever decodes, the one-line error says it
+        // all; once one does, the warning is given after all.
+        var heldVideoWarning: String?
+        func warnOnce(_ key: String, _ text: String) {
+            if key == "video-corrupt", let v = videoDecoder, v.framesOut == 0 {
+                if heldVideoWarning == nil { heldVideoWarning = text }
+                return
+            }
+            if warned.insert(key).inserted { warn("\(name): \(text)") }
+        }
+        func releaseHeldVideoWarning() {
+            guard let held = heldVideoWarning, let v = videoDecoder, v.framesOut > 0 else { return }
+            heldVideoWarning = nil
+            warnOnce("video-corrupt", held)
+        }
         guard let packet = av_packet_alloc() else { throw MediaError(.internalError, file: name, "out of memory") }
         var packetOwner: UnsafeMutablePointer<AVPacket>? = packet
         defer { av_packet_free(&packetOwner) }
@@ -96,8 +110,10 @@ extension MediaInput {
             }
             defer { av_packet_unref(packet) }
             let index = Int(packet.pointee.stream_index)
+            noteDataEnd(packet, summary: &summary)
             if let v = videoDecoder, index == v.streamIndex {
                 keepGoing = try v.send(packet, summary: &summary, warn: warnOnce, onStep: onStep)
+                releaseHeldVideoWarning()
             } else if let a = audioDecoder, index == a.streamIndex {
                 a.send(packet, warn: warnOnce)
             }
@@ -105,10 +121,38 @@ extension MediaInput {
         }
         if keepGoing {
             if let v = videoDecoder { try v.finish(summary: &summary, warn: warnOnce, onStep: onStep) }
+            releaseHeldVideoWarning()
             audioDecoder?.finish(warn: warnOnce)
         }
         if let a = audioDecoder { summary.audio = a.result() }
+        if !summary.stoppedEarly, summary.readError == nil, let declared = declaredEndSeconds,
+           summary.dataEndSeconds < declared - max(Self.earlyEndTolerance, 0.05 * declared) {
+            let text = "its data ends at \(String(format: "%.2f", summary.dataEndSeconds)) s of the \(String(format: "%.2f", declared)) s its header declares"
+            summary.readError = text
+            warnOnce("early-end", "input ends early: " + text + "; treating it as truncated")
+        }
+        // Nothing decodable is not an empty success: a clip whose every video packet fails (a picture too large to
+        // decode, zeroed media data) is corrupt beyond use, as `probe` reports it too.
+        if videoDecoder != nil, summary.videoFrames == 0, !summary.stoppedEarly {
+            throw MediaError(.truncated, file: name, summary.corruptVideoPackets > 0
+                             ? "no video frame decodes (\(summary.corruptVideoPackets) corrupt packets)" : "no video frame decodes")
+        }
         return summary
+    }
+
+    /// Seconds a file's data may fall short of its declared end before it counts as ending early (frame and packet
+    /// durations the header rounds, an encoder's priming).
+    static let earlyEndTolerance = 0.5
+
+    /// Keeps the end of the furthest packet read, from its own timestamps (no allocation).
+    private func noteDataEnd(_ packet: UnsafeMutablePointer<AVPacket>, summary: inout DecodeSummary) {
+        let index = Int(packet.pointee.stream_index)
+        guard index >= 0, index < Int(format.pointee.nb_streams), let st = format.pointee.streams[index] else { return }
+        var ticks = packet.pointee.pts == FF.noPTS ? packet.pointee.dts : packet.pointee.pts
+        guard ticks != FF.noPTS else { return }
+        if packet.pointee.duration > 0 { ticks &+= packet.pointee.duration }
+        let end = TimeBase(st.pointee.time_base).seconds(ticks) - Double(originMicroseconds) / 1e6
+        if end.isFinite, end > summary.dataEndSeconds { summary.dataEndSeconds = end }
     }
 }
 
@@ -127,6 +171,10 @@ final class VideoStepDecoder {
     var scaler: OpaquePointer?
     var output: UnsafeMutableBufferPointer<UInt8>
     var clock: StepClock
+    /// Clockwise quarter turn the display matrix asks for; 90 and 270 scale into `unturned` (the picture before
+    /// turning, request.height × request.width) and turn it into `output`.
+    let rotation: Int
+    var unturned: UnsafeMutableBufferPointer<UInt8>
     let timeBase: TimeBase
     let originTicks: Int64
     var framesOut = 0
@@ -143,6 +191,9 @@ final class VideoStepDecoder {
         clock = StepClock(timeBase: timeBase)
         output = .allocate(capacity: request.width * request.height * request.pixelFormat.bytesPerPixel)
         output.initialize(repeating: 0)
+        rotation = input.info.video!.rotation
+        unturned = .allocate(capacity: rotation == 0 ? 0 : request.width * request.height * request.pixelFormat.bytesPerPixel)
+        unturned.initialize(repeating: 0)
         guard let decoderCodec = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id) else {
             throw MediaError(.unsupported, file: input.name, "no decoder for video codec \(input.info.video!.codec)")
         }
@@ -164,6 +215,7 @@ final class VideoStepDecoder {
 
     deinit {
         output.deallocate()
+        unturned.deallocate()
         sws_freeContext(scaler)
         av_frame_free(&decoded)
         av_frame_free(&held)
@@ -251,17 +303,46 @@ final class VideoStepDecoder {
     }
 
     private func scale(_ frame: UnsafeMutablePointer<AVFrame>) throws {
+        // A quarter turn swaps the sides: the picture is scaled to the turned size first, then turned.
+        let quarter = rotation == 90 || rotation == 270
+        let (sw, sh) = quarter ? (request.height, request.width) : (request.width, request.height)
         // Cached: a mid-stream change of size or pixel format just builds a new converter.
         scaler = sws_getCachedContext(scaler, frame.pointee.width, frame.pointee.height, AVPixelFormat(rawValue: frame.pointee.format),
-                                      Int32(request.width), Int32(request.height), request.pixelFormat.av,
+                                      Int32(sw), Int32(sh), request.pixelFormat.av,
                                       SWS_AREA, nil, nil, nil)
         guard let scaler else {
             throw MediaError(.unsupported, file: fileName, "cannot convert \(frame.pointee.width)x\(frame.pointee.height) frames to \(request.width)x\(request.height)")
         }
-        var dst: [UnsafeMutablePointer<UInt8>?] = [output.baseAddress, nil, nil, nil]
-        var dstStride: [Int32] = [Int32(request.width * request.pixelFormat.bytesPerPixel), 0, 0, 0]
+        let bpp = request.pixelFormat.bytesPerPixel
+        var dst: [UnsafeMutablePointer<UInt8>?] = [quarter ? unturned.baseAddress : output.baseAddress, nil, nil, nil]
+        var dstStride: [Int32] = [Int32(sw * bpp), 0, 0, 0]
         let planes = UnsafeRawPointer(framePlanes(frame)).assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
         sws_scale(scaler, planes, frameStrides(frame), 0, frame.pointee.height, &dst, &dstStride)
+        if rotation != 0 { turn(sourceWidth: sw, sourceHeight: sh, bytesPerPixel: bpp) }
+    }
+
+    /// Turns the scaled picture clockwise by `rotation` into `output` (180: in place).
+    private func turn(sourceWidth sw: Int, sourceHeight sh: Int, bytesPerPixel bpp: Int) {
+        let w = request.width, h = request.height
+        switch rotation {
+        case 180:
+            var a = 0, b = w * h - 1
+            while a < b {
+                for c in 0..<bpp { output.swapAt(a * bpp + c, b * bpp + c) }
+                a += 1; b -= 1
+            }
+        case 90, 270:
+            for y in 0..<h {
+                for x in 0..<w {
+                    // 90: the source's left column becomes the top row; 270: its right column does.
+                    let (sx, sy) = rotation == 90 ? (y, sh - 1 - x) : (sw - 1 - y, x)
+                    let from = (sy * sw + sx) * bpp, to = (y * w + x) * bpp
+                    for c in 0..<bpp { output[to + c] = unturned[from + c] }
+                }
+            }
+        default:
+            break
+        }
     }
 }
 
@@ -282,6 +363,8 @@ final class AudioSampleDecoder {
     var corruptPackets = 0
     var decodedFrames = 0
     var declaredSampleCount: Int?
+    /// The most seconds of samples reserved up front from the container's claim.
+    static let reserveSecondsCap = 600.0
 
     init(input: MediaInput) throws {
         let ai = input.info.audio!.index
@@ -308,7 +391,11 @@ final class AudioSampleDecoder {
             let start = stream.pointee.start_time == FF.noPTS ? originTicks : stream.pointee.start_time
             declaredSampleCount = Int(av_rescale_q(declared + start - originTicks, timeBase, AVRational(num: 1, den: Int32(sampleRate))))
         }
-        if let d = input.info.durationSeconds { samples.reserveCapacity(Int(d * Double(sampleRate)) + sampleRate) }
+        // A hint only, capped: a container may claim any duration (a damaged MP4 header says 136 years); beyond the
+        // cap the array grows from what actually decodes.
+        if let d = input.info.durationSeconds, d.isFinite, d > 0 {
+            samples.reserveCapacity(Int(min(d, Self.reserveSecondsCap) * Double(sampleRate)) + sampleRate)
+        }
     }
 
     deinit {
@@ -374,7 +461,7 @@ final class AudioSampleDecoder {
             let gap = min(position - samples.count, sampleRate * 600)
             samples.append(contentsOf: repeatElement(0, count: gap))
         }
-        let skip = position < 0 ? min(count, -position) : 0
+        let skip = position < 0 ? (position <= -count ? count : -position) : 0
 
         if resampler == nil || Int32(frame.pointee.format) != lastFormat {
             swr_free(&resampler)

@@ -18,6 +18,12 @@ public struct VideoStreamInfo: Sendable {
     /// Average frame rate from the container (nil when unknown); the 12 Hz clock never relies on it.
     public var frameRate: Double?
     public var variableFrameRate: Bool
+    /// Quarter turns clockwise (0, 90, 180 or 270) the container's display matrix asks for (a phone held upright):
+    /// frames are turned so, as FFmpeg's own tools do by default. Other angles are ignored (0).
+    public var rotation: Int = 0
+    /// The picture as shown: `width`×`height` turned by `rotation`.
+    public var displayWidth: Int { rotation % 180 == 0 ? width : height }
+    public var displayHeight: Int { rotation % 180 == 0 ? height : width }
 }
 
 public struct AudioStreamInfo: Sendable {
@@ -32,4 +38,7 @@ public struct AudioStreamInfo: Sendable {
 public enum PictureLimits {
     public static let minSide = 2
     public static let maxSide = 8192
+    public static func accepts(width: Int, height: Int) -> Bool {
+        (minSide...maxSide).contains(width) && (minSide...maxSide).contains(height)
+    }
 }

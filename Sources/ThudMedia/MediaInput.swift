@@ -1,7 +1,8 @@
 import CFFmpeg
 import Foundation
 
-/// An opened input: a path, or "-" for standard input read as a non-seekable pipe. Opening validates
+/// An opened input: a path, or "-" for standard input read as a non-seekable pipe (as is any path that is not a
+/// regular file: a FIFO, /dev/stdin, a shell's <(…): opened once and read as a stream). Opening validates
 /// what can be validated up front (existence, emptiness, container, streams, picture size, and for
 /// seekable files whether the index points past the end of the file), so that a bad input fails before
 /// anything is written to stdout.
@@ -13,6 +14,11 @@ public final class MediaInput {
     /// The input's time origin in microseconds (the container's start time): video steps and audio
     /// samples are both measured from here, so they stay aligned.
     let originMicroseconds: Int64
+    /// Where the streams' own headers say the media ends, seconds from the origin (nil when nothing says so, or only
+    /// a guess from the bit rate does): decoding that stops well before it reports the input as ending early.
+    let declaredEndSeconds: Double?
+    /// Read once, front to back (stdin, a FIFO, a pipe): nothing may be opened or read twice.
+    public let isStream: Bool
 
     public static let stdinPath = "-"
 
@@ -20,14 +26,18 @@ public final class MediaInput {
         _ = FF.quietOnce
         let isStdin = path == Self.stdinPath
         name = isStdin ? "stdin" : path
+        var isStream = isStdin
         if !isStdin {
-            try Self.checkFile(path)
-            if let problem = Self.isoBoxProblem(path) { throw MediaError(.truncated, file: path, problem) }
+            // A FIFO or pipe gives its bytes once: reading its head here would leave FFmpeg a stream that lost them
+            // (or, for a FIFO, block for a writer that has gone).
+            isStream = try !Self.checkFile(path)
+            if !isStream, let problem = Self.isoBoxProblem(path) { throw MediaError(.truncated, file: path, problem) }
         }
+        self.isStream = isStream
 
         var ctx: UnsafeMutablePointer<AVFormatContext>? = avformat_alloc_context()
         var options: OpaquePointer?
-        if isStdin {
+        if isStream {
             // Keep probing short on a pipe, so the first steps come out while the input is still arriving.
             av_dict_set(&options, "probesize", "1000000", 0)
             av_dict_set(&options, "analyzeduration", "2000000", 0)
@@ -36,13 +46,19 @@ public final class MediaInput {
         let orc = avformat_open_input(&ctx, url, nil, &options)
         av_dict_free(&options)
         guard orc >= 0, let ctx else {
-            if !isStdin, Self.looksLikeMP4(path) {
+            if !isStream, Self.looksLikeMP4(path) {
                 throw MediaError(.truncated, file: name, "truncated or damaged MP4 (\(FF.describe(orc)))")
+            }
+            if !isStream, let size = Self.y4mPictureSize(path), !PictureLimits.accepts(width: size.width, height: size.height) {
+                // FFmpeg refuses the header with an unrelated errno; the problem is the picture's size (17).
+                throw MediaError(.unsupported, file: name, "absurd picture size \(size.width)x\(size.height) (Thud reads \(PictureLimits.minSide)...\(PictureLimits.maxSide) pixels a side)")
             }
             throw MediaError(.notMedia, file: name, "not a media file FFmpeg can read (\(FF.describe(orc)))")
         }
         do {
-            (info, originMicroseconds) = try Self.validate(ctx, name: name, isStdin: isStdin)
+            if isStream { try Self.checkIndexFirst(ctx, name: name) }
+            (info, originMicroseconds) = try Self.validate(ctx, name: name, isStream: isStream)
+            declaredEndSeconds = Self.declaredEnd(ctx, originMicroseconds: originMicroseconds)
         } catch {
             var owned: UnsafeMutablePointer<AVFormatContext>? = ctx
             avformat_close_input(&owned)
@@ -52,8 +68,42 @@ public final class MediaInput {
         format = ctx
     }
 
-    private static func validate(_ ctx: UnsafeMutablePointer<AVFormatContext>, name: String, isStdin: Bool) throws -> (MediaInfo, Int64) {
-        if isStdin {
+    /// The message every command gives for an MP4 whose index (moov) comes after its media data on a pipe.
+    public static let pipeNeedsIndexFirst = "an MP4 on a pipe needs its index first: -movflags +faststart"
+
+    /// An MP4 read as a stream can only be played when its index comes before its media data: the demuxer found the
+    /// index after the data, which a stream cannot rewind to. Checked right after the header is read: with the
+    /// index first the reader stands before the first sample; with it last, past every sample.
+    private static func checkIndexFirst(_ ctx: UnsafeMutablePointer<AVFormatContext>, name: String) throws {
+        guard String(cString: ctx.pointee.iformat.pointee.name).contains("mp4"), let pb = ctx.pointee.pb else { return }
+        let position = avio_tell(pb)
+        for i in 0..<Int(ctx.pointee.nb_streams) {
+            guard let st = ctx.pointee.streams[i], avformat_index_get_entries_count(st) > 0,
+                  let first = avformat_index_get_entry(st, 0) else { continue }
+            if first.pointee.pos < position { throw MediaError(.truncated, file: name, pipeNeedsIndexFirst) }
+        }
+    }
+
+    /// The latest end any stream's header declares (its start plus its duration), else the container's duration when
+    /// it was not estimated from the bit rate; nil when neither is known. Streams first: an MP4's movie header may
+    /// claim any duration (a damaged one says 136 years) while its tracks say what they hold.
+    private static func declaredEnd(_ ctx: UnsafeMutablePointer<AVFormatContext>, originMicroseconds: Int64) -> Double? {
+        var end: Double?
+        for i in 0..<Int(ctx.pointee.nb_streams) {
+            guard let st = ctx.pointee.streams[i], st.pointee.duration > 0, st.pointee.duration != FF.noPTS else { continue }
+            let tb = TimeBase(st.pointee.time_base)
+            let start = st.pointee.start_time == FF.noPTS ? 0 : tb.seconds(st.pointee.start_time) - Double(originMicroseconds) / 1e6
+            let e = start + tb.seconds(st.pointee.duration)
+            if e.isFinite { end = max(end ?? e, e) }
+        }
+        if let end { return end }
+        let duration = ctx.pointee.duration
+        guard duration > 0, duration != FF.noPTS, ctx.pointee.duration_estimation_method != AVFMT_DURATION_FROM_BITRATE else { return nil }
+        return Double(duration) / 1e6
+    }
+
+    private static func validate(_ ctx: UnsafeMutablePointer<AVFormatContext>, name: String, isStream: Bool) throws -> (MediaInfo, Int64) {
+        if isStream {
             ctx.pointee.max_analyze_duration = 2_000_000
         }
         let src = avformat_find_stream_info(ctx, nil)
@@ -67,10 +117,9 @@ public final class MediaInput {
         }
         let start = ctx.pointee.start_time
         let origin = start == FF.noPTS ? 0 : start
-        let info = describe(ctx, seekable: !isStdin && ctx.pointee.pb != nil && (ctx.pointee.pb.pointee.seekable & AVIO_SEEKABLE_NORMAL) != 0)
+        let info = describe(ctx, seekable: !isStream && ctx.pointee.pb != nil && (ctx.pointee.pb.pointee.seekable & AVIO_SEEKABLE_NORMAL) != 0)
         if let v = info.video {
-            let sides = PictureLimits.minSide...PictureLimits.maxSide
-            guard sides.contains(v.width), sides.contains(v.height) else {
+            guard PictureLimits.accepts(width: v.width, height: v.height) else {
                 throw MediaError(.unsupported, file: name, "absurd picture size \(v.width)x\(v.height) (Thud reads \(PictureLimits.minSide)...\(PictureLimits.maxSide) pixels a side)")
             }
         }
@@ -83,7 +132,9 @@ public final class MediaInput {
         avformat_close_input(&owned)
     }
 
-    private static func checkFile(_ path: String) throws {
+    /// Throws for a missing, unreadable, empty file or a directory; returns whether it is a regular file (false: a
+    /// FIFO, a pipe, a character device, to be read as a stream).
+    private static func checkFile(_ path: String) throws -> Bool {
         var st = stat()
         guard stat(path, &st) == 0 else {
             let reason = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
@@ -92,6 +143,7 @@ public final class MediaInput {
         if (st.st_mode & S_IFMT) == S_IFDIR { throw MediaError(.notFound, file: path, "is a directory, not a video file") }
         guard access(path, R_OK) == 0 else { throw MediaError(.notFound, file: path, "permission denied") }
         if (st.st_mode & S_IFMT) == S_IFREG && st.st_size == 0 { throw MediaError(.notMedia, file: path, "empty file (0 bytes)") }
+        return (st.st_mode & S_IFMT) == S_IFREG
     }
 
     /// MP4/MOV files are a sequence of top-level boxes, each stating its size. A file cut short leaves the
@@ -113,13 +165,30 @@ public final class MediaInput {
                 return nil   // "extends to the end of the file"
             }
             guard size >= 8 else { return "damaged MP4: a box at byte \(offset) has an impossible size" }
-            let type = String(decoding: header[4..<8], as: UTF8.self)
+            // A damaged type is arbitrary bytes (a newline would split the one-line error): printable ASCII or \xNN.
+            let type = header[4..<8].map { (0x20...0x7E).contains($0) && $0 != 0x27 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
             if offset + size > fileSize {
                 return "truncated: the '\(type)' box at byte \(offset) needs \(size) bytes but the file ends after \(fileSize - offset)"
             }
             offset += size
         }
         return nil
+    }
+
+    /// The W and H of a YUV4MPEG2 stream header ("YUV4MPEG2 W640 H360 …"), nil for anything else.
+    static func y4mPictureSize(_ path: String) -> (width: Int, height: Int)? {
+        guard let fh = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? fh.close() }
+        let head = fh.readData(ofLength: 256)
+        guard head.starts(with: Data("YUV4MPEG2 ".utf8)) else { return nil }
+        let line = String(decoding: head.prefix { $0 != 10 }, as: UTF8.self)
+        var width: Int?, height: Int?
+        for field in line.split(separator: " ") {
+            if field.hasPrefix("W") { width = Int(field.dropFirst()) }
+            if field.hasPrefix("H") { height = Int(field.dropFirst()) }
+        }
+        guard let width, let height else { return nil }
+        return (width, height)
     }
 
     /// An ISO-BMFF file starts with a box whose type is "ftyp".
@@ -147,6 +216,15 @@ public final class MediaInput {
         }
     }
 
+    /// The display matrix's angle (degrees counterclockwise) as the clockwise quarter turn FFmpeg's tools apply
+    /// (fftools' get_rotation and autorotate): 90, 180 or 270, else 0.
+    static func clockwiseTurn(_ counterclockwise: Double) -> Int {
+        var theta = -counterclockwise.rounded()
+        theta -= 360 * (theta / 360 + 0.9 / 360).rounded(.down)
+        for turn in [90, 180, 270] where abs(theta - Double(turn)) < 1 { return turn }
+        return 0
+    }
+
     private static func describe(_ ctx: UnsafeMutablePointer<AVFormatContext>, seekable: Bool) -> MediaInfo {
         let duration = ctx.pointee.duration
         var result = MediaInfo(container: String(cString: ctx.pointee.iformat.pointee.name),
@@ -166,6 +244,7 @@ public final class MediaInput {
                                            pixelFormat: pix.map { String(cString: $0) } ?? "unknown",
                                            frameRate: fps,
                                            variableFrameRate: fps != nil && rfps != nil && abs(fps! - rfps!) > 0.01 * rfps!)
+            result.video?.rotation = clockwiseTurn(thud_stream_rotation(st))
         }
         // The first audio stream is the teacher (the brief: "first audio stream, first channel").
         for i in 0..<Int(ctx.pointee.nb_streams) {

@@ -12,6 +12,7 @@
 //   checksum         u32      CRC-32 (IEEE, as zlib.crc32) of every byte before it
 // tools/reference/thud_format.py reads and writes the same layout.
 import Foundation
+import ThudFiles
 
 /// Why a model file could not be read or written. `message` is one line naming the file and the problem.
 public struct ModelFileError: Error, CustomStringConvertible, LocalizedError, Equatable {
@@ -125,10 +126,16 @@ public struct ModelFile: Equatable {
 
     /// Writes atomically (temporary file + rename), so a failed write never leaves a half-written model behind.
     public func write(to path: String) throws {
+        // A model of NaN weights loads and predicts NaN: it must never replace a working one.
+        if let bad = tensors.first(where: { !$0.values.allSatisfy(\.isFinite) }) {
+            throw ModelFileError(path: path, problem: .unwritable("tensor \(bad.name) holds values that are not finite numbers"))
+        }
         do {
-            try Data(encoded()).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try AtomicFile.write(encoded(), to: path)
+        } catch let e as FileWriteError {
+            throw ModelFileError(path: path, problem: .unwritable(e.problem))
         } catch {
-            throw ModelFileError(path: path, problem: .unwritable(error.localizedDescription))
+            throw ModelFileError(path: path, problem: .unwritable("\(error)"))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ThudFiles
 import ThudModel
 
 /// Where a training run stands: enough, with the trainer's tensors, to continue exactly where it stopped.
@@ -36,13 +37,18 @@ public struct EpochRecord: Codable, Sendable, Equatable {
 public struct CheckpointError: Error, CustomStringConvertible {
     public let path: String
     public let problem: String
+    /// 74 when the checkpoint cannot be written (README, "Exit codes"); 1 for a checkpoint that cannot be used.
+    public let exitCode: Int32
+    public init(path: String, problem: String, exitCode: Int32 = 1) {
+        self.path = path; self.problem = problem; self.exitCode = exitCode
+    }
     public var description: String { "checkpoint \(path): \(problem)" }
 }
 
 /// A checkpoint file: magic "THUDCKPT", u32 version, u32 JSON length, the JSON state, u32 tensor count, then
 /// per tensor (u32 name length, name, u32 rank, u32 dims…, float32 values), and a CRC-32 of all before it.
-/// Written to a temporary file in the same directory, fsync'd, renamed over the old one, and the directory
-/// fsync'd: a crash at any moment leaves either the old checkpoint or the new one, never a mix.
+/// Written through AtomicFile (temporary sibling, fsync, rename, folder fsync):
+/// a crash at any moment leaves either the old checkpoint or the new one, never a mix.
 public struct Checkpoint: Sendable {
     static let magic = Array("THUDCKPT".utf8)
     static let version: UInt32 = 1
@@ -77,31 +83,14 @@ public struct Checkpoint: Sendable {
 
     public func write(to path: String) throws {
         let bytes = try encoded()
-        let dir = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CheckpointError(path: path, problem: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        var written = 0
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
-            while written < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                written += n
-            }
-            return fsync(fd) == 0
+        let folder = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
+        } catch {
+            throw CheckpointError(path: path, problem: "cannot be written (its folder cannot be created)", exitCode: 74)
         }
-        close(fd)
-        guard ok else {
-            unlink(temporary)
-            throw CheckpointError(path: path, problem: "cannot write: \(String(cString: strerror(errno)))")
-        }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw CheckpointError(path: path, problem: "cannot rename into place: \(String(cString: strerror(errno)))")
-        }
-        let dirfd = open(dir, O_RDONLY)
-        if dirfd >= 0 { fsync(dirfd); close(dirfd) }
+        do { try AtomicFile.write(bytes, to: path) }
+        catch let e as FileWriteError { throw CheckpointError(path: path, problem: e.problem, exitCode: e.exitCode) }
     }
 
     public static func read(path: String) throws -> Checkpoint {

@@ -1,6 +1,8 @@
 import Foundation
 import ThudEval
+import ThudFiles
 import ThudMedia
+import ThudModel
 
 /// A clip decoded once for training: its 12 Hz frames at the model's size and the audio envelope target.
 public struct PreparedClip: Sendable {
@@ -31,6 +33,7 @@ public enum FaultReason: String, Sendable, CaseIterable, Codable {
     case audioUndecodable = "audio does not decode"
     case audioSilent = "audio is silent"
     case tooShort = "too short"
+    case badHits = "hit list unreadable or out of range"
 
     init(_ error: MediaError) {
         switch error.kind {
@@ -49,8 +52,9 @@ public enum FaultReason: String, Sendable, CaseIterable, Codable {
 /// definition's version, the minimum length); a change to any of them makes a new entry. A faulty clip is
 /// remembered too, with its reason. Entries are written to a temporary file and renamed into place.
 public final class FeatureCache: @unchecked Sendable {
-    /// Bump when decoding or the envelope changes in a way that alters cached values (2: onset targets added).
-    public static let version: UInt32 = 2
+    /// Bump when decoding, the envelope or the entry layout changes (2: onset targets added; 3: a CRC-32 at the end,
+    /// so a damaged entry is decoded again instead of trusted).
+    public static let version: UInt32 = 3
     static let magic = Array("THUDCLIP".utf8)
 
     /// Where thud-train keeps the cache unless told otherwise: $XDG_CACHE_HOME/thud/clips, else ~/.cache/thud/clips.
@@ -65,12 +69,20 @@ public final class FeatureCache: @unchecked Sendable {
     public let height: Int
     public let minimumSeconds: Double
 
+    /// Where a damaged entry is reported (one line each; the clip is decoded again).
+    public var warn: @Sendable (String) -> Void = { fputs("thud-train: warning: \($0)\n", stderr) }
+
+    /// Throws FileWriteError (exit 74, one line naming the folder) when the folder cannot be created or written.
     public init(directory: String, width: Int, height: Int, minimumSeconds: Double = ClipCheck.defaultMinimumSeconds) throws {
         self.directory = directory
         self.width = width
         self.height = height
         self.minimumSeconds = minimumSeconds
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        catch { throw FileWriteError(path: directory, "the cache folder cannot be created") }
+        guard access(directory, W_OK) == 0 else {
+            throw FileWriteError(path: directory, "the cache folder is not writable (\(String(cString: strerror(errno))))")
+        }
     }
 
     public enum Outcome: Sendable {
@@ -95,9 +107,17 @@ public final class FeatureCache: @unchecked Sendable {
         let key = key(for: clip)
         let entry = (directory as NSString).appendingPathComponent(key + ".clip")
         let faultEntry = (directory as NSString).appendingPathComponent(key + ".faulty")
-        if let data = FileManager.default.contents(atPath: entry), var prepared = decodeEntry(data, clip: clip) {
-            prepared.trueHits = Self.readHits(clip)
-            return .ready(prepared, fromCache: true)
+        let trueHits: [Int]?
+        do { trueHits = try Self.readHits(clip) } catch {
+            // Not the video's fault: reported, not remembered as a faulty clip.
+            return .faulty(.badHits, "\(error)")
+        }
+        if let data = FileManager.default.contents(atPath: entry) {
+            if var prepared = decodeEntry(data, clip: clip) {
+                prepared.trueHits = trueHits
+                return .ready(prepared, fromCache: true)
+            }
+            warn("\(entry): damaged cache entry for \(clip.path); decoding the clip again")
         }
         if let data = FileManager.default.contents(atPath: faultEntry),
            let text = String(data: data, encoding: .utf8), let bar = text.firstIndex(of: "|"),
@@ -107,11 +127,11 @@ public final class FeatureCache: @unchecked Sendable {
         switch decode(clip) {
         case .success(var prepared):
             writeAtomically(encodeEntry(prepared), to: entry)
-            prepared.trueHits = Self.readHits(clip)
+            prepared.trueHits = trueHits
             return .ready(prepared, fromCache: false)
         case .failure(let error):
             let reason = FaultReason(error)
-            writeAtomically(Data("\(reason.rawValue)|\(error.message)".utf8), to: faultEntry)
+            writeAtomically(Array("\(reason.rawValue)|\(error.message)".utf8), to: faultEntry)
             return .faulty(reason, error.message)
         }
     }
@@ -123,7 +143,8 @@ public final class FeatureCache: @unchecked Sendable {
             guard input.info.video != nil else { throw MediaError(.noVideo, file: input.name, "no video stream") }
             guard input.info.audio != nil else { throw MediaError(.noAudio, file: input.name, "no audio stream") }
             var frames: [UInt8] = []
-            frames.reserveCapacity(Int((input.info.durationSeconds ?? 5) * 12 + 2) * width * height)
+            // A hint, capped at 10 minutes: the container's claim may be anything (the array grows from what decodes).
+            frames.reserveCapacity(Int(min(input.info.durationSeconds ?? 5, 600) * 12 + 2) * width * height)
             let summary = try input.decode(video: VideoStepRequest(width: width, height: height), audio: true,
                                              onStep: { step in
                 frames.append(contentsOf: step.pixels)
@@ -155,34 +176,46 @@ public final class FeatureCache: @unchecked Sendable {
         }
     }
 
-    // Entry layout: magic, version, steps, width, height (UInt32 little-endian), frames, targets, db, onsets (Float32).
-    func encodeEntry(_ p: PreparedClip) -> Data {
-        var d = Data(Self.magic)
+    // Entry layout: magic, version, steps, width, height (UInt32 little-endian), frames, targets, db, onsets (Float32),
+    // then the CRC-32 (ThudModel's, as model files use) of everything before it.
+    func encodeEntry(_ p: PreparedClip) -> [UInt8] {
+        var d = Self.magic
+        d.reserveCapacity(24 + p.frames.count + 12 * p.steps + 4)
         for v in [Self.version, UInt32(p.steps), UInt32(p.width), UInt32(p.height)] { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
         d.append(contentsOf: p.frames)
         p.targets.withUnsafeBytes { d.append(contentsOf: $0) }
         p.db.withUnsafeBytes { d.append(contentsOf: $0) }
         p.onsets.withUnsafeBytes { d.append(contentsOf: $0) }
+        withUnsafeBytes(of: CRC32.checksum(d[...]).littleEndian) { d.append(contentsOf: $0) }
         return d
     }
 
-    func decodeEntry(_ d: Data, clip: DatasetClip) -> PreparedClip? {
-        guard d.count >= 24, Array(d.prefix(8)) == Self.magic else { return nil }
+    /// nil for an entry of another version or size, a cut or damaged one (checksum), or values no decoder produces.
+    func decodeEntry(_ bytes: Data, clip: DatasetClip) -> PreparedClip? {
+        let d = [UInt8](bytes)
+        guard d.count >= 28, Array(d.prefix(8)) == Self.magic else { return nil }
         func u32(_ at: Int) -> Int { Int(d[at..<at + 4].withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }) }
         guard u32(8) == Int(Self.version) else { return nil }
+        let stored = UInt32(u32(d.count - 4))
+        guard CRC32.checksum(d[0..<(d.count - 4)]) == stored else { return nil }
         let steps = u32(12), w = u32(16), h = u32(20)
-        guard w == width, h == height, d.count == 24 + steps * w * h + 12 * steps else { return nil }
+        let (frameBytes, o1) = steps.multipliedReportingOverflow(by: w * h)
+        guard !o1, w == width, h == height, d.count == 24 + frameBytes + 12 * steps + 4 else { return nil }
         let frames = [UInt8](d[24..<24 + steps * w * h])
-        let floats = d[(24 + steps * w * h)...].withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
+        let floats = d[(24 + steps * w * h)..<(d.count - 4)].withUnsafeBytes { raw in
+            (0..<(3 * steps)).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
+        }
+        guard floats.allSatisfy(\.isFinite) else { return nil }
         return PreparedClip(clip: clip, steps: steps, width: w, height: h, frames: frames,
                             targets: Array(floats[0..<steps]), db: Array(floats[steps..<2 * steps]),
                             onsets: Array(floats[2 * steps..<3 * steps]), trueHits: nil)
     }
 
-    private func writeAtomically(_ data: Data, to path: String) {
-        // A crashed run leaves at worst a stray temporary file, never a half-written entry under the real name.
-        try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    private func writeAtomically<Bytes: ContiguousBytes>(_ data: Bytes, to path: String) {
+        // A crashed run leaves at worst a stray temporary file, never a half-written entry under the real name. A
+        // failed write only costs a decode next time (the folder was checked writable at the start).
+        do { try AtomicFile.write(data, to: path) } catch { warn("\(error)") }
     }
 
-    static func readHits(_ clip: DatasetClip) -> [Int]? { GroundTruthHits.steps(for: clip) }
+    static func readHits(_ clip: DatasetClip) throws -> [Int]? { try GroundTruthHits.steps(for: clip) }
 }

@@ -183,6 +183,25 @@ public final class TrainingRun {
 
     public enum Outcome: Equatable { case finished, interrupted }
 
+    /// A run whose loss or weights stopped being finite numbers (a learning rate far too high): it stops before
+    /// anything is written, so the model and checkpoint of the last good epoch (or none) stay as they were.
+    public struct DivergedError: Error, CustomStringConvertible {
+        public let epoch: Int
+        public let batch: Int
+        public let what: String
+        public let outputPath: String
+        /// README, "Exit codes": 65, training diverged.
+        public var exitCode: Int32 { 65 }
+        public var description: String {
+            "\(outputPath): training diverged in epoch \(epoch), batch \(batch) (\(what)); nothing written, the model and checkpoint are as they were (try a lower --learning-rate)"
+        }
+    }
+
+    /// The name of the first tensor holding a NaN or an infinity, nil when all are finite.
+    static func firstNonFinite(_ tensors: [NamedTensor]) -> String? {
+        tensors.first { !$0.values.allSatisfy(\.isFinite) }?.name
+    }
+
     /// Epoch `epoch`'s order of the windows (indices into `windows`), seeded by the run's seed and the epoch. With
     /// dataset shares, every batch holds each dataset's share of windows (Self.sharedOrder).
     public func order(epoch: Int) -> [Int] {
@@ -309,6 +328,7 @@ public final class TrainingRun {
                     return .interrupted
                 }
                 let loss = trainer.computeGradients(batch: batch(b, of: epochOrder, epoch: epoch))
+                guard loss.isFinite else { throw DivergedError(epoch: epoch, batch: b + 1, what: "loss \(loss)", outputPath: outputPath) }
                 _ = trainer.clipGradients(maxNorm: settings.gradientClipNorm)
                 trainer.adamStep(learningRate: learningRate)
                 lossSum += Double(loss); lossCount += 1
@@ -322,6 +342,10 @@ public final class TrainingRun {
                                 Self.duration(elapsed / Double(done) * Double(left))))
             }
             let seconds = Date().timeIntervalSince(started)
+            // The last batch's step may have left non-finite weights that no loss has seen yet.
+            if let tensor = Self.firstNonFinite(trainer.checkpointTensors()) {
+                throw DivergedError(epoch: epoch, batch: batchCount, what: "weights of \(tensor) are not finite", outputPath: outputPath)
+            }
             let result = validate(validation)
             var record = EpochRecord(epoch: epoch, trainLoss: lossCount > 0 ? lossSum / Double(lossCount) : 0, validationLoss: nil,
                                      validationR: result?.meanR, validationF1: result?.hits.f1, seconds: seconds,
@@ -354,7 +378,11 @@ public final class TrainingRun {
     }
 
     func saveCheckpoint() throws {
-        try Checkpoint(state: state, tensors: trainer.checkpointTensors()).write(to: checkpointPath)
+        let tensors = trainer.checkpointTensors()
+        if let tensor = Self.firstNonFinite(tensors) {
+            throw DivergedError(epoch: state.epochsDone + 1, batch: state.nextBatch, what: "weights of \(tensor) are not finite", outputPath: outputPath)
+        }
+        try Checkpoint(state: state, tensors: tensors).write(to: checkpointPath)
     }
 
     func header(for record: EpochRecord) -> ModelHeader {

@@ -21,13 +21,13 @@ struct SetPickerCommand: ParsableCommand {
     @Option(help: "What the picker looks at: rise (the envelope's one-step rise), level (the envelope), onset (the model's onset output) or onset+rise (their sum).")
     var detection: PeakPicker.Detection = .rise
 
-    @Option(help: "Smallest envelope value (0..1) a hit can have (default: the detector's).")
+    @Option(parsing: .unconditional, help: "Smallest envelope value (0..1) a hit can have (default: the detector's).")
     var threshold: Float?
 
-    @Option(help: "Smallest one-step rise (rise) or onset output (onset) that can be a hit (default: the detector's).")
+    @Option(parsing: .unconditional, help: "Smallest one-step rise (rise) or onset output (onset) that can be a hit (default: the detector's).")
     var minRise: Float?
 
-    @Option(help: "The adaptive threshold: median + this × MAD of the last second of the detection series (default: the detector's).")
+    @Option(parsing: .unconditional, help: "The adaptive threshold: median + this × MAD of the last second of the detection series (default: the detector's).")
     var sensitivity: Float?
 
     @Flag(help: "Remove the recorded picker: thud falls back to the rise detector's defaults.")

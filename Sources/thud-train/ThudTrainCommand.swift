@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ThudEval
+import ThudFiles
 import ThudMedia
 import ThudModel
 import ThudTrain
@@ -18,6 +19,26 @@ struct ThudTrainCommand: ParsableCommand {
         """,
         subcommands: [TrainCommand.self, PrepareCommand.self, SetPickerCommand.self, AverageCommand.self, AugmentSheetCommand.self, TunePickerCommand.self],
         defaultSubcommand: TrainCommand.self)
+
+    static func main() {
+        do {
+            var command = try parseAsRoot(Array(CommandLine.arguments.dropFirst()))
+            try command.run()
+        } catch {
+            exitOneLine(error)
+        }
+    }
+
+    /// A usage error is one line, `thud-train: problem`, and exit 64, as `thud`'s are; help prints as ArgumentParser
+    /// prints it; a command's own error was printed where it was thrown.
+    static func exitOneLine(_ error: Error) -> Never {
+        if let code = error as? ExitCode { Foundation.exit(code.rawValue) }
+        let code = exitCode(for: error)
+        if code == .success { exit(withError: error) }
+        let text = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+        fputs("thud-train: \(text)\n", stderr)
+        Foundation.exit(code.rawValue)
+    }
 }
 
 /// This invocation as a model's provenance records it (`training.command`).
@@ -47,16 +68,22 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Where decoded clips are cached (default: $XDG_CACHE_HOME/thud/clips or ~/.cache/thud/clips).")
     var cache: String?
 
-    @Option(help: "For a plain folder of videos: the share that goes to validation.")
+    @Option(parsing: .unconditional, help: "For a plain folder of videos: the share that goes to validation.")
     var validationShare = 0.1
 
-    @Option(help: "Clips shorter than this many seconds are removed as faulty.")
+    @Option(parsing: .unconditional, help: "Clips shorter than this many seconds are removed as faulty.")
     var minDuration = ClipCheck.defaultMinimumSeconds
 
-    @Option(help: "Decoding threads.")
+    @Option(parsing: .unconditional, help: "Decoding threads.")
     var jobs = 2
 
     var cacheDirectory: String { cache ?? FeatureCache.defaultDirectory }
+
+    func validate() throws {
+        guard validationShare.isFinite, validationShare >= 0, validationShare < 1 else { throw ValidationError("--validation-share must be at least 0 and below 1") }
+        guard minDuration.isFinite, minDuration >= 0 else { throw ValidationError("--min-duration must be a number of seconds, 0 or more") }
+        guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 256") }
+    }
 
     func prepare(width: Int, height: Int, splits: Set<DatasetSplit>, console: Console) throws -> (Dataset, PreparedDataset) {
         let dataset: Dataset
@@ -68,7 +95,12 @@ struct DataOptions: ParsableArguments {
             console.error(error.description)
             throw ExitCode(error.exitCode)
         }
-        let cache = try FeatureCache(directory: cacheDirectory, width: width, height: height, minimumSeconds: minDuration)
+        let cache: FeatureCache
+        do { cache = try FeatureCache(directory: cacheDirectory, width: width, height: height, minimumSeconds: minDuration) }
+        catch let error as FileWriteError {
+            console.error(error.message)
+            throw ExitCode(error.exitCode)
+        }
         console.log("dataset \(self.dataset) (\(dataset.layout.rawValue), \(dataset.clips.count) clips); classes: \(filter.description); cache \(cacheDirectory)")
         let started = Date()
         let prepared = PreparedDataset.prepare(dataset, filter: filter, cache: cache, splits: splits, jobs: jobs) { done, total in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ThudEval
+import ThudFiles
 import ThudModel
 import ThudTrain
 
@@ -41,28 +42,28 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output channels of the conv encoder's stride-2 3x3 layers, a comma list (default 8,16,32,32). Each layer halves the frame: with --input-size 96x96, five layers end on a 3x3 grid.")
     var convChannels: String?
 
-    @Option(help: "Hidden units in each of the two LSTM layers (default 128). The step's cost grows with it: at 96x96 with conv channels 8,16,32,32,32 the encoder takes about 2 M multiply-adds a step, the LSTM about 0.34 M at 128 and 1.1 M at 256. Measured so far (models/README.md): 256 units through both stages scored what 128 do.")
+    @Option(parsing: .unconditional, help: "Hidden units in each of the two LSTM layers (default 128). The step's cost grows with it: at 96x96 with conv channels 8,16,32,32,32 the encoder takes about 2 M multiply-adds a step, the LSTM about 0.34 M at 128 and 1.1 M at 256. Measured so far (models/README.md): 256 units through both stages scored what 128 do.")
     var lstmHidden: Int?
 
     @Flag(help: "Give the conv encoder a third input plane: the previous step's frame difference beside this step's. A bounce is a change of motion; with both differences side by side the first layer can see a small object turn around. The model file records it. A model without it warm-starts one with it (the new plane's weights start at zero). Measured so far (models/README.md): no gain in stage 2 from a two-plane model; from scratch at stage 1's rate, no escape from a clip-independent prior.")
     var previousDifference = false
-    @Option(help: "Describe each step this many steps late (0 to 4). Step k's target is the sound of the 1/12 s after step k's frame, so without a delay the model must foresee an impact from the frame before it; with 1, it has seen the frame after (the bounce itself) when it describes the step. thud reports hits and envelope at their own steps either way, this many steps later.")
+    @Option(parsing: .unconditional, help: "Describe each step this many steps late (0 to 4). Step k's target is the sound of the 1/12 s after step k's frame, so without a delay the model must foresee an impact from the frame before it; with 1, it has seen the frame after (the bounce itself) when it describes the step. thud reports hits and envelope at their own steps either way, this many steps later.")
     var outputDelay = 0
-    @Option var epochs = 20
-    @Option var batchSize = 16
-    @Option(help: "Steps per truncated-BPTT window (the original used 48).")
+    @Option(parsing: .unconditional) var epochs = 20
+    @Option(parsing: .unconditional) var batchSize = 16
+    @Option(parsing: .unconditional, help: "Steps per truncated-BPTT window (the original used 48).")
     var sequenceLength = 48
-    @Option var learningRate: Float = 2e-3
-    @Option(help: "Multiply the learning rate by this after every epoch (1 = constant): epoch e runs at the rate times this to the power e−1.")
+    @Option(parsing: .unconditional) var learningRate: Float = 2e-3
+    @Option(parsing: .unconditional, help: "Multiply the learning rate by this after every epoch (1 = constant): epoch e runs at the rate times this to the power e−1.")
     var learningRateDecay: Float = 1
-    @Option(help: "Gradients are scaled down to at most this global norm.")
+    @Option(parsing: .unconditional, help: "Gradients are scaled down to at most this global norm.")
     var clipNorm: Float = 1
-    @Option var seed: UInt64 = 1
-    @Option(help: "Extra loss weight on onset steps (0 = plain BCE).")
+    @Option(parsing: .unconditional) var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Extra loss weight on onset steps (0 = plain BCE).")
     var onsetWeight: Float = 0
-    @Option(help: "Weight of the onset output's BCE beside the envelope's (default-onset only).")
+    @Option(parsing: .unconditional, help: "Weight of the onset output's BCE beside the envelope's (default-onset only).")
     var onsetLossWeight: Float = 1
-    @Option(help: "The onset output learns min(1, this × the audio's onset strength): above 1, a quiet bounce teaches as much as a loud first impact (default-onset only).")
+    @Option(parsing: .unconditional, help: "The onset output learns min(1, this × the audio's onset strength): above 1, a quiet bounce teaches as much as a loud first impact (default-onset only).")
     var onsetTargetGain: Float = 1
     @Flag(help: "Mirror about half the training windows left to right, a different half each epoch (a mirrored scene sounds the same).")
     var mirror = false
@@ -76,7 +77,7 @@ struct TrainCommand: ParsableCommand {
     var windowJitter = false
     @Option(help: "Start from this model's weights instead of a random initialisation (a default model can start a default-onset one: its envelope output is kept, the onset output starts fresh; a model of another --input-size with the same conv layers can start this one: its first LSTM layer's input weights are resampled onto the new last conv grid).")
     var warmStart: String?
-    @Option(help: "Use at most this many training clips (0 = all).")
+    @Option(parsing: .unconditional, help: "Use at most this many training clips (0 = all).")
     var maxTrainClips = 0
 
     // Test hook: behave as if interrupted after this many batches (stands in for Ctrl-C or kill).
@@ -90,6 +91,15 @@ struct TrainCommand: ParsableCommand {
     // ArgumentParser calls this after parsing, before run(): bad options are refused before any data is prepared.
     func validate() throws {
         guard onsetTargetGain > 0, onsetTargetGain.isFinite else { throw ValidationError("--onset-target-gain must be a positive number") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard sequenceLength >= 1 else { throw ValidationError("--sequence-length must be at least 1 step") }
+        guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--learning-rate must be a positive number") }
+        guard clipNorm.isFinite, clipNorm > 0 else { throw ValidationError("--clip-norm must be a positive number") }
+        guard onsetWeight.isFinite, onsetWeight >= 0 else { throw ValidationError("--onset-weight must be a number, 0 or more") }
+        guard onsetLossWeight.isFinite, onsetLossWeight >= 0 else { throw ValidationError("--onset-loss-weight must be a number, 0 or more") }
+        guard maxTrainClips >= 0 else { throw ValidationError("--max-train-clips must be 0 (all) or more") }
+        guard (0...4).contains(outputDelay) else { throw ValidationError("--output-delay must be between 0 and 4") }
         guard learningRateDecay > 0, learningRateDecay <= 1 else { throw ValidationError("--learning-rate-decay must be within 0 (excluded) and 1") }
         _ = try architectureSpec()
         guard augment.isFinite, augment >= 0, augment <= 1 else { throw ValidationError("--augment must be within 0 and 1") }
@@ -142,6 +152,17 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let console = Console()
         let arch = try architectureSpec()
+        // Before any clip is decoded: a model or checkpoint that could not be written would waste the whole run.
+        for path in [out, checkpoint ?? out + ".checkpoint"] {
+            do {
+                let folder = (path as NSString).deletingLastPathComponent
+                if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+                try AtomicFile.checkWritable(path)
+            } catch let error as FileWriteError {
+                console.error(error.message)
+                throw ExitCode(error.exitCode)
+            }
+        }
         let (_, prepared) = try data.prepare(width: arch.input.width, height: arch.input.height,
                                              splits: Set(DatasetSplit.allCases), console: console)
         var train = prepared.clips(.train)
@@ -182,7 +203,10 @@ struct TrainCommand: ParsableCommand {
             outcome = try run.run(resume: resume) { stopRequested != 0 }
         } catch let error as CheckpointError {
             console.error(error.description)
-            throw ExitCode(1)
+            throw ExitCode(error.exitCode)
+        } catch let error as TrainingRun.DivergedError {
+            console.error(error.description)
+            throw ExitCode(error.exitCode)
         } catch let error as ModelFileError {
             console.error(error.message)   // --warm-start: not a usable model file
             throw ExitCode(error.exitCode)

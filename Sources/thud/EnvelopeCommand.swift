@@ -24,6 +24,7 @@ struct EnvelopeCommand: ParsableCommand {
             let media = try MediaInput(path: input)
             let summary = try media.decode(video: nil, audio: true, warn: warnLine)
             let audio = summary.audio!
+            if let error = summary.readError { throw MediaError(.truncated, file: media.name, "input ends early (\(error))") }
             if audio.decodedFrames == 0 {
                 throw MediaError(.audioUnusable, file: media.name, "audio does not decode")
             }

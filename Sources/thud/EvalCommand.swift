@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ThudFiles
 import ThudEval
 import ThudMedia
 import ThudModel
@@ -52,7 +53,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Also print one row per clip (the model's figures and verdict, the motion baseline's r and F1).")
     var perClip = false
 
-    @Option(help: "The constant predictor's level (default: the training split's mean target, else 0.1).")
+    @Option(parsing: .unconditional, help: "The constant predictor's level (default: the training split's mean target, else 0.1).")
     var constant: Float?
 
     func validate() throws {
@@ -64,6 +65,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         do {
+            try checkWritable()
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
             // A missing dataset is "input not found" (10), like a missing clip; a malformed one is 11 (DatasetError).
@@ -79,7 +81,6 @@ struct EvalCommand: ParsableCommand {
             guard !selected.isEmpty else {
                 throw lineError("\(dataset): no clips in split \(splitName) for \(filter.description) (\(data.clips.count) clips in the dataset)", 64)
             }
-            try checkWritable()
 
             var settings = EvaluationSettings()
             settings.picker = try picker.configuration(for: streaming, path: modelPath)
@@ -118,14 +119,7 @@ struct EvalCommand: ParsableCommand {
 
     /// Fails before the (long) run when an output cannot be created, rather than after it.
     private func checkWritable() throws {
-        for path in [out, html].compactMap({ $0 }) {
-            let dir = (path as NSString).deletingLastPathComponent
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-                throw MediaError(.writeFailed, file: path, "is a directory")
-            }
-            guard access(dir.isEmpty ? "." : dir, W_OK) == 0 else { throw MediaError(.writeFailed, file: path, "cannot be written (folder missing or not writable)") }
-        }
+        for path in [out, html].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
         if let plots {
             do { try FileManager.default.createDirectory(atPath: plots, withIntermediateDirectories: true) }
             catch { throw MediaError(.writeFailed, file: plots, "cannot create the plots folder") }
@@ -135,14 +129,12 @@ struct EvalCommand: ParsableCommand {
 
     private func writeOutputs(_ report: EvaluationReport) throws {
         if let out {
-            do { try AtomicFile.write(report.jsonData(), to: out) }
-            catch { throw MediaError(.writeFailed, file: out, "cannot be written (\(error.localizedDescription))") }
+            try AtomicFile.write(report.jsonData(), to: out)
         }
         guard plots != nil || html != nil else { return }
         let charts = try ReportCharts.make(report, directory: plots, clipLimit: plots != nil ? .max : EvaluationReport.inlineClipChartLimit)
         if let html {
-            do { try AtomicFile.write(Data(report.htmlPage(charts: charts).utf8), to: html) }
-            catch { throw MediaError(.writeFailed, file: html, "cannot be written (\(error.localizedDescription))") }
+            try AtomicFile.write(Data(report.htmlPage(charts: charts).utf8), to: html)
         }
     }
 

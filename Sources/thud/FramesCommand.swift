@@ -28,8 +28,12 @@ struct FramesCommand: ParsableCommand {
     @Flag(help: "Decode and scale, but write nothing; print a timing summary on stderr.")
     var null = false
 
-    @Option(help: "Stop after this many steps.")
+    @Option(parsing: .unconditional, help: "Stop after this many steps.")
     var limit: Int?
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be a whole number of steps, at least 1") }
+    }
 
     func run() throws {
         guard let pix = StepPixelFormat(rawValue: pixelFormat) else {
@@ -44,11 +48,10 @@ struct FramesCommand: ParsableCommand {
                 if index {
                     out.write("{\"step\": \(step.index), \"t\": \(fixed(step.time)), \"source_t\": \(fixed(step.sourceTime)), \"source_frame\": \(step.sourceFrameNumber)}")
                 } else if !null {
-                    fwrite(step.pixels.baseAddress, 1, step.pixels.count, stdout)
+                    out.write(bytes: step.pixels)
                 }
                 return limit.map { step.index + 1 < $0 } ?? true
             }
-            fflush(stdout)
             if null {
                 let seconds = Date().timeIntervalSince(started)
                 fputs("steps=\(summary.steps) decoded_frames=\(summary.videoFrames) seconds=\(fixed(seconds, 3)) steps_per_second=\(fixed(Double(summary.steps) / max(seconds, 1e-9), 1))\n", stderr)

@@ -12,13 +12,13 @@ struct HitOptions: ParsableArguments {
     @Option(help: "What the peak picker looks at: rise (where the envelope jumps up), level (where it is loudest), onset (the model's onset output, for models trained with one) or onset+rise (their sum). Default: the one the model file records, else rise.")
     var detection: PeakPicker.Detection?
 
-    @Option(help: "Smallest envelope value (0..1) a hit can have (default: the model file's, else 0.3 for rise, 0.2 for level, 0 for onset and onset+rise).")
+    @Option(parsing: .unconditional, help: "Smallest envelope value (0..1) a hit can have (default: the model file's, else 0.3 for rise, 0.2 for level, 0 for onset and onset+rise).")
     var threshold: Float?
 
-    @Option(help: "Smallest one-step rise of the envelope (rise), onset output (onset) or sum of the two (onset+rise) that can be a hit (default: the model file's, else 0.08 for rise, 0.3 for onset, 0.55 for onset+rise).")
+    @Option(parsing: .unconditional, help: "Smallest one-step rise of the envelope (rise), onset output (onset) or sum of the two (onset+rise) that can be a hit (default: the model file's, else 0.08 for rise, 0.3 for onset, 0.55 for onset+rise).")
     var minRise: Float?
 
-    @Option(help: "The adaptive threshold: a hit must beat median + this × MAD (+ 0.05) of the last second of the detection series; higher flags fewer hits in busy passages (default: the model file's, else 3).")
+    @Option(parsing: .unconditional, help: "The adaptive threshold: a hit must beat median + this × MAD (+ 0.05) of the last second of the detection series; higher flags fewer hits in busy passages (default: the model file's, else 3).")
     var sensitivity: Float?
 
     func validate() throws {

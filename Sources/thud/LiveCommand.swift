@@ -30,7 +30,7 @@ struct LiveCommand: ParsableCommand {
     @Option(help: "Camera size to ask for, WxH (the nearest offered is used).")
     var size = PictureSize(width: 320, height: 240)
 
-    @Option(help: "Camera frame rate to ask for (the nearest offered is used).")
+    @Option(parsing: .unconditional, help: "Camera frame rate to ask for (the nearest offered is used).")
     var fps: Double = 30
 
     @Option(help: "Camera pixel format to ask for (yuyv, uyvy, nv12, yuv420, mjpeg, rgb24, grey…); default: the cheapest the camera offers.")
@@ -38,12 +38,14 @@ struct LiveCommand: ParsableCommand {
 
     func validate() throws {
         if let format, FourCC.parse(format) == nil { throw ValidationError("--format \(format) is not a pixel format Thud reads") }
+        guard fps.isFinite, fps > 0, fps <= 1000 else { throw ValidationError("--fps must be a frame rate above 0 and at most 1000") }
+        if let frames, frames < 1 { throw ValidationError("--frames must be a whole number of steps, at least 1") }
     }
 
     @Option(help: "Also write the JSON lines to this file ('-' for stdout).")
     var jsonl: String?
 
-    @Option(help: "Stop after this many steps.")
+    @Option(parsing: .unconditional, help: "Stop after this many steps.")
     var frames: Int?
 
     @OptionGroup var hits: HitOptions

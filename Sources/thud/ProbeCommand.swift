@@ -8,10 +8,11 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Describe an input's streams and say whether it can teach (usable for training).",
         discussion: """
         Prints the container, duration, the video stream (codec, size, frame rate) and the first audio stream \
-        (codec, rate, channels), then decodes the audio to check that it is usable: it decodes, it is not \
-        silent (peak above \(Int(AudioEnvelope.silenceDB)) dBFS) and it lasts at least --min-duration seconds. \
-        Exit status 0 means usable; otherwise the exit code of the first problem (13 no video, 14 no audio, \
-        15 audio unusable, 16 too short), after the report has been printed.
+        (codec, rate, channels), then decodes the audio and the video to check that it is usable: the video \
+        decodes, the input does not end before its headers say, the audio decodes, it is not silent (peak above \
+        \(Int(AudioEnvelope.silenceDB)) dBFS) and it lasts at least --min-duration seconds. Exit status 0 means \
+        usable; otherwise the exit code of the first problem (12 no video frame decodes or the input ends early, \
+        13 no video, 14 no audio, 15 audio unusable, 16 too short), after the report has been printed.
         """)
 
     @Argument(help: "A video file, or '-' for standard input.")
@@ -20,8 +21,12 @@ struct ProbeCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
-    @Option(help: "Shortest usable clip, in seconds.")
+    @Option(parsing: .unconditional, help: "Shortest usable clip, in seconds.")
     var minDuration = ClipCheck.defaultMinimumSeconds
+
+    func validate() throws {
+        guard minDuration.isFinite, minDuration >= 0 else { throw ValidationError("--min-duration must be a number of seconds, 0 or more") }
+    }
 
     func run() throws {
         let check = ClipCheck.run(path: input, minimumSeconds: minDuration)
@@ -40,7 +45,8 @@ struct ProbeCommand: ParsableCommand {
         lines.append("duration:  " + (info.durationSeconds.map { fixed($0, 3) + " s (\(AudioEnvelope.stepCount(sampleCount: Int($0 * 1e6), sampleRate: 1_000_000)) steps at 12 Hz)" } ?? "unknown"))
         if let v = info.video {
             let fps = v.frameRate.map { fixed($0, 3) + " fps" + (v.variableFrameRate ? " (variable)" : "") } ?? "unknown rate"
-            lines.append("video:     \(v.codec), \(v.width)x\(v.height), \(v.pixelFormat), \(fps)")
+            let turned = v.rotation != 0 ? " (shown turned \(v.rotation)° clockwise: \(v.displayWidth)x\(v.displayHeight))" : ""
+            lines.append("video:     \(v.codec), \(v.width)x\(v.height)\(turned), \(v.pixelFormat), \(fps)")
         } else {
             lines.append("video:     none")
         }
@@ -62,7 +68,7 @@ struct ProbeCommand: ParsableCommand {
         if let d = info.durationSeconds { object["duration"] = d }
         if let v = info.video {
             var video: [String: Any] = ["codec": v.codec, "width": v.width, "height": v.height, "pixel_format": v.pixelFormat,
-                                        "variable_frame_rate": v.variableFrameRate]
+                                        "variable_frame_rate": v.variableFrameRate, "rotation": v.rotation]
             if let fps = v.frameRate { video["fps"] = fps }
             object["video"] = video
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ThudFiles
 import ThudEval
 import ThudMedia
 import ThudModel
@@ -39,6 +40,9 @@ struct RenderCommand: ParsableCommand {
 
     @OptionGroup var hits: HitOptions
 
+    /// The GIF written beside the video with --gif.
+    private var gifPath: String { ((out as NSString).deletingPathExtension as String) + ".gif" }
+
     func validate() throws {
         guard VoiceSpec.names.contains(voice.lowercased()) else {
             throw ValidationError("--voice must be one of \(VoiceSpec.names.joined(separator: ", "))")
@@ -48,6 +52,12 @@ struct RenderCommand: ParsableCommand {
 
     func run() throws {
         do {
+            // Before the model and the clip are read: a render that could not be kept, or would replace its own
+            // input, is refused at once.
+            for target in [out, gif && !out.lowercased().hasSuffix(".gif") ? gifPath : nil].compactMap({ $0 }) {
+                if AtomicFile.sameFile(clip, target) { throw UsageError(message: "\(target): is the clip being rendered; refusing to overwrite it") }
+                try AtomicFile.checkWritable(target)
+            }
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
             var options = RenderOptions(output: out, knock: knock)
@@ -59,9 +69,7 @@ struct RenderCommand: ParsableCommand {
                 let gain = KnockTable.gain(forStrength: strength)
                 return table.samples.map { $0 * gain }
             }
-            if gif && !out.lowercased().hasSuffix(".gif") {
-                options.gifOutput = ((out as NSString).deletingPathExtension as String) + ".gif"
-            }
+            if gif && !out.lowercased().hasSuffix(".gif") { options.gifOutput = gifPath }
             let summary = try ClipRenderer.render(clip: clip, model: streaming, options: options, warn: warnLine)
             var wrote = [out]
             if let g = options.gifOutput { wrote.append(g) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Thud: ParsableCommand {
@@ -13,6 +14,24 @@ struct Thud: ParsableCommand {
         subcommands: [PredictCommand.self, LiveCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
 
     static func main() {
-        main(SoundOptions.expandBareFlag(Array(CommandLine.arguments.dropFirst())))
+        do {
+            var command = try parseAsRoot(SoundOptions.expandBareFlag(Array(CommandLine.arguments.dropFirst())))
+            try command.run()
+        } catch {
+            exitOneLine(error)
+        }
+        // The command succeeded: then stdout must close cleanly too (a full disk reports at close).
+        OutputFailure.closeStandardOutput()
+    }
+
+    /// A usage error is one line, `thud: problem`, and exit 64 (README, "Exit codes"), as every input error is; help
+    /// and --version print as ArgumentParser prints them; a command's own error was printed where it was thrown.
+    static func exitOneLine(_ error: Error) -> Never {
+        if let code = error as? ExitCode { Foundation.exit(code.rawValue) }
+        let code = exitCode(for: error)
+        if code == .success { exit(withError: error) }
+        let text = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+        fputs("thud: \(text)\n", stderr)
+        Foundation.exit(code.rawValue)
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+import ThudFiles
 @testable import ThudEval
 
 /// The tables' rules on hand-made evaluations (no decoding): per-class grouping, samples, the original-style

@@ -105,6 +105,8 @@ public enum Executable {
 
     public struct Result {
         public var status: Int32
+        /// Ended by a signal (a crash: SIGILL from a Swift trap, SIGSEGV, SIGABRT); `status` is then the signal number.
+        public var signaled = false
         public var stdout: Data
         public var stderr: Data
         public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
@@ -136,7 +138,8 @@ public enum Executable {
             throw NSError(domain: "Executable", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(name) \(args) did not finish within \(timeout) s"])
         }
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: outData.data, stderr: errData.data)
+        return Result(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+                      stdout: outData.data, stderr: errData.data)
     }
 
     /// Filled by one reader thread, read after it has finished (the group's wait orders the two).

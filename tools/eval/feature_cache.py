@@ -1,13 +1,16 @@
 """thud-train's feature cache (--cache), read from Python: a clip's entry is found by its target envelope, which
 `thud eval --out` JSON carries for every clip.
 
-An entry (FeatureCache.swift, version 2) is "THUDCLIP", the version, then steps, width, height (little-endian
+An entry (FeatureCache.swift, version 3) is "THUDCLIP", the version, then steps, width, height (little-endian
 UInt32), the frames (steps x height x width gray8), then per step the envelope target, the level in dBFS and the
-onset target (Float32 each). Entries of older versions (no onset targets) and of other frame sizes are skipped.
+onset target (Float32 each), then the CRC-32 (zlib's) of everything before it. Version 2 entries are the same
+without the CRC-32 and are still read; entries of older versions (no onset targets), of other frame sizes, and
+version 3 entries whose checksum does not match are skipped.
 """
 import glob
 import os
 import struct
+import zlib
 
 import numpy as np
 
@@ -17,8 +20,15 @@ HEADER = 24
 
 def parse_entry(data):
     """frames [steps, h, w] uint8, and target, db, onsets [steps] float32, from an entry's bytes; None if the bytes
-    are not a whole version-2 entry."""
-    if len(data) < HEADER or data[:8] != b"THUDCLIP" or struct.unpack("<I", data[8:12])[0] != 2:
+    are not a whole version-2 or an intact version-3 entry."""
+    if len(data) < HEADER or data[:8] != b"THUDCLIP":
+        return None
+    version = struct.unpack("<I", data[8:12])[0]
+    if version == 3:
+        if len(data) < HEADER + 4 or zlib.crc32(data[:-4]) != struct.unpack("<I", data[-4:])[0]:
+            return None
+        data = data[:-4]
+    elif version != 2:
         return None
     steps, w, h = struct.unpack("<III", data[12:HEADER])
     base = HEADER + steps * w * h
@@ -30,7 +40,7 @@ def parse_entry(data):
 
 
 def read_entry(path):
-    """One entry file, as parse_entry; None if it is not a whole version-2 entry."""
+    """One entry file, as parse_entry; None if it is not a whole version-2 or intact version-3 entry."""
     with open(path, "rb") as f:
         return parse_entry(f.read())
 
