@@ -73,6 +73,8 @@ public struct EvaluationSettings: Sendable {
     public var tolerance = HitMetrics.defaultTolerance
     /// Which generator impacts are true hits (`--hits`).
     public var hitSet = GroundTruthHits.HitSet.scene
+    /// Clips shorter than this are not scored (ClipCheck's rule, as for probe and training).
+    public var minimumSeconds = ClipCheck.defaultMinimumSeconds
     public init() {}
 
     /// The picker for predictors without an onset output (motion energy, the oracle): the model's settings, or
@@ -226,18 +228,17 @@ public final class ClipEvaluator {
         if let hit = motionPicker.finish() { motionHits.append(hit.step) }
         if let hit = motionOnsetPicker.finish() { motionOnsetHits.append(hit.step) }
 
-        if let error = summary.readError { throw fail(clip, "input ends early (\(error))") }
-        // The same usability rules as `thud probe` / training (ClipCheck), applied to the audio already decoded.
-        guard let audio = summary.audio, audio.decodedFrames > 0 else {
-            throw fail(clip, "audio does not decode (\(summary.audio?.corruptPackets ?? 0) corrupt packets, no sound)")
+        // The one usability rule (ClipCheck.unusable): `thud probe` and training reject the same clips.
+        let decodedEnvelope = summary.audio.flatMap { $0.decodedFrames > 0 ? AudioEnvelope(samples: $0.samples, sampleRate: $0.sampleRate) : nil }
+        if let reason = ClipCheck.unusable(hasVideo: true, hasAudio: summary.audio != nil, readError: summary.readError,
+                                           audioDecodedFrames: summary.audio?.decodedFrames ?? 0,
+                                           audioCorruptPackets: summary.audio?.corruptPackets ?? 0, audioPeakDB: decodedEnvelope?.peakDB,
+                                           steps: min(modelEnvelope.count, decodedEnvelope?.count ?? 0),
+                                           minimumSeconds: settings.minimumSeconds) {
+            throw fail(clip, reason.problem)
         }
-        if audio.corruptPackets > audio.decodedFrames {
-            throw fail(clip, "audio mostly undecodable (\(audio.corruptPackets) corrupt packets, \(audio.decodedFrames) good frames)")
-        }
-        let envelope = AudioEnvelope(samples: audio.samples, sampleRate: audio.sampleRate)
-        if envelope.peakDB < AudioEnvelope.silenceDB { throw fail(clip, "audio is silent (peak \(Int(envelope.peakDB)) dBFS)") }
+        let envelope = decodedEnvelope!
         let n = min(modelEnvelope.count, envelope.count)
-        guard n >= 2 else { throw fail(clip, "too short to score (\(n) common steps)") }
 
         let target = Array(envelope.values.prefix(n))
         let truth: [Int], source: TruthSource
@@ -342,11 +343,13 @@ public enum EvaluationRun {
         let stride = max(1, clips.count / limit)
         var sum = 0.0, count = 0, used = 0
         for clip in Swift.stride(from: 0, to: clips.count, by: stride).prefix(limit).map({ clips[$0] }) {
+            // Audio only (the video is not needed for a level): the rule's audio part, its length the sound's.
             guard let input = try? MediaInput(path: clip.path), input.info.audio != nil,
-                  let summary = try? input.decode(video: nil, audio: true), let audio = summary.audio, audio.decodedFrames > 0,
-                  audio.corruptPackets <= audio.decodedFrames else { continue }
+                  let summary = try? input.decode(video: nil, audio: true), let audio = summary.audio, audio.decodedFrames > 0 else { continue }
             let e = AudioEnvelope(samples: audio.samples, sampleRate: audio.sampleRate)
-            guard e.peakDB >= AudioEnvelope.silenceDB, e.count > 0 else { continue }
+            guard ClipCheck.unusable(hasVideo: input.info.video != nil, hasAudio: true, readError: summary.readError,
+                                     audioDecodedFrames: audio.decodedFrames, audioCorruptPackets: audio.corruptPackets,
+                                     audioPeakDB: e.peakDB, steps: e.count) == nil else { continue }
             sum += e.values.reduce(0.0) { $0 + Double($1) }
             count += e.count
             used += 1

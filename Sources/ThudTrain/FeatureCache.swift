@@ -35,14 +35,26 @@ public enum FaultReason: String, Sendable, CaseIterable, Codable {
     case tooShort = "too short"
     case badHits = "hit list unreadable or out of range"
 
+    /// A media error from opening or decoding (the rule's own reasons come typed, below).
     init(_ error: MediaError) {
         switch error.kind {
         case .notFound: self = .missing
         case .noVideo: self = .noVideo
         case .noAudio: self = .noAudio
-        case .audioUnusable: self = error.problem.contains("silent") ? .audioSilent : .audioUndecodable
+        case .audioUnusable: self = .audioUndecodable
         case .tooShort: self = .tooShort
         default: self = .notMedia
+        }
+    }
+
+    init(_ reason: UnusableReason) {
+        switch reason {
+        case .noVideo: self = .noVideo
+        case .noAudio: self = .noAudio
+        case .endsEarly: self = .notMedia
+        case .audioUndecodable, .audioMostlyUndecodable: self = .audioUndecodable
+        case .audioSilent: self = .audioSilent
+        case .tooShort: self = .tooShort
         }
     }
 }
@@ -129,19 +141,19 @@ public final class FeatureCache: @unchecked Sendable {
             writeAtomically(encodeEntry(prepared), to: entry)
             prepared.trueHits = trueHits
             return .ready(prepared, fromCache: false)
-        case .failure(let error):
-            let reason = FaultReason(error)
-            writeAtomically(Array("\(reason.rawValue)|\(error.message)".utf8), to: faultEntry)
-            return .faulty(reason, error.message)
+        case .failure(let unusable):
+            writeAtomically(Array("\(unusable.reason.rawValue)|\(unusable.message)".utf8), to: faultEntry)
+            return .faulty(unusable.reason, unusable.message)
         }
     }
 
     /// One pass over the file: video steps at the model's size and the first audio stream together.
-    func decode(_ clip: DatasetClip) -> Result<PreparedClip, MediaError> {
+    func decode(_ clip: DatasetClip) -> Result<PreparedClip, Unusable> {
         do {
             let input = try MediaInput(path: clip.path)
-            guard input.info.video != nil else { throw MediaError(.noVideo, file: input.name, "no video stream") }
-            guard input.info.audio != nil else { throw MediaError(.noAudio, file: input.name, "no audio stream") }
+            if let missing = ClipCheck.missingStream(hasVideo: input.info.video != nil, hasAudio: input.info.audio != nil) {
+                throw Unusable(reason: missing, file: input.name)
+            }
             var frames: [UInt8] = []
             // A hint, capped at 10 minutes: the container's claim may be anything (the array grows from what decodes).
             frames.reserveCapacity(Int(min(input.info.durationSeconds ?? 5, 600) * 12 + 2) * width * height)
@@ -150,30 +162,34 @@ public final class FeatureCache: @unchecked Sendable {
                 frames.append(contentsOf: step.pixels)
                 return true
             })
-            if let readError = summary.readError { throw MediaError(.truncated, file: input.name, "ends early (\(readError))") }
-            let audio = summary.audio!
-            if audio.decodedFrames == 0 || audio.corruptPackets > audio.decodedFrames {
-                throw MediaError(.audioUnusable, file: input.name, "audio does not decode (\(audio.corruptPackets) corrupt packets)")
+            let decodedEnvelope = summary.audio.flatMap { $0.decodedFrames > 0 ? AudioEnvelope(samples: $0.samples, sampleRate: $0.sampleRate) : nil }
+            // The same rule as `thud probe` and `thud eval` (ClipCheck.unusable).
+            if let reason = ClipCheck.unusable(summary, hasVideo: true, envelope: decodedEnvelope, minimumSeconds: minimumSeconds) {
+                throw Unusable(reason: reason, file: input.name)
             }
-            let envelope = AudioEnvelope(samples: audio.samples, sampleRate: audio.sampleRate)
-            if envelope.peakDB < AudioEnvelope.silenceDB {
-                throw MediaError(.audioUnusable, file: input.name, "audio is silent")
-            }
+            let audio = summary.audio!, envelope = decodedEnvelope!
             let steps = min(summary.steps, envelope.count)
-            if Double(steps) / 12 < minimumSeconds {
-                throw MediaError(.tooShort, file: input.name, "too short (\(steps) steps)")
-            }
             let onsets = AudioOnsets.steps(samples: audio.samples, sampleRate: audio.sampleRate, stepCount: steps,
                                            peakLevel: envelope.peakLevel)
             return .success(PreparedClip(clip: clip, steps: steps, width: width, height: height,
                                          frames: Array(frames.prefix(steps * width * height)),
                                          targets: Array(envelope.values.prefix(steps)), db: Array(envelope.db.prefix(steps)),
                                          onsets: onsets, trueHits: nil))
+        } catch let unusable as Unusable {
+            return .failure(unusable)
         } catch let error as MediaError {
-            return .failure(error)
+            return .failure(Unusable(error: error))
         } catch {
-            return .failure(MediaError(.internalError, file: clip.path, "\(error)"))
+            return .failure(Unusable(error: MediaError(.internalError, file: clip.path, "\(error)")))
         }
+    }
+
+    /// Why decoding a clip gave no training clip: the rule's typed reason when it was the rule, else the media error.
+    struct Unusable: Error {
+        var reason: FaultReason
+        var message: String
+        init(reason: UnusableReason, file: String) { self.reason = FaultReason(reason); message = reason.error(file: file).message }
+        init(error: MediaError) { reason = FaultReason(error); message = error.message }
     }
 
     // Entry layout: magic, version, steps, width, height (UInt32 little-endian), frames, targets, db, onsets (Float32),
