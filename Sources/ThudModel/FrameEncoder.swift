@@ -71,20 +71,9 @@ public final class ConvEncoder: FrameEncoder {
         let n = inputWidth * inputHeight
         precondition(current.count == n && previous.count == n && beforePrevious.count == n,
                      "frame must be \(inputWidth)x\(inputHeight) gray8")
-        let frame = inputPlanes.pointer, diff = inputPlanes.pointer + n
-        let scale: Float = 1.0 / 255.0
-        for i in 0..<n {
-            let x = Float(current[i]) * scale
-            frame[i] = x
-            // Same float ops as the reference ((x/255 − prev/255)·gain), so both sides agree bit for bit here.
-            diff[i] = (x - Float(previous[i]) * scale) * differenceGain
-        }
-        if hasPreviousDifference {
-            let previousDiff = diff + n
-            for i in 0..<n {
-                previousDiff[i] = (Float(previous[i]) * scale - Float(beforePrevious[i]) * scale) * differenceGain
-            }
-        }
+        Kernels.encoderInputPlanes(current: current.baseAddress!, previous: previous.baseAddress!,
+                                   beforePrevious: beforePrevious.baseAddress!, count: n, differenceGain: differenceGain,
+                                   withPreviousDifference: hasPreviousDifference, into: inputPlanes.pointer)
         var input = UnsafePointer(inputPlanes.pointer)
         for layer in layers {
             Kernels.im2col3x3(input: input, channels: layer.inChannels, height: layer.inHeight, width: layer.inWidth,

@@ -154,6 +154,25 @@ public enum Kernels {
         2 * height * convOutputSize(width, stride: 2)
     }
 
+    /// The conv encoder's input planes from gray8 frames of `count` pixels: [x/255, (x − previous)/255 × gain] and,
+    /// when `planes` has room for three (withPreviousDifference), (previous − beforePrevious)/255 × gain. One place
+    /// for streaming (ConvEncoder) and training (TrainingWorker), so both see the same floats bit for bit.
+    @inline(__always)
+    public static func encoderInputPlanes(current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>,
+                                          beforePrevious: UnsafePointer<UInt8>, count n: Int, differenceGain gain: Float,
+                                          withPreviousDifference: Bool, into planes: UnsafeMutablePointer<Float>) {
+        let frame = planes, diff = planes + n
+        let scale: Float = 1.0 / 255.0
+        for i in 0..<n {
+            let x = Float(current[i]) * scale
+            frame[i] = x
+            diff[i] = (x - Float(previous[i]) * scale) * gain
+        }
+        guard withPreviousDifference else { return }
+        let previousDiff = diff + n
+        for i in 0..<n { previousDiff[i] = (Float(previous[i]) * scale - Float(beforePrevious[i]) * scale) * gain }
+    }
+
     /// Per-row bias then ReLU on a [rows × cols] block (conv output: one row per output channel).
     public static func addRowBiasReLU(_ data: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
                                       bias: UnsafePointer<Float>) {

@@ -207,21 +207,12 @@ final class TrainingWorker {
         return (current, previous, beforePrevious)
     }
 
-    /// [x/255, (x − previous)/255 × gain] and, with the third plane, (previous − beforePrevious)/255 × gain, with the
-    /// same float operations as ConvEncoder.encode.
+    /// Kernels.encoderInputPlanes of row r's frames (the same floats ConvEncoder.encode streams).
     private func fillInputPlanes(row r: Int, into planes: UnsafeMutablePointer<Float>) {
         let (current, previous, beforePrevious) = framePointers(row: r)
-        let n = plan.frameSize, frame = planes, diff = planes + n
-        let scale: Float = 1.0 / 255.0
-        let gain = plan.architecture.encoder.effectiveDifferenceGain
-        for i in 0..<n {
-            let x = Float(current[i]) * scale
-            frame[i] = x
-            diff[i] = (x - Float(previous[i]) * scale) * gain
-        }
-        guard plan.inputPlaneCount == 3 else { return }
-        let previousDiff = diff + n
-        for i in 0..<n { previousDiff[i] = (Float(previous[i]) * scale - Float(beforePrevious[i]) * scale) * gain }
+        Kernels.encoderInputPlanes(current: current, previous: previous, beforePrevious: beforePrevious, count: plan.frameSize,
+                                   differenceGain: plan.architecture.encoder.effectiveDifferenceGain,
+                                   withPreviousDifference: plan.inputPlaneCount == 3, into: planes)
     }
 
     /// Forward over the loaded shard. `resetState`: start from zero (h, c); otherwise from block 0 as left by
