@@ -7,10 +7,13 @@
 // seen the bounce itself. The price is d steps of latency, exposed as `latencySteps`.
 import Foundation
 
-/// One described step: the envelope (and onset output) of step `step`, and the hit the picker confirmed with it (its
-/// peak is the step before: PeakPicker.latencySteps).
+/// One described step: the envelope (and onset output) of step `step` at `time`, and the hit the picker confirmed
+/// with it (its peak is the step described before: PeakPicker.latencySteps). `step` and `time` are the ones the
+/// step's frame came with (process(frame:step:time:)), so a live source that skipped steps keeps its own numbering,
+/// and so does the hit: its `step` and `time` are its peak's.
 public struct DescribedStep: Equatable, Sendable {
     public var step: Int
+    public var time: Double
     public var envelope: Float
     public var onset: Float
     public var hit: HitEvent?
@@ -27,17 +30,29 @@ public final class EnvelopeStream {
     /// Frames fed since init or the last reset (held frames at the end not counted).
     public private(set) var framesSeen = 0
 
+    /// The step number and time each of the last outputDelaySteps + 2 frames came with, by frame count: a delayed
+    /// model describes frame k's step while frame k + delay is fed, and its hit's peak is the step described before.
+    private let labels: UnsafeMutableBufferPointer<(step: Int, time: Double)>
+
     public init(model: StreamingModel, picker configuration: PeakPicker.Configuration) {
         self.model = model
         var configuration = configuration
         configuration.stepRateHz = model.stepRateHz
         picker = PeakPicker(configuration: configuration)
+        labels = .allocate(capacity: model.outputDelaySteps + 2)
+        labels.initialize(repeating: (0, 0))
     }
 
-    /// The next frame of the stream (width × height gray8). Returns the step it completes the description of: step
-    /// `frames seen − 1 − outputDelaySteps`, or nil while the first `outputDelaySteps` frames are seen (their outputs
-    /// describe the time before the stream). Allocates nothing.
-    public func process(frame: UnsafeBufferPointer<UInt8>) -> DescribedStep? {
+    deinit { labels.deallocate() }
+
+    /// The next frame of the stream (width × height gray8), showing step `step` at `time` (by default the frame's
+    /// count and count / rate: a file's steps come one after another; a live clock passes its own, which may skip).
+    /// Returns the step it completes the description of, the one fed outputDelaySteps frames earlier, or nil while
+    /// the first `outputDelaySteps` frames are seen (their outputs describe the time before the stream). Allocates
+    /// nothing.
+    public func process(frame: UnsafeBufferPointer<UInt8>, step: Int? = nil, time: Double? = nil) -> DescribedStep? {
+        let label = step ?? framesSeen
+        labels[framesSeen % labels.count] = (label, time ?? Double(label) / model.stepRateHz)
         let envelope = model.step(frame: frame)
         framesSeen += 1
         return described(envelope)
@@ -52,7 +67,7 @@ public final class EnvelopeStream {
                 if let d = described(model.stepOnLastFrame()) { body(d) }
             }
         }
-        return picker.finish()
+        return picker.finish().map(labelled)
     }
 
     /// Back to the start of a stream (zero model state, empty picker history).
@@ -63,10 +78,19 @@ public final class EnvelopeStream {
     }
 
     private func described(_ envelope: Float) -> DescribedStep? {
-        let step = model.stepIndex - 1 - outputDelaySteps
-        guard step >= 0 else { return nil }
-        let onset = model.lastOnset
-        return DescribedStep(step: step, envelope: envelope, onset: onset, hit: picker.process(envelope, onset: onset))
+        // The count of the frame whose step this output describes (held frames at the end count on).
+        let frame = model.stepIndex - 1 - outputDelaySteps
+        guard frame >= 0 else { return nil }
+        let onset = model.lastOnset, label = labels[frame % labels.count]
+        return DescribedStep(step: label.step, time: label.time, envelope: envelope, onset: onset,
+                             hit: picker.process(envelope, onset: onset).map(labelled))
+    }
+
+    /// A hit as the picker reports it (its peak by the picker's own count, which is the frame count here) with the
+    /// step number and time its peak's frame came with.
+    private func labelled(_ hit: HitEvent) -> HitEvent {
+        let label = labels[hit.step % labels.count]
+        return HitEvent(step: label.step, time: label.time, strength: hit.strength)
     }
 }
 

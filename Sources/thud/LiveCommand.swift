@@ -84,7 +84,7 @@ struct LiveRunner {
         // Live steps already come in real time: no pacing, and the audio thread asks for real-time priority.
         let sink = try sound.makeSonifier(realtime: true).map { SoundSink(sonifier: $0, pacer: nil) }
         defer { sink?.finish() }
-        let loop = PredictionLoop(model: model, picker: picker)
+        let stream = EnvelopeStream(model: model, picker: picker)
         let printer: StepPrinter? = terminalView && jsonl == nil ? nil : StepPrinter(format: .jsonl, out: try LineWriter(path: jsonl ?? "-"))
         let view = terminalView ? LiveView() : nil
         // Ctrl-C / SIGTERM: ask the session to stop; nextStep then returns nil and the loop ends normally.
@@ -108,7 +108,7 @@ struct LiveRunner {
         var served = 0
         while let captured = try session.nextStep() {
             // A delayed model (EnvelopeStream) describes nothing for its first frames.
-            if let step = loop.process(session.pixels, index: captured.index, time: captured.time) {
+            if let step = stream.process(frame: session.pixels, step: captured.index, time: captured.time) {
                 printer?.write(step)
                 sink?.submit(step)
                 view?.draw(step: step, statistics: session.statistics, latency: captured.latency)
@@ -117,7 +117,7 @@ struct LiveRunner {
             served += 1
             if let frames, served >= frames { break }
         }
-        loop.finish { step in
+        _ = stream.finish { step in
             printer?.write(step)
             sink?.submit(step)
         }
@@ -140,7 +140,7 @@ final class LiveView {
     private var fps = 0.0
     private static let bars = Array("▁▂▃▄▅▆▇█")
 
-    func draw(step: PredictedStep, statistics s: CaptureStatistics, latency: Double) {
+    func draw(step: DescribedStep, statistics s: CaptureStatistics, latency: Double) {
         history[next % history.count] = step.envelope
         next += 1
         if step.hit != nil { flash = 3 }

@@ -52,66 +52,27 @@ struct PredictCommand: ParsableCommand {
             let media = try MediaInput(path: input)
             let sink = try sound.makeSonifier(realtime: false).map { SoundSink(sonifier: $0, pacer: RealtimePacer()) }
             defer { sink?.finish() }
-            let loop = PredictionLoop(model: streaming, picker: picker)
+            // encoder → LSTM → head (StreamingModel) → peak picker, each result on the step it describes.
+            let stream = EnvelopeStream(model: streaming, picker: picker)
             let output = StepPrinter(format: format)
             output.begin()
-            func emit(_ predicted: PredictedStep) {
-                output.write(predicted)
-                sink?.submit(predicted)
+            func emit(_ described: DescribedStep) {
+                output.write(described)
+                sink?.submit(described)
             }
             let request = VideoStepRequest(width: streaming.inputWidth, height: streaming.inputHeight, pixelFormat: .gray8)
             let summary = try media.decode(video: request, audio: false, warn: warnLine) { step in
-                if let predicted = loop.process(step.pixels, index: step.index, time: step.time) { emit(predicted) }
+                if let described = stream.process(frame: step.pixels, step: step.index, time: step.time) { emit(described) }
                 return true
             }
-            loop.finish(emit)
+            // A hit at the very last step is confirmed after the input: no line carries it.
+            _ = stream.finish(emit)
             if let error = summary.readError {
                 throw MediaError(.truncated, file: media.name, "input ends early (\(error))")
             }
         } catch {
             throw exitWith(error)
         }
-    }
-}
-
-/// One step's result, as printed.
-struct PredictedStep {
-    var index: Int
-    var time: Double
-    var envelope: Float
-    /// The hit confirmed at this step (its peak was `latencySteps` earlier).
-    var hit: HitEvent?
-}
-
-/// encoder → LSTM → head (inside StreamingModel) → peak picker (EnvelopeStream), one 12 Hz frame at a time, each result
-/// on the step it describes. Shared by `predict` and `live`; allocates nothing per step.
-final class PredictionLoop {
-    let stream: EnvelopeStream
-    /// The step index and time of the last `outputDelaySteps + 1` frames fed, by frame count: a delayed model
-    /// describes frame k's step while frame k + delay is fed, and a live source may have skipped steps in between,
-    /// so a step's label is the one its own frame came with.
-    private var labels: [(index: Int, time: Double)]
-
-    init(model: StreamingModel, picker configuration: PeakPicker.Configuration) {
-        stream = EnvelopeStream(model: model, picker: configuration)
-        labels = Array(repeating: (0, 0), count: model.outputDelaySteps + 1)
-    }
-
-    /// The step this frame completes; nil for a delayed model's first frames (they describe no step of the input).
-    func process(_ pixels: UnsafeBufferPointer<UInt8>, index: Int, time: Double) -> PredictedStep? {
-        labels[stream.framesSeen % labels.count] = (index, time)
-        return stream.process(frame: pixels).map(predicted)
-    }
-
-    /// End of the input: the steps a delayed model has not yet described, from its last frame held still. (A hit at
-    /// the very last step would be confirmed after the input: no line carries it, as before.)
-    func finish(_ body: (PredictedStep) -> Void) {
-        _ = stream.finish { body(predicted($0)) }
-    }
-
-    private func predicted(_ d: DescribedStep) -> PredictedStep {
-        let label = labels[d.step % labels.count]
-        return PredictedStep(index: label.index, time: label.time, envelope: d.envelope, hit: d.hit)
     }
 }
 
@@ -124,7 +85,7 @@ struct StepPrinter {
         if format == .csv { out.write("t,envelope,hit,strength") }
     }
 
-    func write(_ s: PredictedStep) {
+    func write(_ s: DescribedStep) {
         let t = fixed(s.time), e = fixed(Double(s.envelope))
         switch format {
         case .jsonl:

@@ -54,7 +54,7 @@ struct SoundSink {
     /// knocks come out when their hits happen, not in one burst.
     let pacer: RealtimePacer?
 
-    func submit(_ step: PredictedStep) {
+    func submit(_ step: DescribedStep) {
         pacer?.wait(untilStreamTime: step.time)
         if let hit = step.hit { _ = sonifier.submitHit(strength: hit.strength) }
         _ = sonifier.submitEnvelope(step.envelope)

@@ -27,6 +27,47 @@ final class StreamingModelTests: XCTestCase {
         try checkDelayedValuesLandOnTheirSteps(previousDifferencePlane: true)
     }
 
+    /// A live clock skips steps when the loop falls behind: the stream carries each frame's own step number and time
+    /// through the model's delay, onto the step it describes and onto the hit whose peak it is, so no caller keeps a
+    /// second count. The values are the same as for consecutive steps (the model sees the same frames).
+    func testSkippedStepNumbersAndTimesTravelThroughTheDelayToStepsAndHits() throws {
+        // The weight-free motion encoder: the flashes below reach the random LSTM undiminished.
+        var arch = ModelArchitecture.motionEnergyDefault
+        arch.input = InputSpec(width: 32, height: 32)
+        arch.outputDelaySteps = 2
+        let file = ModelFile.random(architecture: arch, seed: 11)
+        let n = 10
+        // Flashes on some frames, dark ones between: the random model's output rises and falls with them.
+        let frames = (0..<n).flatMap { t in [UInt8](repeating: [0, 3, 4, 7].contains(t) ? 0 : 255, count: 1024) }
+        let labels = [0, 1, 2, 5, 6, 7, 11, 12, 20, 21]
+        // Every local maximum of the envelope is a hit (no threshold, no gap), so the random model's wiggles give some.
+        let picker = PeakPicker.Configuration(detection: .level, sensitivity: 0, margin: -1, minStrength: 0, minGapSteps: 1)
+        func run(_ steps: [Int]?) throws -> (described: [DescribedStep], last: HitEvent?) {
+            let stream = EnvelopeStream(model: try StreamingModel(file: file), picker: picker)
+            var out: [DescribedStep] = []
+            frames.withUnsafeBufferPointer { fp in
+                for t in 0..<n {
+                    let frame = UnsafeBufferPointer(rebasing: fp[(t * 1024)..<((t + 1) * 1024)])
+                    if let d = stream.process(frame: frame, step: steps?[t], time: steps.map { Double($0[t]) / 12 + 0.001 }) { out.append(d) }
+                }
+            }
+            let last = stream.finish { out.append($0) }
+            return (out, last)
+        }
+        let plain = try run(nil), skipped = try run(labels)
+        XCTAssertEqual(plain.described.map(\.step), Array(0..<n))
+        XCTAssertEqual(plain.described.map(\.time), (0..<n).map { Double($0) / 12 })
+        XCTAssertEqual(skipped.described.map(\.step), labels, "each described step is the one its frame came with")
+        XCTAssertEqual(skipped.described.map(\.time), labels.map { Double($0) / 12 + 0.001 })
+        XCTAssertEqual(skipped.described.map(\.envelope), plain.described.map(\.envelope))
+        let plainHits = plain.described.compactMap(\.hit) + (plain.last.map { [$0] } ?? [])
+        let skippedHits = skipped.described.compactMap(\.hit) + (skipped.last.map { [$0] } ?? [])
+        XCTAssert(plainHits.contains { labels[$0.step] != $0.step }, "a hit after a skip: \(plainHits.map(\.step))")
+        XCTAssertEqual(skippedHits.map(\.step), plainHits.map { labels[$0.step] }, "a hit carries its peak's own step")
+        XCTAssertEqual(skippedHits.map(\.time), plainHits.map { Double(labels[$0.step]) / 12 + 0.001 })
+        XCTAssertEqual(skippedHits.map(\.strength), plainHits.map(\.strength))
+    }
+
     private func checkDelayedValuesLandOnTheirSteps(previousDifferencePlane: Bool) throws {
         var arch = smallConvArchitecture
         arch.onsetOutput = true
