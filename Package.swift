@@ -37,7 +37,11 @@ let package = Package(
         // The synthetic audio-visual corpus: physics, rendering, impact sounds.
         .target(name: "ThudSynth", dependencies: ["ThudMedia"]),
 
+        // The runtime loop: a source (file, pipe, camera) → EnvelopeStream → sinks (lines, sound, live view).
+        .target(name: "ThudRuntime", dependencies: ["ThudMedia", "ThudModel", "ThudSound"]),
+
         .executableTarget(name: "thud", dependencies: [
+            "ThudRuntime",
             "ThudMedia", "ThudModel", "ThudSound", "ThudEval", "ThudFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -63,6 +67,7 @@ let package = Package(
         .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudFiles", "ThudTestSupport"]),
         .testTarget(name: "ThudTrainTests", dependencies: ["ThudTrain", "ThudModel", "ThudEval", "ThudTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ThudRuntimeTests", dependencies: ["ThudRuntime", "ThudMedia", "ThudModel", "ThudTestSupport"]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
         // Depends on thud-capture-check so that building the tests builds the binary the VM runs.

@@ -17,6 +17,10 @@ public struct DescribedStep: Equatable, Sendable {
     public var envelope: Float
     public var onset: Float
     public var hit: HitEvent?
+
+    public init(step: Int, time: Double, envelope: Float, onset: Float, hit: HitEvent?) {
+        self.step = step; self.time = time; self.envelope = envelope; self.onset = onset; self.hit = hit
+    }
 }
 
 public final class EnvelopeStream {

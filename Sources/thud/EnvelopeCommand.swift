@@ -1,5 +1,6 @@
 import ArgumentParser
 import ThudMedia
+import ThudRuntime
 
 struct EnvelopeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

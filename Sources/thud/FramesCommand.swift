@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ThudMedia
+import ThudRuntime
 
 struct FramesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ThudMedia
 import ThudModel
+import ThudRuntime
 import ThudSound
 
 struct PredictCommand: ParsableCommand {
@@ -44,58 +45,21 @@ struct PredictCommand: ParsableCommand {
             let picker = try hits.configuration(for: streaming, path: modelPath)
             if input.hasPrefix("/dev/video") {
                 // A camera: the live loop, writing the same JSON lines.
-                try LiveRunner(device: input, model: streaming, picker: picker,
-                               request: CaptureRequest(outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight),
-                               jsonl: "-", frames: nil, terminalView: false, sound: sound).run()
+                try LiveLoop(device: input, model: streaming, picker: picker,
+                             request: CaptureRequest(outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight),
+                             jsonl: "-", steps: nil, terminalView: false, sonifier: try sound.makeSonifier(realtime: true)).run()
                 return
             }
             let media = try MediaInput(path: input)
-            let sink = try sound.makeSonifier(realtime: false).map { SoundSink(sonifier: $0, pacer: RealtimePacer()) }
-            defer { sink?.finish() }
-            // encoder → LSTM → head (StreamingModel) → peak picker, each result on the step it describes.
-            let stream = EnvelopeStream(model: streaming, picker: picker)
-            let output = StepPrinter(format: format)
-            output.begin()
-            func emit(_ described: DescribedStep) {
-                output.write(described)
-                sink?.submit(described)
-            }
-            let request = VideoStepRequest(width: streaming.inputWidth, height: streaming.inputHeight, pixelFormat: .gray8)
-            let summary = try media.decode(video: request, audio: false, warn: warnLine) { step in
-                if let described = stream.process(frame: step.pixels, step: step.index, time: step.time) { emit(described) }
-                return true
-            }
-            // A hit at the very last step is confirmed after the input: no line carries it.
-            _ = stream.finish(emit)
-            if let error = summary.readError {
-                throw MediaError(.truncated, file: media.name, "input ends early (\(error))")
-            }
+            // A file is predicted far faster than real time: with sound, steps are paced to the clock.
+            let sound = try self.sound.makeSonifier(realtime: false).map { SoundStepSink(sonifier: $0, pacer: RealtimePacer()) }
+            defer { sound?.finish() }
+            let printer = StepPrinter(format: format)
+            printer.begin()
+            try FileRun.run(media, stream: EnvelopeStream(model: streaming, picker: picker),
+                            sinks: [printer] + (sound.map { [$0] } ?? []), warn: warnLine)
         } catch {
             throw exitWith(error)
-        }
-    }
-}
-
-/// Prints steps as JSON lines or CSV rows, one flushed line each.
-struct StepPrinter {
-    let format: OutputFormat
-    var out = LineWriter()
-
-    func begin() {
-        if format == .csv { out.write("t,envelope,hit,strength") }
-    }
-
-    func write(_ s: DescribedStep) {
-        let t = fixed(s.time), e = fixed(Double(s.envelope))
-        switch format {
-        case .jsonl:
-            if let hit = s.hit {
-                out.write("{\"t\": \(t), \"envelope\": \(e), \"hit\": true, \"strength\": \(fixed(Double(hit.strength)))}")
-            } else {
-                out.write("{\"t\": \(t), \"envelope\": \(e), \"hit\": false}")
-            }
-        case .csv:
-            out.write("\(t),\(e),\(s.hit != nil ? 1 : 0),\(s.hit.map { fixed(Double($0.strength)) } ?? "")")
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ThudMedia
+import ThudRuntime
 
 struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Foundation
 import ThudFiles
 import ThudEval
 import ThudMedia
+import ThudRuntime
 import ThudModel
 import ThudSound
 

@@ -47,22 +47,3 @@ struct SoundOptions: ParsableArguments {
     }
 }
 
-/// Feeds hits (or the envelope) to the sonifier and reports its figures at the end.
-struct SoundSink {
-    let sonifier: HitSonifier
-    /// A file is predicted far faster than real time; with sound on, steps are paced to the clock so that
-    /// knocks come out when their hits happen, not in one burst.
-    let pacer: RealtimePacer?
-
-    func submit(_ step: DescribedStep) {
-        pacer?.wait(untilStreamTime: step.time)
-        if let hit = step.hit { _ = sonifier.submitHit(strength: hit.strength) }
-        _ = sonifier.submitEnvelope(step.envelope)
-    }
-
-    func finish() {
-        sonifier.stop(drain: true)
-        guard sonifier.isEnabled else { return }
-        fputs("thud: sound: \(sonifier.latencyStats); period \(fixed(sonifier.periodSeconds * 1000, 1)) ms, buffer \(fixed(sonifier.bufferSeconds * 1000, 1)) ms; underruns \(sonifier.underruns), suspends \(sonifier.suspends), dropped \(sonifier.dropped)\n", stderr)
-    }
-}

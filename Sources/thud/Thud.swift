@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ThudRuntime
 
 @main
 struct Thud: ParsableCommand {

@@ -1,0 +1,58 @@
+// The runtime's outputs: lines to stdout or a file, each flushed and checked (a line that cannot be written ends the
+// command with exit 74), and the fixed-point numbers they carry.
+import Foundation
+import ThudMedia
+
+/// Lines to stdout, flushed one by one: downstream tools see each step as it is computed, and a slow
+/// reader blocks us (the pipe fills) instead of us buffering without bound. A line that cannot be written (a full
+/// disk, /dev/full, an I/O error) ends the command at once: exit 74, one line naming the output.
+public struct LineWriter {
+    let file: UnsafeMutablePointer<FILE>
+    public let name: String
+
+    public init() { file = stdout; name = "stdout" }
+
+    /// "-" is stdout; anything else is created (or truncated) for writing.
+    public init(path: String) throws {
+        if path == "-" { file = stdout; name = "stdout"; return }
+        guard let f = fopen(path, "w") else {
+            throw MediaError(.writeFailed, file: path, "cannot open for writing: \(String(cString: strerror(errno)))")
+        }
+        file = f
+        name = path
+    }
+
+    public func write(_ line: String) {
+        if fputs(line, file) < 0 || fputc(10, file) == EOF || fflush(file) != 0 { OutputFailure.exit(name) }
+    }
+
+    /// Raw bytes (frames as video), checked like a line.
+    public func write(bytes: UnsafeBufferPointer<UInt8>) {
+        guard bytes.count > 0 else { return }
+        if fwrite(bytes.baseAddress, 1, bytes.count, file) != bytes.count { OutputFailure.exit(name) }
+    }
+}
+
+/// An output that cannot be written mid-run: there is no way to report it through the command's result (the lines
+/// already written cannot be taken back), so it is the one place that ends the process directly.
+public enum OutputFailure {
+    public static func exit(_ name: String) -> Never {
+        let reason = String(cString: strerror(errno))
+        fputs("thud: \(name): cannot be written (\(reason))\n", stderr)
+        Foundation.exit(74)
+    }
+
+    /// After a successful command: stdout's last buffered bytes and its close can fail too (a full disk reports
+    /// at close), and a command whose output was lost has not succeeded.
+    public static func closeStandardOutput() {
+        if fflush(stdout) != 0 || ferror(stdout) != 0 || fclose(stdout) != 0 { exit("stdout") }
+    }
+}
+
+/// How `predict` writes its steps.
+public enum OutputFormat: String, CaseIterable, Sendable {
+    case jsonl, csv
+}
+
+/// Fixed-point numbers for JSON and CSV ("%.6f" keeps step times like 1/12 readable and exact enough).
+public func fixed(_ value: Double, _ digits: Int = 6) -> String { String(format: "%.\(digits)f", value) }
