@@ -34,20 +34,24 @@ struct LiveCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Camera frame rate to ask for (the nearest offered is used).")
     var fps: Double = 30
 
-    @Option(help: "Camera pixel format to ask for (yuyv, uyvy, nv12, yuv420, mjpeg, rgb24, grey…); default: the cheapest the camera offers.")
-    var format: String?
+    // `--format` is `predict`'s output format; here the camera's pixel format has its own name (the old spelling
+    // still works).
+    @Option(name: [.customLong("pixel-format"), .customLong("format", withSingleDash: false)],
+            help: "Camera pixel format to ask for (yuyv, uyvy, nv12, yuv420, mjpeg, rgb24, grey…); default: the cheapest the camera offers.")
+    var pixelFormat: String?
 
     func validate() throws {
-        if let format, FourCC.parse(format) == nil { throw ValidationError("--format \(format) is not a pixel format Thud reads") }
+        if let pixelFormat, FourCC.parse(pixelFormat) == nil { throw ValidationError("--pixel-format \(pixelFormat) is not a pixel format Thud reads") }
         guard fps.isFinite, fps > 0, fps <= 1000 else { throw ValidationError("--fps must be a frame rate above 0 and at most 1000") }
-        if let frames, frames < 1 { throw ValidationError("--frames must be a whole number of steps, at least 1") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be a whole number of steps, at least 1") }
     }
 
     @Option(help: "Also write the JSON lines to this file ('-' for stdout).")
     var jsonl: String?
 
-    @Option(parsing: .unconditional, help: "Stop after this many steps.")
-    var frames: Int?
+    // It counts 12 Hz steps, not camera frames (the old name, --frames, still works).
+    @Option(name: [.customLong("steps"), .customLong("frames")], parsing: .unconditional, help: "Stop after this many 12 Hz steps.")
+    var steps: Int?
 
     @OptionGroup var hits: HitOptions
 
@@ -60,8 +64,8 @@ struct LiveCommand: ParsableCommand {
             try LiveLoop(device: device, model: streaming, picker: try hits.configuration(for: streaming, path: modelPath),
                            request: CaptureRequest(captureWidth: size.width, captureHeight: size.height,
                                                    outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight,
-                                                   format: format.flatMap(FourCC.parse), framesPerSecond: fps),
-                           jsonl: jsonl, steps: frames, terminalView: isatty(STDOUT_FILENO) != 0 && jsonl != "-",
+                                                   format: pixelFormat.flatMap(FourCC.parse), framesPerSecond: fps),
+                           jsonl: jsonl, steps: steps, terminalView: isatty(STDOUT_FILENO) != 0 && jsonl != "-",
                          sonifier: try sound.makeSonifier(realtime: true)).run()
         } catch {
             throw exitWith(error)

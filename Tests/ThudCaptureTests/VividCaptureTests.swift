@@ -36,11 +36,11 @@ final class VividCaptureTests: XCTestCase {
         var delayedFile = ModelFile.random(architecture: .default, seed: 5)
         delayedFile.header.architecture.outputDelaySteps = 1
         try? delayedFile.write(to: delayed.path)
-        return ["run_cmd live 180 \(thud.path) live /dev/video0 --model \(model.path) --frames 36 --jsonl -",
+        return ["run_cmd live 180 \(thud.path) live /dev/video0 --model \(model.path) --steps 36 --jsonl -",
                 "run_cmd live-delayed 180 \(thud.path) live /dev/video0 --model \(delayed.path) --frames 36 --jsonl -",
                 // Two pixel formats at two frame rates, through thud live itself.
-                "run_cmd live-yuyv30 180 \(thud.path) live /dev/video0 --model \(model.path) --format yuyv --fps 30 --frames 36 --jsonl -",
-                "run_cmd live-nv12-15 180 \(thud.path) live /dev/video0 --model \(model.path) --format nv12 --fps 15 --size 640x360 --frames 36 --jsonl -",
+                "run_cmd live-yuyv30 180 \(thud.path) live /dev/video0 --model \(model.path) --pixel-format yuyv --fps 30 --steps 36 --jsonl -",
+                "run_cmd live-nv12-15 180 \(thud.path) live /dev/video0 --model \(model.path) --pixel-format nv12 --fps 15 --size 640x360 --steps 36 --jsonl -",
                 // predict on a camera never ends by itself: head takes 24 steps and the pipe closes it.
                 "run_cmd live-predict 180 sh -c '\(thud.path) predict --model \(model.path) /dev/video1 | head -n 24'",
                 // On a terminal (a pty from script(1); the guest needs devpts mounted) `thud live` draws its view.
@@ -166,7 +166,7 @@ final class VividCaptureTests: XCTestCase {
         return skipped
     }
 
-    /// `thud live --frames 36 --jsonl -`: 36 predict lines, every step on the 12 Hz grid, strictly increasing, the
+    /// `thud live --steps 36 --jsonl -`: 36 predict lines, every step on the 12 Hz grid, strictly increasing, the
     /// first at 0. Not necessarily k/12 for the k-th line: when the emulated guest falls behind, a stale step is
     /// dropped (newest wins) by design.
     func assertThirtySixLiveLines(_ c: Check, file: StaticString = #filePath, line: UInt = #line) {
