@@ -36,6 +36,10 @@ public struct PredictorResult: Sendable {
     public var envelope: [Float]
     /// The model's onset output, when it has one.
     public var onsets: [Float]? = nil
+    /// Per step, what the model's peak picker judged it by: its detection value and the adaptive threshold it had to
+    /// beat (PeakPicker.judgedDetection/judgedThreshold), for miss analysis (tools/eval/miss_reasons.py).
+    public var pickerDetection: [Float]? = nil
+    public var pickerThreshold: [Float]? = nil
     /// Peak steps of the predicted hits.
     public var hits: [Int]
     public var score: ClipScore
@@ -209,10 +213,17 @@ public final class ClipEvaluator {
 
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
         // The model's values arrive on the steps they describe (EnvelopeStream: a delayed model's lag behind).
+        var judgedDetection: [Float] = [], judgedThreshold: [Float] = []
+        func noteJudgement() {
+            let picker = modelStream.picker
+            guard picker.judgedStep == judgedDetection.count else { return }
+            judgedDetection.append(picker.judgedDetection); judgedThreshold.append(picker.judgedThreshold)
+        }
         func record(_ d: DescribedStep) {
             modelEnvelope.append(d.envelope)
             if model.hasOnsetOutput { modelOnsets.append(d.onset) }
             if let hit = d.hit { modelHits.append(hit.step) }
+            noteJudgement()
         }
         let summary = try input.decode(video: request, audio: true, onStep: { step in
             if let d = modelStream.process(frame: step.pixels) { record(d) }
@@ -225,6 +236,7 @@ public final class ClipEvaluator {
             return true
         })
         if let hit = modelStream.finish(record) { modelHits.append(hit.step) }
+        noteJudgement()   // the last step, judged as the stream ends
         if let hit = motionPicker.finish() { motionHits.append(hit.step) }
         if let hit = motionOnsetPicker.finish() { motionOnsetHits.append(hit.step) }
 
@@ -268,6 +280,8 @@ public final class ClipEvaluator {
         }
         var modelResult = scored(modelEnvelope, modelHits)
         if model.hasOnsetOutput { modelResult.onsets = Array(modelOnsets.prefix(n)) }
+        modelResult.pickerDetection = Array(judgedDetection.prefix(n))
+        modelResult.pickerThreshold = Array(judgedThreshold.prefix(n))
         let results: [Predictor: PredictorResult] = [
             .model: modelResult,
             .motionEnergy: scored(motionEnvelope, motionHits),

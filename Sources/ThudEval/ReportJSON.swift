@@ -40,6 +40,9 @@ extension EvaluationReport {
                 o["hits"] = r.hits
                 o["envelope"] = r.envelope.map { Self.rounded(Double($0)) }
                 if let onsets = r.onsets { o["onsets"] = onsets.map { Self.rounded(Double($0)) } }
+                if let d = r.pickerDetection, let t = r.pickerThreshold {
+                    o["picker"] = ["detection": d.map { Self.rounded(Double($0)) }, "threshold": t.map { Self.rounded(Double($0)) }]
+                }
                 predictors[p.rawValue] = o
             }
             return ["id": e.clip.id, "path": e.clip.path, "class": e.clip.template, "label": e.clip.label,

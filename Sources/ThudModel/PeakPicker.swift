@@ -106,6 +106,12 @@ public final class PeakPicker {
     private var candidateLevel: Float = 0
     private var seen = 0
     private var lastHitStep = Int.min / 2
+    /// The step the last `process` call judged (the one before the value it was given; −1 before the second call),
+    /// its detection value and the adaptive threshold it had to beat: what the picker saw, for miss analysis
+    /// (aubio's get_thresholded_descriptor). A hit also needs a local maximum, the strength and rise gates and the gap.
+    public private(set) var judgedStep = -1
+    public private(set) var judgedDetection: Float = 0
+    public private(set) var judgedThreshold: Float = 0
 
     public init(configuration: Configuration = Configuration()) {
         precondition(configuration.historyLength >= 1 && configuration.minGapSteps >= 1)
@@ -140,7 +146,9 @@ public final class PeakPicker {
             let isLocalMax = peakStep >= 1 && candidate > beforeCandidate && candidate >= detected
             let strongEnough = candidateLevel >= configuration.minStrength
                 && (configuration.detection == .level || candidate >= configuration.minRise)
-            if isLocalMax, strongEnough, peakStep - lastHitStep >= configuration.minGapSteps, candidate > threshold() {
+            let adaptive = threshold()
+            judgedStep = peakStep; judgedDetection = candidate; judgedThreshold = adaptive
+            if isLocalMax, strongEnough, peakStep - lastHitStep >= configuration.minGapSteps, candidate > adaptive {
                 hit = HitEvent(step: peakStep, time: Double(peakStep) / configuration.stepRateHz, strength: candidateLevel)
                 lastHitStep = peakStep
             }
@@ -185,6 +193,7 @@ public final class PeakPicker {
     }
 
     public func reset() {
+        judgedStep = -1; judgedDetection = 0; judgedThreshold = 0
         historyCount = 0; historyNext = 0; seen = 0
         beforeCandidate = 0; candidate = 0; candidateLevel = 0
         lastHitStep = Int.min / 2

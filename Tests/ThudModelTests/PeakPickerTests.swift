@@ -168,4 +168,25 @@ final class PeakPickerRiseTests: XCTestCase {
         XCTAssertTrue(hits([0.9, 0.2, 0.1, 0.1]).isEmpty)
         XCTAssertEqual(hits([0.0, 0.9, 0.2, 0.1]).map(\.hit.step), [1])
     }
+    /// What the picker judged each step by (aubio's thresholded descriptor): the step before the value just given, its
+    /// rise, and median + k·MAD + margin of the rises before it; a hit is a step whose rise beat that (and the gates).
+    func testThePickerExposesEachJudgedStepsDetectionAndThreshold() {
+        let picker = PeakPicker(configuration: .init(detection: .rise, sensitivity: 0, margin: 0.05, minStrength: 0, minRise: 0))
+        let envelope: [Float] = [0.1, 0.1, 0.6, 0.2, 0.2, 0.25, 0.2]
+        XCTAssertEqual(picker.judgedStep, -1)
+        var judged: [(step: Int, detection: Float, threshold: Float, hit: Bool)] = []
+        for v in envelope {
+            let hit = picker.process(v)
+            if picker.judgedStep >= 0 { judged.append((picker.judgedStep, picker.judgedDetection, picker.judgedThreshold, hit != nil)) }
+        }
+        XCTAssertEqual(judged.map(\.step), Array(0..<(envelope.count - 1)))
+        XCTAssertEqual(judged[2].detection, 0.5, accuracy: 1e-6, "step 2 rose by 0.5")
+        XCTAssertEqual(judged[2].threshold, 0.05, accuracy: 1e-6, "median 0 of the rises before it, + margin")
+        XCTAssertTrue(judged[2].hit)
+        XCTAssertEqual(judged[5].detection, 0.05, accuracy: 1e-6)
+        XCTAssertFalse(judged[5].hit, "a rise of 0.05 does not beat a threshold of at least 0.05")
+        XCTAssertGreaterThanOrEqual(judged[5].threshold, 0.05)
+        picker.reset()
+        XCTAssertEqual(picker.judgedStep, -1)
+    }
 }

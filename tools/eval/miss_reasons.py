@@ -11,7 +11,9 @@ hit left unmatched is put under the first reason that holds, judged on the steps
   - no rise: the model's envelope rises by less than half the picker's smallest rise (it did not hear it);
   - small rise: it rises, but by less than the picker's smallest rise;
   - quiet: it rises enough, at an envelope below the picker's threshold;
-  - other: the adaptive threshold (median + k·MAD) or the peak's shape.
+  - threshold: the rise did not beat the picker's adaptive threshold (median + k·MAD + margin of the second before),
+    read from the picker itself (`thud eval` records, per step, what it judged each step by: "picker");
+  - other: the peak's shape (not a local maximum of the rise).
 Beside each miss it asks the same of the audio's own envelope (the training target): whether its one-step rise
 reaches the picker's smallest rise at all, i.e. whether the teacher itself marks that hit on the envelope.
 Counts per reason and per class; the picker is the one the JSON records (its rise detection; the onset output is
@@ -30,7 +32,7 @@ def rises(series):
     return [0.0] + [max(0.0, b - a) for a, b in zip(series, series[1:])]
 
 
-def reason(step, envelope, predicted, min_rise, min_strength, gap=3):
+def reason(step, envelope, predicted, min_rise, min_strength, judged=None, gap=3):
     rise = rises(envelope)
     window = range(max(1, step - 1), min(len(envelope), step + 2))
     if not window:
@@ -46,6 +48,8 @@ def reason(step, envelope, predicted, min_rise, min_strength, gap=3):
         return "quiet"
     if any(0 < best - p < gap for p in predicted):
         return "gap"
+    if judged and best < len(judged["detection"]) and judged["detection"][best] <= judged["threshold"][best]:
+        return "threshold"
     return "other"
 
 
@@ -69,7 +73,7 @@ def main():
         for j, step in enumerate(true):
             if j in found:
                 continue
-            why = reason(step, model["envelope"], predicted, min_rise, min_strength)
+            why = reason(step, model["envelope"], predicted, min_rise, min_strength, model.get("picker"))
             reasons[why] += 1
             by_class[clip["class"]][why] += 1
             window = range(max(1, step - 1), min(len(target_rise), step + 2))
