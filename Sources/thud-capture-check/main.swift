@@ -14,6 +14,7 @@
 // Exit codes: 0, 30 (open/negotiate/start), 31 (lost while streaming), 64 (usage).
 import Glibc
 import ThudMedia
+import ThudBase
 
 func fail(_ code: Int32, _ message: String) -> Never {
     fputs("thud-capture-check: \(message)\n", stderr)
@@ -21,11 +22,8 @@ func fail(_ code: Int32, _ message: String) -> Never {
 }
 
 func parseSize(_ s: String, _ option: String) -> (Int, Int) {
-    let parts = s.lowercased().split(separator: "x")
-    guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 16384, h <= 16384 else {
-        fail(64, "\(option) wants WxH (e.g. 320x240), got '\(s)'")
-    }
-    return (w, h)
+    guard let size = FrameSize.parse(s) else { fail(64, "\(option) wants WxH (e.g. 320x240), got '\(s)'") }
+    return size
 }
 
 struct ControlWrite { var step: Int; var name: String; var value: Int32 }
@@ -124,14 +122,14 @@ if benchConvert {
     let ring = FrameRing(capacity: 8, width: request.outputWidth, height: request.outputHeight)
     let n = frames ?? 2000
     var u0 = rusage(); getrusage(RUSAGE_SELF.rawValue, &u0)
-    let t0 = CaptureClock.now()
+    let t0 = MonotonicClock.seconds()
     allocationMark?(1, 0)
     for i in 0..<n {
         _ = conv.convert(src, bytesUsed: 0, into: dst)
         ring.push(dst, timestamp: Double(i), sequence: UInt32(i))
         _ = ring.take(atOrBefore: Double(i), into: dst)
     }
-    let wall = CaptureClock.now() - t0
+    let wall = MonotonicClock.seconds() - t0
     allocationMark?(2, n)
     var u1 = rusage(); getrusage(RUSAGE_SELF.rawValue, &u1)
     let cpu = Double(u1.ru_utime.tv_sec - u0.ru_utime.tv_sec) + Double(u1.ru_utime.tv_usec - u0.ru_utime.tv_usec) * 1e-6
@@ -202,7 +200,7 @@ do {
 
 var usage0 = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage0)
-let wall0 = CaptureClock.now()
+let wall0 = MonotonicClock.seconds()
 var latencies: [Double] = []
 latencies.reserveCapacity(frames ?? Int((duration ?? 1) * 12) + 16)
 var delays: [Double] = []
@@ -249,7 +247,7 @@ do {
     exitCode = 1
 }
 allocationMark?(2, steps)
-let wall = CaptureClock.now() - wall0
+let wall = MonotonicClock.seconds() - wall0
 session.stop()
 var usage1 = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage1)
@@ -257,9 +255,7 @@ func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e
 let cpu = seconds(usage1.ru_utime) + seconds(usage1.ru_stime) - seconds(usage0.ru_utime) - seconds(usage0.ru_stime)
 latencies.sort()
 delays.sort()
-func percentile(_ p: Double, _ xs: [Double] = latencies) -> Double {
-    xs.isEmpty ? .nan : xs[min(xs.count - 1, Int((p * Double(xs.count - 1)).rounded()))]
-}
+func percentile(_ p: Double, _ xs: [Double] = latencies) -> Double { Percentiles.nearestRank(xs, p) }
 /// A JSON number, or null where there is none (no steps: no latency).
 func num(_ x: Double, _ digits: Int) -> String { x.isFinite ? captureFixed(x, digits) : "null" }
 let st = session.statistics

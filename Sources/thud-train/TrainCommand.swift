@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import ThudEval
-import ThudFiles
+import ThudBase
 import ThudModel
 import ThudTrain
 
@@ -226,12 +226,8 @@ struct TrainCommand: ParsableCommand {
                 scores.append(TrainingRun.score(clip: clip, envelope: out.envelope, onsets: out.onsets, picker: settings.picker))
             }
             let all = AggregateScore(scores)
-            console.log(String(format: "test: %d clips  mean r %@  hit P %@ R %@ F1 %.4f", all.clips, TrainingRunFormat.opt(all.meanR),
-                               TrainingRunFormat.opt(all.hits.precision), TrainingRunFormat.opt(all.hits.recall), all.hits.f1))
+            console.log(String(format: "test: %d clips  mean r %@  hit P %@ R %@ F1 %.4f", all.clips, Format.optional(all.meanR),
+                               Format.optional(all.hits.precision), Format.optional(all.hits.recall), all.hits.f1))
         }
     }
-}
-
-enum TrainingRunFormat {
-    static func opt(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
 }

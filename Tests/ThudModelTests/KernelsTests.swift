@@ -1,6 +1,7 @@
 // Each kernel against a naive loop written the obvious way.
 import XCTest
 @testable import ThudModel
+import ThudBase
 
 final class KernelsTests: XCTestCase {
     private func randomValues(_ n: Int, _ rng: inout SplitMix64) -> [Float] {

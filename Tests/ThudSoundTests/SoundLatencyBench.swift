@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import ThudSound
+import ThudBase
 
 /// Latency benchmark, not a test: prints figures, asserts nothing about timing. Skipped unless
 /// THUD_BENCH=1 (run it with tools/bench/sound_latency.sh).
@@ -29,7 +30,7 @@ final class SoundLatencyBench: XCTestCase {
         var submits: [UInt64] = []
         for _ in 0..<hits {
             usleep(UInt32.random(in: 5_000...40_000, using: &rng))
-            submits.append(monotonicNanos())
+            submits.append(MonotonicClock.nanos())
             s.submitHit(strength: 0.6)
         }
         usleep(50_000)

@@ -2,6 +2,7 @@ import CALSA
 import Glibc
 import Synchronization
 @testable import ThudSound
+import ThudBase
 
 /// An in-process ALSA playback "card" built with alsa-lib's ioplug API: a real `snd_pcm_t`
 /// whose hardware pointer advances with CLOCK_MONOTONIC at the nominal rate, like a DAC.
@@ -91,7 +92,7 @@ final class VirtualCard {
     private(set) var firstStartNanos: UInt64 = 0
 
     private func start() {
-        startNanos = monotonicNanos()
+        startNanos = MonotonicClock.nanos()
         startHw = io.pointee.hw_ptr
         running = true
         if starts == 0 { firstStartNanos = startNanos }
@@ -116,7 +117,7 @@ final class VirtualCard {
             return snd_pcm_sframes_t(io.pointee.hw_ptr)
         }
         guard running else { return snd_pcm_sframes_t(io.pointee.hw_ptr) }
-        let elapsed = monotonicNanos() - startNanos
+        let elapsed = MonotonicClock.nanos() - startNanos
         let consumed = startHw + UInt(elapsed * UInt64(io.pointee.rate) / 1_000_000_000)
         if consumed >= io.pointee.appl_ptr {
             running = false  // ran dry: a DAC would now play garbage or stop; ALSA calls it XRUN

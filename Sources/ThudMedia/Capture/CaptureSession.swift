@@ -1,4 +1,5 @@
 import Glibc
+import ThudBase
 
 /// What live capture should deliver. Sizes are width × height in pixels.
 public struct CaptureRequest: Sendable, Equatable {
@@ -220,7 +221,7 @@ public final class CaptureSession {
     }
 
     private func handle(_ frame: V4L2Source.Frame) throws {
-        let arrival = CaptureClock.now()
+        let arrival = MonotonicClock.seconds()
         // Sequence gaps are frames the driver dropped (no free buffer, or the device skipped them).
         // Wrapping arithmetic keeps a 32-bit wrap from looking like four billion drops.
         var lost = 0
