@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Thud: hears video. The data path is source → ring → encoder → LSTM → head → peak picker → sinks,
-// and the targets mirror it. Arrows point one way: CLIs → Train/Eval → Model/Media/Sound → C shims.
+// and the targets mirror it. Arrows point one way: CLIs → Train/Eval → Model/Media/Sound → ThudBase and the C shims.
 // The runtime (`thud`) never links ThudTrain.
 import PackageDescription
 
@@ -54,18 +54,23 @@ let package = Package(
         // Streaming-model benchmark (tools/bench/model_bench.sh runs it next to PyTorch).
         .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel", "ThudBase"], path: "tools/bench/model_bench"),
         .executableTarget(name: "thud-bench-train", dependencies: ["ThudTrain", "ThudModel", "ThudEval"], path: "tools/bench/train_bench"),
+        // Sound-sink latency and audio-thread allocation workloads (tools/bench/sound_latency.sh, sound_alloc.sh).
+        // Debug builds only: it reaches ThudSound's test hooks with @testable import (a release build prints why not).
+        .executableTarget(name: "thud-bench-sound", dependencies: ["ThudSound", "ThudBase", "ThudSoundTestSupport"], path: "tools/bench/sound_bench"),
 
         // Exercises live capture without the model (used by the vivid VM tests and for figures).
         .executableTarget(name: "thud-capture-check", dependencies: ["ThudMedia", "ThudBase"]),
 
         // Shared by the test targets: clips with a frame counter in the picture, temp dirs, running executables.
         .target(name: "ThudTestSupport", dependencies: ["ThudMedia"], path: "Tests/ThudTestSupport"),
+        // ALSA without a sound card for the sound tests and benchmarks: the file>null fixture and a device-paced virtual card.
+        .target(name: "ThudSoundTestSupport", dependencies: ["CALSA", "ThudBase", "ThudSound"], path: "Tests/ThudSoundTestSupport"),
         .testTarget(name: "ThudBaseTests", dependencies: ["ThudBase"]),
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudModelTests", dependencies: ["ThudBase", "ThudModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudBase", "ThudTestSupport"]),
         .testTarget(name: "ThudTrainTests", dependencies: ["ThudBase", "ThudTrain", "ThudModel", "ThudEval", "ThudTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
+        .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound", "ThudBase", "ThudSoundTestSupport"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
         // Depends on thud-capture-check so that building the tests builds the binary the VM runs.
         .testTarget(name: "ThudCaptureTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "thud-capture-check", "thud"]),

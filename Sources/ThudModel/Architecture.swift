@@ -15,7 +15,7 @@ public enum EncoderKind: String, Codable, Sendable {
 public struct InputSpec: Codable, Equatable, Sendable {
     public var width: Int
     public var height: Int
-    /// Pixel format the model expects: 8-bit luma, row-major, tightly packed (see CONVENTIONS.md).
+    /// Pixel format the model expects: 8-bit luma, row-major, tightly packed (README.md, "The streaming model").
     public var pixelFormat: String
     /// How pixels become floats. Only "x/255" is defined (format version 1).
     public var normalisation: String

@@ -165,8 +165,9 @@ public final class HitSonifier {
     /// The rendered knock of the current voice (peak-normalized), for tests and docs.
     public var knockTable: KnockTable? { sink?.renderer.table }
 
-    /// Test hook: stall the audio thread once for `seconds` before its next write.
-    public func _stallWriterOnce(seconds: Double) {
+    /// Test hook (internal: tests reach it with `@testable import`): stall the audio thread once for `seconds`
+    /// before its next write.
+    func stallWriterOnce(seconds: Double) {
         sink?.stallNanos.store(UInt64(seconds * 1e9), ordering: .releasing)
     }
 }

@@ -158,8 +158,6 @@ public final class TrainingRun {
         get { trainer.threadCount }
         set { trainer.threadCount = newValue }
     }
-    /// Stops after this many batches (a test hook standing in for kill -9).
-    public var stopAfterBatches: Int?
     /// Called after each batch with the number of batches run so far (a test hook).
     public var afterBatch: (Int) -> Void = { _ in }
 
@@ -320,7 +318,7 @@ public final class TrainingRun {
             let started = Date()
             var lossSum = state.partialLossSum, lossCount = state.partialLossCount
             for b in state.nextBatch..<batchCount {
-                if interrupted() || stopAfterBatches.map({ batchesRun >= $0 }) == true {
+                if interrupted() {
                     state.nextBatch = b
                     state.partialLossSum = lossSum
                     state.partialLossCount = lossCount

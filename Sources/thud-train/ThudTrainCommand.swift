@@ -106,7 +106,7 @@ struct DataOptions: ParsableArguments {
         let prepared = PreparedDataset.prepare(dataset, filter: filter, cache: cache, splits: splits, jobs: jobs) { done, total in
             let rate = Double(done) / max(Date().timeIntervalSince(started), 1e-9)
             console.progress(String(format: "decoding %d/%d clips  %.1f clips/s  ETA %@", done, total, rate,
-                                    rate > 0 ? "\(Int(Double(total - done) / rate))s" : "?"))
+                                    rate > 0 ? Format.duration(Double(total - done) / rate) : "?"))
         }
         console.endProgress()
         for line in prepared.reportLines() { console.log(line) }

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import ThudSound
 import ThudBase
+import ThudSoundTestSupport
 
 /// End-to-end through real alsa-lib: `default` → file plugin → null, PCM read back.
 final class SoundSinkFileTests: XCTestCase {
@@ -95,7 +96,7 @@ final class SoundSinkFileTests: XCTestCase {
         var nextFree = 0
         for k in 0..<3 {
             let before = s.underruns
-            s._stallWriterOnce(seconds: 0.05)  // 50 ms stall against a 10 ms buffer
+            s.stallWriterOnce(seconds: 0.05)  // 50 ms stall against a 10 ms buffer
             XCTAssertTrue(waitUntil(5) { s.underruns > before }, "stall \(k) ran the device dry")
             XCTAssertTrue(waitUntil(5) { s.framesWritten > nextFree + 2 * s.periodFrames })
             let start = s.framesWritten

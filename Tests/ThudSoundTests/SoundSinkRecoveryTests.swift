@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 @testable import ThudSound
 import ThudBase
+import ThudSoundTestSupport
 
 /// Underruns and suspends through real alsa-lib state handling, on a card that is paced like
 /// hardware (see VirtualCard): the sink must count them, call snd_pcm_recover, and carry on.
@@ -65,7 +66,7 @@ final class SoundSinkRecoveryTests: XCTestCase {
         var nextFree = 0
         for k in 0..<3 {
             let before = s.underruns
-            s._stallWriterOnce(seconds: 0.04)  // 40 ms without writing against a 10 ms buffer
+            s.stallWriterOnce(seconds: 0.04)  // 40 ms without writing against a 10 ms buffer
             XCTAssertTrue(waitUntil(5) { s.underruns > before }, "stall \(k): alsa-lib reported the xrun")
             XCTAssertTrue(waitUntil(5) { s.framesWritten > nextFree + 2 * s.periodFrames })
             let start = s.framesWritten
