@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// "WxH" (case-insensitive x), both sides positive and at most `FrameSize.maxSide`; nil otherwise. Every tool
 /// that takes a frame size parses it here and words its own error.
@@ -30,8 +31,12 @@ public enum Format {
         return fixed(value, 4)
     }
 
-    /// `value` with `digits` decimals, as printf's "%.Nf" writes it.
+    /// `value` with `digits` decimals, as printf's "%.Nf" writes it ("nan", "inf", "-inf" where not finite), without
+    /// Foundation's String(format:): for log lines, JSON and CSV numbers.
     public static func fixed(_ value: Double, _ digits: Int) -> String {
-        String(format: "%.\(digits)f", value)
+        guard value.isFinite else { return value.isNaN ? "nan" : (value > 0 ? "inf" : "-inf") }
+        var buf = [CChar](repeating: 0, count: 64)
+        _ = withVaList([digits, value]) { vsnprintf(&buf, 64, "%.*f", $0) }
+        return String(cString: buf)
     }
 }

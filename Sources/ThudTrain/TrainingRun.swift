@@ -158,7 +158,8 @@ public final class TrainingRun {
         get { trainer.threadCount }
         set { trainer.threadCount = newValue }
     }
-    /// Called after each batch with the number of batches run so far (a test hook).
+    /// Called after each batch with the number of batches run so far (thud-train's hidden --stop-after-batches and
+    /// --kill-after-batches, the training benchmark's progress).
     public var afterBatch: (Int) -> Void = { _ in }
 
     public init(settings: TrainingSettings, train: [PreparedClip], validation: [PreparedClip], checkpointPath: String,

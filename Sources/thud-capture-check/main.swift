@@ -135,7 +135,7 @@ if benchConvert {
     let cpu = Double(u1.ru_utime.tv_sec - u0.ru_utime.tv_sec) + Double(u1.ru_utime.tv_usec - u0.ru_utime.tv_usec) * 1e-6
         + Double(u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) + Double(u1.ru_stime.tv_usec - u0.ru_stime.tv_usec) * 1e-6
     let fps = request.framesPerSecond ?? 30
-    print("{\"bench\":\"convert+ring\",\"format\":\"\(fmt)\",\"size\":\"\(w)x\(h)\",\"model_size\":\"\(request.outputWidth)x\(request.outputHeight)\",\"frames\":\(n),\"us_per_frame\":\(captureFixed(wall / Double(n) * 1e6, 1)),\"cpu_us_per_frame\":\(captureFixed(cpu / Double(n) * 1e6, 1)),\"cpu_percent_at_fps\":\(captureFixed(cpu / Double(n) * fps * 100, 2)),\"fps\":\(captureFixed(fps, 1))}")
+    print("{\"bench\":\"convert+ring\",\"format\":\"\(fmt)\",\"size\":\"\(w)x\(h)\",\"model_size\":\"\(request.outputWidth)x\(request.outputHeight)\",\"frames\":\(n),\"us_per_frame\":\(Format.fixed(wall / Double(n) * 1e6, 1)),\"cpu_us_per_frame\":\(Format.fixed(cpu / Double(n) * 1e6, 1)),\"cpu_percent_at_fps\":\(Format.fixed(cpu / Double(n) * fps * 100, 2)),\"fps\":\(Format.fixed(fps, 1))}")
     exit(0)
 }
 
@@ -147,7 +147,7 @@ if listOnly {
             var line = "  \(f.fourcc) (\(f.description))\(f.emulated ? " [libv4l2]" : "")\(f.compressed ? " [compressed]" : ""):"
             if case .discrete(let sizes) = src.frameSizes(f.fourcc) {
                 for s in sizes {
-                    let fps = src.framesPerSecondOptions(f.fourcc, width: s.width, height: s.height).map { captureFixed($0, 1) }
+                    let fps = src.framesPerSecondOptions(f.fourcc, width: s.width, height: s.height).map { Format.fixed($0, 1) }
                     line += " \(s.width)x\(s.height)@[\(fps.joined(separator: ","))]"
                 }
             }
@@ -189,7 +189,7 @@ do {
     session = try CaptureSession(device: path, request: request)
 } catch let e as CaptureError { fail(e.exitCode, e.message) } catch { fail(1, "\(error)") }
 let fmt = session.format
-fputs("capture-check: negotiated {\"device\":\(q(path)),\"driver\":\(q(session.source.info.driver)),\"format\":\(q(fmt.fourcc.description)),\"width\":\(fmt.width),\"height\":\(fmt.height),\"bytes_per_line\":\(fmt.bytesPerLine),\"fps\":\(fmt.framesPerSecond.map { captureFixed($0, 3) } ?? "null"),\"emulated\":\(fmt.emulated),\"model_size\":\"\(request.outputWidth)x\(request.outputHeight)\"}\n", stderr)
+fputs("capture-check: negotiated {\"device\":\(q(path)),\"driver\":\(q(session.source.info.driver)),\"format\":\(q(fmt.fourcc.description)),\"width\":\(fmt.width),\"height\":\(fmt.height),\"bytes_per_line\":\(fmt.bytesPerLine),\"fps\":\(fmt.framesPerSecond.map { Format.fixed($0, 3) } ?? "null"),\"emulated\":\(fmt.emulated),\"model_size\":\"\(request.outputWidth)x\(request.outputHeight)\"}\n", stderr)
 
 signalLock.set(session)
 
@@ -219,7 +219,7 @@ do {
         latencies.append(step.latency)
         delays.append(step.delay)
         if !quiet {
-        stepLine = "{\"step\":\(step.index),\"t\":\(captureFixed(step.time, 4)),\"seq\":\(step.sequence),\"frame_t\":\(captureFixed(step.frameTime, 4)),\"latency_ms\":\(captureFixed(step.latency * 1000, 2)),\"delay_ms\":\(captureFixed(step.delay * 1000, 2)),\"dropped\":\(step.droppedFrames),\"skipped\":\(step.skippedSteps),\"repeat\":\(step.repeated)}\n"
+        stepLine = "{\"step\":\(step.index),\"t\":\(Format.fixed(step.time, 4)),\"seq\":\(step.sequence),\"frame_t\":\(Format.fixed(step.frameTime, 4)),\"latency_ms\":\(Format.fixed(step.latency * 1000, 2)),\"delay_ms\":\(Format.fixed(step.delay * 1000, 2)),\"dropped\":\(step.droppedFrames),\"skipped\":\(step.skippedSteps),\"repeat\":\(step.repeated)}\n"
         fputs(stepLine, stdout)
         fflush(stdout)
         }
@@ -257,7 +257,7 @@ latencies.sort()
 delays.sort()
 func percentile(_ p: Double, _ xs: [Double] = latencies) -> Double { Percentiles.nearestRank(xs, p) }
 /// A JSON number, or null where there is none (no steps: no latency).
-func num(_ x: Double, _ digits: Int) -> String { x.isFinite ? captureFixed(x, digits) : "null" }
+func num(_ x: Double, _ digits: Int) -> String { x.isFinite ? Format.fixed(x, digits) : "null" }
 let st = session.statistics
 fputs("capture-check: summary {\"steps\":\(steps),\"last_step\":\(lastStep?.index ?? -1),\"wall_s\":\(num(wall, 3)),\"cpu_s\":\(num(cpu, 3)),\"cpu_percent\":\(num(wall > 0 ? 100 * cpu / wall : 0, 1)),\"latency_ms_median\":\(num(percentile(0.5) * 1000, 2)),\"latency_ms_p99\":\(num(percentile(0.99) * 1000, 2)),\"latency_ms_max\":\(num((latencies.last ?? .nan) * 1000, 2)),\"delay_ms_median\":\(num(percentile(0.5, delays) * 1000, 2)),\"delay_ms_p99\":\(num(percentile(0.99, delays) * 1000, 2)),\"frames_captured\":\(st.framesCaptured),\"frames_dropped_by_driver\":\(st.framesDroppedByDriver),\"error_frames\":\(st.errorFrames),\"frames_decimated\":\(st.framesDecimated),\"repeated_steps\":\(st.repeatedSteps),\"skipped_steps\":\(st.skippedSteps),\"exit\":\(exitCode)}\n", stderr)
 exit(exitCode)

@@ -42,7 +42,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output channels of the conv encoder's stride-2 3x3 layers, a comma list (default 8,16,32,32). Each layer halves the frame: with --input-size 96x96, five layers end on a 3x3 grid.")
     var convChannels: String?
 
-    @Option(parsing: .unconditional, help: "Hidden units in each of the two LSTM layers (default 128). The step's cost grows with its square; what it costs and gave is in models/README.md.")
+    @Option(parsing: .unconditional, help: "Hidden units in each of the two LSTM layers (default 128). The LSTM's share of each step's cost grows roughly with its square; what it costs and gave is in models/README.md.")
     var lstmHidden: Int?
 
     @Flag(help: "Give the conv encoder a third input plane: the previous step's frame difference beside this step's. A bounce is a change of motion; with both differences side by side the first layer can see a small object turn around. The model file records it. A model without it warm-starts one with it (the new plane's weights start at zero). What it gave is in models/README.md.")

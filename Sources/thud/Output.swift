@@ -87,8 +87,8 @@ func exitWith(_ error: Error) -> ExitCode {
 
 func warnLine(_ text: String) { fputs("thud: warning: \(text)\n", stderr) }
 
-/// Fixed-point numbers for JSON and CSV ("%.6f" keeps step times like 1/12 readable and exact enough).
-func fixed(_ value: Double, _ digits: Int = 6) -> String { String(format: "%.\(digits)f", value) }
+/// Fixed-point numbers for JSON and CSV (six digits keep step times like 1/12 readable and exact enough).
+func fixed(_ value: Double, _ digits: Int = 6) -> String { Format.fixed(value, digits) }
 
 struct PictureSize: ExpressibleByArgument {
     var width: Int

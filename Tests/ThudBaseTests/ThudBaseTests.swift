@@ -73,6 +73,10 @@ final class BaseHelpersTests: XCTestCase {
         XCTAssertEqual(Format.duration(.infinity), "?")
         XCTAssertEqual(Format.optional(nil), "-")
         XCTAssertEqual(Format.optional(0.123456), "0.1235")
+        XCTAssertEqual(Format.fixed(1.0 / 12, 6), "0.083333")
+        XCTAssertEqual(Format.fixed(-2.5, 0), "-2")
+        XCTAssertEqual(Format.fixed(.nan, 2), "nan")
+        XCTAssertEqual(Format.fixed(-.infinity, 2), "-inf")
     }
 
     func testMonotonicClockAgreesWithItself() {

@@ -203,9 +203,9 @@ public final class CaptureSession {
                     // Never a frame at all: the device could not really be started (30); silence
                     // after frames is a loss while streaming (31).
                     if stateLock.locked({ captured == 0 && errorFrames == 0 }) {
-                        throw CaptureError(.cannotStart, device: device, "started streaming but delivered no frame within \(captureFixed(request.stallTimeout, 1)) s")
+                        throw CaptureError(.cannotStart, device: device, "started streaming but delivered no frame within \(Format.fixed(request.stallTimeout, 1)) s")
                     }
-                    throw CaptureError(.stalled, device: device, "no frame for \(captureFixed(request.stallTimeout, 1)) s while streaming")
+                    throw CaptureError(.stalled, device: device, "no frame for \(Format.fixed(request.stallTimeout, 1)) s while streaming")
                 case .frame(let frame):
                     try handle(frame)
                 }

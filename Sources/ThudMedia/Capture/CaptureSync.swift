@@ -43,10 +43,3 @@ final class CaptureMonitor {
     }
 }
 
-/// "%.Nf" without Foundation (ThudMedia does not link it): for log lines and JSON numbers.
-public func captureFixed(_ x: Double, _ digits: Int) -> String {
-    guard x.isFinite else { return x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf") }
-    var buf = [CChar](repeating: 0, count: 64)
-    _ = withVaList([digits, x]) { vsnprintf(&buf, 64, "%.*f", $0) }
-    return String(cString: buf)
-}

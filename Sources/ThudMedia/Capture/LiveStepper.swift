@@ -80,7 +80,7 @@ public final class LiveStepper {
             case .finished: return nil
             case .waitUntil(let t):
                 if now >= giveUp {
-                    throw CaptureError(.stalled, device: device, "no frame within \(captureFixed(timeout, 1)) s")
+                    throw CaptureError(.stalled, device: device, "no frame within \(Format.fixed(timeout, 1)) s")
                 }
                 ring.monitor.wait(until: min(t, giveUp))
             }
