@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Thud: hears video. The data path is source → ring → encoder → LSTM → head → peak picker → sinks,
-// and the targets mirror it. Arrows point one way: CLIs → Train/Eval → Model/Media/Sound → C shims.
+// and the targets mirror it. Arrows point one way: CLIs → Train/Eval → Model/Media/Sound → ThudBase and the C shims.
 // The runtime (`thud`) never links ThudTrain.
 import PackageDescription
 
@@ -22,58 +22,65 @@ let package = Package(
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        // Atomic output files (temporary sibling, fsync, rename): every file any tool writes goes through it.
-        .target(name: "ThudFiles"),
+        // What several modules need, each once: atomic output files (temporary sibling, fsync, rename), FNV-1a,
+        // SplitMix64, the monotonic clock, percentiles, WxH parsing, duration formatting. Foundation and Glibc only.
+        .target(name: "ThudBase"),
         // File/stdin demux+decode, the 12 Hz clock, the audio envelope target, writers, V4L2 source, ring buffer.
-        .target(name: "ThudMedia", dependencies: ["CFFmpeg", "CV4L2", "ThudFiles"]),
+        .target(name: "ThudMedia", dependencies: ["CFFmpeg", "CV4L2", "ThudBase"]),
         // Kernels, encoders, LSTM, head, model file format, peak picker. No I/O beyond reading a model file.
-        .target(name: "ThudModel", dependencies: ["COpenBLAS", "ThudFiles"]),
+        .target(name: "ThudModel", dependencies: ["COpenBLAS", "ThudBase"]),
         // ALSA sink and the knock synthesizer.
-        .target(name: "ThudSound", dependencies: ["CALSA"]),
+        .target(name: "ThudSound", dependencies: ["CALSA", "ThudBase"]),
         // Metrics, per-class table, plots (used by `thud eval` and by training's validation).
-        .target(name: "ThudEval", dependencies: ["ThudMedia", "ThudModel", "ThudFiles"]),
+        .target(name: "ThudEval", dependencies: ["ThudMedia", "ThudModel", "ThudBase"]),
         // Datasets, feature cache, backward passes, optimizer, checkpoints. Linked by thud-train only.
-        .target(name: "ThudTrain", dependencies: ["ThudMedia", "ThudModel", "ThudEval", "ThudFiles", "COpenBLAS"]),
+        .target(name: "ThudTrain", dependencies: ["ThudMedia", "ThudModel", "ThudEval", "ThudBase", "COpenBLAS"]),
         // The synthetic audio-visual corpus: physics, rendering, impact sounds.
-        .target(name: "ThudSynth", dependencies: ["ThudMedia"]),
+        .target(name: "ThudSynth", dependencies: ["ThudMedia", "ThudBase"]),
 
         // The runtime loop: a source (file, pipe, camera) → EnvelopeStream → sinks (lines, sound, live view).
-        .target(name: "ThudRuntime", dependencies: ["ThudMedia", "ThudModel", "ThudSound"]),
+        .target(name: "ThudRuntime", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudSound"]),
 
         .executableTarget(name: "thud", dependencies: [
             "ThudRuntime",
-            "ThudMedia", "ThudModel", "ThudSound", "ThudEval", "ThudFiles",
+            "ThudMedia", "ThudModel", "ThudSound", "ThudEval", "ThudBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "thud-train", dependencies: [
-            "ThudTrain", "ThudMedia", "ThudModel", "ThudEval", "ThudFiles",
+            "ThudTrain", "ThudMedia", "ThudModel", "ThudEval", "ThudBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "thud-synth", dependencies: [
-            "ThudSynth", "ThudMedia",
+            "ThudSynth", "ThudMedia", "ThudBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Streaming-model benchmark (tools/bench/model_bench.sh runs it next to PyTorch).
-        .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel"], path: "tools/bench/model_bench"),
+        .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel", "ThudBase"], path: "tools/bench/model_bench"),
         .executableTarget(name: "thud-bench-train", dependencies: ["ThudTrain", "ThudModel", "ThudEval"], path: "tools/bench/train_bench"),
+        // Sound-sink latency and audio-thread allocation workloads (tools/bench/sound_latency.sh, sound_alloc.sh).
+        // Debug builds only: it reaches ThudSound's test hooks with @testable import (a release build prints why not).
+        .executableTarget(name: "thud-bench-sound", dependencies: ["ThudSound", "ThudBase", "ThudSoundTestSupport"], path: "tools/bench/sound_bench"),
 
         // Exercises live capture without the model (used by the vivid VM tests and for figures).
-        .executableTarget(name: "thud-capture-check", dependencies: ["ThudMedia"]),
+        .executableTarget(name: "thud-capture-check", dependencies: ["ThudMedia", "ThudBase"]),
 
         // Shared by the test targets: clips with a frame counter in the picture, temp dirs, running executables.
         .target(name: "ThudTestSupport", dependencies: ["ThudMedia"], path: "Tests/ThudTestSupport"),
+        // ALSA without a sound card for the sound tests and benchmarks: the file>null fixture and a device-paced virtual card.
+        .target(name: "ThudSoundTestSupport", dependencies: ["CALSA", "ThudBase", "ThudSound"], path: "Tests/ThudSoundTestSupport"),
+        .testTarget(name: "ThudBaseTests", dependencies: ["ThudBase"]),
         .testTarget(name: "ThudMediaTests", dependencies: ["ThudMedia", "ThudTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ThudModelTests", dependencies: ["ThudModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudFiles", "ThudTestSupport"]),
-        .testTarget(name: "ThudTrainTests", dependencies: ["ThudTrain", "ThudModel", "ThudEval", "ThudTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ThudModelTests", dependencies: ["ThudBase", "ThudModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudBase", "ThudTestSupport"]),
+        .testTarget(name: "ThudTrainTests", dependencies: ["ThudBase", "ThudTrain", "ThudModel", "ThudEval", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudRuntimeTests", dependencies: ["ThudRuntime", "ThudMedia", "ThudModel", "ThudTestSupport"]),
-        .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound"]),
+        .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound", "ThudBase", "ThudSoundTestSupport"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
         // Depends on thud-capture-check so that building the tests builds the binary the VM runs.
-        .testTarget(name: "ThudCaptureTests", dependencies: ["ThudMedia", "ThudModel", "thud-capture-check", "thud"]),
+        .testTarget(name: "ThudCaptureTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "thud-capture-check", "thud"]),
         // Runs the built executables the way a user would.
-        .testTarget(name: "EndToEndTests", dependencies: ["ThudMedia", "ThudModel", "ThudTrain", "ThudTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudTrain", "ThudTestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

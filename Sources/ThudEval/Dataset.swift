@@ -1,4 +1,5 @@
 import Foundation
+import ThudBase
 
 /// One clip of a dataset, before anything is decoded.
 public struct DatasetClip: Sendable, Equatable {

@@ -7,7 +7,7 @@
 //     1/12 s slices so the muxer interleaves without buffering the whole clip.
 // The output runs at 12 frames a second: what the model saw.
 import Foundation
-import ThudFiles
+import ThudBase
 import ThudMedia
 import ThudModel
 

@@ -1,7 +1,7 @@
 // `thud eval --html report.html`: one self-contained page — the run, both tables, the rules, the per-class chart
 // and the per-clip charts inline as base64 PNG data URIs. No scripts, no external files.
 import Foundation
-import ThudFiles
+import ThudBase
 
 /// The PNG charts of a run, as bytes (written by `thud eval --plots`, inlined by the page).
 public struct ReportCharts: Sendable {

@@ -2,6 +2,7 @@
 // (names follow PyTorch's state_dict of tools/reference/thud_model.py, so both sides read the same file), and a seeded
 // random initialisation for training to start from.
 import Foundation
+import ThudBase
 
 /// Which per-frame encoder turns [frame, frame − previous] into the LSTM's input vector.
 public enum EncoderKind: String, Codable, Sendable {
@@ -14,7 +15,7 @@ public enum EncoderKind: String, Codable, Sendable {
 public struct InputSpec: Codable, Equatable, Sendable {
     public var width: Int
     public var height: Int
-    /// Pixel format the model expects: 8-bit luma, row-major, tightly packed (see CONVENTIONS.md).
+    /// Pixel format the model expects: 8-bit luma, row-major, tightly packed (README.md, "The streaming model").
     public var pixelFormat: String
     /// How pixels become floats. Only "x/255" is defined (format version 1).
     public var normalisation: String
@@ -270,17 +271,3 @@ public struct ModelHeader: Codable, Equatable, Sendable {
     }
 }
 
-/// Small, fast, seedable generator (SplitMix64) so random models are identical on every machine.
-public struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1) with 24 bits of precision.
-    public mutating func nextUnitFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
-}

@@ -12,7 +12,7 @@
 //   checksum         u32      CRC-32 (IEEE, as zlib.crc32) of every byte before it
 // tools/reference/thud_format.py reads and writes the same layout.
 import Foundation
-import ThudFiles
+import ThudBase
 
 /// Why a model file could not be read or written. `message` is one line naming the file and the problem.
 public struct ModelFileError: Error, CustomStringConvertible, LocalizedError, Equatable {

@@ -7,12 +7,13 @@
 //
 // Why the rise: a hit is an onset. Peaks of the level also fire on the bumps of a ringing tail and on the slow
 // swell before a hit the model half expects; the rise ignores both, and places the hit where the sound starts.
-// On the generator's validation split (models/README.md) it lifted the envelope model's hit F1 from 0.755 to 0.816.
-// The defaults (a rise of 0.08 to an envelope of 0.3) were chosen on those clips for an earlier bundled model;
-// a model file may record its own (`thud-train set-picker`; today's records a rise of 0.06 at 0.25).
+// The defaults below (a rise of 0.08 to an envelope of 0.3, sensitivity 3) apply to a model file that records no
+// picker. A model file may record its own (`thud-train set-picker`): the bundled model records a rise of at least
+// 0.06 at an envelope of at least 0.25, sensitivity 3, chosen on real validation clips (models/README.md,
+// "Real video"; what each detection gave there and on the synthetic corpus is in models/README.md, "Figures").
 import Foundation
 
-/// One detected hit (CONVENTIONS.md): the step of the peak, its time in seconds (step / step rate), its strength
+/// One detected hit (README.md, "Commands": `thud predict`'s `hit` and `strength`): the step of the peak, its time in seconds (step / step rate), its strength
 /// (the envelope value at the peak, 0...1).
 public struct HitEvent: Equatable, Sendable {
     public var step: Int

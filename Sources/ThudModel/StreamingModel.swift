@@ -1,6 +1,7 @@
 // The streaming model: encoder → stacked LSTM → head, one step per 12 Hz frame. Everything is allocated in init;
 // `step` only reads the frame, runs the kernels on preallocated buffers and returns the envelope.
 import Foundation
+import ThudBase
 
 /// Per-layer time of the last step, in seconds (recorded only when `recordsTimings` is on; used by the benchmark).
 public struct StepTimings: Equatable {
@@ -85,14 +86,14 @@ public final class StreamingModel {
         // the frame before the previous one (FrameEncoder.encode).
         let previous = hasPrevious ? UnsafeBufferPointer(previousFrame) : frame
         let beforePrevious = hasBeforePrevious ? UnsafeBufferPointer(beforePreviousFrame) : previous
-        let t0 = recordsTimings ? monotonicSeconds() : 0
+        let t0 = recordsTimings ? MonotonicClock.seconds() : 0
         encoder.encode(current: frame, previous: previous, beforePrevious: beforePrevious, into: lstm.input)
-        let t1 = recordsTimings ? monotonicSeconds() : 0
+        let t1 = recordsTimings ? MonotonicClock.seconds() : 0
         lstm.step()
-        let t2 = recordsTimings ? monotonicSeconds() : 0
+        let t2 = recordsTimings ? MonotonicClock.seconds() : 0
         let envelope = head.forward(lstm.h(layer: lstm.layerCount - 1))
         if recordsTimings {
-            let t3 = monotonicSeconds()
+            let t3 = MonotonicClock.seconds()
             lastTimings = StepTimings(encoder: t1 - t0, lstm: t2 - t1, head: t3 - t2)
         }
         // The previous frame becomes the one before it and the other buffer takes this frame. `frame` may be the
@@ -170,12 +171,6 @@ public final class StreamingModel {
     public func lastFeatures() -> [Float] { Array(UnsafeBufferPointer(start: lstm.input, count: lstm.inputSize)) }
 }
 
-@inline(__always)
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
 
 extension ModelFile {
     /// Why the tensors do not fit the header's architecture (missing, extra, wrong shape, wrong count), or nil.

@@ -1,6 +1,7 @@
 // The runtime's outputs: lines to stdout or a file, each flushed and checked (a line that cannot be written ends the
 // command with exit 74), and the fixed-point numbers they carry.
 import Foundation
+import ThudBase
 import ThudMedia
 
 /// Lines to stdout, flushed one by one: downstream tools see each step as it is computed, and a slow
@@ -54,5 +55,5 @@ public enum OutputFormat: String, CaseIterable, Sendable {
     case jsonl, csv
 }
 
-/// Fixed-point numbers for JSON and CSV ("%.6f" keeps step times like 1/12 readable and exact enough).
-public func fixed(_ value: Double, _ digits: Int = 6) -> String { String(format: "%.\(digits)f", value) }
+/// Fixed-point numbers for JSON and CSV (six digits keep step times like 1/12 readable and exact enough).
+public func fixed(_ value: Double, _ digits: Int = 6) -> String { Format.fixed(value, digits) }

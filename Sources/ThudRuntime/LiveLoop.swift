@@ -1,6 +1,7 @@
 // The live loop: camera → ring (CaptureSession) → 12 Hz step → EnvelopeStream (encoder → LSTM → head → peak picker)
 // → sinks (JSON lines, sound, terminal view). Shared by `thud live` and `thud predict /dev/videoN`.
 import Foundation
+import ThudBase
 import ThudMedia
 import ThudModel
 import ThudSound
@@ -70,7 +71,7 @@ public struct LiveLoop {
         view?.finish()
         let s = session.statistics
         let sorted = latencies.sorted()
-        func pct(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))] * 1000 }
+        func pct(_ p: Double) -> Double { sorted.isEmpty ? 0 : Percentiles.nearestRank(sorted, p) * 1000 }
         fputs(String(format: "thud: %d steps; camera frames %d, dropped by driver %d, error frames %d, stale steps skipped %d; latency frame→step median %.1f ms, p99 %.1f ms\n",
                      served, s.framesCaptured, s.framesDroppedByDriver, s.errorFrames, s.skippedSteps, pct(0.5), pct(0.99)), stderr)
     }

@@ -1,14 +1,5 @@
 import Glibc
 
-/// CLOCK_MONOTONIC in nanoseconds: submission and write timestamps must come from the same
-/// clock that never jumps, or latency figures would be meaningless.
-@inline(__always)
-func monotonicNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-}
-
 /// Sleeps without touching the heap (safe on the audio thread).
 @inline(__always)
 func sleepNanos(_ nanos: UInt64) {

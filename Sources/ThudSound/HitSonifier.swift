@@ -1,4 +1,5 @@
 import Glibc
+import ThudBase
 
 /// The library entry point for `--sonify`: plays a knock for every hit (or noise shaped by the
 /// envelope) through ALSA on its own thread.
@@ -98,7 +99,7 @@ public final class HitSonifier {
     @discardableResult
     public func submitHit(strength: Float) -> Bool {
         guard let sink, options.mode == .hits, !stopped else { return false }
-        if sink.queue.push(SoundEvent(kind: .hit, value: strength, submitNanos: monotonicNanos())) { return true }
+        if sink.queue.push(SoundEvent(kind: .hit, value: strength, submitNanos: MonotonicClock.nanos())) { return true }
         dropped += 1
         return false
     }
@@ -108,7 +109,7 @@ public final class HitSonifier {
     @discardableResult
     public func submitEnvelope(_ value: Float) -> Bool {
         guard let sink, options.mode == .envelope, !stopped else { return false }
-        if sink.queue.push(SoundEvent(kind: .envelope, value: value, submitNanos: monotonicNanos())) { return true }
+        if sink.queue.push(SoundEvent(kind: .envelope, value: value, submitNanos: MonotonicClock.nanos())) { return true }
         dropped += 1
         return false
     }
@@ -164,8 +165,9 @@ public final class HitSonifier {
     /// The rendered knock of the current voice (peak-normalized), for tests and docs.
     public var knockTable: KnockTable? { sink?.renderer.table }
 
-    /// Test hook: stall the audio thread once for `seconds` before its next write.
-    public func _stallWriterOnce(seconds: Double) {
+    /// Test hook (internal: tests reach it with `@testable import`): stall the audio thread once for `seconds`
+    /// before its next write.
+    func stallWriterOnce(seconds: Double) {
         sink?.stallNanos.store(UInt64(seconds * 1e9), ordering: .releasing)
     }
 }

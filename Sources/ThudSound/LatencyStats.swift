@@ -1,4 +1,5 @@
 import Synchronization
+import ThudBase
 
 /// Summary of hit latencies, in seconds.
 public struct LatencyStats: Equatable, CustomStringConvertible {
@@ -52,9 +53,8 @@ final class LatencyLog {
         guard n > 0 else { return .empty }
         let h = (0..<n).map { handoff[$0] }.sorted()
         let o = (0..<n).map { output[$0] }.sorted()
-        func median(_ a: [Double]) -> Double { a.count % 2 == 1 ? a[a.count / 2] : (a[a.count / 2 - 1] + a[a.count / 2]) / 2 }
-        return LatencyStats(count: written.load(ordering: .acquiring), handoffMedian: median(h), handoffMax: h.last!,
-                            outputMedian: median(o), outputMax: o.last!)
+        return LatencyStats(count: written.load(ordering: .acquiring), handoffMedian: Percentiles.median(h), handoffMax: h.last!,
+                            outputMedian: Percentiles.median(o), outputMax: o.last!)
     }
 
     /// Raw output latencies (seconds), oldest first when not wrapped; for tests and benchmarks.

@@ -1,3 +1,5 @@
+import ThudBase
+
 /// Holds a faster-than-real-time loop to the stream's own clock.
 ///
 /// Why: `thud predict FILE --sonify` decodes and predicts far faster than 12 steps a second, so
@@ -14,7 +16,7 @@ public final class RealtimePacer {
     /// Sleeps until `time` (seconds of stream time) has elapsed since the first call, which
     /// anchors the clock and returns at once. Never sleeps for times already past.
     public func wait(untilStreamTime time: Double) {
-        let now = monotonicNanos()
+        let now = MonotonicClock.nanos()
         if !started {
             started = true
             originNanos = now

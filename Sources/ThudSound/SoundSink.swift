@@ -1,6 +1,7 @@
 import CALSA
 import Glibc
 import Synchronization
+import ThudBase
 
 /// One message from the inference loop to the audio thread. Trivial (no references) so that
 /// the queue moves it without retain/release or allocation.
@@ -162,7 +163,7 @@ final class SoundSink {
             return false
         }
         if usingWallClock.load(ordering: .relaxed) {
-            anchorNanos = monotonicNanos()
+            anchorNanos = MonotonicClock.nanos()
             anchorFrames = framesWritten.load(ordering: .relaxed)
         }
         return true
@@ -187,7 +188,7 @@ final class SoundSink {
         var delay: snd_pcm_sframes_t = 0
         let delayOK = snd_pcm_delay(device.pcm, &delay) >= 0
         if avail >= bufferFrames && delayOK && delay == 0 {
-            anchorNanos = monotonicNanos()
+            anchorNanos = MonotonicClock.nanos()
             anchorFrames = framesWritten.load(ordering: .relaxed) - bufferFrames
             usingWallClock.store(true, ordering: .releasing)
         }
@@ -205,7 +206,7 @@ final class SoundSink {
         let period = periodFrames
         var probed = pacing != .auto
         var drainDeadline: UInt64 = 0
-        anchorNanos = monotonicNanos()
+        anchorNanos = MonotonicClock.nanos()
         anchorFrames = 0
         while true {
             if stopRequested.load(ordering: .acquiring) {
@@ -216,14 +217,14 @@ final class SoundSink {
                     renderer.setEnvelope(0)
                     if renderer.isSilent { break }
                 }
-                let now = monotonicNanos()
+                let now = MonotonicClock.nanos()
                 if drainDeadline == 0 { drainDeadline = now + 2_000_000_000 }
                 if now > drainDeadline { break }
             }
             let stall = stallNanos.exchange(0, ordering: .acquiring)
             if stall > 0 { sleepNanos(stall) }
 
-            let queued = queuedFrames(now: monotonicNanos())
+            let queued = queuedFrames(now: MonotonicClock.nanos())
             if queued < 0 {
                 if !recover(Int32(queued)) { break }
                 continue
@@ -250,7 +251,7 @@ final class SoundSink {
                 }
             }
             renderer.render(into: block, frames: period, channels: device.channels)
-            let writeNanos = monotonicNanos()
+            let writeNanos = MonotonicClock.nanos()
             if !writeBlock(frames: period) { break }
             let aheadSeconds = Double(queued) / Double(sampleRate)
             for i in 0..<hits {

@@ -1,5 +1,6 @@
 import Foundation
 import ThudMedia
+import ThudBase
 
 /// How a clip is deliberately broken, so that training's faulty-video removal has something to remove.
 public enum Fault: String, Codable, Sendable, CaseIterable {
@@ -241,7 +242,7 @@ func encodeClip(path: String, width: Int, height: Int, fps: Double, crf: Int, fr
     } catch { throw SynthError.cannotWrite(path, "\(error)") }
     var hashValue = ""
     do {
-        var hash = FNV1a()
+        var hash = FNV1aWords()
         audio.withUnsafeBytes { hash.add($0) }
         var audioDone = 0   // samples (per channel) already handed to the writer
         for (k, ft) in frameTimes.enumerated() {
@@ -282,15 +283,3 @@ func encodeClip(path: String, width: Int, height: Int, fps: Double, crf: Int, fr
     return hashValue
 }
 
-/// FNV-1a over 64-bit little-endian words (bytes for the tail): a cheap, stable fingerprint of what was
-/// handed to the encoder. Word-wise because byte-wise hashing of every frame cost 8 % of the generator's time.
-struct FNV1a {
-    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
-    mutating func add(_ bytes: UnsafeRawBufferPointer) {
-        var h = value
-        let words = bytes.count / 8
-        for k in 0..<words { h = (h ^ UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: k * 8, as: UInt64.self))) &* 0x0000_0100_0000_01B3 }
-        for b in bytes[(words * 8)...] { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        value = h
-    }
-}

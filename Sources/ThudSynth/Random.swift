@@ -1,17 +1,10 @@
 import Foundation
+import ThudBase
 
 // Our own PRNG so that a corpus is a pure function of its seed on every platform and Swift version
 // (Foundation's and the standard library's generators make no such promise).
 
-/// SplitMix64: used to derive independent seeds (clip seeds from the corpus seed) and to seed xoshiro.
-@inline(__always)
-public func splitMix64(_ state: inout UInt64) -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
+// SplitMix64 (ThudBase.splitMix64) derives independent seeds (clip seeds from the corpus seed) and seeds xoshiro.
 
 /// Mixes several words into one seed; used so that (corpus seed, split, index) maps to an unrelated scene seed.
 public func mixSeed(_ words: UInt64...) -> UInt64 {

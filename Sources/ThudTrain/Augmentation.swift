@@ -4,6 +4,7 @@
 // (shaking, noisy, badly compressed) camera. Mirroring stays TrainingSettings.mirror's, applied before. Pure functions of their inputs: a resumed run repeats its windows.
 import Foundation
 import ThudModel
+import ThudBase
 
 /// How strongly windows are augmented: 0 = never, 1 = the full ranges below. Stored in TrainingSettings (and so
 /// in the fingerprint a checkpoint is matched against).

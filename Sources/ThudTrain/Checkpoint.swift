@@ -1,5 +1,5 @@
 import Foundation
-import ThudFiles
+import ThudBase
 import ThudModel
 
 /// Where a training run stands: enough, with the trainer's tensors, to continue exactly where it stopped.

@@ -1,6 +1,6 @@
 import Foundation
 import ThudEval
-import ThudFiles
+import ThudBase
 import ThudMedia
 import ThudModel
 

@@ -1,6 +1,7 @@
 import Foundation
 import ThudEval
 import ThudModel
+import ThudBase
 
 /// Everything that decides what a run computes. Two runs with equal settings and data give equal weights.
 public struct TrainingSettings: Codable, Sendable, Equatable {
@@ -157,9 +158,8 @@ public final class TrainingRun {
         get { trainer.threadCount }
         set { trainer.threadCount = newValue }
     }
-    /// Stops after this many batches (a test hook standing in for kill -9).
-    public var stopAfterBatches: Int?
-    /// Called after each batch with the number of batches run so far (a test hook).
+    /// Called after each batch with the number of batches run so far (thud-train's hidden --stop-after-batches and
+    /// --kill-after-batches, the training benchmark's progress).
     public var afterBatch: (Int) -> Void = { _ in }
 
     public init(settings: TrainingSettings, train: [PreparedClip], validation: [PreparedClip], checkpointPath: String,
@@ -319,7 +319,7 @@ public final class TrainingRun {
             let started = Date()
             var lossSum = state.partialLossSum, lossCount = state.partialLossCount
             for b in state.nextBatch..<batchCount {
-                if interrupted() || stopAfterBatches.map({ batchesRun >= $0 }) == true {
+                if interrupted() {
                     state.nextBatch = b
                     state.partialLossSum = lossSum
                     state.partialLossCount = lossCount
@@ -339,7 +339,7 @@ public final class TrainingRun {
                 let clipsPerSecond = Double(done * settings.batchSize) * Double(train.count) / Double(max(1, windows.count)) / max(elapsed, 1e-9)
                 progress(String(format: "epoch %d/%d %@ %d/%d  %.1f clips/s  loss %.4f  ETA %@", epoch, settings.epochs,
                                 Self.bar(b + 1, batchCount), b + 1, batchCount, clipsPerSecond, lossSum / Double(lossCount),
-                                Self.duration(elapsed / Double(done) * Double(left))))
+                                Format.duration(elapsed / Double(done) * Double(left))))
             }
             let seconds = Date().timeIntervalSince(started)
             // The last batch's step may have left non-finite weights that no loss has seen yet.
@@ -366,11 +366,11 @@ public final class TrainingRun {
             try saveCheckpoint()
             let onsetF1 = record.validationOnsetOutputF1.map { String(format: " (onset output %.4f)", $0) } ?? ""
             log(String(format: "epoch %d/%d  train loss %.4f  val loss %@  val r %@  val hit F1 %@%@  %.1f s (%.1f clips/s)%@",
-                       epoch, settings.epochs, record.trainLoss, Self.opt(record.validationLoss), Self.opt(record.validationR),
-                       Self.opt(record.validationF1), onsetF1, seconds, record.clipsPerSecond,
+                       epoch, settings.epochs, record.trainLoss, Format.optional(record.validationLoss), Format.optional(record.validationR),
+                       Format.optional(record.validationF1), onsetF1, seconds, record.clipsPerSecond,
                        state.bestEpoch == epoch ? "  best, saved" : ""))
             for (source, one) in (result?.bySource ?? [:]).sorted(by: { $0.key < $1.key }) {
-                log(String(format: "  validation of dataset %d (%d clips): r %@  hit F1 %.4f%@", source + 1, one.clips, Self.opt(one.meanR),
+                log(String(format: "  validation of dataset %d (%d clips): r %@  hit F1 %.4f%@", source + 1, one.clips, Format.optional(one.meanR),
                            one.hits.f1, settings.chooseOn == source ? "  (chooses the model)" : ""))
             }
         }
@@ -539,12 +539,4 @@ public final class TrainingRun {
         let filled = total > 0 ? width * done / total : width
         return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
     }
-
-    static func duration(_ s: Double) -> String {
-        guard s.isFinite else { return "?" }
-        let t = Int(s.rounded())
-        return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", t % 3600 / 60))m" : t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s"
-    }
-
-    static func opt(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
 }

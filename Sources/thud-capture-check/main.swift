@@ -14,6 +14,7 @@
 // Exit codes: 0, 30 (open/negotiate/start), 31 (lost while streaming), 64 (usage).
 import Glibc
 import ThudMedia
+import ThudBase
 
 func fail(_ code: Int32, _ message: String) -> Never {
     fputs("thud-capture-check: \(message)\n", stderr)
@@ -21,11 +22,8 @@ func fail(_ code: Int32, _ message: String) -> Never {
 }
 
 func parseSize(_ s: String, _ option: String) -> (Int, Int) {
-    let parts = s.lowercased().split(separator: "x")
-    guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 16384, h <= 16384 else {
-        fail(64, "\(option) wants WxH (e.g. 320x240), got '\(s)'")
-    }
-    return (w, h)
+    guard let size = FrameSize.parse(s) else { fail(64, "\(option) wants WxH (e.g. 320x240), got '\(s)'") }
+    return size
 }
 
 struct ControlWrite { var step: Int; var name: String; var value: Int32 }
@@ -124,20 +122,20 @@ if benchConvert {
     let ring = FrameRing(capacity: 8, width: request.outputWidth, height: request.outputHeight)
     let n = frames ?? 2000
     var u0 = rusage(); getrusage(RUSAGE_SELF.rawValue, &u0)
-    let t0 = CaptureClock.now()
+    let t0 = MonotonicClock.seconds()
     allocationMark?(1, 0)
     for i in 0..<n {
         _ = conv.convert(src, bytesUsed: 0, into: dst)
         ring.push(dst, timestamp: Double(i), sequence: UInt32(i))
         _ = ring.take(atOrBefore: Double(i), into: dst)
     }
-    let wall = CaptureClock.now() - t0
+    let wall = MonotonicClock.seconds() - t0
     allocationMark?(2, n)
     var u1 = rusage(); getrusage(RUSAGE_SELF.rawValue, &u1)
     let cpu = Double(u1.ru_utime.tv_sec - u0.ru_utime.tv_sec) + Double(u1.ru_utime.tv_usec - u0.ru_utime.tv_usec) * 1e-6
         + Double(u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) + Double(u1.ru_stime.tv_usec - u0.ru_stime.tv_usec) * 1e-6
     let fps = request.framesPerSecond ?? 30
-    print("{\"bench\":\"convert+ring\",\"format\":\"\(fmt)\",\"size\":\"\(w)x\(h)\",\"model_size\":\"\(request.outputWidth)x\(request.outputHeight)\",\"frames\":\(n),\"us_per_frame\":\(captureFixed(wall / Double(n) * 1e6, 1)),\"cpu_us_per_frame\":\(captureFixed(cpu / Double(n) * 1e6, 1)),\"cpu_percent_at_fps\":\(captureFixed(cpu / Double(n) * fps * 100, 2)),\"fps\":\(captureFixed(fps, 1))}")
+    print("{\"bench\":\"convert+ring\",\"format\":\"\(fmt)\",\"size\":\"\(w)x\(h)\",\"model_size\":\"\(request.outputWidth)x\(request.outputHeight)\",\"frames\":\(n),\"us_per_frame\":\(Format.fixed(wall / Double(n) * 1e6, 1)),\"cpu_us_per_frame\":\(Format.fixed(cpu / Double(n) * 1e6, 1)),\"cpu_percent_at_fps\":\(Format.fixed(cpu / Double(n) * fps * 100, 2)),\"fps\":\(Format.fixed(fps, 1))}")
     exit(0)
 }
 
@@ -149,7 +147,7 @@ if listOnly {
             var line = "  \(f.fourcc) (\(f.description))\(f.emulated ? " [libv4l2]" : "")\(f.compressed ? " [compressed]" : ""):"
             if case .discrete(let sizes) = src.frameSizes(f.fourcc) {
                 for s in sizes {
-                    let fps = src.framesPerSecondOptions(f.fourcc, width: s.width, height: s.height).map { captureFixed($0, 1) }
+                    let fps = src.framesPerSecondOptions(f.fourcc, width: s.width, height: s.height).map { Format.fixed($0, 1) }
                     line += " \(s.width)x\(s.height)@[\(fps.joined(separator: ","))]"
                 }
             }
@@ -191,7 +189,7 @@ do {
     session = try CaptureSession(device: path, request: request)
 } catch let e as CaptureError { fail(e.exitCode, e.message) } catch { fail(1, "\(error)") }
 let fmt = session.format
-fputs("capture-check: negotiated {\"device\":\(q(path)),\"driver\":\(q(session.source.info.driver)),\"format\":\(q(fmt.fourcc.description)),\"width\":\(fmt.width),\"height\":\(fmt.height),\"bytes_per_line\":\(fmt.bytesPerLine),\"fps\":\(fmt.framesPerSecond.map { captureFixed($0, 3) } ?? "null"),\"emulated\":\(fmt.emulated),\"model_size\":\"\(request.outputWidth)x\(request.outputHeight)\"}\n", stderr)
+fputs("capture-check: negotiated {\"device\":\(q(path)),\"driver\":\(q(session.source.info.driver)),\"format\":\(q(fmt.fourcc.description)),\"width\":\(fmt.width),\"height\":\(fmt.height),\"bytes_per_line\":\(fmt.bytesPerLine),\"fps\":\(fmt.framesPerSecond.map { Format.fixed($0, 3) } ?? "null"),\"emulated\":\(fmt.emulated),\"model_size\":\"\(request.outputWidth)x\(request.outputHeight)\"}\n", stderr)
 
 signalLock.set(session)
 
@@ -202,7 +200,7 @@ do {
 
 var usage0 = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage0)
-let wall0 = CaptureClock.now()
+let wall0 = MonotonicClock.seconds()
 var latencies: [Double] = []
 latencies.reserveCapacity(frames ?? Int((duration ?? 1) * 12) + 16)
 var delays: [Double] = []
@@ -221,7 +219,7 @@ do {
         latencies.append(step.latency)
         delays.append(step.delay)
         if !quiet {
-        stepLine = "{\"step\":\(step.index),\"t\":\(captureFixed(step.time, 4)),\"seq\":\(step.sequence),\"frame_t\":\(captureFixed(step.frameTime, 4)),\"latency_ms\":\(captureFixed(step.latency * 1000, 2)),\"delay_ms\":\(captureFixed(step.delay * 1000, 2)),\"dropped\":\(step.droppedFrames),\"skipped\":\(step.skippedSteps),\"repeat\":\(step.repeated)}\n"
+        stepLine = "{\"step\":\(step.index),\"t\":\(Format.fixed(step.time, 4)),\"seq\":\(step.sequence),\"frame_t\":\(Format.fixed(step.frameTime, 4)),\"latency_ms\":\(Format.fixed(step.latency * 1000, 2)),\"delay_ms\":\(Format.fixed(step.delay * 1000, 2)),\"dropped\":\(step.droppedFrames),\"skipped\":\(step.skippedSteps),\"repeat\":\(step.repeated)}\n"
         fputs(stepLine, stdout)
         fflush(stdout)
         }
@@ -249,7 +247,7 @@ do {
     exitCode = 1
 }
 allocationMark?(2, steps)
-let wall = CaptureClock.now() - wall0
+let wall = MonotonicClock.seconds() - wall0
 session.stop()
 var usage1 = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage1)
@@ -257,11 +255,9 @@ func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e
 let cpu = seconds(usage1.ru_utime) + seconds(usage1.ru_stime) - seconds(usage0.ru_utime) - seconds(usage0.ru_stime)
 latencies.sort()
 delays.sort()
-func percentile(_ p: Double, _ xs: [Double] = latencies) -> Double {
-    xs.isEmpty ? .nan : xs[min(xs.count - 1, Int((p * Double(xs.count - 1)).rounded()))]
-}
+func percentile(_ p: Double, _ xs: [Double] = latencies) -> Double { Percentiles.nearestRank(xs, p) }
 /// A JSON number, or null where there is none (no steps: no latency).
-func num(_ x: Double, _ digits: Int) -> String { x.isFinite ? captureFixed(x, digits) : "null" }
+func num(_ x: Double, _ digits: Int) -> String { x.isFinite ? Format.fixed(x, digits) : "null" }
 let st = session.statistics
 fputs("capture-check: summary {\"steps\":\(steps),\"last_step\":\(lastStep?.index ?? -1),\"wall_s\":\(num(wall, 3)),\"cpu_s\":\(num(cpu, 3)),\"cpu_percent\":\(num(wall > 0 ? 100 * cpu / wall : 0, 1)),\"latency_ms_median\":\(num(percentile(0.5) * 1000, 2)),\"latency_ms_p99\":\(num(percentile(0.99) * 1000, 2)),\"latency_ms_max\":\(num((latencies.last ?? .nan) * 1000, 2)),\"delay_ms_median\":\(num(percentile(0.5, delays) * 1000, 2)),\"delay_ms_p99\":\(num(percentile(0.99, delays) * 1000, 2)),\"frames_captured\":\(st.framesCaptured),\"frames_dropped_by_driver\":\(st.framesDroppedByDriver),\"error_frames\":\(st.errorFrames),\"frames_decimated\":\(st.framesDecimated),\"repeated_steps\":\(st.repeatedSteps),\"skipped_steps\":\(st.skippedSteps),\"exit\":\(exitCode)}\n", stderr)
 exit(exitCode)

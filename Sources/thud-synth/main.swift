@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ThudSynth
+import ThudBase
 
 /// `thud-synth`: the synthetic audio-visual corpus generator (issue 3).
 struct ThudSynthCommand: ParsableCommand {
@@ -18,14 +19,13 @@ struct ThudSynthCommand: ParsableCommand {
         subcommands: [Generate.self, Sample.self])
 }
 
-/// Parses "WxH".
+/// Parses "WxH" (FrameSize.parse); the encoder also wants both sides even, 16...4096.
 struct Size: ExpressibleByArgument {
     var width: Int, height: Int
     init?(argument: String) {
-        let parts = argument.lowercased().split(separator: "x").compactMap { Int($0) }
-        guard parts.count == 2, parts[0] >= 16, parts[1] >= 16, parts[0] <= 4096, parts[1] <= 4096,
-              parts[0] % 2 == 0, parts[1] % 2 == 0 else { return nil }
-        width = parts[0]; height = parts[1]
+        guard let (w, h) = FrameSize.parse(argument), w >= 16, h >= 16, w <= 4096, h <= 4096,
+              w % 2 == 0, h % 2 == 0 else { return nil }
+        width = w; height = h
     }
 }
 
@@ -98,7 +98,7 @@ final class ProgressPrinter: @unchecked Sendable {
         lastPrint = now
         let rate = Double(done) / max(1e-9, now.timeIntervalSince(start))
         let eta = rate > 0 ? Double(total - done) / rate : 0
-        let line = String(format: "\r%d/%d clips  %.2f clips/s  ETA %dm%02ds   ", done, total, rate, Int(eta) / 60, Int(eta) % 60)
+        let line = String(format: "\r%d/%d clips  %.2f clips/s  ETA %@   ", done, total, rate, Format.duration(eta))
         FileHandle.standardError.write(Data(line.utf8))
     }
 }

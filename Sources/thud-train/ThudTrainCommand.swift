@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import ThudEval
-import ThudFiles
+import ThudBase
 import ThudMedia
 import ThudModel
 import ThudTrain
@@ -44,14 +44,14 @@ struct ThudTrainCommand: ParsableCommand {
 /// This invocation as a model's provenance records it (`training.command`).
 var invokedCommand: String { (["thud-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ") }
 
-/// "WxH" for `prepare --size` and `train --input-size` (the model's frame size; the cache is keyed by it), or a
-/// ValidationError naming the option. Sizes a model cannot use are refused by ModelArchitecture.validationProblem().
+/// "WxH" (FrameSize.parse) for `prepare --size` and `train --input-size` (the model's frame size; the cache is keyed
+/// by it), or a ValidationError naming the option. Sizes a model cannot use are refused by
+/// ModelArchitecture.validationProblem().
 func parseFrameSize(_ text: String, option: String) throws -> (width: Int, height: Int) {
-    let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-    guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else {
+    guard let size = FrameSize.parse(text) else {
         throw ValidationError("\(option) must be WxH, not \"\(text)\"")
     }
-    return (w, h)
+    return size
 }
 
 /// Options shared by `train` and `prepare`: where the data is and how it is filtered and cached.
@@ -106,7 +106,7 @@ struct DataOptions: ParsableArguments {
         let prepared = PreparedDataset.prepare(dataset, filter: filter, cache: cache, splits: splits, jobs: jobs) { done, total in
             let rate = Double(done) / max(Date().timeIntervalSince(started), 1e-9)
             console.progress(String(format: "decoding %d/%d clips  %.1f clips/s  ETA %@", done, total, rate,
-                                    rate > 0 ? "\(Int(Double(total - done) / rate))s" : "?"))
+                                    rate > 0 ? Format.duration(Double(total - done) / rate) : "?"))
         }
         console.endProgress()
         for line in prepared.reportLines() { console.log(line) }

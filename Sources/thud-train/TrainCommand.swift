@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import ThudEval
-import ThudFiles
+import ThudBase
 import ThudModel
 import ThudTrain
 
@@ -42,10 +42,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output channels of the conv encoder's stride-2 3x3 layers, a comma list (default 8,16,32,32). Each layer halves the frame: with --input-size 96x96, five layers end on a 3x3 grid.")
     var convChannels: String?
 
-    @Option(parsing: .unconditional, help: "Hidden units in each of the two LSTM layers (default 128). The step's cost grows with it: at 96x96 with conv channels 8,16,32,32,32 the encoder takes about 2 M multiply-adds a step, the LSTM about 0.34 M at 128 and 1.1 M at 256. Measured so far (models/README.md): 256 units through both stages scored what 128 do.")
+    @Option(parsing: .unconditional, help: "Hidden units in each of the two LSTM layers (default 128). The LSTM's share of each step's cost grows roughly with its square; what it costs and gave is in models/README.md.")
     var lstmHidden: Int?
 
-    @Flag(help: "Give the conv encoder a third input plane: the previous step's frame difference beside this step's. A bounce is a change of motion; with both differences side by side the first layer can see a small object turn around. The model file records it. A model without it warm-starts one with it (the new plane's weights start at zero). Measured so far (models/README.md): no gain in stage 2 from a two-plane model; from scratch at stage 1's rate, no escape from a clip-independent prior.")
+    @Flag(help: "Give the conv encoder a third input plane: the previous step's frame difference beside this step's. A bounce is a change of motion; with both differences side by side the first layer can see a small object turn around. The model file records it. A model without it warm-starts one with it (the new plane's weights start at zero). What it gave is in models/README.md.")
     var previousDifference = false
     @Option(parsing: .unconditional, help: "Describe each step this many steps late (0 to 4). Step k's target is the sound of the 1/12 s after step k's frame, so without a delay the model must foresee an impact from the frame before it; with 1, it has seen the frame after (the bounce itself) when it describes the step. thud reports hits and envelope at their own steps either way, this many steps later.")
     var outputDelay = 0
@@ -193,14 +193,19 @@ struct TrainCommand: ParsableCommand {
                               checkpointPath: checkpoint ?? out + ".checkpoint", outputPath: out,
                               provenance: TrainingProvenance(command: invokedCommand, data: "\(data.dataset) (classes \(data.classes)): \(train.count) train, \(validation.count) validation clips"),
                               log: console.log, progress: console.progress)
-        run.stopAfterBatches = stopAfterBatches
-        if let killAfterBatches { run.afterBatch = { if $0 >= killAfterBatches { kill(getpid(), SIGKILL) } } }
+        var batchesRun = 0
+        run.afterBatch = { [killAfterBatches] in
+            batchesRun = $0
+            if let killAfterBatches, $0 >= killAfterBatches { kill(getpid(), SIGKILL) }
+        }
         signal(SIGINT) { _ in stopRequested = 1 }
         signal(SIGTERM) { _ in stopRequested = 1 }
         let started = Date()
         let outcome: TrainingRun.Outcome
         do {
-            outcome = try run.run(resume: resume) { stopRequested != 0 }
+            outcome = try run.run(resume: resume) { [stopAfterBatches] in
+                stopRequested != 0 || stopAfterBatches.map { batchesRun >= $0 } == true
+            }
         } catch let error as CheckpointError {
             console.error(error.description)
             throw ExitCode(error.exitCode)
@@ -226,12 +231,8 @@ struct TrainCommand: ParsableCommand {
                 scores.append(TrainingRun.score(clip: clip, envelope: out.envelope, onsets: out.onsets, picker: settings.picker))
             }
             let all = AggregateScore(scores)
-            console.log(String(format: "test: %d clips  mean r %@  hit P %@ R %@ F1 %.4f", all.clips, TrainingRunFormat.opt(all.meanR),
-                               TrainingRunFormat.opt(all.hits.precision), TrainingRunFormat.opt(all.hits.recall), all.hits.f1))
+            console.log(String(format: "test: %d clips  mean r %@  hit P %@ R %@ F1 %.4f", all.clips, Format.optional(all.meanR),
+                               Format.optional(all.hits.precision), Format.optional(all.hits.recall), all.hits.f1))
         }
     }
-}
-
-enum TrainingRunFormat {
-    static func opt(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import ThudFiles
+import ThudBase
 import ThudEval
 import ThudMedia
 import ThudRuntime
@@ -161,14 +161,9 @@ final class ProgressBar {
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         // Time left from the mean time per clip so far (clips are similar in length within a dataset).
         let elapsed = Date().timeIntervalSince(started)
-        let left = done > 0 ? " ~\(Self.duration(elapsed / Double(done) * Double(total - done))) left" : ""
+        let left = done > 0 ? " ~\(Format.duration(elapsed / Double(done) * Double(total - done))) left" : ""
         fputs("\r\u{1B}[K[\(bar)] \(done)/\(total)\(left) \(current.prefix(40))", stderr)
         drawn = true
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
     }
 
     /// A line that must stay (a failed clip): clears the bar, prints, and lets the next update redraw it.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import ThudFiles
+import ThudBase
 import ThudMedia
 import ThudModel
 import ThudRuntime
@@ -45,8 +45,7 @@ struct PictureSize: ExpressibleByArgument {
     var width: Int
     var height: Int
     init?(argument: String) {
-        let parts = argument.lowercased().split(separator: "x")
-        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 4096, h <= 4096 else { return nil }
+        guard let (w, h) = FrameSize.parse(argument) else { return nil }
         width = w
         height = h
     }

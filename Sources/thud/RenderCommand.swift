@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import ThudFiles
+import ThudBase
 import ThudEval
 import ThudMedia
 import ThudRuntime

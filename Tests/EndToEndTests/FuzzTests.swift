@@ -2,6 +2,7 @@ import XCTest
 import ThudMedia
 import ThudModel
 import ThudTestSupport
+import ThudBase
 
 /// A bounded, seeded mutation fuzzer for the two parsers that read untrusted bytes: the demux/decode path (run as the
 /// built `thud` in a child process, so a crash shows as a signal instead of taking the test runner down) and the model

@@ -1,5 +1,5 @@
 import XCTest
-import ThudFiles
+import ThudBase
 @testable import ThudEval
 
 /// The tables' rules on hand-made evaluations (no decoding): per-class grouping, samples, the original-style

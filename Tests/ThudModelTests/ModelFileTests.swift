@@ -3,6 +3,7 @@
 import Foundation
 import XCTest
 @testable import ThudModel
+import ThudBase
 
 final class ModelFileTests: XCTestCase {
     private var dir: URL!

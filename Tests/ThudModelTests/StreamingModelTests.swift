@@ -157,11 +157,17 @@ final class StreamingModelTests: XCTestCase {
     }
 
     func testStepRateAndFrameSizeComeFromHeader() throws {
-        let model = try StreamingModel(file: .random(architecture: .default, seed: 5))
-        XCTAssertEqual(model.frameByteCount, 64 * 64)
-        XCTAssertEqual(model.stepRateHz, 12)
+        var architecture = ModelArchitecture.default
+        architecture.input.width = 40
+        architecture.input.height = 24
+        var file = ModelFile.random(architecture: architecture, seed: 5)
+        file.header.stepRateHz = 10
+        let model = try StreamingModel(file: file)
+        XCTAssertEqual(model.frameByteCount, 40 * 24)
+        XCTAssertEqual(model.stepRateHz, 10)
         XCTAssertTrue(model.encoder is ConvEncoder)
-        XCTAssertEqual(model.encoder.featureCount, 512)
+        // The features the architecture promises are the ones its encoder writes at that size.
+        XCTAssertEqual(model.encoder.featureCount, file.header.architecture.featureCount)
     }
 }
 

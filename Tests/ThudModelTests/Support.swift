@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import ThudModel
+import ThudBase
 
 enum FixtureFiles {
     static func url(_ name: String, _ ext: String) throws -> URL {

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import ThudSound
+import ThudBase
+import ThudSoundTestSupport
 
 /// End-to-end through real alsa-lib: `default` → file plugin → null, PCM read back.
 final class SoundSinkFileTests: XCTestCase {
@@ -27,9 +29,9 @@ final class SoundSinkFileTests: XCTestCase {
         // file → null swallows a whole buffer at once, so the sink must pace by the wall clock.
         XCTAssertTrue(waitUntil(1) { s.isWallClockPaced })
         // And it then writes silence in real time, not as fast as the CPU allows.
-        let f0 = s.framesWritten, t0 = monotonicNanos()
+        let f0 = s.framesWritten, t0 = MonotonicClock.nanos()
         usleep(300_000)
-        let rate = Double(s.framesWritten - f0) / (Double(monotonicNanos() - t0) * 1e-9)
+        let rate = Double(s.framesWritten - f0) / (Double(MonotonicClock.nanos() - t0) * 1e-9)
         // Never faster than real time (+ one buffer of slack); slower only by underruns, which
         // a loaded machine causes (the playhead restarts at the writer, frames are not made up).
         XCTAssertLessThan(rate, 48_000 * 1.1, "paced at real time, not CPU speed")
@@ -94,7 +96,7 @@ final class SoundSinkFileTests: XCTestCase {
         var nextFree = 0
         for k in 0..<3 {
             let before = s.underruns
-            s._stallWriterOnce(seconds: 0.05)  // 50 ms stall against a 10 ms buffer
+            s.stallWriterOnce(seconds: 0.05)  // 50 ms stall against a 10 ms buffer
             XCTAssertTrue(waitUntil(5) { s.underruns > before }, "stall \(k) ran the device dry")
             XCTAssertTrue(waitUntil(5) { s.framesWritten > nextFree + 2 * s.periodFrames })
             let start = s.framesWritten

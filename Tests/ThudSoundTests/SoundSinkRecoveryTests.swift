@@ -2,6 +2,8 @@ import CALSA
 import Foundation
 import XCTest
 @testable import ThudSound
+import ThudBase
+import ThudSoundTestSupport
 
 /// Underruns and suspends through real alsa-lib state handling, on a card that is paced like
 /// hardware (see VirtualCard): the sink must count them, call snd_pcm_recover, and carry on.
@@ -43,9 +45,9 @@ final class SoundSinkRecoveryTests: XCTestCase {
         XCTAssertTrue(waitUntil(1) { s.framesWritten >= 4 * s.periodFrames })
         XCTAssertFalse(s.isWallClockPaced, "a card that consumes in real time paces the sink itself")
         // Rate over measured wall time (not the requested sleep, which overshoots under load).
-        let f0 = s.framesWritten, t0 = monotonicNanos()
+        let f0 = s.framesWritten, t0 = MonotonicClock.nanos()
         usleep(300_000)
-        let rate = Double(s.framesWritten - f0) / (Double(monotonicNanos() - t0) * 1e-9)
+        let rate = Double(s.framesWritten - f0) / (Double(MonotonicClock.nanos() - t0) * 1e-9)
         // The card only takes frames as its clock plays them; a loaded machine can only make
         // the sink slower (underruns), never faster.
         XCTAssertLessThan(rate, 48_000 * 1.1, "written at the card's real-time rate")
@@ -64,7 +66,7 @@ final class SoundSinkRecoveryTests: XCTestCase {
         var nextFree = 0
         for k in 0..<3 {
             let before = s.underruns
-            s._stallWriterOnce(seconds: 0.04)  // 40 ms without writing against a 10 ms buffer
+            s.stallWriterOnce(seconds: 0.04)  // 40 ms without writing against a 10 ms buffer
             XCTAssertTrue(waitUntil(5) { s.underruns > before }, "stall \(k): alsa-lib reported the xrun")
             XCTAssertTrue(waitUntil(5) { s.framesWritten > nextFree + 2 * s.periodFrames })
             let start = s.framesWritten

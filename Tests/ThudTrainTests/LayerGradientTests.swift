@@ -8,6 +8,7 @@ import Foundation
 import XCTest
 import ThudModel
 @testable import ThudTrain
+import ThudBase
 
 private struct FDReport {
     var checked = 0, skipped = 0

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import ThudModel
 @testable import ThudTrain
+import ThudBase
 
 enum TrainFixtures {
     static func url(_ name: String, _ ext: String) throws -> URL {

@@ -6,6 +6,7 @@ import XCTest
 @testable import ThudEval
 import ThudModel
 @testable import ThudTrain
+import ThudBase
 
 final class TrainerTests: XCTestCase {
     /// Sequences of the square task with 1–2 hits each at varying steps; odd ones start mid-clip (previous frame).

@@ -7,7 +7,6 @@
 # ones that grow with the ~800 periods written.
 set -eu
 cd "$(dirname "$0")/../.."
-swift build --build-tests >/dev/null 2>&1 || swift build --build-tests
-BIN=$(ls -d .build/debug/*PackageTests.xctest | head -1)
-THUD_ALLOC_PROBE=1 gdb -q -batch -x tools/bench/sound_alloc.gdb.py --args "$BIN" ThudSoundTests.SoundAllocationProbe 2>&1 \
+swift build --product thud-bench-sound >/dev/null 2>&1 || swift build --product thud-bench-sound
+gdb -q -batch -x tools/bench/sound_alloc.gdb.py --args .build/debug/thud-bench-sound alloc 2>&1 \
   | grep -E '^sound_alloc|error|failed' || true

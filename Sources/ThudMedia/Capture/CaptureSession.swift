@@ -1,4 +1,5 @@
 import Glibc
+import ThudBase
 
 /// What live capture should deliver. Sizes are width × height in pixels.
 public struct CaptureRequest: Sendable, Equatable {
@@ -202,9 +203,9 @@ public final class CaptureSession {
                     // Never a frame at all: the device could not really be started (30); silence
                     // after frames is a loss while streaming (31).
                     if stateLock.locked({ captured == 0 && errorFrames == 0 }) {
-                        throw CaptureError(.cannotStart, device: device, "started streaming but delivered no frame within \(captureFixed(request.stallTimeout, 1)) s")
+                        throw CaptureError(.cannotStart, device: device, "started streaming but delivered no frame within \(Format.fixed(request.stallTimeout, 1)) s")
                     }
-                    throw CaptureError(.stalled, device: device, "no frame for \(captureFixed(request.stallTimeout, 1)) s while streaming")
+                    throw CaptureError(.stalled, device: device, "no frame for \(Format.fixed(request.stallTimeout, 1)) s while streaming")
                 case .frame(let frame):
                     try handle(frame)
                 }
@@ -220,7 +221,7 @@ public final class CaptureSession {
     }
 
     private func handle(_ frame: V4L2Source.Frame) throws {
-        let arrival = CaptureClock.now()
+        let arrival = MonotonicClock.seconds()
         // Sequence gaps are frames the driver dropped (no free buffer, or the device skipped them).
         // Wrapping arithmetic keeps a 32-bit wrap from looking like four billion drops.
         var lost = 0

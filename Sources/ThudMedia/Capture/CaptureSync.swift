@@ -1,16 +1,5 @@
 import Glibc
 
-/// CLOCK_MONOTONIC in seconds: the clock V4L2 stamps buffers with (V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC),
-/// so frame timestamps and "now" can be subtracted directly.
-public enum CaptureClock {
-    @inline(__always)
-    public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-}
-
 /// A mutex with one condition variable whose timed waits run on CLOCK_MONOTONIC (the default,
 /// CLOCK_REALTIME, would jump with wall-clock changes). Heap-allocated because pthread objects must
 /// not move.
@@ -54,10 +43,3 @@ final class CaptureMonitor {
     }
 }
 
-/// "%.Nf" without Foundation (ThudMedia does not link it): for log lines and JSON numbers.
-public func captureFixed(_ x: Double, _ digits: Int) -> String {
-    guard x.isFinite else { return x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf") }
-    var buf = [CChar](repeating: 0, count: 64)
-    _ = withVaList([digits, x]) { vsnprintf(&buf, 64, "%.*f", $0) }
-    return String(cString: buf)
-}

@@ -1,4 +1,5 @@
 import Glibc
+import ThudBase
 
 /// One 12 Hz step of live capture: the frame the model sees for step `index`.
 public struct CapturedStep: Equatable, Sendable {
@@ -69,7 +70,7 @@ public final class LiveStepper {
 
     /// Blocks until the next step is due and returns it; nil after the ring is finished (stop). Throws
     /// the capture thread's error, or `stalled` when nothing at all arrives within `timeout`.
-    public func nextStep(timeout: Double, device: String = "capture", now clock: () -> Double = CaptureClock.now) throws -> CapturedStep? {
+    public func nextStep(timeout: Double, device: String = "capture", now clock: () -> Double = MonotonicClock.seconds) throws -> CapturedStep? {
         let giveUp = clock() + timeout
         ring.monitor.lock(); defer { ring.monitor.unlock() }
         while true {
@@ -79,7 +80,7 @@ public final class LiveStepper {
             case .finished: return nil
             case .waitUntil(let t):
                 if now >= giveUp {
-                    throw CaptureError(.stalled, device: device, "no frame within \(captureFixed(timeout, 1)) s")
+                    throw CaptureError(.stalled, device: device, "no frame within \(Format.fixed(timeout, 1)) s")
                 }
                 ring.monitor.wait(until: min(t, giveUp))
             }

@@ -1,5 +1,6 @@
 import CV4L2
 import Glibc
+import ThudBase
 
 /// What the driver says it is (VIDIOC_QUERYCAP).
 public struct CaptureDeviceInfo: Sendable, Equatable {
@@ -397,9 +398,9 @@ public final class V4L2Source {
     /// EAGAIN (a wake-up without a buffer) goes back to polling. ENODEV, EIO, other DQBUF errors and
     /// poll errors on the device mean it is gone (exit code 31).
     public func waitForFrame(timeout: Double) throws -> Wait {
-        let deadline = CaptureClock.now() + timeout
+        let deadline = MonotonicClock.seconds() + timeout
         while true {
-            let left = deadline - CaptureClock.now()
+            let left = deadline - MonotonicClock.seconds()
             if left <= 0 { return .timedOut }
             pollSet[0] = pollfd(fd: fd, events: thud_pollin(), revents: 0)
             pollSet[1] = pollfd(fd: wakeRead, events: thud_pollin(), revents: 0)

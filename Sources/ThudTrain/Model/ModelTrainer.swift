@@ -42,7 +42,7 @@ public struct TrainingSequence {
 public struct TrainerStateError: Error, CustomStringConvertible, LocalizedError, Equatable {
     public let message: String
     public init(_ message: String) { self.message = message }
-    /// Same class of failure as an invalid model file (CONVENTIONS.md: 20).
+    /// Same class of failure as an invalid model file (README.md, "Exit codes": 20).
     public var exitCode: Int32 { 20 }
     public var description: String { message }
     public var errorDescription: String? { message }
@@ -78,9 +78,10 @@ public final class ModelTrainer {
         setParameters(architecture.randomParameters(seed: seed))
     }
 
-    /// Continues from the weights of a model file (fresh Adam state).
+    // Stops the helper thread (ModelTrainer's second shard), if one was started.
     deinit { helper?.stop() }
 
+    /// Continues from the weights of a model file (fresh Adam state).
     public convenience init(modelFile: ModelFile) throws {
         let a = modelFile.header.architecture
         if let problem = a.validationProblem() { throw TrainerStateError("model: bad architecture (\(problem))") }

@@ -7,6 +7,7 @@ import Foundation
 import ThudModel
 #if canImport(Glibc)
 import Glibc
+import ThudBase
 #endif
 
 var archName = "default", steps = 3000, outDir: String?, modelPath: String?
@@ -132,7 +133,7 @@ frames.withUnsafeBufferPointer { fp in
 
 func stats(_ v: [Double]) -> (median: Double, p99: Double) {
     let s = v.sorted()
-    return (s[s.count / 2] * 1e6, s[min(s.count - 1, Int(Double(s.count) * 0.99))] * 1e6)
+    return (Percentiles.median(s) * 1e6, Percentiles.nearestRank(s, 0.99) * 1e6)
 }
 let a = model.architecture
 let desc = a.encoder.kind == .conv

@@ -1,7 +1,8 @@
 import CALSA
 import Glibc
 import Synchronization
-@testable import ThudSound
+import ThudBase
+import ThudSound
 
 /// An in-process ALSA playback "card" built with alsa-lib's ioplug API: a real `snd_pcm_t`
 /// whose hardware pointer advances with CLOCK_MONOTONIC at the nominal rate, like a DAC.
@@ -11,7 +12,7 @@ import Synchronization
 /// the application pointer, which alsa-lib turns into the XRUN state) and can be told to
 /// suspend (state SUSPENDED, reported by alsa-lib as -ESTRPIPE), so the sink's snd_pcm_recover path runs through real
 /// alsa-lib code. It also records every frame alsa-lib hands it, for content checks.
-final class VirtualCard {
+public final class VirtualCard {
     let io: UnsafeMutablePointer<snd_pcm_ioplug_t>
     private let callbacks: UnsafeMutablePointer<snd_pcm_ioplug_callback_t>
     private let nameCString: UnsafeMutablePointer<CChar>
@@ -20,15 +21,15 @@ final class VirtualCard {
     private var running = false
     private let devNull: Int32
     /// Set by the test; the next pointer query reports a suspend.
-    let suspendNext = Atomic<Bool>(false)
+    public let suspendNext = Atomic<Bool>(false)
     /// Channel 0 of every frame transferred to the card, in order.
     let recorded: UnsafeMutablePointer<Int16>
     let recordCapacity: Int
     private(set) var recordedCount = 0
 
-    var pcm: OpaquePointer { io.pointee.pcm }
+    public var pcm: OpaquePointer { io.pointee.pcm }
 
-    init(seconds: Int = 10, channels: ClosedRange<UInt32> = 1...2) throws {
+    public init(seconds: Int = 10, channels: ClosedRange<UInt32> = 1...2) throws {
         recordCapacity = seconds * 48_000
         recorded = .allocate(capacity: recordCapacity)
         io = .allocate(capacity: 1)
@@ -74,7 +75,7 @@ final class VirtualCard {
     }
 
     /// Frees the card's memory. Call only after the PCM has been closed (the sink closes it).
-    func release() {
+    public func release() {
         callbacks.deallocate()
         io.deallocate()
         free(nameCString)
@@ -87,11 +88,11 @@ final class VirtualCard {
     }
 
     /// How many times the card has (re)started; `firstStart*` describe the first run.
-    private(set) var starts = 0
-    private(set) var firstStartNanos: UInt64 = 0
+    public private(set) var starts = 0
+    public private(set) var firstStartNanos: UInt64 = 0
 
     private func start() {
-        startNanos = monotonicNanos()
+        startNanos = MonotonicClock.nanos()
         startHw = io.pointee.hw_ptr
         running = true
         if starts == 0 { firstStartNanos = startNanos }
@@ -101,7 +102,7 @@ final class VirtualCard {
     /// When stream frame `frame` (counted from the first write) reaches the DAC, by the card's
     /// own clock. Valid while the card has never restarted (no xrun, no suspend): the first
     /// start happens with exactly one buffer written, so frame 0 plays at the first start.
-    func playNanos(ofFrame frame: Int) -> UInt64? {
+    public func playNanos(ofFrame frame: Int) -> UInt64? {
         guard starts == 1 else { return nil }
         return firstStartNanos + UInt64(frame) * 1_000_000_000 / UInt64(io.pointee.rate)
     }
@@ -116,7 +117,7 @@ final class VirtualCard {
             return snd_pcm_sframes_t(io.pointee.hw_ptr)
         }
         guard running else { return snd_pcm_sframes_t(io.pointee.hw_ptr) }
-        let elapsed = monotonicNanos() - startNanos
+        let elapsed = MonotonicClock.nanos() - startNanos
         let consumed = startHw + UInt(elapsed * UInt64(io.pointee.rate) / 1_000_000_000)
         if consumed >= io.pointee.appl_ptr {
             running = false  // ran dry: a DAC would now play garbage or stop; ALSA calls it XRUN
@@ -136,5 +137,5 @@ final class VirtualCard {
         return snd_pcm_sframes_t(size)
     }
 
-    var samples: [Int16] { Array(UnsafeBufferPointer(start: recorded, count: recordedCount)) }
+    public var samples: [Int16] { Array(UnsafeBufferPointer(start: recorded, count: recordedCount)) }
 }
