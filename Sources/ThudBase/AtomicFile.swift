@@ -97,3 +97,5 @@ public enum AtomicFile {
         func next() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value }
     }
 }
+
+extension FileWriteError: OneLineError {}

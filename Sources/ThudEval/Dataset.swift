@@ -295,3 +295,7 @@ extension Dataset {
         }
     }
 }
+
+extension DatasetError: OneLineError {
+    public var message: String { description }
+}

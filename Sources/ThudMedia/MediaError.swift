@@ -1,3 +1,5 @@
+import ThudBase
+
 /// Every way an input can be unusable, each with a documented exit code (README, "Exit codes").
 /// `message` is one line that names the file and the problem; the CLI prints exactly that.
 public struct MediaError: Error, CustomStringConvertible, Sendable {
@@ -43,3 +45,5 @@ public struct MediaError: Error, CustomStringConvertible, Sendable {
         }
     }
 }
+
+extension MediaError: OneLineError {}

@@ -340,3 +340,5 @@ extension Array where Element == UInt8 {
         appendLE(UInt32(v & 0xFFFF_FFFF)); appendLE(UInt32(v >> 32))
     }
 }
+
+extension ModelFileError: OneLineError {}

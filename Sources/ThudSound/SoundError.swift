@@ -1,3 +1,4 @@
+import ThudBase
 // ThudSound: the optional sound-out path of Thud. Hit events (or envelope values) go from the
 // inference loop through a lock-free queue to an ALSA playback thread that synthesizes knocks.
 
@@ -14,3 +15,5 @@ public struct SoundError: Error, CustomStringConvertible, Equatable {
         self.exitCode = exitCode
     }
 }
+
+extension SoundError: OneLineError {}

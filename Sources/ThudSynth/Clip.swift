@@ -283,3 +283,6 @@ func encodeClip(path: String, width: Int, height: Int, fps: Double, crf: Int, fr
     return hashValue
 }
 
+extension SynthError: OneLineError {
+    public var message: String { description }
+}

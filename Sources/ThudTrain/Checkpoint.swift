@@ -128,3 +128,7 @@ public struct Checkpoint: Sendable {
         return Checkpoint(state: state, tensors: tensors)
     }
 }
+
+extension CheckpointError: OneLineError {
+    public var message: String { description }
+}

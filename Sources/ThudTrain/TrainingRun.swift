@@ -540,3 +540,7 @@ public final class TrainingRun {
         return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
     }
 }
+
+extension TrainingRun.DivergedError: OneLineError {
+    public var message: String { description }
+}

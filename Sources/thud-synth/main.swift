@@ -74,9 +74,9 @@ struct Generate: ParsableCommand {
         var kept = 0
         do {
             kept = try Corpus.generate(into: out, options: options) { done, total in printer.update(done, total) }
-        } catch let e as SynthError {
-            FileHandle.standardError.write(Data("\nthud-synth: \(e.description)\n".utf8))
-            throw ExitCode(e.exitCode)
+        } catch {
+            fputs("\n", stderr)   // below the progress line
+            throw ExitCode(ToolExit.report(error, tool: "thud-synth"))
         }
         let secs = Date().timeIntervalSince(start)
         let written = total - kept
@@ -138,9 +138,8 @@ struct Sample: ParsableCommand {
             }
             for s in record.scratches ?? [] { print(String(format: "  scratch %.3f–%.3f s (no hit)", s.start, s.end)) }
             for t in record.silentStrokes ?? [] { print(String(format: "  silent stroke %.3f s", t)) }
-        } catch let e as SynthError {
-            FileHandle.standardError.write(Data("thud-synth: \(e.description)\n".utf8))
-            throw ExitCode(e.exitCode)
+        } catch {
+            throw ExitCode(ToolExit.report(error, tool: "thud-synth"))
         }
     }
 }

@@ -44,9 +44,8 @@ struct AugmentSheetCommand: ParsableCommand {
                 frames.append(contentsOf: step.pixels)
                 return frames.count < steps * w * h
             })
-        } catch let error as MediaError {
-            fputs("thud-train: \(error.message)\n", stderr)
-            throw ExitCode(error.exitCode)
+        } catch {
+            throw exitWith(error, console: Console())
         }
         let count = frames.count / (w * h)
         guard count >= 1 else {

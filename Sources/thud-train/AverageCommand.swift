@@ -37,12 +37,8 @@ struct AverageCommand: ParsableCommand {
             }
             try averaged.write(to: out)
             console.log("\(out): the mean of \(models.count) models' weights; no recorded peak picker (choose one with thud-train set-picker)")
-        } catch let error as ModelFileError {
-            console.error(error.message)
-            throw ExitCode(error.exitCode)
-        } catch let error as TrainerStateError {
-            console.error(error.message)
-            throw ExitCode(error.exitCode)
+        } catch {
+            throw exitWith(error, console: console)
         }
     }
 }

@@ -54,9 +54,8 @@ struct SetPickerCommand: ParsableCommand {
             if let minRise { picker.minRise = minRise }
             if let sensitivity { picker.sensitivity = sensitivity }
             try Self.record(picker, in: &file, path: model, console: console)
-        } catch let error as ModelFileError {
-            console.error(error.message)
-            throw ExitCode(error.exitCode)
+        } catch {
+            throw exitWith(error, console: console)
         }
     }
 

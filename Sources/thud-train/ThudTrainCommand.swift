@@ -41,6 +41,14 @@ struct ThudTrainCommand: ParsableCommand {
     }
 }
 
+/// Any error as its one line, `thud-train: …`, after the progress line is cleared, and its documented exit code
+/// (ToolExit, as every tool reports errors).
+func exitWith(_ error: Error, console: Console) -> ExitCode {
+    if let exit = error as? ExitCode { return exit }
+    console.endProgress()
+    return ExitCode(ToolExit.report(error, tool: "thud-train"))
+}
+
 /// This invocation as a model's provenance records it (`training.command`).
 var invokedCommand: String { (["thud-train"] + CommandLine.arguments.dropFirst()).joined(separator: " ") }
 
@@ -91,16 +99,12 @@ struct DataOptions: ParsableArguments {
         do {
             dataset = Dataset(combining: try datasets.map { try Dataset.load($0, validationShare: validationShare) })
             filter = try ClassFilter.parse(classes)
-        } catch let error as DatasetError {
-            console.error(error.description)
-            throw ExitCode(error.exitCode)
+        } catch {
+            throw exitWith(error, console: console)
         }
         let cache: FeatureCache
         do { cache = try FeatureCache(directory: cacheDirectory, width: width, height: height, minimumSeconds: minDuration) }
-        catch let error as FileWriteError {
-            console.error(error.message)
-            throw ExitCode(error.exitCode)
-        }
+        catch { throw exitWith(error, console: console) }
         console.log("dataset \(self.dataset) (\(dataset.layout.rawValue), \(dataset.clips.count) clips); classes: \(filter.description); cache \(cacheDirectory)")
         let started = Date()
         let prepared = PreparedDataset.prepare(dataset, filter: filter, cache: cache, splits: splits, jobs: jobs) { done, total in

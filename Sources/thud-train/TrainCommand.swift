@@ -158,9 +158,8 @@ struct TrainCommand: ParsableCommand {
                 let folder = (path as NSString).deletingLastPathComponent
                 if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
                 try AtomicFile.checkWritable(path)
-            } catch let error as FileWriteError {
-                console.error(error.message)
-                throw ExitCode(error.exitCode)
+            } catch {
+                throw exitWith(error, console: console)
             }
         }
         let (_, prepared) = try data.prepare(width: arch.input.width, height: arch.input.height,
@@ -206,18 +205,12 @@ struct TrainCommand: ParsableCommand {
             outcome = try run.run(resume: resume) { [stopAfterBatches] in
                 stopRequested != 0 || stopAfterBatches.map { batchesRun >= $0 } == true
             }
-        } catch let error as CheckpointError {
-            console.error(error.description)
-            throw ExitCode(error.exitCode)
-        } catch let error as TrainingRun.DivergedError {
-            console.error(error.description)
-            throw ExitCode(error.exitCode)
-        } catch let error as ModelFileError {
-            console.error(error.message)   // --warm-start: not a usable model file
-            throw ExitCode(error.exitCode)
         } catch let error as TrainerStateError {
+            // The trainer does not know which file it started from: the line names the --warm-start model.
             console.error("\(warmStart ?? ""): \(error.message)")
             throw ExitCode(error.exitCode)
+        } catch {
+            throw exitWith(error, console: console)
         }
         if outcome == .interrupted { throw ExitCode(130) }
         console.log(String(format: "trained in %.1f s; best epoch %d, model at %@", Date().timeIntervalSince(started), run.state.bestEpoch ?? 0, out))

@@ -65,9 +65,8 @@ struct TunePickerCommand: ParsableCommand {
         do {
             var file = try ModelFile.read(path: record)
             try SetPickerCommand.record(best.configuration, in: &file, path: record, console: console)
-        } catch let error as ModelFileError {
-            console.error(error.message)
-            throw ExitCode(error.exitCode)
+        } catch {
+            throw exitWith(error, console: console)
         }
     }
 

@@ -1,4 +1,5 @@
 import Glibc
+import ThudBase
 
 /// Why live capture stopped. `message` is one line naming the device and the problem; `exitCode`
 /// follows the shared table: 30 = cannot be opened / negotiated / started, 31 = lost while streaming.
@@ -40,3 +41,5 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable, Equatable 
         return "\(text) (errno \(code))"
     }
 }
+
+extension CaptureError: OneLineError {}

@@ -10,6 +10,7 @@
 //   try trainer.modelFile(header: header).write(to: "models/default.thud")
 import Foundation
 import ThudModel
+import ThudBase
 
 /// One window of a clip: T consecutive 12 Hz steps.
 public struct TrainingSequence {
@@ -455,3 +456,5 @@ final class ShardThread {
         thread = nil
     }
 }
+
+extension TrainerStateError: OneLineError {}
