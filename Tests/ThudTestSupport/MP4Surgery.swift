@@ -113,58 +113,11 @@ public enum JPEGSurgery {
 extension Executable {
     /// Runs `name args` with stdout going to `stdoutPath` (e.g. /dev/full) instead of a pipe.
     public static func run(_ name: String, _ args: [String], stdoutPath: String, timeout: TimeInterval = 300) throws -> Result {
-        let process = Process()
-        process.executableURL = url(name)
-        process.arguments = args
-        guard let out = FileHandle(forWritingAtPath: stdoutPath) else {
-            throw NSError(domain: "Executable", code: 2, userInfo: [NSLocalizedDescriptionKey: "cannot open \(stdoutPath)"])
-        }
-        process.standardOutput = out
-        let err = Pipe()
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let collected = ErrCollected()
-        let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { collected.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        if group.wait(timeout: .now() + timeout) == .timedOut {
-            process.terminate()
-            throw NSError(domain: "Executable", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(name) \(args) did not finish within \(timeout) s"])
-        }
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-                      stdout: Data(), stderr: collected.data)
+        try launch(name, args, timeout: timeout, stdin: .none, stdout: .file(stdoutPath))
     }
 
     /// Runs `name args` with `input` written into a pipe on its stdin (a real pipe, not a file: /dev/stdin is one).
     public static func run(_ name: String, _ args: [String], pipedInput input: Data, timeout: TimeInterval = 300) throws -> Result {
-        let process = Process()
-        process.executableURL = url(name)
-        process.arguments = args
-        let inPipe = Pipe(), out = Pipe(), err = Pipe()
-        process.standardInput = inPipe
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = ErrCollected(), errData = ErrCollected()
-        let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { outData.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); DispatchQueue.global().async { errData.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let writer = inPipe.fileHandleForWriting
-        DispatchQueue.global().async {
-            // A reader that stops early closes the pipe: the write then fails, which is fine here.
-            signal(SIGPIPE, SIG_IGN)
-            try? writer.write(contentsOf: input)
-            try? writer.close()
-        }
-        if group.wait(timeout: .now() + timeout) == .timedOut {
-            process.terminate()
-            throw NSError(domain: "Executable", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(name) \(args) did not finish within \(timeout) s"])
-        }
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-                      stdout: outData.data, stderr: errData.data)
+        try launch(name, args, timeout: timeout, stdin: .pipe(input), stdout: .collect)
     }
-
-    private final class ErrCollected: @unchecked Sendable { var data = Data() }
 }

@@ -118,21 +118,55 @@ public enum Executable {
     /// instead of hanging the suite).
     public static func run(_ name: String, _ args: [String], stdinFile: String? = nil, environment: [String: String] = [:],
                            timeout: TimeInterval = 120) throws -> Result {
+        try launch(name, args, environment: environment, timeout: timeout,
+                   stdin: stdinFile.map { .file($0) } ?? .none, stdout: .collect)
+    }
+
+    /// Where a launched executable's stdin comes from and its stdout goes.
+    public enum Input { case none, file(String), pipe(Data) }
+    public enum Output { case collect, file(String) }
+
+    /// The one runner behind every `run`: starts `name args`, feeds stdin (a pipe is written on its own thread; a
+    /// reader that stops early closes it, which is fine), collects stdout (unless it goes to a file) and stderr on
+    /// reader threads, and waits, failing loudly after `timeout` instead of hanging the suite.
+    public static func launch(_ name: String, _ args: [String], environment: [String: String] = [:], timeout: TimeInterval,
+                              stdin: Input, stdout: Output) throws -> Result {
         let process = Process()
         process.executableURL = url(name)
         process.arguments = args
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
+        let out = Pipe(), err = Pipe(), inPipe = Pipe()
+        switch stdout {
+        case .collect: process.standardOutput = out
+        case .file(let path):
+            guard let handle = FileHandle(forWritingAtPath: path) else {
+                throw NSError(domain: "Executable", code: 2, userInfo: [NSLocalizedDescriptionKey: "cannot open \(path)"])
+            }
+            process.standardOutput = handle
+        }
         process.standardError = err
-        if let stdinFile { process.standardInput = FileHandle(forReadingAtPath: stdinFile) } else { process.standardInput = FileHandle.nullDevice }
+        switch stdin {
+        case .none: process.standardInput = FileHandle.nullDevice
+        case .file(let path): process.standardInput = FileHandle(forReadingAtPath: path)
+        case .pipe: process.standardInput = inPipe
+        }
         try process.run()
         let outData = Collected(), errData = Collected()
         let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { outData.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        if case .collect = stdout {
+            group.enter(); DispatchQueue.global().async { outData.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        }
         group.enter(); DispatchQueue.global().async { errData.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        if case .pipe(let input) = stdin {
+            let writer = inPipe.fileHandleForWriting
+            DispatchQueue.global().async {
+                signal(SIGPIPE, SIG_IGN)
+                try? writer.write(contentsOf: input)
+                try? writer.close()
+            }
+        }
         if group.wait(timeout: .now() + timeout) == .timedOut {
             process.terminate()
             throw NSError(domain: "Executable", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(name) \(args) did not finish within \(timeout) s"])

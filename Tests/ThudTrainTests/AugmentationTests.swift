@@ -72,6 +72,14 @@ final class AugmentationTests: XCTestCase {
                   "a shaking camera moves a still scene")
     }
 
+    /// A conv model of one layer on 4×4 frames: enough to run windows and validation through.
+    var tinyArchitecture: ModelArchitecture {
+        var architecture = ModelArchitecture.default
+        architecture.input = InputSpec(width: 4, height: 4)
+        architecture.encoder.convChannels = [2]
+        return architecture
+    }
+
     func preparedClip(id: String, source: Int, steps: Int, width: Int = 4, height: Int = 4) -> PreparedClip {
         var clip = DatasetClip(id: id, path: "\(id).mp4", template: "t", label: "t", split: .train, hitsPath: nil)
         clip.source = source
@@ -103,10 +111,7 @@ final class AugmentationTests: XCTestCase {
     /// --window-jitter moves windows within their clip, by seed, epoch and window; --augment changes a window's
     /// frames but never its targets; both leave the fingerprint of a run without them as it was.
     func testJitteredWindowsStayInTheirClipAndAugmentationNeverTouchesTargets() throws {
-        var architecture = ModelArchitecture.default
-        architecture.input = InputSpec(width: 4, height: 4)
-        architecture.encoder.convChannels = [2]
-        var settings = TrainingSettings(architecture: architecture)
+        var settings = TrainingSettings(architecture: tinyArchitecture)
         settings.sequenceLength = 8
         let plainFingerprint = settings.fingerprint
         settings.windowJitter = true
@@ -146,10 +151,7 @@ final class AugmentationTests: XCTestCase {
 
     /// --choose-on: validation reports each dataset, and the model kept is chosen on the named one's figures.
     func testValidationIsReportedPerDatasetAndChoosesOnTheNamedOne() throws {
-        var architecture = ModelArchitecture.default
-        architecture.input = InputSpec(width: 4, height: 4)
-        architecture.encoder.convChannels = [2]
-        var settings = TrainingSettings(architecture: architecture)
+        var settings = TrainingSettings(architecture: tinyArchitecture)
         settings.chooseOn = 1
         let clips = [preparedClip(id: "a", source: 0, steps: 30), preparedClip(id: "b", source: 1, steps: 30),
                      preparedClip(id: "c", source: 1, steps: 30)]
