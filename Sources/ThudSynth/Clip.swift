@@ -60,6 +60,17 @@ public struct ClipRecord: Codable, Sendable {
     public var surface: String? = nil
 }
 
+extension ClipRecord {
+    /// A clip's record before it is rendered and sounded: what the scene and the options decide; the picture, the
+    /// sound and the hits are filled in as the clip is made (both scene families start from it).
+    static func planned(id: String, template: Template, placeholders: [String], seed: UInt64, options: ClipOptions,
+                        duration: Double) -> ClipRecord {
+        ClipRecord(id: id, template: template.text, label: template.label(placeholders), placeholders: placeholders,
+                   seed: seed, fault: options.fault, duration: duration, width: 0, height: 0, frameRate: 0,
+                   variableFrameRate: false, frameCount: 0, sampleRate: 0, channels: 0, hits: [], offscreenSounds: [], cameraClick: nil)
+    }
+}
+
 /// A drag of the striker along the surface: noise while it lasts, never a hit.
 public struct ScratchRecord: Codable, Sendable, Equatable {
     public var start: Double, end: Double
@@ -108,9 +119,8 @@ public final class ClipGenerator {
         var builder = SceneBuilder(template: template, seed: rng.next())
         scene = builder.build()
         if let d = options.duration { scene.duration = d }
-        record = ClipRecord(id: id, template: template.text, label: template.label(scene.placeholders), placeholders: scene.placeholders,
-                            seed: seed, fault: options.fault, duration: scene.duration, width: 0, height: 0, frameRate: 0,
-                            variableFrameRate: false, frameCount: 0, sampleRate: 0, channels: 0, hits: [], offscreenSounds: [], cameraClick: nil)
+        record = ClipRecord.planned(id: id, template: template, placeholders: scene.placeholders, seed: seed, options: options,
+                                    duration: scene.duration)
         simulate()
     }
 

@@ -75,7 +75,19 @@ public enum Shape: Sendable {
     }
 }
 
-public enum Ease: Sendable { case linear, inOut, accelerate, decelerate }
+public enum Ease: Sendable {
+    case linear, inOut, accelerate, decelerate
+
+    /// Progress `u` (0…1) between two keys reshaped by the easing: the one curve 2D paths and 3D poses share.
+    func shape(_ u: Double) -> Double {
+        switch self {
+        case .linear: return u
+        case .inOut: return u * u * (3 - 2 * u)
+        case .accelerate: return u * u
+        case .decelerate: return 1 - (1 - u) * (1 - u)
+        }
+    }
+}
 
 /// Scripted motion for hands, sticks and held objects: keyframes of position and angle.
 public struct Path: Sendable {
@@ -89,13 +101,7 @@ public struct Path: Sendable {
         if t <= first.time { return (first.position, first.angle) }
         for i in 1..<max(1, keys.count) where t < keys[i].time {
             let a = keys[i - 1], b = keys[i]
-            var u = (t - a.time) / (b.time - a.time)
-            switch b.ease {
-            case .linear: break
-            case .inOut: u = u * u * (3 - 2 * u)
-            case .accelerate: u = u * u
-            case .decelerate: u = 1 - (1 - u) * (1 - u)
-            }
+            let u = b.ease.shape((t - a.time) / (b.time - a.time))
             return (a.position + (b.position - a.position) * u, a.angle + (b.angle - a.angle) * u)
         }
         let last = keys[keys.count - 1]

@@ -32,9 +32,8 @@ public final class SurfaceClip: ClipWriting {
         var builder = SurfaceSceneBuilder(template: t, seed: rng.next())
         scene = builder.build()
         if let d = options.duration { scene.duration = d }
-        record = ClipRecord(id: id, template: t.text, label: t.label(scene.placeholders), placeholders: scene.placeholders,
-                            seed: seed, fault: options.fault, duration: scene.duration, width: 0, height: 0, frameRate: 0,
-                            variableFrameRate: false, frameCount: 0, sampleRate: 0, channels: 0, hits: [], offscreenSounds: [], cameraClick: nil)
+        record = ClipRecord.planned(id: id, template: t, placeholders: scene.placeholders, seed: seed, options: options,
+                                    duration: scene.duration)
         record.family = SceneFamily.surface.rawValue
         record.surface = scene.kind.name
     }

@@ -39,13 +39,7 @@ struct Track {
         if t <= first.t { return (first.p, first.th) }
         for i in 1..<max(1, keys.count) where t < keys[i].t {
             let a = keys[i - 1], b = keys[i]
-            var u = (t - a.t) / (b.t - a.t)
-            switch b.ease {
-            case .linear: break
-            case .inOut: u = u * u * (3 - 2 * u)
-            case .accelerate: u = u * u
-            case .decelerate: u = 1 - (1 - u) * (1 - u)
-            }
+            let u = b.ease.shape((t - a.t) / (b.t - a.t))
             return (a.p + (b.p - a.p) * u, a.th + (b.th - a.th) * u)
         }
         let last = keys[keys.count - 1]
