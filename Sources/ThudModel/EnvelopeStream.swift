@@ -6,6 +6,7 @@
 // output delay d (ModelArchitecture.outputDelaySteps) describes step k after the frame of step k + d, when it has
 // seen the bounce itself. The price is d steps of latency, exposed as `latencySteps`.
 import Foundation
+import ThudBase
 
 /// One described step: the envelope (and onset output) of step `step` at `time`, and the hit the picker confirmed
 /// with it (its peak is the step described before: PeakPicker.latencySteps). `step` and `time` are the ones the
@@ -40,8 +41,6 @@ public final class EnvelopeStream {
 
     public init(model: StreamingModel, picker configuration: PeakPicker.Configuration) {
         self.model = model
-        var configuration = configuration
-        configuration.stepRateHz = model.stepRateHz
         picker = PeakPicker(configuration: configuration)
         labels = .allocate(capacity: model.outputDelaySteps + 2)
         labels.initialize(repeating: (0, 0))
@@ -56,7 +55,7 @@ public final class EnvelopeStream {
     /// nothing.
     public func process(frame: UnsafeBufferPointer<UInt8>, step: Int? = nil, time: Double? = nil) -> DescribedStep? {
         let label = step ?? framesSeen
-        labels[framesSeen % labels.count] = (label, time ?? Double(label) / model.stepRateHz)
+        labels[framesSeen % labels.count] = (label, time ?? StepRate.time(ofStep: label))
         let envelope = model.step(frame: frame)
         framesSeen += 1
         return described(envelope)
