@@ -39,8 +39,11 @@ public final class EnvelopeStream {
     /// model describes frame k's step while frame k + delay is fed, and its hit's peak is the step described before.
     private let labels: UnsafeMutableBufferPointer<(step: Int, time: Double)>
 
+    /// A stream starts at the start: the model's state is zeroed, as its frame count must agree with the stream's
+    /// (a model already stepped by another stream would otherwise describe a step twice).
     public init(model: StreamingModel, picker configuration: PeakPicker.Configuration) {
         self.model = model
+        model.reset()
         picker = PeakPicker(configuration: configuration)
         labels = .allocate(capacity: model.outputDelaySteps + 2)
         labels.initialize(repeating: (0, 0))
