@@ -18,7 +18,11 @@ public protocol FrameEncoder: AnyObject {
 /// Learned encoder: a stack of stride-2 3×3 conv layers (padding 1) + ReLU over two channels,
 /// [x/255, (x − previous)/255 × differenceGain], or three with `previousDifferencePlane`
 /// (+ (previous − beforePrevious)/255 × differenceGain), flattened channel-major (as PyTorch's `flatten(1)` of NCHW).
-/// Each layer is im2col + one sgemm with the weight as stored ([Cout, Cin, 3, 3]).
+/// On a CPU with AVX2 + FMA each layer is one direct convolution with bias and ReLU fused
+/// (Kernels.conv3x3s2ReLUDirect) on channels-last activations kept in zero-padded buffers, each layer writing into
+/// the next one's (channel counts stored rounded up to 8, the extra ones zero); otherwise (or with `direct: false`) each layer is
+/// im2col + one sgemm with the weight as stored ([Cout, Cin, 3, 3]). Both give the same features to float rounding
+/// (DirectConvTests).
 public final class ConvEncoder: FrameEncoder {
     public let inputWidth: Int
     public let inputHeight: Int
@@ -41,7 +45,26 @@ public final class ConvEncoder: FrameEncoder {
     let columns: FloatBuffer
     let splitRows: FloatBuffer
 
-    public init(architecture a: ModelArchitecture, parameters: [String: NamedTensor]) {
+    /// The direct path's buffers, nil on the im2col path: per layer its weight as [ky][kx][Cin][Cout] and bias (both
+    /// with zeros for the stored channels past the real ones), its input as a zero-padded HWC buffer (the first holds
+    /// the input planes, each later one the previous layer's output), then the last layer's plain HWC output, turned
+    /// into CHW features.
+    struct DirectPath {
+        /// Channels stored per pixel: [input planes, each layer's output rounded up to 8].
+        let storedChannels: [Int]
+        let packedWeights: [FloatBuffer]
+        let paddedBiases: [FloatBuffer]
+        let paddedInputs: [FloatBuffer]
+        let lastOutput: FloatBuffer
+    }
+    let direct: DirectPath?
+    /// Whether encode runs the direct convolutions (CKernels) rather than im2col + sgemm.
+    public var usesDirectKernels: Bool { direct != nil }
+
+    /// `direct` picks the direct convolutions where the CPU has AVX2 + FMA (the default); false keeps im2col + sgemm
+    /// (tests compare the two).
+    public init(architecture a: ModelArchitecture, parameters: [String: NamedTensor],
+                direct wantsDirect: Bool = Kernels.hasAVX2FMA) {
         precondition(a.encoder.kind == .conv)
         inputWidth = a.input.width; inputHeight = a.input.height
         var layers: [Layer] = []
@@ -64,6 +87,29 @@ public final class ConvEncoder: FrameEncoder {
         inputPlanes = FloatBuffer(count: a.encoder.inputPlaneCount * a.input.width * a.input.height)
         columns = FloatBuffer(count: maxColumns)
         splitRows = FloatBuffer(count: maxSplit)
+        if wantsDirect, Kernels.hasAVX2FMA, !layers.isEmpty {
+            let last = layers[layers.count - 1]
+            let stored = [a.encoder.inputPlaneCount] + layers.map { Kernels.directStoredChannels($0.outChannels) }
+            direct = DirectPath(
+                storedChannels: stored,
+                packedWeights: layers.enumerated().map { i, l in
+                    let packed = FloatBuffer(count: 9 * stored[i] * stored[i + 1])
+                    Kernels.packConvWeight(l.weight.pointer, outChannels: l.outChannels, inChannels: l.inChannels,
+                                           packedOut: stored[i + 1], packedIn: stored[i], into: packed.pointer)
+                    return packed
+                },
+                paddedBiases: layers.enumerated().map { i, l in
+                    let bias = FloatBuffer(count: stored[i + 1])
+                    bias.pointer.update(from: l.bias.pointer, count: l.outChannels)
+                    return bias
+                },
+                paddedInputs: layers.enumerated().map { i, l in
+                    FloatBuffer(count: Kernels.paddedHWCCount(channels: stored[i], height: l.inHeight, width: l.inWidth))
+                },
+                lastOutput: FloatBuffer(count: stored[layers.count] * last.outHeight * last.outWidth))
+        } else {
+            direct = nil
+        }
     }
 
     public func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
@@ -74,6 +120,10 @@ public final class ConvEncoder: FrameEncoder {
         Kernels.encoderInputPlanes(current: current.baseAddress!, previous: previous.baseAddress!,
                                    beforePrevious: beforePrevious.baseAddress!, count: n, differenceGain: differenceGain,
                                    withPreviousDifference: hasPreviousDifference, into: inputPlanes.pointer)
+        if let direct {
+            encodeDirect(direct, into: features)
+            return
+        }
         var input = UnsafePointer(inputPlanes.pointer)
         for layer in layers {
             Kernels.im2col3x3(input: input, channels: layer.inChannels, height: layer.inHeight, width: layer.inWidth,
@@ -85,6 +135,34 @@ public final class ConvEncoder: FrameEncoder {
             input = UnsafePointer(layer.output.pointer)
         }
         features.update(from: input, count: featureCount)
+    }
+
+    /// The layers as direct convolutions: input planes → first padded HWC buffer, each layer into the next one's
+    /// interior (the borders stay zero: nothing writes them), the last into a plain HWC block, then CHW features.
+    private func encodeDirect(_ d: DirectPath, into features: UnsafeMutablePointer<Float>) {
+        let first = layers[0]
+        Kernels.chwToPaddedHWC(inputPlanes.pointer, channels: first.inChannels, height: first.inHeight,
+                               width: first.inWidth, into: d.paddedInputs[0].pointer)
+        let last = layers.count - 1
+        for (i, layer) in layers.enumerated() {
+            let cout = d.storedChannels[i + 1]
+            let output: UnsafeMutablePointer<Float>, rowStride: Int
+            if i < last {
+                // Pixel (0, 0) of the next padded buffer: one padded row and one padded pixel in.
+                rowStride = (layer.outWidth + 2) * cout
+                output = d.paddedInputs[i + 1].pointer + rowStride + cout
+            } else {
+                rowStride = layer.outWidth * cout
+                output = d.lastOutput.pointer
+            }
+            Kernels.conv3x3s2ReLUDirect(input: d.paddedInputs[i].pointer, inChannels: d.storedChannels[i],
+                                        height: layer.inHeight, width: layer.inWidth,
+                                        packedWeight: d.packedWeights[i].pointer, bias: d.paddedBiases[i].pointer,
+                                        outChannels: cout, output: output, outputRowStride: rowStride)
+        }
+        let top = layers[last]
+        Kernels.hwcToCHW(d.lastOutput.pointer, channels: top.outChannels, height: top.outHeight, width: top.outWidth,
+                         pixelStride: d.storedChannels[last + 1], into: features)
     }
 }
 

@@ -1,5 +1,6 @@
 // Kernels: the only place in ThudModel that touches raw pointers for arithmetic. Each function is small,
 // allocation-free and checked against a naive loop in KernelsTests, so the layers above can stay readable.
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -171,6 +172,60 @@ public enum Kernels {
         guard withPreviousDifference else { return }
         let previousDiff = diff + n
         for i in 0..<n { previousDiff[i] = (Float(previous[i]) * scale - Float(beforePrevious[i]) * scale) * gain }
+    }
+
+    // MARK: Direct convolution (CKernels, AVX2 + FMA)
+
+    /// Whether this CPU runs CKernels' AVX2 + FMA kernels (cpuid and the OS's saved state, asked once). Without them
+    /// ConvEncoder keeps im2col3x3 + sgemm.
+    public static let hasAVX2FMA: Bool = ck_has_avx2_fma() != 0
+
+    /// Floats of a zero-padded channels-last ("HWC") activation of height × width × channels: (height + 2) rows of
+    /// (width + 2) pixels. Pixel (y, x) is at ((y + 1)·(width + 2) + x + 1)·channels.
+    public static func paddedHWCCount(channels: Int, height: Int, width: Int) -> Int {
+        (height + 2) * (width + 2) * channels
+    }
+
+    /// Channels a direct-convolution layer stores per pixel for `channels` output channels: the next multiple of 8
+    /// (the kernel computes 8 at a time; the extra ones have zero weights and bias, so they hold ReLU(0) = 0).
+    public static func directStoredChannels(_ channels: Int) -> Int { (channels + 7) / 8 * 8 }
+
+    /// PyTorch's conv weight [Cout][Cin][3][3] → [ky][kx][packedIn][packedOut], the order conv3x3s2ReLUDirect reads,
+    /// with zeros for the stored channels beyond Cin and Cout. `packed` holds 9·packedIn·packedOut floats.
+    public static func packConvWeight(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                      packedOut: Int, packedIn: Int, into packed: UnsafeMutablePointer<Float>) {
+        precondition(packedOut >= outChannels && packedIn >= inChannels)
+        packed.update(repeating: 0, count: 9 * packedIn * packedOut)
+        ck_pack_conv_weight(weight, Int32(outChannels), Int32(inChannels), Int32(packedOut), Int32(packedIn), packed)
+    }
+
+    /// ReLU(3×3 conv, stride 2, padding 1, + bias) computed directly — no im2col — on channels-last activations, with
+    /// the bias and ReLU in the same pass (CKernels' ck_conv3x3s2_hwc_relu_avx2: 12 accumulators of 8 output
+    /// channels × 6 or 12 pixels in registers). `input` is a zero-padded HWC buffer (paddedHWCCount) of the layer's
+    /// input; the output pixel (oy, ox) is written at output[oy·outputRowStride + ox·outChannels] — the interior
+    /// of the next layer's padded buffer, or a plain HWC block. `outChannels` must be a multiple of 8 and
+    /// hasAVX2FMA true.
+    @inline(__always)
+    public static func conv3x3s2ReLUDirect(input: UnsafePointer<Float>, inChannels: Int, height: Int, width: Int,
+                                           packedWeight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                           outChannels: Int, output: UnsafeMutablePointer<Float>,
+                                           outputRowStride: Int) {
+        precondition(hasAVX2FMA && outChannels % 8 == 0)
+        ck_conv3x3s2_hwc_relu_avx2(input, Int32(inChannels), Int32((width + 2) * inChannels), packedWeight, bias,
+                                   Int32(outChannels), Int32(convOutputSize(height, stride: 2)),
+                                   Int32(convOutputSize(width, stride: 2)), output, Int32(outputRowStride))
+    }
+
+    /// CHW planes → the interior of a padded HWC buffer (its border untouched).
+    public static func chwToPaddedHWC(_ planes: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+                                      into padded: UnsafeMutablePointer<Float>) {
+        ck_chw_to_padded_hwc(planes, Int32(channels), Int32(height), Int32(width), padded, Int32((width + 2) * channels))
+    }
+
+    /// A plain HWC block of `pixelStride` floats per pixel → CHW of its first `channels`, PyTorch's flatten order.
+    public static func hwcToCHW(_ hwc: UnsafePointer<Float>, channels: Int, height: Int, width: Int, pixelStride: Int,
+                                into chw: UnsafeMutablePointer<Float>) {
+        ck_hwc_to_chw(hwc, Int32(channels), Int32(height), Int32(width), Int32(pixelStride), chw)
     }
 
     /// Per-row bias then ReLU on a [rows × cols] block (conv output: one row per output channel).

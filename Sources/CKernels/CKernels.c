@@ -1,0 +1,178 @@
+// See include/CKernels.h. Only the functions marked AVX2 / AVX512 use those instructions; callers check support first.
+#include "CKernels.h"
+
+#include <stdlib.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+#define CK_AVX2 __attribute__((target("avx2,fma")))
+#define CK_AVX512 __attribute__((target("avx512f")))
+#define CK_INLINE static inline __attribute__((always_inline))
+
+static uint64_t ck_xgetbv0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/// AVX state saved by the OS (OSXSAVE, XCR0 bits 1–2) and the AVX/FMA cpuid bits.
+static int ck_has_avx_os(unsigned *ecx1) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    *ecx1 = c;
+    if (!(c & (1u << 27)) || !(c & (1u << 28))) return 0;   // OSXSAVE, AVX
+    return (ck_xgetbv0() & 0x6) == 0x6;
+}
+
+int ck_has_avx2_fma(void) {
+    unsigned ecx1 = 0, a, b, c, d;
+    if (!ck_has_avx_os(&ecx1) || !(ecx1 & (1u << 12))) return 0;   // FMA
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 5)) != 0;                                     // AVX2
+}
+
+int ck_has_avx512f(void) {
+    unsigned ecx1 = 0, a, b, c, d;
+    if (!ck_has_avx_os(&ecx1)) return 0;
+    if ((ck_xgetbv0() & 0xe6) != 0xe6) return 0;                      // opmask, ZMM state saved by the OS
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 16)) != 0;                                    // AVX-512F
+}
+
+CK_AVX2 float ck_fma_loop_avx2(int64_t iterations) {
+    __m256 acc[12];
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+    for (int k = 0; k < 12; k++) acc[k] = _mm256_set1_ps((float)k * 0.01f);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int k = 0; k < 12; k++) acc[k] = _mm256_fmadd_ps(acc[k], m, c);
+        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[5]), "+x"(acc[11]));   // keep the chains as written
+    }
+    __m256 s = acc[0];
+    for (int k = 1; k < 12; k++) s = _mm256_add_ps(s, acc[k]);
+    return _mm256_cvtss_f32(s);
+}
+
+CK_AVX512 float ck_fma_loop_avx512(int64_t iterations) {
+    __m512 acc[24];
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    for (int k = 0; k < 24; k++) acc[k] = _mm512_set1_ps((float)k * 0.01f);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int k = 0; k < 24; k++) acc[k] = _mm512_fmadd_ps(acc[k], m, c);
+        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[11]), "+v"(acc[23]));
+    }
+    __m512 s = acc[0];
+    for (int k = 1; k < 24; k++) s = _mm512_add_ps(s, acc[k]);
+    return _mm512_reduce_add_ps(s);
+}
+
+/// One block of the direct convolution: P output pixels of one row (input pixels 2 apart) × 8·CV output channels.
+/// CV·P accumulators stay in registers (CV·P + CV + 1 ≤ 16 ymm): per tap and input channel, CV weight vectors are
+/// loaded once and P input values broadcast once each.
+CK_INLINE CK_AVX2 void ck_conv_block(const float *in, const int cin, const int rowStride, const float *w,
+                                      const int cout, const float *bias, float *out, const int CV, const int P) {
+    __m256 acc[2][12];
+    for (int v = 0; v < CV; v++) {
+        const __m256 b = _mm256_loadu_ps(bias + 8 * v);
+        for (int p = 0; p < P; p++) acc[v][p] = b;
+    }
+    for (int ky = 0; ky < 3; ky++) {
+        for (int kx = 0; kx < 3; kx++) {
+            const float *ip = in + ky * rowStride + kx * cin;
+            const float *wp = w + (ky * 3 + kx) * cin * cout;
+            for (int ci = 0; ci < cin; ci++) {
+                __m256 wv[2];
+                for (int v = 0; v < CV; v++) wv[v] = _mm256_loadu_ps(wp + ci * cout + 8 * v);
+                for (int p = 0; p < P; p++) {
+                    const __m256 x = _mm256_broadcast_ss(ip + p * 2 * cin + ci);
+                    for (int v = 0; v < CV; v++) acc[v][p] = _mm256_fmadd_ps(wv[v], x, acc[v][p]);
+                }
+            }
+        }
+    }
+    const __m256 zero = _mm256_setzero_ps();
+    for (int p = 0; p < P; p++)
+        for (int v = 0; v < CV; v++) _mm256_storeu_ps(out + p * cout + 8 * v, _mm256_max_ps(acc[v][p], zero));
+}
+
+/// The whole layer for one (cin, CV) pair: groups of 8·CV output channels (a group's weights stay in L1), rows,
+/// then blocks of P pixels, the row's tail in blocks of 3 and 1.
+CK_INLINE CK_AVX2 void ck_conv_layer(const float *input, const int cin, const int rowStride, const float *weight,
+                                      const float *bias, const int cout, const int outH, const int outW,
+                                      float *output, const int outRowStride, const int CV, const int P) {
+    for (int g = 0; g < cout; g += 8 * CV) {
+        for (int oy = 0; oy < outH; oy++) {
+            const float *rowIn = input + 2 * oy * rowStride;
+            float *rowOut = output + oy * outRowStride + g;
+            int ox = 0;
+            for (; ox + P <= outW; ox += P)
+                ck_conv_block(rowIn + 2 * ox * cin, cin, rowStride, weight + g, cout, bias + g, rowOut + ox * cout, CV, P);
+            for (; ox + 3 <= outW; ox += 3)
+                ck_conv_block(rowIn + 2 * ox * cin, cin, rowStride, weight + g, cout, bias + g, rowOut + ox * cout, CV, 3);
+            for (; ox < outW; ox++)
+                ck_conv_block(rowIn + 2 * ox * cin, cin, rowStride, weight + g, cout, bias + g, rowOut + ox * cout, CV, 1);
+        }
+    }
+}
+
+/// Output channels in pairs of vectors where they divide (12 accumulators: 2 × 6 pixels), else one (1 × 12).
+CK_INLINE CK_AVX2 void ck_conv_cin(const float *input, const int cin, const int rowStride, const float *weight,
+                                    const float *bias, int cout, int outH, int outW, float *output, int outRowStride) {
+    if (cout % 16 == 0) ck_conv_layer(input, cin, rowStride, weight, bias, cout, outH, outW, output, outRowStride, 2, 6);
+    else ck_conv_layer(input, cin, rowStride, weight, bias, cout, outH, outW, output, outRowStride, 1, 12);
+}
+
+CK_AVX2 void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int inputRowStride,
+                                        const float *weight, const float *bias, int outChannels,
+                                        int outHeight, int outWidth, float *output, int outputRowStride) {
+    if (outChannels % 8 != 0) abort();
+    // The usual channel counts as constants: the pixel offsets become immediates and the channel loop unrolls.
+#define CK_CASE(C) case C: ck_conv_cin(input, C, inputRowStride, weight, bias, outChannels, outHeight, outWidth, \
+                                       output, outputRowStride); return;
+    switch (inChannels) {
+        CK_CASE(1) CK_CASE(2) CK_CASE(3) CK_CASE(4) CK_CASE(8) CK_CASE(16) CK_CASE(24) CK_CASE(32) CK_CASE(48) CK_CASE(64)
+        default: ck_conv_cin(input, inChannels, inputRowStride, weight, bias, outChannels, outHeight, outWidth,
+                             output, outputRowStride);
+    }
+#undef CK_CASE
+}
+
+#else   // not x86: no AVX kernels; callers keep their portable path.
+int ck_has_avx2_fma(void) { return 0; }
+int ck_has_avx512f(void) { return 0; }
+float ck_fma_loop_avx2(int64_t iterations) { (void)iterations; abort(); }
+float ck_fma_loop_avx512(int64_t iterations) { (void)iterations; abort(); }
+void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int inputRowStride, const float *weight,
+                                const float *bias, int outChannels, int outHeight, int outWidth, float *output,
+                                int outputRowStride) {
+    (void)input; (void)inChannels; (void)inputRowStride; (void)weight; (void)bias; (void)outChannels;
+    (void)outHeight; (void)outWidth; (void)output; (void)outputRowStride;
+    abort();
+}
+#endif
+
+void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, int packedOut, int packedIn,
+                         float *packed) {
+    for (int co = 0; co < outChannels; co++)
+        for (int ci = 0; ci < inChannels; ci++)
+            for (int k = 0; k < 9; k++)
+                packed[(k * packedIn + ci) * packedOut + co] = weight[(co * inChannels + ci) * 9 + k];
+}
+
+void ck_chw_to_padded_hwc(const float *planes, int channels, int height, int width,
+                          float *padded, int paddedRowStride) {
+    for (int y = 0; y < height; y++) {
+        float *row = padded + (y + 1) * paddedRowStride + channels;
+        for (int c = 0; c < channels; c++) {
+            const float *src = planes + (c * height + y) * width;
+            for (int x = 0; x < width; x++) row[x * channels + c] = src[x];
+        }
+    }
+}
+
+void ck_hwc_to_chw(const float *hwc, int channels, int height, int width, int pixelStride, float *chw) {
+    for (int y = 0; y < height; y++)
+        for (int x = 0; x < width; x++)
+            for (int c = 0; c < channels; c++) chw[(c * height + y) * width + x] = hwc[(y * width + x) * pixelStride + c];
+}

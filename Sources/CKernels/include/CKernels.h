@@ -1,0 +1,52 @@
+// CKernels: the few inner loops ThudModel runs with AVX2 + FMA intrinsics. Each function is compiled for AVX2/FMA
+// with a target attribute only (the rest of the program stays baseline x86-64); callers ask ck_has_avx2_fma()
+// first and keep their portable path otherwise. Every kernel is checked against ThudModel's reference path in
+// Tests/ThudModelTests/DirectConvTests.swift.
+#ifndef THUD_CKERNELS_H
+#define THUD_CKERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when the CPU and OS support AVX2 and FMA (cpuid + xgetbv), else 0. On a non-x86 build always 0.
+int ck_has_avx2_fma(void);
+/// 1 when the CPU and OS support AVX-512F (used only by the peak-FLOPs probe), else 0.
+int ck_has_avx512f(void);
+
+/// Peak probe: `iterations` rounds of 12 independent 8-lane FMA chains (AVX2) — 192 FLOP per round. Returns a value
+/// derived from the accumulators so the loop cannot be dropped. Requires ck_has_avx2_fma().
+float ck_fma_loop_avx2(int64_t iterations);
+/// The same with 24 independent 16-lane chains (AVX-512F) — 768 FLOP per round. Requires ck_has_avx512f().
+float ck_fma_loop_avx512(int64_t iterations);
+
+/// 3×3 convolution, stride 2, padding 1, + bias + ReLU, directly (no im2col), channels-last ("HWC").
+/// `input` points at the top-left corner of a zero-padded input of (height + 2) rows, each `inputRowStride` floats
+/// apart, each pixel `inChannels` floats (pixel (y, x) of the unpadded input at input[(y + 1)·inputRowStride +
+/// (x + 1)·inChannels]; the border must hold zeros). `weight` is packed [ky][kx][inChannels][outChannels]
+/// (ck_pack_conv_weight), `outChannels` a multiple of 8. Output pixel (oy, ox) goes to
+/// output[oy·outputRowStride + ox·outChannels + co], for oy < outHeight, ox < outWidth. Requires ck_has_avx2_fma().
+void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int inputRowStride,
+                                const float *weight, const float *bias, int outChannels,
+                                int outHeight, int outWidth, float *output, int outputRowStride);
+
+/// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][packedIn][packedOut] (packedIn ≥ inChannels,
+/// packedOut ≥ outChannels; the extra entries are left as they are: the caller zeroes them). Portable C.
+void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, int packedOut, int packedIn,
+                         float *packed);
+
+/// CHW planes [channels][height][width] → the interior of a padded HWC buffer laid out as described for
+/// ck_conv3x3s2_hwc_relu_avx2 (`padded` is its top-left corner; the border is left as it is). Portable C.
+void ck_chw_to_padded_hwc(const float *planes, int channels, int height, int width,
+                          float *padded, int paddedRowStride);
+
+/// HWC [height][width][pixelStride ≥ channels] → CHW [channels][height][width] (the first `channels` of each
+/// pixel). Portable C.
+void ck_hwc_to_chw(const float *hwc, int channels, int height, int width, int pixelStride, float *chw);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

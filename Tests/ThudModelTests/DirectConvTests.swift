@@ -1,0 +1,135 @@
+// The direct convolution (CKernels' AVX2 kernel behind Kernels.conv3x3s2ReLUDirect) against the obvious loop, and
+// ConvEncoder's direct path against its im2col + sgemm path, on odd sizes and channel counts that are not multiples
+// of 8. Skipped on a CPU without AVX2 + FMA (the direct path is then never taken).
+import XCTest
+@testable import ThudModel
+import ThudBase
+
+final class DirectConvTests: XCTestCase {
+    private func randomValues(_ n: Int, _ rng: inout SplitMix64) -> [Float] {
+        (0..<n).map { _ in rng.nextUnitFloat() * 2 - 1 }
+    }
+
+    private func requireAVX2() throws {
+        try XCTSkipUnless(Kernels.hasAVX2FMA, "this CPU has no AVX2 + FMA: ConvEncoder keeps im2col + sgemm")
+    }
+
+    /// ReLU(conv + bias) written the obvious way, CHW in, CHW out.
+    private func naiveConv(_ input: [Float], cin: Int, h: Int, w: Int, weight: [Float], bias: [Float], cout: Int) -> [Float] {
+        let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
+        var out = [Float](repeating: 0, count: cout * oh * ow)
+        for co in 0..<cout { for oy in 0..<oh { for ox in 0..<ow {
+            var s = bias[co]
+            for ci in 0..<cin { for ky in 0..<3 { for kx in 0..<3 {
+                let iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx
+                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                s += weight[((co * cin + ci) * 3 + ky) * 3 + kx] * input[(ci * h + iy) * w + ix]
+            } } }
+            out[(co * oh + oy) * ow + ox] = max(s, 0)
+        } } }
+        return out
+    }
+
+    func testDirectConvolutionEqualsTheObviousLoopOnOddSizesAndChannelCounts() throws {
+        try requireAVX2()
+        var rng = SplitMix64(seed: 11)
+        // Odd and even sizes, rows that are not a multiple of the 6- or 12-pixel blocks (tails of 3 and 1), the
+        // channel counts the kernel specialises (3, 8, 16, 32) and ones it does not (5, 7), one and two vectors of
+        // output channels.
+        let cases: [(h: Int, w: Int, cin: Int, cout: Int)] = [
+            (7, 5, 3, 8), (96, 96, 3, 8), (13, 27, 5, 16), (9, 31, 8, 24), (24, 24, 16, 32), (6, 6, 32, 32),
+            (3, 3, 7, 40), (1, 1, 2, 8), (2, 50, 32, 16), (11, 17, 16, 8),
+        ]
+        for (h, w, cin, cout) in cases {
+            let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
+            let input = randomValues(cin * h * w, &rng), weight = randomValues(cout * cin * 9, &rng)
+            let bias = randomValues(cout, &rng)
+            let expected = naiveConv(input, cin: cin, h: h, w: w, weight: weight, bias: bias, cout: cout)
+
+            let planes = FloatBuffer(input), padded = FloatBuffer(count: Kernels.paddedHWCCount(channels: cin, height: h, width: w))
+            Kernels.chwToPaddedHWC(planes.pointer, channels: cin, height: h, width: w, into: padded.pointer)
+            let packed = FloatBuffer(count: 9 * cin * cout), b = FloatBuffer(bias)
+            weight.withUnsafeBufferPointer {
+                Kernels.packConvWeight($0.baseAddress!, outChannels: cout, inChannels: cin, packedOut: cout, packedIn: cin,
+                                       into: packed.pointer)
+            }
+            // Into the interior of a padded buffer whose border holds a sentinel: the kernel must write the interior only.
+            let outPadded = FloatBuffer([Float](repeating: -7, count: Kernels.paddedHWCCount(channels: cout, height: oh, width: ow)))
+            let rowStride = (ow + 2) * cout
+            Kernels.conv3x3s2ReLUDirect(input: padded.pointer, inChannels: cin, height: h, width: w,
+                                        packedWeight: packed.pointer, bias: b.pointer, outChannels: cout,
+                                        output: outPadded.pointer + rowStride + cout, outputRowStride: rowStride)
+            var worst: Float = 0
+            for py in 0..<(oh + 2) { for px in 0..<(ow + 2) { for co in 0..<cout {
+                let v = outPadded.pointer[py * rowStride + px * cout + co]
+                if py == 0 || px == 0 || py == oh + 1 || px == ow + 1 {
+                    XCTAssertEqual(v, -7, "\(h)x\(w) cin \(cin) cout \(cout): border (\(py), \(px)) written")
+                } else {
+                    worst = max(worst, abs(v - expected[(co * oh + py - 1) * ow + px - 1]))
+                }
+            } } }
+            XCTAssertLessThan(worst, 1e-5, "\(h)x\(w) cin \(cin) cout \(cout)")
+
+            // And as a plain HWC block, turned back into CHW.
+            let plain = FloatBuffer(count: oh * ow * cout), chw = FloatBuffer(count: oh * ow * cout)
+            Kernels.conv3x3s2ReLUDirect(input: padded.pointer, inChannels: cin, height: h, width: w,
+                                        packedWeight: packed.pointer, bias: b.pointer, outChannels: cout,
+                                        output: plain.pointer, outputRowStride: ow * cout)
+            Kernels.hwcToCHW(plain.pointer, channels: cout, height: oh, width: ow, pixelStride: cout, into: chw.pointer)
+            XCTAssertLessThan(maxAbsDiff(chw.array, expected), 1e-5, "\(h)x\(w) cin \(cin) cout \(cout): plain HWC")
+        }
+    }
+
+    func testPackedWeightsPadTheStoredChannelsWithZeros() {
+        let cout = 3, cin = 2, packedOut = 8, packedIn = 5
+        let weight = (0..<(cout * cin * 9)).map { Float($0 + 1) }
+        let packed = FloatBuffer([Float](repeating: 99, count: 9 * packedIn * packedOut))
+        weight.withUnsafeBufferPointer {
+            Kernels.packConvWeight($0.baseAddress!, outChannels: cout, inChannels: cin, packedOut: packedOut,
+                                   packedIn: packedIn, into: packed.pointer)
+        }
+        for k in 0..<9 { for ci in 0..<packedIn { for co in 0..<packedOut {
+            let v = packed.pointer[(k * packedIn + ci) * packedOut + co]
+            XCTAssertEqual(v, ci < cin && co < cout ? weight[(co * cin + ci) * 9 + k] : 0, "k \(k) ci \(ci) co \(co)")
+        } } }
+    }
+
+    /// The whole encoder both ways, with random weights: the bundled model's shape (96×96, 3 planes, 8-16-32-32-32),
+    /// one whose channels are not multiples of 8 (stored rounded up) and an odd frame size.
+    func testConvEncoderDirectPathEqualsIm2colPath() throws {
+        try requireAVX2()
+        let architectures = [
+            ModelArchitecture(input: InputSpec(width: 96, height: 96),
+                              encoder: .conv(channels: [8, 16, 32, 32, 32], previousDifferencePlane: true),
+                              lstmHidden: 16, lstmLayers: 2, headHidden: [8]),
+            ModelArchitecture(input: InputSpec(width: 32, height: 32), encoder: .conv(channels: [4, 8, 12, 8]),
+                              lstmHidden: 16, lstmLayers: 2, headHidden: [8]),
+            ModelArchitecture(input: InputSpec(width: 37, height: 23), encoder: .conv(channels: [8, 5, 16]),
+                              lstmHidden: 16, lstmLayers: 2, headHidden: [8]),
+        ]
+        for a in architectures {
+            let file = ModelFile.random(architecture: a, seed: 5,
+                                        training: TrainingProvenance(command: "test", data: "none"))
+            var byName: [String: NamedTensor] = [:]
+            for t in file.tensors { byName[t.name] = t }
+            let direct = ConvEncoder(architecture: a, parameters: byName)
+            let im2col = ConvEncoder(architecture: a, parameters: byName, direct: false)
+            XCTAssertTrue(direct.usesDirectKernels)
+            XCTAssertFalse(im2col.usesDirectKernels)
+            let n = a.input.width * a.input.height
+            let frames = syntheticFrames(width: a.input.width, height: a.input.height, count: 3, seed: 4)
+            let f1 = FloatBuffer(count: direct.featureCount), f2 = FloatBuffer(count: direct.featureCount)
+            frames.withUnsafeBufferPointer { fp in
+                let cur = UnsafeBufferPointer(rebasing: fp[(2 * n)..<(3 * n)])
+                let prev = UnsafeBufferPointer(rebasing: fp[n..<(2 * n)]), before = UnsafeBufferPointer(rebasing: fp[0..<n])
+                for _ in 0..<2 {   // twice: the padded buffers' borders must still be zero on the second step
+                    direct.encode(current: cur, previous: prev, beforePrevious: before, into: f1.pointer)
+                    im2col.encode(current: cur, previous: prev, beforePrevious: before, into: f2.pointer)
+                }
+            }
+            let scale = f2.array.map(abs).max() ?? 0
+            XCTAssertGreaterThan(scale, 0, "\(a.encoder.convChannels!): features all zero, the check would prove nothing")
+            XCTAssertLessThan(maxAbsDiff(f1.array, f2.array), 1e-5, "\(a.encoder.convChannels!) on \(a.input.width)x\(a.input.height)")
+        }
+    }
+}
