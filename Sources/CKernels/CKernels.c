@@ -1,6 +1,7 @@
 // See include/CKernels.h. Only the functions marked AVX2 / AVX512 use those instructions; callers check support first.
 #include "CKernels.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -138,11 +139,65 @@ CK_AVX2 void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int 
 #undef CK_CASE
 }
 
+/// e^x, Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 in two parts), e^r by a degree-6 polynomial, 2^n through
+/// the exponent bits. x is clamped to [−87.3, 88]: e^x stays a normal float (≥ 1.2e-38, ≤ 1.7e38).
+CK_INLINE CK_AVX2 __m256 ck_exp_avx2(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3365f)), _mm256_set1_ps(88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+CK_INLINE CK_AVX2 __m256 ck_sigmoid_avx2(__m256 x) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, ck_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+CK_INLINE CK_AVX2 __m256 ck_tanh_avx2(__m256 x) {
+    const __m256 signBit = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    const __m256 ax = _mm256_andnot_ps(signBit, x);
+    const __m256 e = ck_exp_avx2(_mm256_mul_ps(ax, _mm256_set1_ps(-2.0f)));
+    const __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+    return _mm256_or_ps(t, _mm256_and_ps(x, signBit));
+}
+
+CK_AVX2 void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, float *h) {
+    const float *gi = gates, *gf = gates + hidden, *gg = gates + 2 * hidden, *go = gates + 3 * hidden;
+    int j = 0;
+    for (; j + 8 <= hidden; j += 8) {
+        const __m256 i = ck_sigmoid_avx2(_mm256_loadu_ps(gi + j)), f = ck_sigmoid_avx2(_mm256_loadu_ps(gf + j));
+        const __m256 g = ck_tanh_avx2(_mm256_loadu_ps(gg + j)), o = ck_sigmoid_avx2(_mm256_loadu_ps(go + j));
+        const __m256 cNew = _mm256_fmadd_ps(f, _mm256_loadu_ps(c + j), _mm256_mul_ps(i, g));
+        _mm256_storeu_ps(c + j, cNew);
+        _mm256_storeu_ps(h + j, _mm256_mul_ps(o, ck_tanh_avx2(cNew)));
+    }
+    for (; j < hidden; j++) {
+        const float i = 1 / (1 + expf(-gi[j])), f = 1 / (1 + expf(-gf[j])), g = tanhf(gg[j]), o = 1 / (1 + expf(-go[j]));
+        const float cNew = f * c[j] + i * g;
+        c[j] = cNew;
+        h[j] = o * tanhf(cNew);
+    }
+}
+
 #else   // not x86: no AVX kernels; callers keep their portable path.
 int ck_has_avx2_fma(void) { return 0; }
 int ck_has_avx512f(void) { return 0; }
 float ck_fma_loop_avx2(int64_t iterations) { (void)iterations; abort(); }
 float ck_fma_loop_avx512(int64_t iterations) { (void)iterations; abort(); }
+void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, float *h) {
+    (void)gates; (void)hidden; (void)c; (void)h;
+    abort();
+}
 void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int inputRowStride, const float *weight,
                                 const float *bias, int outChannels, int outHeight, int outWidth, float *output,
                                 int outputRowStride) {

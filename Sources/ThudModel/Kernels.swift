@@ -241,9 +241,21 @@ public enum Kernels {
     public static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
     /// The LSTM cell after the fused gate matmul. gates = [i | f | g | o] pre-activations (PyTorch order), each
-    /// `hidden` long; updates c in place and writes h.
+    /// `hidden` long; updates c in place and writes h. With AVX2 + FMA: CKernels' vectorised cell (its own exp, within
+    /// about 1e-7 of libm's; KernelsTests), else lstmPointwiseScalar.
+    @inline(__always)
     public static func lstmPointwise(gates: UnsafePointer<Float>, hidden: Int,
                                      c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>) {
+        if hasAVX2FMA {
+            ck_lstm_pointwise_avx2(gates, Int32(hidden), c, h)
+        } else {
+            lstmPointwiseScalar(gates: gates, hidden: hidden, c: c, h: h)
+        }
+    }
+
+    /// lstmPointwise with libm's expf and tanhf, one unit at a time.
+    public static func lstmPointwiseScalar(gates: UnsafePointer<Float>, hidden: Int,
+                                           c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>) {
         let gi = gates, gf = gates + hidden, gg = gates + 2 * hidden, go = gates + 3 * hidden
         for j in 0..<hidden {
             let i = sigmoid(gi[j]), f = sigmoid(gf[j]), g = tanhf(gg[j]), o = sigmoid(go[j])

@@ -32,6 +32,12 @@ void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int inputRow
                                 const float *weight, const float *bias, int outChannels,
                                 int outHeight, int outWidth, float *output, int outputRowStride);
 
+/// The LSTM cell after the gate product, 8 units at a time: gates = [i | f | g | o] pre-activations (PyTorch's
+/// order), each `hidden` long; c ← σ(f)·c + σ(i)·tanh(g) in place, h = σ(o)·tanh(c). exp is Cephes' single-precision
+/// polynomial (about 1 ulp), σ(x) = 1 / (1 + e^−x), tanh(x) = sign(x)·(1 − e^−2|x|) / (1 + e^−2|x|) (absolute error
+/// about 1e-7); the units past the last multiple of 8 take libm's expf and tanhf. Requires ck_has_avx2_fma().
+void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, float *h);
+
 /// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][packedIn][packedOut] (packedIn ≥ inChannels,
 /// packedOut ≥ outChannels; the extra entries are left as they are: the caller zeroes them). Portable C.
 void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, int packedOut, int packedIn,
