@@ -11,6 +11,8 @@
 #define CK_AVX2 __attribute__((target("avx2,fma")))
 #define CK_AVX512 __attribute__((target("avx512f")))
 #define CK_INLINE static inline __attribute__((always_inline))
+// The block loops over CV and P have constant trip counts: unrolled fully, the accumulators live in registers.
+#define CK_UNROLL _Pragma("clang loop unroll(full)")
 
 static uint64_t ck_xgetbv0(void) {
     uint32_t lo, hi;
@@ -74,9 +76,9 @@ CK_AVX512 float ck_fma_loop_avx512(int64_t iterations) {
 CK_INLINE CK_AVX2 void ck_conv_block(const float *in, const int cin, const int rowStride, const float *w,
                                       const int cout, const float *bias, float *out, const int CV, const int P) {
     __m256 acc[2][12];
-    for (int v = 0; v < CV; v++) {
+    CK_UNROLL for (int v = 0; v < CV; v++) {
         const __m256 b = _mm256_loadu_ps(bias + 8 * v);
-        for (int p = 0; p < P; p++) acc[v][p] = b;
+        CK_UNROLL for (int p = 0; p < P; p++) acc[v][p] = b;
     }
     for (int ky = 0; ky < 3; ky++) {
         for (int kx = 0; kx < 3; kx++) {
@@ -84,17 +86,17 @@ CK_INLINE CK_AVX2 void ck_conv_block(const float *in, const int cin, const int r
             const float *wp = w + (ky * 3 + kx) * cin * cout;
             for (int ci = 0; ci < cin; ci++) {
                 __m256 wv[2];
-                for (int v = 0; v < CV; v++) wv[v] = _mm256_loadu_ps(wp + ci * cout + 8 * v);
-                for (int p = 0; p < P; p++) {
+                CK_UNROLL for (int v = 0; v < CV; v++) wv[v] = _mm256_loadu_ps(wp + ci * cout + 8 * v);
+                CK_UNROLL for (int p = 0; p < P; p++) {
                     const __m256 x = _mm256_broadcast_ss(ip + p * 2 * cin + ci);
-                    for (int v = 0; v < CV; v++) acc[v][p] = _mm256_fmadd_ps(wv[v], x, acc[v][p]);
+                    CK_UNROLL for (int v = 0; v < CV; v++) acc[v][p] = _mm256_fmadd_ps(wv[v], x, acc[v][p]);
                 }
             }
         }
     }
     const __m256 zero = _mm256_setzero_ps();
-    for (int p = 0; p < P; p++)
-        for (int v = 0; v < CV; v++) _mm256_storeu_ps(out + p * cout + 8 * v, _mm256_max_ps(acc[v][p], zero));
+    CK_UNROLL for (int p = 0; p < P; p++)
+        CK_UNROLL for (int v = 0; v < CV; v++) _mm256_storeu_ps(out + p * cout + 8 * v, _mm256_max_ps(acc[v][p], zero));
 }
 
 /// The whole layer for one (cin, CV) pair: groups of 8·CV output channels (a group's weights stay in L1), rows,
@@ -138,6 +140,111 @@ CK_AVX2 void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int 
     }
 #undef CK_CASE
 }
+
+/// ck_conv_block with 16-lane vectors: CV·P + CV ≤ 32 zmm (the broadcasts go straight into the FMAs).
+CK_INLINE CK_AVX512 void ck_conv_block512(const float *in, const int cin, const int rowStride, const float *w,
+                                           const int cout, const float *bias, float *out, const int CV, const int P) {
+    __m512 acc[2][24];
+    CK_UNROLL for (int v = 0; v < CV; v++) {
+        const __m512 b = _mm512_loadu_ps(bias + 16 * v);
+        CK_UNROLL for (int p = 0; p < P; p++) acc[v][p] = b;
+    }
+    for (int ky = 0; ky < 3; ky++) {
+        for (int kx = 0; kx < 3; kx++) {
+            const float *ip = in + ky * rowStride + kx * cin;
+            const float *wp = w + (ky * 3 + kx) * cin * cout;
+            for (int ci = 0; ci < cin; ci++) {
+                __m512 wv[2];
+                CK_UNROLL for (int v = 0; v < CV; v++) wv[v] = _mm512_loadu_ps(wp + ci * cout + 16 * v);
+                CK_UNROLL for (int p = 0; p < P; p++) {
+                    const __m512 x = _mm512_set1_ps(ip[p * 2 * cin + ci]);
+                    CK_UNROLL for (int v = 0; v < CV; v++) acc[v][p] = _mm512_fmadd_ps(wv[v], x, acc[v][p]);
+                }
+            }
+        }
+    }
+    const __m512 zero = _mm512_setzero_ps();
+    CK_UNROLL for (int p = 0; p < P; p++)
+        CK_UNROLL for (int v = 0; v < CV; v++) _mm512_storeu_ps(out + p * cout + 16 * v, _mm512_max_ps(acc[v][p], zero));
+}
+
+CK_INLINE CK_AVX512 void ck_conv_layer512(const float *input, const int cin, const int rowStride, const float *weight,
+                                           const float *bias, const int cout, const int outH, const int outW,
+                                           float *output, const int outRowStride, const int CV, const int P) {
+    for (int g = 0; g < cout; g += 16 * CV) {
+        for (int oy = 0; oy < outH; oy++) {
+            const float *rowIn = input + 2 * oy * rowStride;
+            float *rowOut = output + oy * outRowStride + g;
+            int ox = 0;
+#define CK_BLOCKS(Q) for (; ox + (Q) <= outW; ox += (Q)) \
+    ck_conv_block512(rowIn + 2 * ox * cin, cin, rowStride, weight + g, cout, bias + g, rowOut + ox * cout, CV, Q);
+            CK_BLOCKS(P)
+            CK_BLOCKS(6)
+            CK_BLOCKS(3)
+            CK_BLOCKS(1)
+#undef CK_BLOCKS
+        }
+    }
+}
+
+CK_INLINE CK_AVX512 void ck_conv_cin512(const float *input, const int cin, const int rowStride, const float *weight,
+                                       const float *bias, int cout, int outH, int outW, float *output, int outRowStride) {
+    if (cout % 32 == 0) ck_conv_layer512(input, cin, rowStride, weight, bias, cout, outH, outW, output, outRowStride, 2, 12);
+    else ck_conv_layer512(input, cin, rowStride, weight, bias, cout, outH, outW, output, outRowStride, 1, 24);
+}
+
+CK_AVX512 void ck_conv3x3s2_hwc_relu_avx512(const float *input, int inChannels, int inputRowStride,
+                                          const float *weight, const float *bias, int outChannels,
+                                          int outHeight, int outWidth, float *output, int outputRowStride) {
+    if (outChannels % 16 != 0) abort();
+#define CK_CASE(C) case C: ck_conv_cin512(input, C, inputRowStride, weight, bias, outChannels, outHeight, outWidth, \
+                                          output, outputRowStride); return;
+    switch (inChannels) {
+        CK_CASE(1) CK_CASE(2) CK_CASE(3) CK_CASE(4) CK_CASE(8) CK_CASE(16) CK_CASE(24) CK_CASE(32) CK_CASE(48) CK_CASE(64)
+        default: ck_conv_cin512(input, inChannels, inputRowStride, weight, bias, outChannels, outHeight, outWidth,
+                                output, outputRowStride);
+    }
+#undef CK_CASE
+}
+
+#pragma clang fp contract(off)
+CK_AVX2 void ck_encoder_input_hwc_avx2(const uint8_t *current, const uint8_t *previous, const uint8_t *beforePrevious,
+                                       int height, int width, float gain, int planes, float *padded,
+                                       int paddedRowStride) {
+    const float scale = 1.0f / 255.0f;
+    const __m256 vs = _mm256_set1_ps(scale), vg = _mm256_set1_ps(gain);
+    for (int y = 0; y < height; y++) {
+        const uint8_t *cr = current + y * width, *pr = previous + y * width, *br = beforePrevious + y * width;
+        float *row = padded + (y + 1) * paddedRowStride + planes;
+        int x = 0;
+        for (; x + 8 <= width; x += 8) {
+#define CK_LOAD8(p) _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+            const __m256 xc = _mm256_mul_ps(CK_LOAD8(cr + x), vs), xp = _mm256_mul_ps(CK_LOAD8(pr + x), vs);
+            const __m256 d = _mm256_mul_ps(_mm256_sub_ps(xc, xp), vg);
+            if (planes == 2) {
+                const __m256 lo = _mm256_unpacklo_ps(xc, d), hi = _mm256_unpackhi_ps(xc, d);
+                _mm256_storeu_ps(row + 2 * x, _mm256_permute2f128_ps(lo, hi, 0x20));
+                _mm256_storeu_ps(row + 2 * x + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+            } else {
+                const __m256 xb = _mm256_mul_ps(CK_LOAD8(br + x), vs);
+                const __m256 d2 = _mm256_mul_ps(_mm256_sub_ps(xp, xb), vg);
+                float a[8], b[8], c[8];
+                _mm256_storeu_ps(a, xc); _mm256_storeu_ps(b, d); _mm256_storeu_ps(c, d2);
+                for (int k = 0; k < 8; k++) {
+                    row[3 * (x + k)] = a[k]; row[3 * (x + k) + 1] = b[k]; row[3 * (x + k) + 2] = c[k];
+                }
+            }
+#undef CK_LOAD8
+        }
+        for (; x < width; x++) {
+            const float xc = (float)cr[x] * scale, xp = (float)pr[x] * scale;
+            row[planes * x] = xc;
+            row[planes * x + 1] = (xc - xp) * gain;
+            if (planes == 3) row[3 * x + 2] = (xp - (float)br[x] * scale) * gain;
+        }
+    }
+}
+#pragma clang fp contract(on)
 
 /// e^x, Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 in two parts), e^r by a degree-6 polynomial, 2^n through
 /// the exponent bits. x is clamped to [−87.3, 88]: e^x stays a normal float (≥ 1.2e-38, ≤ 1.7e38).
@@ -194,6 +301,18 @@ int ck_has_avx2_fma(void) { return 0; }
 int ck_has_avx512f(void) { return 0; }
 float ck_fma_loop_avx2(int64_t iterations) { (void)iterations; abort(); }
 float ck_fma_loop_avx512(int64_t iterations) { (void)iterations; abort(); }
+void ck_conv3x3s2_hwc_relu_avx512(const float *input, int inChannels, int inputRowStride, const float *weight,
+                                  const float *bias, int outChannels, int outHeight, int outWidth, float *output,
+                                  int outputRowStride) {
+    ck_conv3x3s2_hwc_relu_avx2(input, inChannels, inputRowStride, weight, bias, outChannels, outHeight, outWidth,
+                               output, outputRowStride);
+}
+void ck_encoder_input_hwc_avx2(const uint8_t *current, const uint8_t *previous, const uint8_t *beforePrevious,
+                               int height, int width, float gain, int planes, float *padded, int paddedRowStride) {
+    (void)current; (void)previous; (void)beforePrevious; (void)height; (void)width; (void)gain; (void)planes;
+    (void)padded; (void)paddedRowStride;
+    abort();
+}
 void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, float *h) {
     (void)gates; (void)hidden; (void)c; (void)h;
     abort();

@@ -117,13 +117,17 @@ public final class ConvEncoder: FrameEncoder {
         let n = inputWidth * inputHeight
         precondition(current.count == n && previous.count == n && beforePrevious.count == n,
                      "frame must be \(inputWidth)x\(inputHeight) gray8")
-        Kernels.encoderInputPlanes(current: current.baseAddress!, previous: previous.baseAddress!,
-                                   beforePrevious: beforePrevious.baseAddress!, count: n, differenceGain: differenceGain,
-                                   withPreviousDifference: hasPreviousDifference, into: inputPlanes.pointer)
         if let direct {
+            Kernels.encoderInputPaddedHWC(current: current.baseAddress!, previous: previous.baseAddress!,
+                                          beforePrevious: beforePrevious.baseAddress!, height: inputHeight,
+                                          width: inputWidth, differenceGain: differenceGain,
+                                          withPreviousDifference: hasPreviousDifference, into: direct.paddedInputs[0].pointer)
             encodeDirect(direct, into: features)
             return
         }
+        Kernels.encoderInputPlanes(current: current.baseAddress!, previous: previous.baseAddress!,
+                                   beforePrevious: beforePrevious.baseAddress!, count: n, differenceGain: differenceGain,
+                                   withPreviousDifference: hasPreviousDifference, into: inputPlanes.pointer)
         var input = UnsafePointer(inputPlanes.pointer)
         for layer in layers {
             Kernels.im2col3x3(input: input, channels: layer.inChannels, height: layer.inHeight, width: layer.inWidth,
@@ -137,12 +141,10 @@ public final class ConvEncoder: FrameEncoder {
         features.update(from: input, count: featureCount)
     }
 
-    /// The layers as direct convolutions: input planes → first padded HWC buffer, each layer into the next one's
-    /// interior (the borders stay zero: nothing writes them), the last into a plain HWC block, then CHW features.
+    /// The layers as direct convolutions on the input already in the first padded HWC buffer: each layer into the
+    /// next one's interior (the borders stay zero: nothing writes them), the last into a plain HWC block, then CHW
+    /// features.
     private func encodeDirect(_ d: DirectPath, into features: UnsafeMutablePointer<Float>) {
-        let first = layers[0]
-        Kernels.chwToPaddedHWC(inputPlanes.pointer, channels: first.inChannels, height: first.inHeight,
-                               width: first.inWidth, into: d.paddedInputs[0].pointer)
         let last = layers.count - 1
         for (i, layer) in layers.enumerated() {
             let cout = d.storedChannels[i + 1]

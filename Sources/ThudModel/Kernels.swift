@@ -179,6 +179,9 @@ public enum Kernels {
     /// Whether this CPU runs CKernels' AVX2 + FMA kernels (cpuid and the OS's saved state, asked once). Without them
     /// ConvEncoder keeps im2col3x3 + sgemm.
     public static let hasAVX2FMA: Bool = ck_has_avx2_fma() != 0
+    /// Whether it also runs the AVX-512F variant of the direct convolution (layers with a multiple of 16 output
+    /// channels take it).
+    public static let hasAVX512F: Bool = hasAVX2FMA && ck_has_avx512f() != 0
 
     /// Floats of a zero-padded channels-last ("HWC") activation of height × width × channels: (height + 2) rows of
     /// (width + 2) pixels. Pixel (y, x) is at ((y + 1)·(width + 2) + x + 1)·channels.
@@ -204,16 +207,34 @@ public enum Kernels {
     /// channels × 6 or 12 pixels in registers). `input` is a zero-padded HWC buffer (paddedHWCCount) of the layer's
     /// input; the output pixel (oy, ox) is written at output[oy·outputRowStride + ox·outChannels] — the interior
     /// of the next layer's padded buffer, or a plain HWC block. `outChannels` must be a multiple of 8 and
-    /// hasAVX2FMA true.
+    /// hasAVX2FMA true. With `avx512` (default: where the CPU has it) a multiple of 16 output channels takes the
+    /// 16-lane variant (24 accumulators of 16 or 32 channels × 24 or 12 pixels).
     @inline(__always)
     public static func conv3x3s2ReLUDirect(input: UnsafePointer<Float>, inChannels: Int, height: Int, width: Int,
                                            packedWeight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                            outChannels: Int, output: UnsafeMutablePointer<Float>,
-                                           outputRowStride: Int) {
+                                           outputRowStride: Int, avx512: Bool = hasAVX512F) {
         precondition(hasAVX2FMA && outChannels % 8 == 0)
-        ck_conv3x3s2_hwc_relu_avx2(input, Int32(inChannels), Int32((width + 2) * inChannels), packedWeight, bias,
-                                   Int32(outChannels), Int32(convOutputSize(height, stride: 2)),
-                                   Int32(convOutputSize(width, stride: 2)), output, Int32(outputRowStride))
+        let oh = Int32(convOutputSize(height, stride: 2)), ow = Int32(convOutputSize(width, stride: 2))
+        if avx512 && hasAVX512F && outChannels % 16 == 0 {
+            ck_conv3x3s2_hwc_relu_avx512(input, Int32(inChannels), Int32((width + 2) * inChannels), packedWeight, bias,
+                                         Int32(outChannels), oh, ow, output, Int32(outputRowStride))
+        } else {
+            ck_conv3x3s2_hwc_relu_avx2(input, Int32(inChannels), Int32((width + 2) * inChannels), packedWeight, bias,
+                                       Int32(outChannels), oh, ow, output, Int32(outputRowStride))
+        }
+    }
+
+    /// encoderInputPlanes straight into the interior of a padded HWC buffer of 2 or 3 channels (the direct path's
+    /// first layer input): the same floats to the bit (DirectConvTests), without the CHW planes in between.
+    public static func encoderInputPaddedHWC(current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>,
+                                             beforePrevious: UnsafePointer<UInt8>, height: Int, width: Int,
+                                             differenceGain gain: Float, withPreviousDifference: Bool,
+                                             into padded: UnsafeMutablePointer<Float>) {
+        precondition(hasAVX2FMA)
+        let planes = withPreviousDifference ? 3 : 2
+        ck_encoder_input_hwc_avx2(current, previous, beforePrevious, Int32(height), Int32(width), gain, Int32(planes),
+                                  padded, Int32((width + 2) * planes))
     }
 
     /// CHW planes → the interior of a padded HWC buffer (its border untouched).

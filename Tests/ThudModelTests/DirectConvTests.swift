@@ -38,7 +38,7 @@ final class DirectConvTests: XCTestCase {
         // output channels.
         let cases: [(h: Int, w: Int, cin: Int, cout: Int)] = [
             (7, 5, 3, 8), (96, 96, 3, 8), (13, 27, 5, 16), (9, 31, 8, 24), (24, 24, 16, 32), (6, 6, 32, 32),
-            (3, 3, 7, 40), (1, 1, 2, 8), (2, 50, 32, 16), (11, 17, 16, 8),
+            (3, 3, 7, 40), (1, 1, 2, 8), (2, 50, 32, 16), (11, 17, 16, 8), (40, 40, 8, 48), (31, 61, 3, 64),
         ]
         for (h, w, cin, cout) in cases {
             let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
@@ -53,30 +53,66 @@ final class DirectConvTests: XCTestCase {
                 Kernels.packConvWeight($0.baseAddress!, outChannels: cout, inChannels: cin, packedOut: cout, packedIn: cin,
                                        into: packed.pointer)
             }
-            // Into the interior of a padded buffer whose border holds a sentinel: the kernel must write the interior only.
-            let outPadded = FloatBuffer([Float](repeating: -7, count: Kernels.paddedHWCCount(channels: cout, height: oh, width: ow)))
-            let rowStride = (ow + 2) * cout
-            Kernels.conv3x3s2ReLUDirect(input: padded.pointer, inChannels: cin, height: h, width: w,
-                                        packedWeight: packed.pointer, bias: b.pointer, outChannels: cout,
-                                        output: outPadded.pointer + rowStride + cout, outputRowStride: rowStride)
-            var worst: Float = 0
-            for py in 0..<(oh + 2) { for px in 0..<(ow + 2) { for co in 0..<cout {
-                let v = outPadded.pointer[py * rowStride + px * cout + co]
-                if py == 0 || px == 0 || py == oh + 1 || px == ow + 1 {
-                    XCTAssertEqual(v, -7, "\(h)x\(w) cin \(cin) cout \(cout): border (\(py), \(px)) written")
-                } else {
-                    worst = max(worst, abs(v - expected[(co * oh + py - 1) * ow + px - 1]))
-                }
-            } } }
-            XCTAssertLessThan(worst, 1e-5, "\(h)x\(w) cin \(cin) cout \(cout)")
+            // Both kernels: AVX2, and AVX-512 where the CPU has it (it takes multiples of 16 output channels).
+            for avx512 in [false, true] where !avx512 || Kernels.hasAVX512F {
+                // Into the interior of a padded buffer whose border holds a sentinel: the kernel must write the interior only.
+                let outPadded = FloatBuffer([Float](repeating: -7, count: Kernels.paddedHWCCount(channels: cout, height: oh, width: ow)))
+                let rowStride = (ow + 2) * cout
+                Kernels.conv3x3s2ReLUDirect(input: padded.pointer, inChannels: cin, height: h, width: w,
+                                            packedWeight: packed.pointer, bias: b.pointer, outChannels: cout,
+                                            output: outPadded.pointer + rowStride + cout, outputRowStride: rowStride, avx512: avx512)
+                var worst: Float = 0
+                for py in 0..<(oh + 2) { for px in 0..<(ow + 2) { for co in 0..<cout {
+                    let v = outPadded.pointer[py * rowStride + px * cout + co]
+                    if py == 0 || px == 0 || py == oh + 1 || px == ow + 1 {
+                        XCTAssertEqual(v, -7, "\(h)x\(w) cin \(cin) cout \(cout) avx512 \(avx512): border (\(py), \(px)) written")
+                    } else {
+                        worst = max(worst, abs(v - expected[(co * oh + py - 1) * ow + px - 1]))
+                    }
+                } } }
+                XCTAssertLessThan(worst, 1e-5, "\(h)x\(w) cin \(cin) cout \(cout) avx512 \(avx512)")
 
-            // And as a plain HWC block, turned back into CHW.
-            let plain = FloatBuffer(count: oh * ow * cout), chw = FloatBuffer(count: oh * ow * cout)
-            Kernels.conv3x3s2ReLUDirect(input: padded.pointer, inChannels: cin, height: h, width: w,
-                                        packedWeight: packed.pointer, bias: b.pointer, outChannels: cout,
-                                        output: plain.pointer, outputRowStride: ow * cout)
-            Kernels.hwcToCHW(plain.pointer, channels: cout, height: oh, width: ow, pixelStride: cout, into: chw.pointer)
-            XCTAssertLessThan(maxAbsDiff(chw.array, expected), 1e-5, "\(h)x\(w) cin \(cin) cout \(cout): plain HWC")
+                // And as a plain HWC block, turned back into CHW.
+                let plain = FloatBuffer(count: oh * ow * cout), chw = FloatBuffer(count: oh * ow * cout)
+                Kernels.conv3x3s2ReLUDirect(input: padded.pointer, inChannels: cin, height: h, width: w,
+                                            packedWeight: packed.pointer, bias: b.pointer, outChannels: cout,
+                                            output: plain.pointer, outputRowStride: ow * cout, avx512: avx512)
+                Kernels.hwcToCHW(plain.pointer, channels: cout, height: oh, width: ow, pixelStride: cout, into: chw.pointer)
+                XCTAssertLessThan(maxAbsDiff(chw.array, expected), 1e-5, "\(h)x\(w) cin \(cin) cout \(cout) avx512 \(avx512): plain HWC")
+            }
+        }
+    }
+
+    /// The fused input (gray8 frames → padded HWC) holds encoderInputPlanes' floats to the bit, border untouched, for
+    /// 2 and 3 planes and widths with a scalar tail.
+    func testEncoderInputPaddedHWCHoldsEncoderInputPlanesBitForBit() throws {
+        try requireAVX2()
+        for (w, h) in [(96, 96), (37, 5), (3, 4), (17, 9)] {
+            let n = w * h
+            let frames = syntheticFrames(width: w, height: h, count: 3, seed: 21)
+            for withPrevious in [false, true] {
+                let planes = withPrevious ? 3 : 2, gain: Float = 3.7
+                let chw = FloatBuffer(count: planes * n)
+                let padded = FloatBuffer([Float](repeating: -9, count: Kernels.paddedHWCCount(channels: planes, height: h, width: w)))
+                frames.withUnsafeBufferPointer { fp in
+                    let c = fp.baseAddress! + 2 * n, p = fp.baseAddress! + n, b = fp.baseAddress!
+                    Kernels.encoderInputPlanes(current: c, previous: p, beforePrevious: b, count: n, differenceGain: gain,
+                                               withPreviousDifference: withPrevious, into: chw.pointer)
+                    Kernels.encoderInputPaddedHWC(current: c, previous: p, beforePrevious: b, height: h, width: w,
+                                                  differenceGain: gain, withPreviousDifference: withPrevious,
+                                                  into: padded.pointer)
+                }
+                let rowStride = (w + 2) * planes
+                for py in 0..<(h + 2) { for px in 0..<(w + 2) { for c in 0..<planes {
+                    let v = padded.pointer[py * rowStride + px * planes + c]
+                    if py == 0 || px == 0 || py == h + 1 || px == w + 1 {
+                        XCTAssertEqual(v, -9, "\(w)x\(h): border written")
+                    } else {
+                        XCTAssertEqual(v.bitPattern, chw.pointer[(c * h + py - 1) * w + px - 1].bitPattern,
+                                       "\(w)x\(h) planes \(planes): (\(py - 1), \(px - 1)) channel \(c)")
+                    }
+                } } }
+            }
         }
     }
 

@@ -38,6 +38,19 @@ void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int inputRow
 /// about 1e-7); the units past the last multiple of 8 take libm's expf and tanhf. Requires ck_has_avx2_fma().
 void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, float *h);
 
+/// ck_conv3x3s2_hwc_relu_avx2 with 16-lane vectors (AVX-512F): 24 accumulators of 16 or 32 output channels × 24 or
+/// 12 pixels, the input values broadcast inside the FMAs. `outChannels` a multiple of 16. Requires ck_has_avx512f().
+void ck_conv3x3s2_hwc_relu_avx512(const float *input, int inChannels, int inputRowStride,
+                                  const float *weight, const float *bias, int outChannels,
+                                  int outHeight, int outWidth, float *output, int outputRowStride);
+
+/// The conv encoder's input planes straight from gray8 frames into the interior of a padded HWC buffer of `planes`
+/// (2 or 3) channels: [x/255, (x − previous)/255 × gain] and with 3 (previous − beforePrevious)/255 × gain: the
+/// same float operations, in the same order, as ThudModel's Kernels.encoderInputPlanes (no FMA contraction), so
+/// the values are equal to the bit. Requires ck_has_avx2_fma().
+void ck_encoder_input_hwc_avx2(const uint8_t *current, const uint8_t *previous, const uint8_t *beforePrevious,
+                               int height, int width, float gain, int planes, float *padded, int paddedRowStride);
+
 /// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][packedIn][packedOut] (packedIn ≥ inChannels,
 /// packedOut ≥ outChannels; the extra entries are left as they are: the caller zeroes them). Portable C.
 void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, int packedOut, int packedIn,

@@ -190,6 +190,48 @@ if peaks.isEmpty {
 }
 let peak = peaks.map(\.1).max()
 
+// Each conv layer alone (random input and weights of the model's shapes, 400 runs, median), by every kernel this
+// CPU has: im2col + sgemm (the portable path), the direct AVX2 kernel, the direct AVX-512 kernel.
+if a.encoder.kind == .conv, Kernels.hasAVX2FMA {
+    var cin = a.encoder.inputPlaneCount, h = a.input.height, w = a.input.width
+    var layerRNG = SplitMix64(seed: 3)
+    func median(_ runs: Int, _ body: () -> Void) -> Double {
+        var t = [Double](repeating: 0, count: runs)
+        for i in 0..<runs { let t0 = MonotonicClock.seconds(); body(); t[i] = MonotonicClock.seconds() - t0 }
+        return Percentiles.median(t.sorted()) * 1e6
+    }
+    var line = "conv layers alone, µs median (im2col+sgemm / direct AVX2" + (Kernels.hasAVX512F ? " / direct AVX-512" : "") + "):"
+    for cout in a.encoder.convChannels ?? [] {
+        let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
+        let stored = Kernels.directStoredChannels(cout)
+        let input = FloatBuffer((0..<(cin * h * w)).map { _ in layerRNG.nextUnitFloat() })
+        let weight = FloatBuffer((0..<(cout * cin * 9)).map { _ in layerRNG.nextUnitFloat() - 0.5 })
+        let bias = FloatBuffer(count: stored), out = FloatBuffer(count: stored * oh * ow)
+        let columns = FloatBuffer(count: cin * 9 * oh * ow), split = FloatBuffer(count: Kernels.im2colScratchCount(height: h, width: w))
+        let padded = FloatBuffer(count: Kernels.paddedHWCCount(channels: cin, height: h, width: w))
+        let packed = FloatBuffer(count: 9 * cin * stored)
+        Kernels.chwToPaddedHWC(input.pointer, channels: cin, height: h, width: w, into: padded.pointer)
+        Kernels.packConvWeight(weight.pointer, outChannels: cout, inChannels: cin, packedOut: stored, packedIn: cin, into: packed.pointer)
+        let im2col = median(400) {
+            Kernels.im2col3x3(input: input.pointer, channels: cin, height: h, width: w, columns: columns.pointer, scratch: split.pointer)
+            Kernels.gemm(m: cout, n: oh * ow, k: cin * 9, a: weight.pointer, lda: cin * 9, b: columns.pointer, ldb: oh * ow,
+                         beta: 0, c: out.pointer, ldc: oh * ow)
+            Kernels.addRowBiasReLU(out.pointer, rows: cout, cols: oh * ow, bias: bias.pointer)
+        }
+        func direct(_ avx512: Bool) -> Double {
+            median(400) {
+                Kernels.conv3x3s2ReLUDirect(input: padded.pointer, inChannels: cin, height: h, width: w, packedWeight: packed.pointer,
+                                            bias: bias.pointer, outChannels: stored, output: out.pointer,
+                                            outputRowStride: ow * stored, avx512: avx512)
+            }
+        }
+        line += String(format: "  %d->%d %dx%d: %.1f / %.1f", cin, cout, ow, oh, im2col, direct(false))
+        if Kernels.hasAVX512F { line += String(format: " / %.1f", stored % 16 == 0 ? direct(true) : .nan) }
+        cin = cout; h = oh; w = ow
+    }
+    print(line)
+}
+
 if counter != nil {
     print(String(format: "heap allocations per step: %.3f (pass 1: %d in %d steps; pass 2: %d in %d steps)",
                  Double(allocsTimed + allocsPlain) / Double(2 * steps), allocsTimed, steps, allocsPlain, steps))
