@@ -141,6 +141,72 @@ CK_AVX2 void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int 
 #undef CK_CASE
 }
 
+/// One block of the input gradient: P output pixels of one row × 8·CV input channels, tap by tap: the P·CV sums
+/// over output channels stay in registers, then are added into the P input pixels the tap reaches (2 apart).
+CK_INLINE CK_AVX2 void ck_backward_block(const float *dOut, const int cout, const int chanStride, const float *wT,
+                                          const int cin, float *dIn, const int rowStride, const int CV, const int P) {
+    for (int ky = 0; ky < 3; ky++) {
+        for (int kx = 0; kx < 3; kx++) {
+            __m256 acc[2][12];
+            CK_UNROLL for (int v = 0; v < CV; v++) CK_UNROLL for (int p = 0; p < P; p++) acc[v][p] = _mm256_setzero_ps();
+            const float *wp = wT + (ky * 3 + kx) * cout * cin;
+            for (int co = 0; co < cout; co++) {
+                __m256 wv[2];
+                CK_UNROLL for (int v = 0; v < CV; v++) wv[v] = _mm256_loadu_ps(wp + co * cin + 8 * v);
+                const float *d = dOut + co * chanStride;
+                CK_UNROLL for (int p = 0; p < P; p++) {
+                    const __m256 x = _mm256_broadcast_ss(d + p);
+                    CK_UNROLL for (int v = 0; v < CV; v++) acc[v][p] = _mm256_fmadd_ps(wv[v], x, acc[v][p]);
+                }
+            }
+            float *dst = dIn + ky * rowStride + kx * cin;
+            CK_UNROLL for (int p = 0; p < P; p++)
+                CK_UNROLL for (int v = 0; v < CV; v++) {
+                    float *q = dst + p * 2 * cin + 8 * v;
+                    _mm256_storeu_ps(q, _mm256_add_ps(_mm256_loadu_ps(q), acc[v][p]));
+                }
+        }
+    }
+}
+
+CK_INLINE CK_AVX2 void ck_backward_layer(const float *dOutput, const int cout, const int chanStride, const int outH,
+                                          const int outW, const float *wT, const int cin, float *dIn,
+                                          const int rowStride, const int CV, const int P) {
+    for (int g = 0; g < cin; g += 8 * CV) {
+        for (int oy = 0; oy < outH; oy++) {
+            const float *rowOut = dOutput + oy * outW;
+            float *rowIn = dIn + 2 * oy * rowStride + g;
+            int ox = 0;
+#define CK_BLOCKS(Q) for (; ox + (Q) <= outW; ox += (Q)) \
+    ck_backward_block(rowOut + ox, cout, chanStride, wT + g, cin, rowIn + 2 * ox * cin, rowStride, CV, Q);
+            CK_BLOCKS(P)
+            CK_BLOCKS(3)
+            CK_BLOCKS(1)
+#undef CK_BLOCKS
+        }
+    }
+}
+
+CK_INLINE CK_AVX2 void ck_backward_cin(const float *dOutput, int cout, int chanStride, int outH, int outW,
+                                        const float *wT, const int cin, float *dIn, int rowStride) {
+    if (cin % 16 == 0) ck_backward_layer(dOutput, cout, chanStride, outH, outW, wT, cin, dIn, rowStride, 2, 6);
+    else ck_backward_layer(dOutput, cout, chanStride, outH, outW, wT, cin, dIn, rowStride, 1, 12);
+}
+
+CK_AVX2 void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int dOutputChannelStride,
+                                              int outHeight, int outWidth, const float *weightT, int inChannels,
+                                              float *dInputPadded, int dInputRowStride) {
+    if (inChannels % 8 != 0) abort();
+#define CK_CASE(C) case C: ck_backward_cin(dOutput, outChannels, dOutputChannelStride, outHeight, outWidth, weightT, \
+                                           C, dInputPadded, dInputRowStride); return;
+    switch (inChannels) {
+        CK_CASE(8) CK_CASE(16) CK_CASE(32) CK_CASE(64)
+        default: ck_backward_cin(dOutput, outChannels, dOutputChannelStride, outHeight, outWidth, weightT, inChannels,
+                                 dInputPadded, dInputRowStride);
+    }
+#undef CK_CASE
+}
+
 /// ck_conv_block with 16-lane vectors: CV·P + CV ≤ 32 zmm (the broadcasts go straight into the FMAs).
 CK_INLINE CK_AVX512 void ck_conv_block512(const float *in, const int cin, const int rowStride, const float *w,
                                            const int cout, const float *bias, float *out, const int CV, const int P) {
@@ -307,6 +373,13 @@ void ck_conv3x3s2_hwc_relu_avx512(const float *input, int inChannels, int inputR
     ck_conv3x3s2_hwc_relu_avx2(input, inChannels, inputRowStride, weight, bias, outChannels, outHeight, outWidth,
                                output, outputRowStride);
 }
+void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int dOutputChannelStride,
+                                      int outHeight, int outWidth, const float *weightT, int inChannels,
+                                      float *dInputPadded, int dInputRowStride) {
+    (void)dOutput; (void)outChannels; (void)dOutputChannelStride; (void)outHeight; (void)outWidth; (void)weightT;
+    (void)inChannels; (void)dInputPadded; (void)dInputRowStride;
+    abort();
+}
 void ck_encoder_input_hwc_avx2(const uint8_t *current, const uint8_t *previous, const uint8_t *beforePrevious,
                                int height, int width, float gain, int planes, float *padded, int paddedRowStride) {
     (void)current; (void)previous; (void)beforePrevious; (void)height; (void)width; (void)gain; (void)planes;
@@ -334,6 +407,13 @@ void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, i
                 packed[(k * packedIn + ci) * packedOut + co] = weight[(co * inChannels + ci) * 9 + k];
 }
 
+void ck_pack_conv_weight_transposed(const float *weight, int outChannels, int inChannels, int packedIn, float *packed) {
+    for (int co = 0; co < outChannels; co++)
+        for (int ci = 0; ci < inChannels; ci++)
+            for (int k = 0; k < 9; k++)
+                packed[(k * outChannels + co) * packedIn + ci] = weight[(co * inChannels + ci) * 9 + k];
+}
+
 void ck_chw_to_padded_hwc(const float *planes, int channels, int height, int width,
                           float *padded, int paddedRowStride) {
     for (int y = 0; y < height; y++) {
@@ -345,8 +425,8 @@ void ck_chw_to_padded_hwc(const float *planes, int channels, int height, int wid
     }
 }
 
-void ck_hwc_to_chw(const float *hwc, int channels, int height, int width, int pixelStride, float *chw) {
+void ck_hwc_to_chw(const float *hwc, int channels, int height, int width, int pixelStride, int rowStride, float *chw) {
     for (int y = 0; y < height; y++)
         for (int x = 0; x < width; x++)
-            for (int c = 0; c < channels; c++) chw[(c * height + y) * width + x] = hwc[(y * width + x) * pixelStride + c];
+            for (int c = 0; c < channels; c++) chw[(c * height + y) * width + x] = hwc[y * rowStride + x * pixelStride + c];
 }

@@ -45,19 +45,8 @@ public final class ConvEncoder: FrameEncoder {
     let columns: FloatBuffer
     let splitRows: FloatBuffer
 
-    /// The direct path's buffers, nil on the im2col path: per layer its weight as [ky][kx][Cin][Cout] and bias (both
-    /// with zeros for the stored channels past the real ones), its input as a zero-padded HWC buffer (the first holds
-    /// the input planes, each later one the previous layer's output), then the last layer's plain HWC output, turned
-    /// into CHW features.
-    struct DirectPath {
-        /// Channels stored per pixel: [input planes, each layer's output rounded up to 8].
-        let storedChannels: [Int]
-        let packedWeights: [FloatBuffer]
-        let paddedBiases: [FloatBuffer]
-        let paddedInputs: [FloatBuffer]
-        let lastOutput: FloatBuffer
-    }
-    let direct: DirectPath?
+    /// The direct path (weights packed at init), nil on the im2col path.
+    let direct: DirectConvStack?
     /// Whether encode runs the direct convolutions (CKernels) rather than im2col + sgemm.
     public var usesDirectKernels: Bool { direct != nil }
 
@@ -88,25 +77,12 @@ public final class ConvEncoder: FrameEncoder {
         columns = FloatBuffer(count: maxColumns)
         splitRows = FloatBuffer(count: maxSplit)
         if wantsDirect, Kernels.hasAVX2FMA, !layers.isEmpty {
-            let last = layers[layers.count - 1]
-            let stored = [a.encoder.inputPlaneCount] + layers.map { Kernels.directStoredChannels($0.outChannels) }
-            direct = DirectPath(
-                storedChannels: stored,
-                packedWeights: layers.enumerated().map { i, l in
-                    let packed = FloatBuffer(count: 9 * stored[i] * stored[i + 1])
-                    Kernels.packConvWeight(l.weight.pointer, outChannels: l.outChannels, inChannels: l.inChannels,
-                                           packedOut: stored[i + 1], packedIn: stored[i], into: packed.pointer)
-                    return packed
-                },
-                paddedBiases: layers.enumerated().map { i, l in
-                    let bias = FloatBuffer(count: stored[i + 1])
-                    bias.pointer.update(from: l.bias.pointer, count: l.outChannels)
-                    return bias
-                },
-                paddedInputs: layers.enumerated().map { i, l in
-                    FloatBuffer(count: Kernels.paddedHWCCount(channels: stored[i], height: l.inHeight, width: l.inWidth))
-                },
-                lastOutput: FloatBuffer(count: stored[layers.count] * last.outHeight * last.outWidth))
+            let stack = DirectConvStack(inputPlanes: a.encoder.inputPlaneCount, height: a.input.height,
+                                        width: a.input.width, channels: layers.map(\.outChannels))
+            for (l, layer) in layers.enumerated() {
+                stack.setWeights(layer: l, weight: layer.weight.pointer, bias: layer.bias.pointer)
+            }
+            direct = stack
         } else {
             direct = nil
         }
@@ -118,11 +94,10 @@ public final class ConvEncoder: FrameEncoder {
         precondition(current.count == n && previous.count == n && beforePrevious.count == n,
                      "frame must be \(inputWidth)x\(inputHeight) gray8")
         if let direct {
-            Kernels.encoderInputPaddedHWC(current: current.baseAddress!, previous: previous.baseAddress!,
-                                          beforePrevious: beforePrevious.baseAddress!, height: inputHeight,
-                                          width: inputWidth, differenceGain: differenceGain,
-                                          withPreviousDifference: hasPreviousDifference, into: direct.paddedInputs[0].pointer)
-            encodeDirect(direct, into: features)
+            direct.setInput(current: current.baseAddress!, previous: previous.baseAddress!,
+                            beforePrevious: beforePrevious.baseAddress!, differenceGain: differenceGain)
+            direct.run()
+            direct.copyOutputCHW(layer: layers.count - 1, into: features)
             return
         }
         Kernels.encoderInputPlanes(current: current.baseAddress!, previous: previous.baseAddress!,
@@ -139,32 +114,6 @@ public final class ConvEncoder: FrameEncoder {
             input = UnsafePointer(layer.output.pointer)
         }
         features.update(from: input, count: featureCount)
-    }
-
-    /// The layers as direct convolutions on the input already in the first padded HWC buffer: each layer into the
-    /// next one's interior (the borders stay zero: nothing writes them), the last into a plain HWC block, then CHW
-    /// features.
-    private func encodeDirect(_ d: DirectPath, into features: UnsafeMutablePointer<Float>) {
-        let last = layers.count - 1
-        for (i, layer) in layers.enumerated() {
-            let cout = d.storedChannels[i + 1]
-            let output: UnsafeMutablePointer<Float>, rowStride: Int
-            if i < last {
-                // Pixel (0, 0) of the next padded buffer: one padded row and one padded pixel in.
-                rowStride = (layer.outWidth + 2) * cout
-                output = d.paddedInputs[i + 1].pointer + rowStride + cout
-            } else {
-                rowStride = layer.outWidth * cout
-                output = d.lastOutput.pointer
-            }
-            Kernels.conv3x3s2ReLUDirect(input: d.paddedInputs[i].pointer, inChannels: d.storedChannels[i],
-                                        height: layer.inHeight, width: layer.inWidth,
-                                        packedWeight: d.packedWeights[i].pointer, bias: d.paddedBiases[i].pointer,
-                                        outChannels: cout, output: output, outputRowStride: rowStride)
-        }
-        let top = layers[last]
-        Kernels.hwcToCHW(d.lastOutput.pointer, channels: top.outChannels, height: top.outHeight, width: top.outWidth,
-                         pixelStride: d.storedChannels[last + 1], into: features)
     }
 }
 

@@ -225,6 +225,32 @@ public enum Kernels {
         }
     }
 
+    /// PyTorch's conv weight [Cout][Cin][3][3] → [ky][kx][Cout][packedIn], the order conv3x3s2BackwardInputDirect
+    /// reads, zeros for the stored input channels past Cin. `packed` holds 9·Cout·packedIn floats.
+    public static func packConvWeightTransposed(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                                packedIn: Int, into packed: UnsafeMutablePointer<Float>) {
+        precondition(packedIn >= inChannels)
+        packed.update(repeating: 0, count: 9 * outChannels * packedIn)
+        ck_pack_conv_weight_transposed(weight, Int32(outChannels), Int32(inChannels), Int32(packedIn), packed)
+    }
+
+    /// The input gradient of a 3×3 stride-2 conv (padding 1) directly, without Wᵀ·dY and col2im: adds
+    /// Σ_co W[co][ci][ky][kx] · dOutput[co][oy][ox] into dInput at input pixel (2·oy − 1 + ky, 2·ox − 1 + kx) for every
+    /// output pixel and tap. `dOutput`: channel co's [outH × outW] plane at dOutput + co·dOutputChannelStride (already
+    /// masked by the ReLU). `packedWeightT` from packConvWeightTransposed with packedIn = `storedInChannels` (a
+    /// multiple of 8). `dInputPadded`: a zeroed padded HWC buffer (paddedHWCCount(storedInChannels, height, width)):
+    /// its interior receives the gradient, its border the padding taps' terms (ignore them). Needs hasAVX2FMA.
+    public static func conv3x3s2BackwardInputDirect(dOutput: UnsafePointer<Float>, outChannels: Int,
+                                                    dOutputChannelStride: Int, height: Int, width: Int,
+                                                    packedWeightT: UnsafePointer<Float>, storedInChannels: Int,
+                                                    dInputPadded: UnsafeMutablePointer<Float>) {
+        precondition(hasAVX2FMA && storedInChannels % 8 == 0)
+        ck_conv3x3s2_backward_input_avx2(dOutput, Int32(outChannels), Int32(dOutputChannelStride),
+                                         Int32(convOutputSize(height, stride: 2)), Int32(convOutputSize(width, stride: 2)),
+                                         packedWeightT, Int32(storedInChannels), dInputPadded,
+                                         Int32((width + 2) * storedInChannels))
+    }
+
     /// encoderInputPlanes straight into the interior of a padded HWC buffer of 2 or 3 channels (the direct path's
     /// first layer input): the same floats to the bit (DirectConvTests), without the CHW planes in between.
     public static func encoderInputPaddedHWC(current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>,
@@ -243,10 +269,12 @@ public enum Kernels {
         ck_chw_to_padded_hwc(planes, Int32(channels), Int32(height), Int32(width), padded, Int32((width + 2) * channels))
     }
 
-    /// A plain HWC block of `pixelStride` floats per pixel → CHW of its first `channels`, PyTorch's flatten order.
+    /// HWC of `pixelStride` floats per pixel, rows `rowStride` apart (default: a plain block) → CHW of its first
+    /// `channels`, PyTorch's flatten order.
     public static func hwcToCHW(_ hwc: UnsafePointer<Float>, channels: Int, height: Int, width: Int, pixelStride: Int,
-                                into chw: UnsafeMutablePointer<Float>) {
-        ck_hwc_to_chw(hwc, Int32(channels), Int32(height), Int32(width), Int32(pixelStride), chw)
+                                rowStride: Int? = nil, into chw: UnsafeMutablePointer<Float>) {
+        ck_hwc_to_chw(hwc, Int32(channels), Int32(height), Int32(width), Int32(pixelStride),
+                      Int32(rowStride ?? width * pixelStride), chw)
     }
 
     /// Per-row bias then ReLU on a [rows × cols] block (conv output: one row per output channel).

@@ -51,6 +51,22 @@ void ck_conv3x3s2_hwc_relu_avx512(const float *input, int inChannels, int inputR
 void ck_encoder_input_hwc_avx2(const uint8_t *current, const uint8_t *previous, const uint8_t *beforePrevious,
                                int height, int width, float gain, int planes, float *padded, int paddedRowStride);
 
+/// The input gradient of ck_conv3x3s2_hwc_relu_avx2 (a transposed convolution), directly — no Wᵀ·dY sgemm and
+/// col2im: dInput[2·oy + ky][2·ox + kx][ci] += Σ_co weightT[ky][kx][co][ci] · dOutput[co][oy][ox] for every output
+/// pixel and tap. `dOutput` is CHW-like: channel co's plane at dOutput + co·dOutputChannelStride, rows `outWidth`
+/// apart (the ReLU mask already applied); `outChannels` planes are read. `weightT` is packed [ky][kx][outChannels]
+/// [inChannels] (ck_pack_conv_weight_transposed), `inChannels` a multiple of 8. `dInputPadded` is the top-left
+/// corner of a padded HWC buffer laid out as the forward kernel's input (rows `dInputRowStride` apart, pixels
+/// `inChannels`), which the caller zeroes first; its border receives the padding taps' terms, to be ignored.
+/// Requires ck_has_avx2_fma().
+void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int dOutputChannelStride,
+                                      int outHeight, int outWidth, const float *weightT, int inChannels,
+                                      float *dInputPadded, int dInputRowStride);
+
+/// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][outChannels][packedIn] (packedIn ≥
+/// inChannels; the extra entries are left as they are). Portable C.
+void ck_pack_conv_weight_transposed(const float *weight, int outChannels, int inChannels, int packedIn, float *packed);
+
 /// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][packedIn][packedOut] (packedIn ≥ inChannels,
 /// packedOut ≥ outChannels; the extra entries are left as they are: the caller zeroes them). Portable C.
 void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, int packedOut, int packedIn,
@@ -61,9 +77,9 @@ void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, i
 void ck_chw_to_padded_hwc(const float *planes, int channels, int height, int width,
                           float *padded, int paddedRowStride);
 
-/// HWC [height][width][pixelStride ≥ channels] → CHW [channels][height][width] (the first `channels` of each
-/// pixel). Portable C.
-void ck_hwc_to_chw(const float *hwc, int channels, int height, int width, int pixelStride, float *chw);
+/// HWC, pixels `pixelStride` (≥ channels) floats apart and rows `rowStride`, → CHW [channels][height][width] (the
+/// first `channels` of each pixel). Portable C.
+void ck_hwc_to_chw(const float *hwc, int channels, int height, int width, int pixelStride, int rowStride, float *chw);
 
 #ifdef __cplusplus
 }
