@@ -425,8 +425,58 @@ void ck_chw_to_padded_hwc(const float *planes, int channels, int height, int wid
     }
 }
 
-void ck_hwc_to_chw(const float *hwc, int channels, int height, int width, int pixelStride, int rowStride, float *chw) {
+static void ck_hwc_to_chw_scalar(const float *hwc, int channels, int height, int width, int pixelStride,
+                                 int rowStride, float *chw, int x0) {
     for (int y = 0; y < height; y++)
-        for (int x = 0; x < width; x++)
+        for (int x = x0; x < width; x++)
             for (int c = 0; c < channels; c++) chw[(c * height + y) * width + x] = hwc[y * rowStride + x * pixelStride + c];
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/// 8 pixels × 8 channels at a time through an 8×8 register transpose; the channels past the last multiple of 8 and
+/// the pixels past the last multiple of 8 in each row one by one.
+CK_AVX2 void ck_hwc_to_chw_avx2(const float *hwc, int channels, int height, int width, int pixelStride,
+                                       int rowStride, float *chw) {
+    const int c8 = channels / 8 * 8, x8 = width / 8 * 8, plane = height * width;
+    for (int y = 0; y < height; y++) {
+        const float *row = hwc + y * rowStride;
+        for (int x = 0; x < x8; x += 8) {
+            for (int c = 0; c < c8; c += 8) {
+                __m256 r[8], t[8];
+                for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(row + (x + k) * pixelStride + c);
+                t[0] = _mm256_unpacklo_ps(r[0], r[1]); t[1] = _mm256_unpackhi_ps(r[0], r[1]);
+                t[2] = _mm256_unpacklo_ps(r[2], r[3]); t[3] = _mm256_unpackhi_ps(r[2], r[3]);
+                t[4] = _mm256_unpacklo_ps(r[4], r[5]); t[5] = _mm256_unpackhi_ps(r[4], r[5]);
+                t[6] = _mm256_unpacklo_ps(r[6], r[7]); t[7] = _mm256_unpackhi_ps(r[6], r[7]);
+                r[0] = _mm256_shuffle_ps(t[0], t[2], 0x44); r[1] = _mm256_shuffle_ps(t[0], t[2], 0xEE);
+                r[2] = _mm256_shuffle_ps(t[1], t[3], 0x44); r[3] = _mm256_shuffle_ps(t[1], t[3], 0xEE);
+                r[4] = _mm256_shuffle_ps(t[4], t[6], 0x44); r[5] = _mm256_shuffle_ps(t[4], t[6], 0xEE);
+                r[6] = _mm256_shuffle_ps(t[5], t[7], 0x44); r[7] = _mm256_shuffle_ps(t[5], t[7], 0xEE);
+                float *dst = chw + c * plane + y * width + x;
+                _mm256_storeu_ps(dst + 0 * plane, _mm256_permute2f128_ps(r[0], r[4], 0x20));
+                _mm256_storeu_ps(dst + 1 * plane, _mm256_permute2f128_ps(r[1], r[5], 0x20));
+                _mm256_storeu_ps(dst + 2 * plane, _mm256_permute2f128_ps(r[2], r[6], 0x20));
+                _mm256_storeu_ps(dst + 3 * plane, _mm256_permute2f128_ps(r[3], r[7], 0x20));
+                _mm256_storeu_ps(dst + 4 * plane, _mm256_permute2f128_ps(r[0], r[4], 0x31));
+                _mm256_storeu_ps(dst + 5 * plane, _mm256_permute2f128_ps(r[1], r[5], 0x31));
+                _mm256_storeu_ps(dst + 6 * plane, _mm256_permute2f128_ps(r[2], r[6], 0x31));
+                _mm256_storeu_ps(dst + 7 * plane, _mm256_permute2f128_ps(r[3], r[7], 0x31));
+            }
+            for (int c = c8; c < channels; c++)
+                for (int k = 0; k < 8; k++) chw[c * plane + y * width + x + k] = row[(x + k) * pixelStride + c];
+        }
+    }
+    if (x8 < width) ck_hwc_to_chw_scalar(hwc, channels, height, width, pixelStride, rowStride, chw, x8);
+}
+
+#else
+void ck_hwc_to_chw_avx2(const float *hwc, int channels, int height, int width, int pixelStride, int rowStride,
+                        float *chw) {
+    (void)hwc; (void)channels; (void)height; (void)width; (void)pixelStride; (void)rowStride; (void)chw;
+    abort();
+}
+#endif
+
+void ck_hwc_to_chw(const float *hwc, int channels, int height, int width, int pixelStride, int rowStride, float *chw) {
+    ck_hwc_to_chw_scalar(hwc, channels, height, width, pixelStride, rowStride, chw, 0);
 }

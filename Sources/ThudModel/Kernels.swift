@@ -273,8 +273,12 @@ public enum Kernels {
     /// `channels`, PyTorch's flatten order.
     public static func hwcToCHW(_ hwc: UnsafePointer<Float>, channels: Int, height: Int, width: Int, pixelStride: Int,
                                 rowStride: Int? = nil, into chw: UnsafeMutablePointer<Float>) {
-        ck_hwc_to_chw(hwc, Int32(channels), Int32(height), Int32(width), Int32(pixelStride),
-                      Int32(rowStride ?? width * pixelStride), chw)
+        let rs = Int32(rowStride ?? width * pixelStride)
+        if hasAVX2FMA {
+            ck_hwc_to_chw_avx2(hwc, Int32(channels), Int32(height), Int32(width), Int32(pixelStride), rs, chw)
+        } else {
+            ck_hwc_to_chw(hwc, Int32(channels), Int32(height), Int32(width), Int32(pixelStride), rs, chw)
+        }
     }
 
     /// Per-row bias then ReLU on a [rows × cols] block (conv output: one row per output channel).

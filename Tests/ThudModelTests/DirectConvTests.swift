@@ -116,6 +116,23 @@ final class DirectConvTests: XCTestCase {
         }
     }
 
+    /// HWC → CHW (8×8 register transposes with AVX2) against the obvious loop: channel counts below, at and past a
+    /// multiple of 8, pixels stored wider than the channels, rows wider than the pixels, widths with a tail.
+    func testHWCToCHWMatchesTheObviousLoop() {
+        var rng = SplitMix64(seed: 13)
+        for (channels, pixelStride, height, width, rowPad) in [(13, 16, 5, 11, 3), (8, 8, 3, 8, 0), (5, 8, 4, 17, 8),
+                                                              (32, 32, 6, 6, 64), (1, 1, 2, 9, 0), (40, 48, 3, 24, 5)] {
+            let rowStride = width * pixelStride + rowPad
+            let hwc = FloatBuffer(randomValues(height * rowStride, &rng)), chw = FloatBuffer(count: channels * height * width)
+            Kernels.hwcToCHW(hwc.pointer, channels: channels, height: height, width: width, pixelStride: pixelStride,
+                             rowStride: rowStride, into: chw.pointer)
+            for c in 0..<channels { for y in 0..<height { for x in 0..<width {
+                XCTAssertEqual(chw.pointer[(c * height + y) * width + x], hwc.pointer[y * rowStride + x * pixelStride + c],
+                               "\(channels) channels, \(width)x\(height): (\(y), \(x)) channel \(c)")
+            } } }
+        }
+    }
+
     func testPackedWeightsPadTheStoredChannelsWithZeros() {
         let cout = 3, cin = 2, packedOut = 8, packedIn = 5
         let weight = (0..<(cout * cin * 9)).map { Float($0 + 1) }

@@ -80,6 +80,9 @@ void ck_chw_to_padded_hwc(const float *planes, int channels, int height, int wid
 /// HWC, pixels `pixelStride` (≥ channels) floats apart and rows `rowStride`, → CHW [channels][height][width] (the
 /// first `channels` of each pixel). Portable C.
 void ck_hwc_to_chw(const float *hwc, int channels, int height, int width, int pixelStride, int rowStride, float *chw);
+/// The same through 8×8 register transposes (AVX2). Requires ck_has_avx2_fma().
+void ck_hwc_to_chw_avx2(const float *hwc, int channels, int height, int width, int pixelStride, int rowStride,
+                        float *chw);
 
 #ifdef __cplusplus
 }
