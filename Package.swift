@@ -21,6 +21,9 @@ let package = Package(
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // The inner loops ThudModel runs with AVX2 + FMA intrinsics (direct convolution, the peak-FLOPs probe): each
+        // compiled for AVX2 by a target attribute, called only after a cpuid check, the portable path kept otherwise.
+        .target(name: "CKernels"),
 
         // What several modules need, each once: atomic output files (temporary sibling, fsync, rename), FNV-1a,
         // SplitMix64, the monotonic clock, percentiles, WxH parsing, duration formatting. Foundation and Glibc only.
@@ -28,7 +31,7 @@ let package = Package(
         // File/stdin demux+decode, the 12 Hz clock, the audio envelope target, writers, V4L2 source, ring buffer.
         .target(name: "ThudMedia", dependencies: ["CFFmpeg", "CV4L2", "ThudBase"]),
         // Kernels, encoders, LSTM, head, model file format, peak picker. No I/O beyond reading a model file.
-        .target(name: "ThudModel", dependencies: ["COpenBLAS", "ThudBase"]),
+        .target(name: "ThudModel", dependencies: ["COpenBLAS", "CKernels", "ThudBase"]),
         // ALSA sink and the knock synthesizer.
         .target(name: "ThudSound", dependencies: ["CALSA", "ThudBase"]),
         // Metrics, per-class table, plots (used by `thud eval` and by training's validation).
@@ -59,7 +62,7 @@ let package = Package(
         ]),
 
         // Streaming-model benchmark (tools/bench/model_bench.sh runs it next to PyTorch).
-        .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel", "ThudBase"], path: "tools/bench/model_bench"),
+        .executableTarget(name: "thud-bench-model", dependencies: ["ThudModel", "ThudBase", "CKernels"], path: "tools/bench/model_bench"),
         .executableTarget(name: "thud-bench-train", dependencies: ["ThudTrain", "ThudModel", "ThudEval"], path: "tools/bench/train_bench"),
         // Sound-sink latency and audio-thread allocation workloads (tools/bench/sound_latency.sh, sound_alloc.sh).
         // Debug builds only: it reaches ThudSound's test hooks with @testable import (a release build prints why not).

@@ -129,6 +129,26 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
         }
     }
 
+    /// Floating-point operations of one streaming step, counted as 2 per multiply-add of each layer's product (conv:
+    /// Cout·Cin·9 per output pixel, padding taps included, as im2col + sgemm would do them; LSTM: 4H·(in + H) per
+    /// layer; head: in·out per layer); biases, activations and the motion-energy encoder's sums are not counted.
+    /// The benchmark's roofline line divides it by the step time.
+    public var stepFLOPs: (encoder: Int, lstm: Int, head: Int) {
+        var encoderMACs = 0
+        if encoder.kind == .conv {
+            var cin = encoder.inputPlaneCount
+            for (cout, size) in zip(encoder.convChannels ?? [], convOutputSizes) {
+                encoderMACs += cout * cin * 9 * size.height * size.width
+                cin = cout
+            }
+        }
+        var lstmMACs = 0, inSize = featureCount
+        for _ in 0..<lstmLayers { lstmMACs += 4 * lstmHidden * (inSize + lstmHidden); inSize = lstmHidden }
+        var headMACs = 0, fin = lstmHidden
+        for width in headHidden + [outputCount] { headMACs += fin * width; fin = width }
+        return (2 * encoderMACs, 2 * lstmMACs, 2 * headMACs)
+    }
+
     /// Returns a reason when the architecture is unusable (nonsense sizes, missing encoder fields), else nil.
     public func validationProblem() -> String? {
         if input.width < 4 || input.height < 4 || input.width > 1024 || input.height > 1024 {

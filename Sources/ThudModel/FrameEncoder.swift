@@ -18,7 +18,11 @@ public protocol FrameEncoder: AnyObject {
 /// Learned encoder: a stack of stride-2 3×3 conv layers (padding 1) + ReLU over two channels,
 /// [x/255, (x − previous)/255 × differenceGain], or three with `previousDifferencePlane`
 /// (+ (previous − beforePrevious)/255 × differenceGain), flattened channel-major (as PyTorch's `flatten(1)` of NCHW).
-/// Each layer is im2col + one sgemm with the weight as stored ([Cout, Cin, 3, 3]).
+/// On a CPU with AVX2 + FMA each layer is one direct convolution with bias and ReLU fused
+/// (Kernels.conv3x3s2ReLUDirect) on channels-last activations kept in zero-padded buffers, each layer writing into
+/// the next one's (channel counts stored rounded up to 8, the extra ones zero); otherwise (or with `direct: false`) each layer is
+/// im2col + one sgemm with the weight as stored ([Cout, Cin, 3, 3]). Both give the same features to float rounding
+/// (DirectConvTests).
 public final class ConvEncoder: FrameEncoder {
     public let inputWidth: Int
     public let inputHeight: Int
@@ -41,7 +45,15 @@ public final class ConvEncoder: FrameEncoder {
     let columns: FloatBuffer
     let splitRows: FloatBuffer
 
-    public init(architecture a: ModelArchitecture, parameters: [String: NamedTensor]) {
+    /// The direct path (weights packed at init), nil on the im2col path.
+    let direct: DirectConvStack?
+    /// Whether encode runs the direct convolutions (CKernels) rather than im2col + sgemm.
+    public var usesDirectKernels: Bool { direct != nil }
+
+    /// `direct` picks the direct convolutions where the CPU has AVX2 + FMA (the default); false keeps im2col + sgemm
+    /// (tests compare the two).
+    public init(architecture a: ModelArchitecture, parameters: [String: NamedTensor],
+                direct wantsDirect: Bool = Kernels.hasAVX2FMA) {
         precondition(a.encoder.kind == .conv)
         inputWidth = a.input.width; inputHeight = a.input.height
         var layers: [Layer] = []
@@ -64,6 +76,16 @@ public final class ConvEncoder: FrameEncoder {
         inputPlanes = FloatBuffer(count: a.encoder.inputPlaneCount * a.input.width * a.input.height)
         columns = FloatBuffer(count: maxColumns)
         splitRows = FloatBuffer(count: maxSplit)
+        if wantsDirect, Kernels.hasAVX2FMA, !layers.isEmpty {
+            let stack = DirectConvStack(inputPlanes: a.encoder.inputPlaneCount, height: a.input.height,
+                                        width: a.input.width, channels: layers.map(\.outChannels))
+            for (l, layer) in layers.enumerated() {
+                stack.setWeights(layer: l, weight: layer.weight.pointer, bias: layer.bias.pointer)
+            }
+            direct = stack
+        } else {
+            direct = nil
+        }
     }
 
     public func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
@@ -71,6 +93,13 @@ public final class ConvEncoder: FrameEncoder {
         let n = inputWidth * inputHeight
         precondition(current.count == n && previous.count == n && beforePrevious.count == n,
                      "frame must be \(inputWidth)x\(inputHeight) gray8")
+        if let direct {
+            direct.setInput(current: current.baseAddress!, previous: previous.baseAddress!,
+                            beforePrevious: beforePrevious.baseAddress!, differenceGain: differenceGain)
+            direct.run()
+            direct.copyOutputCHW(layer: layers.count - 1, into: features)
+            return
+        }
         Kernels.encoderInputPlanes(current: current.baseAddress!, previous: previous.baseAddress!,
                                    beforePrevious: beforePrevious.baseAddress!, count: n, differenceGain: differenceGain,
                                    withPreviousDifference: hasPreviousDifference, into: inputPlanes.pointer)

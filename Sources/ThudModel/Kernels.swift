@@ -1,5 +1,6 @@
 // Kernels: the only place in ThudModel that touches raw pointers for arithmetic. Each function is small,
 // allocation-free and checked against a naive loop in KernelsTests, so the layers above can stay readable.
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -173,6 +174,113 @@ public enum Kernels {
         for i in 0..<n { previousDiff[i] = (Float(previous[i]) * scale - Float(beforePrevious[i]) * scale) * gain }
     }
 
+    // MARK: Direct convolution (CKernels, AVX2 + FMA)
+
+    /// Whether this CPU runs CKernels' AVX2 + FMA kernels (cpuid and the OS's saved state, asked once). Without them
+    /// ConvEncoder keeps im2col3x3 + sgemm.
+    public static let hasAVX2FMA: Bool = ck_has_avx2_fma() != 0
+    /// Whether it also runs the AVX-512F variant of the direct convolution (layers with a multiple of 16 output
+    /// channels take it).
+    public static let hasAVX512F: Bool = hasAVX2FMA && ck_has_avx512f() != 0
+
+    /// Floats of a zero-padded channels-last ("HWC") activation of height × width × channels: (height + 2) rows of
+    /// (width + 2) pixels. Pixel (y, x) is at ((y + 1)·(width + 2) + x + 1)·channels.
+    public static func paddedHWCCount(channels: Int, height: Int, width: Int) -> Int {
+        (height + 2) * (width + 2) * channels
+    }
+
+    /// Channels a direct-convolution layer stores per pixel for `channels` output channels: the next multiple of 8
+    /// (the kernel computes 8 at a time; the extra ones have zero weights and bias, so they hold ReLU(0) = 0).
+    public static func directStoredChannels(_ channels: Int) -> Int { (channels + 7) / 8 * 8 }
+
+    /// PyTorch's conv weight [Cout][Cin][3][3] → [ky][kx][packedIn][packedOut], the order conv3x3s2ReLUDirect reads,
+    /// with zeros for the stored channels beyond Cin and Cout. `packed` holds 9·packedIn·packedOut floats.
+    public static func packConvWeight(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                      packedOut: Int, packedIn: Int, into packed: UnsafeMutablePointer<Float>) {
+        precondition(packedOut >= outChannels && packedIn >= inChannels)
+        packed.update(repeating: 0, count: 9 * packedIn * packedOut)
+        ck_pack_conv_weight(weight, Int32(outChannels), Int32(inChannels), Int32(packedOut), Int32(packedIn), packed)
+    }
+
+    /// ReLU(3×3 conv, stride 2, padding 1, + bias) computed directly — no im2col — on channels-last activations, with
+    /// the bias and ReLU in the same pass (CKernels' ck_conv3x3s2_hwc_relu_avx2: 12 accumulators of 8 output
+    /// channels × 6 or 12 pixels in registers). `input` is a zero-padded HWC buffer (paddedHWCCount) of the layer's
+    /// input; the output pixel (oy, ox) is written at output[oy·outputRowStride + ox·outChannels] — the interior
+    /// of the next layer's padded buffer, or a plain HWC block. `outChannels` must be a multiple of 8 and
+    /// hasAVX2FMA true. With `avx512` (default: where the CPU has it) a multiple of 16 output channels takes the
+    /// 16-lane variant (24 accumulators of 16 or 32 channels × 24 or 12 pixels).
+    @inline(__always)
+    public static func conv3x3s2ReLUDirect(input: UnsafePointer<Float>, inChannels: Int, height: Int, width: Int,
+                                           packedWeight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                           outChannels: Int, output: UnsafeMutablePointer<Float>,
+                                           outputRowStride: Int, avx512: Bool = hasAVX512F) {
+        precondition(hasAVX2FMA && outChannels % 8 == 0)
+        let oh = Int32(convOutputSize(height, stride: 2)), ow = Int32(convOutputSize(width, stride: 2))
+        if avx512 && hasAVX512F && outChannels % 16 == 0 {
+            ck_conv3x3s2_hwc_relu_avx512(input, Int32(inChannels), Int32((width + 2) * inChannels), packedWeight, bias,
+                                         Int32(outChannels), oh, ow, output, Int32(outputRowStride))
+        } else {
+            ck_conv3x3s2_hwc_relu_avx2(input, Int32(inChannels), Int32((width + 2) * inChannels), packedWeight, bias,
+                                       Int32(outChannels), oh, ow, output, Int32(outputRowStride))
+        }
+    }
+
+    /// PyTorch's conv weight [Cout][Cin][3][3] → [ky][kx][Cout][packedIn], the order conv3x3s2BackwardInputDirect
+    /// reads, zeros for the stored input channels past Cin. `packed` holds 9·Cout·packedIn floats.
+    public static func packConvWeightTransposed(_ weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                                packedIn: Int, into packed: UnsafeMutablePointer<Float>) {
+        precondition(packedIn >= inChannels)
+        packed.update(repeating: 0, count: 9 * outChannels * packedIn)
+        ck_pack_conv_weight_transposed(weight, Int32(outChannels), Int32(inChannels), Int32(packedIn), packed)
+    }
+
+    /// The input gradient of a 3×3 stride-2 conv (padding 1) directly, without Wᵀ·dY and col2im: adds
+    /// Σ_co W[co][ci][ky][kx] · dOutput[co][oy][ox] into dInput at input pixel (2·oy − 1 + ky, 2·ox − 1 + kx) for every
+    /// output pixel and tap. `dOutput`: channel co's [outH × outW] plane at dOutput + co·dOutputChannelStride (already
+    /// masked by the ReLU). `packedWeightT` from packConvWeightTransposed with packedIn = `storedInChannels` (a
+    /// multiple of 8). `dInputPadded`: a zeroed padded HWC buffer (paddedHWCCount(storedInChannels, height, width)):
+    /// its interior receives the gradient, its border the padding taps' terms (ignore them). Needs hasAVX2FMA.
+    public static func conv3x3s2BackwardInputDirect(dOutput: UnsafePointer<Float>, outChannels: Int,
+                                                    dOutputChannelStride: Int, height: Int, width: Int,
+                                                    packedWeightT: UnsafePointer<Float>, storedInChannels: Int,
+                                                    dInputPadded: UnsafeMutablePointer<Float>) {
+        precondition(hasAVX2FMA && storedInChannels % 8 == 0)
+        ck_conv3x3s2_backward_input_avx2(dOutput, Int32(outChannels), Int32(dOutputChannelStride),
+                                         Int32(convOutputSize(height, stride: 2)), Int32(convOutputSize(width, stride: 2)),
+                                         packedWeightT, Int32(storedInChannels), dInputPadded,
+                                         Int32((width + 2) * storedInChannels))
+    }
+
+    /// encoderInputPlanes straight into the interior of a padded HWC buffer of 2 or 3 channels (the direct path's
+    /// first layer input): the same floats to the bit (DirectConvTests), without the CHW planes in between.
+    public static func encoderInputPaddedHWC(current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>,
+                                             beforePrevious: UnsafePointer<UInt8>, height: Int, width: Int,
+                                             differenceGain gain: Float, withPreviousDifference: Bool,
+                                             into padded: UnsafeMutablePointer<Float>) {
+        precondition(hasAVX2FMA)
+        let planes = withPreviousDifference ? 3 : 2
+        ck_encoder_input_hwc_avx2(current, previous, beforePrevious, Int32(height), Int32(width), gain, Int32(planes),
+                                  padded, Int32((width + 2) * planes))
+    }
+
+    /// CHW planes → the interior of a padded HWC buffer (its border untouched).
+    public static func chwToPaddedHWC(_ planes: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+                                      into padded: UnsafeMutablePointer<Float>) {
+        ck_chw_to_padded_hwc(planes, Int32(channels), Int32(height), Int32(width), padded, Int32((width + 2) * channels))
+    }
+
+    /// HWC of `pixelStride` floats per pixel, rows `rowStride` apart (default: a plain block) → CHW of its first
+    /// `channels`, PyTorch's flatten order.
+    public static func hwcToCHW(_ hwc: UnsafePointer<Float>, channels: Int, height: Int, width: Int, pixelStride: Int,
+                                rowStride: Int? = nil, into chw: UnsafeMutablePointer<Float>) {
+        let rs = Int32(rowStride ?? width * pixelStride)
+        if hasAVX2FMA {
+            ck_hwc_to_chw_avx2(hwc, Int32(channels), Int32(height), Int32(width), Int32(pixelStride), rs, chw)
+        } else {
+            ck_hwc_to_chw(hwc, Int32(channels), Int32(height), Int32(width), Int32(pixelStride), rs, chw)
+        }
+    }
+
     /// Per-row bias then ReLU on a [rows × cols] block (conv output: one row per output channel).
     public static func addRowBiasReLU(_ data: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
                                       bias: UnsafePointer<Float>) {
@@ -186,9 +294,21 @@ public enum Kernels {
     public static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
     /// The LSTM cell after the fused gate matmul. gates = [i | f | g | o] pre-activations (PyTorch order), each
-    /// `hidden` long; updates c in place and writes h.
+    /// `hidden` long; updates c in place and writes h. With AVX2 + FMA: CKernels' vectorised cell (its own exp, within
+    /// about 1e-7 of libm's; KernelsTests), else lstmPointwiseScalar.
+    @inline(__always)
     public static func lstmPointwise(gates: UnsafePointer<Float>, hidden: Int,
                                      c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>) {
+        if hasAVX2FMA {
+            ck_lstm_pointwise_avx2(gates, Int32(hidden), c, h)
+        } else {
+            lstmPointwiseScalar(gates: gates, hidden: hidden, c: c, h: h)
+        }
+    }
+
+    /// lstmPointwise with libm's expf and tanhf, one unit at a time.
+    public static func lstmPointwiseScalar(gates: UnsafePointer<Float>, hidden: Int,
+                                           c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>) {
         let gi = gates, gf = gates + hidden, gg = gates + 2 * hidden, go = gates + 3 * hidden
         for j in 0..<hidden {
             let i = sigmoid(gi[j]), f = sigmoid(gf[j]), g = tanhf(gg[j]), o = sigmoid(go[j])

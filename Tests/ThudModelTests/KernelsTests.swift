@@ -130,6 +130,28 @@ final class KernelsTests: XCTestCase {
         }
     }
 
+    /// The vectorised cell (AVX2 + FMA, its own exp) against libm's, over the range the gates take and far past it
+    /// (±100: saturation, no inf or NaN), zeros, tiny values, and a hidden size with a scalar tail (8·k + 5).
+    func testVectorisedLSTMPointwiseMatchesTheScalarOne() throws {
+        try XCTSkipUnless(Kernels.hasAVX2FMA, "no AVX2 + FMA: lstmPointwise is the scalar one")
+        var rng = SplitMix64(seed: 12)
+        for hidden in [128, 21, 8, 3] {
+            var gates = (0..<(4 * hidden)).map { _ in (rng.nextUnitFloat() * 2 - 1) * 12 }
+            for (k, v) in [Float(100), -100, 0, 1e-7, -1e-7, 88.5, -88.5, 30, -30, 1e-30].enumerated() where k < gates.count {
+                gates[(k * 7) % gates.count] = v
+            }
+            let c0 = (0..<hidden).map { _ in (rng.nextUnitFloat() * 2 - 1) * 5 }
+            let c1 = FloatBuffer(c0), h1 = FloatBuffer(count: hidden), c2 = FloatBuffer(c0), h2 = FloatBuffer(count: hidden)
+            gates.withUnsafeBufferPointer {
+                Kernels.lstmPointwise(gates: $0.baseAddress!, hidden: hidden, c: c1.pointer, h: h1.pointer)
+                Kernels.lstmPointwiseScalar(gates: $0.baseAddress!, hidden: hidden, c: c2.pointer, h: h2.pointer)
+            }
+            XCTAssertTrue(c1.array.allSatisfy(\.isFinite) && h1.array.allSatisfy(\.isFinite))
+            XCTAssertLessThan(maxAbsDiff(c1.array, c2.array), 1e-6, "hidden \(hidden): c")
+            XCTAssertLessThan(maxAbsDiff(h1.array, h2.array), 3e-7, "hidden \(hidden): h")
+        }
+    }
+
     func testSigmoidAndOutputSize() {
         XCTAssertEqual(Kernels.sigmoid(0), 0.5)
         XCTAssertEqual(Kernels.sigmoid(100), 1, accuracy: 1e-7)

@@ -2,6 +2,7 @@
 # Streaming-model benchmark: Swift (release, one core, OpenBLAS 1 thread, LD_PRELOAD malloc counter) and PyTorch
 # (one thread) on the same model and frames, in the same run; prints latencies, allocations per step and the ratio.
 # Usage: tools/bench/model_bench.sh [default|onset|motion|large|MODEL.thud] [STEPS]     (CORE=1 picks the pinned core)
+#        PYTHON=/path/to/python picks the interpreter that has torch (default python3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ARCH=${1:-default}
@@ -18,4 +19,4 @@ echo "== Swift ($(date -u +%FT%TZ), core $CORE of $(nproc), shared machine: figu
 OPENBLAS_NUM_THREADS=1 LD_PRELOAD="$TMP/libthud_malloc_counter.so" taskset -c "$CORE" \
     "$BIN" $([ -f "$ARCH" ] && echo --model || echo --arch) "$ARCH" --steps "$STEPS" --out "$TMP"
 echo "== PyTorch, same model and frames =="
-OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c "$CORE" python3 tools/bench/model_bench_torch.py "$TMP" "$STEPS"
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 taskset -c "$CORE" "${PYTHON:-python3}" tools/bench/model_bench_torch.py "$TMP" "$STEPS"

@@ -30,7 +30,7 @@ MODEL=${MODEL:-models/default.thud}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-python3 -c 'import torch' 2>/dev/null || { echo "train_bench.sh: needs PyTorch (pip install torch)" >&2; exit 1; }
+"${PYTHON:-python3}" -c 'import torch' 2>/dev/null || { echo "train_bench.sh: needs PyTorch (pip install torch)" >&2; exit 1; }
 swift build -c release --product thud-bench-train >/dev/null
 BIN=$(swift build -c release --show-bin-path)
 if [ ! -f "$DATASET/labels.json" ] && [ "$DATASET" = "$HOME/.cache/thud/bench-corpus" ]; then
@@ -53,7 +53,7 @@ for round in $(seq "$ROUNDS"); do
     read -r W C < <(echo "$OUT" | awk '/^SWIFT_SECONDS_PER_EPOCH/ {print $2, $3}')
     SWIFT_WALL=$(min "$SWIFT_WALL" "$W"); SWIFT_CPU=$(min "$SWIFT_CPU" "$C")
     echo "-- round $round: PyTorch reference, same model, same cached clips, same batches"
-    OUT=$(python3 tools/bench/train_bench_torch.py "$TMP" "$THREADS")
+    OUT=$("${PYTHON:-python3}" tools/bench/train_bench_torch.py "$TMP" "$THREADS")
     echo "$OUT" | grep -v '^TORCH_SECONDS_PER_EPOCH'
     read -r W C < <(echo "$OUT" | awk '/^TORCH_SECONDS_PER_EPOCH/ {print $2, $3}')
     TORCH_WALL=$(min "$TORCH_WALL" "$W"); TORCH_CPU=$(min "$TORCH_CPU" "$C")

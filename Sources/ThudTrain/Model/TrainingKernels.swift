@@ -33,6 +33,22 @@ struct ConvLayerShape: Equatable {
     }
 }
 
+/// Scratch for one conv layer's direct input gradient (Kernels.conv3x3s2BackwardInputDirect): the weight packed
+/// transposed, repacked on every backwardChunk (the weights change every step), and one frame's zero-padded HWC
+/// input gradient, turned into CHW.
+final class DirectInputGradientScratch {
+    let storedInChannels: Int
+    let packedWeightT: FloatBuffer
+    let paddedDInput: FloatBuffer
+
+    init(_ s: ConvLayerShape) {
+        storedInChannels = Kernels.directStoredChannels(s.inChannels)
+        packedWeightT = FloatBuffer(count: 9 * s.outChannels * storedInChannels)
+        paddedDInput = FloatBuffer(count: Kernels.paddedHWCCount(channels: storedInChannels, height: s.inHeight,
+                                                                 width: s.inWidth))
+    }
+}
+
 /// `forward`/`backward` handle one frame: the plain form, checked by finite differences. Training runs
 /// `forwardChunk`/`backwardChunk` (several frames per sgemm), checked against the plain form in ConvChunkTests.
 enum ConvKernel {
@@ -149,14 +165,16 @@ enum ConvKernel {
 
     /// `backward` for `count` frames at once (the layout of forwardChunk). dOutputs[j] is read (the masked copy lives
     /// in `product`); weight and bias gradients accumulate; dInputs[j], when given, are overwritten. `product` holds count·outputCount floats,
-    /// `columns` and `dColumns` count·columnCount.
+    /// `columns` and `dColumns` count·columnCount. With `direct` (needs Kernels.hasAVX2FMA) the input gradients come
+    /// from the direct transposed convolution frame by frame instead of Wᵀ·dY and col2im.
     static func backwardChunk(_ s: ConvLayerShape, count: Int, inputs: UnsafePointer<UnsafePointer<Float>>,
                               outputs: UnsafePointer<UnsafeMutablePointer<Float>>,
                               dOutputs: UnsafePointer<UnsafeMutablePointer<Float>>, weight: UnsafePointer<Float>,
                               dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
                               columns: UnsafeMutablePointer<Float>, dColumns: UnsafeMutablePointer<Float>,
                               product: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                              dInputs: UnsafePointer<UnsafeMutablePointer<Float>>?) {
+                              dInputs: UnsafePointer<UnsafeMutablePointer<Float>>?,
+                              direct: DirectInputGradientScratch? = nil) {
         let p = s.positions, ld = count * p
         for j in 0..<count {
             let out = outputs[j], dOut = dOutputs[j]
@@ -171,6 +189,22 @@ enum ConvKernel {
         Kernels.gemm(transposeB: true, m: s.outChannels, n: s.patchSize, k: ld, alpha: 1, a: product, lda: ld, b: columns, ldb: ld,
                   beta: 1, c: dWeight, ldc: s.patchSize)
         guard let dInputs else { return }
+        if let direct {
+            let stored = direct.storedInChannels, rowStride = (s.inWidth + 2) * stored
+            Kernels.packConvWeightTransposed(weight, outChannels: s.outChannels, inChannels: s.inChannels,
+                                             packedIn: stored, into: direct.packedWeightT.pointer)
+            for j in 0..<count {
+                direct.paddedDInput.zero()
+                Kernels.conv3x3s2BackwardInputDirect(dOutput: product + j * p, outChannels: s.outChannels,
+                                                     dOutputChannelStride: ld, height: s.inHeight, width: s.inWidth,
+                                                     packedWeightT: direct.packedWeightT.pointer, storedInChannels: stored,
+                                                     dInputPadded: direct.paddedDInput.pointer)
+                Kernels.hwcToCHW(direct.paddedDInput.pointer + rowStride + stored, channels: s.inChannels,
+                                 height: s.inHeight, width: s.inWidth, pixelStride: stored, rowStride: rowStride,
+                                 into: dInputs[j])
+            }
+            return
+        }
         Kernels.gemm(transposeA: true, m: s.patchSize, n: ld, k: s.outChannels, alpha: 1, a: weight, lda: s.patchSize,
                   b: product, ldb: ld, beta: 0, c: dColumns, ldc: ld)
         for j in 0..<count {

@@ -95,6 +95,12 @@ final class TrainingWorker {
     private let chunkDOutputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let chunkDInputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let motionEncoder: MotionEnergyEncoder?
+    /// The conv forward as the streaming encoder runs it (direct convolutions, weights packed per forward), where the
+    /// CPU has AVX2 + FMA; nil: im2col + sgemm over chunks of frames (ConvKernel.forwardChunk).
+    private let directConv: DirectConvStack?
+    /// Per conv layer (nil for layer 0, whose input gradient nobody needs): the direct input gradient's scratch, where
+    /// directConv is set.
+    private let directBackward: [DirectInputGradientScratch?]
     /// Valid steps of each sequence in the current shard (capacity kept between calls).
     private var lengths: [Int] = []
     private(set) var batch = 0
@@ -117,6 +123,13 @@ final class TrainingWorker {
         chunkDOutputs = .allocate(capacity: g)
         chunkDInputs = .allocate(capacity: g)
         motionEncoder = plan.encoderKind == .motionEnergy ? MotionEnergyEncoder(architecture: plan.architecture) : nil
+        directConv = plan.encoderKind == .conv && Kernels.hasAVX2FMA
+            ? DirectConvStack(inputPlanes: plan.inputPlaneCount, height: plan.architecture.input.height,
+                              width: plan.architecture.input.width, channels: plan.conv.map(\.shape.outChannels))
+            : nil
+        directBackward = plan.conv.enumerated().map { [directConv] l, layer in
+            directConv != nil && l > 0 ? DirectInputGradientScratch(layer.shape) : nil
+        }
         lengths.reserveCapacity(64)
     }
 
@@ -220,6 +233,9 @@ final class TrainingWorker {
     func forward(parameters p: UnsafePointer<Float>, resetState: Bool = true) {
         let ws = workspace, rows = steps * batch, f = plan.featureCount, h = plan.hidden
         // Encoder: motion energy frame by frame; conv in chunks of frames. Padded rows get zero features.
+        if let direct = directConv {
+            for (l, layer) in plan.conv.enumerated() { direct.setWeights(layer: l, weight: p + layer.weight, bias: p + layer.bias) }
+        }
         var pendingFrames = 0
         for r in 0..<rows {
             let out = ws.features.pointer + r * f
@@ -351,6 +367,22 @@ final class TrainingWorker {
 
     /// Conv forward of the `count` frames listed in chunkRows.
     private func convForward(count: Int, parameters p: UnsafePointer<Float>) {
+        if let direct = directConv {
+            // Frame by frame, as ConvEncoder streams it; each layer's output kept as CHW for backward.
+            let last = plan.conv.count - 1
+            for j in 0..<count {
+                let r = chunkRows[j]
+                let (current, previous, beforePrevious) = framePointers(row: r)
+                direct.setInput(current: current, previous: previous, beforePrevious: beforePrevious,
+                                differenceGain: plan.architecture.encoder.effectiveDifferenceGain)
+                direct.run()
+                for l in 0...last {
+                    direct.copyOutputCHW(layer: l, into: l == last ? workspace.features.pointer + r * plan.featureCount
+                                         : workspace.convOutputs[l].pointer + r * plan.conv[l].shape.outputCount)
+                }
+            }
+            return
+        }
         for j in 0..<count { fillInputPlanes(row: chunkRows[j], into: inputPlanes.pointer + j * plan.inputPlaneCount * plan.frameSize) }
         for (l, layer) in plan.conv.enumerated() {
             setChunkPointers(layer: l, count: count)
@@ -376,7 +408,7 @@ final class TrainingWorker {
                                      dOutputs: chunkDOutputs, weight: p + layer.weight, dWeight: g + layer.weight,
                                      dBias: g + layer.bias, columns: columns.pointer, dColumns: dColumns.pointer,
                                      product: product.pointer, scratch: splitScratch.pointer,
-                                     dInputs: l > 0 ? UnsafePointer(chunkDInputs) : nil)
+                                     dInputs: l > 0 ? UnsafePointer(chunkDInputs) : nil, direct: directBackward[l])
         }
     }
 }

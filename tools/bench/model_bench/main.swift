@@ -2,7 +2,12 @@
 // and p99), heap allocations per step, and files for the PyTorch side of tools/bench/model_bench.sh (the same
 // model, frames and this run's envelopes, so the script can check agreement and print the speed ratio).
 //
+// Also a roofline line: the step's FLOPs (ModelArchitecture.stepFLOPs), the GFLOP/s its median achieves, and the
+// share of this core's peak, measured in the same run with a small FMA loop (CKernels: AVX2 and, where the CPU has
+// it, AVX-512; best of several runs on the same pinned core).
+//
 // Usage: thud-bench-model [--arch default|onset|motion|large | --model FILE] [--steps N] [--out DIR]
+import CKernels
 import Foundation
 import ThudModel
 #if canImport(Glibc)
@@ -149,6 +154,84 @@ for (name, v) in [("encoder", encT), ("lstm", lstmT), ("head", headT), ("encoder
 }
 let plain = stats(plainT)
 print(String(format: "  steps/s %.0f  (= %.0f× real time at 12 Hz)", 1e6 / plain.median, 1e6 / plain.median / 12))
+// Roofline: FLOPs per step over the median step, against this core's peak measured now by an FMA loop (best of 40
+// runs of ~2 ms each: the least disturbed one on a shared machine; the first runs also let the clock settle).
+func peakGFLOPs(flopsPerIteration: Double, iterations: Int64, _ loop: (Int64) -> Float) -> Double {
+    var best = 0.0
+    for _ in 0..<40 {
+        let t0 = MonotonicClock.seconds()
+        sink += loop(iterations) * 1e-30
+        let t = MonotonicClock.seconds() - t0
+        best = max(best, flopsPerIteration * Double(iterations) / t)
+    }
+    return best / 1e9
+}
+let flops = a.stepFLOPs
+let stepFLOPs = Double(flops.encoder + flops.lstm + flops.head)
+let achieved = stepFLOPs / (plain.median * 1e-6) / 1e9
+let encoderGFLOPs = Double(flops.encoder) / (stats(encT).median * 1e-6) / 1e9
+let lstmGFLOPs = Double(flops.lstm) / (stats(lstmT).median * 1e-6) / 1e9
+var peaks: [(String, Double)] = []
+if ck_has_avx2_fma() != 0 {
+    peaks.append(("AVX2 FMA", peakGFLOPs(flopsPerIteration: 12 * 8 * 2, iterations: 1_000_000) { ck_fma_loop_avx2($0) }))
+}
+if ck_has_avx512f() != 0 {
+    peaks.append(("AVX-512 FMA", peakGFLOPs(flopsPerIteration: 24 * 16 * 2, iterations: 250_000) { ck_fma_loop_avx512($0) }))
+}
+print(String(format: "roofline: %.2f MFLOP per step (encoder %.2f, LSTM %.2f, head %.3f); median step %.1f µs = %.1f GFLOP/s (encoder %.1f, LSTM %.1f)",
+             stepFLOPs / 1e6, Double(flops.encoder) / 1e6, Double(flops.lstm) / 1e6, Double(flops.head) / 1e6,
+             plain.median, achieved, encoderGFLOPs, lstmGFLOPs))
+if peaks.isEmpty {
+    print("  core peak: not measured (no AVX2 + FMA on this CPU)")
+} else {
+    print("  core peak, FMA loop on this core in this run: " + peaks.map {
+        String(format: "%@ %.1f GFLOP/s -> step at %.1f %%", $0.0, $0.1, 100 * achieved / $0.1)
+    }.joined(separator: "; "))
+}
+let peak = peaks.map(\.1).max()
+
+// Each conv layer alone (random input and weights of the model's shapes, 400 runs, median), by every kernel this
+// CPU has: im2col + sgemm (the portable path), the direct AVX2 kernel, the direct AVX-512 kernel.
+if a.encoder.kind == .conv, Kernels.hasAVX2FMA {
+    var cin = a.encoder.inputPlaneCount, h = a.input.height, w = a.input.width
+    var layerRNG = SplitMix64(seed: 3)
+    func median(_ runs: Int, _ body: () -> Void) -> Double {
+        var t = [Double](repeating: 0, count: runs)
+        for i in 0..<runs { let t0 = MonotonicClock.seconds(); body(); t[i] = MonotonicClock.seconds() - t0 }
+        return Percentiles.median(t.sorted()) * 1e6
+    }
+    var line = "conv layers alone, µs median (im2col+sgemm / direct AVX2" + (Kernels.hasAVX512F ? " / direct AVX-512" : "") + "):"
+    for cout in a.encoder.convChannels ?? [] {
+        let oh = Kernels.convOutputSize(h, stride: 2), ow = Kernels.convOutputSize(w, stride: 2)
+        let stored = Kernels.directStoredChannels(cout)
+        let input = FloatBuffer((0..<(cin * h * w)).map { _ in layerRNG.nextUnitFloat() })
+        let weight = FloatBuffer((0..<(cout * cin * 9)).map { _ in layerRNG.nextUnitFloat() - 0.5 })
+        let bias = FloatBuffer(count: stored), out = FloatBuffer(count: stored * oh * ow)
+        let columns = FloatBuffer(count: cin * 9 * oh * ow), split = FloatBuffer(count: Kernels.im2colScratchCount(height: h, width: w))
+        let padded = FloatBuffer(count: Kernels.paddedHWCCount(channels: cin, height: h, width: w))
+        let packed = FloatBuffer(count: 9 * cin * stored)
+        Kernels.chwToPaddedHWC(input.pointer, channels: cin, height: h, width: w, into: padded.pointer)
+        Kernels.packConvWeight(weight.pointer, outChannels: cout, inChannels: cin, packedOut: stored, packedIn: cin, into: packed.pointer)
+        let im2col = median(400) {
+            Kernels.im2col3x3(input: input.pointer, channels: cin, height: h, width: w, columns: columns.pointer, scratch: split.pointer)
+            Kernels.gemm(m: cout, n: oh * ow, k: cin * 9, a: weight.pointer, lda: cin * 9, b: columns.pointer, ldb: oh * ow,
+                         beta: 0, c: out.pointer, ldc: oh * ow)
+            Kernels.addRowBiasReLU(out.pointer, rows: cout, cols: oh * ow, bias: bias.pointer)
+        }
+        func direct(_ avx512: Bool) -> Double {
+            median(400) {
+                Kernels.conv3x3s2ReLUDirect(input: padded.pointer, inChannels: cin, height: h, width: w, packedWeight: packed.pointer,
+                                            bias: bias.pointer, outChannels: stored, output: out.pointer,
+                                            outputRowStride: ow * stored, avx512: avx512)
+            }
+        }
+        line += String(format: "  %d->%d %dx%d: %.1f / %.1f", cin, cout, ow, oh, im2col, direct(false))
+        if Kernels.hasAVX512F { line += String(format: " / %.1f", stored % 16 == 0 ? direct(true) : .nan) }
+        cin = cout; h = oh; w = ow
+    }
+    print(line)
+}
+
 if counter != nil {
     print(String(format: "heap allocations per step: %.3f (pass 1: %d in %d steps; pass 2: %d in %d steps)",
                  Double(allocsTimed + allocsPlain) / Double(2 * steps), allocsTimed, steps, allocsPlain, steps))
@@ -156,7 +239,7 @@ if counter != nil {
     print("heap allocations per step: not counted (run through tools/bench/model_bench.sh for the LD_PRELOAD counter)")
 }
 if let dir = outDir {
-    let json = "{\"swift_step_median_us\": \(plain.median), \"swift_step_p99_us\": \(plain.p99), \"allocs\": \(allocsTimed + allocsPlain), \"steps\": \(2 * steps)}\n"
+    let json = "{\"swift_step_median_us\": \(plain.median), \"swift_step_p99_us\": \(plain.p99), \"allocs\": \(allocsTimed + allocsPlain), \"steps\": \(2 * steps), \"step_flops\": \(Int(stepFLOPs)), \"peak_gflops\": \(peak ?? 0)}\n"
     try json.write(toFile: dir + "/bench_swift.json", atomically: true, encoding: .utf8)
 }
 if sink.isNaN { print("nan") }   // keeps the optimizer from dropping the steps

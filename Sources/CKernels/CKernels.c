@@ -1,0 +1,482 @@
+// See include/CKernels.h. Only the functions marked AVX2 / AVX512 use those instructions; callers check support first.
+#include "CKernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+#define CK_AVX2 __attribute__((target("avx2,fma")))
+#define CK_AVX512 __attribute__((target("avx512f")))
+#define CK_INLINE static inline __attribute__((always_inline))
+// The block loops over CV and P have constant trip counts: unrolled fully, the accumulators live in registers.
+#define CK_UNROLL _Pragma("clang loop unroll(full)")
+
+static uint64_t ck_xgetbv0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/// AVX state saved by the OS (OSXSAVE, XCR0 bits 1–2) and the AVX/FMA cpuid bits.
+static int ck_has_avx_os(unsigned *ecx1) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    *ecx1 = c;
+    if (!(c & (1u << 27)) || !(c & (1u << 28))) return 0;   // OSXSAVE, AVX
+    return (ck_xgetbv0() & 0x6) == 0x6;
+}
+
+int ck_has_avx2_fma(void) {
+    unsigned ecx1 = 0, a, b, c, d;
+    if (!ck_has_avx_os(&ecx1) || !(ecx1 & (1u << 12))) return 0;   // FMA
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 5)) != 0;                                     // AVX2
+}
+
+int ck_has_avx512f(void) {
+    unsigned ecx1 = 0, a, b, c, d;
+    if (!ck_has_avx_os(&ecx1)) return 0;
+    if ((ck_xgetbv0() & 0xe6) != 0xe6) return 0;                      // opmask, ZMM state saved by the OS
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 16)) != 0;                                    // AVX-512F
+}
+
+CK_AVX2 float ck_fma_loop_avx2(int64_t iterations) {
+    __m256 acc[12];
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+    for (int k = 0; k < 12; k++) acc[k] = _mm256_set1_ps((float)k * 0.01f);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int k = 0; k < 12; k++) acc[k] = _mm256_fmadd_ps(acc[k], m, c);
+        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[5]), "+x"(acc[11]));   // keep the chains as written
+    }
+    __m256 s = acc[0];
+    for (int k = 1; k < 12; k++) s = _mm256_add_ps(s, acc[k]);
+    return _mm256_cvtss_f32(s);
+}
+
+CK_AVX512 float ck_fma_loop_avx512(int64_t iterations) {
+    __m512 acc[24];
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    for (int k = 0; k < 24; k++) acc[k] = _mm512_set1_ps((float)k * 0.01f);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int k = 0; k < 24; k++) acc[k] = _mm512_fmadd_ps(acc[k], m, c);
+        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[11]), "+v"(acc[23]));
+    }
+    __m512 s = acc[0];
+    for (int k = 1; k < 24; k++) s = _mm512_add_ps(s, acc[k]);
+    return _mm512_reduce_add_ps(s);
+}
+
+/// One block of the direct convolution: P output pixels of one row (input pixels 2 apart) × 8·CV output channels.
+/// CV·P accumulators stay in registers (CV·P + CV + 1 ≤ 16 ymm): per tap and input channel, CV weight vectors are
+/// loaded once and P input values broadcast once each.
+CK_INLINE CK_AVX2 void ck_conv_block(const float *in, const int cin, const int rowStride, const float *w,
+                                      const int cout, const float *bias, float *out, const int CV, const int P) {
+    __m256 acc[2][12];
+    CK_UNROLL for (int v = 0; v < CV; v++) {
+        const __m256 b = _mm256_loadu_ps(bias + 8 * v);
+        CK_UNROLL for (int p = 0; p < P; p++) acc[v][p] = b;
+    }
+    for (int ky = 0; ky < 3; ky++) {
+        for (int kx = 0; kx < 3; kx++) {
+            const float *ip = in + ky * rowStride + kx * cin;
+            const float *wp = w + (ky * 3 + kx) * cin * cout;
+            for (int ci = 0; ci < cin; ci++) {
+                __m256 wv[2];
+                CK_UNROLL for (int v = 0; v < CV; v++) wv[v] = _mm256_loadu_ps(wp + ci * cout + 8 * v);
+                CK_UNROLL for (int p = 0; p < P; p++) {
+                    const __m256 x = _mm256_broadcast_ss(ip + p * 2 * cin + ci);
+                    CK_UNROLL for (int v = 0; v < CV; v++) acc[v][p] = _mm256_fmadd_ps(wv[v], x, acc[v][p]);
+                }
+            }
+        }
+    }
+    const __m256 zero = _mm256_setzero_ps();
+    CK_UNROLL for (int p = 0; p < P; p++)
+        CK_UNROLL for (int v = 0; v < CV; v++) _mm256_storeu_ps(out + p * cout + 8 * v, _mm256_max_ps(acc[v][p], zero));
+}
+
+/// The whole layer for one (cin, CV) pair: groups of 8·CV output channels (a group's weights stay in L1), rows,
+/// then blocks of P pixels, the row's tail in blocks of 3 and 1.
+CK_INLINE CK_AVX2 void ck_conv_layer(const float *input, const int cin, const int rowStride, const float *weight,
+                                      const float *bias, const int cout, const int outH, const int outW,
+                                      float *output, const int outRowStride, const int CV, const int P) {
+    for (int g = 0; g < cout; g += 8 * CV) {
+        for (int oy = 0; oy < outH; oy++) {
+            const float *rowIn = input + 2 * oy * rowStride;
+            float *rowOut = output + oy * outRowStride + g;
+            int ox = 0;
+            for (; ox + P <= outW; ox += P)
+                ck_conv_block(rowIn + 2 * ox * cin, cin, rowStride, weight + g, cout, bias + g, rowOut + ox * cout, CV, P);
+            for (; ox + 3 <= outW; ox += 3)
+                ck_conv_block(rowIn + 2 * ox * cin, cin, rowStride, weight + g, cout, bias + g, rowOut + ox * cout, CV, 3);
+            for (; ox < outW; ox++)
+                ck_conv_block(rowIn + 2 * ox * cin, cin, rowStride, weight + g, cout, bias + g, rowOut + ox * cout, CV, 1);
+        }
+    }
+}
+
+/// Output channels in pairs of vectors where they divide (12 accumulators: 2 × 6 pixels), else one (1 × 12).
+CK_INLINE CK_AVX2 void ck_conv_cin(const float *input, const int cin, const int rowStride, const float *weight,
+                                    const float *bias, int cout, int outH, int outW, float *output, int outRowStride) {
+    if (cout % 16 == 0) ck_conv_layer(input, cin, rowStride, weight, bias, cout, outH, outW, output, outRowStride, 2, 6);
+    else ck_conv_layer(input, cin, rowStride, weight, bias, cout, outH, outW, output, outRowStride, 1, 12);
+}
+
+CK_AVX2 void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int inputRowStride,
+                                        const float *weight, const float *bias, int outChannels,
+                                        int outHeight, int outWidth, float *output, int outputRowStride) {
+    if (outChannels % 8 != 0) abort();
+    // The usual channel counts as constants: the pixel offsets become immediates and the channel loop unrolls.
+#define CK_CASE(C) case C: ck_conv_cin(input, C, inputRowStride, weight, bias, outChannels, outHeight, outWidth, \
+                                       output, outputRowStride); return;
+    switch (inChannels) {
+        CK_CASE(1) CK_CASE(2) CK_CASE(3) CK_CASE(4) CK_CASE(8) CK_CASE(16) CK_CASE(24) CK_CASE(32) CK_CASE(48) CK_CASE(64)
+        default: ck_conv_cin(input, inChannels, inputRowStride, weight, bias, outChannels, outHeight, outWidth,
+                             output, outputRowStride);
+    }
+#undef CK_CASE
+}
+
+/// One block of the input gradient: P output pixels of one row × 8·CV input channels, tap by tap: the P·CV sums
+/// over output channels stay in registers, then are added into the P input pixels the tap reaches (2 apart).
+CK_INLINE CK_AVX2 void ck_backward_block(const float *dOut, const int cout, const int chanStride, const float *wT,
+                                          const int cin, float *dIn, const int rowStride, const int CV, const int P) {
+    for (int ky = 0; ky < 3; ky++) {
+        for (int kx = 0; kx < 3; kx++) {
+            __m256 acc[2][12];
+            CK_UNROLL for (int v = 0; v < CV; v++) CK_UNROLL for (int p = 0; p < P; p++) acc[v][p] = _mm256_setzero_ps();
+            const float *wp = wT + (ky * 3 + kx) * cout * cin;
+            for (int co = 0; co < cout; co++) {
+                __m256 wv[2];
+                CK_UNROLL for (int v = 0; v < CV; v++) wv[v] = _mm256_loadu_ps(wp + co * cin + 8 * v);
+                const float *d = dOut + co * chanStride;
+                CK_UNROLL for (int p = 0; p < P; p++) {
+                    const __m256 x = _mm256_broadcast_ss(d + p);
+                    CK_UNROLL for (int v = 0; v < CV; v++) acc[v][p] = _mm256_fmadd_ps(wv[v], x, acc[v][p]);
+                }
+            }
+            float *dst = dIn + ky * rowStride + kx * cin;
+            CK_UNROLL for (int p = 0; p < P; p++)
+                CK_UNROLL for (int v = 0; v < CV; v++) {
+                    float *q = dst + p * 2 * cin + 8 * v;
+                    _mm256_storeu_ps(q, _mm256_add_ps(_mm256_loadu_ps(q), acc[v][p]));
+                }
+        }
+    }
+}
+
+CK_INLINE CK_AVX2 void ck_backward_layer(const float *dOutput, const int cout, const int chanStride, const int outH,
+                                          const int outW, const float *wT, const int cin, float *dIn,
+                                          const int rowStride, const int CV, const int P) {
+    for (int g = 0; g < cin; g += 8 * CV) {
+        for (int oy = 0; oy < outH; oy++) {
+            const float *rowOut = dOutput + oy * outW;
+            float *rowIn = dIn + 2 * oy * rowStride + g;
+            int ox = 0;
+#define CK_BLOCKS(Q) for (; ox + (Q) <= outW; ox += (Q)) \
+    ck_backward_block(rowOut + ox, cout, chanStride, wT + g, cin, rowIn + 2 * ox * cin, rowStride, CV, Q);
+            CK_BLOCKS(P)
+            CK_BLOCKS(3)
+            CK_BLOCKS(1)
+#undef CK_BLOCKS
+        }
+    }
+}
+
+CK_INLINE CK_AVX2 void ck_backward_cin(const float *dOutput, int cout, int chanStride, int outH, int outW,
+                                        const float *wT, const int cin, float *dIn, int rowStride) {
+    if (cin % 16 == 0) ck_backward_layer(dOutput, cout, chanStride, outH, outW, wT, cin, dIn, rowStride, 2, 6);
+    else ck_backward_layer(dOutput, cout, chanStride, outH, outW, wT, cin, dIn, rowStride, 1, 12);
+}
+
+CK_AVX2 void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int dOutputChannelStride,
+                                              int outHeight, int outWidth, const float *weightT, int inChannels,
+                                              float *dInputPadded, int dInputRowStride) {
+    if (inChannels % 8 != 0) abort();
+#define CK_CASE(C) case C: ck_backward_cin(dOutput, outChannels, dOutputChannelStride, outHeight, outWidth, weightT, \
+                                           C, dInputPadded, dInputRowStride); return;
+    switch (inChannels) {
+        CK_CASE(8) CK_CASE(16) CK_CASE(32) CK_CASE(64)
+        default: ck_backward_cin(dOutput, outChannels, dOutputChannelStride, outHeight, outWidth, weightT, inChannels,
+                                 dInputPadded, dInputRowStride);
+    }
+#undef CK_CASE
+}
+
+/// ck_conv_block with 16-lane vectors: CV·P + CV ≤ 32 zmm (the broadcasts go straight into the FMAs).
+CK_INLINE CK_AVX512 void ck_conv_block512(const float *in, const int cin, const int rowStride, const float *w,
+                                           const int cout, const float *bias, float *out, const int CV, const int P) {
+    __m512 acc[2][24];
+    CK_UNROLL for (int v = 0; v < CV; v++) {
+        const __m512 b = _mm512_loadu_ps(bias + 16 * v);
+        CK_UNROLL for (int p = 0; p < P; p++) acc[v][p] = b;
+    }
+    for (int ky = 0; ky < 3; ky++) {
+        for (int kx = 0; kx < 3; kx++) {
+            const float *ip = in + ky * rowStride + kx * cin;
+            const float *wp = w + (ky * 3 + kx) * cin * cout;
+            for (int ci = 0; ci < cin; ci++) {
+                __m512 wv[2];
+                CK_UNROLL for (int v = 0; v < CV; v++) wv[v] = _mm512_loadu_ps(wp + ci * cout + 16 * v);
+                CK_UNROLL for (int p = 0; p < P; p++) {
+                    const __m512 x = _mm512_set1_ps(ip[p * 2 * cin + ci]);
+                    CK_UNROLL for (int v = 0; v < CV; v++) acc[v][p] = _mm512_fmadd_ps(wv[v], x, acc[v][p]);
+                }
+            }
+        }
+    }
+    const __m512 zero = _mm512_setzero_ps();
+    CK_UNROLL for (int p = 0; p < P; p++)
+        CK_UNROLL for (int v = 0; v < CV; v++) _mm512_storeu_ps(out + p * cout + 16 * v, _mm512_max_ps(acc[v][p], zero));
+}
+
+CK_INLINE CK_AVX512 void ck_conv_layer512(const float *input, const int cin, const int rowStride, const float *weight,
+                                           const float *bias, const int cout, const int outH, const int outW,
+                                           float *output, const int outRowStride, const int CV, const int P) {
+    for (int g = 0; g < cout; g += 16 * CV) {
+        for (int oy = 0; oy < outH; oy++) {
+            const float *rowIn = input + 2 * oy * rowStride;
+            float *rowOut = output + oy * outRowStride + g;
+            int ox = 0;
+#define CK_BLOCKS(Q) for (; ox + (Q) <= outW; ox += (Q)) \
+    ck_conv_block512(rowIn + 2 * ox * cin, cin, rowStride, weight + g, cout, bias + g, rowOut + ox * cout, CV, Q);
+            CK_BLOCKS(P)
+            CK_BLOCKS(6)
+            CK_BLOCKS(3)
+            CK_BLOCKS(1)
+#undef CK_BLOCKS
+        }
+    }
+}
+
+CK_INLINE CK_AVX512 void ck_conv_cin512(const float *input, const int cin, const int rowStride, const float *weight,
+                                       const float *bias, int cout, int outH, int outW, float *output, int outRowStride) {
+    if (cout % 32 == 0) ck_conv_layer512(input, cin, rowStride, weight, bias, cout, outH, outW, output, outRowStride, 2, 12);
+    else ck_conv_layer512(input, cin, rowStride, weight, bias, cout, outH, outW, output, outRowStride, 1, 24);
+}
+
+CK_AVX512 void ck_conv3x3s2_hwc_relu_avx512(const float *input, int inChannels, int inputRowStride,
+                                          const float *weight, const float *bias, int outChannels,
+                                          int outHeight, int outWidth, float *output, int outputRowStride) {
+    if (outChannels % 16 != 0) abort();
+#define CK_CASE(C) case C: ck_conv_cin512(input, C, inputRowStride, weight, bias, outChannels, outHeight, outWidth, \
+                                          output, outputRowStride); return;
+    switch (inChannels) {
+        CK_CASE(1) CK_CASE(2) CK_CASE(3) CK_CASE(4) CK_CASE(8) CK_CASE(16) CK_CASE(24) CK_CASE(32) CK_CASE(48) CK_CASE(64)
+        default: ck_conv_cin512(input, inChannels, inputRowStride, weight, bias, outChannels, outHeight, outWidth,
+                                output, outputRowStride);
+    }
+#undef CK_CASE
+}
+
+#pragma clang fp contract(off)
+CK_AVX2 void ck_encoder_input_hwc_avx2(const uint8_t *current, const uint8_t *previous, const uint8_t *beforePrevious,
+                                       int height, int width, float gain, int planes, float *padded,
+                                       int paddedRowStride) {
+    const float scale = 1.0f / 255.0f;
+    const __m256 vs = _mm256_set1_ps(scale), vg = _mm256_set1_ps(gain);
+    for (int y = 0; y < height; y++) {
+        const uint8_t *cr = current + y * width, *pr = previous + y * width, *br = beforePrevious + y * width;
+        float *row = padded + (y + 1) * paddedRowStride + planes;
+        int x = 0;
+        for (; x + 8 <= width; x += 8) {
+#define CK_LOAD8(p) _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+            const __m256 xc = _mm256_mul_ps(CK_LOAD8(cr + x), vs), xp = _mm256_mul_ps(CK_LOAD8(pr + x), vs);
+            const __m256 d = _mm256_mul_ps(_mm256_sub_ps(xc, xp), vg);
+            if (planes == 2) {
+                const __m256 lo = _mm256_unpacklo_ps(xc, d), hi = _mm256_unpackhi_ps(xc, d);
+                _mm256_storeu_ps(row + 2 * x, _mm256_permute2f128_ps(lo, hi, 0x20));
+                _mm256_storeu_ps(row + 2 * x + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+            } else {
+                const __m256 xb = _mm256_mul_ps(CK_LOAD8(br + x), vs);
+                const __m256 d2 = _mm256_mul_ps(_mm256_sub_ps(xp, xb), vg);
+                float a[8], b[8], c[8];
+                _mm256_storeu_ps(a, xc); _mm256_storeu_ps(b, d); _mm256_storeu_ps(c, d2);
+                for (int k = 0; k < 8; k++) {
+                    row[3 * (x + k)] = a[k]; row[3 * (x + k) + 1] = b[k]; row[3 * (x + k) + 2] = c[k];
+                }
+            }
+#undef CK_LOAD8
+        }
+        for (; x < width; x++) {
+            const float xc = (float)cr[x] * scale, xp = (float)pr[x] * scale;
+            row[planes * x] = xc;
+            row[planes * x + 1] = (xc - xp) * gain;
+            if (planes == 3) row[3 * x + 2] = (xp - (float)br[x] * scale) * gain;
+        }
+    }
+}
+#pragma clang fp contract(on)
+
+/// e^x, Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 in two parts), e^r by a degree-6 polynomial, 2^n through
+/// the exponent bits. x is clamped to [−87.3, 88]: e^x stays a normal float (≥ 1.2e-38, ≤ 1.7e38).
+CK_INLINE CK_AVX2 __m256 ck_exp_avx2(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3365f)), _mm256_set1_ps(88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+CK_INLINE CK_AVX2 __m256 ck_sigmoid_avx2(__m256 x) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, ck_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+CK_INLINE CK_AVX2 __m256 ck_tanh_avx2(__m256 x) {
+    const __m256 signBit = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    const __m256 ax = _mm256_andnot_ps(signBit, x);
+    const __m256 e = ck_exp_avx2(_mm256_mul_ps(ax, _mm256_set1_ps(-2.0f)));
+    const __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+    return _mm256_or_ps(t, _mm256_and_ps(x, signBit));
+}
+
+CK_AVX2 void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, float *h) {
+    const float *gi = gates, *gf = gates + hidden, *gg = gates + 2 * hidden, *go = gates + 3 * hidden;
+    int j = 0;
+    for (; j + 8 <= hidden; j += 8) {
+        const __m256 i = ck_sigmoid_avx2(_mm256_loadu_ps(gi + j)), f = ck_sigmoid_avx2(_mm256_loadu_ps(gf + j));
+        const __m256 g = ck_tanh_avx2(_mm256_loadu_ps(gg + j)), o = ck_sigmoid_avx2(_mm256_loadu_ps(go + j));
+        const __m256 cNew = _mm256_fmadd_ps(f, _mm256_loadu_ps(c + j), _mm256_mul_ps(i, g));
+        _mm256_storeu_ps(c + j, cNew);
+        _mm256_storeu_ps(h + j, _mm256_mul_ps(o, ck_tanh_avx2(cNew)));
+    }
+    for (; j < hidden; j++) {
+        const float i = 1 / (1 + expf(-gi[j])), f = 1 / (1 + expf(-gf[j])), g = tanhf(gg[j]), o = 1 / (1 + expf(-go[j]));
+        const float cNew = f * c[j] + i * g;
+        c[j] = cNew;
+        h[j] = o * tanhf(cNew);
+    }
+}
+
+#else   // not x86: no AVX kernels; callers keep their portable path.
+int ck_has_avx2_fma(void) { return 0; }
+int ck_has_avx512f(void) { return 0; }
+float ck_fma_loop_avx2(int64_t iterations) { (void)iterations; abort(); }
+float ck_fma_loop_avx512(int64_t iterations) { (void)iterations; abort(); }
+void ck_conv3x3s2_hwc_relu_avx512(const float *input, int inChannels, int inputRowStride, const float *weight,
+                                  const float *bias, int outChannels, int outHeight, int outWidth, float *output,
+                                  int outputRowStride) {
+    ck_conv3x3s2_hwc_relu_avx2(input, inChannels, inputRowStride, weight, bias, outChannels, outHeight, outWidth,
+                               output, outputRowStride);
+}
+void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int dOutputChannelStride,
+                                      int outHeight, int outWidth, const float *weightT, int inChannels,
+                                      float *dInputPadded, int dInputRowStride) {
+    (void)dOutput; (void)outChannels; (void)dOutputChannelStride; (void)outHeight; (void)outWidth; (void)weightT;
+    (void)inChannels; (void)dInputPadded; (void)dInputRowStride;
+    abort();
+}
+void ck_encoder_input_hwc_avx2(const uint8_t *current, const uint8_t *previous, const uint8_t *beforePrevious,
+                               int height, int width, float gain, int planes, float *padded, int paddedRowStride) {
+    (void)current; (void)previous; (void)beforePrevious; (void)height; (void)width; (void)gain; (void)planes;
+    (void)padded; (void)paddedRowStride;
+    abort();
+}
+void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, float *h) {
+    (void)gates; (void)hidden; (void)c; (void)h;
+    abort();
+}
+void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int inputRowStride, const float *weight,
+                                const float *bias, int outChannels, int outHeight, int outWidth, float *output,
+                                int outputRowStride) {
+    (void)input; (void)inChannels; (void)inputRowStride; (void)weight; (void)bias; (void)outChannels;
+    (void)outHeight; (void)outWidth; (void)output; (void)outputRowStride;
+    abort();
+}
+#endif
+
+void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, int packedOut, int packedIn,
+                         float *packed) {
+    for (int co = 0; co < outChannels; co++)
+        for (int ci = 0; ci < inChannels; ci++)
+            for (int k = 0; k < 9; k++)
+                packed[(k * packedIn + ci) * packedOut + co] = weight[(co * inChannels + ci) * 9 + k];
+}
+
+void ck_pack_conv_weight_transposed(const float *weight, int outChannels, int inChannels, int packedIn, float *packed) {
+    for (int co = 0; co < outChannels; co++)
+        for (int ci = 0; ci < inChannels; ci++)
+            for (int k = 0; k < 9; k++)
+                packed[(k * outChannels + co) * packedIn + ci] = weight[(co * inChannels + ci) * 9 + k];
+}
+
+void ck_chw_to_padded_hwc(const float *planes, int channels, int height, int width,
+                          float *padded, int paddedRowStride) {
+    for (int y = 0; y < height; y++) {
+        float *row = padded + (y + 1) * paddedRowStride + channels;
+        for (int c = 0; c < channels; c++) {
+            const float *src = planes + (c * height + y) * width;
+            for (int x = 0; x < width; x++) row[x * channels + c] = src[x];
+        }
+    }
+}
+
+static void ck_hwc_to_chw_scalar(const float *hwc, int channels, int height, int width, int pixelStride,
+                                 int rowStride, float *chw, int x0) {
+    for (int y = 0; y < height; y++)
+        for (int x = x0; x < width; x++)
+            for (int c = 0; c < channels; c++) chw[(c * height + y) * width + x] = hwc[y * rowStride + x * pixelStride + c];
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/// 8 pixels × 8 channels at a time through an 8×8 register transpose; the channels past the last multiple of 8 and
+/// the pixels past the last multiple of 8 in each row one by one.
+CK_AVX2 void ck_hwc_to_chw_avx2(const float *hwc, int channels, int height, int width, int pixelStride,
+                                       int rowStride, float *chw) {
+    const int c8 = channels / 8 * 8, x8 = width / 8 * 8, plane = height * width;
+    for (int y = 0; y < height; y++) {
+        const float *row = hwc + y * rowStride;
+        for (int x = 0; x < x8; x += 8) {
+            for (int c = 0; c < c8; c += 8) {
+                __m256 r[8], t[8];
+                for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(row + (x + k) * pixelStride + c);
+                t[0] = _mm256_unpacklo_ps(r[0], r[1]); t[1] = _mm256_unpackhi_ps(r[0], r[1]);
+                t[2] = _mm256_unpacklo_ps(r[2], r[3]); t[3] = _mm256_unpackhi_ps(r[2], r[3]);
+                t[4] = _mm256_unpacklo_ps(r[4], r[5]); t[5] = _mm256_unpackhi_ps(r[4], r[5]);
+                t[6] = _mm256_unpacklo_ps(r[6], r[7]); t[7] = _mm256_unpackhi_ps(r[6], r[7]);
+                r[0] = _mm256_shuffle_ps(t[0], t[2], 0x44); r[1] = _mm256_shuffle_ps(t[0], t[2], 0xEE);
+                r[2] = _mm256_shuffle_ps(t[1], t[3], 0x44); r[3] = _mm256_shuffle_ps(t[1], t[3], 0xEE);
+                r[4] = _mm256_shuffle_ps(t[4], t[6], 0x44); r[5] = _mm256_shuffle_ps(t[4], t[6], 0xEE);
+                r[6] = _mm256_shuffle_ps(t[5], t[7], 0x44); r[7] = _mm256_shuffle_ps(t[5], t[7], 0xEE);
+                float *dst = chw + c * plane + y * width + x;
+                _mm256_storeu_ps(dst + 0 * plane, _mm256_permute2f128_ps(r[0], r[4], 0x20));
+                _mm256_storeu_ps(dst + 1 * plane, _mm256_permute2f128_ps(r[1], r[5], 0x20));
+                _mm256_storeu_ps(dst + 2 * plane, _mm256_permute2f128_ps(r[2], r[6], 0x20));
+                _mm256_storeu_ps(dst + 3 * plane, _mm256_permute2f128_ps(r[3], r[7], 0x20));
+                _mm256_storeu_ps(dst + 4 * plane, _mm256_permute2f128_ps(r[0], r[4], 0x31));
+                _mm256_storeu_ps(dst + 5 * plane, _mm256_permute2f128_ps(r[1], r[5], 0x31));
+                _mm256_storeu_ps(dst + 6 * plane, _mm256_permute2f128_ps(r[2], r[6], 0x31));
+                _mm256_storeu_ps(dst + 7 * plane, _mm256_permute2f128_ps(r[3], r[7], 0x31));
+            }
+            for (int c = c8; c < channels; c++)
+                for (int k = 0; k < 8; k++) chw[c * plane + y * width + x + k] = row[(x + k) * pixelStride + c];
+        }
+    }
+    if (x8 < width) ck_hwc_to_chw_scalar(hwc, channels, height, width, pixelStride, rowStride, chw, x8);
+}
+
+#else
+void ck_hwc_to_chw_avx2(const float *hwc, int channels, int height, int width, int pixelStride, int rowStride,
+                        float *chw) {
+    (void)hwc; (void)channels; (void)height; (void)width; (void)pixelStride; (void)rowStride; (void)chw;
+    abort();
+}
+#endif
+
+void ck_hwc_to_chw(const float *hwc, int channels, int height, int width, int pixelStride, int rowStride, float *chw) {
+    ck_hwc_to_chw_scalar(hwc, channels, height, width, pixelStride, rowStride, chw, 0);
+}
