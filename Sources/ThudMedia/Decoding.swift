@@ -180,7 +180,9 @@ final class VideoStepDecoder {
     var framesOut = 0
     var lastDuration: Int64 = 0
 
-    init(input: MediaInput, request: VideoStepRequest) throws {
+    /// `live`: a network stream, decoded with low delay on the calling thread alone (frame threads would hold
+    /// frames back, and `thud watch` runs one decode thread per feed).
+    init(input: MediaInput, request: VideoStepRequest, live: Bool = false) throws {
         let vi = input.info.video!.index
         streamIndex = vi
         self.request = request
@@ -202,6 +204,10 @@ final class VideoStepDecoder {
         avcodec_parameters_to_context(codec, stream.pointee.codecpar)
         codec.pointee.pkt_timebase = stream.pointee.time_base
         codec.pointee.thread_count = 0   // as many as useful, like the ffmpeg CLI
+        if live {
+            codec.pointee.thread_count = 1
+            codec.pointee.flags |= AV_CODEC_FLAG_LOW_DELAY
+        }
         let orc = avcodec_open2(codec, decoderCodec, nil)
         guard orc >= 0 else { throw MediaError(.unsupported, file: input.name, "cannot open the video decoder (\(FF.describe(orc)))") }
         decoded = av_frame_alloc()

@@ -25,7 +25,7 @@ struct PredictCommand: ParsableCommand {
         executable's checkout or in the current directory.
         """)
 
-    @Argument(help: "A video file, or '-' for standard input.")
+    @Argument(help: "A video file, '-' for standard input, a V4L2 device, or a network stream (rtsp://, rtp://, udp://, http(s)://, srt://).")
     var input: String
 
     @Option(help: "A .thud model file (default: the bundled models/default.thud).")
@@ -38,11 +38,19 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup var sound: SoundOptions
 
+    @OptionGroup(title: "Network streams") var network: StreamOptions
+
     func run() throws {
         do {
+            let isURL = NetworkStream.isURL(input)
+            if !isURL, network.usedWithoutStream { throw UsageError(message: "--reconnect, --rtsp-transport and --input-option are for network streams (rtsp://, udp://, http://…), not \(input)") }
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
             let picker = try hits.configuration(for: streaming, path: modelPath)
+            if isURL {
+                try NetworkRun.predict(url: input, network: network, model: streaming, picker: picker, format: format, sound: sound)
+                return
+            }
             if input.hasPrefix("/dev/video") {
                 // A camera: the live loop, writing the same JSON lines.
                 try LiveLoop(device: input, model: streaming, picker: picker,
