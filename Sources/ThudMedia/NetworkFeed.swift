@@ -89,7 +89,7 @@ public final class NetworkFeed {
             if outageStart == nil {
                 outageStart = now
                 let bound = reconnect.giveUpAfter.map { ", giving up after \(Format.fixed($0, 0)) s" } ?? ""
-                warn("\(name): \(reason); reconnecting (backoff \(Format.fixed(reconnect.firstDelay, 1))…\(Format.fixed(reconnect.maxDelay, 0)) s\(bound))")
+                warn("\(name): \(reason); reconnecting (backoff \(Format.fixed(reconnect.firstDelay, 1))…\(Format.fixed(reconnect.maxDelay, 1)) s\(bound))")
             }
             guard interrupt.sleep(seconds: delay) else { return false }
             delay = min(delay * 2, reconnect.maxDelay)

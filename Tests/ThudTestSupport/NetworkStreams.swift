@@ -63,7 +63,7 @@ public final class RunningProcess: @unchecked Sendable {
     }
 
     /// Starts the built executable `name` of this package.
-    public static func thud(_ name: String = "thud", _ args: [String]) throws -> RunningProcess {
+    public static func thud(_ args: [String], executable name: String = "thud") throws -> RunningProcess {
         try RunningProcess(Executable.url(name).path, args)
     }
 

@@ -1,0 +1,228 @@
+import XCTest
+import ThudMedia
+import ThudModel
+import ThudTestSupport
+
+/// `thud predict` on real network streams made in the test: ffmpeg sending MPEG-TS over UDP, pushing RTSP (to thud
+/// listening, and through a real RTSP server), serving HTTP (ffmpeg's listen mode; HLS and a progressive file from a
+/// static server on 127.0.0.1); a sender killed and restarted mid-stream, one sending garbage, a URL nobody serves.
+/// Timeouts here only guard against a hang.
+final class NetworkStreamTests: XCTestCase {
+    let dir = TemporaryDirectory("network")
+
+    lazy var modelPath: String = {
+        let path = dir.path("motion.thud")
+        try! ModelFile.random(architecture: .motionEnergyDefault, seed: 7).write(to: path)
+        return path
+    }()
+
+    struct Line {
+        var object: [String: Any]
+        var isGap: Bool { object["event"] as? String == "gap" }
+        var t: Double { object["t"] as! Double }
+    }
+
+    func parse(_ lines: [String], file: StaticString = #filePath, line: UInt = #line) -> [Line] {
+        lines.compactMap { text in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+                XCTFail("not a JSON line: \(text)", file: file, line: line)
+                return nil
+            }
+            return Line(object: o)
+        }
+    }
+
+    /// Steps come in order, one per twelfth of a second, never repeated; a gap line sits between the step before it
+    /// (its `t` is that step's + 1/12) and the step after (at its `until`).
+    func assertClock(_ lines: [Line], file: StaticString = #filePath, line: UInt = #line) {
+        var previous: Double?
+        var pendingGap: Line?
+        for l in lines {
+            if l.isGap {
+                if let p = previous { XCTAssertEqual(l.t, p + 1.0 / 12, accuracy: 1e-5, "the gap starts after the last step", file: file, line: line) }
+                XCTAssertGreaterThanOrEqual(l.object["until"] as! Double, l.t, file: file, line: line)
+                pendingGap = l
+                continue
+            }
+            if let g = pendingGap {
+                XCTAssertEqual(l.t, g.object["until"] as! Double, accuracy: 1e-5, "the clock resumes where the gap ends", file: file, line: line)
+                pendingGap = nil
+            } else if let p = previous {
+                XCTAssertEqual(l.t, p + 1.0 / 12, accuracy: 1e-5, "steps follow one another", file: file, line: line)
+            }
+            previous = l.t
+        }
+    }
+
+    func testUDPMPEGTSStepsComeInOrderAndASilentStreamEndsAfterTheTimeout() throws {
+        let port = FreePort.pick(udp: true)
+        let thud = try RunningProcess.thud(["predict", "--model", modelPath, "--timeout", "3", "udp://127.0.0.1:\(port)"])
+        let sender = try StreamSender.udp(port: port, seconds: 4)
+        sender.waitForExit()
+        let end = thud.waitForExit(timeout: 120)
+        XCTAssertFalse(end.timedOut || end.signaled, thud.stderrText)
+        XCTAssertEqual(end.status, 33, "a live stream without --reconnect ends when it goes silent: " + thud.stderrText)
+        let lines = parse(thud.lines)
+        XCTAssertGreaterThanOrEqual(lines.count, 24, "most of 4 s at 12 Hz")
+        XCTAssertLessThanOrEqual(lines.count, 49)
+        XCTAssertEqual(lines.first?.t, 0)
+        assertClock(lines)
+        let errors = thud.stderrText.split(separator: "\n")
+        XCTAssertTrue(errors.contains { $0 == "thud: udp://127.0.0.1:\(port): no data for 3.0 s (--timeout)" }, thud.stderrText)
+    }
+
+    func testRTSPOverTCPAndUDPPushedToThudListening() throws {
+        for transport in ["tcp", "udp"] {
+            let port = FreePort.pick()
+            let url = "rtsp://127.0.0.1:\(port)/live"
+            let thud = try RunningProcess.thud(["predict", "--model", modelPath, "--timeout", "60", "--rtsp-transport", transport,
+                                                "--input-option", "rtsp_flags=listen", url])
+            // thud listens; the sender retries until it is up (a refused push is no test failure).
+            var sender: RunningProcess?
+            for _ in 0..<100 {
+                let s = try StreamSender.rtspPush(url: url, transport: transport, seconds: 3)
+                let r = s.waitForExit(timeout: 120)
+                if r.status == 0 { sender = s; break }
+                usleep(200_000)
+            }
+            XCTAssertNotNil(sender, "the RTSP push never got through")
+            let end = thud.waitForExit(timeout: 120)
+            XCTAssertEqual(end.status, 0, "\(transport): " + thud.stderrText)
+            let lines = parse(thud.lines)
+            XCTAssertGreaterThanOrEqual(lines.count, 24, transport)
+            assertClock(lines)
+        }
+    }
+
+    func testRTSPFromARealServer() throws {
+        let clientPort = FreePort.pick(), sourcePort = FreePort.pick(), rtpPort = 20000 + Int.random(in: 0..<20000) / 2 * 2
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("tools/feeds/rtsp_relay.pl").path
+        let server = try RunningProcess("perl", [script, "\(clientPort)", "\(sourcePort)", "\(rtpPort)"])
+        XCTAssertTrue(server.waitForLines(1, timeout: 60), "the RTSP server (Debian's librtsp-server-perl, tools/setup.sh) did not start: " + server.stderrText)
+        let sender = try StreamSender.rtspPush(url: "rtsp://127.0.0.1:\(sourcePort)/cam", transport: "udp", seconds: 30)
+        defer { sender.kill9(); server.kill9() }
+        // The mount exists once the sender has announced it; until then the server answers 404: retry.
+        let thud = try RunningProcess.thud(["predict", "--model", modelPath, "--timeout", "5", "--reconnect", "--reconnect-max-delay", "0.5",
+                                            "rtsp://127.0.0.1:\(clientPort)/cam"])
+        XCTAssertTrue(thud.waitForLines(24, timeout: 120), thud.stderrText)
+        thud.terminate()
+        let end = thud.waitForExit(timeout: 120)
+        XCTAssertEqual(end.status, 0, "SIGTERM ends a stream cleanly: " + thud.stderrText)
+        let lines = parse(thud.lines)
+        XCTAssertGreaterThanOrEqual(lines.count, 24)
+        assertClock(lines)
+    }
+
+    func testHTTPProgressiveHLSAndALiveHTTPStream() throws {
+        try StreamSender.writeClip(dir.path("clip.mp4"), seconds: 4, extra: ["-movflags", "+faststart"])
+        try FileManager.default.createDirectory(atPath: dir.path("hls"), withIntermediateDirectories: true)
+        try StreamSender.writeClip(dir.path("hls/index.m3u8"), seconds: 4, extra: ["-f", "hls", "-hls_time", "1", "-hls_list_size", "0"])
+        let server = try StaticHTTPServer(root: dir.url.path)
+        for path in ["clip.mp4", "hls/index.m3u8"] {
+            let r = try Executable.run("thud", ["predict", "--model", modelPath, "--timeout", "20", server.url(path)], timeout: 120)
+            XCTAssertEqual(r.status, 0, path + ": " + r.stderrText)
+            let lines = parse(r.lines)
+            XCTAssertEqual(lines.count, 48, "\(path): 4 s at 12 Hz")
+            assertClock(lines)
+        }
+        let missing = try Executable.run("thud", ["predict", "--model", modelPath, server.url("nothing.mp4")])
+        XCTAssertEqual(missing.status, 32)
+        XCTAssertEqual(missing.stderrText, "thud: \(server.url("nothing.mp4")): cannot connect (Server returned 404 Not Found)\n")
+        XCTAssertTrue(missing.stdout.isEmpty)
+
+        // ffmpeg serving one live MPEG-TS client: thud retries until it listens, SIGTERM ends it.
+        let port = FreePort.pick()
+        let sender = try StreamSender.httpServe(port: port, seconds: 30)
+        defer { sender.kill9() }
+        let thud = try RunningProcess.thud(["predict", "--model", modelPath, "--reconnect", "--reconnect-max-delay", "0.5", "http://127.0.0.1:\(port)/live.ts"])
+        XCTAssertTrue(thud.waitForLines(24, timeout: 120), thud.stderrText)
+        thud.terminate()
+        XCTAssertEqual(thud.waitForExit().status, 0, thud.stderrText)
+        assertClock(parse(thud.lines))
+    }
+
+    func testASenderKilledAndRestartedIsAGapThenTheClockGoesOn() throws {
+        let port = FreePort.pick(udp: true)
+        let thud = try RunningProcess.thud(["predict", "--model", modelPath, "--timeout", "2", "--reconnect", "--reconnect-max-delay", "1",
+                                            "udp://127.0.0.1:\(port)"])
+        let first = try StreamSender.udp(port: port, seconds: 120)
+        XCTAssertTrue(thud.waitForLines(12, timeout: 120), thud.stderrText)
+        first.kill9()
+        // Restart once thud has noticed (its one line for the outage).
+        let deadline = Date().addingTimeInterval(120)
+        while !thud.stderrText.contains("reconnecting"), Date() < deadline { usleep(100_000) }
+        let second = try StreamSender.udp(port: port, seconds: 120)
+        defer { second.kill9() }
+        XCTAssertTrue(thud.waitForLines(1, matching: { $0.contains("\"gap\"") }, timeout: 120), thud.stderrText)
+        let before = thud.lines.count
+        XCTAssertTrue(thud.waitForLines(before + 12, timeout: 120), thud.stderrText)
+        thud.terminate()
+        let end = thud.waitForExit()
+        XCTAssertEqual(end.status, 0, thud.stderrText)
+        XCTAssertFalse(end.signaled)
+        let lines = parse(thud.lines)
+        let gaps = lines.filter(\.isGap)
+        XCTAssertEqual(gaps.count, 1, thud.stdoutText)
+        if let gap = gaps.first {
+            XCTAssertGreaterThan(gap.object["missing_steps"] as! Int, 0, "the outage lasted at least the 2 s timeout: no invented steps for it")
+            XCTAssertEqual(gap.object["resumed_on"] as? String, "monotonic clock", "a restarted sender starts its timestamps afresh")
+        }
+        assertClock(lines)
+        let outageLines = thud.stderrText.split(separator: "\n").filter { $0.contains("reconnecting") }
+        XCTAssertEqual(outageLines.count, 1, "one line per outage: " + thud.stderrText)
+    }
+
+    func testASenderOfGarbageIsOneLineAndExit13() throws {
+        let port = FreePort.pick(udp: true)
+        let sender = try StreamSender.garbageUDP(port: port, seconds: 60)
+        defer { sender.kill9() }
+        let r = try Executable.run("thud", ["predict", "--model", modelPath, "--timeout", "5", "udp://127.0.0.1:\(port)"], timeout: 120)
+        XCTAssertEqual(r.status, 13, r.stderrText)
+        XCTAssertEqual(r.stderrText, "thud: udp://127.0.0.1:\(port): no video stream\n")
+        XCTAssertTrue(r.stdout.isEmpty)
+    }
+
+    func testAURLNobodyServesIsOneLineAndExit32WithinTheTimeout() throws {
+        let udp = FreePort.pick(udp: true), tcp = FreePort.pick()
+        let cases = [
+            ("udp://127.0.0.1:\(udp)", "nothing within 2.0 s (--timeout): nobody serves it, or it sends nothing"),
+            ("rtsp://127.0.0.1:\(tcp)/cam", "cannot connect (Connection refused)"),
+            ("http://127.0.0.1:\(tcp)/x.ts", "cannot connect (Connection refused)"),
+        ]
+        for (url, problem) in cases {
+            let r = try Executable.run("thud", ["predict", "--model", modelPath, "--timeout", "2", url], timeout: 60)
+            XCTAssertEqual(r.status, 32, url + ": " + r.stderrText)
+            XCTAssertEqual(r.stderrText, "thud: \(url): \(problem)\n")
+            XCTAssertTrue(r.stdout.isEmpty)
+        }
+        // With --reconnect, a bound on the outage ends the retries the same way.
+        let r = try Executable.run("thud", ["predict", "--model", modelPath, "--timeout", "1", "--reconnect", "--reconnect-give-up", "3",
+                                            "--reconnect-max-delay", "0.5", "rtsp://127.0.0.1:\(tcp)/cam"], timeout: 60)
+        XCTAssertEqual(r.status, 32, r.stderrText)
+        XCTAssertTrue(r.stderrText.hasSuffix("the last: cannot connect (Connection refused))\n"), r.stderrText)
+        XCTAssertEqual(r.stderrText.split(separator: "\n").count, 2, "the outage's line, then the error: " + r.stderrText)
+        let usage = try Executable.run("thud", ["predict", "--model", modelPath, "--reconnect", dir.path("clip.mp4")])
+        XCTAssertEqual(usage.status, 64, usage.stderrText)
+    }
+
+    /// Hundreds of connections (a short HTTP stream served again and again, --reconnect): the resident memory after
+    /// the first 40 and after 240 more stays within a few MB (a leak of a decoder or a demuxer per connection would be
+    /// ~1 MB each).
+    func testMemoryStaysFlatOverManyReconnections() throws {
+        try StreamSender.writeClip(dir.path("short.ts"), seconds: 0.5, extra: ["-f", "mpegts"])
+        let server = try StaticHTTPServer(root: dir.url.path)
+        let thud = try RunningProcess.thud(["predict", "--model", modelPath, "--reconnect", "--reconnect-max-delay", "0.1", server.url("short.ts")])
+        defer { thud.kill9() }
+        let isGap: (String) -> Bool = { $0.contains("\"gap\"") }
+        XCTAssertTrue(thud.waitForLines(40, matching: isGap, timeout: 300), thud.stderrText)
+        let early = thud.residentKilobytes ?? 0
+        XCTAssertTrue(thud.waitForLines(280, matching: isGap, timeout: 600), thud.stderrText)
+        let late = thud.residentKilobytes ?? 0
+        print("memory over reconnections: VmRSS \(early) kB after 40, \(late) kB after 280")
+        XCTAssertGreaterThan(early, 0)
+        XCTAssertLessThan(late - early, 4096, "RSS \(early) kB after 40 reconnections, \(late) kB after 280")
+        thud.terminate()
+        XCTAssertEqual(thud.waitForExit().status, 0, thud.stderrText)
+    }
+}
