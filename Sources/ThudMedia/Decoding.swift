@@ -1,5 +1,6 @@
 import CFFmpeg
 import Foundation
+import ThudBase
 
 /// The pixel layouts a step can be delivered in: gray for the model, RGB for rendering.
 public enum StepPixelFormat: String, Sendable {
@@ -179,28 +180,60 @@ final class VideoStepDecoder {
     let originTicks: Int64
     var framesOut = 0
     var lastDuration: Int64 = 0
+    let live: Bool
+    let stream: UnsafeMutablePointer<AVStream>
+    var codecID: AVCodecID
+    /// Timestamps that jump forward by more than this (or back by more than a second) are a discontinuity, not
+    /// time passing: the clock goes on from the previous frame (one warning), so it stays monotonic and no hours of
+    /// steps are invented for a jump of hours.
+    static let largestJumpSeconds = 60
+    let jumpTicks: Int64
+    let backJumpTicks: Int64
+    /// What discontinuities added to the stream's timestamps so far.
+    var shiftTicks: Int64 = 0
 
     /// `live`: a network stream, decoded with low delay on the calling thread alone (frame threads would hold
     /// frames back, and `thud watch` runs one decode thread per feed).
-    init(input: MediaInput, request: VideoStepRequest, live: Bool = false) throws {
-        let vi = input.info.video!.index
+    /// `streamIndex` and `originTicks` (in that stream's time base): another video stream than the best one, timed
+    /// from its own first packet (a stream that replaces the first mid-way).
+    init(input: MediaInput, request: VideoStepRequest, live: Bool = false, streamIndex other: Int? = nil, originTicks otherOrigin: Int64? = nil) throws {
+        let vi = other ?? input.info.video!.index
         streamIndex = vi
         self.request = request
+        self.live = live
         fileName = input.name
         let stream = input.format.pointee.streams[vi]!
+        self.stream = stream
+        codecID = stream.pointee.codecpar.pointee.codec_id
+        jumpTicks = av_rescale_q(Int64(Self.largestJumpSeconds), AVRational(num: 1, den: 1), stream.pointee.time_base)
+        backJumpTicks = av_rescale_q(1, AVRational(num: 1, den: 1), stream.pointee.time_base)
         timeBase = TimeBase(stream.pointee.time_base)
-        originTicks = av_rescale_q(input.originMicroseconds, AVRational(num: 1, den: AV_TIME_BASE), stream.pointee.time_base)
+        originTicks = otherOrigin ?? av_rescale_q(input.originMicroseconds, AVRational(num: 1, den: AV_TIME_BASE), stream.pointee.time_base)
         clock = StepClock(timeBase: timeBase)
         output = .allocate(capacity: request.width * request.height * request.pixelFormat.bytesPerPixel)
         output.initialize(repeating: 0)
         rotation = input.info.video!.rotation
         unturned = .allocate(capacity: rotation == 0 ? 0 : request.width * request.height * request.pixelFormat.bytesPerPixel)
         unturned.initialize(repeating: 0)
-        guard let decoderCodec = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id) else {
-            throw MediaError(.unsupported, file: input.name, "no decoder for video codec \(input.info.video!.codec)")
+        try openDecoder()
+        decoded = av_frame_alloc()
+        held = av_frame_alloc()
+        // Frames without a duration of their own last one nominal frame interval.
+        let fps = stream.pointee.avg_frame_rate
+        if fps.num > 0, fps.den > 0 {
+            lastDuration = av_rescale_q(1, AVRational(num: fps.den, den: fps.num), stream.pointee.time_base)
+        }
+    }
+
+    /// Opens (again) a decoder for the stream's codec as its parameters now say.
+    private func openDecoder() throws {
+        avcodec_free_context(&codec)
+        codecID = stream.pointee.codecpar.pointee.codec_id
+        guard let decoderCodec = avcodec_find_decoder(codecID) else {
+            throw MediaError(.unsupported, file: fileName, "no decoder for video codec \(String(cString: avcodec_get_name(codecID)))")
         }
         codec = avcodec_alloc_context3(decoderCodec)
-        guard let codec else { throw MediaError(.internalError, file: input.name, "out of memory") }
+        guard let codec else { throw MediaError(.internalError, file: fileName, "out of memory") }
         avcodec_parameters_to_context(codec, stream.pointee.codecpar)
         codec.pointee.pkt_timebase = stream.pointee.time_base
         codec.pointee.thread_count = 0   // as many as useful, like the ffmpeg CLI
@@ -209,14 +242,14 @@ final class VideoStepDecoder {
             codec.pointee.flags |= AV_CODEC_FLAG_LOW_DELAY
         }
         let orc = avcodec_open2(codec, decoderCodec, nil)
-        guard orc >= 0 else { throw MediaError(.unsupported, file: input.name, "cannot open the video decoder (\(FF.describe(orc)))") }
-        decoded = av_frame_alloc()
-        held = av_frame_alloc()
-        // Frames without a duration of their own last one nominal frame interval.
-        let fps = stream.pointee.avg_frame_rate
-        if fps.num > 0, fps.den > 0 {
-            lastDuration = av_rescale_q(1, AVRational(num: fps.den, den: fps.num), stream.pointee.time_base)
-        }
+        guard orc >= 0 else { throw MediaError(.unsupported, file: fileName, "cannot open the video decoder (\(FF.describe(orc)))") }
+    }
+
+    /// The frames the decoder still holds, out before it is replaced.
+    private func receiveAfterDraining(summary: inout DecodeSummary, warn: (String, String) -> Void,
+                                      onStep: (VideoStep) throws -> Bool) throws -> Bool {
+        avcodec_send_packet(codec, nil)
+        return try receive(summary: &summary, warn: warn, onStep: onStep)
     }
 
     deinit {
@@ -230,10 +263,20 @@ final class VideoStepDecoder {
 
     func send(_ packet: UnsafeMutablePointer<AVPacket>, summary: inout DecodeSummary,
               warn: (String, String) -> Void, onStep: (VideoStep) throws -> Bool) throws -> Bool {
+        if stream.pointee.codecpar.pointee.codec_id != codecID {
+            // A stream whose codec changes mid-way (an MPEG-TS programme switching encoders): drain the old decoder,
+            // open one for the new codec; the clock and the held frame carry on.
+            guard try receiveAfterDraining(summary: &summary, warn: warn, onStep: onStep) else { return false }
+            let old = String(cString: avcodec_get_name(codecID)), new = String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id))
+            warn("codec-change", "the video codec changes from \(old) to \(new) near \(String(format: "%.2f", timeBase.seconds(heldTicks))) s; decoding the new one")
+            try openDecoder()
+        }
         let rc = avcodec_send_packet(codec, packet)
         if rc < 0 && rc != FF.eagain {
             summary.corruptVideoPackets += 1
-            warn("video-corrupt", "corrupt video data near \(String(format: "%.2f", timeBase.seconds(packet.pointee.pts - originTicks))) s; skipping it and going on")
+            let pts = packet.pointee.pts
+            let at = pts == FF.noPTS ? "" : " near \(String(format: "%.2f", timeBase.seconds(pts &- originTicks))) s"
+            warn("video-corrupt", "corrupt video data\(at); skipping it and going on")
         }
         return try receive(summary: &summary, warn: warn, onStep: onStep)
     }
@@ -260,6 +303,11 @@ final class VideoStepDecoder {
                 return true
             }
             defer { av_frame_unref(decoded) }
+            guard PictureLimits.accepts(width: Int(decoded.pointee.width), height: Int(decoded.pointee.height)) else {
+                summary.corruptVideoPackets += 1
+                warn("absurd-size", "frames of \(decoded.pointee.width)x\(decoded.pointee.height) skipped: absurd picture size (Thud reads \(PictureLimits.minSide)...\(PictureLimits.maxSide) pixels a side)")
+                continue
+            }
             summary.videoFrames += 1
             var ticks = decoded.pointee.best_effort_timestamp
             if decoded.pointee.decode_error_flags != 0 || decoded.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
@@ -272,8 +320,15 @@ final class VideoStepDecoder {
                 // No timestamp at all: assume it follows the previous frame by one frame interval.
                 ticks = heldNumber >= 0 ? heldTicks + max(heldDuration, 1) : originTicks
             }
-            ticks -= originTicks
+            ticks = ticks &- originTicks &+ shiftTicks
             if heldNumber >= 0 {
+                let expected = heldTicks &+ max(heldDuration, 1)
+                if ticks < heldTicks &- backJumpTicks || ticks > expected &+ jumpTicks {
+                    let jump = timeBase.seconds(ticks &- expected)
+                    warn("timestamp-jump", "timestamps jump \(jump < 0 ? "back" : "forward") by \(Format.duration(abs(jump))) near \(String(format: "%.2f", timeBase.seconds(heldTicks))) s; the clock goes on from the previous frame")
+                    shiftTicks = shiftTicks &+ (expected &- ticks)
+                    ticks = expected
+                }
                 for k in clock.stepsDue(beforeFrameAt: ticks) {
                     guard try emit(step: k, summary: &summary, onStep: onStep) else { return false }
                 }

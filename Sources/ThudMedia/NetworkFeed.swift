@@ -185,7 +185,19 @@ extension MediaInput {
     func decodeLive(request: VideoStepRequest, ioTimeout: Double, summary: inout DecodeSummary, lastData: inout Double?,
                     warn: (String, String) -> Void, onStep: (VideoStep) throws -> Bool) throws -> ConnectionEnd {
         guard let interrupt, info.video != nil else { return .ended }
-        let video = try VideoStepDecoder(input: self, request: request, live: true)
+        var video = try VideoStepDecoder(input: self, request: request, live: true)
+        // Steps of a stream that replaced the first one follow on from the last step of the one before.
+        var offset = 0, nextStep = 0
+        func emit(_ step: VideoStep) throws -> Bool {
+            var s = step
+            s.index += offset
+            s.time = StepClock.time(ofStep: s.index)
+            nextStep = s.index + 1
+            return try onStep(s)
+        }
+        // Packets of another video stream since the last one of ours: a programme that switched to a new stream (an
+        // encoder restarted with another codec or PID) leaves ours silent while the new one runs.
+        var othersSinceOurs = 0
         guard let packet = av_packet_alloc() else { throw MediaError(.internalError, file: name, "out of memory") }
         var packetOwner: UnsafeMutablePointer<AVPacket>? = packet
         defer { av_packet_free(&packetOwner) }
@@ -208,12 +220,30 @@ extension MediaInput {
             }
             defer { av_packet_unref(packet) }
             lastData = MonotonicClock.seconds()
-            guard Int(packet.pointee.stream_index) == video.streamIndex else { continue }
-            guard try video.send(packet, summary: &summary, warn: warn, onStep: onStep) else { end = .stopped; break }
+            let index = Int(packet.pointee.stream_index)
+            if index != video.streamIndex {
+                guard index >= 0, index < Int(format.pointee.nb_streams), let st = format.pointee.streams[index],
+                      st.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO else { continue }
+                othersSinceOurs += 1
+                let start = packet.pointee.pts != FF.noPTS ? packet.pointee.pts : packet.pointee.dts
+                guard othersSinceOurs >= Self.streamSwitchPackets, packet.pointee.flags & AV_PKT_FLAG_KEY != 0, start != FF.noPTS else { continue }
+                let old = String(cString: avcodec_get_name(video.codecID)), new = String(cString: avcodec_get_name(st.pointee.codecpar.pointee.codec_id))
+                try video.finish(summary: &summary, warn: warn, onStep: emit)
+                warn("stream-switch", "the video changes to another stream (\(old) → \(new)) at step \(nextStep); decoding the new one")
+                video = try VideoStepDecoder(input: self, request: request, live: true, streamIndex: index, originTicks: start)
+                offset = nextStep
+                othersSinceOurs = 0
+            } else {
+                othersSinceOurs = 0
+            }
+            guard try video.send(packet, summary: &summary, warn: warn, onStep: emit) else { end = .stopped; break }
         }
         interrupt.disarm()
         if case .stopped = end { return end }
-        try video.finish(summary: &summary, warn: warn, onStep: onStep)
+        try video.finish(summary: &summary, warn: warn, onStep: emit)
         return end
     }
+
+    /// Packets of another video stream, with none of ours between them, before that stream is taken as the new one.
+    static let streamSwitchPackets = 8
 }

@@ -226,3 +226,55 @@ final class NetworkStreamTests: XCTestCase {
         XCTAssertEqual(thud.waitForExit().status, 0, thud.stderrText)
     }
 }
+
+/// Hostile streams (issue 27 point 5), made in the test from MPEG-TS segments cut together: timestamps that jump
+/// forward and back by hours, a programme that switches to another stream with another codec, frames of an absurd
+/// size mid-stream. Each gives one warning; the clock stays monotonic, one step per twelfth, no hours of steps.
+final class HostileStreamTests: XCTestCase {
+    let dir = TemporaryDirectory("hostile")
+
+    lazy var modelPath: String = {
+        let path = dir.path("motion.thud")
+        try! ModelFile.random(architecture: .motionEnergyDefault, seed: 7).write(to: path)
+        return path
+    }()
+
+    func segment(_ name: String, seconds: Double = 2, size: String = "320x180", codec: [String] = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+                 offset: Double, pid: Int = 0x100) throws -> Data {
+        let path = dir.path(name)
+        let p = try RunningProcess("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=30", "-t", "\(seconds)"]
+                                   + codec + ["-g", "15", "-f", "mpegts", "-mpegts_start_pid", "\(pid)", "-output_ts_offset", "\(offset)", "-y", path])
+        XCTAssertEqual(p.waitForExit().status, 0, p.stderrText)
+        return try Data(contentsOf: URL(fileURLWithPath: path))
+    }
+
+    func steps(_ lines: [String]) -> [Double] {
+        lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.compactMap { $0["t"] as? Double }
+    }
+
+    func testJumpsSwitchesAndAbsurdFramesGiveOneWarningEachAndAMonotonicClock() throws {
+        let a = try segment("a.ts", offset: 0), d = try segment("d.ts", offset: 4)
+        let cases: [(String, Data, String)] = [
+            ("jump.ts", a + (try segment("hours.ts", offset: 3 * 3600)) + d, "timestamps jump forward by 2h59m near 1.97 s; the clock goes on from the previous frame"),
+            ("switch.ts", a + (try segment("mpeg2.ts", codec: ["-c:v", "mpeg2video"], offset: 2, pid: 0x200)) + d, "the video changes to another stream (h264 → mpeg2video) at step 24; decoding the new one"),
+            ("huge.ts", a + (try segment("huge-frames.ts", seconds: 1, size: "8200x16", offset: 2)) + d, "frames of 8200x16 skipped: absurd picture size (Thud reads 2...8192 pixels a side)"),
+        ]
+        let server = try StaticHTTPServer(root: dir.url.path)
+        for (name, data, warning) in cases {
+            try data.write(to: URL(fileURLWithPath: dir.path(name)))
+            var inputs = [server.url(name)]
+            if name != "switch.ts" { inputs.append(dir.path(name)) }   // a file has one video stream for good
+            for input in inputs {
+                let r = try Executable.run("thud", ["predict", "--model", modelPath, input], timeout: 120)
+                XCTAssertEqual(r.status, 0, "\(input): \(r.stderrText)")
+                let warnings: [String] = r.stderrText.split(separator: "\n").map(String.init).filter { $0.hasPrefix("thud: warning:") }
+                XCTAssertEqual(warnings, ["thud: warning: " + input + ": " + warning], input)
+                let t = steps(r.lines)
+                XCTAssertEqual(t.first, 0, input)
+                XCTAssertGreaterThanOrEqual(t.count, 48, "\(input): at least the good segments' steps")
+                XCTAssertLessThanOrEqual(t.count, 12 * 7, "\(input): no steps invented for a jump")
+                for (k, time) in t.enumerated() { XCTAssertEqual(time, Double(k) / 12, accuracy: 1e-5, "\(input): step \(k)") }
+            }
+        }
+    }
+}
