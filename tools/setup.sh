@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
           libv4l-dev libopenblas-dev libasound2-dev ffmpeg alsa-utils
+          librtsp-server-perl                         # a real RTSP server for the network-stream tests (tools/feeds/rtsp_relay.pl)
           qemu-system-x86 busybox-static cpio kmod    # the vivid V4L2 test VM (tools/vivid)
           mypaint-data-extras mate-backgrounds)       # real photographs for thud-synth's surface textures (3 + 46 MB)
 missing=()
