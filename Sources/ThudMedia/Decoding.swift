@@ -35,6 +35,12 @@ public struct VideoStep {
     /// position in decode-output order (0-based).
     public var sourceTime: Double
     public var sourceFrameNumber: Int
+    /// When the packet of the shown frame was read (MonotonicClock seconds; network streams only, else 0): where a
+    /// feed's frame → line latency starts.
+    public var arrival: Double = 0
+    /// When the packet that made this step due was read (a frame later than the step's time; 0 for the steps due at
+    /// the end of a stream, after it stopped): where Thud's own processing of the step starts.
+    public var dueAt: Double = 0
 }
 
 /// The first audio stream's first channel as float in [-1, 1] at its own sample rate, placed by
@@ -191,6 +197,10 @@ final class VideoStepDecoder {
     let backJumpTicks: Int64
     /// What discontinuities added to the stream's timestamps so far.
     var shiftTicks: Int64 = 0
+    /// When the last packet was sent to the decoder, and the held frame's (live streams: one decoder thread, frames
+    /// come out in the order their packets went in).
+    var packetArrival: Double = 0
+    var heldArrival: Double = 0
 
     /// `live`: a network stream, decoded with low delay on the calling thread alone (frame threads would hold
     /// frames back, and `thud watch` runs one decode thread per feed).
@@ -263,6 +273,7 @@ final class VideoStepDecoder {
 
     func send(_ packet: UnsafeMutablePointer<AVPacket>, summary: inout DecodeSummary,
               warn: (String, String) -> Void, onStep: (VideoStep) throws -> Bool) throws -> Bool {
+        if live { packetArrival = MonotonicClock.seconds() }
         if stream.pointee.codecpar.pointee.codec_id != codecID {
             // A stream whose codec changes mid-way (an MPEG-TS programme switching encoders): drain the old decoder,
             // open one for the new codec; the clock and the held frame carry on.
@@ -282,6 +293,7 @@ final class VideoStepDecoder {
     }
 
     func finish(summary: inout DecodeSummary, warn: (String, String) -> Void, onStep: (VideoStep) throws -> Bool) throws {
+        packetArrival = 0   // what is due now is due because the stream ended, not because a frame came
         avcodec_send_packet(codec, nil)
         guard try receive(summary: &summary, warn: warn, onStep: onStep) else { summary.stoppedEarly = true; return }
         guard heldNumber >= 0 else { return }
@@ -341,6 +353,7 @@ final class VideoStepDecoder {
             if heldNumber >= 0, ticks > heldTicks { lastDuration = ticks - heldTicks }
             heldDuration = duration > 0 ? duration : lastDuration
             heldTicks = ticks
+            heldArrival = packetArrival
             heldNumber = framesOut
             framesOut += 1
             scaledNumber = -1
@@ -359,7 +372,8 @@ final class VideoStepDecoder {
         let step = VideoStep(index: k, time: StepClock.time(ofStep: k), pixels: UnsafeBufferPointer(output),
                              width: request.width, height: request.height,
                              bytesPerRow: request.width * request.pixelFormat.bytesPerPixel,
-                             sourceTime: timeBase.seconds(heldTicks), sourceFrameNumber: heldNumber)
+                             sourceTime: timeBase.seconds(heldTicks), sourceFrameNumber: heldNumber, arrival: heldArrival,
+                             dueAt: packetArrival)
         return try onStep(step)
     }
 

@@ -41,6 +41,7 @@ public struct FeedSummary: Sendable {
     /// Why the stream ended for good when it did not end cleanly (no --reconnect, or --reconnect-give-up passed).
     public var lostReason: String?
     public var stopped = false
+    public init() {}
 }
 
 /// One network stream as a source of 12 Hz steps, with reconnection. Runs on the calling thread; `interrupt` stops it
