@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
 
         // What several modules need, each once: atomic output files (temporary sibling, fsync, rename), FNV-1a,
         // SplitMix64, the monotonic clock, percentiles, WxH parsing, duration formatting. Foundation and Glibc only.
@@ -40,9 +41,11 @@ let package = Package(
 
         // The runtime loop: a source (file, pipe, camera) → EnvelopeStream → sinks (lines, sound, live view).
         .target(name: "ThudRuntime", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudSound"]),
+        // Hits out as MQTT events (libmosquitto): a StepSink publishing each hit (QoS 1) and a retained status per feed.
+        .target(name: "ThudMQTT", dependencies: ["CMosquitto", "ThudRuntime", "ThudMedia", "ThudModel", "ThudBase"]),
 
         .executableTarget(name: "thud", dependencies: [
-            "ThudRuntime",
+            "ThudRuntime", "ThudMQTT",
             "ThudMedia", "ThudModel", "ThudSound", "ThudEval", "ThudBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -64,13 +64,14 @@ public final class WatchRun: @unchecked Sendable {
     private let reconnect: ReconnectPolicy
     private let out: LineWriter
     private let steps: Int?
+    private let extraSinks: (FeedSpec) -> [any StepSink]
     private let outputLock = NSLock()
     private var running: [NetworkFeed] = []
 
     public init(feeds: [FeedSpec], model: StreamingModel, picker: PeakPicker.Configuration, settings: StreamSettings,
-                reconnect: ReconnectPolicy, out: LineWriter, steps: Int?) {
+                reconnect: ReconnectPolicy, out: LineWriter, steps: Int?, extraSinks: @escaping (FeedSpec) -> [any StepSink] = { _ in [] }) {
         self.feeds = feeds; self.model = model; self.picker = picker; self.settings = settings
-        self.reconnect = reconnect; self.out = out; self.steps = steps
+        self.reconnect = reconnect; self.out = out; self.steps = steps; self.extraSinks = extraSinks
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
         running = feeds.map { NetworkFeed(url: $0.url, settings: settings, reconnect: reconnect, request: request) }
     }
@@ -90,6 +91,8 @@ public final class WatchRun: @unchecked Sendable {
         for (i, spec) in feeds.enumerated() {
             let feed = running[i]
             let state = StreamingModel(sharingWeightsOf: model)
+            // Made here, on the calling thread; each used by its feed's thread alone (MQTT's publisher is thread-safe).
+            let others = extraSinks(spec)
             done.enter()
             let thread = Thread { [self] in
                 let stream = EnvelopeStream(model: state, picker: picker)
@@ -97,7 +100,8 @@ public final class WatchRun: @unchecked Sendable {
                 let latency = LatencyRecorder()
                 var report = FeedReport(name: spec.name, summary: nil, error: nil, latency: (.nan, .nan, .nan))
                 do {
-                    let summary = try StreamRun.run(feed, first: nil, stream: stream, sinks: [printer], steps: steps,
+                    defer { others.forEach { $0.finish() } }
+                    let summary = try StreamRun.run(feed, first: nil, stream: stream, sinks: [printer] + others, steps: steps,
                                                     latency: latency, throwOnLoss: false, warn: warn)
                     report.summary = summary
                     if let reason = summary.lostReason { report.error = MediaError(.streamLost, file: feed.name, reason) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ThudMedia
 import ThudModel
+import ThudMQTT
 import ThudRuntime
 import ThudSound
 
@@ -40,6 +41,8 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup(title: "Network streams") var network: StreamOptions
 
+    @OptionGroup var mqtt: MQTTOption
+
     func run() throws {
         do {
             let isURL = NetworkStream.isURL(input)
@@ -47,8 +50,11 @@ struct PredictCommand: ParsableCommand {
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
             let picker = try hits.configuration(for: streaming, path: modelPath)
+            let publisher = try mqtt.publisher()
+            defer { publisher?.close() }
             if isURL {
-                try NetworkRun.predict(url: input, network: network, model: streaming, picker: picker, format: format, sound: sound)
+                try NetworkRun.predict(url: input, network: network, model: streaming, picker: picker, format: format, sound: sound,
+                                       mqtt: publisher)
                 return
             }
             if input.hasPrefix("/dev/video") {
@@ -64,8 +70,10 @@ struct PredictCommand: ParsableCommand {
             defer { sound?.finish() }
             let printer = StepPrinter(format: format)
             printer.begin()
+            let hitsOut = publisher.map { MQTTStepSink(publisher: $0, feed: media.name) }
+            defer { hitsOut?.finish() }
             try FileRun.run(media, stream: EnvelopeStream(model: streaming, picker: picker),
-                            sinks: [printer] + (sound.map { [$0] } ?? []), warn: warnLine)
+                            sinks: [printer] + (sound.map { [$0] } ?? []) + (hitsOut.map { [$0] } ?? []), warn: warnLine)
         } catch {
             throw exitWith(error)
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ThudMedia
 import ThudModel
+import ThudMQTT
 import ThudRuntime
 
 struct WatchCommand: ParsableCommand {
@@ -34,6 +35,8 @@ struct WatchCommand: ParsableCommand {
 
     @OptionGroup(title: "Network streams") var network: StreamOptions
 
+    @OptionGroup var mqtt: MQTTOption
+
     func validate() throws {
         if let steps, steps < 1 { throw ValidationError("--steps must be a whole number of steps, at least 1") }
         if feeds.isEmpty && feedsFile == nil { throw ValidationError("give at least one FEED or --feeds FILE") }
@@ -55,8 +58,11 @@ struct WatchCommand: ParsableCommand {
             guard !specs.isEmpty else { throw UsageError(message: "no feeds") }
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
+            let publisher = try mqtt.publisher()
+            defer { publisher?.close() }
             let watch = WatchRun(feeds: specs, model: streaming, picker: try hits.configuration(for: streaming, path: modelPath),
-                                 settings: network.settings, reconnect: network.policy, out: LineWriter(), steps: steps)
+                                 settings: network.settings, reconnect: network.policy, out: LineWriter(), steps: steps,
+                                 extraSinks: { spec in publisher.map { [MQTTStepSink(publisher: $0, feed: spec.name)] } ?? [] })
             signal(SIGINT, SIG_IGN)
             signal(SIGTERM, SIG_IGN)
             let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in

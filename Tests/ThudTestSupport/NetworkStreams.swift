@@ -20,6 +20,24 @@ public enum FreePort {
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return Int(UInt16(bigEndian: addr.sin_port))
     }
+
+    /// Waits until something accepts TCP connections on 127.0.0.1:port (a guard against a hang, not a speed limit).
+    @discardableResult
+    public static func waitUntilListening(_ port: Int, timeout: TimeInterval = 60) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = UInt16(port).bigEndian
+            let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
+            close(fd)
+            if ok { return true }
+            usleep(50_000)
+        }
+        return false
+    }
 }
 
 /// A child process (an ffmpeg sender, a server, the built `thud`) whose stdout lines and stderr are collected as they
