@@ -142,6 +142,22 @@ final class NetworkStreamTests: XCTestCase {
         assertClock(parse(thud.lines))
     }
 
+    func testAnUnknownInputOptionIs64AnAbsurdPictureIs17AndLiveStopsAfterItsSteps() throws {
+        try StreamSender.writeClip(dir.path("clip.ts"), seconds: 2, extra: ["-f", "mpegts"])
+        try StreamSender.writeClip(dir.path("huge.ts"), seconds: 1, extra: ["-vf", "scale=8200:16", "-f", "mpegts"])
+        let server = try StaticHTTPServer(root: dir.url.path)
+        let option = try Executable.run("thud", ["predict", "--model", modelPath, "--input-option", "bogus_opt=1", server.url("clip.ts")])
+        XCTAssertEqual(option.status, 64, option.stderrText)
+        XCTAssertEqual(option.stderrText, "thud: \(server.url("clip.ts")): option bogus_opt not known to the mpegts reader or its protocol\n")
+        XCTAssertTrue(option.stdout.isEmpty)
+        let huge = try Executable.run("thud", ["predict", "--model", modelPath, server.url("huge.ts")])
+        XCTAssertEqual(huge.status, 17, huge.stderrText)
+        XCTAssertEqual(huge.stderrText, "thud: \(server.url("huge.ts")): absurd picture size 8200x16 (Thud reads 2...8192 pixels a side)\n")
+        let live = try Executable.run("thud", ["live", "--model", modelPath, "--steps", "12", server.url("clip.ts")])
+        XCTAssertEqual(live.status, 0, live.stderrText)
+        XCTAssertEqual(live.lines.count, 12, "thud live on a URL: predict's lines, --steps of them")
+    }
+
     func testASenderKilledAndRestartedIsAGapThenTheClockGoesOn() throws {
         let port = FreePort.pick(udp: true)
         let thud = try RunningProcess.thud(["predict", "--model", modelPath, "--timeout", "2", "--reconnect", "--reconnect-max-delay", "1",
