@@ -59,7 +59,7 @@ public final class LatencyRecorder {
     private var processing: [Double]
     private var count = 0
 
-    public init(capacity: Int = 1 << 16) {
+    public init(capacity: Int = 1 << 13) {
         samples = [Double](repeating: 0, count: capacity)
         processing = [Double](repeating: 0, count: capacity)
     }

@@ -71,6 +71,28 @@ final class NetworkStreamTests: XCTestCase {
         XCTAssertTrue(errors.contains { $0 == "thud: udp://127.0.0.1:\(port): no data for 3.0 s (--timeout)" }, thud.stderrText)
     }
 
+    func testRTPMPEGTSAndSRT() throws {
+        // RTP: MPEG-TS in RTP to a port thud listens on.
+        let rtp = FreePort.pick(udp: true)
+        let thud = try RunningProcess.thud(["predict", "--model", modelPath, "--timeout", "3", "rtp://127.0.0.1:\(rtp)"])
+        usleep(500_000)
+        let sender = try RunningProcess("ffmpeg", StreamSender.h264Input(seconds: 4) + ["-f", "rtp_mpegts", "rtp://127.0.0.1:\(rtp)"])
+        sender.waitForExit()
+        XCTAssertEqual(thud.waitForExit().status, 33, thud.stderrText)
+        XCTAssertGreaterThanOrEqual(thud.lines.count, 24, thud.stderrText)
+        assertClock(parse(thud.lines))
+
+        // SRT: the sender listens, thud calls (and calls again until the listener is up).
+        let srt = FreePort.pick(udp: true)
+        let listener = try RunningProcess("ffmpeg", StreamSender.h264Input(seconds: 4) + ["-f", "mpegts", "srt://127.0.0.1:\(srt)?mode=listener"])
+        defer { listener.kill9() }
+        let caller = try Executable.run("thud", ["predict", "--model", modelPath, "--timeout", "3", "--reconnect", "--reconnect-max-delay", "0.5",
+                                                 "--reconnect-give-up", "4", "srt://127.0.0.1:\(srt)"], timeout: 120)
+        XCTAssertEqual(caller.status, 33, "the listener is gone for good after its 4 s: " + caller.stderrText)
+        XCTAssertGreaterThanOrEqual(caller.lines.count, 24, caller.stderrText)
+        assertClock(parse(caller.lines))
+    }
+
     func testRTSPOverTCPAndUDPPushedToThudListening() throws {
         for transport in ["tcp", "udp"] {
             let port = FreePort.pick()
