@@ -211,6 +211,36 @@ final class NetworkStreamTests: XCTestCase {
         XCTAssertEqual(outageLines.count, 1, "one line per outage: " + thud.stderrText)
     }
 
+    /// A network that drops the stream for a while, the sender going on: the new connection's timestamps continue the
+    /// old ones and place the steps after the gap (the gap is the stream's own time, not an estimate).
+    func testAfterANetworkCutTheClockResumesOnTheStreamsTimestamps() throws {
+        let port = FreePort.pick(udp: true)
+        let relay = try UDPRelay(outPort: port)
+        let thud = try RunningProcess.thud(["predict", "--model", modelPath, "--timeout", "2", "--reconnect", "--reconnect-max-delay", "0.5",
+                                            "udp://127.0.0.1:\(port)"])
+        let sender = try StreamSender.udp(port: relay.inPort, seconds: 120)
+        defer { sender.kill9() }
+        XCTAssertTrue(thud.waitForLines(12, timeout: 120), thud.stderrText)
+        relay.cut = true
+        let deadline = Date().addingTimeInterval(120)
+        while !thud.stderrText.contains("reconnecting"), Date() < deadline { usleep(100_000) }
+        usleep(1_000_000)
+        relay.cut = false
+        XCTAssertTrue(thud.waitForLines(1, matching: { $0.contains("\"gap\"") }, timeout: 120), thud.stderrText)
+        XCTAssertTrue(thud.waitForLines(thud.lines.count + 12, timeout: 120), thud.stderrText)
+        thud.terminate()
+        XCTAssertEqual(thud.waitForExit().status, 0, thud.stderrText)
+        let lines = parse(thud.lines)
+        let gaps = lines.filter(\.isGap)
+        XCTAssertEqual(gaps.count, 1, thud.stdoutText)
+        if let gap = gaps.first {
+            XCTAssertEqual(gap.object["resumed_on"] as? String, "stream timestamps", thud.stdoutText)
+            // The cut lasted at least the 2 s timeout and the extra second: the stream's own clock says so.
+            XCTAssertGreaterThanOrEqual(gap.object["missing_steps"] as! Int, 30, thud.stdoutText)
+        }
+        assertClock(lines)
+    }
+
     func testASenderOfGarbageIsOneLineAndExit13() throws {
         let port = FreePort.pick(udp: true)
         let sender = try StreamSender.garbageUDP(port: port, seconds: 60)

@@ -227,3 +227,57 @@ public final class StaticHTTPServer: @unchecked Sendable {
 
     deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
 }
+
+/// A UDP relay on 127.0.0.1 that forwards every datagram from `inPort` to `outPort` until `cut` is set: a network
+/// that drops a stream for a while without the sender knowing (its timestamps run on).
+public final class UDPRelay: @unchecked Sendable {
+    public let inPort: Int
+    public let outPort: Int
+    private let fd: Int32
+    private let lock = NSLock()
+    private var isCut = false
+    private var stopped = false
+
+    public init(outPort: Int) throws {
+        self.outPort = outPort
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        self.fd = fd
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 } }
+        inPort = Int(UInt16(bigEndian: addr.sin_port))
+        guard ok else { close(fd); throw NSError(domain: "UDPRelay", code: 1) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        Thread.detachNewThread { [self] in
+            var to = sockaddr_in()
+            to.sin_family = sa_family_t(AF_INET)
+            to.sin_addr.s_addr = inet_addr("127.0.0.1")
+            to.sin_port = UInt16(outPort).bigEndian
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                lock.lock(); let done = stopped; let drop = isCut; lock.unlock()
+                if done { return }
+                let n = recv(fd, &buffer, buffer.count, 0)
+                guard n > 0, !drop else { continue }
+                _ = withUnsafePointer(to: &to) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, buffer, n, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+            }
+        }
+    }
+
+    /// Drops (true) or forwards (false) from now on.
+    public var cut: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return isCut }
+        set { lock.lock(); isCut = newValue; lock.unlock() }
+    }
+
+    deinit {
+        lock.lock(); stopped = true; lock.unlock()
+        usleep(300_000)
+        close(fd)
+    }
+}
