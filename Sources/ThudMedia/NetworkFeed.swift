@@ -199,6 +199,7 @@ extension MediaInput {
         // Packets of another video stream since the last one of ours: a programme that switched to a new stream (an
         // encoder restarted with another codec or PID) leaves ours silent while the new one runs.
         var othersSinceOurs = 0
+        var timedOut = false
         guard let packet = av_packet_alloc() else { throw MediaError(.internalError, file: name, "out of memory") }
         var packetOwner: UnsafeMutablePointer<AVPacket>? = packet
         defer { av_packet_free(&packetOwner) }
@@ -220,7 +221,12 @@ extension MediaInput {
                 break
             }
             defer { av_packet_unref(packet) }
-            lastData = MonotonicClock.seconds()
+            // A demuxer hands over the frame it was still collecting when the read timed out (MPEG-TS: a PES ends only
+            // when the next begins): that packet came before the wait, not after it.
+            // (and then what it still holds, one packet a call, with no wait at all): once a read has timed out, no
+            // packet of this connection is new data.
+            if interrupt.fired { timedOut = true }
+            if !timedOut { lastData = MonotonicClock.seconds() }
             let index = Int(packet.pointee.stream_index)
             if index != video.streamIndex {
                 guard index >= 0, index < Int(format.pointee.nb_streams), let st = format.pointee.streams[index],
