@@ -116,7 +116,7 @@ public final class WatchRun: @unchecked Sendable {
                 done.leave()
             }
             thread.name = "feed \(spec.name)"
-            thread.stackSize = 1 << 20
+            thread.stackSize = 4 << 20   // decoders recurse; virtual until touched
             thread.start()
         }
         done.wait()
