@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         // The inner loops ThudModel runs with AVX2 + FMA intrinsics (direct convolution, the peak-FLOPs probe): each
         // compiled for AVX2 by a target attribute, called only after a cpuid check, the portable path kept otherwise.
         .target(name: "CKernels"),
@@ -46,9 +47,11 @@ let package = Package(
 
         // The runtime loop: a source (file, pipe, camera) → EnvelopeStream → sinks (lines, sound, live view).
         .target(name: "ThudRuntime", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudSound"]),
+        // Hits out as MQTT events (libmosquitto): a StepSink publishing each hit (QoS 1) and a retained status per feed.
+        .target(name: "ThudMQTT", dependencies: ["CMosquitto", "ThudRuntime", "ThudMedia", "ThudModel", "ThudBase"]),
 
         .executableTarget(name: "thud", dependencies: [
-            "ThudRuntime", "ThudCommandLine",
+            "ThudRuntime", "ThudMQTT", "ThudCommandLine",
             "ThudMedia", "ThudModel", "ThudSound", "ThudEval", "ThudBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -26,6 +26,8 @@ static inline int thud_averror(int posix_errno) { return AVERROR(posix_errno); }
 static inline int thud_averror_eof(void) { return AVERROR_EOF; }
 static inline int thud_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int thud_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
+static inline int thud_averror_exit(void) { return AVERROR_EXIT; }
+static inline int thud_averror_protocol_not_found(void) { return AVERROR_PROTOCOL_NOT_FOUND; }
 static inline int thud_averror_decoder_not_found(void) { return AVERROR_DECODER_NOT_FOUND; }
 static inline int thud_averror_stream_not_found(void) { return AVERROR_STREAM_NOT_FOUND; }
 static inline int64_t thud_nopts_value(void) { return (int64_t)AV_NOPTS_VALUE; }

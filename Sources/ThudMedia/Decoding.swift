@@ -1,6 +1,7 @@
 import ThudBase
 import CFFmpeg
 import Foundation
+import ThudBase
 
 /// The pixel layouts a step can be delivered in: gray for the model, RGB for rendering.
 public enum StepPixelFormat: String, Sendable {
@@ -35,6 +36,12 @@ public struct VideoStep {
     /// position in decode-output order (0-based).
     public var sourceTime: Double
     public var sourceFrameNumber: Int
+    /// When the packet of the shown frame was read (MonotonicClock seconds; network streams only, else 0): where a
+    /// feed's frame → line latency starts.
+    public var arrival: Double = 0
+    /// When the packet that made this step due was read (a frame later than the step's time; 0 for the steps due at
+    /// the end of a stream, after it stopped): where Thud's own processing of the step starts.
+    public var dueAt: Double = 0
 }
 
 /// The first audio stream's first channel as float in [-1, 1] at its own sample rate, placed by
@@ -180,31 +187,46 @@ final class VideoStepDecoder {
     let originTicks: Int64
     var framesOut = 0
     var lastDuration: Int64 = 0
+    let live: Bool
+    let stream: UnsafeMutablePointer<AVStream>
+    var codecID: AVCodecID
+    /// Timestamps that jump forward by more than this (or back by more than a second) are a discontinuity, not
+    /// time passing: the clock goes on from the previous frame (one warning), so it stays monotonic and no hours of
+    /// steps are invented for a jump of hours.
+    static let largestJumpSeconds = 60
+    let jumpTicks: Int64
+    let backJumpTicks: Int64
+    /// What discontinuities added to the stream's timestamps so far.
+    var shiftTicks: Int64 = 0
+    /// When the last packet was sent to the decoder, and the held frame's (live streams: one decoder thread, frames
+    /// come out in the order their packets went in).
+    var packetArrival: Double = 0
+    var heldArrival: Double = 0
 
-    init(input: MediaInput, request: VideoStepRequest) throws {
-        let vi = input.info.video!.index
+    /// `live`: a network stream, decoded with low delay on the calling thread alone (frame threads would hold
+    /// frames back, and `thud watch` runs one decode thread per feed).
+    /// `streamIndex` and `originTicks` (in that stream's time base): another video stream than the best one, timed
+    /// from its own first packet (a stream that replaces the first mid-way).
+    init(input: MediaInput, request: VideoStepRequest, live: Bool = false, streamIndex other: Int? = nil, originTicks otherOrigin: Int64? = nil) throws {
+        let vi = other ?? input.info.video!.index
         streamIndex = vi
         self.request = request
+        self.live = live
         fileName = input.name
         let stream = input.format.pointee.streams[vi]!
+        self.stream = stream
+        codecID = stream.pointee.codecpar.pointee.codec_id
+        jumpTicks = av_rescale_q(Int64(Self.largestJumpSeconds), AVRational(num: 1, den: 1), stream.pointee.time_base)
+        backJumpTicks = av_rescale_q(1, AVRational(num: 1, den: 1), stream.pointee.time_base)
         timeBase = TimeBase(stream.pointee.time_base)
-        originTicks = av_rescale_q(input.originMicroseconds, AVRational(num: 1, den: AV_TIME_BASE), stream.pointee.time_base)
+        originTicks = otherOrigin ?? av_rescale_q(input.originMicroseconds, AVRational(num: 1, den: AV_TIME_BASE), stream.pointee.time_base)
         clock = StepClock(timeBase: timeBase)
         output = .allocate(capacity: request.width * request.height * request.pixelFormat.bytesPerPixel)
         output.initialize(repeating: 0)
         rotation = input.info.video!.rotation
         unturned = .allocate(capacity: rotation == 0 ? 0 : request.width * request.height * request.pixelFormat.bytesPerPixel)
         unturned.initialize(repeating: 0)
-        guard let decoderCodec = avcodec_find_decoder(stream.pointee.codecpar.pointee.codec_id) else {
-            throw MediaError(.unsupported, file: input.name, "no decoder for video codec \(input.info.video!.codec)")
-        }
-        codec = avcodec_alloc_context3(decoderCodec)
-        guard let codec else { throw MediaError(.internalError, file: input.name, "out of memory") }
-        avcodec_parameters_to_context(codec, stream.pointee.codecpar)
-        codec.pointee.pkt_timebase = stream.pointee.time_base
-        codec.pointee.thread_count = 0   // as many as useful, like the ffmpeg CLI
-        let orc = avcodec_open2(codec, decoderCodec, nil)
-        guard orc >= 0 else { throw MediaError(.unsupported, file: input.name, "cannot open the video decoder (\(FF.describe(orc)))") }
+        try openDecoder()
         decoded = av_frame_alloc()
         held = av_frame_alloc()
         // Frames without a duration of their own last one nominal frame interval.
@@ -212,6 +234,33 @@ final class VideoStepDecoder {
         if fps.num > 0, fps.den > 0 {
             lastDuration = av_rescale_q(1, AVRational(num: fps.den, den: fps.num), stream.pointee.time_base)
         }
+    }
+
+    /// Opens (again) a decoder for the stream's codec as its parameters now say.
+    private func openDecoder() throws {
+        avcodec_free_context(&codec)
+        codecID = stream.pointee.codecpar.pointee.codec_id
+        guard let decoderCodec = avcodec_find_decoder(codecID) else {
+            throw MediaError(.unsupported, file: fileName, "no decoder for video codec \(String(cString: avcodec_get_name(codecID)))")
+        }
+        codec = avcodec_alloc_context3(decoderCodec)
+        guard let codec else { throw MediaError(.internalError, file: fileName, "out of memory") }
+        avcodec_parameters_to_context(codec, stream.pointee.codecpar)
+        codec.pointee.pkt_timebase = stream.pointee.time_base
+        codec.pointee.thread_count = 0   // as many as useful, like the ffmpeg CLI
+        if live {
+            codec.pointee.thread_count = 1
+            codec.pointee.flags |= AV_CODEC_FLAG_LOW_DELAY
+        }
+        let orc = avcodec_open2(codec, decoderCodec, nil)
+        guard orc >= 0 else { throw MediaError(.unsupported, file: fileName, "cannot open the video decoder (\(FF.describe(orc)))") }
+    }
+
+    /// The frames the decoder still holds, out before it is replaced.
+    private func receiveAfterDraining(summary: inout DecodeSummary, warn: (String, String) -> Void,
+                                      onStep: (VideoStep) throws -> Bool) throws -> Bool {
+        avcodec_send_packet(codec, nil)
+        return try receive(summary: &summary, warn: warn, onStep: onStep)
     }
 
     deinit {
@@ -225,15 +274,27 @@ final class VideoStepDecoder {
 
     func send(_ packet: UnsafeMutablePointer<AVPacket>, summary: inout DecodeSummary,
               warn: (String, String) -> Void, onStep: (VideoStep) throws -> Bool) throws -> Bool {
+        if live { packetArrival = MonotonicClock.seconds() }
+        if stream.pointee.codecpar.pointee.codec_id != codecID {
+            // A stream whose codec changes mid-way (an MPEG-TS programme switching encoders): drain the old decoder,
+            // open one for the new codec; the clock and the held frame carry on.
+            guard try receiveAfterDraining(summary: &summary, warn: warn, onStep: onStep) else { return false }
+            let old = String(cString: avcodec_get_name(codecID)), new = String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id))
+            warn("codec-change", "the video codec changes from \(old) to \(new) near \(String(format: "%.2f", timeBase.seconds(heldTicks))) s; decoding the new one")
+            try openDecoder()
+        }
         let rc = avcodec_send_packet(codec, packet)
         if rc < 0 && rc != FF.eagain {
             summary.corruptVideoPackets += 1
-            warn("video-corrupt", "corrupt video data near \(String(format: "%.2f", timeBase.seconds(packet.pointee.pts - originTicks))) s; skipping it and going on")
+            let pts = packet.pointee.pts
+            let at = pts == FF.noPTS ? "" : " near \(String(format: "%.2f", timeBase.seconds(pts &- originTicks))) s"
+            warn("video-corrupt", "corrupt video data\(at); skipping it and going on")
         }
         return try receive(summary: &summary, warn: warn, onStep: onStep)
     }
 
     func finish(summary: inout DecodeSummary, warn: (String, String) -> Void, onStep: (VideoStep) throws -> Bool) throws {
+        packetArrival = 0   // what is due now is due because the stream ended, not because a frame came
         avcodec_send_packet(codec, nil)
         guard try receive(summary: &summary, warn: warn, onStep: onStep) else { summary.stoppedEarly = true; return }
         guard heldNumber >= 0 else { return }
@@ -255,6 +316,11 @@ final class VideoStepDecoder {
                 return true
             }
             defer { av_frame_unref(decoded) }
+            guard PictureLimits.accepts(width: Int(decoded.pointee.width), height: Int(decoded.pointee.height)) else {
+                summary.corruptVideoPackets += 1
+                warn("absurd-size", "frames of \(decoded.pointee.width)x\(decoded.pointee.height) skipped: absurd picture size (Thud reads \(PictureLimits.minSide)...\(PictureLimits.maxSide) pixels a side)")
+                continue
+            }
             summary.videoFrames += 1
             var ticks = decoded.pointee.best_effort_timestamp
             if decoded.pointee.decode_error_flags != 0 || decoded.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 {
@@ -267,8 +333,15 @@ final class VideoStepDecoder {
                 // No timestamp at all: assume it follows the previous frame by one frame interval.
                 ticks = heldNumber >= 0 ? heldTicks + max(heldDuration, 1) : originTicks
             }
-            ticks -= originTicks
+            ticks = ticks &- originTicks &+ shiftTicks
             if heldNumber >= 0 {
+                let expected = heldTicks &+ max(heldDuration, 1)
+                if ticks < heldTicks &- backJumpTicks || ticks > expected &+ jumpTicks {
+                    let jump = timeBase.seconds(ticks &- expected)
+                    warn("timestamp-jump", "timestamps jump \(jump < 0 ? "back" : "forward") by \(Format.duration(abs(jump))) near \(String(format: "%.2f", timeBase.seconds(heldTicks))) s; the clock goes on from the previous frame")
+                    shiftTicks = shiftTicks &+ (expected &- ticks)
+                    ticks = expected
+                }
                 for k in clock.stepsDue(beforeFrameAt: ticks) {
                     guard try emit(step: k, summary: &summary, onStep: onStep) else { return false }
                 }
@@ -281,6 +354,7 @@ final class VideoStepDecoder {
             if heldNumber >= 0, ticks > heldTicks { lastDuration = ticks - heldTicks }
             heldDuration = duration > 0 ? duration : lastDuration
             heldTicks = ticks
+            heldArrival = packetArrival
             heldNumber = framesOut
             framesOut += 1
             scaledNumber = -1
@@ -299,7 +373,8 @@ final class VideoStepDecoder {
         let step = VideoStep(index: k, time: StepRate.time(ofStep: k), pixels: UnsafeBufferPointer(output),
                              width: request.width, height: request.height,
                              bytesPerRow: request.width * request.pixelFormat.bytesPerPixel,
-                             sourceTime: timeBase.seconds(heldTicks), sourceFrameNumber: heldNumber)
+                             sourceTime: timeBase.seconds(heldTicks), sourceFrameNumber: heldNumber, arrival: heldArrival,
+                             dueAt: packetArrival)
         return try onStep(step)
     }
 

@@ -13,6 +13,8 @@ enum FF {
     static let eof = thud_averror_eof()
     static let eagain = thud_averror_eagain()
     static let invalidData = thud_averror_invaliddata()
+    /// What a blocking call returns when the interrupt callback said stop (IOInterrupt: a timeout or a stop request).
+    static let exit = thud_averror_exit()
     static let noPTS = thud_nopts_value()
 
     /// FFmpeg logs to stderr by default; Thud's contract is one line per problem, so the library is

@@ -13,6 +13,9 @@ public struct MediaError: Error, CustomStringConvertible, Sendable {
         case tooShort
         case unsupported         // absurd dimensions, unknown pixel format
         case writeFailed         // an output file could not be written
+        case unreachable         // a network stream cannot be opened: refused, unreachable, nothing within the timeout
+        case streamLost          // a network stream stopped (no data within the timeout, or a read error) and was not reconnected
+        case usage               // the command line asks for something the input cannot take (an unknown input option)
         case internalError
     }
 
@@ -41,6 +44,9 @@ public struct MediaError: Error, CustomStringConvertible, Sendable {
         case .tooShort: return 16
         case .unsupported: return 17
         case .writeFailed: return 74
+        case .unreachable: return 32
+        case .streamLost: return 33
+        case .usage: return 64
         case .internalError: return 1
         }
     }

@@ -1,5 +1,6 @@
 import CFFmpeg
 import Foundation
+import ThudBase
 
 /// An opened input: a path, or "-" for standard input read as a non-seekable pipe (as is any path that is not a
 /// regular file: a FIFO, /dev/stdin, a shell's <(…): opened once and read as a stream). Opening validates
@@ -17,13 +18,18 @@ public final class MediaInput {
     /// Where the streams' own headers say the media ends, seconds from the origin (nil when nothing says so, or only
     /// a guess from the bit rate does): decoding that stops well before it reports the input as ending early.
     let declaredEndSeconds: Double?
-    /// Read once, front to back (stdin, a FIFO, a pipe): nothing may be opened or read twice.
+    /// Read once, front to back (stdin, a FIFO, a pipe, a network stream): nothing may be opened or read twice.
     public let isStream: Bool
+    /// A network input's deadline and stop request, which FFmpeg's blocking I/O checks (nil for files and pipes).
+    let interrupt: IOInterrupt?
+    /// A network stream (NetworkStream.isURL): a live source, read with live settings.
+    public var isNetwork: Bool { interrupt != nil }
 
     public static let stdinPath = "-"
 
     public init(path: String) throws {
         _ = FF.quietOnce
+        interrupt = nil
         let isStdin = path == Self.stdinPath
         name = isStdin ? "stdin" : path
         var isStream = isStdin
@@ -68,6 +74,57 @@ public final class MediaInput {
         format = ctx
     }
 
+    /// Opens a network stream (rtsp://, rtp://, udp://, http(s)://, hls, srt://: NetworkStream.isURL) as a live source:
+    /// a small probe, no input buffering, low delay, and `settings.ioTimeout` as the longest FFmpeg may block without
+    /// data (through `interrupt`, which also takes a stop request from another thread). A server that refuses, a host
+    /// that does not answer and a stream that sends nothing within the timeout are `.unreachable` (exit 32); a stream
+    /// that sends what no demuxer reads is `.notMedia` (11), as a file would be.
+    public init(url: String, settings: StreamSettings, interrupt: IOInterrupt) throws {
+        _ = FF.quietOnce
+        _ = NetworkStream.networkInitOnce
+        name = NetworkStream.redacted(url)
+        isStream = true
+        self.interrupt = interrupt
+        var ctx: UnsafeMutablePointer<AVFormatContext>? = avformat_alloc_context()
+        guard let allocated = ctx else { throw MediaError(.internalError, file: name, "out of memory") }
+        allocated.pointee.interrupt_callback = interrupt.callback
+        var options: OpaquePointer?
+        settings.apply(to: &options)
+        interrupt.arm(seconds: settings.ioTimeout)
+        let orc = avformat_open_input(&ctx, url, nil, &options)
+        var unused: [String] = []
+        var entry: UnsafeMutablePointer<AVDictionaryEntry>? = nil
+        while let e = av_dict_get(options, "", entry, AV_DICT_IGNORE_SUFFIX) {
+            entry = e
+            let key = String(cString: e.pointee.key)
+            if settings.options.contains(where: { $0.key == key }) { unused.append(key) }
+        }
+        av_dict_free(&options)
+        guard orc >= 0, let ctx else {
+            interrupt.disarm()
+            throw NetworkStream.openError(orc, name: name, settings: settings, interrupt: interrupt)
+        }
+        do {
+            if !unused.isEmpty {
+                throw MediaError(.usage, file: name, "option\(unused.count == 1 ? "" : "s") \(unused.joined(separator: ", ")) not known to the \(String(cString: ctx.pointee.iformat.pointee.name)) reader or its protocol")
+            }
+            interrupt.arm(seconds: settings.ioTimeout + Double(settings.analyzeMicroseconds) / 1e6)
+            (info, originMicroseconds) = try Self.validate(ctx, name: name, isStream: true, maxAnalyze: settings.analyzeMicroseconds)
+            interrupt.disarm()
+            if info.video == nil { throw MediaError(.noVideo, file: name, "no video stream") }
+            declaredEndSeconds = nil
+        } catch {
+            interrupt.disarm()
+            var owned: UnsafeMutablePointer<AVFormatContext>? = ctx
+            avformat_close_input(&owned)
+            if let media = error as? MediaError, media.kind == .notMedia, interrupt.fired {
+                throw MediaError(.unreachable, file: name, "no stream information within \(Format.fixed(settings.ioTimeout, 1)) s (--timeout)")
+            }
+            throw error
+        }
+        format = ctx
+    }
+
     /// The message every command gives for an MP4 whose index (moov) comes after its media data on a pipe.
     public static let pipeNeedsIndexFirst = "an MP4 on a pipe needs its index first: -movflags +faststart"
 
@@ -102,9 +159,10 @@ public final class MediaInput {
         return Double(duration) / 1e6
     }
 
-    private static func validate(_ ctx: UnsafeMutablePointer<AVFormatContext>, name: String, isStream: Bool) throws -> (MediaInfo, Int64) {
+    private static func validate(_ ctx: UnsafeMutablePointer<AVFormatContext>, name: String, isStream: Bool,
+                                 maxAnalyze: Int64 = 2_000_000) throws -> (MediaInfo, Int64) {
         if isStream {
-            ctx.pointee.max_analyze_duration = 2_000_000
+            ctx.pointee.max_analyze_duration = maxAnalyze
         }
         let src = avformat_find_stream_info(ctx, nil)
         guard src >= 0 else {

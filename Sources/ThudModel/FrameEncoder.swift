@@ -13,6 +13,9 @@ public protocol FrameEncoder: AnyObject {
     /// `beforePrevious` is `previous` (each missing difference is zero). Must not allocate.
     func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
                 beforePrevious: UnsafeBufferPointer<UInt8>, into features: UnsafeMutablePointer<Float>)
+    /// Another encoder of the same model: the same weights (shared, read-only), its own scratch buffers, so that the
+    /// two may run on different threads (`thud watch`: one model state per feed, one copy of the weights).
+    func replica() -> FrameEncoder
 }
 
 /// Learned encoder: a stack of stride-2 3×3 conv layers (padding 1) + ReLU over two channels,
@@ -88,6 +91,25 @@ public final class ConvEncoder: FrameEncoder {
         }
     }
 
+    private init(sharingWeightsOf other: ConvEncoder) {
+        inputWidth = other.inputWidth; inputHeight = other.inputHeight; featureCount = other.featureCount
+        layers = other.layers.map { l in
+            Layer(inChannels: l.inChannels, outChannels: l.outChannels, inHeight: l.inHeight, inWidth: l.inWidth,
+                  outHeight: l.outHeight, outWidth: l.outWidth, weight: l.weight, bias: l.bias,
+                  output: FloatBuffer(count: l.output.count))
+        }
+        hasPreviousDifference = other.hasPreviousDifference
+        differenceGain = other.differenceGain
+        inputPlanes = FloatBuffer(count: other.inputPlanes.count)
+        columns = FloatBuffer(count: other.columns.count)
+        splitRows = FloatBuffer(count: other.splitRows.count)
+    }
+
+    public func replica() -> FrameEncoder { ConvEncoder(sharingWeightsOf: self) }
+
+    /// The weights' storage (tests check that replicas share it).
+    public var firstWeight: UnsafeMutablePointer<Float>? { layers.first?.weight.pointer }
+
     public func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
                        beforePrevious: UnsafeBufferPointer<UInt8>, into features: UnsafeMutablePointer<Float>) {
         let n = inputWidth * inputHeight
@@ -137,6 +159,14 @@ public final class MotionEnergyEncoder: FrameEncoder {
         activeThresholdLevels = a.encoder.activeThresholdLevels ?? 10
         featureCount = gridRows * gridCols + MotionEnergyEncoder.globalFeatureCount
     }
+
+    private init(copying other: MotionEnergyEncoder) {
+        inputWidth = other.inputWidth; inputHeight = other.inputHeight; featureCount = other.featureCount
+        gridRows = other.gridRows; gridCols = other.gridCols; activeThresholdLevels = other.activeThresholdLevels
+    }
+
+    /// No weights and no state: a copy of the settings.
+    public func replica() -> FrameEncoder { MotionEnergyEncoder(copying: self) }
 
     /// Reads the current and previous frames only.
     public func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,

@@ -44,6 +44,18 @@ public final class StackedLSTM {
         self.layers = layers
     }
 
+    /// The same weights (shared, read-only), its own state: a second stream of the same model on another thread.
+    public init(sharingWeightsOf other: StackedLSTM) {
+        inputSize = other.inputSize; hidden = other.hidden; layerCount = other.layerCount
+        layers = other.layers.map { l in
+            Layer(inputSize: l.inputSize, weight: l.weight, bias: l.bias, z: FloatBuffer(count: l.z.count),
+                  gates: FloatBuffer(count: l.gates.count), c: FloatBuffer(count: l.c.count))
+        }
+    }
+
+    /// The fused weight of the first layer (tests check that replicas share it).
+    public var firstWeight: UnsafeMutablePointer<Float> { layers[0].weight.pointer }
+
     /// Where the caller writes the next step's input (the encoder writes its features straight here: no copy).
     public var input: UnsafeMutablePointer<Float> { layers[0].z.pointer }
 
@@ -147,6 +159,15 @@ public final class DenseHead {
             fin = width
         }
         self.layers = layers
+    }
+
+    /// The same weights (shared, read-only), its own outputs.
+    public init(sharingWeightsOf other: DenseHead) {
+        inputSize = other.inputSize
+        outputCount = other.outputCount
+        layers = other.layers.map { l in
+            Layer(inSize: l.inSize, outSize: l.outSize, weight: l.weight, bias: l.bias, output: FloatBuffer(count: l.output.count))
+        }
     }
 
     /// Envelope in [0, 1] for one hidden vector (the onset strength goes to `lastOnset`). Allocates nothing.

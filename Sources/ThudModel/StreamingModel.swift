@@ -69,6 +69,21 @@ public final class StreamingModel {
         beforePreviousFrame.initialize(repeating: 0)
     }
 
+    /// A second stream of the same model: the weights shared read-only with `other` (one copy however many feeds),
+    /// its own LSTM state, previous frames and scratch, so the two may step on different threads at once.
+    public init(sharingWeightsOf other: StreamingModel) {
+        header = other.header
+        architecture = other.architecture
+        encoder = other.encoder.replica()
+        lstm = StackedLSTM(sharingWeightsOf: other.lstm)
+        head = DenseHead(sharingWeightsOf: other.head)
+        frameByteCount = other.frameByteCount
+        previousFrame = .allocate(capacity: frameByteCount)
+        previousFrame.initialize(repeating: 0)
+        beforePreviousFrame = .allocate(capacity: frameByteCount)
+        beforePreviousFrame.initialize(repeating: 0)
+    }
+
     deinit {
         previousFrame.deallocate()
         beforePreviousFrame.deallocate()

@@ -1,26 +1,42 @@
 // Where described steps go: the printer (predict's lines), the sound (a knock per hit), the live view. Each takes the
 // steps in order as the stream describes them; none allocates per step but the printer's line text.
 import Foundation
+import ThudMedia
 import ThudModel
 import ThudSound
 
 /// A consumer of described steps.
 public protocol StepSink {
     func submit(_ step: DescribedStep)
+    /// Something happened to a network feed (a gap after a reconnect); the default ignores it.
+    func event(_ event: FeedEvent)
     /// The stream ended (the default does nothing).
     func finish()
 }
 
 extension StepSink {
+    public func event(_ event: FeedEvent) {}
     public func finish() {}
 }
 
-/// Prints steps as JSON lines or CSV rows, one flushed line each.
+/// Prints steps as JSON lines or CSV rows, one flushed line each. With a feed name (`thud watch`) every JSON line
+/// starts with `"feed": NAME`. A feed's gap is a JSON line of its own, `{"event": "gap", …}` (CSV has no place for it).
 public struct StepPrinter: StepSink {
     public let format: OutputFormat
     public let out: LineWriter
+    /// `{"feed": "NAME", ` or `{`: what every JSON line starts with.
+    private let open: String
 
-    public init(format: OutputFormat, out: LineWriter = LineWriter()) { self.format = format; self.out = out }
+    public init(format: OutputFormat, out: LineWriter = LineWriter(), feed: String? = nil) {
+        self.format = format; self.out = out
+        open = feed.map { "{\"feed\": \(jsonString($0)), " } ?? "{"
+    }
+
+    public func event(_ event: FeedEvent) {
+        guard format == .jsonl, case let .gap(from, to, seconds, attempts, onStreamTimestamps) = event else { return }
+        let rate = Double(StepClock.stepsPerSecond)
+        out.write("\(open)\"event\": \"gap\", \"t\": \(fixed(Double(from) / rate)), \"until\": \(fixed(Double(to) / rate)), \"missing_steps\": \(to - from), \"seconds\": \(fixed(seconds, 3)), \"attempts\": \(attempts), \"resumed_on\": \"\(onStreamTimestamps ? "stream timestamps" : "monotonic clock")\"}")
+    }
 
     public func begin() {
         if format == .csv { out.write("t,envelope,hit,strength") }
@@ -31,9 +47,9 @@ public struct StepPrinter: StepSink {
         switch format {
         case .jsonl:
             if let hit = s.hit {
-                out.write("{\"t\": \(t), \"envelope\": \(e), \"hit\": true, \"strength\": \(fixed(Double(hit.strength)))}")
+                out.write("\(open)\"t\": \(t), \"envelope\": \(e), \"hit\": true, \"strength\": \(fixed(Double(hit.strength)))}")
             } else {
-                out.write("{\"t\": \(t), \"envelope\": \(e), \"hit\": false}")
+                out.write("\(open)\"t\": \(t), \"envelope\": \(e), \"hit\": false}")
             }
         case .csv:
             out.write("\(t),\(e),\(s.hit != nil ? 1 : 0),\(s.hit.map { fixed(Double($0.strength)) } ?? "")")
@@ -61,4 +77,18 @@ public struct SoundStepSink: StepSink {
         guard sonifier.isEnabled else { return }
         fputs("thud: sound: \(sonifier.latencyStats); period \(fixed(sonifier.periodSeconds * 1000, 1)) ms, buffer \(fixed(sonifier.bufferSeconds * 1000, 1)) ms; underruns \(sonifier.underruns), suspends \(sonifier.suspends), dropped \(sonifier.dropped)\n", stderr)
     }
+}
+
+/// A JSON string literal (quotes, backslashes and control characters escaped).
+public func jsonString(_ text: String) -> String {
+    var out = "\""
+    for u in text.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+        default: out.unicodeScalars.append(u)
+        }
+    }
+    return out + "\""
 }

@@ -23,8 +23,10 @@ struct LiveCommand: ParsableCommand {
         its own prediction).
         """)
 
-    @Argument(help: "V4L2 device.")
+    @Argument(help: "V4L2 device, or a network stream (rtsp://, udp://, http(s)://, srt://: JSON lines, as predict writes them).")
     var device = "/dev/video0"
+
+    @OptionGroup(title: "Network streams") var network: StreamOptions
 
     @Option(help: "A .thud model file (default: the bundled models/default.thud).")
     var model: String?
@@ -62,6 +64,13 @@ struct LiveCommand: ParsableCommand {
         do {
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
+            if NetworkStream.isURL(device) {
+                try NetworkRun.predict(url: device, network: network, model: streaming,
+                                       picker: try hits.configuration(for: streaming, path: modelPath),
+                                       format: .jsonl, sound: sound, jsonl: jsonl ?? "-", steps: steps)
+                return
+            }
+            if network.usedWithoutStream { throw UsageError(message: "--reconnect, --rtsp-transport and --input-option are for network streams, not \(device)") }
             try LiveLoop(device: device, model: streaming, picker: try hits.configuration(for: streaming, path: modelPath),
                            request: CaptureRequest(captureWidth: size.width, captureHeight: size.height,
                                                    outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight,

@@ -3,6 +3,7 @@ import ThudCommandLine
 import Foundation
 import ThudMedia
 import ThudModel
+import ThudMQTT
 import ThudRuntime
 import ThudSound
 
@@ -26,7 +27,7 @@ struct PredictCommand: ParsableCommand {
         executable's checkout or in the current directory.
         """)
 
-    @Argument(help: "A video file, or '-' for standard input.")
+    @Argument(help: "A video file, '-' for standard input, a V4L2 device, or a network stream (rtsp://, rtp://, udp://, http(s)://, srt://).")
     var input: String
 
     @Option(help: "A .thud model file (default: the bundled models/default.thud).")
@@ -39,11 +40,24 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup var sound: SoundOptions
 
+    @OptionGroup(title: "Network streams") var network: StreamOptions
+
+    @OptionGroup var mqtt: MQTTOption
+
     func run() throws {
         do {
+            let isURL = NetworkStream.isURL(input)
+            if !isURL, network.usedWithoutStream { throw UsageError(message: "--reconnect, --rtsp-transport and --input-option are for network streams (rtsp://, udp://, http://…), not \(input)") }
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
             let picker = try hits.configuration(for: streaming, path: modelPath)
+            let publisher = try mqtt.publisher()
+            defer { publisher?.close() }
+            if isURL {
+                try NetworkRun.predict(url: input, network: network, model: streaming, picker: picker, format: format, sound: sound,
+                                       mqtt: publisher)
+                return
+            }
             if input.hasPrefix("/dev/video") {
                 // A camera: the live loop, writing the same JSON lines.
                 try LiveLoop(device: input, model: streaming, picker: picker,
@@ -57,8 +71,10 @@ struct PredictCommand: ParsableCommand {
             defer { sound?.finish() }
             let printer = StepPrinter(format: format)
             printer.begin()
+            let hitsOut = publisher.map { MQTTStepSink(publisher: $0, feed: media.name) }
+            defer { hitsOut?.finish() }
             try FileRun.run(media, stream: EnvelopeStream(model: streaming, picker: picker),
-                            sinks: [printer] + (sound.map { [$0] } ?? []), warn: warnLine)
+                            sinks: [printer] + (sound.map { [$0] } ?? []) + (hitsOut.map { [$0] } ?? []), warn: warnLine)
         } catch {
             throw exitWith(error)
         }

@@ -1,0 +1,145 @@
+// Many feeds in one process (`thud watch`): per feed one thread that connects, decodes and steps its own model state
+// (StreamingModel(sharingWeightsOf:): one copy of the weights for all), every line tagged with the feed's name. Feeds
+// share nothing but the output's lock: a slow or dead feed waits, times out and reconnects on its own thread.
+import Foundation
+import ThudBase
+import ThudMedia
+import ThudModel
+
+/// One feed of `thud watch`: `NAME=URL`, or a URL (named after its host, port and path).
+public struct FeedSpec: Sendable, Equatable {
+    public var name: String
+    public var url: String
+
+    public init(name: String, url: String) { self.name = name; self.url = url }
+
+    /// Parses `NAME=URL` or `URL`; nil when it is neither (not a network URL).
+    public init?(argument: String) {
+        if let r = argument.range(of: "="), !argument[..<r.lowerBound].contains("://"), !argument[..<r.lowerBound].isEmpty {
+            name = String(argument[..<r.lowerBound])
+            url = String(argument[r.upperBound...])
+        } else {
+            url = argument
+            let redacted = NetworkStream.redacted(argument)
+            let rest = redacted.range(of: "://").map { String(redacted[$0.upperBound...]) } ?? redacted
+            name = rest.split(separator: "@").last.map(String.init) ?? rest
+        }
+        guard NetworkStream.isURL(url) else { return nil }
+    }
+
+    /// A feeds file: one feed per line (`NAME=URL` or `URL`), blank lines and `#` comments ignored.
+    public static func parseFile(_ text: String, path: String) throws -> [FeedSpec] {
+        var feeds: [FeedSpec] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            if line.isEmpty { continue }
+            guard let feed = FeedSpec(argument: line) else {
+                throw MediaError(.usage, file: path, "line \(n + 1) is not NAME=URL or a network URL: \(line.prefix(80))")
+            }
+            feeds.append(feed)
+        }
+        return feeds
+    }
+}
+
+/// What one feed did.
+public struct FeedReport: Sendable {
+    public var name: String
+    public var summary: FeedSummary?
+    public var error: MediaError?
+    /// Frame → line latency, seconds: median, 99th percentile, largest (NaN without steps).
+    public var latency: (median: Double, p99: Double, max: Double)
+    /// From the frame that made each line due to the line: decode, model, output.
+    public var processing: (median: Double, p99: Double, max: Double) = (.nan, .nan, .nan)
+    /// Steps that never came out: missing in gaps, plus corrupt video packets (a UDP socket that overflowed because
+    /// the feed fell behind shows up here first).
+    public var dropped: Int { (summary?.missingSteps ?? 0) + (summary?.corruptVideoPackets ?? 0) }
+}
+
+public final class WatchRun: @unchecked Sendable {
+    public let feeds: [FeedSpec]
+    private let model: StreamingModel
+    private let picker: PeakPicker.Configuration
+    private let settings: StreamSettings
+    private let reconnect: ReconnectPolicy
+    private let out: LineWriter
+    private let steps: Int?
+    private let extraSinks: (FeedSpec) -> [any StepSink]
+    private let outputLock = NSLock()
+    private var running: [NetworkFeed] = []
+
+    public init(feeds: [FeedSpec], model: StreamingModel, picker: PeakPicker.Configuration, settings: StreamSettings,
+                reconnect: ReconnectPolicy, out: LineWriter, steps: Int?, extraSinks: @escaping (FeedSpec) -> [any StepSink] = { _ in [] }) {
+        self.feeds = feeds; self.model = model; self.picker = picker; self.settings = settings
+        self.reconnect = reconnect; self.out = out; self.steps = steps; self.extraSinks = extraSinks
+        let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
+        running = feeds.map { NetworkFeed(url: $0.url, settings: settings, reconnect: reconnect, request: request) }
+    }
+
+    /// Stops every feed (from any thread: a signal's handler).
+    public func requestStop() { for feed in running { feed.interrupt.requestStop() } }
+
+    /// Runs every feed on its own thread until each has ended (or been stopped); returns their reports in order.
+    public func run(warn: @escaping @Sendable (String) -> Void) -> [FeedReport] {
+        final class Reports: @unchecked Sendable {
+            var list: [FeedReport?]
+            let lock = NSLock()
+            init(_ n: Int) { list = [FeedReport?](repeating: nil, count: n) }
+        }
+        let reports = Reports(feeds.count)
+        let done = DispatchGroup()
+        for (i, spec) in feeds.enumerated() {
+            let feed = running[i]
+            let state = StreamingModel(sharingWeightsOf: model)
+            // Made here, on the calling thread; each used by its feed's thread alone (MQTT's publisher is thread-safe).
+            let others = extraSinks(spec)
+            done.enter()
+            let thread = Thread { [self] in
+                let stream = EnvelopeStream(model: state, picker: picker)
+                let printer = LockedSink(StepPrinter(format: .jsonl, out: out, feed: spec.name), lock: outputLock)
+                let latency = LatencyRecorder()
+                var report = FeedReport(name: spec.name, summary: nil, error: nil, latency: (.nan, .nan, .nan))
+                do {
+                    defer { others.forEach { $0.finish() } }
+                    let summary = try StreamRun.run(feed, first: nil, stream: stream, sinks: [printer] + others, steps: steps,
+                                                    latency: latency, throwOnLoss: false, warn: warn)
+                    report.summary = summary
+                    if let reason = summary.lostReason { report.error = MediaError(.streamLost, file: feed.name, reason) }
+                } catch let error as MediaError {
+                    report.error = error
+                } catch {
+                    report.error = MediaError(.internalError, file: feed.name, "\(error)")
+                }
+                report.latency = latency.figures
+                report.processing = latency.processingFigures
+                reports.lock.lock(); reports.list[i] = report; reports.lock.unlock()
+                done.leave()
+            }
+            thread.name = "feed \(spec.name)"
+            thread.stackSize = 4 << 20   // decoders recurse; virtual until touched
+            thread.start()
+        }
+        done.wait()
+        return reports.list.map { $0! }
+    }
+
+    /// One line of figures per feed for stderr.
+    public static func describe(_ r: FeedReport) -> String {
+        let s = r.summary ?? FeedSummary()
+        let l = r.latency
+        let p = r.processing
+        let latency = l.median.isNaN ? "no steps" : String(format: "frame→line latency median %.1f ms, p99 %.1f ms; due→line median %.2f ms, p99 %.2f ms",
+                                                             l.median * 1000, l.p99 * 1000, p.median * 1000, p.p99 * 1000)
+        return "\(r.name): \(s.steps) steps, \(r.dropped) dropped (\(s.missingSteps) missing in gaps, \(s.corruptVideoPackets) corrupt packets), \(s.connections) connection\(s.connections == 1 ? "" : "s"), \(s.outages) outage\(s.outages == 1 ? "" : "s"); \(latency)"
+    }
+}
+
+/// A sink whose steps and events go out under a lock shared with the other feeds' sinks (one line never splits).
+struct LockedSink<Sink: StepSink>: StepSink {
+    let sink: Sink
+    let lock: NSLock
+    init(_ sink: Sink, lock: NSLock) { self.sink = sink; self.lock = lock }
+    func submit(_ step: DescribedStep) { lock.lock(); sink.submit(step); lock.unlock() }
+    func event(_ event: FeedEvent) { lock.lock(); sink.event(event); lock.unlock() }
+    func finish() { lock.lock(); sink.finish(); lock.unlock() }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import ThudMedia
+import ThudModel
+import ThudMQTT
+import ThudRuntime
+
+struct WatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Hear many network feeds at once: predict's lines for each, tagged with the feed's name.",
+        discussion: """
+        Each FEED is NAME=URL or a URL (rtsp://, rtp://, udp://, http(s)://, srt://; named after its host, port and \
+        path). Every feed runs on its own thread (connect, decode, its own model state over one shared copy of the \
+        weights) and writes predict's JSON lines with "feed" first: {"feed": NAME, "t": …, "envelope": …, "hit": …}. \
+        A feed that is slow, silent or gone never holds up the others: it times out (--timeout) and, with \
+        --reconnect, connects again on its own thread. At the end, one line per feed on stderr: steps, drops \
+        (steps missing in gaps, corrupt packets) and the frame → line latency. The exit code is 0 when every feed \
+        ended cleanly (or was stopped by Ctrl-C / SIGTERM), else the first failed feed's (32, 33, …).
+        """)
+
+    @Argument(help: "Feeds: NAME=URL or URL.")
+    var feeds: [String] = []
+
+    @Option(name: .customLong("feeds"), help: "A file of feeds, one NAME=URL or URL a line (# comments).")
+    var feedsFile: String?
+
+    @Option(help: "A .thud model file (default: the bundled models/default.thud).")
+    var model: String?
+
+    @Option(parsing: .unconditional, help: "Stop each feed after this many 12 Hz steps.")
+    var steps: Int?
+
+    @OptionGroup var hits: HitOptions
+
+    @OptionGroup(title: "Network streams") var network: StreamOptions
+
+    @OptionGroup var mqtt: MQTTOption
+
+    func validate() throws {
+        if let steps, steps < 1 { throw ValidationError("--steps must be a whole number of steps, at least 1") }
+        if feeds.isEmpty && feedsFile == nil { throw ValidationError("give at least one FEED or --feeds FILE") }
+    }
+
+    func run() throws {
+        do {
+            var specs: [FeedSpec] = []
+            for f in feeds {
+                guard let spec = FeedSpec(argument: f) else { throw UsageError(message: "\(f) is not NAME=URL or a network URL (rtsp://, udp://, http://…)") }
+                specs.append(spec)
+            }
+            if let path = feedsFile {
+                guard let data = FileManager.default.contents(atPath: path) else { throw MediaError(.notFound, file: path, "cannot read the feeds file") }
+                specs += try FeedSpec.parseFile(String(decoding: data, as: UTF8.self), path: path)
+            }
+            let names = specs.map(\.name)
+            if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) { throw UsageError(message: "two feeds are named \(dup)") }
+            guard !specs.isEmpty else { throw UsageError(message: "no feeds") }
+            let modelPath = try ModelLocator.resolve(model)
+            let streaming = try StreamingModel(path: modelPath)
+            let publisher = try mqtt.publisher()
+            defer { publisher?.close() }
+            let watch = WatchRun(feeds: specs, model: streaming, picker: try hits.configuration(for: streaming, path: modelPath),
+                                 settings: network.settings, reconnect: network.policy, out: LineWriter(), steps: steps,
+                                 extraSinks: { spec in publisher.map { [MQTTStepSink(publisher: $0, feed: spec.name)] } ?? [] })
+            signal(SIGINT, SIG_IGN)
+            signal(SIGTERM, SIG_IGN)
+            let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+                let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                s.setEventHandler { watch.requestStop() }
+                s.resume()
+                return s
+            }
+            defer { sources.forEach { $0.cancel() } }
+            fputs("thud: watching \(specs.count) feed\(specs.count == 1 ? "" : "s") (\(specs.map(\.name).joined(separator: ", "))), model input \(streaming.inputWidth)x\(streaming.inputHeight)\n", stderr)
+            let reports = watch.run(warn: { warnLine($0) })
+            for r in reports {
+                if let e = r.error { fputs("thud: \(e.message)\n", stderr) }
+                fputs("thud: \(WatchRun.describe(r))\n", stderr)
+            }
+            if let failed = reports.first(where: { $0.error != nil })?.error { throw ExitCode(failed.exitCode) }
+        } catch {
+            throw exitWith(error)
+        }
+    }
+}
