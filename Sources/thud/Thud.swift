@@ -12,7 +12,7 @@ struct Thud: ParsableCommand {
         Every command prints one line on stderr naming the file and the problem when an input is bad, and \
         exits with a code that says what kind of problem it was (see README.md, "Exit codes").
         """,
-        subcommands: [PredictCommand.self, LiveCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
+        subcommands: [PredictCommand.self, LiveCommand.self, RecordCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
 
     static func main() {
         do {
