@@ -23,7 +23,7 @@ public enum Adaptation {
     }
 
     /// The preset: the starting model's architecture (output delay included) and picker; Adam at `learningRate`
-    /// (default 1e-4), windows of 48 steps cut at jittered offsets, mirrored and augmented like a real camera
+    /// (`thud-train adapt`: 3e-3), windows of 48 steps cut at jittered offsets, mirrored and augmented like a real camera
     /// (strength 0.5), batches of 4 (a few minutes of video are a few dozen windows), the conv encoder frozen.
     public static func settings(startingFrom header: ModelHeader, path: String, moving: Moving, epochs: Int,
                                 learningRate: Float, augment: Float, seed: UInt64) -> TrainingSettings {

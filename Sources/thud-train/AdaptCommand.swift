@@ -35,12 +35,12 @@ struct AdaptCommand: ParsableCommand {
     var move = Adaptation.Moving.lstmHead.rawValue
 
     @Option(parsing: .unconditional, help: "At most this many epochs.")
-    var epochs = 30
+    var epochs = 60
 
     @Option(parsing: .unconditional, help: "Stop after this many epochs without a better held-out score.")
-    var patience = 6
+    var patience = 15
 
-    @Option(parsing: .unconditional) var learningRate: Float = 1e-4
+    @Option(parsing: .unconditional) var learningRate: Float = 3e-3
 
     @Option(parsing: .unconditional, help: "Camera augmentation strength (0 = off, 1 = full), as thud-train train --augment.")
     var augment: Float = 0.5
