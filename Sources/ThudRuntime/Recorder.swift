@@ -127,8 +127,7 @@ public final class Recorder {
         silence.initialize(repeating: 0, count: silenceFrames * channels)
         defer { carry.deallocate(); silence.deallocate() }
         let gray = UnsafeMutablePointer<UInt8>.allocate(capacity: session.ring.frameByteCount)
-        let rgb = UnsafeMutablePointer<UInt8>.allocate(capacity: session.ring.frameByteCount * 3)
-        defer { gray.deallocate(); rgb.deallocate() }
+        defer { gray.deallocate() }
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         sessionStamp = formatter.string(from: Date())
@@ -166,10 +165,8 @@ public final class Recorder {
                 }
                 if clip == nil { try openClip(at: frame.timestamp) }
                 let open = clip!
-                let n = videoSize.width * videoSize.height
-                for i in 0..<n { let v = gray[i]; rgb[3 * i] = v; rgb[3 * i + 1] = v; rgb[3 * i + 2] = v }
-                try open.writer.writeVideoFrame(rgb: UnsafeBufferPointer(start: rgb, count: n * 3), stride: videoSize.width * 3,
-                                                time: frame.timestamp - open.start)
+                try open.writer.writeVideoFrame(gray: UnsafeBufferPointer(start: gray, count: session.ring.frameByteCount),
+                                                stride: videoSize.width, time: frame.timestamp - open.start)
                 open.videoFrames += 1
                 open.lastFrameTime = frame.timestamp
                 summary.videoFrames += 1
@@ -182,6 +179,12 @@ public final class Recorder {
             // A lost device or a write that failed: the clip being written is dropped (its audio or video would end
             // early, or it is half-written); every finished clip stays.
             if let open = clip { abandon(open) }
+            // The line names the clip, not its temporary name.
+            if let e = error as? MediaError, e.file.hasSuffix(".partial") {
+                let folder = (e.file as NSString).deletingLastPathComponent
+                let name = String((e.file as NSString).lastPathComponent.dropFirst().dropLast(".partial".count))
+                throw MediaError(e.kind, file: (folder as NSString).appendingPathComponent(name), e.problem)
+            }
             throw error
         }
         return summary
