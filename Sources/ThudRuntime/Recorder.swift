@@ -103,13 +103,6 @@ public final class Recorder {
     /// MediaError (74); every clip finished before the error stays.
     @discardableResult
     public func run() throws -> RecordSummary {
-        let dir = settings.outDirectory
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw FileWriteError(path: dir, "cannot be created (\(error.localizedDescription))")
-        }
-        try AtomicFile.checkWritable((dir as NSString).appendingPathComponent("probe.mkv"))
         var request = settings.request
         request.outputWidth = request.captureWidth
         request.outputHeight = request.captureHeight
@@ -119,6 +112,14 @@ public final class Recorder {
         let audio = try AlsaCapture(settings: settings.audio)
         sampleRate = audio.sampleRate
         channels = audio.channels
+        // The folder once both devices are open: a wrong device name leaves nothing behind.
+        let dir = settings.outDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw FileWriteError(path: dir, "cannot be created (\(error.localizedDescription))")
+        }
+        try AtomicFile.checkWritable((dir as NSString).appendingPathComponent("probe.mkv"))
         videoSize = (session.ring.width, session.ring.height)
         frameRate = session.format.framesPerSecond ?? settings.request.framesPerSecond ?? 30
         carryCapacity = sampleRate * 2

@@ -44,8 +44,11 @@ v4l2-ctl -d /dev/video2 -c disconnect=1 2>>"$out/lost.err"
 finish $pid lost
 ls -a "$out/lost" >"$out/lost.ls"
 
-# A full disk: a 400 KB tmpfs takes a few 1 s clips, then a write fails: exit 74, one line, finished clips intact.
-mkdir -p /run/full && mount -t tmpfs -o size=400k tmpfs /run/full
+# A full disk: a 64 KB tmpfs takes a few 1 s clips (colour bars under a running counter), then a write fails:
+# exit 74, one line, finished clips intact.
+v4l2-ctl -d /dev/video0 -c osd_text_mode=0 2>>"$out/click-setup.err"
+"$click" /dev/video0 "75% Colorbar" 2>>"$out/click-setup.err"
+mkdir -p /run/full && mount -t tmpfs -o size=64k tmpfs /run/full
 "$thud" record /dev/video0 --audio-device $cap --out /run/full/clips --clip-seconds 1 --clips 40 >"$out/full.out" 2>"$out/full.err" &
 finish $! full
 ls -a /run/full/clips >"$out/full.ls"
