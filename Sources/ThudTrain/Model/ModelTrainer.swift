@@ -65,7 +65,8 @@ public final class ModelTrainer {
     /// Loss weight of the onset output's BCE (models with an onset output).
     public var onsetLossWeight: Float = 1
     /// Tensors whose names start with one of these keep their values: their gradient is zeroed after each
-    /// computeGradients, before clipping and Adam (a fine-tune that moves only some layers, `thud-train adapt`).
+    /// computeGradients, before clipping and Adam (a fine-tune that moves only some layers, `thud-train adapt`). Set it
+    /// before the first step: Adam's momentum from earlier steps would still move a layer frozen later.
     public var frozenPrefixes: [String] = [] {
         didSet {
             let l = plan.layout
