@@ -139,11 +139,8 @@ public final class Recorder {
         if early { return summary }
         try session.start()
         defer { session.stop() }
-        do { try audio.start() } catch { throw error }
-        defer {
-            audio.stop()
-            summary.audio = audio.statistics
-        }
+        try audio.start()
+        defer { audio.stop() }
 
         var lastTimestamp = -Double.infinity
         var lastSequence: UInt32?
@@ -188,6 +185,8 @@ public final class Recorder {
             }
             throw error
         }
+        audio.stop()
+        summary.audio = audio.statistics
         return summary
     }
 
