@@ -107,7 +107,16 @@ public final class Recorder {
         request.outputWidth = request.captureWidth
         request.outputHeight = request.captureHeight
         request.ringCapacity = max(request.ringCapacity, 16)
-        let session = try CaptureSession(device: settings.device, request: request)
+        var session = try CaptureSession(device: settings.device, request: request)
+        // Clips keep the size the camera gave (the nearest it offers to the one asked for), rounded down to even
+        // for the encoder's 4:2:0: asked 320x240, a camera that gives 320x180 is recorded at 320x180, not squashed.
+        let given = (session.format.width / 2 * 2, session.format.height / 2 * 2)
+        if given != (request.outputWidth, request.outputHeight), given.0 >= 16, given.1 >= 16 {
+            session.stop()
+            request.outputWidth = given.0
+            request.outputHeight = given.1
+            session = try CaptureSession(device: settings.device, request: request)
+        }
         session.log = log
         let audio = try AlsaCapture(settings: settings.audio)
         sampleRate = audio.sampleRate

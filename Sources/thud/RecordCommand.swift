@@ -33,7 +33,7 @@ struct RecordCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Stop after this many clips (default: until Ctrl-C).")
     var clips: Int?
 
-    @Option(help: "Camera size to ask for, WxH (the nearest offered is used; the clips keep the size asked for).")
+    @Option(help: "Camera size to ask for, WxH (the nearest offered is used, and the clips keep it).")
     var size = PictureSize(width: 320, height: 240)
 
     @Option(parsing: .unconditional, help: "Camera frame rate to ask for (the nearest offered is used).")
