@@ -1,5 +1,6 @@
 import Foundation
 import ThudEval
+import ThudBase
 import ThudModel
 
 /// `thud-train adapt`: a short fine-tune of a finished model on the user's own clips (`thud record`'s folder), with
@@ -61,7 +62,7 @@ public enum Adaptation {
         var train: [PreparedClip] = [], held: [PreparedClip] = []
         for clip in ordered {
             let cut = clip.steps - max(1, Int((share * Double(clip.steps)).rounded()))
-            guard cut >= 12 else { train.append(clip); continue }
+            guard cut >= StepRate.perSecond else { train.append(clip); continue }   // at least a second to learn from
             train.append(slice(clip, 0..<cut, suffix: ""))
             held.append(slice(clip, cut..<clip.steps, suffix: "#held-out"))
         }

@@ -107,7 +107,7 @@ struct AdaptCommand: ParsableCommand {
         let picker = settings.picker
         let beforeScore = Adaptation.score(before, on: held, picker: picker)
         console.log(String(format: "adapting %@ on %d clip(s) (%.1f s), holding out %d (%.1f s): before r %@, hit F1 %.4f",
-                           from, train.count, Double(steps(train)) / 12, held.count, Double(steps(held)) / 12,
+                           from, train.count, Double(steps(train)) / StepRate.hz, held.count, Double(steps(held)) / StepRate.hz,
                            Format.optional(beforeScore.meanR), beforeScore.hits.f1))
         let temporary = out + ".adapting"
         let run = TrainingRun(settings: settings, train: train, validation: held,
@@ -128,7 +128,7 @@ struct AdaptCommand: ParsableCommand {
             let afterScore = Adaptation.score(adapted, on: held, picker: picker)
             let better = afterScore.hits.f1 + (afterScore.meanR ?? 0) > beforeScore.hits.f1 + (beforeScore.meanR ?? 0)
             console.log(String(format: "held out (%d clip(s), %.1f s): r %@ → %@, hit F1 %.4f → %.4f (best epoch %d; %.0f s in all)",
-                               held.count, Double(steps(held)) / 12, Format.optional(beforeScore.meanR), Format.optional(afterScore.meanR),
+                               held.count, Double(steps(held)) / StepRate.hz, Format.optional(beforeScore.meanR), Format.optional(afterScore.meanR),
                                beforeScore.hits.f1, afterScore.hits.f1, run.state.bestEpoch ?? 0, Date().timeIntervalSince(started)))
             if better || keepWorse {
                 try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: temporary)), to: out)
