@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "ThudMedia", dependencies: ["CFFmpeg", "CV4L2", "ThudBase"]),
         // Kernels, encoders, LSTM, head, model file format, peak picker. No I/O beyond reading a model file.
         .target(name: "ThudModel", dependencies: ["COpenBLAS", "CKernels", "ThudBase"]),
-        // ALSA sink and the knock synthesizer.
+        // ALSA sink and the knock synthesizer; ALSA capture (thud record's microphone).
         .target(name: "ThudSound", dependencies: ["CALSA", "ThudBase"]),
         // Metrics, per-class table, plots (used by `thud eval` and by training's validation).
         .target(name: "ThudEval", dependencies: ["ThudMedia", "ThudModel", "ThudBase"]),

@@ -150,6 +150,17 @@ public final class MediaWriter {
         } catch { abandon(); throw error }
     }
 
+    /// One 8-bit luma frame (rows of `stride` bytes) as a gray picture: luma copied as it is, chroma neutral. No
+    /// colour conversion, so a recorder can keep up on a slow machine. 4:2:0 codecs only (h264, mpeg4, vp8, vp9, mjpeg).
+    public func writeVideoFrame(gray: UnsafeBufferPointer<UInt8>, stride: Int, time: Double) throws {
+        guard let video, let format, let packet else {
+            throw MediaError(.writeFailed, file: path, "this writer has no video stream")
+        }
+        do {
+            try video.encode(gray: gray, stride: stride, time: time) { try self.drain(video.codec, stream: video.stream, into: format, packet: packet, garble: false) }
+        } catch { abandon(); throw error }
+    }
+
     /// Interleaved float samples in [-1, 1] (a multiple of the channel count), appended from time 0.
     public func writeAudio(interleaved: UnsafeBufferPointer<Float>) throws {
         guard let audio, let format, let packet else {
@@ -330,6 +341,28 @@ private final class VideoTrack {
                                 v: planes[2]!, vStride: Int(lines[2]),
                                 fullRange: codec.pointee.pix_fmt == AV_PIX_FMT_YUVJ420P)
         }
+        try send(time: time, drain: drain)
+    }
+
+    func encode(gray: UnsafeBufferPointer<UInt8>, stride: Int, time: Double, drain: () throws -> Void) throws {
+        guard let frame, let base = gray.baseAddress, scaler == nil, stride >= settings.width,
+              gray.count >= stride * (settings.height - 1) + settings.width else {
+            throw MediaError(.writeFailed, file: "", "video frame buffer is smaller than \(settings.width)x\(settings.height) luma, or the codec is not 4:2:0")
+        }
+        av_frame_make_writable(frame)
+        let planes = framePlanes(frame), lines = frameStrides(frame)
+        for row in 0..<settings.height {
+            (planes[0]! + row * Int(lines[0])).update(from: base + row * stride, count: settings.width)
+        }
+        let chromaRows = (settings.height + 1) / 2, chromaWidth = (settings.width + 1) / 2
+        for plane in 1...2 {
+            for row in 0..<chromaRows { (planes[plane]! + row * Int(lines[plane])).update(repeating: 128, count: chromaWidth) }
+        }
+        try send(time: time, drain: drain)
+    }
+
+    private func send(time: Double, drain: () throws -> Void) throws {
+        guard let frame else { return }
         var pts = Int64((time * Double(Self.ticksPerSecond)).rounded())
         if pts <= lastPTS { pts = lastPTS + 1 }
         lastPTS = pts

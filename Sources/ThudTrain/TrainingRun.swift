@@ -51,6 +51,11 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// Start each window at a random offset (up to half a window either way, within its clip) drawn per epoch: a
     /// long clip then gives different windows every epoch, not the same cuts. nil = off.
     public var windowJitter: Bool?
+    /// Tensor-name prefixes that keep their values (ModelTrainer.frozenPrefixes), e.g. ["encoder."]: a fine-tune that
+    /// moves only the LSTM and the head. nil = everything moves (absent from the fingerprint).
+    public var frozenLayers: [String]?
+    /// The picker the model file records (for a fine-tune: the one its starting model recorded); nil = none.
+    public var recordedPicker: PeakPicker.Configuration?
 
     public init(architecture: ModelArchitecture) {
         self.architecture = architecture
@@ -161,6 +166,8 @@ public final class TrainingRun {
     /// Called after each batch with the number of batches run so far (thud-train's hidden --stop-after-batches and
     /// --kill-after-batches, the training benchmark's progress).
     public var afterBatch: (Int) -> Void = { _ in }
+    /// Early stopping: end the run when this many epochs in a row did not beat the best one (nil: run every epoch).
+    public var patience: Int?
 
     public init(settings: TrainingSettings, train: [PreparedClip], validation: [PreparedClip], checkpointPath: String,
                 outputPath: String, provenance: TrainingProvenance,
@@ -175,6 +182,7 @@ public final class TrainingRun {
         self.progress = progress
         trainer = ModelTrainer(architecture: settings.architecture, seed: settings.seed)
         trainer.onsetLossWeight = settings.onsetLossWeight
+        trainer.frozenPrefixes = settings.frozenLayers ?? []
         state.settingsFingerprint = settings.fingerprint
         data = TrainingData(train: train, validation: validation)
         state.data = data
@@ -373,6 +381,10 @@ public final class TrainingRun {
                 log(String(format: "  validation of dataset %d (%d clips): r %@  hit F1 %.4f%@", source + 1, one.clips, Format.optional(one.meanR),
                            one.hits.f1, settings.chooseOn == source ? "  (chooses the model)" : ""))
             }
+            if let patience, let best = state.bestEpoch, epoch - best >= patience, state.epochsDone < settings.epochs {
+                log("stopping early: \(patience) epochs without beating epoch \(best)")
+                break
+            }
         }
         return .finished
     }
@@ -396,7 +408,9 @@ public final class TrainingRun {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         prov["settings"] = String(decoding: (try? encoder.encode(settings)) ?? Data(), as: UTF8.self)
-        return ModelHeader(architecture: settings.architecture, training: provenance, provenance: prov)
+        var header = ModelHeader(architecture: settings.architecture, training: provenance, provenance: prov)
+        header.picker = settings.recordedPicker
+        return header
     }
 
     /// Runs the current weights over clips and scores them (r, hits against the ground truth or target peaks).

@@ -14,7 +14,7 @@ struct Thud: ParsableCommand {
         Every command prints one line on stderr naming the file and the problem when an input is bad, and \
         exits with a code that says what kind of problem it was (see README.md, "Exit codes").
         """,
-        subcommands: [PredictCommand.self, LiveCommand.self, WatchCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
+        subcommands: [PredictCommand.self, LiveCommand.self, WatchCommand.self, RecordCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
 
     static func main() {
         CommandLineTool.run(Thud.self, tool: "thud", arguments: SoundOptions.expandBareFlag(Array(CommandLine.arguments.dropFirst())))

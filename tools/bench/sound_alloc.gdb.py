@@ -1,13 +1,16 @@
 # gdb script for tools/bench/sound_alloc.sh: count heap allocations made on the audio thread
 # ("thud-audio"), grouped by call site, and print them when the program exits.
+import os
 import gdb
 
 counts = {}
+# The thread to watch (sound_alloc.sh capture: "thud-audio-in").
+THREAD = os.environ.get("THUD_ALLOC_THREAD", "thud-audio")
 
 class AllocBreak(gdb.Breakpoint):
     def stop(self):
         thread = gdb.selected_thread()
-        if thread is None or thread.name != "thud-audio":
+        if thread is None or thread.name != THREAD:
             return False
         frames = []
         f = gdb.newest_frame()
@@ -20,7 +23,7 @@ class AllocBreak(gdb.Breakpoint):
 
 def report(event):
     total = sum(counts.values())
-    print("sound_alloc: %d heap allocations on thread thud-audio" % total)
+    print("sound_alloc: %d heap allocations on thread %s" % (total, THREAD))
     for key, n in sorted(counts.items(), key=lambda kv: -kv[1]):
         print("sound_alloc: %6d  %s" % (n, key))
 

@@ -8,5 +8,11 @@
 set -eu
 cd "$(dirname "$0")/../.."
 swift build --product thud-bench-sound >/dev/null 2>&1 || swift build --product thud-bench-sound
+# `sound_alloc.sh capture`: the same for thud record's capture thread ("thud-audio-in"), 3 s of 10 ms periods.
+if [ "${1:-}" = capture ]; then
+    THUD_ALLOC_THREAD=thud-audio-in gdb -q -batch -x tools/bench/sound_alloc.gdb.py --args .build/debug/thud-bench-sound capture-alloc 2>&1 \
+      | grep -E '^sound_alloc|error|failed' || true
+    exit 0
+fi
 gdb -q -batch -x tools/bench/sound_alloc.gdb.py --args .build/debug/thud-bench-sound alloc 2>&1 \
   | grep -E '^sound_alloc|error|failed' || true

@@ -84,7 +84,8 @@ fi
 vmlinuz=$kdir/boot/vmlinuz-$kver
 [ -f "$vmlinuz" ] || die "no $vmlinuz in the unpacked package"
 
-# --- initramfs: static busybox, vivid and the 9p modules with their dependencies, in load order.
+# --- initramfs: static busybox, vivid, snd-aloop (ALSA's loopback card: a real capture device for `thud record`)
+# and the 9p modules with their dependencies, in load order.
 initrd=$cache/initrd-$kver.gz
 if [ ! -f "$initrd" ] || [ "$here/run-in-vm.sh" -nt "$initrd" ]; then
     echo "run-in-vm: building initramfs" >&2
@@ -95,7 +96,7 @@ if [ ! -f "$initrd" ] || [ "$here/run-in-vm.sh" -nt "$initrd" ]; then
         ln -s busybox "$ird/bin/$applet"
     done
     : > "$ird/modules/order"
-    for m in virtio_pci 9pnet_virtio 9p vivid; do
+    for m in virtio_pci 9pnet_virtio 9p snd-aloop vivid; do
         modprobe -d "$kdir" -S "$kver" --show-depends "$m" 2>/dev/null | while read -r kind path _; do
             [ "$kind" = insmod ] || continue
             name=$(basename "$path"); base=${name%%.ko*}

@@ -1,4 +1,5 @@
 import Glibc
+import ThudBase
 
 /// Fixed-capacity ring of model-sized grayscale frames, written by the capture thread and read by the
 /// 12 Hz consumer. All memory is allocated in `init`; `push` and `take` only copy (a 96×96 frame is
@@ -141,6 +142,28 @@ public final class FrameRing {
         handedOut[s] = true
         destination.update(from: pixels + s * frameByteCount, count: frameByteCount)
         return Taken(timestamp: timestamps[s], sequence: sequences[s], repeated: repeated)
+    }
+
+    /// Recording (every frame, in order): the oldest frame newer than `time`, copied into `destination`, waiting
+    /// until the monotonic `deadline` for one to arrive. nil when none came by then or the ring was finished (stop);
+    /// throws the producer's error once no such frame is left. Frames the ring overwrote before they were taken
+    /// show as gaps in `sequence`.
+    public func takeNext(after time: Double, into destination: UnsafeMutablePointer<UInt8>, deadline: Double) throws -> Taken? {
+        monitor.lock(); defer { monitor.unlock() }
+        while true {
+            var age = 0
+            while age < count && !(timestamps[slot(age: age)] > time) { age += 1 }
+            if age < count {
+                let s = slot(age: age)
+                let repeated = handedOut[s]
+                handedOut[s] = true
+                destination.update(from: pixels + s * frameByteCount, count: frameByteCount)
+                return Taken(timestamp: timestamps[s], sequence: sequences[s], repeated: repeated)
+            }
+            if let failure { throw failure }
+            if finished || MonotonicClock.seconds() >= deadline { return nil }
+            monitor.wait(until: deadline)
+        }
     }
 
     var oldestTimestampLocked: Double? { count > 0 ? timestamps[slot(age: 0)] : nil }

@@ -64,6 +64,19 @@ public final class ModelTrainer {
     public var threadCount = 2
     /// Loss weight of the onset output's BCE (models with an onset output).
     public var onsetLossWeight: Float = 1
+    /// Tensors whose names start with one of these keep their values: their gradient is zeroed after each
+    /// computeGradients, before clipping and Adam (a fine-tune that moves only some layers, `thud-train adapt`). Set it
+    /// before the first step: Adam's momentum from earlier steps would still move a layer frozen later.
+    public var frozenPrefixes: [String] = [] {
+        didSet {
+            let l = plan.layout
+            frozenRanges = l.names.indices.filter { i in frozenPrefixes.contains { l.names[i].hasPrefix($0) } }
+                .map { l.offsets[$0]..<(l.offsets[$0] + l.counts[$0]) }
+        }
+    }
+    private var frozenRanges: [Range<Int>] = []
+    /// How many parameters are free to move (all but the frozen ones).
+    public var movingParameterCount: Int { parameterCount - frozenRanges.reduce(0) { $0 + $1.count } }
     /// Shard workers: the first part of a batch (about half its steps) goes to workers[0], the rest to workers[1].
     let workers: [TrainingWorker]
 
@@ -270,6 +283,7 @@ public final class ModelTrainer {
         } else {
             g.update(from: g0, count: plan.layout.total)
         }
+        for r in frozenRanges { (g + r.lowerBound).update(repeating: 0, count: r.count) }
         return Float((losses.0 + losses.1) / Double(stepTotal))
     }
 

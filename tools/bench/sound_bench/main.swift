@@ -1,6 +1,7 @@
 // thud-bench-sound: the sound sink's benchmarks, moved out of the test suite (they measure, they do not check).
 //   thud-bench-sound latency   issue 8's latency figures (tools/bench/sound_latency.sh)
 //   thud-bench-sound alloc     the audio-thread allocation workload that tools/bench/sound_alloc.sh runs under gdb
+//   thud-bench-sound capture-alloc   the same for the capture thread (`tools/bench/sound_alloc.sh capture`)
 // Debug builds only: the workloads open the virtual card through HitSonifier's internal device initializer and stall
 // the writer through its internal test hook, which `@testable import` reaches only in a module built for testing.
 import Foundation
@@ -119,7 +120,25 @@ func allocationWorkload() throws {
     card.release()
 }
 
-let usage = "usage: thud-bench-sound latency|alloc\n"
+/// `thud record`'s microphone: AlsaCapture over the file plugin with an infile (clicks), 3 s of periods taken by a
+/// consumer; tools/bench/sound_alloc.sh capture counts the heap allocations on the thread "thud-audio-in".
+func captureAllocationWorkload() throws {
+    var input = [Int16](repeating: 0, count: 48_000 * 4)
+    for k in stride(from: 4_800, to: input.count, by: 12_000) { input[k] = 20_000 }
+    let fixture = try AlsaFileFixture(name: "capture-alloc", captureInput: input)
+    defer { fixture.tearDown() }
+    let capture = try AlsaCapture(settings: CaptureAudioSettings(device: "default"))
+    try capture.start()
+    var frames = 0, blocks = 0
+    while frames < 48_000 * 3, let block = try capture.nextBlock(timeout: 5) {
+        frames += block.frames
+        blocks += 1
+    }
+    capture.stop()
+    print("sound_alloc workload capture file<infile: \(frames) frames in \(blocks) blocks, paced by the clock: \(capture.pacedByWallClock)")
+}
+
+let usage = "usage: thud-bench-sound latency|alloc|capture-alloc\n"
 do {
     switch CommandLine.arguments.dropFirst().first {
     case "latency":
@@ -127,6 +146,8 @@ do {
         try LatencyBench.hardwareLikeCard()
     case "alloc":
         try allocationWorkload()
+    case "capture-alloc":
+        try captureAllocationWorkload()
     default:
         fputs(usage, stderr)
         exit(64)

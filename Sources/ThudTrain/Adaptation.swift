@@ -1,0 +1,96 @@
+import Foundation
+import ThudEval
+import ThudBase
+import ThudModel
+
+/// `thud-train adapt`: a short fine-tune of a finished model on the user's own clips (`thud record`'s folder), with
+/// a held-out part of those clips for early stopping and for the before/after report.
+public enum Adaptation {
+    /// Which layers move, by name: the rest keep the starting model's weights.
+    public enum Moving: String, CaseIterable, Sendable {
+        /// The LSTM and the head; the conv encoder (what a frame looks like) stays: few clips of one scene teach what
+        /// its motions sound like, not a new way of seeing.
+        case lstmHead = "lstm+head"
+        case head
+        case all
+
+        public var frozenPrefixes: [String] {
+            switch self {
+            case .lstmHead: return ["encoder."]
+            case .head: return ["encoder.", "lstm."]
+            case .all: return []
+            }
+        }
+    }
+
+    /// The preset: the starting model's architecture (output delay included) and picker; Adam at `learningRate`
+    /// (`thud-train adapt`: 3e-3), windows of 48 steps cut at jittered offsets, mirrored and augmented like a real camera
+    /// (strength 0.5), batches of 4 (a few minutes of video are a few dozen windows), the conv encoder frozen.
+    public static func settings(startingFrom header: ModelHeader, path: String, moving: Moving, epochs: Int,
+                                learningRate: Float, augment: Float, seed: UInt64) -> TrainingSettings {
+        var s = TrainingSettings(architecture: header.architecture)
+        s.epochs = epochs
+        s.batchSize = 4
+        s.sequenceLength = 48
+        s.learningRate = learningRate
+        s.seed = seed
+        s.warmStart = path
+        s.onsetWeight = 4
+        if header.architecture.hasOnsetOutput { s.onsetTargetGain = 3 }
+        s.mirror = true
+        s.windowJitter = true
+        if augment > 0 { s.augmentation = AugmentationSettings(strength: augment) }
+        if !moving.frozenPrefixes.isEmpty { s.frozenLayers = moving.frozenPrefixes }
+        if let picker = header.picker {
+            s.picker = picker
+            s.recordedPicker = picker
+        }
+        return s
+    }
+
+    /// The user's clips in recording order (by name: `thud record` names them by time) split into a part to learn
+    /// from and a held-out part that comes after it in time (neighbouring moments of one scene are alike, so a
+    /// random share would flatter the model): with three clips or more, the last `share` of them (at least one);
+    /// with fewer, the last `share` of each clip's steps.
+    public static func heldOut(_ clips: [PreparedClip], share: Double) -> (train: [PreparedClip], heldOut: [PreparedClip]) {
+        let ordered = clips.sorted { $0.clip.id < $1.clip.id }
+        guard !ordered.isEmpty, share > 0 else { return (ordered, []) }
+        if ordered.count >= 3 {
+            let n = min(ordered.count - 1, max(1, Int((share * Double(ordered.count)).rounded())))
+            return (Array(ordered.dropLast(n)), Array(ordered.suffix(n)))
+        }
+        var train: [PreparedClip] = [], held: [PreparedClip] = []
+        for clip in ordered {
+            let cut = clip.steps - max(1, Int((share * Double(clip.steps)).rounded()))
+            guard cut >= StepRate.perSecond else { train.append(clip); continue }   // at least a second to learn from
+            train.append(slice(clip, 0..<cut, suffix: ""))
+            held.append(slice(clip, cut..<clip.steps, suffix: "#held-out"))
+        }
+        return (train, held)
+    }
+
+    /// Steps `range` of a prepared clip as a clip of its own.
+    public static func slice(_ clip: PreparedClip, _ range: Range<Int>, suffix: String) -> PreparedClip {
+        var c = clip
+        c.clip.id += suffix
+        c.steps = range.count
+        c.frames = Array(clip.frames[(range.lowerBound * clip.frameBytes)..<(range.upperBound * clip.frameBytes)])
+        c.targets = Array(clip.targets[range])
+        c.db = Array(clip.db[range])
+        c.onsets = Array(clip.onsets[range])
+        c.trueHits = clip.trueHits.map { $0.filter(range.contains).map { $0 - range.lowerBound } }
+        return c
+    }
+
+    /// A model file's scores on clips, as training validates: r per clip (Fisher mean) and hit F1 (±1 step) by
+    /// the picker given.
+    public static func score(_ model: StreamingModel, on clips: [PreparedClip], picker: PeakPicker.Configuration) -> AggregateScore {
+        var scores: [ClipScore] = []
+        for clip in clips {
+            model.reset()
+            let out = clip.frames.withUnsafeBufferPointer { model.runBatchOutputs(frames: $0, count: clip.steps) }
+            scores.append(TrainingRun.score(clip: clip, envelope: out.envelope, onsets: out.onsets, picker: picker))
+        }
+        return AggregateScore(scores)
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import ThudCommandLine
+import Foundation
+import ThudMedia
+import ThudRuntime
+import ThudSound
+
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record your own training clips: a V4L2 camera and an ALSA microphone into Matroska clips thud-train reads.",
+        discussion: """
+        Video comes through the same capture path as `thud live` (every camera frame, kept at the camera's size as \
+        luma, encoded with libx264); audio is captured from the ALSA PCM on its own thread (S16, kept as FLAC or \
+        PCM), overruns recovered and counted. Both are stamped with CLOCK_MONOTONIC (the driver's buffer timestamps, \
+        ALSA's htstamp), so a clap lands on its own 12 Hz step. Each clip is written under a temporary name and \
+        renamed when it is finished; its path is printed on stdout. Ctrl-C or SIGTERM finishes the open clip. A \
+        full disk (74), a camera that vanishes (31) or a microphone that does (41) stops with one line; the clips \
+        finished before stay. Then: `thud-train adapt DIR --from models/default.thud --out mine.thud`.
+        """)
+
+    @Argument(help: "V4L2 device.")
+    var device = "/dev/video0"
+
+    @Option(help: "ALSA capture PCM (e.g. default, hw:1,0, plughw:CARD=Mic).")
+    var audioDevice = "default"
+
+    @Option(help: "Folder the clips go into (created if missing).")
+    var out: String
+
+    @Option(parsing: .unconditional, help: "Length of each clip in seconds.")
+    var clipSeconds: Double = 30
+
+    @Option(parsing: .unconditional, help: "Stop after this many clips (default: until Ctrl-C).")
+    var clips: Int?
+
+    @Option(help: "Camera size to ask for, WxH (the nearest offered is used, and the clips keep it).")
+    var size = PictureSize(width: 320, height: 240)
+
+    @Option(parsing: .unconditional, help: "Camera frame rate to ask for (the nearest offered is used).")
+    var fps: Double = 30
+
+    @Option(name: .customLong("pixel-format"), help: "Camera pixel format to ask for (yuyv, nv12, mjpeg, grey…); default: the cheapest the camera offers.")
+    var pixelFormat: String?
+
+    @Option(parsing: .unconditional, help: "Audio sample rate to ask for (the nearest the device offers is used).")
+    var sampleRate = 48_000
+
+    @Option(parsing: .unconditional, help: "Audio channels to ask for (the envelope is taken from the first).")
+    var channels = 1
+
+    @Option(help: "Audio codec in the clips: flac or pcm.")
+    var audioCodec = "flac"
+
+    func validate() throws {
+        guard clipSeconds.isFinite, clipSeconds >= 1, clipSeconds <= 3600 else { throw ValidationError("--clip-seconds must be between 1 and 3600") }
+        if let clips, clips < 1 { throw ValidationError("--clips must be at least 1") }
+        guard size.width % 2 == 0, size.height % 2 == 0, size.width >= 16, size.height >= 16, size.width <= 4096, size.height <= 4096 else {
+            throw ValidationError("--size must be even and within 16…4096 a side")
+        }
+        guard fps.isFinite, fps > 0, fps <= 1000 else { throw ValidationError("--fps must be a frame rate above 0 and at most 1000") }
+        if let pixelFormat, FourCC.parse(pixelFormat) == nil { throw ValidationError("--pixel-format \(pixelFormat) is not a pixel format Thud reads") }
+        guard (8000...192_000).contains(sampleRate) else { throw ValidationError("--sample-rate must be between 8000 and 192000") }
+        guard (1...8).contains(channels) else { throw ValidationError("--channels must be between 1 and 8") }
+        guard ["flac", "pcm"].contains(audioCodec) else { throw ValidationError("--audio-codec must be flac or pcm") }
+    }
+
+    func run() throws {
+        var settings = RecordSettings(device: device,
+                                      request: CaptureRequest(captureWidth: size.width, captureHeight: size.height,
+                                                              format: pixelFormat.flatMap(FourCC.parse), framesPerSecond: fps),
+                                      audio: CaptureAudioSettings(device: audioDevice, sampleRate: sampleRate, channels: channels),
+                                      outDirectory: out)
+        settings.clipSeconds = clipSeconds
+        settings.clips = clips
+        settings.audioCodec = audioCodec == "pcm" ? .pcm16 : .flac
+        let recorder = Recorder(settings: settings)
+        recorder.clipFinished = { path in print(path); fflush(stdout) }
+        // Ctrl-C / SIGTERM: the recorder finishes the open clip and returns.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { recorder.requestStop() }
+            s.resume()
+            return s
+        }
+        defer { sources.forEach { $0.cancel() } }
+        do {
+            let s = try recorder.run()
+            fputs(String(format: "thud: recorded %d clip(s), %.1f s, into %@; camera frames %d, lost %d; audio overruns %d, silence padded %.0f ms, blocks dropped %d\n",
+                         s.clips.count, s.seconds, out, s.videoFrames, s.videoFramesLost, s.audio.overruns,
+                         Double(s.audioFramesPadded) / Double(sampleRate) * 1000, s.audio.blocksDropped), stderr)
+        } catch {
+            throw exitWith(error)
+        }
+    }
+}
