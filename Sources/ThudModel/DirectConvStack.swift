@@ -43,6 +43,19 @@ public final class DirectConvStack {
         lastOutput = FloatBuffer(count: stored[shapes.count] * last.outHeight * last.outWidth)
     }
 
+    /// Another stack over the same packed weights (read-only, shared) with activation buffers of its own: one per
+    /// feed when several feeds run one model (StreamingModel(sharingWeightsOf:)).
+    public func replica() -> DirectConvStack { DirectConvStack(sharingWeightsOf: self) }
+
+    private init(sharingWeightsOf other: DirectConvStack) {
+        shapes = other.shapes
+        storedChannels = other.storedChannels
+        packedWeights = other.packedWeights
+        paddedBiases = other.paddedBiases
+        paddedInputs = other.paddedInputs.map { FloatBuffer(count: $0.count) }
+        lastOutput = FloatBuffer(count: other.lastOutput.count)
+    }
+
     /// Layer l's weight [Cout, Cin, 3, 3] (PyTorch's, as stored) and bias, packed for the kernel. Allocates nothing.
     public func setWeights(layer l: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>) {
         let s = shapes[l]

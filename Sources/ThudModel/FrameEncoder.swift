@@ -103,6 +103,7 @@ public final class ConvEncoder: FrameEncoder {
         inputPlanes = FloatBuffer(count: other.inputPlanes.count)
         columns = FloatBuffer(count: other.columns.count)
         splitRows = FloatBuffer(count: other.splitRows.count)
+        direct = other.direct?.replica()
     }
 
     public func replica() -> FrameEncoder { ConvEncoder(sharingWeightsOf: self) }
