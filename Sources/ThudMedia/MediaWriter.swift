@@ -50,12 +50,17 @@ public struct VideoEncodeSettings: Sendable {
     public var nominalFrameRate: Double
     /// Constant rate factor for H.264/VP9; other codecs map it onto a quantiser.
     public var crf: Int
-    public init(width: Int, height: Int, codec: VideoCodecChoice = .h264, nominalFrameRate: Double, crf: Int = 23) {
+    /// libx264's speed preset: "veryfast" for corpora and renders; a recorder that must keep up with a camera on a
+    /// slow machine asks for "ultrafast" (about three times faster, larger files).
+    public var h264Preset: String
+    public init(width: Int, height: Int, codec: VideoCodecChoice = .h264, nominalFrameRate: Double, crf: Int = 23,
+                h264Preset: String = "veryfast") {
         self.width = width
         self.height = height
         self.codec = codec
         self.nominalFrameRate = nominalFrameRate
         self.crf = crf
+        self.h264Preset = h264Preset
     }
 }
 
@@ -276,7 +281,7 @@ private final class VideoTrack {
         var options: OpaquePointer?
         switch settings.codec {
         case .h264:
-            av_dict_set(&options, "preset", "veryfast", 0)
+            av_dict_set(&options, "preset", settings.h264Preset, 0)
             // No B-frames, as most phones record: a quarter less encoding time for the corpus generator.
             ctx.pointee.max_b_frames = 0
             av_dict_set(&options, "crf", String(settings.crf), 0)

@@ -206,7 +206,7 @@ public final class Recorder {
         let temporary = (settings.outDirectory as NSString).appendingPathComponent(".\(name).partial")
         let writer = try MediaWriter(path: temporary,
                                      video: VideoEncodeSettings(width: videoSize.width, height: videoSize.height, codec: settings.videoCodec,
-                                                                nominalFrameRate: frameRate, crf: 20),
+                                                                nominalFrameRate: frameRate, crf: 20, h264Preset: "ultrafast"),
                                      audio: AudioEncodeSettings(sampleRate: sampleRate, channels: channels, codec: settings.audioCodec),
                                      format: "matroska")
         let open = OpenClip(writer: writer, temporary: temporary, path: path, start: start,
