@@ -161,8 +161,10 @@ final class VividCaptureTests: XCTestCase {
             previous = (k, t, seq)
         }
         let skipped = (c.steps.last?["step"] as? Int ?? 0) + 1 - c.steps.count
-        // A starved VM may make the consumer late now and then; a steady 12 Hz stream skips none.
-        XCTAssertLessThanOrEqual(skipped, n / 10, "\(c.name): too many skipped steps", file: file, line: line)
+        // How many steps a loaded machine makes the consumer skip is not the point (newest wins, by design); that
+        // every gap in the numbers is a stale step the session counted is.
+        XCTAssertEqual(skipped, c.summary?["skipped_steps"] as? Int, "\(c.name): gaps in the step numbers = skipped steps counted",
+                       file: file, line: line)
         return skipped
     }
 
@@ -182,8 +184,13 @@ final class VividCaptureTests: XCTestCase {
             XCTAssertNotNil(s["hit"] as? Bool, file: file, line: line)
         }
         XCTAssertEqual(c.steps.first?["t"] as? Double, 0, c.name, file: file, line: line)
-        XCTAssertLessThanOrEqual(lastStep, 36 + 6, "\(c.name): more than a few steps dropped", file: file, line: line)
         XCTAssertTrue(c.stderr.contains("thud: 36 steps"), c.stderr, file: file, line: line)
+        // Steps dropped because the (emulated, possibly starved) consumer was late are by design; each is counted in
+        // the summary line, so the numbers' gaps must add up to it.
+        let reported = c.stderr.range(of: #"stale steps skipped (\d+)"#, options: .regularExpression).flatMap {
+            Int(c.stderr[$0].split(separator: " ").last ?? "")
+        }
+        XCTAssertEqual(lastStep + 1 - 36, reported, "\(c.name): gaps in the step numbers = stale steps skipped", file: file, line: line)
     }
 
     /// `thud live` on a real kernel driver: 36 JSON steps at 12 Hz from the model, and `thud predict
