@@ -20,11 +20,14 @@ public struct LiveLoop {
     public let terminalView: Bool
     /// The knock per hit, already open; live steps come in real time, so it is not paced.
     public let sonifier: HitSonifier?
+    /// Further sinks (MQTT), given every described step after the printer and the sound.
+    public let extraSinks: [any StepSink]
 
     public init(device: String, model: StreamingModel, picker: PeakPicker.Configuration, request: CaptureRequest,
-                jsonl: String?, steps: Int?, terminalView: Bool, sonifier: HitSonifier?) {
+                jsonl: String?, steps: Int?, terminalView: Bool, sonifier: HitSonifier?, extraSinks: [any StepSink] = []) {
         self.device = device; self.model = model; self.picker = picker; self.request = request
         self.jsonl = jsonl; self.steps = steps; self.terminalView = terminalView; self.sonifier = sonifier
+        self.extraSinks = extraSinks
     }
 
     public func run() throws {
@@ -58,6 +61,7 @@ public struct LiveLoop {
             if let step = stream.process(frame: session.pixels, step: captured.index, time: captured.time) {
                 printer?.submit(step)
                 sink?.submit(step)
+                for extra in extraSinks { extra.submit(step) }
                 view?.draw(step: step, statistics: session.statistics, latency: captured.latency)
             }
             if latencies.count < 100_000 { latencies.append(captured.latency) }
@@ -67,7 +71,9 @@ public struct LiveLoop {
         _ = stream.finish { step in
             printer?.submit(step)
             sink?.submit(step)
+            for extra in extraSinks { extra.submit(step) }
         }
+        for extra in extraSinks { extra.finish() }
         view?.finish()
         let s = session.statistics
         let sorted = latencies.sorted()
