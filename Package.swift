@@ -39,22 +39,25 @@ let package = Package(
         // The synthetic audio-visual corpus: physics, rendering, impact sounds.
         .target(name: "ThudSynth", dependencies: ["ThudMedia", "ThudBase"]),
 
+        // How every executable parses its command line and leaves: one-line errors with documented exit codes.
+        .target(name: "ThudCommandLine", dependencies: ["ThudBase", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
         // The runtime loop: a source (file, pipe, camera) → EnvelopeStream → sinks (lines, sound, live view).
         .target(name: "ThudRuntime", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudSound"]),
         // Hits out as MQTT events (libmosquitto): a StepSink publishing each hit (QoS 1) and a retained status per feed.
         .target(name: "ThudMQTT", dependencies: ["CMosquitto", "ThudRuntime", "ThudMedia", "ThudModel", "ThudBase"]),
 
         .executableTarget(name: "thud", dependencies: [
-            "ThudRuntime", "ThudMQTT",
+            "ThudRuntime", "ThudMQTT", "ThudCommandLine",
             "ThudMedia", "ThudModel", "ThudSound", "ThudEval", "ThudBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "thud-train", dependencies: [
-            "ThudTrain", "ThudMedia", "ThudModel", "ThudEval", "ThudBase",
+            "ThudTrain", "ThudMedia", "ThudModel", "ThudEval", "ThudBase", "ThudCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "thud-synth", dependencies: [
-            "ThudSynth", "ThudMedia", "ThudBase",
+            "ThudSynth", "ThudMedia", "ThudBase", "ThudCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -66,7 +69,8 @@ let package = Package(
         .executableTarget(name: "thud-bench-sound", dependencies: ["ThudSound", "ThudBase", "ThudSoundTestSupport"], path: "tools/bench/sound_bench"),
 
         // Exercises live capture without the model (used by the vivid VM tests and for figures).
-        .executableTarget(name: "thud-capture-check", dependencies: ["ThudMedia", "ThudBase"]),
+        .executableTarget(name: "thud-capture-check", dependencies: [
+            "ThudMedia", "ThudBase", "ThudCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Shared by the test targets: clips with a frame counter in the picture, temp dirs, running executables.
         .target(name: "ThudTestSupport", dependencies: ["ThudMedia"], path: "Tests/ThudTestSupport"),
@@ -83,7 +87,7 @@ let package = Package(
         // Depends on thud-capture-check so that building the tests builds the binary the VM runs.
         .testTarget(name: "ThudCaptureTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "thud-capture-check", "thud"]),
         // Runs the built executables the way a user would.
-        .testTarget(name: "EndToEndTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudTrain", "ThudTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudTrain", "ThudTestSupport", "thud-capture-check"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

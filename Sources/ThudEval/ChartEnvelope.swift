@@ -1,6 +1,7 @@
 // Envelope plots: the mapping from steps and values to pixels, series drawing shared with the render strip,
 // and the per-clip PNG chart of `thud eval --plots` (target vs predicted envelope with true and predicted hits).
 import Foundation
+import ThudBase
 
 /// A rectangle of the canvas showing steps [stepStart, stepEnd] across and values [0, 1] up.
 public struct PlotArea: Sendable {
@@ -114,11 +115,11 @@ public enum EnvelopeChart {
             c.fillRect(x: area.x, y: y, width: area.width, height: 1, color: ChartPalette.grid)
             c.text(String(format: "%.1f", v), x: area.x - 26, y: y - 3, color: ChartPalette.axis)
         }
-        let seconds = Double(steps) / 12
+        let seconds = StepRate.time(ofStep: steps)
         let every = seconds > 40 ? 10 : seconds > 16 ? 5 : seconds > 8 ? 2 : 1
         var s = 0
-        while Double(s * 12) <= area.stepEnd {
-            let x = area.xOf(step: Double(s * 12))
+        while Double(s * StepRate.perSecond) <= area.stepEnd {
+            let x = area.xOf(step: Double(s * StepRate.perSecond))
             c.fillRect(x: x, y: area.y, width: 1, height: area.height, color: ChartPalette.grid)
             let label = "\(s)S"
             c.text(label, x: x - BitmapFont.width(of: label) / 2, y: area.y + area.height + 12, color: ChartPalette.axis)

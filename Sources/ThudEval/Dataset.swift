@@ -261,7 +261,7 @@ public enum GroundTruthHits {
     public static func steps(_ hits: [(time: Double, strength: Double)]) -> [Int] {
         // Times outside 0...maximumSeconds name no step of any clip (and would not fit an Int): left out.
         let sorted = hits.filter { $0.time.isFinite && (0...maximumSeconds).contains($0.time) }
-            .map { (step: Int(($0.time * 12).rounded(.down)), strength: $0.strength.isFinite ? $0.strength : 0) }.sorted { $0.step < $1.step }
+            .map { (step: StepRate.step(atTime: $0.time), strength: $0.strength.isFinite ? $0.strength : 0) }.sorted { $0.step < $1.step }
         var out: [Int] = []
         var cluster: (last: Int, best: Int, strength: Double)?
         for h in sorted {

@@ -4,6 +4,7 @@
 // same steps: the model, the motion-energy envelope, a constant, and the oracle (the target itself, the ceiling: its
 // hits come from the same peak picker run on the target, so its F1 is what a perfect envelope would score).
 import Foundation
+import ThudBase
 import ThudMedia
 import ThudModel
 
@@ -83,10 +84,8 @@ public struct EvaluationSettings: Sendable {
 
     /// The picker for predictors without an onset output (motion energy, the oracle): the model's settings, or
     /// the rise detector's defaults when the model's picker reads its onset output.
-    public func envelopePicker(stepRateHz: Double) -> PeakPicker.Configuration {
-        var c = picker.detection.needsOnsetOutput ? PeakPicker.Configuration.defaults(for: .rise) : picker
-        c.stepRateHz = stepRateHz
-        return c
+    public var envelopePicker: PeakPicker.Configuration {
+        picker.detection.needsOnsetOutput ? PeakPicker.Configuration.defaults(for: .rise) : picker
     }
 
     /// The picker's settings in words, for the reports.
@@ -185,8 +184,8 @@ public final class ClipEvaluator {
         self.settings = settings
         modelStream = EnvelopeStream(model: model, picker: settings.picker)
         motion = MotionEnergyEnvelope(width: model.inputWidth, height: model.inputHeight)
-        motionPicker = PeakPicker(configuration: settings.envelopePicker(stepRateHz: model.stepRateHz))
-        motionOnsetPicker = PeakPicker(configuration: settings.envelopePicker(stepRateHz: model.stepRateHz))
+        motionPicker = PeakPicker(configuration: settings.envelopePicker)
+        motionOnsetPicker = PeakPicker(configuration: settings.envelopePicker)
     }
 
     /// Decodes and scores one clip; throws ClipFailure with a one-line problem when it cannot be scored.
@@ -208,7 +207,7 @@ public final class ClipEvaluator {
         var modelEnvelope: [Float] = [], motionEnvelope: [Float] = [], motionOnsetEnvelope: [Float] = [], modelOnsets: [Float] = []
         var modelHits: [Int] = [], motionHits: [Int] = [], motionOnsetHits: [Int] = []
         // A hint, capped: the container's claim may be anything (the arrays grow from what decodes).
-        let expected = Int((min(input.info.durationSeconds ?? 10, 600) * 12).rounded(.up)) + 2
+        let expected = StepRate.steps(covering: min(input.info.durationSeconds ?? 10, 600)) + 2
         modelEnvelope.reserveCapacity(expected); motionEnvelope.reserveCapacity(expected)
 
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)

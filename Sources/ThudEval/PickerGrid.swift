@@ -1,6 +1,7 @@
 // Choosing the peak picker's settings on validation clips: ThudModel's own PeakPicker run over a grid of settings
 // on envelopes a `thud eval` already produced, scored against the clips' true hits like `thud eval` scores them.
-// (It replaces tools/eval/tune_picker.py, which re-implemented the picker in Python.)
+// (It replaced tools/eval/tune_picker.py, a Python re-implementation of the picker; scripts that need the picker
+// on other envelopes call `thud-train pick-hits` through tools/eval/thud_tools.py.)
 import Foundation
 import ThudModel
 

@@ -100,15 +100,15 @@ public enum ClipRenderer {
         var audio = analysis.audio
         if options.knock {
             // The knock plays when the causal picker *reports* the hit (peak + latency), as the live demo would.
-            let latency = Double(1) / 12
-            if audio == nil { audio = [Float](repeating: 0, count: Int(Double(analysis.predicted.count) / 12 * Double(analysis.sampleRate))) }
+            let latency = StepRate.time(ofStep: 1)
+            if audio == nil { audio = [Float](repeating: 0, count: StepRate.sample(atStep: analysis.predicted.count, sampleRate: analysis.sampleRate)) }
             PlaceholderKnock.mix(into: &audio!, sampleRate: analysis.sampleRate,
                                  hits: analysis.hits.map { (time: $0.time + latency, strength: $0.strength) }, knock: options.knockSound)
         }
         let gifOnly = options.output.lowercased().hasSuffix(".gif")
         let videoWriter = gifOnly ? nil : try MediaWriter(
             path: options.output,
-            video: VideoEncodeSettings(width: canvas.width, height: canvas.height, codec: .h264, nominalFrameRate: 12, crf: 20),
+            video: VideoEncodeSettings(width: canvas.width, height: canvas.height, codec: .h264, nominalFrameRate: StepRate.hz, crf: 20),
             audio: audio.map { _ in AudioEncodeSettings(sampleRate: analysis.sampleRate, channels: 1) })
         let gifPath = gifOnly ? options.output : options.gifOutput
         // A wide GIF gets its picture at half size and a strip drawn at that size (downscaled 5×7 text would blur).
@@ -121,7 +121,7 @@ public enum ClipRenderer {
         }
         let gifSize = gifCanvas.map { ($0.width, $0.height) } ?? (canvas.width, canvas.height)
         let gifWriter = try gifPath.map {
-            try MediaWriter(path: $0, video: VideoEncodeSettings(width: gifSize.0, height: gifSize.1, codec: .gif, nominalFrameRate: 12), audio: nil)
+            try MediaWriter(path: $0, video: VideoEncodeSettings(width: gifSize.0, height: gifSize.1, codec: .gif, nominalFrameRate: StepRate.hz), audio: nil)
         }
 
         var frames = 0, audioWritten = 0
@@ -144,7 +144,7 @@ public enum ClipRenderer {
                 }
             }
             if let videoWriter, let audio {
-                let end = min(audio.count, (step.index + 1) * analysis.sampleRate / 12)
+                let end = min(audio.count, StepRate.sample(atStep: step.index + 1, sampleRate: analysis.sampleRate))
                 if end > audioWritten {
                     try audio.withUnsafeBufferPointer { try videoWriter.writeAudio(interleaved: UnsafeBufferPointer(rebasing: $0[audioWritten..<end])) }
                     audioWritten = end
@@ -156,7 +156,7 @@ public enum ClipRenderer {
         guard frames > 0 else { throw MediaError(.tooShort, file: input.name, "no frames to render") }
         // Audio beyond the last frame's slice (up to the end of the video's duration) goes in too.
         if let videoWriter, let audio {
-            let end = min(audio.count, Int((Double(frames) / 12 * Double(analysis.sampleRate)).rounded(.up)))
+            let end = min(audio.count, Int((StepRate.time(ofStep: frames) * Double(analysis.sampleRate)).rounded(.up)))
             if end > audioWritten {
                 try audio.withUnsafeBufferPointer { try videoWriter.writeAudio(interleaved: UnsafeBufferPointer(rebasing: $0[audioWritten..<end])) }
             }
@@ -164,7 +164,7 @@ public enum ClipRenderer {
         try videoWriter?.finish()
         try gifWriter?.finish()
         let r = analysis.target.flatMap { EnvelopeMetrics.pearson(Array(analysis.predicted.prefix($0.count)), Array($0.prefix(analysis.predicted.count))) }
-        return RenderSummary(frames: frames, width: canvas.width, height: canvas.height, seconds: Double(frames) / 12,
+        return RenderSummary(frames: frames, width: canvas.width, height: canvas.height, seconds: StepRate.time(ofStep: frames),
                              hits: analysis.hits, hasAudio: videoWriter != nil && audio != nil, r: r)
     }
 
@@ -230,10 +230,10 @@ final class StripRenderer {
         target = analysis.target
         hitPeaks = analysis.hits.map(\.step)
         hitDetections = analysis.hits.map { $0.step + analysis.latencySteps }
-        windowSteps = options.windowSeconds * 12
+        windowSteps = options.windowSeconds * StepRate.hz
         cursorFraction = options.cursorFraction
-        labelBehind = "-\(Int((cursorFraction * windowSteps / 12).rounded()))S"
-        labelAhead = "+\(Int(((1 - cursorFraction) * windowSteps / 12).rounded()))S"
+        labelBehind = "-\(Int((cursorFraction * windowSteps / StepRate.hz).rounded()))S"
+        labelAhead = "+\(Int(((1 - cursorFraction) * windowSteps / StepRate.hz).rounded()))S"
         plotTop = top + 18
         plotHeight = height - 18 - 16
         if let t = analysis.target, let r = EnvelopeMetrics.pearson(Array(predicted.prefix(t.count)), Array(t.prefix(predicted.count))) {
@@ -259,9 +259,9 @@ final class StripRenderer {
         }
 
         // Seconds grid.
-        var s = max(0, Int((start / 12).rounded(.up)))
-        while Double(s * 12) <= area.stepEnd {
-            let x = area.xOf(step: Double(s * 12))
+        var s = max(0, Int((start / StepRate.hz).rounded(.up)))
+        while Double(s * StepRate.perSecond) <= area.stepEnd {
+            let x = area.xOf(step: Double(s * StepRate.perSecond))
             c.fillRect(x: x, y: plotTop, width: 1, height: plotHeight, color: ChartPalette.stripGrid)
             s += 1
         }
@@ -291,7 +291,7 @@ final class StripRenderer {
         x = c.text("PREDICTED", x: x + 12, y: top + 5, color: ChartPalette.model)
         x = c.text("HIT", x: x + 12, y: top + 5, color: ChartPalette.predictedHit)
         c.text(labelR, x: x + 12, y: top + 5, color: ChartPalette.stripText)
-        let seconds = Double(k) / 12
+        let seconds = StepRate.time(ofStep: k)
         let whole = Int(seconds), hundredths = Int(((seconds - Double(whole)) * 100).rounded(.down))
         // Built from integers with a fixed-width tail: no Foundation formatting per frame.
         let time = "T \(whole).\(hundredths < 10 ? "0" : "")\(hundredths)S"

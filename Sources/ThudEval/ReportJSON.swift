@@ -1,6 +1,7 @@
 // `thud eval --out report.json`: per-clip and aggregate figures, the rules, and the envelopes (so charts can be
 // redrawn without decoding again). Undefined figures are JSON null.
 import Foundation
+import ThudBase
 
 extension EvaluationReport {
     /// Six decimals: enough for every figure, and Float envelopes do not print as 0.30000001192092896.
@@ -54,7 +55,7 @@ extension EvaluationReport {
         }
         return [
             "dataset": dataset, "split": split, "classes": classFilter, "model": modelPath,
-            "step_rate_hz": 12,
+            "step_rate_hz": StepRate.perSecond,
             "selected": selected, "scored": evaluations.count,
             "failed": failures.map { ["id": $0.id, "path": $0.path, "problem": $0.problem] },
             "settings": ["threshold": Self.rounded(Double(settings.picker.minStrength)), "min_rise": Self.rounded(Double(settings.picker.minRise)), "sensitivity": Self.rounded(Double(settings.picker.sensitivity)), "detection": settings.picker.detection.rawValue, "constant_level": Self.rounded(Double(settings.constantLevel)),

@@ -1,3 +1,4 @@
+import ThudBase
 import Foundation
 
 /// The self-supervised teacher: the loudness envelope of a clip's audio at 12 Hz.
@@ -39,7 +40,7 @@ public struct AudioEnvelope: Sendable {
     /// Number of steps for `sampleCount` samples: every k with k/12 < duration.
     public static func stepCount(sampleCount: Int, sampleRate: Int) -> Int {
         guard sampleCount > 0, sampleRate > 0 else { return 0 }
-        return (12 * sampleCount + sampleRate - 1) / sampleRate
+        return (StepRate.perSecond * sampleCount + sampleRate - 1) / sampleRate
     }
 
     public init(samples: [Float], sampleRate: Int) {
@@ -65,8 +66,8 @@ public struct AudioEnvelope: Sendable {
         var levels = [Double](repeating: 0, count: steps)
         samples.withUnsafeBufferPointer { x in
             for k in 0..<steps {
-                let start = k * sampleRate / 12
-                let end = min(n, (k + 1) * sampleRate / 12)
+                let start = StepRate.sample(atStep: k, sampleRate: sampleRate)
+                let end = min(n, StepRate.sample(atStep: k + 1, sampleRate: sampleRate))
                 guard end > start else { continue }
                 var acc = 0.0
                 let lo = max(0, start - radius), hi = min(n - 1, end - 1 + radius)

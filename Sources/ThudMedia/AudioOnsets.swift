@@ -1,3 +1,4 @@
+import ThudBase
 import Foundation
 
 /// A second self-supervised teacher: where the clip's sound starts, per 12 Hz step.
@@ -29,7 +30,7 @@ public enum AudioOnsets {
         let lag = max(1, sampleRate / 100)
         a.withUnsafeBufferPointer { s in
             for k in 0..<stepCount {
-                let start = k * sampleRate / 12, end = min(n, (k + 1) * sampleRate / 12)
+                let start = StepRate.sample(atStep: k, sampleRate: sampleRate), end = min(n, StepRate.sample(atStep: k + 1, sampleRate: sampleRate))
                 var best = 0.0
                 if start < end {
                     for i in start..<end {

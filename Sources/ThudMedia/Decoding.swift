@@ -1,3 +1,4 @@
+import ThudBase
 import CFFmpeg
 import Foundation
 import ThudBase
@@ -369,7 +370,7 @@ final class VideoStepDecoder {
             scaledNumber = heldNumber
         }
         summary.steps += 1
-        let step = VideoStep(index: k, time: StepClock.time(ofStep: k), pixels: UnsafeBufferPointer(output),
+        let step = VideoStep(index: k, time: StepRate.time(ofStep: k), pixels: UnsafeBufferPointer(output),
                              width: request.width, height: request.height,
                              bytesPerRow: request.width * request.pixelFormat.bytesPerPixel,
                              sourceTime: timeBase.seconds(heldTicks), sourceFrameNumber: heldNumber, arrival: heldArrival,

@@ -83,7 +83,7 @@ public final class NetworkFeed {
         var warned = Set<String>()
         let name = self.name
         func warnOnce(_ key: String, _ text: String) { if warned.insert(key).inserted { warn("\(name): \(text)") } }
-        let rate = Double(StepClock.stepsPerSecond)
+        let rate = StepRate.hz
         var nextStep = 0                          // the first step not yet emitted
         var lastDataWall: Double?                 // monotonic time the last packet of the last connection came
         var previous: (originSeconds: Double, base: Int)?
@@ -199,7 +199,7 @@ extension MediaInput {
         func emit(_ step: VideoStep) throws -> Bool {
             var s = step
             s.index += offset
-            s.time = StepClock.time(ofStep: s.index)
+            s.time = StepRate.time(ofStep: s.index)
             nextStep = s.index + 1
             return try onStep(s)
         }

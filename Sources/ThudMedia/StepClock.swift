@@ -1,4 +1,6 @@
-/// The 12 Hz output clock. Step k stands at time k/12 s (from the input's start) and shows the latest
+import ThudBase
+
+/// The 12 Hz output clock (ThudBase's StepRate). Step k stands at time k/12 s (from the input's start) and shows the latest
 /// frame whose presentation time is ≤ k/12 — never a future frame. Times are compared exactly, in the
 /// stream's integer time base, so a frame at exactly k/12 belongs to step k whatever the frame rate.
 ///
@@ -7,7 +9,6 @@
 /// the end of the last frame. A clip of duration D therefore gives ceil(12·D) steps: floor(12·D), plus
 /// one when D is not a whole number of steps (the last, partial step — the "± 1 at the edge").
 public struct StepClock: Sendable {
-    public static let stepsPerSecond = 12
     public let timeBase: TimeBase
     /// The next step not yet emitted.
     public private(set) var nextStep = 0
@@ -17,9 +18,9 @@ public struct StepClock: Sendable {
     /// How many steps k ≥ 0 satisfy k/12 < ticks·num/den.
     public func stepsBefore(ticks: Int64) -> Int {
         guard ticks > 0 else { return 0 }
-        let (scaled, overflow) = ticks.multipliedReportingOverflow(by: 12 * timeBase.num)
+        let (scaled, overflow) = ticks.multipliedReportingOverflow(by: Int64(StepRate.perSecond) * timeBase.num)
         if overflow {
-            return Int((Double(ticks) * 12 * Double(timeBase.num) / Double(timeBase.den)).rounded(.up))
+            return Int((Double(ticks) * StepRate.hz * Double(timeBase.num) / Double(timeBase.den)).rounded(.up))
         }
         return Int((scaled + timeBase.den - 1) / timeBase.den)
     }
@@ -37,5 +38,4 @@ public struct StepClock: Sendable {
         stepsDue(beforeFrameAt: endTicks)
     }
 
-    public static func time(ofStep k: Int) -> Double { Double(k) / Double(stepsPerSecond) }
 }

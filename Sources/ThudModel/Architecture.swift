@@ -245,7 +245,8 @@ public struct TrainingProvenance: Codable, Equatable, Sendable {
 /// The JSON header of a .thud file.
 public struct ModelHeader: Codable, Equatable, Sendable {
     public var architecture: ModelArchitecture
-    /// Steps per second the model was trained for (12 Hz throughout Thud).
+    /// Steps per second the model was trained for, as the file states it. Always ThudBase's StepRate.hz: a file that
+    /// says another rate is refused when read (nothing in Thud could run it).
     public var stepRateHz: Double
     public var training: TrainingProvenance
     /// Anything else worth keeping (date, git commit, metrics).
@@ -253,21 +254,51 @@ public struct ModelHeader: Codable, Equatable, Sendable {
     /// The peak picker chosen for this model on validation clips (`thud-train set-picker`): `thud`'s default for it.
     /// Absent = the rise detector's defaults, as for every model before it existed.
     public var picker: PeakPicker.Configuration?
+    /// The `requires` list as read from a file (what its writer said a reader must know); empty for a header made
+    /// here. Written from `requiredFeatures`, never from this, so it cannot go stale.
+    public private(set) var requires: [String] = []
 
-    public init(architecture: ModelArchitecture, stepRateHz: Double = 12, training: TrainingProvenance,
+    /// The features a reader of this build understands (ModelFile refuses a version-3 file requiring another).
+    public static let knownFeatures: Set<String> = ["outputDelay"]
+
+    /// What a reader must understand to run this model right: an output delay puts each value on an earlier step
+    /// than the frame that made it, and a reader that ignores it would be wrong without a word.
+    public var requiredFeatures: [String] { architecture.outputDelay > 0 ? ["outputDelay"] : [] }
+
+    public init(architecture: ModelArchitecture, training: TrainingProvenance,
                 provenance: [String: String] = [:], picker: PeakPicker.Configuration? = nil) {
-        self.architecture = architecture; self.stepRateHz = stepRateHz
+        self.architecture = architecture; self.stepRateHz = StepRate.hz
         self.training = training; self.provenance = provenance; self.picker = picker
     }
 
-    // Architecture and training are required; stepRateHz defaults to Thud's 12 Hz, provenance to empty.
+    private enum CodingKeys: String, CodingKey { case architecture, stepRateHz, training, provenance, picker, requires }
+
+    // Architecture and training are required; stepRateHz defaults to Thud's one rate, provenance to empty.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         architecture = try c.decode(ModelArchitecture.self, forKey: .architecture)
-        stepRateHz = try c.decodeIfPresent(Double.self, forKey: .stepRateHz) ?? 12
+        stepRateHz = try c.decodeIfPresent(Double.self, forKey: .stepRateHz) ?? StepRate.hz
         training = try c.decode(TrainingProvenance.self, forKey: .training)
         provenance = try c.decodeIfPresent([String: String].self, forKey: .provenance) ?? [:]
         picker = try c.decodeIfPresent(PeakPicker.Configuration.self, forKey: .picker)
+        requires = try c.decodeIfPresent([String].self, forKey: .requires) ?? []
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(architecture, forKey: .architecture)
+        try c.encode(stepRateHz, forKey: .stepRateHz)
+        try c.encode(training, forKey: .training)
+        try c.encode(provenance, forKey: .provenance)
+        try c.encodeIfPresent(picker, forKey: .picker)
+        let required = requiredFeatures
+        if !required.isEmpty { try c.encode(required, forKey: .requires) }
+    }
+
+    /// Equal in what they say; `requires` is derived on writing, so a header read back equals the one written.
+    public static func == (a: ModelHeader, b: ModelHeader) -> Bool {
+        a.architecture == b.architecture && a.stepRateHz == b.stepRateHz && a.training == b.training
+            && a.provenance == b.provenance && a.picker == b.picker
     }
 }
 

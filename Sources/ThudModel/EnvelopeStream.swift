@@ -6,6 +6,7 @@
 // output delay d (ModelArchitecture.outputDelaySteps) describes step k after the frame of step k + d, when it has
 // seen the bounce itself. The price is d steps of latency, exposed as `latencySteps`.
 import Foundation
+import ThudBase
 
 /// One described step: the envelope (and onset output) of step `step` at `time`, and the hit the picker confirmed
 /// with it (its peak is the step described before: PeakPicker.latencySteps). `step` and `time` are the ones the
@@ -38,10 +39,11 @@ public final class EnvelopeStream {
     /// model describes frame k's step while frame k + delay is fed, and its hit's peak is the step described before.
     private let labels: UnsafeMutableBufferPointer<(step: Int, time: Double)>
 
+    /// A stream starts at the start: the model's state is zeroed, as its frame count must agree with the stream's
+    /// (a model already stepped by another stream would otherwise describe a step twice).
     public init(model: StreamingModel, picker configuration: PeakPicker.Configuration) {
         self.model = model
-        var configuration = configuration
-        configuration.stepRateHz = model.stepRateHz
+        model.reset()
         picker = PeakPicker(configuration: configuration)
         labels = .allocate(capacity: model.outputDelaySteps + 2)
         labels.initialize(repeating: (0, 0))
@@ -56,7 +58,7 @@ public final class EnvelopeStream {
     /// nothing.
     public func process(frame: UnsafeBufferPointer<UInt8>, step: Int? = nil, time: Double? = nil) -> DescribedStep? {
         let label = step ?? framesSeen
-        labels[framesSeen % labels.count] = (label, time ?? Double(label) / model.stepRateHz)
+        labels[framesSeen % labels.count] = (label, time ?? StepRate.time(ofStep: label))
         let envelope = model.step(frame: frame)
         framesSeen += 1
         return described(envelope)

@@ -2,7 +2,7 @@
 //
 // Layout (all integers little-endian):
 //   magic            8 bytes  "THUDMODL"
-//   format version   u32      1, or 2 when the header carries an output delay (same layout)
+//   format version   u32      1, or 3 when the header requires a feature (same layout; see ModelFile.formatVersion)
 //   header length    u32      n
 //   header           n bytes  UTF-8 JSON (ModelHeader: architecture, input, encoder kind, training, provenance)
 //   tensor count     u32
@@ -21,6 +21,7 @@ public struct ModelFileError: Error, CustomStringConvertible, LocalizedError, Eq
         case unreadable(String)
         case badMagic
         case unknownVersion(UInt32)
+        case unknownFeature(String)
         case truncated(String)
         case trailingBytes(Int)
         case checksumMismatch(stored: UInt32, computed: UInt32)
@@ -48,6 +49,7 @@ public struct ModelFileError: Error, CustomStringConvertible, LocalizedError, Eq
         case .unreadable(let why): what = "cannot be read (\(why))"
         case .badMagic: what = "not a Thud model (bad magic; expected \"THUDMODL\")"
         case .unknownVersion(let v): what = "unknown format version \(v) (this build reads version \(ModelFile.formatVersion))"
+        case .unknownFeature(let name): what = "requires the feature \"\(name)\", which this build does not know (a newer Thud wrote it)"
         case .truncated(let where_): what = "truncated (\(where_))"
         case .trailingBytes(let n): what = "corrupt (\(n) unexpected bytes after the checksum)"
         case .checksumMismatch(let stored, let computed):
@@ -66,14 +68,18 @@ public struct ModelFileError: Error, CustomStringConvertible, LocalizedError, Eq
 
 public struct ModelFile: Equatable {
     public static let magic: [UInt8] = Array("THUDMODL".utf8)
-    /// The newest format version this build reads and writes. Version 2 is version 1's layout with a header that may
-    /// carry an output delay (ModelArchitecture.outputDelaySteps): a build that reads only version 1 would put such a
-    /// model's values on the wrong steps without a word, so a file that has one is written as version 2 and every
-    /// other file still as version 1 (older builds keep reading them).
-    public static let formatVersion: UInt32 = 2
+    /// The newest format version this build reads. The version names the *layout*; what a header means beyond
+    /// it is said by the header's `requires` list, the features a reader must understand to run the model right.
+    ///  1: the layout above; nothing required.
+    ///  2: version 1 with an output delay in the header (how the first feature was flagged; read, no longer written).
+    ///  3: version 1 whose header's `requires` a reader honours: it refuses a file that requires a feature it does
+    ///     not know (ModelHeader.knownFeatures) instead of running it wrong. Readers of 1 and 2 refuse version 3.
+    /// A new feature is a new name in `requires` (and in knownFeatures), never a new version; a new layout is.
+    public static let formatVersion: UInt32 = 3
 
-    /// The version `encoded()` writes for this header: the oldest that carries its meaning.
-    public var writtenVersion: UInt32 { header.architecture.outputDelay > 0 ? 2 : 1 }
+    /// The version `encoded()` writes for this header: 1 while it requires nothing (every build reads it right),
+    /// else 3 (builds that cannot honour `requires` refuse it rather than put its values on the wrong steps).
+    public var writtenVersion: UInt32 { header.requiredFeatures.isEmpty ? 1 : 3 }
 
     public var header: ModelHeader
     /// In the architecture's `parameterShapes` order when written by `ModelFile`; readers look tensors up by name.
@@ -228,9 +234,13 @@ public struct ModelFile: Equatable {
         } catch {
             throw fail(.badHeader("not valid JSON"))
         }
+        // Version 2 said "output delay" by its number; version 3 says what it requires by name.
+        if version == 3, let unknown = header.requires.first(where: { !ModelHeader.knownFeatures.contains($0) }) {
+            throw fail(.unknownFeature(unknown))
+        }
         if let problem = header.architecture.validationProblem() { throw fail(.badHeader(problem)) }
-        guard header.stepRateHz > 0, header.stepRateHz <= 1000 else {
-            throw fail(.badHeader("stepRateHz \(header.stepRateHz)"))
+        guard header.stepRateHz == StepRate.hz else {
+            throw fail(.badHeader("stepRateHz \(header.stepRateHz): Thud runs at \(StepRate.perSecond) steps a second only"))
         }
         if let problem = header.picker?.validationProblem(hasOnsetOutput: header.architecture.hasOnsetOutput) {
             throw fail(.badHeader("picker: \(problem)"))

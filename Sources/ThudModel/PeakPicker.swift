@@ -12,6 +12,7 @@
 // 0.06 at an envelope of at least 0.25, sensitivity 3, chosen on real validation clips (models/README.md,
 // "Real video"; what each detection gave there and on the synthetic corpus is in models/README.md, "Figures").
 import Foundation
+import ThudBase
 
 /// One detected hit (README.md, "Commands": `thud predict`'s `hit` and `strength`): the step of the peak, its time in seconds (step / step rate), its strength
 /// (the envelope value at the peak, 0...1).
@@ -45,7 +46,7 @@ public final class PeakPicker {
     public struct Configuration: Codable, Equatable, Sendable {
         public var detection: Detection = .rise
         /// Steps of history behind the candidate used for the adaptive threshold (12 = one second at 12 Hz).
-        public var historyLength: Int = 12
+        public var historyLength: Int = StepRate.perSecond
         /// Threshold on the detection series = median(history) + sensitivity · MAD(history) + margin.
         public var sensitivity: Float = 3
         /// Keeps a flat, quiet history (MAD ≈ 0) from turning every wiggle into a hit.
@@ -57,7 +58,6 @@ public final class PeakPicker {
         public var minRise: Float = 0.08
         /// Steps that must separate two hits (3 = 250 ms at 12 Hz).
         public var minGapSteps: Int = 3
-        public var stepRateHz: Double = 12
 
         /// The defaults for a detector: `.onset` reads the model's onset output, whose scale differs from a rise.
         public static func defaults(for detection: Detection) -> Configuration {
@@ -78,16 +78,15 @@ public final class PeakPicker {
             where !v.isFinite || v < 0 || v > 100 {
                 return "\(name) \(v) out of range 0...100"
             }
-            if !(stepRateHz > 0 && stepRateHz <= 1000) { return "stepRateHz \(stepRateHz) out of range" }
             return nil
         }
 
-        // Defaults chosen on the generator's validation split (tools/eval/tune_picker.py), never on test clips.
-        public init(detection: Detection = .rise, historyLength: Int = 12, sensitivity: Float = 3, margin: Float = 0.05,
-                    minStrength: Float = 0.3, minRise: Float = 0.08, minGapSteps: Int = 3, stepRateHz: Double = 12) {
+        // Defaults chosen on the generator's validation split (the grid `thud-train tune-picker` runs), never on test clips.
+        public init(detection: Detection = .rise, historyLength: Int = StepRate.perSecond, sensitivity: Float = 3, margin: Float = 0.05,
+                    minStrength: Float = 0.3, minRise: Float = 0.08, minGapSteps: Int = 3) {
             self.detection = detection; self.historyLength = historyLength; self.sensitivity = sensitivity
             self.margin = margin; self.minStrength = minStrength; self.minRise = minRise
-            self.minGapSteps = minGapSteps; self.stepRateHz = stepRateHz
+            self.minGapSteps = minGapSteps
         }
     }
 
@@ -150,7 +149,7 @@ public final class PeakPicker {
             let adaptive = threshold()
             judgedStep = peakStep; judgedDetection = candidate; judgedThreshold = adaptive
             if isLocalMax, strongEnough, peakStep - lastHitStep >= configuration.minGapSteps, candidate > adaptive {
-                hit = HitEvent(step: peakStep, time: Double(peakStep) / configuration.stepRateHz, strength: candidateLevel)
+                hit = HitEvent(step: peakStep, time: StepRate.time(ofStep: peakStep), strength: candidateLevel)
                 lastHitStep = peakStep
             }
             // The candidate leaves the window and joins the history.

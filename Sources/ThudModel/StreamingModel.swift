@@ -22,7 +22,6 @@ public final class StreamingModel {
     public var inputHeight: Int { architecture.input.height }
     /// Bytes per frame `step` expects: width × height gray8.
     public let frameByteCount: Int
-    public var stepRateHz: Double { header.stepRateHz }
     /// Steps taken since init or the last reset().
     public private(set) var stepIndex = 0
     /// Whether the model has the onset output (`--detection onset` picks its peaks).

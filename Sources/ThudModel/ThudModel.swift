@@ -1,7 +1,7 @@
 // ThudModel: the runtime model of Thud — frames in, envelope and hits out. No I/O beyond reading a model file.
 //
 //   let model = try StreamingModel(path: "models/default.thud")   // ModelFileError (exitCode 20) on a bad file
-//   let picker = PeakPicker(configuration: .init(minStrength: threshold, stepRateHz: model.stepRateHz))
+//   let picker = PeakPicker(configuration: .init(minStrength: threshold))
 //   // per 12 Hz frame (gray8, model.inputWidth × model.inputHeight, from ThudMedia):
 //   let envelope = model.step(frame: pixels)                       // allocates nothing
 //   if let hit = picker.process(envelope) { ... }                  // the hit's peak was the previous step

@@ -6,6 +6,19 @@ import ThudMedia
 import ThudModel
 import ThudSound
 
+/// Where live steps come from: a camera's CaptureSession, or anything else that serves 12 Hz steps in order (with
+/// gaps where it dropped stale ones) and the pixels of the step it served last.
+public protocol LiveStepSource: AnyObject {
+    /// The next step, nil when the source ended (a stop was requested); throws when it was lost.
+    func nextStep() throws -> CapturedStep?
+    /// The model-sized pixels of the step `nextStep` returned last.
+    var pixels: UnsafeBufferPointer<UInt8> { get }
+}
+
+extension CaptureSession: LiveStepSource {
+    public func nextStep() throws -> CapturedStep? { try nextStep(timeout: nil) }
+}
+
 /// The live loop, shared by `thud live` and `thud predict /dev/videoN`:
 /// camera → ring → 12 Hz step → model → peak picker → JSONL / terminal view.
 public struct LiveLoop {
@@ -53,25 +66,12 @@ public struct LiveLoop {
         fputs("thud: live from \(device): \(f.fourcc) \(f.width)x\(f.height) at \(rate)\(f.emulated ? " (converted by libv4l2)" : ""), model input \(model.inputWidth)x\(model.inputHeight)\n", stderr)
         try session.start()
         defer { session.stop() }
-        var latencies: [Double] = []
-        latencies.reserveCapacity(steps ?? 4096)
-        var served = 0
-        while let captured = try session.nextStep() {
-            // A delayed model (EnvelopeStream) describes nothing for its first frames.
-            if let step = stream.process(frame: session.pixels, step: captured.index, time: captured.time) {
-                printer?.submit(step)
-                sink?.submit(step)
-                for extra in extraSinks { extra.submit(step) }
-                view?.draw(step: step, statistics: session.statistics, latency: captured.latency)
-            }
-            if latencies.count < 100_000 { latencies.append(captured.latency) }
-            served += 1
-            if let steps, served >= steps { break }
-        }
-        _ = stream.finish { step in
-            printer?.submit(step)
-            sink?.submit(step)
-            for extra in extraSinks { extra.submit(step) }
+        var sinks: [StepSink] = []
+        if let printer { sinks.append(printer) }
+        if let sink { sinks.append(sink) }
+        sinks += extraSinks
+        let (served, latencies) = try Self.serve(session, stream: stream, sinks: sinks, steps: steps) { captured, step in
+            view?.draw(step: step, statistics: session.statistics, latency: captured.latency)
         }
         for extra in extraSinks { extra.finish() }
         view?.finish()
@@ -80,6 +80,33 @@ public struct LiveLoop {
         func pct(_ p: Double) -> Double { sorted.isEmpty ? 0 : Percentiles.nearestRank(sorted, p) * 1000 }
         fputs(String(format: "thud: %d steps; camera frames %d, dropped by driver %d, error frames %d, stale steps skipped %d; latency frame→step median %.1f ms, p99 %.1f ms\n",
                      served, s.framesCaptured, s.framesDroppedByDriver, s.errorFrames, s.skippedSteps, pct(0.5), pct(0.99)), stderr)
+    }
+}
+
+extension LiveLoop {
+    /// The loop itself: each step the source serves goes through the stream, in order, with its own number and time
+    /// (a step the source skipped stays skipped: no step is invented), and what the stream describes goes to every
+    /// sink and to `observe`; at the end the stream's delayed last steps are described and handed on too. Returns
+    /// the steps served and the first 100 000 latencies (frame → step).
+    public static func serve(_ source: LiveStepSource, stream: EnvelopeStream, sinks: [StepSink], steps: Int?,
+                             observe: (CapturedStep, DescribedStep) -> Void = { _, _ in }) throws -> (served: Int, latencies: [Double]) {
+        var latencies: [Double] = []
+        latencies.reserveCapacity(min(steps ?? 4096, 100_000))
+        var served = 0
+        while let captured = try source.nextStep() {
+            // A delayed model (EnvelopeStream) describes nothing for its first frames.
+            if let step = stream.process(frame: source.pixels, step: captured.index, time: captured.time) {
+                for sink in sinks { sink.submit(step) }
+                observe(captured, step)
+            }
+            if latencies.count < 100_000 { latencies.append(captured.latency) }
+            served += 1
+            if let steps, served >= steps { break }
+        }
+        _ = stream.finish { step in
+            for sink in sinks { sink.submit(step) }
+        }
+        return (served, latencies)
     }
 }
 

@@ -1,6 +1,7 @@
 // Where described steps go: the printer (predict's lines), the sound (a knock per hit), the live view. Each takes the
 // steps in order as the stream describes them; none allocates per step but the printer's line text.
 import Foundation
+import ThudBase
 import ThudMedia
 import ThudModel
 import ThudSound
@@ -34,7 +35,7 @@ public struct StepPrinter: StepSink {
 
     public func event(_ event: FeedEvent) {
         guard format == .jsonl, case let .gap(from, to, seconds, attempts, onStreamTimestamps) = event else { return }
-        let rate = Double(StepClock.stepsPerSecond)
+        let rate = StepRate.hz
         out.write("\(open)\"event\": \"gap\", \"t\": \(fixed(Double(from) / rate)), \"until\": \(fixed(Double(to) / rate)), \"missing_steps\": \(to - from), \"seconds\": \(fixed(seconds, 3)), \"attempts\": \(attempts), \"resumed_on\": \"\(onStreamTimestamps ? "stream timestamps" : "monotonic clock")\"}")
     }
 

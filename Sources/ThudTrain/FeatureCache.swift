@@ -156,7 +156,7 @@ public final class FeatureCache: @unchecked Sendable {
             }
             var frames: [UInt8] = []
             // A hint, capped at 10 minutes: the container's claim may be anything (the array grows from what decodes).
-            frames.reserveCapacity(Int(min(input.info.durationSeconds ?? 5, 600) * 12 + 2) * width * height)
+            frames.reserveCapacity((StepRate.steps(covering: min(input.info.durationSeconds ?? 5, 600)) + 2) * width * height)
             let summary = try input.decode(video: VideoStepRequest(width: width, height: height), audio: true,
                                              onStep: { step in
                 frames.append(contentsOf: step.pixels)

@@ -24,9 +24,6 @@ public enum ModelAverage {
             if other != architecture {
                 throw TrainerStateError("model file \(path): cannot be averaged with \(firstPath): its architecture differs (\(difference(architecture, other)))")
             }
-            if file.header.stepRateHz != first.header.stepRateHz {
-                throw TrainerStateError("model file \(path): cannot be averaged with \(firstPath): it runs at \(file.header.stepRateHz) Hz, not \(first.header.stepRateHz) Hz")
-            }
         }
         // ModelFile.read has checked every tensor against the architecture, so equal architectures mean equal
         // names and shapes; they are looked up by name because a file's order is the writer's.
@@ -56,7 +53,7 @@ public enum ModelAverage {
             : models.map(\.file.header.training.data).joined(separator: " | ")
         let training = TrainingProvenance(command: command, data: data,
                                           notes: "the mean of the weights of \(models.count) models (provenance ingredient_N)")
-        return ModelFile(header: ModelHeader(architecture: first.header.architecture, stepRateHz: first.header.stepRateHz,
+        return ModelFile(header: ModelHeader(architecture: first.header.architecture,
                                              training: training, provenance: provenance),
                          tensors: tensors)
     }

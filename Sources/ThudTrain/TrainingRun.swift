@@ -17,9 +17,9 @@ public struct TrainingSettings: Codable, Sendable, Equatable {
     /// Extra loss weight on onset steps (the target rises by more than 0.1): 0 = plain BCE.
     public var onsetWeight: Float = 0
     /// The peak picker used for validation hits, and so for choosing the model kept: `thud`'s default (the
-    /// envelope's rise) for every architecture, so the model kept is the best one as `thud` will run it. (An onset
-    /// model used to be validated with its onset output, which `thud` does not read by default: on the bundled
-    /// model of e7d761a's validation clips the two disagree, F1 0.880 by the rise against 0.866 by the onset output.)
+    /// envelope's rise) for every architecture, so the model kept is the best one as `thud` will run it, not as a
+    /// detector `thud` does not read by default would (an onset model used to be validated with its onset output;
+    /// the two disagree, models/README.md).
     public var picker = PeakPicker.Configuration()
     /// Loss weight of the onset output's BCE (architectures with an onset output).
     public var onsetLossWeight: Float = 1

@@ -1,101 +1,98 @@
 // thud-capture-check: live capture without the model. One JSON line per 12 Hz step on stdout,
 // a negotiated-format line and a summary line on stderr. Used by the vivid VM tests
 // (Tests/ThudCaptureTests) and for the latency / CPU / drop figures (tools/vivid/capture-figures.sh).
-//
-//   thud-capture-check DEVICE [--frames N | --duration S] [--size WxH] [--model-size WxH]
-//                      [--format yuyv|uyvy|nv12|yu12|grey|rgb24|mjpeg|FOURCC] [--fps F]
-//                      [--stall-timeout S] [--work-ms MS] [--set NAME=VALUE]...
-//                      [--set-at STEP:NAME=VALUE]... [--quiet] [--list]
-//   thud-capture-check --bench-convert [--frames N] [--format F] [--size WxH] [--model-size WxH]
-//
-// --set writes a control before streaming starts (e.g. vivid's inject_vidioc_streamon_error=1);
-// --set-at writes one from a second file handle after step STEP (e.g. disconnect=1), the way
-// v4l2-ctl would from another process. --work-ms simulates inference time per step.
 // Exit codes: 0, 30 (open/negotiate/start), 31 (lost while streaming), 64 (usage).
+import ArgumentParser
 import Glibc
-import ThudMedia
 import ThudBase
+import ThudCommandLine
+import ThudMedia
+
+struct ControlWrite { var step: Int; var name: String; var value: Int32 }
+
+/// NAME=VALUE for --set.
+struct ControlSetting: ExpressibleByArgument {
+    var name: String
+    var value: Int32
+    init?(argument: String) {
+        let kv = argument.split(separator: "=", maxSplits: 1).map(String.init)
+        guard kv.count == 2, !kv[0].isEmpty, let v = Int32(kv[1]) else { return nil }
+        name = kv[0]; value = v
+    }
+}
+
+/// STEP:NAME=VALUE for --set-at.
+struct TimedControlSetting: ExpressibleByArgument {
+    var write: ControlWrite
+    init?(argument: String) {
+        let parts = argument.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let step = Int(parts[0]), step >= 0, let c = ControlSetting(argument: parts[1]) else { return nil }
+        write = ControlWrite(step: step, name: c.name, value: c.value)
+    }
+}
+
+extension FourCC: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let f = FourCC.parse(argument) else { return nil }
+        self = f
+    }
+}
+
+struct CaptureCheckOptions: ParsableCommand {  // ParsableCommand for its help; parsed, not run
+    static let configuration = CommandConfiguration(
+        commandName: "thud-capture-check",
+        abstract: "Live capture without the model: one JSON line per 12 Hz step, a negotiated-format line and a summary on stderr.",
+        discussion: """
+        --set writes a control before streaming starts (e.g. vivid's inject_vidioc_streamon_error=1); --set-at \
+        writes one from a second file handle after step STEP (e.g. disconnect=1), the way v4l2-ctl would from \
+        another process. --work-ms simulates inference time per step. --bench-convert measures the capture \
+        thread's per-frame work (conversion to model-sized luma, a ring push and a step's take) with no device. \
+        Exit codes: 0, 30 (open/negotiate/start), 31 (lost while streaming), 64 (usage).
+        """)
+
+    @Argument(help: "V4L2 device.") var device = "/dev/video0"
+    @Option(help: "Stop after this many steps (default 36 unless --duration).") var frames: Int?
+    @Option(help: "Stop after this many seconds of steps.") var duration: Double?
+    @Option(help: "Camera size to ask for, WxH.") var size = PictureSize(width: 320, height: 240)
+    @Option(name: .customLong("model-size"), help: "Model input size, WxH.") var modelSize = PictureSize(width: 64, height: 64)
+    @Option(help: "Pixel format (yuyv, uyvy, nv12, yu12, grey, rgb24, mjpeg or a FOURCC).") var format: FourCC?
+    @Option(help: "Camera frame rate to ask for.") var fps: Double?
+    @Option(name: .customLong("stall-timeout"), help: "Seconds without a frame before exit 31.") var stallTimeout: Double?
+    @Option(name: .customLong("work-ms"), help: "Simulated inference time per step, ms.") var workMs = 0.0
+    @Option(name: .customLong("set"), help: "NAME=VALUE control written before streaming.") var before: [ControlSetting] = []
+    @Option(name: .customLong("set-at"), help: "STEP:NAME=VALUE control written after step STEP.") var during: [TimedControlSetting] = []
+    @Flag(help: "No step lines (what is left of the loop allocates nothing per step).") var quiet = false
+    @Flag(help: "List the device's formats, sizes and rates.") var list = false
+    @Flag(name: .customLong("bench-convert"), help: "Measure conversion + ring work per frame, no device.") var benchConvert = false
+
+    func validate() throws {
+        if let frames, frames <= 0 { throw ValidationError("--frames wants a positive integer") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration wants seconds > 0") }
+        if let fps, !(fps > 0 && fps <= 1000) { throw ValidationError("--fps wants a rate in frames per second") }
+        if let stallTimeout, !(stallTimeout > 0) { throw ValidationError("--stall-timeout wants seconds > 0") }
+        if !(workMs >= 0) { throw ValidationError("--work-ms wants milliseconds >= 0") }
+    }
+}
+
+// Parsed once; the check below is a plain script over these values.
+let options = CommandLineTool.parse(CaptureCheckOptions.self, tool: "thud-capture-check")
 
 func fail(_ code: Int32, _ message: String) -> Never {
     fputs("thud-capture-check: \(message)\n", stderr)
     exit(code)
 }
 
-func parseSize(_ s: String, _ option: String) -> (Int, Int) {
-    guard let size = FrameSize.parse(s) else { fail(64, "\(option) wants WxH (e.g. 320x240), got '\(s)'") }
-    return size
-}
-
-struct ControlWrite { var step: Int; var name: String; var value: Int32 }
-
-func parseControl(_ s: String, _ option: String) -> (String, Int32) {
-    let kv = s.split(separator: "=", maxSplits: 1).map(String.init)
-    guard kv.count == 2, !kv[0].isEmpty, let v = Int32(kv[1]) else { fail(64, "\(option) wants NAME=VALUE, got '\(s)'") }
-    return (kv[0], v)
-}
-
-var args = Array(CommandLine.arguments.dropFirst())
-var device: String?
-var request = CaptureRequest()
-var frames: Int?
-var duration: Double?
-var workMs = 0.0
-var listOnly = false
-var benchConvert = false
-var quiet = false   // no step lines: what is left of the loop allocates nothing per step
-var before: [(String, Int32)] = []
-var during: [ControlWrite] = []
-var i = 0
-func value(_ option: String) -> String {
-    i += 1
-    guard i < args.count else { fail(64, "\(option) needs a value") }
-    return args[i]
-}
-while i < args.count {
-    let a = args[i]
-    switch a {
-    case "--frames":
-        guard let n = Int(value(a)), n > 0 else { fail(64, "--frames wants a positive integer") }
-        frames = n
-    case "--duration":
-        guard let d = Double(value(a)), d > 0 else { fail(64, "--duration wants seconds > 0") }
-        duration = d
-    case "--size": (request.captureWidth, request.captureHeight) = parseSize(value(a), a)
-    case "--model-size": (request.outputWidth, request.outputHeight) = parseSize(value(a), a)
-    case "--format":
-        let v = value(a)
-        guard let f = FourCC.parse(v) else { fail(64, "--format: unknown format '\(v)'") }
-        request.format = f
-    case "--fps":
-        guard let f = Double(value(a)), f > 0, f <= 1000 else { fail(64, "--fps wants a rate in frames per second") }
-        request.framesPerSecond = f
-    case "--stall-timeout":
-        guard let s = Double(value(a)), s > 0 else { fail(64, "--stall-timeout wants seconds > 0") }
-        request.stallTimeout = s
-    case "--work-ms":
-        guard let w = Double(value(a)), w >= 0 else { fail(64, "--work-ms wants milliseconds >= 0") }
-        workMs = w
-    case "--set": before.append(parseControl(value(a), a))
-    case "--set-at":
-        let v = value(a)
-        let parts = v.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let step = Int(parts[0]), step >= 0 else { fail(64, "--set-at wants STEP:NAME=VALUE, got '\(v)'") }
-        let (n, val) = parseControl(parts[1], a)
-        during.append(ControlWrite(step: step, name: n, value: val))
-    case "--list": listOnly = true
-    case "--bench-convert": benchConvert = true
-    case "--quiet": quiet = true
-    case "-h", "--help":
-        print("usage: thud-capture-check DEVICE [--frames N | --duration S] [--size WxH] [--model-size WxH] [--format F] [--fps F] [--stall-timeout S] [--work-ms MS] [--set NAME=VALUE]... [--set-at STEP:NAME=VALUE]... [--list]")
-        exit(0)
-    default:
-        if a.hasPrefix("-") { fail(64, "unknown option \(a)") }
-        guard device == nil else { fail(64, "one device only (got \(device!) and \(a))") }
-        device = a
-    }
-    i += 1
-}
-let path = device ?? "/dev/video0"
+let path = options.device
+var request = CaptureRequest(captureWidth: options.size.width, captureHeight: options.size.height,
+                             outputWidth: options.modelSize.width, outputHeight: options.modelSize.height, format: options.format)
+if let fps = options.fps { request.framesPerSecond = fps }
+if let s = options.stallTimeout { request.stallTimeout = s }
+var frames = options.frames
+let duration = options.duration
+let workMs = options.workMs
+let quiet = options.quiet
+let before = options.before.map { ($0.name, $0.value) }
+let during = options.during.map(\.write)
 if frames == nil && duration == nil { frames = 36 }
 
 /// tools/vivid/malloc-count.c, when preloaded, counts heap allocations; marks bracket the steady
@@ -108,7 +105,7 @@ let allocationMark: AllocationMark? = dlsym(UnsafeMutableRawPointer(bitPattern: 
 // --bench-convert: the per-frame CPU cost of the capture thread's work (conversion to model-sized
 // luma plus a ring push and a step's take) on this machine, with no device: the VM's figures are
 // for an emulated CPU. Uses --format, --size, --model-size and --fps (for the CPU share).
-if benchConvert {
+if options.benchConvert {
     let fmt = request.format ?? .yuyv
     let (w, h) = (request.captureWidth, request.captureHeight)
     let bpl = w * (fmt == .yuyv || fmt == .uyvy ? 2 : fmt == .rgb24 || fmt == .bgr24 ? 3 : 1)
@@ -139,7 +136,7 @@ if benchConvert {
     exit(0)
 }
 
-if listOnly {
+if options.list {
     do {
         let src = try V4L2Source(device: path)
         print("\(path): driver \(src.info.driver), card \(src.info.card), bus \(src.info.busInfo)")
@@ -202,7 +199,7 @@ var usage0 = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage0)
 let wall0 = MonotonicClock.seconds()
 var latencies: [Double] = []
-latencies.reserveCapacity(frames ?? Int((duration ?? 1) * 12) + 16)
+latencies.reserveCapacity(frames ?? StepRate.steps(covering: duration ?? 1) + 16)
 var delays: [Double] = []
 delays.reserveCapacity(latencies.capacity)
 var steps = 0
@@ -215,7 +212,7 @@ do {
     while let step = try session.nextStep() {
         steps += 1
         lastStep = step
-        if steps == 12 { allocationMark?(1, steps) }
+        if steps == StepRate.perSecond { allocationMark?(1, steps) }  // after a one-second warm-up
         latencies.append(step.latency)
         delays.append(step.delay)
         if !quiet {

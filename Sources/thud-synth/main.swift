@@ -1,4 +1,5 @@
 import ArgumentParser
+import ThudCommandLine
 import Foundation
 import ThudSynth
 import ThudBase
@@ -76,7 +77,7 @@ struct Generate: ParsableCommand {
             kept = try Corpus.generate(into: out, options: options) { done, total in printer.update(done, total) }
         } catch {
             fputs("\n", stderr)   // below the progress line
-            throw ExitCode(ToolExit.report(error, tool: "thud-synth"))
+            throw CommandLineTool.exitCode(reporting: error, tool: "thud-synth")
         }
         let secs = Date().timeIntervalSince(start)
         let written = total - kept
@@ -139,9 +140,9 @@ struct Sample: ParsableCommand {
             for s in record.scratches ?? [] { print(String(format: "  scratch %.3f–%.3f s (no hit)", s.start, s.end)) }
             for t in record.silentStrokes ?? [] { print(String(format: "  silent stroke %.3f s", t)) }
         } catch {
-            throw ExitCode(ToolExit.report(error, tool: "thud-synth"))
+            throw CommandLineTool.exitCode(reporting: error, tool: "thud-synth")
         }
     }
 }
 
-ThudSynthCommand.main()
+CommandLineTool.run(ThudSynthCommand.self, tool: "thud-synth")

@@ -66,8 +66,6 @@ struct SetPickerCommand: ParsableCommand {
             console.error("\(path): --detection \(picker.detection.rawValue) needs a model with an onset output; this one has only the envelope")
             throw ExitCode(64)
         }
-        var picker = picker
-        picker.stepRateHz = file.header.stepRateHz
         file.header.picker = picker
         try file.write(to: path)
         console.log("\(path): thud's default peak picker for this model is now \(picker.detection.rawValue), threshold \(picker.minStrength), min-rise \(picker.minRise), sensitivity \(picker.sensitivity)")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ThudEval
 import ThudBase
+import ThudCommandLine
 import ThudMedia
 import ThudModel
 import ThudTrain
@@ -17,36 +18,17 @@ struct ThudTrainCommand: ParsableCommand {
         reads (each clip's class is its folder's name; a stable share goes to validation). Several DATASETs are \
         used together as one, each clip in its own folder's split.
         """,
-        subcommands: [TrainCommand.self, PrepareCommand.self, SetPickerCommand.self, AverageCommand.self, AugmentSheetCommand.self, TunePickerCommand.self],
+        subcommands: [TrainCommand.self, PrepareCommand.self, SetPickerCommand.self, AverageCommand.self, AugmentSheetCommand.self, TunePickerCommand.self, PickHitsCommand.self],
         defaultSubcommand: TrainCommand.self)
 
-    static func main() {
-        do {
-            var command = try parseAsRoot(Array(CommandLine.arguments.dropFirst()))
-            try command.run()
-        } catch {
-            exitOneLine(error)
-        }
-    }
-
-    /// A usage error is one line, `thud-train: problem`, and exit 64, as `thud`'s are; help prints as ArgumentParser
-    /// prints it; a command's own error was printed where it was thrown.
-    static func exitOneLine(_ error: Error) -> Never {
-        if let code = error as? ExitCode { Foundation.exit(code.rawValue) }
-        let code = exitCode(for: error)
-        if code == .success { exit(withError: error) }
-        let text = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-        fputs("thud-train: \(text)\n", stderr)
-        Foundation.exit(code.rawValue)
-    }
+    static func main() { CommandLineTool.run(ThudTrainCommand.self, tool: "thud-train") }
 }
 
 /// Any error as its one line, `thud-train: …`, after the progress line is cleared, and its documented exit code
 /// (ToolExit, as every tool reports errors).
 func exitWith(_ error: Error, console: Console) -> ExitCode {
-    if let exit = error as? ExitCode { return exit }
-    console.endProgress()
-    return ExitCode(ToolExit.report(error, tool: "thud-train"))
+    if !(error is ExitCode) { console.endProgress() }
+    return CommandLineTool.exitCode(reporting: error, tool: "thud-train")
 }
 
 /// This invocation as a model's provenance records it (`training.command`).

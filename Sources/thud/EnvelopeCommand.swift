@@ -1,4 +1,6 @@
+import ThudBase
 import ArgumentParser
+import ThudCommandLine
 import ThudMedia
 import ThudRuntime
 
@@ -33,7 +35,7 @@ struct EnvelopeCommand: ParsableCommand {
             let out = LineWriter()
             if format == .csv { out.write("t,envelope,db") }
             for k in 0..<envelope.count {
-                let t = fixed(StepClock.time(ofStep: k)), e = fixed(Double(envelope.values[k])), db = fixed(Double(envelope.db[k]), 2)
+                let t = fixed(StepRate.time(ofStep: k)), e = fixed(Double(envelope.values[k])), db = fixed(Double(envelope.db[k]), 2)
                 out.write(format == .csv ? "\(t),\(e),\(db)" : "{\"t\": \(t), \"envelope\": \(e), \"db\": \(db)}")
             }
         } catch {

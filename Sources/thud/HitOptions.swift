@@ -1,4 +1,5 @@
 import ArgumentParser
+import ThudCommandLine
 import ThudEval
 import ThudModel
 
@@ -40,7 +41,6 @@ struct HitOptions: ParsableArguments {
         if let threshold { c.minStrength = threshold }
         if let minRise { c.minRise = minRise }
         if let sensitivity { c.sensitivity = sensitivity }
-        c.stepRateHz = model.stepRateHz
         return c
     }
 }

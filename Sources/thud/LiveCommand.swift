@@ -1,4 +1,5 @@
 import ArgumentParser
+import ThudCommandLine
 import Foundation
 import ThudMedia
 import ThudModel

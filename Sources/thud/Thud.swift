@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ThudCommandLine
 import ThudRuntime
 
 @main
@@ -16,24 +17,8 @@ struct Thud: ParsableCommand {
         subcommands: [PredictCommand.self, LiveCommand.self, WatchCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
 
     static func main() {
-        do {
-            var command = try parseAsRoot(SoundOptions.expandBareFlag(Array(CommandLine.arguments.dropFirst())))
-            try command.run()
-        } catch {
-            exitOneLine(error)
-        }
+        CommandLineTool.run(Thud.self, tool: "thud", arguments: SoundOptions.expandBareFlag(Array(CommandLine.arguments.dropFirst())))
         // The command succeeded: then stdout must close cleanly too (a full disk reports at close).
         OutputFailure.closeStandardOutput()
-    }
-
-    /// A usage error is one line, `thud: problem`, and exit 64 (README, "Exit codes"), as every input error is; help
-    /// and --version print as ArgumentParser prints them; a command's own error was printed where it was thrown.
-    static func exitOneLine(_ error: Error) -> Never {
-        if let code = error as? ExitCode { Foundation.exit(code.rawValue) }
-        let code = exitCode(for: error)
-        if code == .success { exit(withError: error) }
-        let text = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-        fputs("thud: \(text)\n", stderr)
-        Foundation.exit(code.rawValue)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ThudCommandLine
 import ThudMedia
 import ThudModel
 import ThudMQTT

@@ -47,6 +47,15 @@ final class ModelFileTests: XCTestCase {
         return b
     }
 
+    /// The file with its JSON header rewritten (length fixed, re-sealed): to say what another writer would.
+    private func withHeader(_ bytes: [UInt8], _ edit: (String) -> String) -> [UInt8] {
+        let length = Int(bytes[12]) | Int(bytes[13]) << 8 | Int(bytes[14]) << 16 | Int(bytes[15]) << 24
+        let json = Array(edit(String(decoding: bytes[16..<16 + length], as: UTF8.self)).utf8)
+        let n = UInt32(json.count)
+        let head = Array(bytes[0..<12]) + [UInt8(n & 0xFF), UInt8((n >> 8) & 0xFF), UInt8((n >> 16) & 0xFF), UInt8(n >> 24)]
+        return resealed(head + json + Array(bytes[(16 + length)...]))
+    }
+
     func testCRC32MatchesZlib() {
         XCTAssertEqual(CRC32.checksum(Array("123456789".utf8)[...]), 0xCBF4_3926)
     }
@@ -92,24 +101,49 @@ final class ModelFileTests: XCTestCase {
         expectProblem([]) { if case .truncated = $0 { return true }; return false }
     }
 
-    func testRejectsUnknownVersion() {
-        var b = smallFile().encoded()
-        b[8] = 3
-        expectProblem(b) { $0 == .unknownVersion(3) }
+    /// A feature this build does not know is refused by name; an unknown key that nothing requires is not.
+    func testAFileRequiringAnUnknownFeatureIsRefusedByName() throws {
+        var delayed = smallFile()
+        delayed.header.architecture.outputDelaySteps = 1
+        let future = withHeader(delayed.encoded()) { $0.replacingOccurrences(of: #"["outputDelay"]"#, with: #"["outputDelay","int8Weights"]"#) }
+        expectProblem(future) { $0 == .unknownFeature("int8Weights") }
+        let optional = withHeader(smallFile().encoded()) { $0.replacingOccurrences(of: #"{"architecture""#, with: #"{"colour":"blue","architecture""#) }
+        XCTAssertTrue(String(decoding: optional, as: UTF8.self).contains("colour"))
+        XCTAssertNoThrow(try ModelFile.decode(optional, path: "optional.thud"))
     }
 
-    /// A model with an output delay is written as version 2, so a build that reads only version 1 refuses it instead
-    /// of putting its values on the wrong steps; every other model stays version 1.
-    func testAnOutputDelayIsWrittenAsVersionTwoAndReadBack() throws {
+    /// Thud has one step rate: a file that states another is refused with a line that says why.
+    func testAFileOfAnotherStepRateIsRefused() {
+        var other = smallFile()
+        other.header.stepRateHz = 10
+        expectProblem(other.encoded()) { $0 == .badHeader("stepRateHz 10.0: Thud runs at 12 steps a second only") }
+    }
+
+    func testRejectsUnknownVersion() {
+        var b = smallFile().encoded()
+        b[8] = 4
+        expectProblem(b) { $0 == .unknownVersion(4) }
+    }
+
+    /// A model with an output delay says so in its header's `requires` and is written as version 3, so a build that
+    /// cannot honour `requires` refuses it instead of putting its values on the wrong steps; every other model stays
+    /// version 1. Files of version 2 (how the delay was flagged before) are still read.
+    func testAnOutputDelayIsARequiredFeatureAndReadBack() throws {
         let plain = smallFile()
         XCTAssertEqual(plain.encoded()[8], 1)
+        XCTAssertFalse(String(decoding: plain.encoded(), as: UTF8.self).contains("requires"))
         var delayed = plain
         delayed.header.architecture.outputDelaySteps = 1
         let bytes = delayed.encoded()
-        XCTAssertEqual(bytes[8], 2)
+        XCTAssertEqual(bytes[8], 3)
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).contains(#""requires":["outputDelay"]"#))
         let back = try ModelFile.decode(bytes, path: "delayed.thud")
         XCTAssertEqual(back.header.architecture.outputDelay, 1)
+        XCTAssertEqual(back.header.requires, ["outputDelay"])
         XCTAssertEqual(back, delayed)
+        var legacy = bytes
+        legacy[8] = 2
+        XCTAssertEqual(try ModelFile.decode(resealed(legacy), path: "v2.thud"), delayed)
         // A recorded peak picker travels with the header, and one that could not run is refused as a bad header.
         var picked = plain
         picked.header.picker = PeakPicker.Configuration(detection: .rise, minStrength: 0.2, minRise: 0.5)
@@ -190,7 +224,7 @@ final class ModelFileTests: XCTestCase {
             + #""encoder":{"kind":"conv","convChannels":[4,8,8,8]},"lstmHidden":16,"lstmLayers":2,"headHidden":[16,8]},"#
             + #""training":{"command":"c","data":"d"}}"#
         let h = try JSONDecoder().decode(ModelHeader.self, from: Data(minimal.utf8))
-        XCTAssertEqual(h.stepRateHz, 12)
+        XCTAssertEqual(h.stepRateHz, StepRate.hz)
         XCTAssertEqual(h.provenance, [:])
         XCTAssertEqual(h.training.notes, "")
         // Dropping "training" from the header of a real file: rejected, naming the missing key.

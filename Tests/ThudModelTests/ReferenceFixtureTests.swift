@@ -3,6 +3,7 @@
 // the conv encoder, the motion-energy encoder, and the conv encoder with the previous-difference plane.
 import Foundation
 import XCTest
+import ThudBase
 @testable import ThudModel
 
 private struct Fixture: Decodable {
@@ -90,7 +91,7 @@ final class ReferenceFixtureTests: XCTestCase {
         let file = try ModelFile.read(path: FixtureFiles.url("fixture_conv", "thud").path)
         XCTAssertEqual(file.header.architecture.encoder.convChannels, [4, 8, 8, 8])
         XCTAssertEqual(file.header.training.command, "python3 tools/reference/make_fixtures.py")
-        XCTAssertEqual(file.header.stepRateHz, 12)
+        XCTAssertEqual(file.header.stepRateHz, StepRate.hz)
         XCTAssertNotNil(file.header.provenance["torch"])
     }
 }

@@ -8,7 +8,7 @@ mirrored frames, and their averages over models, through thud's default picker.
 CACHE_DIR is thud-train's feature cache (--cache) holding the split at the models' frame size (all models must
 share it); a clip's frames are found by its target envelope, which the JSON carries. The PyTorch reference
 (tools/reference/thud_model.py) runs the models; the first model's plain envelopes must agree with the JSON's
-(thud's own run) to 1e-4, or the script stops. Refuses a test split, as tune_picker.py does.
+(thud's own run) to 1e-4, or the script stops. Refuses a test split, as `thud-train tune-picker` does.
 """
 import json
 import os
@@ -21,7 +21,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "reference"))
 sys.path.insert(0, here)
 from thud_model import load  # noqa: E402
-from tune_picker import f1  # noqa: E402
+from thud_tools import f1  # noqa: E402
 from feature_cache import cached_clips  # noqa: E402
 
 
@@ -56,7 +56,7 @@ def main():
         sys.exit(f"the first model's envelopes differ from the JSON's by {worst:.2e}: not the model that made it?")
 
     def averaged(selection):
-        """F1, P, R of the mean of the selected envelopes, scored as tune_picker scores a setting."""
+        """F1, P, R of the mean of the selected envelopes, scored as `thud-train tune-picker` scores a setting."""
         series = [(np.mean([envelopes[c["id"]][i] for i in selection], axis=0), None, c["true_hits"]) for c in clips]
         return f1(series, detection="rise", min_strength=min_strength, min_rise=min_rise)
 

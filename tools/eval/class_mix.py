@@ -11,7 +11,11 @@ number of true hits in that class. If that figure is close to the first split's 
 are not what makes it differ: its clips within the classes are.
 """
 import json
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from thud_tools import f1_of  # noqa: E402
 
 
 def per_class(path):
@@ -32,8 +36,6 @@ def true_hits(split, name):
     return row[0] + row[2]
 
 
-def f1(tp, fp, fn):
-    return 2 * tp / max(1e-9, 2 * tp + fp + fn)
 
 
 def main():
@@ -47,8 +49,8 @@ def main():
     print(f"{'class':62s} {'clips':>5s} {'hits':>5s} {'F1':>6s}   {'clips':>5s} {'hits':>5s} {'F1':>6s}")
     for name in sorted(first):
         a, b = first[name], second.get(name, [0, 0, 0, 0])
-        right = f"{b[3]:5d} {true_hits(second, name):5d} {f1(*b[:3]):6.3f}" if b[3] else f"{0:5d}"
-        print(f"{name[:62]:62s} {a[3]:5d} {true_hits(first, name):5d} {f1(*a[:3]):6.3f}   {right}")
+        right = f"{b[3]:5d} {true_hits(second, name):5d} {f1_of(*b[:3]):6.3f}" if b[3] else f"{0:5d}"
+        print(f"{name[:62]:62s} {a[3]:5d} {true_hits(first, name):5d} {f1_of(*a[:3]):6.3f}   {right}")
     totals = [[sum(row[i] for row in split.values()) for i in range(4)] for split in (first, second)]
     tp = fp = fn = 0.0
     for name in second:
@@ -59,8 +61,8 @@ def main():
         tp += a[0] / hits_a * hits_b
         fp += a[1] / hits_a * hits_b
         fn += a[2] / hits_a * hits_b
-    print(f"F1: {sys.argv[1]} {f1(*totals[0][:3]):.3f}, {sys.argv[2]} {f1(*totals[1][:3]):.3f}; "
-          f"the first's per-class rates at the second's class mix {f1(tp, fp, fn):.3f}")
+    print(f"F1: {sys.argv[1]} {f1_of(*totals[0][:3]):.3f}, {sys.argv[2]} {f1_of(*totals[1][:3]):.3f}; "
+          f"the first's per-class rates at the second's class mix {f1_of(tp, fp, fn):.3f}")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,20 @@ import os
 import struct
 import zlib
 
+import sys
+
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from thud_tools import feature_cache_version  # noqa: E402
 
 HEADER = 24
+# The layout below is version 3's. The version thud-train writes is read from FeatureCache.swift, so a cache change
+# there stops this reader with a line instead of letting it misread or skip every entry in silence.
+LAYOUT_VERSION = 3
+if feature_cache_version() != LAYOUT_VERSION:
+    raise SystemExit(f"FeatureCache.swift writes cache version {feature_cache_version()}; tools/eval/feature_cache.py "
+                     f"reads version {LAYOUT_VERSION}'s layout: update it")
 
 
 def parse_entry(data):
@@ -24,7 +34,7 @@ def parse_entry(data):
     if len(data) < HEADER or data[:8] != b"THUDCLIP":
         return None
     version = struct.unpack("<I", data[8:12])[0]
-    if version == 3:
+    if version == LAYOUT_VERSION:
         if len(data) < HEADER + 4 or zlib.crc32(data[:-4]) != struct.unpack("<I", data[-4:])[0]:
             return None
         data = data[:-4]

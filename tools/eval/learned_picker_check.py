@@ -9,7 +9,7 @@ Per step, the features are both outputs over the last PAST_STEPS steps and one s
 picker has: it confirms a peak one step late) and their one-step rises. A logistic regression (HIDDEN=0) or a
 one-hidden-layer network learns P(true hit at this step); hits are its local maxima above a threshold, at least 3
 steps apart. Two folds over the clips: trained and thresholded on one half, scored on the other (±1 step, one to one,
-as `thud eval`), beside the rise picker of tune_picker.py with the settings below on the same halves. Refuses a
+as `thud eval`), beside thud's own rise picker (thud-train pick-hits) with the settings below on the same halves. Refuses a
 test split. PyTorch on the CPU; a minute or two.
 """
 import json
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tune_picker import pick, scores  # noqa: E402
+from thud_tools import pick_hits, scores  # noqa: E402
 
 RISE_PICKER = dict(detection="rise", min_strength=0.25, min_rise=0.06, sensitivity=3.0)
 
@@ -46,6 +46,7 @@ def decode(p, threshold, gap=3):
 
 
 def f1(pairs):
+    """Pooled F1 of (predicted, true) pairs."""
     return scores(pairs)[0]
 
 
@@ -86,7 +87,8 @@ def main():
         thresholds = np.arange(0.1, 0.8, 0.025)
         best = max(thresholds, key=lambda t: f1([(decode(prob[i], t), clips[i][2]) for i in train]))
         learned = f1([(decode(prob[i], best), clips[i][2]) for i in held])
-        rise = f1([(pick(clips[i][0], clips[i][1], **RISE_PICKER), clips[i][2]) for i in held])
+        picked = pick_hits([(clips[i][0], clips[i][1], RISE_PICKER) for i in held])
+        rise = f1([(hits, clips[i][2]) for hits, i in zip(picked, held)])
         print(f"fold {f}: held-out half F1 learned {learned:.4f} (threshold {best:.3f}) | rise picker {rise:.4f}")
 
 

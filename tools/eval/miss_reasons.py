@@ -25,7 +25,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tune_picker import matched_true  # noqa: E402
+from thud_tools import matched_true  # noqa: E402
 
 
 def rises(series):

@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from feature_cache import cached_clips  # noqa: E402
-from tune_picker import f1  # noqa: E402
+from thud_tools import f1  # noqa: E402
 
 
 def main():

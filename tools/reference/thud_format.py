@@ -1,7 +1,7 @@
 """Read and write .thud model files (same layout as Sources/ThudModel/ModelFile.swift).
 
-Layout, little-endian: b"THUDMODL", u32 version (1, or 2 when the header's architecture has an output delay:
-outputDelaySteps > 0; the layout is the same), u32 header length, JSON header, u32 tensor count,
+Layout, little-endian: b"THUDMODL", u32 version (1; 3 when the header's "requires" lists a feature a reader must
+know, e.g. "outputDelay"; 2 is the old way of flagging the output delay, read only; the layout is the same), u32 header length, JSON header, u32 tensor count,
 per tensor (u32 name length, name, u32 rank, rank x u32 dims, u64 byte offset into data), u64 data length,
 float32 data, u32 CRC-32 (zlib.crc32) of everything before it.
 """
@@ -12,17 +12,26 @@ import zlib
 import numpy as np
 
 MAGIC = b"THUDMODL"
-VERSION = 2  # the newest read; a file is written as 1 unless its header needs 2
+VERSION = 3  # the newest read; a file is written as 1 unless its header requires a feature
+KNOWN_FEATURES = {"outputDelay"}  # as ModelHeader.knownFeatures
+
+
+def required_features(header):
+    return ["outputDelay"] if (header.get("architecture", {}).get("outputDelaySteps") or 0) > 0 else []
 
 
 def written_version(header):
-    return 2 if (header.get("architecture", {}).get("outputDelaySteps") or 0) > 0 else 1
+    return 3 if required_features(header) else 1
 
 
 def write_thud(path, header, tensors):
     """header: dict (ModelHeader JSON); tensors: list of (name, np.ndarray float32) in file order."""
     out = bytearray()
     out += MAGIC
+    header = dict(header)
+    header.pop("requires", None)
+    if required_features(header):
+        header["requires"] = required_features(header)
     out += struct.pack("<I", written_version(header))
     js = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
     out += struct.pack("<I", len(js)) + js
@@ -60,6 +69,9 @@ def read_thud(path):
     (hl,) = struct.unpack_from("<I", data, pos)
     pos += 4
     header = json.loads(data[pos:pos + hl].decode("utf-8"))
+    unknown = [f for f in header.get("requires", []) if f not in KNOWN_FEATURES] if version == 3 else []
+    if unknown:
+        raise ValueError(f"{path}: requires the feature {unknown[0]!r}, which this reader does not know")
     pos += hl
     (count,) = struct.unpack_from("<I", data, pos)
     pos += 4

@@ -19,7 +19,6 @@ public struct CaptureRequest: Sendable, Equatable {
     public var ringCapacity = 8
     /// Streaming with no frame for this long is an error (exit code 31), never a hang.
     public var stallTimeout: Double = 2.0
-    public var stepsPerSecond: Double = 12
 
     public init(captureWidth: Int = 320, captureHeight: Int = 240, outputWidth: Int = 64, outputHeight: Int = 64,
                 format: FourCC? = nil, framesPerSecond: Double? = 30) {
@@ -102,7 +101,7 @@ public final class CaptureSession {
         }
         self.converter = converter
         ring = FrameRing(capacity: max(2, request.ringCapacity), width: request.outputWidth, height: request.outputHeight)
-        stepper = LiveStepper(ring: ring, stepsPerSecond: request.stepsPerSecond)
+        stepper = LiveStepper(ring: ring)
         scratch = .allocate(capacity: converter.outputByteCount)
         scratch.initialize(repeating: 0, count: converter.outputByteCount)
     }

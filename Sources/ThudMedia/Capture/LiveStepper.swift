@@ -38,7 +38,6 @@ public struct CapturedStep: Equatable, Sendable {
 /// counted and the newest due step is served (the prediction describes the present).
 public final class LiveStepper {
     public let ring: FrameRing
-    public let stepsPerSecond: Double
     public private(set) var origin: Double?
     public private(set) var nextIndex = 0
     public private(set) var skippedSteps = 0
@@ -47,9 +46,8 @@ public final class LiveStepper {
     /// The pixels of the last step served (ring.width × ring.height, row-major, tightly packed).
     public let pixels: UnsafeMutableBufferPointer<UInt8>
 
-    public init(ring: FrameRing, stepsPerSecond: Double = 12) {
+    public init(ring: FrameRing) {
         self.ring = ring
-        self.stepsPerSecond = stepsPerSecond
         pixels = .allocate(capacity: ring.frameByteCount)
         pixels.initialize(repeating: 0)
     }
@@ -96,28 +94,28 @@ public final class LiveStepper {
         var k = nextIndex
         // The newest step whose time has come (the epsilon keeps floor() from landing one short at
         // exactly t0 + k/12).
-        let latestDue = Int(((now - t0) * stepsPerSecond + 1e-9).rounded(.down))
-        if latestDue < k { return .waitUntil(t0 + Double(k) / stepsPerSecond) }
+        let latestDue = Int(((now - t0) * StepRate.hz + 1e-9).rounded(.down))
+        if latestDue < k { return .waitUntil(t0 + Double(k) / StepRate.hz) }
         var skippedNow = 0
         if latestDue > k {           // late: newest wins
             skippedNow = latestDue - k
             k = latestDue
         }
-        let target = t0 + Double(k) / stepsPerSecond
+        let target = t0 + Double(k) / StepRate.hz
         guard let taken = ring.takeLocked(atOrBefore: target, into: pixels.baseAddress!) else {
             // Every frame held is newer than the target (the ring wrapped past it): the first step
             // that has a frame is the earliest causal one.
-            let first = Int(((oldest - t0) * stepsPerSecond - 1e-9).rounded(.up))
+            let first = Int(((oldest - t0) * StepRate.hz - 1e-9).rounded(.up))
             pendingSkips += first - nextIndex
             nextIndex = first
-            return .waitUntil(t0 + Double(first) / stepsPerSecond)
+            return .waitUntil(t0 + Double(first) / StepRate.hz)
         }
         skippedNow += pendingSkips   // steps given up above, while no causal frame was left
         pendingSkips = 0
         skippedSteps += skippedNow
         nextIndex = k + 1
         stepsServed += 1
-        return .step(CapturedStep(index: k, time: Double(k) / stepsPerSecond,
+        return .step(CapturedStep(index: k, time: Double(k) / StepRate.hz,
                                   frameTimestamp: taken.timestamp, frameTime: taken.timestamp - t0,
                                   sequence: taken.sequence, latency: now - taken.timestamp, delay: now - target,
                                   repeated: taken.repeated, skippedNow: skippedNow,

@@ -138,8 +138,8 @@ public final class ModelTrainer {
     /// is interpolated bilinearly between cell centres and scaled by the ratio of the cell counts, so each gate's
     /// input from a feature map that is about the same over neighbouring cells stays about what it was (exactly, for a
     /// row whose weights are the same in every cell). The conv layers themselves do not depend on the frame size, so
-    /// with this a model trained on smaller frames starts one on larger frames close to where it was (the bundled
-    /// model resampled from 96×96 to 128×128, untrained: validation r 0.856 against 0.886, models/README.md).
+    /// with this a model trained on smaller frames starts one on larger frames close to where it was (how close:
+    /// models/README.md).
     /// nil when the two are not conv models with the same last conv channel count and LSTM size.
     static func resampledGridWeights(_ t: NamedTensor, from source: ModelArchitecture, to target: ModelArchitecture) -> [Float]? {
         guard source.encoder.kind == .conv, target.encoder.kind == .conv,
