@@ -56,14 +56,21 @@ public final class NetworkFeed {
     public let request: VideoStepRequest
     public let interrupt = IOInterrupt()
 
-    public init(url: String, settings: StreamSettings, reconnect: ReconnectPolicy, request: VideoStepRequest) {
+    /// `label`: a feed's name (`thud watch`), shown before the URL in every message.
+    public init(url: String, settings: StreamSettings, reconnect: ReconnectPolicy, request: VideoStepRequest, label: String? = nil) {
         self.url = url
-        name = NetworkStream.redacted(url)
+        name = label.map { "\($0) (\(NetworkStream.redacted(url)))" } ?? NetworkStream.redacted(url)
         self.settings = settings; self.reconnect = reconnect; self.request = request
     }
 
     /// Opens the stream once (no reconnect): a bad URL fails here, before anything is written.
-    public func open() throws -> MediaInput { try MediaInput(url: url, settings: settings, interrupt: interrupt) }
+    public func open() throws -> MediaInput {
+        do {
+            return try MediaInput(url: url, settings: settings, interrupt: interrupt)
+        } catch let error as MediaError where error.file != name {
+            throw MediaError(error.kind, file: name, error.problem)
+        }
+    }
 
     /// Reads the stream until it ends (without --reconnect), `interrupt` stops it, `onStep` returns false, or an
     /// outage outlasts `reconnect.giveUpAfter`. Step numbers and times run on across reconnections (k/12 s from the

@@ -33,11 +33,14 @@ public struct LiveLoop {
     public let terminalView: Bool
     /// The knock per hit, already open; live steps come in real time, so it is not paced.
     public let sonifier: HitSonifier?
+    /// Further sinks (MQTT), given every described step after the printer and the sound.
+    public let extraSinks: [any StepSink]
 
     public init(device: String, model: StreamingModel, picker: PeakPicker.Configuration, request: CaptureRequest,
-                jsonl: String?, steps: Int?, terminalView: Bool, sonifier: HitSonifier?) {
+                jsonl: String?, steps: Int?, terminalView: Bool, sonifier: HitSonifier?, extraSinks: [any StepSink] = []) {
         self.device = device; self.model = model; self.picker = picker; self.request = request
         self.jsonl = jsonl; self.steps = steps; self.terminalView = terminalView; self.sonifier = sonifier
+        self.extraSinks = extraSinks
     }
 
     public func run() throws {
@@ -66,9 +69,11 @@ public struct LiveLoop {
         var sinks: [StepSink] = []
         if let printer { sinks.append(printer) }
         if let sink { sinks.append(sink) }
+        sinks += extraSinks
         let (served, latencies) = try Self.serve(session, stream: stream, sinks: sinks, steps: steps) { captured, step in
             view?.draw(step: step, statistics: session.statistics, latency: captured.latency)
         }
+        for extra in extraSinks { extra.finish() }
         view?.finish()
         let s = session.statistics
         let sorted = latencies.sorted()

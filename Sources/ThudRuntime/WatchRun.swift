@@ -73,7 +73,7 @@ public final class WatchRun: @unchecked Sendable {
         self.feeds = feeds; self.model = model; self.picker = picker; self.settings = settings
         self.reconnect = reconnect; self.out = out; self.steps = steps; self.extraSinks = extraSinks
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
-        running = feeds.map { NetworkFeed(url: $0.url, settings: settings, reconnect: reconnect, request: request) }
+        running = feeds.map { NetworkFeed(url: $0.url, settings: settings, reconnect: reconnect, request: request, label: $0.name) }
     }
 
     /// Stops every feed (from any thread: a signal's handler).

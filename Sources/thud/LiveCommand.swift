@@ -3,6 +3,7 @@ import ThudCommandLine
 import Foundation
 import ThudMedia
 import ThudModel
+import ThudMQTT
 import ThudRuntime
 
 struct LiveCommand: ParsableCommand {
@@ -27,6 +28,8 @@ struct LiveCommand: ParsableCommand {
     var device = "/dev/video0"
 
     @OptionGroup(title: "Network streams") var network: StreamOptions
+
+    @OptionGroup var mqtt: MQTTOption
 
     @Option(help: "A .thud model file (default: the bundled models/default.thud).")
     var model: String?
@@ -64,10 +67,12 @@ struct LiveCommand: ParsableCommand {
         do {
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
+            let publisher = try mqtt.publisher()
+            defer { publisher?.close() }
             if NetworkStream.isURL(device) {
                 try NetworkRun.predict(url: device, network: network, model: streaming,
                                        picker: try hits.configuration(for: streaming, path: modelPath),
-                                       format: .jsonl, sound: sound, jsonl: jsonl ?? "-", steps: steps)
+                                       format: .jsonl, sound: sound, jsonl: jsonl ?? "-", steps: steps, mqtt: publisher)
                 return
             }
             if network.usedWithoutStream { throw UsageError(message: "--reconnect, --rtsp-transport and --input-option are for network streams, not \(device)") }
@@ -76,7 +81,8 @@ struct LiveCommand: ParsableCommand {
                                                    outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight,
                                                    format: pixelFormat.flatMap(FourCC.parse), framesPerSecond: fps),
                            jsonl: jsonl, steps: steps, terminalView: isatty(STDOUT_FILENO) != 0 && jsonl != "-",
-                         sonifier: try sound.makeSonifier(realtime: true)).run()
+                         sonifier: try sound.makeSonifier(realtime: true),
+                         extraSinks: publisher.map { [MQTTStepSink(publisher: $0, feed: device)] } ?? []).run()
         } catch {
             throw exitWith(error)
         }

@@ -51,21 +51,27 @@ struct PredictCommand: ParsableCommand {
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
             let picker = try hits.configuration(for: streaming, path: modelPath)
-            let publisher = try mqtt.publisher()
-            defer { publisher?.close() }
             if isURL {
+                let publisher = try mqtt.publisher()
+                defer { publisher?.close() }
                 try NetworkRun.predict(url: input, network: network, model: streaming, picker: picker, format: format, sound: sound,
                                        mqtt: publisher)
                 return
             }
             if input.hasPrefix("/dev/video") {
                 // A camera: the live loop, writing the same JSON lines.
+                let publisher = try mqtt.publisher()
+                defer { publisher?.close() }
                 try LiveLoop(device: input, model: streaming, picker: picker,
                              request: CaptureRequest(outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight),
-                             jsonl: "-", steps: nil, terminalView: false, sonifier: try sound.makeSonifier(realtime: true)).run()
+                             jsonl: "-", steps: nil, terminalView: false, sonifier: try sound.makeSonifier(realtime: true),
+                             extraSinks: publisher.map { [MQTTStepSink(publisher: $0, feed: input)] } ?? []).run()
                 return
             }
             let media = try MediaInput(path: input)
+            // Opened once the input is known to be good: a bad file is its one line, nothing published.
+            let publisher = try mqtt.publisher()
+            defer { publisher?.close() }
             // A file is predicted far faster than real time: with sound, steps are paced to the clock.
             let sound = try self.sound.makeSonifier(realtime: false).map { SoundStepSink(sonifier: $0, pacer: RealtimePacer()) }
             defer { sound?.finish() }

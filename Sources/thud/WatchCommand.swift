@@ -1,6 +1,7 @@
 import ArgumentParser
 import ThudCommandLine
 import Foundation
+import ThudCommandLine
 import ThudMedia
 import ThudModel
 import ThudMQTT

@@ -33,7 +33,7 @@ final class WatchCommandTests: XCTestCase {
             for (k, time) in t.enumerated() { XCTAssertEqual(time, Double(k) / 12, accuracy: 1e-5, "\(feed) step \(k)") }
         }
         let err = thud.stderrText
-        XCTAssertTrue(err.contains("thud: udp://127.0.0.1:\(dead): nothing within 3.0 s (--timeout)"), err)
+        XCTAssertTrue(err.contains("thud: gone (udp://127.0.0.1:\(dead)): nothing within 3.0 s (--timeout)"), "each message names its feed: " + err)
         for feed in ["door", "yard", "gone"] { XCTAssertTrue(err.contains("thud: \(feed): "), "a figures line per feed: " + err) }
         XCTAssertTrue(err.contains("thud: door: ") && err.contains("0 dropped"), err)
 
