@@ -362,6 +362,26 @@ CK_AVX2 void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, fl
     }
 }
 
+CK_AVX2 void ck_lstm_cell_train_avx2(float *gates, int hidden, const float *cPrev, float *cNext, float *tanhC,
+                                     float *hNext) {
+    float *gi = gates, *gf = gates + hidden, *gg = gates + 2 * hidden, *go = gates + 3 * hidden;
+    int j = 0;
+    for (; j + 8 <= hidden; j += 8) {
+        const __m256 i = ck_sigmoid_avx2(_mm256_loadu_ps(gi + j)), f = ck_sigmoid_avx2(_mm256_loadu_ps(gf + j));
+        const __m256 g = ck_tanh_avx2(_mm256_loadu_ps(gg + j)), o = ck_sigmoid_avx2(_mm256_loadu_ps(go + j));
+        const __m256 c = _mm256_fmadd_ps(f, _mm256_loadu_ps(cPrev + j), _mm256_mul_ps(i, g));
+        const __m256 t = ck_tanh_avx2(c);
+        _mm256_storeu_ps(gi + j, i); _mm256_storeu_ps(gf + j, f); _mm256_storeu_ps(gg + j, g); _mm256_storeu_ps(go + j, o);
+        _mm256_storeu_ps(cNext + j, c); _mm256_storeu_ps(tanhC + j, t); _mm256_storeu_ps(hNext + j, _mm256_mul_ps(o, t));
+    }
+    for (; j < hidden; j++) {
+        const float i = 1 / (1 + expf(-gi[j])), f = 1 / (1 + expf(-gf[j])), g = tanhf(gg[j]), o = 1 / (1 + expf(-go[j]));
+        const float c = f * cPrev[j] + i * g, t = tanhf(c);
+        gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
+        cNext[j] = c; tanhC[j] = t; hNext[j] = o * t;
+    }
+}
+
 #else   // not x86: no AVX kernels; callers keep their portable path.
 int ck_has_avx2_fma(void) { return 0; }
 int ck_has_avx512f(void) { return 0; }
@@ -388,6 +408,10 @@ void ck_encoder_input_hwc_avx2(const uint8_t *current, const uint8_t *previous, 
 }
 void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, float *h) {
     (void)gates; (void)hidden; (void)c; (void)h;
+    abort();
+}
+void ck_lstm_cell_train_avx2(float *gates, int hidden, const float *cPrev, float *cNext, float *tanhC, float *hNext) {
+    (void)gates; (void)hidden; (void)cPrev; (void)cNext; (void)tanhC; (void)hNext;
     abort();
 }
 void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int inputRowStride, const float *weight,

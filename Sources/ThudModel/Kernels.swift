@@ -306,6 +306,27 @@ public enum Kernels {
         }
     }
 
+    /// lstmPointwise as training runs it, keeping what backward needs: the gates' pre-activations are replaced by
+    /// σ(i), σ(f), tanh(g), σ(o); writes cNext, tanh(cNext) and hNext. With AVX2 + FMA the same vectorised functions
+    /// as lstmPointwise, else libm's.
+    @inline(__always)
+    public static func lstmCellForTraining(gates: UnsafeMutablePointer<Float>, hidden: Int, cPrevious: UnsafePointer<Float>,
+                                           cNext: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>,
+                                           hNext: UnsafeMutablePointer<Float>) {
+        if hasAVX2FMA {
+            ck_lstm_cell_train_avx2(gates, Int32(hidden), cPrevious, cNext, tanhC, hNext)
+            return
+        }
+        let gi = gates, gf = gates + hidden, gg = gates + 2 * hidden, go = gates + 3 * hidden
+        for j in 0..<hidden {
+            let i = sigmoid(gi[j]), f = sigmoid(gf[j]), g = tanhf(gg[j]), o = sigmoid(go[j])
+            let c = f * cPrevious[j] + i * g
+            let t = tanhf(c)
+            gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o
+            cNext[j] = c; tanhC[j] = t; hNext[j] = o * t
+        }
+    }
+
     /// lstmPointwise with libm's expf and tanhf, one unit at a time.
     public static func lstmPointwiseScalar(gates: UnsafePointer<Float>, hidden: Int,
                                            c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>) {

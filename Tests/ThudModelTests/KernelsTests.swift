@@ -147,6 +147,22 @@ final class KernelsTests: XCTestCase {
                 Kernels.lstmPointwiseScalar(gates: $0.baseAddress!, hidden: hidden, c: c2.pointer, h: h2.pointer)
             }
             XCTAssertTrue(c1.array.allSatisfy(\.isFinite) && h1.array.allSatisfy(\.isFinite))
+            // Training's form of the cell: the same c and h, and the activations it keeps for backward.
+            var trainGates = gates
+            let cNext = FloatBuffer(count: hidden), tanhC = FloatBuffer(count: hidden), hNext = FloatBuffer(count: hidden)
+            c0.withUnsafeBufferPointer { cp in
+                trainGates.withUnsafeMutableBufferPointer {
+                    Kernels.lstmCellForTraining(gates: $0.baseAddress!, hidden: hidden, cPrevious: cp.baseAddress!,
+                                                cNext: cNext.pointer, tanhC: tanhC.pointer, hNext: hNext.pointer)
+                }
+            }
+            XCTAssertEqual(cNext.array, c1.array, "hidden \(hidden): training's c")
+            XCTAssertEqual(hNext.array, h1.array, "hidden \(hidden): training's h")
+            for j in 0..<hidden {
+                XCTAssertEqual(tanhC.pointer[j], tanh(c2.pointer[j]), accuracy: 3e-7)
+                XCTAssertEqual(trainGates[j], Kernels.sigmoid(gates[j]), accuracy: 3e-7)
+                XCTAssertEqual(trainGates[2 * hidden + j], tanh(gates[2 * hidden + j]), accuracy: 3e-7)
+            }
             XCTAssertLessThan(maxAbsDiff(c1.array, c2.array), 1e-6, "hidden \(hidden): c")
             XCTAssertLessThan(maxAbsDiff(h1.array, h2.array), 3e-7, "hidden \(hidden): h")
         }

@@ -67,6 +67,11 @@ void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int
 /// inChannels; the extra entries are left as they are). Portable C.
 void ck_pack_conv_weight_transposed(const float *weight, int outChannels, int inChannels, int packedIn, float *packed);
 
+/// ck_lstm_pointwise_avx2 as training runs it, keeping what backward needs: `gates` (i, f, g, o pre-activations) are
+/// replaced by the activations σ(i), σ(f), tanh(g), σ(o); cNext = σ(f)·cPrev + σ(i)·tanh(g), tanhC = tanh(cNext),
+/// hNext = σ(o)·tanhC. Same functions and tail as ck_lstm_pointwise_avx2. Requires ck_has_avx2_fma().
+void ck_lstm_cell_train_avx2(float *gates, int hidden, const float *cPrev, float *cNext, float *tanhC, float *hNext);
+
 /// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][packedIn][packedOut] (packedIn ≥ inChannels,
 /// packedOut ≥ outChannels; the extra entries are left as they are: the caller zeroes them). Portable C.
 void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, int packedOut, int packedIn,

@@ -303,16 +303,9 @@ enum LSTMKernel {
             Kernels.gemm(transposeB: true, m: batch, n: g4, k: h, alpha: 1, a: hPrev, lda: h, b: weightHH, ldb: h,
                       beta: 1, c: gates, ldc: g4)
             for b in 0..<batch {
-                let gi = gates + b * g4, gf = gi + h, gg = gi + 2 * h, go = gi + 3 * h
-                let cp = cPrev + b * h, cn = cNext + b * h, hn = hNext + b * h, tc = tanhC + b * h
-                for j in 0..<h {
-                    // Same float operations as Kernels.lstmPointwise, so training and streaming agree closely.
-                    let i = Kernels.sigmoid(gi[j]), f = Kernels.sigmoid(gf[j]), g = tanhf(gg[j]), o = Kernels.sigmoid(go[j])
-                    let c = f * cp[j] + i * g
-                    let t = tanhf(c)
-                    gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o
-                    cn[j] = c; tc[j] = t; hn[j] = o * t
-                }
+                // The same cell as the streaming Kernels.lstmPointwise, so training and streaming agree closely.
+                Kernels.lstmCellForTraining(gates: gates + b * g4, hidden: h, cPrevious: cPrev + b * h,
+                                            cNext: cNext + b * h, tanhC: tanhC + b * h, hNext: hNext + b * h)
             }
         }
     }
