@@ -362,6 +362,16 @@ CK_AVX2 void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, fl
     }
 }
 
+CK_AVX2 void ck_relu_mask_avx2(const float *output, const float *dOutput, float *dst, int count) {
+    const __m256 zero = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= count; i += 8) {
+        const __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(output + i), zero, _CMP_GT_OQ);
+        _mm256_storeu_ps(dst + i, _mm256_and_ps(keep, _mm256_loadu_ps(dOutput + i)));
+    }
+    for (; i < count; i++) dst[i] = output[i] > 0 ? dOutput[i] : 0;
+}
+
 CK_AVX2 void ck_lstm_cell_train_avx2(float *gates, int hidden, const float *cPrev, float *cNext, float *tanhC,
                                      float *hNext) {
     float *gi = gates, *gf = gates + hidden, *gg = gates + 2 * hidden, *go = gates + 3 * hidden;
@@ -408,6 +418,10 @@ void ck_encoder_input_hwc_avx2(const uint8_t *current, const uint8_t *previous, 
 }
 void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, float *h) {
     (void)gates; (void)hidden; (void)c; (void)h;
+    abort();
+}
+void ck_relu_mask_avx2(const float *output, const float *dOutput, float *dst, int count) {
+    (void)output; (void)dOutput; (void)dst; (void)count;
     abort();
 }
 void ck_lstm_cell_train_avx2(float *gates, int hidden, const float *cPrev, float *cNext, float *tanhC, float *hNext) {

@@ -281,6 +281,18 @@ public enum Kernels {
         }
     }
 
+    /// The ReLU's backward mask: dst[i] = output[i] > 0 ? dOutput[i] : 0 (0 where output is NaN); AVX2 where the
+    /// CPU has it. `dst` may be `dOutput`.
+    @inline(__always)
+    public static func reluMask(output: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
+                                into dst: UnsafeMutablePointer<Float>, count: Int) {
+        if hasAVX2FMA {
+            ck_relu_mask_avx2(output, dOutput, dst, Int32(count))
+        } else {
+            for i in 0..<count { dst[i] = output[i] > 0 ? dOutput[i] : 0 }
+        }
+    }
+
     /// Per-row bias then ReLU on a [rows × cols] block (conv output: one row per output channel).
     public static func addRowBiasReLU(_ data: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
                                       bias: UnsafePointer<Float>) {

@@ -168,6 +168,19 @@ final class KernelsTests: XCTestCase {
         }
     }
 
+    func testReLUMaskKeepsTheGradientWhereTheOutputIsPositive() {
+        var rng = SplitMix64(seed: 14)
+        for n in [1, 5, 8, 37] {
+            var output = randomValues(n, &rng)
+            if n > 3 { output[0] = 0; output[1] = .nan; output[2] = -0.0; output[3] = .leastNonzeroMagnitude }
+            let d = randomValues(n, &rng), dst = FloatBuffer([Float](repeating: 9, count: max(n, 1)))
+            output.withUnsafeBufferPointer { o in d.withUnsafeBufferPointer { dp in
+                Kernels.reluMask(output: o.baseAddress!, dOutput: dp.baseAddress!, into: dst.pointer, count: n)
+            } }
+            for i in 0..<n { XCTAssertEqual(dst.pointer[i], output[i] > 0 ? d[i] : 0, "n \(n) i \(i)") }
+        }
+    }
+
     func testSigmoidAndOutputSize() {
         XCTAssertEqual(Kernels.sigmoid(0), 0.5)
         XCTAssertEqual(Kernels.sigmoid(100), 1, accuracy: 1e-7)

@@ -72,6 +72,10 @@ void ck_pack_conv_weight_transposed(const float *weight, int outChannels, int in
 /// hNext = σ(o)·tanhC. Same functions and tail as ck_lstm_pointwise_avx2. Requires ck_has_avx2_fma().
 void ck_lstm_cell_train_avx2(float *gates, int hidden, const float *cPrev, float *cNext, float *tanhC, float *hNext);
 
+/// The ReLU's backward mask: dst[i] = output[i] > 0 ? dOutput[i] : 0 (0 where output is NaN), 8 at a time.
+/// Requires ck_has_avx2_fma().
+void ck_relu_mask_avx2(const float *output, const float *dOutput, float *dst, int count);
+
 /// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][packedIn][packedOut] (packedIn ≥ inChannels,
 /// packedOut ≥ outChannels; the extra entries are left as they are: the caller zeroes them). Portable C.
 void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, int packedOut, int packedIn,

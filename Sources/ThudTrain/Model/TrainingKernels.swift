@@ -179,8 +179,7 @@ enum ConvKernel {
         for j in 0..<count {
             let out = outputs[j], dOut = dOutputs[j]
             for c in 0..<s.outChannels {
-                let o = out + c * p, d = dOut + c * p, dst = product + c * ld + j * p
-                for i in 0..<p { dst[i] = o[i] > 0 ? d[i] : 0 }
+                Kernels.reluMask(output: out + c * p, dOutput: dOut + c * p, into: product + c * ld + j * p, count: p)
             }
             Kernels.im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
                       columns: columns + j * p, scratch: scratch, rowStride: ld)
