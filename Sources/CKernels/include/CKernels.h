@@ -1,7 +1,8 @@
 // CKernels: the few inner loops ThudModel runs with AVX2 + FMA intrinsics. Each function is compiled for AVX2/FMA
 // with a target attribute only (the rest of the program stays baseline x86-64); callers ask ck_has_avx2_fma()
-// first and keep their portable path otherwise. Every kernel is checked against ThudModel's reference path in
-// Tests/ThudModelTests/DirectConvTests.swift.
+// first and keep their portable path otherwise. Every kernel is checked against a reference (the obvious loop, the
+// im2col + sgemm or col2im path, libm) in Tests/ThudModelTests (DirectConvTests, KernelsTests) and
+// Tests/ThudTrainTests (ConvChunkTests), and through the PyTorch fixtures and the finite-difference tests.
 #ifndef THUD_CKERNELS_H
 #define THUD_CKERNELS_H
 
