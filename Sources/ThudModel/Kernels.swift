@@ -251,6 +251,24 @@ public enum Kernels {
                                          Int32((width + 2) * storedInChannels))
     }
 
+    /// The weight gradient of a 3×3 stride-2 conv (padding 1) directly, without im2col and sgemm: dWeight[co][ci][ky][kx]
+    /// += Σ over output pixels of dOutput[co][oy][ox] · input[ci][2·oy − 1 + ky][2·ox − 1 + kx]. `input` CHW;
+    /// `dOutput`: channel co's [outH × outW] plane at dOutput + co·dOutputChannelStride (already masked by the ReLU);
+    /// `dWeight` PyTorch's [Cout][Cin][3][3]; `scratch` holds weightGradientScratchCount(height:width:) floats.
+    /// Needs hasAVX2FMA.
+    public static func conv3x3s2WeightGradientDirect(input: UnsafePointer<Float>, inChannels: Int, height: Int, width: Int,
+                                                     dOutput: UnsafePointer<Float>, outChannels: Int,
+                                                     dOutputChannelStride: Int, dWeight: UnsafeMutablePointer<Float>,
+                                                     scratch: UnsafeMutablePointer<Float>) {
+        precondition(hasAVX2FMA)
+        ck_conv3x3s2_weight_grad_avx2(input, Int32(inChannels), Int32(height), Int32(width), dOutput, Int32(outChannels),
+                                      Int32(dOutputChannelStride), dWeight, scratch)
+    }
+
+    public static func weightGradientScratchCount(height: Int, width: Int) -> Int {
+        Int(ck_weight_grad_scratch_count(Int32(height), Int32(width)))
+    }
+
     /// encoderInputPlanes straight into the interior of a padded HWC buffer of 2 or 3 channels (the direct path's
     /// first layer input): the same floats to the bit (DirectConvTests), without the CHW planes in between.
     public static func encoderInputPaddedHWC(current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>,

@@ -64,6 +64,18 @@ void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int
                                       int outHeight, int outWidth, const float *weightT, int inChannels,
                                       float *dInputPadded, int dInputRowStride);
 
+/// The weight gradient of a 3×3 stride-2 conv (padding 1) directly, without im2col and sgemm:
+/// dWeight[co][ci][ky][kx] += Σ_{oy,ox} dOutput[co][oy][ox] · input[ci][2·oy − 1 + ky][2·ox − 1 + kx]. `input` is CHW
+/// [inChannels][height][width]; `dOutput` has channel co's [outHeight × outWidth] plane at dOutput +
+/// co·dOutputChannelStride (ReLU mask applied); `dWeight` is PyTorch's [outChannels][inChannels][3][3]. Each input
+/// channel is first split into its even and odd columns (zero-padded rows) in `scratch`, which holds
+/// ck_weight_grad_scratch_count(height, width) floats; then 4 output channels × 3 taps of a kernel row are summed over
+/// 8 output pixels at a time. Requires ck_has_avx2_fma().
+void ck_conv3x3s2_weight_grad_avx2(const float *input, int inChannels, int height, int width, const float *dOutput,
+                                   int outChannels, int dOutputChannelStride, float *dWeight, float *scratch);
+/// Floats of ck_conv3x3s2_weight_grad_avx2's scratch: 3 planes of (height + 2) rows of the output width rounded up to 8.
+int ck_weight_grad_scratch_count(int height, int width);
+
 /// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][outChannels][packedIn] (packedIn ≥
 /// inChannels; the extra entries are left as they are). Portable C.
 void ck_pack_conv_weight_transposed(const float *weight, int outChannels, int inChannels, int packedIn, float *packed);
