@@ -15,7 +15,8 @@ import ThudModel
 // MARK: - Conv layer (3×3, stride 2, padding 1, + bias, ReLU)
 
 /// One conv layer's sizes. Weight [Cout × Cin·9] (PyTorch's [Cout, Cin, 3, 3] as stored), input CHW, output
-/// [Cout × outH·outW]; im2col turns the convolution into one sgemm (the same way ConvEncoder runs it).
+/// [Cout × outH·outW]; im2col turns the convolution into one sgemm (as ConvEncoder's portable path runs it; with
+/// AVX2 + FMA training runs DirectConvStack forward and the direct gradients of backwardChunk instead).
 struct ConvLayerShape: Equatable {
     let inChannels, outChannels, inHeight, inWidth, outHeight, outWidth: Int
     var inputCount: Int { inChannels * inHeight * inWidth }
