@@ -207,6 +207,73 @@ CK_AVX2 void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChann
 #undef CK_CASE
 }
 
+CK_INLINE CK_AVX2 float ck_hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// Output channels co0 ..< co0 + NC (NC ≤ 4), kernel row ky, one input channel already split: 3·NC sums over every
+/// output pixel, 8 at a time (the row's last vector masked), added into dWeight.
+CK_INLINE CK_AVX2 void ck_weight_grad_rows(const int NC, int co0, int ky, const float *split, int splitPlane, int w8,
+                                            int outH, int outW, const float *dOutput, int chanStride, float *dWeight,
+                                            int cin, int ci) {
+    __m256 acc[4][3];
+    CK_UNROLL for (int c = 0; c < NC; c++) CK_UNROLL for (int k = 0; k < 3; k++) acc[c][k] = _mm256_setzero_ps();
+    const int tail = outW % 8;
+    const __m256i tailMask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int oy = 0; oy < outH; oy++) {
+        const float *row = split + (2 * oy + ky) * w8;
+        const float *d = dOutput + oy * outW;
+        for (int j = 0; j < outW; j += 8) {
+            const __m256 x0 = _mm256_loadu_ps(row + j), x1 = _mm256_loadu_ps(row + splitPlane + j);
+            const __m256 x2 = _mm256_loadu_ps(row + 2 * splitPlane + j);
+            const int full = j + 8 <= outW;
+            CK_UNROLL for (int c = 0; c < NC; c++) {
+                const float *dc = d + (co0 + c) * chanStride + j;
+                const __m256 dv = full ? _mm256_loadu_ps(dc) : _mm256_maskload_ps(dc, tailMask);
+                acc[c][0] = _mm256_fmadd_ps(dv, x0, acc[c][0]);
+                acc[c][1] = _mm256_fmadd_ps(dv, x1, acc[c][1]);
+                acc[c][2] = _mm256_fmadd_ps(dv, x2, acc[c][2]);
+            }
+        }
+    }
+    CK_UNROLL for (int c = 0; c < NC; c++)
+        CK_UNROLL for (int k = 0; k < 3; k++) dWeight[((co0 + c) * cin + ci) * 9 + ky * 3 + k] += ck_hsum256(acc[c][k]);
+}
+
+CK_AVX2 void ck_conv3x3s2_weight_grad_avx2(const float *input, int inChannels, int height, int width,
+                                           const float *dOutput, int outChannels, int dOutputChannelStride,
+                                           float *dWeight, float *scratch) {
+    const int outH = (height - 1) / 2 + 1, outW = (width - 1) / 2 + 1, w8 = (outW + 7) / 8 * 8;
+    const int plane = (height + 2) * w8;
+    for (int ci = 0; ci < inChannels; ci++) {
+        // Split rows, padded row py = input row + 1 (rows 0 and height + 1 zero): plane 0 the columns kx = 0 reads
+        // (2·ox − 1: 0, then the odd columns), plane 1 kx = 1 (even columns), plane 2 kx = 2 (odd columns).
+        for (int i = 0; i < 3 * plane; i++) scratch[i] = 0;
+        const float *src = input + ci * height * width;
+        for (int y = 0; y < height; y++) {
+            float *s0 = scratch + (y + 1) * w8, *s1 = s0 + plane, *s2 = s1 + plane;
+            const float *r = src + y * width;
+            for (int j = 0; j < outW; j++) {
+                s1[j] = r[2 * j];
+                if (2 * j + 1 < width) s2[j] = r[2 * j + 1];
+                if (j > 0) s0[j] = r[2 * j - 1];
+            }
+        }
+        const int co4 = outChannels / 4 * 4;
+        for (int ky = 0; ky < 3; ky++) {
+            for (int co = 0; co < co4; co += 4)
+                ck_weight_grad_rows(4, co, ky, scratch, plane, w8, outH, outW, dOutput, dOutputChannelStride, dWeight,
+                                    inChannels, ci);
+            for (int co = co4; co < outChannels; co++)
+                ck_weight_grad_rows(1, co, ky, scratch, plane, w8, outH, outW, dOutput, dOutputChannelStride, dWeight,
+                                    inChannels, ci);
+        }
+    }
+}
+
 /// ck_conv_block with 16-lane vectors: CV·P + CV ≤ 32 zmm (the broadcasts go straight into the FMAs).
 CK_INLINE CK_AVX512 void ck_conv_block512(const float *in, const int cin, const int rowStride, const float *w,
                                            const int cout, const float *bias, float *out, const int CV, const int P) {
@@ -362,6 +429,36 @@ CK_AVX2 void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, fl
     }
 }
 
+CK_AVX2 void ck_relu_mask_avx2(const float *output, const float *dOutput, float *dst, int count) {
+    const __m256 zero = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= count; i += 8) {
+        const __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(output + i), zero, _CMP_GT_OQ);
+        _mm256_storeu_ps(dst + i, _mm256_and_ps(keep, _mm256_loadu_ps(dOutput + i)));
+    }
+    for (; i < count; i++) dst[i] = output[i] > 0 ? dOutput[i] : 0;
+}
+
+CK_AVX2 void ck_lstm_cell_train_avx2(float *gates, int hidden, const float *cPrev, float *cNext, float *tanhC,
+                                     float *hNext) {
+    float *gi = gates, *gf = gates + hidden, *gg = gates + 2 * hidden, *go = gates + 3 * hidden;
+    int j = 0;
+    for (; j + 8 <= hidden; j += 8) {
+        const __m256 i = ck_sigmoid_avx2(_mm256_loadu_ps(gi + j)), f = ck_sigmoid_avx2(_mm256_loadu_ps(gf + j));
+        const __m256 g = ck_tanh_avx2(_mm256_loadu_ps(gg + j)), o = ck_sigmoid_avx2(_mm256_loadu_ps(go + j));
+        const __m256 c = _mm256_fmadd_ps(f, _mm256_loadu_ps(cPrev + j), _mm256_mul_ps(i, g));
+        const __m256 t = ck_tanh_avx2(c);
+        _mm256_storeu_ps(gi + j, i); _mm256_storeu_ps(gf + j, f); _mm256_storeu_ps(gg + j, g); _mm256_storeu_ps(go + j, o);
+        _mm256_storeu_ps(cNext + j, c); _mm256_storeu_ps(tanhC + j, t); _mm256_storeu_ps(hNext + j, _mm256_mul_ps(o, t));
+    }
+    for (; j < hidden; j++) {
+        const float i = 1 / (1 + expf(-gi[j])), f = 1 / (1 + expf(-gf[j])), g = tanhf(gg[j]), o = 1 / (1 + expf(-go[j]));
+        const float c = f * cPrev[j] + i * g, t = tanhf(c);
+        gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
+        cNext[j] = c; tanhC[j] = t; hNext[j] = o * t;
+    }
+}
+
 #else   // not x86: no AVX kernels; callers keep their portable path.
 int ck_has_avx2_fma(void) { return 0; }
 int ck_has_avx512f(void) { return 0; }
@@ -390,6 +487,20 @@ void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, float *h) 
     (void)gates; (void)hidden; (void)c; (void)h;
     abort();
 }
+void ck_relu_mask_avx2(const float *output, const float *dOutput, float *dst, int count) {
+    (void)output; (void)dOutput; (void)dst; (void)count;
+    abort();
+}
+void ck_conv3x3s2_weight_grad_avx2(const float *input, int inChannels, int height, int width, const float *dOutput,
+                                   int outChannels, int dOutputChannelStride, float *dWeight, float *scratch) {
+    (void)input; (void)inChannels; (void)height; (void)width; (void)dOutput; (void)outChannels;
+    (void)dOutputChannelStride; (void)dWeight; (void)scratch;
+    abort();
+}
+void ck_lstm_cell_train_avx2(float *gates, int hidden, const float *cPrev, float *cNext, float *tanhC, float *hNext) {
+    (void)gates; (void)hidden; (void)cPrev; (void)cNext; (void)tanhC; (void)hNext;
+    abort();
+}
 void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int inputRowStride, const float *weight,
                                 const float *bias, int outChannels, int outHeight, int outWidth, float *output,
                                 int outputRowStride) {
@@ -405,6 +516,11 @@ void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, i
         for (int ci = 0; ci < inChannels; ci++)
             for (int k = 0; k < 9; k++)
                 packed[(k * packedIn + ci) * packedOut + co] = weight[(co * inChannels + ci) * 9 + k];
+}
+
+int ck_weight_grad_scratch_count(int height, int width) {
+    const int outW = (width - 1) / 2 + 1;
+    return 3 * (height + 2) * ((outW + 7) / 8 * 8);
 }
 
 void ck_pack_conv_weight_transposed(const float *weight, int outChannels, int inChannels, int packedIn, float *packed) {

@@ -251,6 +251,24 @@ public enum Kernels {
                                          Int32((width + 2) * storedInChannels))
     }
 
+    /// The weight gradient of a 3×3 stride-2 conv (padding 1) directly, without im2col and sgemm: dWeight[co][ci][ky][kx]
+    /// += Σ over output pixels of dOutput[co][oy][ox] · input[ci][2·oy − 1 + ky][2·ox − 1 + kx]. `input` CHW;
+    /// `dOutput`: channel co's [outH × outW] plane at dOutput + co·dOutputChannelStride (already masked by the ReLU);
+    /// `dWeight` PyTorch's [Cout][Cin][3][3]; `scratch` holds weightGradientScratchCount(height:width:) floats.
+    /// Needs hasAVX2FMA.
+    public static func conv3x3s2WeightGradientDirect(input: UnsafePointer<Float>, inChannels: Int, height: Int, width: Int,
+                                                     dOutput: UnsafePointer<Float>, outChannels: Int,
+                                                     dOutputChannelStride: Int, dWeight: UnsafeMutablePointer<Float>,
+                                                     scratch: UnsafeMutablePointer<Float>) {
+        precondition(hasAVX2FMA)
+        ck_conv3x3s2_weight_grad_avx2(input, Int32(inChannels), Int32(height), Int32(width), dOutput, Int32(outChannels),
+                                      Int32(dOutputChannelStride), dWeight, scratch)
+    }
+
+    public static func weightGradientScratchCount(height: Int, width: Int) -> Int {
+        Int(ck_weight_grad_scratch_count(Int32(height), Int32(width)))
+    }
+
     /// encoderInputPlanes straight into the interior of a padded HWC buffer of 2 or 3 channels (the direct path's
     /// first layer input): the same floats to the bit (DirectConvTests), without the CHW planes in between.
     public static func encoderInputPaddedHWC(current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>,
@@ -281,6 +299,18 @@ public enum Kernels {
         }
     }
 
+    /// The ReLU's backward mask: dst[i] = output[i] > 0 ? dOutput[i] : 0 (0 where output is NaN); AVX2 where the
+    /// CPU has it. `dst` may be `dOutput`.
+    @inline(__always)
+    public static func reluMask(output: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
+                                into dst: UnsafeMutablePointer<Float>, count: Int) {
+        if hasAVX2FMA {
+            ck_relu_mask_avx2(output, dOutput, dst, Int32(count))
+        } else {
+            for i in 0..<count { dst[i] = output[i] > 0 ? dOutput[i] : 0 }
+        }
+    }
+
     /// Per-row bias then ReLU on a [rows × cols] block (conv output: one row per output channel).
     public static func addRowBiasReLU(_ data: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
                                       bias: UnsafePointer<Float>) {
@@ -303,6 +333,27 @@ public enum Kernels {
             ck_lstm_pointwise_avx2(gates, Int32(hidden), c, h)
         } else {
             lstmPointwiseScalar(gates: gates, hidden: hidden, c: c, h: h)
+        }
+    }
+
+    /// lstmPointwise as training runs it, keeping what backward needs: the gates' pre-activations are replaced by
+    /// σ(i), σ(f), tanh(g), σ(o); writes cNext, tanh(cNext) and hNext. With AVX2 + FMA the same vectorised functions
+    /// as lstmPointwise, else libm's.
+    @inline(__always)
+    public static func lstmCellForTraining(gates: UnsafeMutablePointer<Float>, hidden: Int, cPrevious: UnsafePointer<Float>,
+                                           cNext: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>,
+                                           hNext: UnsafeMutablePointer<Float>) {
+        if hasAVX2FMA {
+            ck_lstm_cell_train_avx2(gates, Int32(hidden), cPrevious, cNext, tanhC, hNext)
+            return
+        }
+        let gi = gates, gf = gates + hidden, gg = gates + 2 * hidden, go = gates + 3 * hidden
+        for j in 0..<hidden {
+            let i = sigmoid(gi[j]), f = sigmoid(gf[j]), g = tanhf(gg[j]), o = sigmoid(go[j])
+            let c = f * cPrevious[j] + i * g
+            let t = tanhf(c)
+            gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o
+            cNext[j] = c; tanhC[j] = t; hNext[j] = o * t
         }
     }
 

@@ -147,8 +147,37 @@ final class KernelsTests: XCTestCase {
                 Kernels.lstmPointwiseScalar(gates: $0.baseAddress!, hidden: hidden, c: c2.pointer, h: h2.pointer)
             }
             XCTAssertTrue(c1.array.allSatisfy(\.isFinite) && h1.array.allSatisfy(\.isFinite))
+            // Training's form of the cell: the same c and h, and the activations it keeps for backward.
+            var trainGates = gates
+            let cNext = FloatBuffer(count: hidden), tanhC = FloatBuffer(count: hidden), hNext = FloatBuffer(count: hidden)
+            c0.withUnsafeBufferPointer { cp in
+                trainGates.withUnsafeMutableBufferPointer {
+                    Kernels.lstmCellForTraining(gates: $0.baseAddress!, hidden: hidden, cPrevious: cp.baseAddress!,
+                                                cNext: cNext.pointer, tanhC: tanhC.pointer, hNext: hNext.pointer)
+                }
+            }
+            XCTAssertEqual(cNext.array, c1.array, "hidden \(hidden): training's c")
+            XCTAssertEqual(hNext.array, h1.array, "hidden \(hidden): training's h")
+            for j in 0..<hidden {
+                XCTAssertEqual(tanhC.pointer[j], tanh(c2.pointer[j]), accuracy: 3e-7)
+                XCTAssertEqual(trainGates[j], Kernels.sigmoid(gates[j]), accuracy: 3e-7)
+                XCTAssertEqual(trainGates[2 * hidden + j], tanh(gates[2 * hidden + j]), accuracy: 3e-7)
+            }
             XCTAssertLessThan(maxAbsDiff(c1.array, c2.array), 1e-6, "hidden \(hidden): c")
             XCTAssertLessThan(maxAbsDiff(h1.array, h2.array), 3e-7, "hidden \(hidden): h")
+        }
+    }
+
+    func testReLUMaskKeepsTheGradientWhereTheOutputIsPositive() {
+        var rng = SplitMix64(seed: 14)
+        for n in [1, 5, 8, 37] {
+            var output = randomValues(n, &rng)
+            if n > 3 { output[0] = 0; output[1] = .nan; output[2] = -0.0; output[3] = .leastNonzeroMagnitude }
+            let d = randomValues(n, &rng), dst = FloatBuffer([Float](repeating: 9, count: max(n, 1)))
+            output.withUnsafeBufferPointer { o in d.withUnsafeBufferPointer { dp in
+                Kernels.reluMask(output: o.baseAddress!, dOutput: dp.baseAddress!, into: dst.pointer, count: n)
+            } }
+            for i in 0..<n { XCTAssertEqual(dst.pointer[i], output[i] > 0 ? d[i] : 0, "n \(n) i \(i)") }
         }
     }
 

@@ -340,8 +340,8 @@ final class ConvChunkTests: XCTestCase {
         XCTAssertGreaterThan(dW2.array.map(abs).max()!, 0.1)
     }
 
-    /// backwardChunk with the direct input gradient (CKernels' transposed convolution, Kernels.hasAVX2FMA) against the
-    /// frame-by-frame backward (Wᵀ·dY and col2im), on odd sizes, input channels that are and are not multiples of 8
+    /// backwardChunk with the direct gradients (CKernels' weight gradient and transposed convolution,
+    /// Kernels.hasAVX2FMA) against the frame-by-frame backward (im2col, dY·colsᵀ, Wᵀ·dY and col2im), on odd sizes, input channels that are and are not multiples of 8
     /// (stored rounded up) and rows with block tails; also the direct forward (DirectConvStack) against ConvKernel's.
     func testDirectInputGradientMatchesCol2im() throws {
         try XCTSkipUnless(Kernels.hasAVX2FMA, "no AVX2 + FMA: training keeps Wᵀ·dY and col2im")
@@ -375,12 +375,12 @@ final class ConvChunkTests: XCTestCase {
                                      weight: weight.pointer, dWeight: dW2.pointer, dBias: dB2.pointer,
                                      columns: columns.pointer, dColumns: dColumns.pointer, product: product.pointer,
                                      scratch: scratch.pointer, dInputs: dInputs2.map(\.pointer),
-                                     direct: DirectInputGradientScratch(s))
+                                     direct: DirectConvGradientScratch(s))
             for j in 0..<count {
                 XCTAssertLessThan(maxAbsDiff(dInputs1[j].array, dInputs2[j].array), 1e-5, "\(cin)->\(cout) \(h)x\(w): dInput \(j)")
             }
             XCTAssertGreaterThan(dInputs2[0].array.map(abs).max()!, 0.1)
-            XCTAssertLessThan(maxAbsDiff(dW1.array, dW2.array), 1e-4)
+            XCTAssertLessThan(maxAbsDiff(dW1.array, dW2.array), 1e-4, "\(cin)->\(cout) \(h)x\(w): dWeight")
             XCTAssertLessThan(maxAbsDiff(dB1.array, dB2.array), 1e-5)
 
             // The direct forward of the same layer, as training runs it (DirectConvStack from CHW planes is not its

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Streaming-model benchmark: Swift (release, one core, OpenBLAS 1 thread, LD_PRELOAD malloc counter) and PyTorch
-# (one thread) on the same model and frames, in the same run; prints latencies, allocations per step and the ratio.
+# (one thread) on the same model and frames, in the same run; prints latencies, allocations per step, the roofline
+# line (FLOPs per step, GFLOP/s, share of this core's FMA-loop peak measured in the same run), each conv layer alone
+# by every kernel, and the ratio.
 # Usage: tools/bench/model_bench.sh [default|onset|motion|large|MODEL.thud] [STEPS]     (CORE=1 picks the pinned core)
 #        PYTHON=/path/to/python picks the interpreter that has torch (default python3).
 set -euo pipefail

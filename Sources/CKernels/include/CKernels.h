@@ -1,7 +1,8 @@
 // CKernels: the few inner loops ThudModel runs with AVX2 + FMA intrinsics. Each function is compiled for AVX2/FMA
 // with a target attribute only (the rest of the program stays baseline x86-64); callers ask ck_has_avx2_fma()
-// first and keep their portable path otherwise. Every kernel is checked against ThudModel's reference path in
-// Tests/ThudModelTests/DirectConvTests.swift.
+// first and keep their portable path otherwise. Every kernel is checked against a reference (the obvious loop, the
+// im2col + sgemm or col2im path, libm) in Tests/ThudModelTests (DirectConvTests, KernelsTests) and
+// Tests/ThudTrainTests (ConvChunkTests), and through the PyTorch fixtures and the finite-difference tests.
 #ifndef THUD_CKERNELS_H
 #define THUD_CKERNELS_H
 
@@ -63,9 +64,30 @@ void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int
                                       int outHeight, int outWidth, const float *weightT, int inChannels,
                                       float *dInputPadded, int dInputRowStride);
 
+/// The weight gradient of a 3×3 stride-2 conv (padding 1) directly, without im2col and sgemm:
+/// dWeight[co][ci][ky][kx] += Σ_{oy,ox} dOutput[co][oy][ox] · input[ci][2·oy − 1 + ky][2·ox − 1 + kx]. `input` is CHW
+/// [inChannels][height][width]; `dOutput` has channel co's [outHeight × outWidth] plane at dOutput +
+/// co·dOutputChannelStride (ReLU mask applied); `dWeight` is PyTorch's [outChannels][inChannels][3][3]. Each input
+/// channel is first split into its even and odd columns (zero-padded rows) in `scratch`, which holds
+/// ck_weight_grad_scratch_count(height, width) floats; then 4 output channels × 3 taps of a kernel row are summed over
+/// 8 output pixels at a time. Requires ck_has_avx2_fma().
+void ck_conv3x3s2_weight_grad_avx2(const float *input, int inChannels, int height, int width, const float *dOutput,
+                                   int outChannels, int dOutputChannelStride, float *dWeight, float *scratch);
+/// Floats of ck_conv3x3s2_weight_grad_avx2's scratch: 3 planes of (height + 2) rows of the output width rounded up to 8.
+int ck_weight_grad_scratch_count(int height, int width);
+
 /// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][outChannels][packedIn] (packedIn ≥
 /// inChannels; the extra entries are left as they are). Portable C.
 void ck_pack_conv_weight_transposed(const float *weight, int outChannels, int inChannels, int packedIn, float *packed);
+
+/// ck_lstm_pointwise_avx2 as training runs it, keeping what backward needs: `gates` (i, f, g, o pre-activations) are
+/// replaced by the activations σ(i), σ(f), tanh(g), σ(o); cNext = σ(f)·cPrev + σ(i)·tanh(g), tanhC = tanh(cNext),
+/// hNext = σ(o)·tanhC. Same functions and tail as ck_lstm_pointwise_avx2. Requires ck_has_avx2_fma().
+void ck_lstm_cell_train_avx2(float *gates, int hidden, const float *cPrev, float *cNext, float *tanhC, float *hNext);
+
+/// The ReLU's backward mask: dst[i] = output[i] > 0 ? dOutput[i] : 0 (0 where output is NaN), 8 at a time.
+/// Requires ck_has_avx2_fma().
+void ck_relu_mask_avx2(const float *output, const float *dOutput, float *dst, int count);
 
 /// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][packedIn][packedOut] (packedIn ≥ inChannels,
 /// packedOut ≥ outChannels; the extra entries are left as they are: the caller zeroes them). Portable C.

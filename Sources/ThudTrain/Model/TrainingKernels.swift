@@ -15,7 +15,8 @@ import ThudModel
 // MARK: - Conv layer (3×3, stride 2, padding 1, + bias, ReLU)
 
 /// One conv layer's sizes. Weight [Cout × Cin·9] (PyTorch's [Cout, Cin, 3, 3] as stored), input CHW, output
-/// [Cout × outH·outW]; im2col turns the convolution into one sgemm (the same way ConvEncoder runs it).
+/// [Cout × outH·outW]; im2col turns the convolution into one sgemm (as ConvEncoder's portable path runs it; with
+/// AVX2 + FMA training runs DirectConvStack forward and the direct gradients of backwardChunk instead).
 struct ConvLayerShape: Equatable {
     let inChannels, outChannels, inHeight, inWidth, outHeight, outWidth: Int
     var inputCount: Int { inChannels * inHeight * inWidth }
@@ -33,19 +34,22 @@ struct ConvLayerShape: Equatable {
     }
 }
 
-/// Scratch for one conv layer's direct input gradient (Kernels.conv3x3s2BackwardInputDirect): the weight packed
-/// transposed, repacked on every backwardChunk (the weights change every step), and one frame's zero-padded HWC
-/// input gradient, turned into CHW.
-final class DirectInputGradientScratch {
+/// Scratch for one conv layer's direct gradients: the weight gradient's split rows
+/// (Kernels.conv3x3s2WeightGradientDirect), and for the input gradient (Kernels.conv3x3s2BackwardInputDirect) the
+/// weight packed transposed, repacked on every backwardChunk (the weights change every step), and one frame's
+/// zero-padded HWC input gradient, turned into CHW.
+final class DirectConvGradientScratch {
     let storedInChannels: Int
     let packedWeightT: FloatBuffer
     let paddedDInput: FloatBuffer
+    let weightGradientSplit: FloatBuffer
 
     init(_ s: ConvLayerShape) {
         storedInChannels = Kernels.directStoredChannels(s.inChannels)
         packedWeightT = FloatBuffer(count: 9 * s.outChannels * storedInChannels)
         paddedDInput = FloatBuffer(count: Kernels.paddedHWCCount(channels: storedInChannels, height: s.inHeight,
                                                                  width: s.inWidth))
+        weightGradientSplit = FloatBuffer(count: Kernels.weightGradientScratchCount(height: s.inHeight, width: s.inWidth))
     }
 }
 
@@ -165,8 +169,9 @@ enum ConvKernel {
 
     /// `backward` for `count` frames at once (the layout of forwardChunk). dOutputs[j] is read (the masked copy lives
     /// in `product`); weight and bias gradients accumulate; dInputs[j], when given, are overwritten. `product` holds count·outputCount floats,
-    /// `columns` and `dColumns` count·columnCount. With `direct` (needs Kernels.hasAVX2FMA) the input gradients come
-    /// from the direct transposed convolution frame by frame instead of Wᵀ·dY and col2im.
+    /// `columns` and `dColumns` count·columnCount. With `direct` (needs Kernels.hasAVX2FMA) the weight gradient comes
+    /// from the direct kernel frame by frame instead of im2col and dY·colsᵀ, and the input gradients from the direct
+    /// transposed convolution instead of Wᵀ·dY and col2im.
     static func backwardChunk(_ s: ConvLayerShape, count: Int, inputs: UnsafePointer<UnsafePointer<Float>>,
                               outputs: UnsafePointer<UnsafeMutablePointer<Float>>,
                               dOutputs: UnsafePointer<UnsafeMutablePointer<Float>>, weight: UnsafePointer<Float>,
@@ -174,20 +179,30 @@ enum ConvKernel {
                               columns: UnsafeMutablePointer<Float>, dColumns: UnsafeMutablePointer<Float>,
                               product: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                               dInputs: UnsafePointer<UnsafeMutablePointer<Float>>?,
-                              direct: DirectInputGradientScratch? = nil) {
+                              direct: DirectConvGradientScratch? = nil) {
         let p = s.positions, ld = count * p
         for j in 0..<count {
             let out = outputs[j], dOut = dOutputs[j]
             for c in 0..<s.outChannels {
-                let o = out + c * p, d = dOut + c * p, dst = product + c * ld + j * p
-                for i in 0..<p { dst[i] = o[i] > 0 ? d[i] : 0 }
+                Kernels.reluMask(output: out + c * p, dOutput: dOut + c * p, into: product + c * ld + j * p, count: p)
             }
-            Kernels.im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
-                      columns: columns + j * p, scratch: scratch, rowStride: ld)
+            if direct == nil {
+                Kernels.im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
+                          columns: columns + j * p, scratch: scratch, rowStride: ld)
+            }
         }
         for c in 0..<s.outChannels { dBias[c] += laneSum(product + c * ld, count: ld) }
-        Kernels.gemm(transposeB: true, m: s.outChannels, n: s.patchSize, k: ld, alpha: 1, a: product, lda: ld, b: columns, ldb: ld,
-                  beta: 1, c: dWeight, ldc: s.patchSize)
+        if let direct {
+            for j in 0..<count {
+                Kernels.conv3x3s2WeightGradientDirect(input: inputs[j], inChannels: s.inChannels, height: s.inHeight,
+                                                      width: s.inWidth, dOutput: product + j * p,
+                                                      outChannels: s.outChannels, dOutputChannelStride: ld,
+                                                      dWeight: dWeight, scratch: direct.weightGradientSplit.pointer)
+            }
+        } else {
+            Kernels.gemm(transposeB: true, m: s.outChannels, n: s.patchSize, k: ld, alpha: 1, a: product, lda: ld,
+                         b: columns, ldb: ld, beta: 1, c: dWeight, ldc: s.patchSize)
+        }
         guard let dInputs else { return }
         if let direct {
             let stored = direct.storedInChannels, rowStride = (s.inWidth + 2) * stored
@@ -303,16 +318,9 @@ enum LSTMKernel {
             Kernels.gemm(transposeB: true, m: batch, n: g4, k: h, alpha: 1, a: hPrev, lda: h, b: weightHH, ldb: h,
                       beta: 1, c: gates, ldc: g4)
             for b in 0..<batch {
-                let gi = gates + b * g4, gf = gi + h, gg = gi + 2 * h, go = gi + 3 * h
-                let cp = cPrev + b * h, cn = cNext + b * h, hn = hNext + b * h, tc = tanhC + b * h
-                for j in 0..<h {
-                    // Same float operations as Kernels.lstmPointwise, so training and streaming agree closely.
-                    let i = Kernels.sigmoid(gi[j]), f = Kernels.sigmoid(gf[j]), g = tanhf(gg[j]), o = Kernels.sigmoid(go[j])
-                    let c = f * cp[j] + i * g
-                    let t = tanhf(c)
-                    gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o
-                    cn[j] = c; tc[j] = t; hn[j] = o * t
-                }
+                // The same cell as the streaming Kernels.lstmPointwise, so training and streaming agree closely.
+                Kernels.lstmCellForTraining(gates: gates + b * g4, hidden: h, cPrevious: cPrev + b * h,
+                                            cNext: cNext + b * h, tanhC: tanhC + b * h, hNext: hNext + b * h)
             }
         }
     }

@@ -98,9 +98,8 @@ final class TrainingWorker {
     /// The conv forward as the streaming encoder runs it (direct convolutions, weights packed per forward), where the
     /// CPU has AVX2 + FMA; nil: im2col + sgemm over chunks of frames (ConvKernel.forwardChunk).
     private let directConv: DirectConvStack?
-    /// Per conv layer (nil for layer 0, whose input gradient nobody needs): the direct input gradient's scratch, where
-    /// directConv is set.
-    private let directBackward: [DirectInputGradientScratch?]
+    /// Per conv layer: the direct gradients' scratch, where directConv is set.
+    private let directBackward: [DirectConvGradientScratch?]
     /// Valid steps of each sequence in the current shard (capacity kept between calls).
     private var lengths: [Int] = []
     private(set) var batch = 0
@@ -127,9 +126,7 @@ final class TrainingWorker {
             ? DirectConvStack(inputPlanes: plan.inputPlaneCount, height: plan.architecture.input.height,
                               width: plan.architecture.input.width, channels: plan.conv.map(\.shape.outChannels))
             : nil
-        directBackward = plan.conv.enumerated().map { [directConv] l, layer in
-            directConv != nil && l > 0 ? DirectInputGradientScratch(layer.shape) : nil
-        }
+        directBackward = plan.conv.map { [directConv] layer in directConv != nil ? DirectConvGradientScratch(layer.shape) : nil }
         lengths.reserveCapacity(64)
     }
 
