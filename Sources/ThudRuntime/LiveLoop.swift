@@ -51,15 +51,8 @@ public struct LiveLoop {
         let printer: StepPrinter? = terminalView && jsonl == nil ? nil : StepPrinter(format: .jsonl, out: try LineWriter(path: jsonl ?? "-"))
         let view = terminalView ? LiveView() : nil
         // Ctrl-C / SIGTERM: ask the session to stop; nextStep then returns nil and the loop ends normally.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { session.requestStop() }
-            s.resume()
-            return s
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let stopping = StopOnSignals { session.requestStop() }
+        defer { stopping.cancel() }
 
         let f = session.format
         let rate = f.framesPerSecond.map { String(format: "%.2f fps", $0) } ?? "driver's rate"

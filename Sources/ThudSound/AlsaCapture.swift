@@ -96,42 +96,16 @@ public final class AlsaCapture {
             snd_pcm_close(pcm)
             return SoundError("audio device '\(settings.device)': \(what): \(alsaError(err))", exitCode: 41)
         }
-        guard let hw = thud_hw_params_new() else { throw fail("out of memory for hw params", -ENOMEM) }
-        defer { snd_pcm_hw_params_free(hw) }
-        err = snd_pcm_hw_params_any(pcm, hw)
-        if err < 0 { throw fail("no capture configuration", err) }
-        err = snd_pcm_hw_params_set_access(pcm, hw, SND_PCM_ACCESS_RW_INTERLEAVED)
-        if err < 0 { throw fail("interleaved access not supported", err) }
-        err = snd_pcm_hw_params_set_format(pcm, hw, SND_PCM_FORMAT_S16_LE)
-        if err < 0 { throw fail("S16_LE not supported", err) }
-        var ch = UInt32(max(1, settings.channels))
-        err = snd_pcm_hw_params_set_channels_near(pcm, hw, &ch)
-        if err < 0 { throw fail("cannot set channels", err) }
-        var rate = UInt32(settings.sampleRate)
-        var dir: Int32 = 0
-        err = snd_pcm_hw_params_set_rate_near(pcm, hw, &rate, &dir)
-        if err < 0 { throw fail("cannot set rate \(settings.sampleRate)", err) }
-        var period = snd_pcm_uframes_t(max(32, Int(rate) * settings.periodMicros / 1_000_000))
-        dir = 0
-        err = snd_pcm_hw_params_set_period_size_near(pcm, hw, &period, &dir)
-        if err < 0 { throw fail("cannot set period size", err) }
-        var buffer = snd_pcm_uframes_t(max(Int(period) * 2, Int(rate) * settings.bufferMicros / 1_000_000))
-        err = snd_pcm_hw_params_set_buffer_size_near(pcm, hw, &buffer)
-        if err < 0 { throw fail("cannot set buffer size", err) }
-        err = snd_pcm_hw_params(pcm, hw)
-        if err < 0 { throw fail("hw params rejected", err) }
-        var gotRate: UInt32 = 0, gotChannels: UInt32 = 0
-        var gotPeriod: snd_pcm_uframes_t = 0, gotBuffer: snd_pcm_uframes_t = 0
-        dir = 0
-        snd_pcm_hw_params_get_rate(hw, &gotRate, &dir)
-        snd_pcm_hw_params_get_channels(hw, &gotChannels)
-        dir = 0
-        snd_pcm_hw_params_get_period_size(hw, &gotPeriod, &dir)
-        snd_pcm_hw_params_get_buffer_size(hw, &gotBuffer)
-        sampleRate = Int(gotRate)
-        channels = Int(gotChannels)
-        periodFrames = Int(gotPeriod)
-        bufferFrames = Int(gotBuffer)
+        let granted = try AlsaHardware.negotiate(pcm, direction: "capture", channels: settings.channels,
+                                                 sampleRate: settings.sampleRate,
+                                                 period: { max(32, $0 * settings.periodMicros / 1_000_000) },
+                                                 buffer: { rate, period in max(period * 2, rate * settings.bufferMicros / 1_000_000) },
+                                                 fail: fail)
+        sampleRate = granted.sampleRate
+        channels = granted.channels
+        periodFrames = granted.periodFrames
+        bufferFrames = granted.bufferFrames
+        let gotPeriod = snd_pcm_uframes_t(granted.periodFrames)
         guard (8000...192_000).contains(sampleRate), (1...8).contains(channels), periodFrames > 0 else {
             throw fail("granted \(sampleRate) Hz x \(channels) ch, period \(periodFrames): not recordable", -EINVAL)
         }

@@ -78,49 +78,20 @@ final class AlsaDevice {
             snd_pcm_close(pcm)
             return SoundError("audio device '\(name)': \(what): \(alsaError(err))")
         }
-        guard let hw = thud_hw_params_new() else { throw fail("out of memory for hw params", -ENOMEM) }
-        defer { snd_pcm_hw_params_free(hw) }
-        var err = snd_pcm_hw_params_any(pcm, hw)
-        if err < 0 { throw fail("no playback configuration", err) }
-        err = snd_pcm_hw_params_set_access(pcm, hw, SND_PCM_ACCESS_RW_INTERLEAVED)
-        if err < 0 { throw fail("interleaved access not supported", err) }
-        err = snd_pcm_hw_params_set_format(pcm, hw, SND_PCM_FORMAT_S16_LE)
-        if err < 0 { throw fail("S16_LE not supported", err) }
-        var ch: UInt32 = 1
-        err = snd_pcm_hw_params_set_channels_near(pcm, hw, &ch)
-        if err < 0 { throw fail("cannot set channels", err) }
-        var rate = UInt32(settings.sampleRate)
-        var dir: Int32 = 0
-        err = snd_pcm_hw_params_set_rate_near(pcm, hw, &rate, &dir)
-        if err < 0 { throw fail("cannot set rate \(settings.sampleRate)", err) }
-        // Ask in frames (not µs) so the buffer can be an exact multiple of the period.
-        var period = snd_pcm_uframes_t(max(16, Int(rate) * settings.periodMicros / 1_000_000))
-        dir = 0
-        err = snd_pcm_hw_params_set_period_size_near(pcm, hw, &period, &dir)
-        if err < 0 { throw fail("cannot set period size", err) }
-        var buffer = period * snd_pcm_uframes_t(max(2, settings.periodsPerBuffer))
-        err = snd_pcm_hw_params_set_buffer_size_near(pcm, hw, &buffer)
-        if err < 0 { throw fail("cannot set buffer size", err) }
-        err = snd_pcm_hw_params(pcm, hw)
-        if err < 0 { throw fail("hw params rejected", err) }
-
         // Read back what the device actually granted: everything downstream uses these.
-        var gotRate: UInt32 = 0, gotChannels: UInt32 = 0
-        var gotPeriod: snd_pcm_uframes_t = 0, gotBuffer: snd_pcm_uframes_t = 0
-        dir = 0
-        snd_pcm_hw_params_get_rate(hw, &gotRate, &dir)
-        snd_pcm_hw_params_get_channels(hw, &gotChannels)
-        dir = 0
-        snd_pcm_hw_params_get_period_size(hw, &gotPeriod, &dir)
-        snd_pcm_hw_params_get_buffer_size(hw, &gotBuffer)
-        sampleRate = Int(gotRate)
-        channels = Int(gotChannels)
-        periodFrames = Int(gotPeriod)
-        bufferFrames = Int(gotBuffer)
+        let granted = try AlsaHardware.negotiate(pcm, direction: "playback", channels: 1, sampleRate: settings.sampleRate,
+                                                 period: { max(16, $0 * settings.periodMicros / 1_000_000) },
+                                                 buffer: { _, period in period * max(2, settings.periodsPerBuffer) },
+                                                 fail: fail)
+        sampleRate = granted.sampleRate
+        channels = granted.channels
+        periodFrames = granted.periodFrames
+        bufferFrames = granted.bufferFrames
+        let gotPeriod = snd_pcm_uframes_t(granted.periodFrames), gotBuffer = snd_pcm_uframes_t(granted.bufferFrames)
 
         guard let sw = thud_sw_params_new() else { throw fail("out of memory for sw params", -ENOMEM) }
         defer { snd_pcm_sw_params_free(sw) }
-        err = snd_pcm_sw_params_current(pcm, sw)
+        var err = snd_pcm_sw_params_current(pcm, sw)
         if err < 0 { throw fail("cannot read sw params", err) }
         // Start only once the whole buffer is primed (the first hit then has a full buffer of
         // silence ahead of it, same as in steady state); wake for each free period; stop (xrun)

@@ -13,16 +13,8 @@ enum NetworkRun {
         let feed = NetworkFeed(url: url, settings: network.settings, reconnect: network.policy,
                                request: VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8))
         // Ctrl-C / SIGTERM end FFmpeg's blocking reads at once; the steps so far are described and the run ends (0).
-        // Ignored as signals and taken on a dispatch source (as LiveLoop does): OpenBLAS's threads already run.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { feed.interrupt.requestStop() }
-            s.resume()
-            return s
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let stopping = StopOnSignals { feed.interrupt.requestStop() }
+        defer { stopping.cancel() }
         let first = network.reconnect ? nil : try feed.open()
         let printer = StepPrinter(format: format, out: try LineWriter(path: jsonl))
         // A stream comes in real time: the knocks need no pacing.

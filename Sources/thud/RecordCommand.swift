@@ -77,15 +77,8 @@ struct RecordCommand: ParsableCommand {
         let recorder = Recorder(settings: settings)
         recorder.clipFinished = { path in print(path); fflush(stdout) }
         // Ctrl-C / SIGTERM: the recorder finishes the open clip and returns.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { recorder.requestStop() }
-            s.resume()
-            return s
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let stopping = StopOnSignals { recorder.requestStop() }
+        defer { stopping.cancel() }
         do {
             let s = try recorder.run()
             fputs(String(format: "thud: recorded %d clip(s), %.1f s, into %@; camera frames %d, lost %d; audio overruns %d, silence padded %.0f ms, blocks dropped %d\n",

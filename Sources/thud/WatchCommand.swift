@@ -65,15 +65,8 @@ struct WatchCommand: ParsableCommand {
             let watch = WatchRun(feeds: specs, model: streaming, picker: try hits.configuration(for: streaming, path: modelPath),
                                  settings: network.settings, reconnect: network.policy, out: LineWriter(), steps: steps,
                                  extraSinks: { spec in publisher.map { [MQTTStepSink(publisher: $0, feed: spec.name)] } ?? [] })
-            signal(SIGINT, SIG_IGN)
-            signal(SIGTERM, SIG_IGN)
-            let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-                let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                s.setEventHandler { watch.requestStop() }
-                s.resume()
-                return s
-            }
-            defer { sources.forEach { $0.cancel() } }
+            let stopping = StopOnSignals { watch.requestStop() }
+            defer { stopping.cancel() }
             fputs("thud: watching \(specs.count) feed\(specs.count == 1 ? "" : "s") (\(specs.map(\.name).joined(separator: ", "))), model input \(streaming.inputWidth)x\(streaming.inputHeight)\n", stderr)
             let reports = watch.run(warn: { warnLine($0) })
             for r in reports {
