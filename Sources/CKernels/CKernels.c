@@ -143,8 +143,9 @@ CK_AVX2 void ck_conv3x3s2_hwc_relu_avx2(const float *input, int inChannels, int 
 
 /// One block of the input gradient: P output pixels of one row × 8·CV input channels, tap by tap: the P·CV sums
 /// over output channels stay in registers, then are added into the P input pixels the tap reaches (2 apart).
-CK_INLINE CK_AVX2 void ck_backward_block(const float *dOut, const int cout, const int chanStride, const float *wT,
-                                          const int cin, float *dIn, const int rowStride, const int CV, const int P) {
+CK_INLINE CK_AVX2 void ck_backward_block(const float *dOut, const int cout, const int chanStride, const int pixelStride,
+                                          const float *wT, const int cin, float *dIn, const int rowStride, const int CV,
+                                          const int P) {
     for (int ky = 0; ky < 3; ky++) {
         for (int kx = 0; kx < 3; kx++) {
             __m256 acc[2][12];
@@ -155,7 +156,7 @@ CK_INLINE CK_AVX2 void ck_backward_block(const float *dOut, const int cout, cons
                 CK_UNROLL for (int v = 0; v < CV; v++) wv[v] = _mm256_loadu_ps(wp + co * cin + 8 * v);
                 const float *d = dOut + co * chanStride;
                 CK_UNROLL for (int p = 0; p < P; p++) {
-                    const __m256 x = _mm256_broadcast_ss(d + p);
+                    const __m256 x = _mm256_broadcast_ss(d + p * pixelStride);
                     CK_UNROLL for (int v = 0; v < CV; v++) acc[v][p] = _mm256_fmadd_ps(wv[v], x, acc[v][p]);
                 }
             }
@@ -169,16 +170,17 @@ CK_INLINE CK_AVX2 void ck_backward_block(const float *dOut, const int cout, cons
     }
 }
 
-CK_INLINE CK_AVX2 void ck_backward_layer(const float *dOutput, const int cout, const int chanStride, const int outH,
-                                          const int outW, const float *wT, const int cin, float *dIn,
-                                          const int rowStride, const int CV, const int P) {
+CK_INLINE CK_AVX2 void ck_backward_layer(const float *dOutput, const int cout, const int chanStride,
+                                          const int pixelStride, const int outH, const int outW, const float *wT,
+                                          const int cin, float *dIn, const int rowStride, const int CV, const int P) {
     for (int g = 0; g < cin; g += 8 * CV) {
         for (int oy = 0; oy < outH; oy++) {
-            const float *rowOut = dOutput + oy * outW;
+            const float *rowOut = dOutput + oy * outW * pixelStride;
             float *rowIn = dIn + 2 * oy * rowStride + g;
             int ox = 0;
 #define CK_BLOCKS(Q) for (; ox + (Q) <= outW; ox += (Q)) \
-    ck_backward_block(rowOut + ox, cout, chanStride, wT + g, cin, rowIn + 2 * ox * cin, rowStride, CV, Q);
+    ck_backward_block(rowOut + ox * pixelStride, cout, chanStride, pixelStride, wT + g, cin, rowIn + 2 * ox * cin, \
+                      rowStride, CV, Q);
             CK_BLOCKS(P)
             CK_BLOCKS(3)
             CK_BLOCKS(1)
@@ -187,89 +189,103 @@ CK_INLINE CK_AVX2 void ck_backward_layer(const float *dOutput, const int cout, c
     }
 }
 
-CK_INLINE CK_AVX2 void ck_backward_cin(const float *dOutput, int cout, int chanStride, int outH, int outW,
-                                        const float *wT, const int cin, float *dIn, int rowStride) {
-    if (cin % 16 == 0) ck_backward_layer(dOutput, cout, chanStride, outH, outW, wT, cin, dIn, rowStride, 2, 6);
-    else ck_backward_layer(dOutput, cout, chanStride, outH, outW, wT, cin, dIn, rowStride, 1, 12);
+CK_INLINE CK_AVX2 void ck_backward_cin(const float *dOutput, int cout, int chanStride, int pixelStride, int outH,
+                                        int outW, const float *wT, const int cin, float *dIn, int rowStride) {
+    if (cin % 16 == 0) ck_backward_layer(dOutput, cout, chanStride, pixelStride, outH, outW, wT, cin, dIn, rowStride, 2, 6);
+    else ck_backward_layer(dOutput, cout, chanStride, pixelStride, outH, outW, wT, cin, dIn, rowStride, 1, 12);
+}
+
+/// The usual pixel strides as constants (1: CHW planes; 8, 16, 32: channels-last): the P broadcast addresses of a
+/// block become immediate offsets instead of P live pointers that the register allocator would spill.
+CK_INLINE CK_AVX2 void ck_backward_stride(const float *dOutput, int cout, int chanStride, int pixelStride, int outH,
+                                           int outW, const float *wT, const int cin, float *dIn, int rowStride) {
+#define CK_STRIDE(S) case S: ck_backward_cin(dOutput, cout, chanStride, S, outH, outW, wT, cin, dIn, rowStride); return;
+    switch (pixelStride) {
+        CK_STRIDE(1) CK_STRIDE(8) CK_STRIDE(16) CK_STRIDE(32)
+        default: ck_backward_cin(dOutput, cout, chanStride, pixelStride, outH, outW, wT, cin, dIn, rowStride);
+    }
+#undef CK_STRIDE
 }
 
 CK_AVX2 void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int dOutputChannelStride,
-                                              int outHeight, int outWidth, const float *weightT, int inChannels,
-                                              float *dInputPadded, int dInputRowStride) {
+                                              int dOutputPixelStride, int outHeight, int outWidth,
+                                              const float *weightT, int inChannels, float *dInputPadded,
+                                              int dInputRowStride) {
     if (inChannels % 8 != 0) abort();
-#define CK_CASE(C) case C: ck_backward_cin(dOutput, outChannels, dOutputChannelStride, outHeight, outWidth, weightT, \
-                                           C, dInputPadded, dInputRowStride); return;
+#define CK_CASE(C) case C: ck_backward_stride(dOutput, outChannels, dOutputChannelStride, dOutputPixelStride, \
+                                              outHeight, outWidth, weightT, C, dInputPadded, dInputRowStride); return;
     switch (inChannels) {
         CK_CASE(8) CK_CASE(16) CK_CASE(32) CK_CASE(64)
-        default: ck_backward_cin(dOutput, outChannels, dOutputChannelStride, outHeight, outWidth, weightT, inChannels,
-                                 dInputPadded, dInputRowStride);
+        default: ck_backward_stride(dOutput, outChannels, dOutputChannelStride, dOutputPixelStride, outHeight, outWidth,
+                                 weightT, inChannels, dInputPadded, dInputRowStride);
     }
 #undef CK_CASE
 }
 
-CK_INLINE CK_AVX2 float ck_hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/// Output channels co0 ..< co0 + NC (NC ≤ 4), kernel row ky, one input channel already split: 3·NC sums over every
-/// output pixel, 8 at a time (the row's last vector masked), added into dWeight.
-CK_INLINE CK_AVX2 void ck_weight_grad_rows(const int NC, int co0, int ky, const float *split, int splitPlane, int w8,
-                                            int outH, int outW, const float *dOutput, int chanStride, float *dWeight,
-                                            int cin, int ci) {
-    __m256 acc[4][3];
-    CK_UNROLL for (int c = 0; c < NC; c++) CK_UNROLL for (int k = 0; k < 3; k++) acc[c][k] = _mm256_setzero_ps();
-    const int tail = outW % 8;
-    const __m256i tailMask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    for (int oy = 0; oy < outH; oy++) {
-        const float *row = split + (2 * oy + ky) * w8;
-        const float *d = dOutput + oy * outW;
-        for (int j = 0; j < outW; j += 8) {
-            const __m256 x0 = _mm256_loadu_ps(row + j), x1 = _mm256_loadu_ps(row + splitPlane + j);
-            const __m256 x2 = _mm256_loadu_ps(row + 2 * splitPlane + j);
-            const int full = j + 8 <= outW;
-            CK_UNROLL for (int c = 0; c < NC; c++) {
-                const float *dc = d + (co0 + c) * chanStride + j;
-                const __m256 dv = full ? _mm256_loadu_ps(dc) : _mm256_maskload_ps(dc, tailMask);
-                acc[c][0] = _mm256_fmadd_ps(dv, x0, acc[c][0]);
-                acc[c][1] = _mm256_fmadd_ps(dv, x1, acc[c][1]);
-                acc[c][2] = _mm256_fmadd_ps(dv, x2, acc[c][2]);
+/// 3 taps of kernel row ky × R input channels from ci0 × 8·CV output channels from co0, summed over every pixel of
+/// every frame, added into dWeight [cout][cin][3][3].
+CK_INLINE CK_AVX2 void ck_wg_hwc_block(const float *const *inputs, const int count, const int ps, const int rs,
+                                       const float *dOut, const int dps, const int outH, const int outW,
+                                       const int ky, const int ci0, const int co0, const int R, const int CV,
+                                       float *dWeight, const int cin, const int cout) {
+    __m256 acc[3][4][2];
+    CK_UNROLL for (int k = 0; k < 3; k++) CK_UNROLL for (int r = 0; r < R; r++) CK_UNROLL for (int v = 0; v < CV; v++)
+        acc[k][r][v] = _mm256_setzero_ps();
+    const int framePixels = outH * outW;
+    for (int j = 0; j < count; j++) {
+        const float *x = inputs[j] + ky * rs + ci0;
+        const float *d = dOut + (long)j * framePixels * dps + co0;
+        for (int oy = 0; oy < outH; oy++) {
+            const float *xr = x + 2 * oy * rs;
+            const float *dr = d + oy * outW * dps;
+            for (int ox = 0; ox < outW; ox++) {
+                __m256 dv[2];
+                CK_UNROLL for (int v = 0; v < CV; v++) dv[v] = _mm256_loadu_ps(dr + ox * dps + 8 * v);
+                const float *xp = xr + 2 * ox * ps;
+                CK_UNROLL for (int k = 0; k < 3; k++) CK_UNROLL for (int r = 0; r < R; r++) {
+                    const __m256 b = _mm256_broadcast_ss(xp + k * ps + r);
+                    CK_UNROLL for (int v = 0; v < CV; v++) acc[k][r][v] = _mm256_fmadd_ps(dv[v], b, acc[k][r][v]);
+                }
             }
         }
     }
-    CK_UNROLL for (int c = 0; c < NC; c++)
-        CK_UNROLL for (int k = 0; k < 3; k++) dWeight[((co0 + c) * cin + ci) * 9 + ky * 3 + k] += ck_hsum256(acc[c][k]);
+    float lanes[8];
+    CK_UNROLL for (int k = 0; k < 3; k++) CK_UNROLL for (int r = 0; r < R; r++) CK_UNROLL for (int v = 0; v < CV; v++) {
+        _mm256_storeu_ps(lanes, acc[k][r][v]);
+        for (int e = 0; e < 8; e++) {
+            const int co = co0 + 8 * v + e;
+            if (co < cout) dWeight[(co * cin + ci0 + r) * 9 + ky * 3 + k] += lanes[e];
+        }
+    }
 }
 
-CK_AVX2 void ck_conv3x3s2_weight_grad_avx2(const float *input, int inChannels, int height, int width,
-                                           const float *dOutput, int outChannels, int dOutputChannelStride,
-                                           float *dWeight, float *scratch) {
-    const int outH = (height - 1) / 2 + 1, outW = (width - 1) / 2 + 1, w8 = (outW + 7) / 8 * 8;
-    const int plane = (height + 2) * w8;
-    for (int ci = 0; ci < inChannels; ci++) {
-        // Split rows, padded row py = input row + 1 (rows 0 and height + 1 zero): plane 0 the columns kx = 0 reads
-        // (2·ox − 1: 0, then the odd columns), plane 1 kx = 1 (even columns), plane 2 kx = 2 (odd columns).
-        for (int i = 0; i < 3 * plane; i++) scratch[i] = 0;
-        const float *src = input + ci * height * width;
-        for (int y = 0; y < height; y++) {
-            float *s0 = scratch + (y + 1) * w8, *s1 = s0 + plane, *s2 = s1 + plane;
-            const float *r = src + y * width;
-            for (int j = 0; j < outW; j++) {
-                s1[j] = r[2 * j];
-                if (2 * j + 1 < width) s2[j] = r[2 * j + 1];
-                if (j > 0) s0[j] = r[2 * j - 1];
+CK_AVX2 void ck_conv3x3s2_weight_grad_hwc_avx2(const float *const *inputs, int count, int inChannels,
+                                               int inPixelStride, int inRowStride, const float *dOutput,
+                                               int outChannels, int dOutputPixelStride, int outHeight, int outWidth,
+                                               float *dWeight) {
+    // 12 accumulators (3 taps × 2 input channels × 16 output channels, or 3 × 4 × 8) plus the loaded gradient and
+    // a broadcast fit AVX2's 16 registers; more output channels per pass would spill.
+    for (int ky = 0; ky < 3; ky++) {
+        for (int co0 = 0; co0 < outChannels; co0 += 16) {
+            if (co0 + 8 < outChannels) {
+                int ci0 = 0;
+                for (; ci0 + 2 <= inChannels; ci0 += 2)
+                    ck_wg_hwc_block(inputs, count, inPixelStride, inRowStride, dOutput, dOutputPixelStride, outHeight,
+                                    outWidth, ky, ci0, co0, 2, 2, dWeight, inChannels, outChannels);
+                for (; ci0 < inChannels; ci0++)
+                    ck_wg_hwc_block(inputs, count, inPixelStride, inRowStride, dOutput, dOutputPixelStride, outHeight,
+                                    outWidth, ky, ci0, co0, 1, 2, dWeight, inChannels, outChannels);
+            } else {
+                int ci0 = 0;
+                for (; ci0 + 4 <= inChannels; ci0 += 4)
+                    ck_wg_hwc_block(inputs, count, inPixelStride, inRowStride, dOutput, dOutputPixelStride, outHeight,
+                                    outWidth, ky, ci0, co0, 4, 1, dWeight, inChannels, outChannels);
+                const int left = inChannels - ci0;
+#define CK_TAIL(R) if (left == R) ck_wg_hwc_block(inputs, count, inPixelStride, inRowStride, dOutput, dOutputPixelStride, \
+                                                   outHeight, outWidth, ky, ci0, co0, R, 1, dWeight, inChannels, outChannels);
+                CK_TAIL(3) CK_TAIL(2) CK_TAIL(1)
+#undef CK_TAIL
             }
-        }
-        const int co4 = outChannels / 4 * 4;
-        for (int ky = 0; ky < 3; ky++) {
-            for (int co = 0; co < co4; co += 4)
-                ck_weight_grad_rows(4, co, ky, scratch, plane, w8, outH, outW, dOutput, dOutputChannelStride, dWeight,
-                                    inChannels, ci);
-            for (int co = co4; co < outChannels; co++)
-                ck_weight_grad_rows(1, co, ky, scratch, plane, w8, outH, outW, dOutput, dOutputChannelStride, dWeight,
-                                    inChannels, ci);
         }
     }
 }
@@ -471,9 +487,10 @@ void ck_conv3x3s2_hwc_relu_avx512(const float *input, int inChannels, int inputR
                                output, outputRowStride);
 }
 void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int dOutputChannelStride,
-                                      int outHeight, int outWidth, const float *weightT, int inChannels,
-                                      float *dInputPadded, int dInputRowStride) {
-    (void)dOutput; (void)outChannels; (void)dOutputChannelStride; (void)outHeight; (void)outWidth; (void)weightT;
+                                      int dOutputPixelStride, int outHeight, int outWidth, const float *weightT,
+                                      int inChannels, float *dInputPadded, int dInputRowStride) {
+    (void)dOutput; (void)outChannels; (void)dOutputChannelStride; (void)dOutputPixelStride; (void)outHeight;
+    (void)outWidth; (void)weightT;
     (void)inChannels; (void)dInputPadded; (void)dInputRowStride;
     abort();
 }
@@ -491,10 +508,11 @@ void ck_relu_mask_avx2(const float *output, const float *dOutput, float *dst, in
     (void)output; (void)dOutput; (void)dst; (void)count;
     abort();
 }
-void ck_conv3x3s2_weight_grad_avx2(const float *input, int inChannels, int height, int width, const float *dOutput,
-                                   int outChannels, int dOutputChannelStride, float *dWeight, float *scratch) {
-    (void)input; (void)inChannels; (void)height; (void)width; (void)dOutput; (void)outChannels;
-    (void)dOutputChannelStride; (void)dWeight; (void)scratch;
+void ck_conv3x3s2_weight_grad_hwc_avx2(const float *const *inputs, int count, int inChannels, int inPixelStride,
+                                       int inRowStride, const float *dOutput, int outChannels, int dOutputPixelStride,
+                                       int outHeight, int outWidth, float *dWeight) {
+    (void)inputs; (void)count; (void)inChannels; (void)inPixelStride; (void)inRowStride; (void)dOutput;
+    (void)outChannels; (void)dOutputPixelStride; (void)outHeight; (void)outWidth; (void)dWeight;
     abort();
 }
 void ck_lstm_cell_train_avx2(float *gates, int hidden, const float *cPrev, float *cNext, float *tanhC, float *hNext) {
@@ -516,11 +534,6 @@ void ck_pack_conv_weight(const float *weight, int outChannels, int inChannels, i
         for (int ci = 0; ci < inChannels; ci++)
             for (int k = 0; k < 9; k++)
                 packed[(k * packedIn + ci) * packedOut + co] = weight[(co * inChannels + ci) * 9 + k];
-}
-
-int ck_weight_grad_scratch_count(int height, int width) {
-    const int outW = (width - 1) / 2 + 1;
-    return 3 * (height + 2) * ((outW + 7) / 8 * 8);
 }
 
 void ck_pack_conv_weight_transposed(const float *weight, int outChannels, int inChannels, int packedIn, float *packed) {

@@ -5,7 +5,7 @@ import Foundation
 /// A stack of 3×3 stride-2 conv + bias + ReLU layers run directly on channels-last activations kept in zero-padded
 /// buffers, each layer writing into the next one's interior (the borders stay zero: nothing writes them). Channel
 /// counts are stored rounded up to 8 (Kernels.directStoredChannels), the extra channels with zero weights and bias,
-/// so they hold ReLU(0) = 0. Everything is allocated in init; setWeights, setInput, run and copyOutputCHW allocate
+/// so they hold ReLU(0) = 0. Everything is allocated in init; setWeights, setInput, run and the copies allocate
 /// nothing. Needs Kernels.hasAVX2FMA.
 public final class DirectConvStack {
     public struct Shape: Equatable {
@@ -93,6 +93,17 @@ public final class DirectConvStack {
                                         bias: paddedBiases[l].pointer, outChannels: cout, output: output,
                                         outputRowStride: rowStride)
         }
+    }
+
+    /// Floats of layer l's output as the next layer reads it (l below the last layer): a zero-padded HWC buffer of
+    /// storedChannels[l + 1] channels (Kernels.paddedHWCCount).
+    public func paddedOutputCount(layer l: Int) -> Int { paddedInputs[l + 1].count }
+
+    /// Layer l's output of the last run (l below the last layer) as the next layer reads it, border and all
+    /// (paddedOutputCount(layer: l) floats): training keeps it for the direct gradients.
+    public func copyPaddedOutput(layer l: Int, into dst: UnsafeMutablePointer<Float>) {
+        precondition(l < shapes.count - 1)
+        dst.update(from: paddedInputs[l + 1].pointer, count: paddedInputs[l + 1].count)
     }
 
     /// Layer l's output of the last run as CHW [Cout × outH·outW] (the last layer's: PyTorch's flatten order, the

@@ -235,38 +235,43 @@ public enum Kernels {
     }
 
     /// The input gradient of a 3×3 stride-2 conv (padding 1) directly, without Wᵀ·dY and col2im: adds
-    /// Σ_co W[co][ci][ky][kx] · dOutput[co][oy][ox] into dInput at input pixel (2·oy − 1 + ky, 2·ox − 1 + kx) for every
-    /// output pixel and tap. `dOutput`: channel co's [outH × outW] plane at dOutput + co·dOutputChannelStride (already
-    /// masked by the ReLU). `packedWeightT` from packConvWeightTransposed with packedIn = `storedInChannels` (a
-    /// multiple of 8). `dInputPadded`: a zeroed padded HWC buffer (paddedHWCCount(storedInChannels, height, width)):
-    /// its interior receives the gradient, its border the padding taps' terms (ignore them). Needs hasAVX2FMA.
+    /// Σ_co W[co][ci][ky][kx] · dOutput(co, oy, ox) into dInput at input pixel (2·oy − 1 + ky, 2·ox − 1 + kx) for every
+    /// output pixel and tap. dOutput(co, oy, ox) = dOutput[co·dOutputChannelStride + (oy·outW + ox)·dOutputPixelStride]
+    /// (already masked by the ReLU): CHW planes (pixel stride 1) or channels-last (channel stride 1). `packedWeightT`
+    /// from packConvWeightTransposed with packedIn = `storedInChannels` (a multiple of 8). `dInputPadded`: a zeroed
+    /// padded HWC buffer (paddedHWCCount(storedInChannels, height, width)): its interior receives the gradient, its
+    /// border the padding taps' terms (ignore them). Needs hasAVX2FMA.
     public static func conv3x3s2BackwardInputDirect(dOutput: UnsafePointer<Float>, outChannels: Int,
-                                                    dOutputChannelStride: Int, height: Int, width: Int,
+                                                    dOutputChannelStride: Int, dOutputPixelStride: Int = 1,
+                                                    height: Int, width: Int,
                                                     packedWeightT: UnsafePointer<Float>, storedInChannels: Int,
                                                     dInputPadded: UnsafeMutablePointer<Float>) {
         precondition(hasAVX2FMA && storedInChannels % 8 == 0)
         ck_conv3x3s2_backward_input_avx2(dOutput, Int32(outChannels), Int32(dOutputChannelStride),
-                                         Int32(convOutputSize(height, stride: 2)), Int32(convOutputSize(width, stride: 2)),
-                                         packedWeightT, Int32(storedInChannels), dInputPadded,
-                                         Int32((width + 2) * storedInChannels))
+                                         Int32(dOutputPixelStride), Int32(convOutputSize(height, stride: 2)),
+                                         Int32(convOutputSize(width, stride: 2)), packedWeightT,
+                                         Int32(storedInChannels), dInputPadded, Int32((width + 2) * storedInChannels))
     }
 
-    /// The weight gradient of a 3×3 stride-2 conv (padding 1) directly, without im2col and sgemm: dWeight[co][ci][ky][kx]
-    /// += Σ over output pixels of dOutput[co][oy][ox] · input[ci][2·oy − 1 + ky][2·ox − 1 + kx]. `input` CHW;
-    /// `dOutput`: channel co's [outH × outW] plane at dOutput + co·dOutputChannelStride (already masked by the ReLU);
-    /// `dWeight` PyTorch's [Cout][Cin][3][3]; `scratch` holds weightGradientScratchCount(height:width:) floats.
-    /// Needs hasAVX2FMA.
-    public static func conv3x3s2WeightGradientDirect(input: UnsafePointer<Float>, inChannels: Int, height: Int, width: Int,
-                                                     dOutput: UnsafePointer<Float>, outChannels: Int,
-                                                     dOutputChannelStride: Int, dWeight: UnsafeMutablePointer<Float>,
-                                                     scratch: UnsafeMutablePointer<Float>) {
-        precondition(hasAVX2FMA)
-        ck_conv3x3s2_weight_grad_avx2(input, Int32(inChannels), Int32(height), Int32(width), dOutput, Int32(outChannels),
-                                      Int32(dOutputChannelStride), dWeight, scratch)
-    }
-
-    public static func weightGradientScratchCount(height: Int, width: Int) -> Int {
-        Int(ck_weight_grad_scratch_count(Int32(height), Int32(width)))
+    /// The weight gradient of a 3×3 stride-2 conv (padding 1) over `count` frames, channels-last, without im2col and
+    /// sgemm: dWeight[co][ci][ky][kx] += Σ over frames and output pixels of dOutput[frame][oy][ox][co] · input[frame]
+    /// [2·oy − 1 + ky][2·ox − 1 + kx][ci]. inputs[j]: frame j's zero-padded HWC input (paddedHWCCount(
+    /// inPixelStride, height, width) floats, as the forward kernel reads it); `dOutput`: the frames' gradients one
+    /// after another, each outH·outW pixels of `dOutputPixelStride` floats (a multiple of 8, ReLU mask applied);
+    /// `dWeight` PyTorch's [Cout][Cin][3][3]. Needs hasAVX2FMA.
+    public static func conv3x3s2WeightGradientHWC(inputs: UnsafePointer<UnsafePointer<Float>>, count: Int,
+                                                  inChannels: Int, inPixelStride: Int, height: Int, width: Int,
+                                                  dOutput: UnsafePointer<Float>, outChannels: Int,
+                                                  dOutputPixelStride: Int, dWeight: UnsafeMutablePointer<Float>) {
+        precondition(hasAVX2FMA && dOutputPixelStride % 8 == 0 && dOutputPixelStride >= outChannels
+                     && inPixelStride >= inChannels)
+        // The C side takes `const float *const *`: the pointers' memory as Optional pointers (same layout).
+        inputs.withMemoryRebound(to: Optional<UnsafePointer<Float>>.self, capacity: count) { pointers in
+            ck_conv3x3s2_weight_grad_hwc_avx2(pointers, Int32(count), Int32(inChannels), Int32(inPixelStride),
+                                              Int32((width + 2) * inPixelStride), dOutput, Int32(outChannels),
+                                              Int32(dOutputPixelStride), Int32(convOutputSize(height, stride: 2)),
+                                              Int32(convOutputSize(width, stride: 2)), dWeight)
+        }
     }
 
     /// encoderInputPlanes straight into the interior of a padded HWC buffer of 2 or 3 channels (the direct path's

@@ -53,29 +53,28 @@ void ck_encoder_input_hwc_avx2(const uint8_t *current, const uint8_t *previous, 
                                int height, int width, float gain, int planes, float *padded, int paddedRowStride);
 
 /// The input gradient of ck_conv3x3s2_hwc_relu_avx2 (a transposed convolution), directly — no Wᵀ·dY sgemm and
-/// col2im: dInput[2·oy + ky][2·ox + kx][ci] += Σ_co weightT[ky][kx][co][ci] · dOutput[co][oy][ox] for every output
-/// pixel and tap. `dOutput` is CHW-like: channel co's plane at dOutput + co·dOutputChannelStride, rows `outWidth`
-/// apart (the ReLU mask already applied); `outChannels` planes are read. `weightT` is packed [ky][kx][outChannels]
-/// [inChannels] (ck_pack_conv_weight_transposed), `inChannels` a multiple of 8. `dInputPadded` is the top-left
-/// corner of a padded HWC buffer laid out as the forward kernel's input (rows `dInputRowStride` apart, pixels
-/// `inChannels`), which the caller zeroes first; its border receives the padding taps' terms, to be ignored.
-/// Requires ck_has_avx2_fma().
+/// col2im: dInput[2·oy + ky][2·ox + kx][ci] += Σ_co weightT[ky][kx][co][ci] · dOutput(co, oy, ox) for every output
+/// pixel and tap. dOutput(co, oy, ox) is dOutput[co·dOutputChannelStride + (oy·outWidth + ox)·dOutputPixelStride]
+/// (the ReLU mask already applied): CHW planes with pixel stride 1, or channels-last with channel stride 1 and pixel
+/// stride ≥ outChannels; `outChannels` channels are read. `weightT` is packed [ky][kx][outChannels][inChannels]
+/// (ck_pack_conv_weight_transposed), `inChannels` a multiple of 8. `dInputPadded` is the top-left corner of a padded
+/// HWC buffer laid out as the forward kernel's input (rows `dInputRowStride` apart, pixels `inChannels`), which the
+/// caller zeroes first; its border receives the padding taps' terms, to be ignored. Requires ck_has_avx2_fma().
 void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int dOutputChannelStride,
-                                      int outHeight, int outWidth, const float *weightT, int inChannels,
-                                      float *dInputPadded, int dInputRowStride);
-
-/// The weight gradient of a 3×3 stride-2 conv (padding 1) directly, without im2col and sgemm:
-/// dWeight[co][ci][ky][kx] += Σ_{oy,ox} dOutput[co][oy][ox] · input[ci][2·oy − 1 + ky][2·ox − 1 + kx]. `input` is CHW
-/// [inChannels][height][width]; `dOutput` has channel co's [outHeight × outWidth] plane at dOutput +
-/// co·dOutputChannelStride (ReLU mask applied); `dWeight` is PyTorch's [outChannels][inChannels][3][3]. Each input
-/// channel is first split into its even and odd columns (zero-padded rows) in `scratch`, which holds
-/// ck_weight_grad_scratch_count(height, width) floats; then 4 output channels × 3 taps of a kernel row are summed over
-/// 8 output pixels at a time. Requires ck_has_avx2_fma().
-void ck_conv3x3s2_weight_grad_avx2(const float *input, int inChannels, int height, int width, const float *dOutput,
-                                   int outChannels, int dOutputChannelStride, float *dWeight, float *scratch);
-/// Floats of ck_conv3x3s2_weight_grad_avx2's scratch: 3 planes of (height + 2) rows of the output width rounded up to 8.
-int ck_weight_grad_scratch_count(int height, int width);
-
+                                      int dOutputPixelStride, int outHeight, int outWidth, const float *weightT,
+                                      int inChannels, float *dInputPadded, int dInputRowStride);
+/// The weight gradient of a 3×3 stride-2 conv (padding 1) over `count` frames, directly and channels-last, without
+/// im2col and sgemm: dWeight[co][ci][ky][kx] += Σ_frames Σ_{oy,ox} dOutput[frame][oy][ox][co] · input[frame][2·oy + ky]
+/// [2·ox + kx][ci] in padded coordinates. inputs[j] is the top-left corner of frame j's zero-padded HWC input, laid out
+/// as the forward kernel reads it (pixels `inPixelStride` ≥ inChannels floats apart, rows `inRowStride`); `dOutput`
+/// holds the frames' output gradients one after another, each [outHeight][outWidth] pixels of `dOutputPixelStride`
+/// floats (a multiple of 8, ≥ outChannels; the ReLU mask applied); `dWeight` is PyTorch's [outChannels][inChannels]
+/// [3][3]. Each pass over the pixels sums a kernel row's 3 taps × 4 input channels × 8 output channels (or 2 × 16)
+/// in 12 registers: the output gradient is loaded once per pixel and the inputs broadcast, no horizontal sums until
+/// the frames are done. Requires ck_has_avx2_fma().
+void ck_conv3x3s2_weight_grad_hwc_avx2(const float *const *inputs, int count, int inChannels, int inPixelStride,
+                                       int inRowStride, const float *dOutput, int outChannels, int dOutputPixelStride,
+                                       int outHeight, int outWidth, float *dWeight);
 /// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][outChannels][packedIn] (packedIn ≥
 /// inChannels; the extra entries are left as they are). Portable C.
 void ck_pack_conv_weight_transposed(const float *weight, int outChannels, int inChannels, int packedIn, float *packed);

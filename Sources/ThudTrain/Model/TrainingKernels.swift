@@ -16,7 +16,7 @@ import ThudModel
 
 /// One conv layer's sizes. Weight [Cout × Cin·9] (PyTorch's [Cout, Cin, 3, 3] as stored), input CHW, output
 /// [Cout × outH·outW]; im2col turns the convolution into one sgemm (as ConvEncoder's portable path runs it; with
-/// AVX2 + FMA training runs DirectConvStack forward and the direct gradients of backwardChunk instead).
+/// AVX2 + FMA training runs DirectConvStack forward and backwardChunkHWC's direct gradients instead, channels-last).
 struct ConvLayerShape: Equatable {
     let inChannels, outChannels, inHeight, inWidth, outHeight, outWidth: Int
     var inputCount: Int { inChannels * inHeight * inWidth }
@@ -31,25 +31,6 @@ struct ConvLayerShape: Equatable {
         self.inChannels = inChannels; self.outChannels = outChannels
         self.inHeight = inHeight; self.inWidth = inWidth
         outHeight = Kernels.convOutputSize(inHeight, stride: 2); outWidth = Kernels.convOutputSize(inWidth, stride: 2)
-    }
-}
-
-/// Scratch for one conv layer's direct gradients: the weight gradient's split rows
-/// (Kernels.conv3x3s2WeightGradientDirect), and for the input gradient (Kernels.conv3x3s2BackwardInputDirect) the
-/// weight packed transposed, repacked on every backwardChunk (the weights change every step), and one frame's
-/// zero-padded HWC input gradient, turned into CHW.
-final class DirectConvGradientScratch {
-    let storedInChannels: Int
-    let packedWeightT: FloatBuffer
-    let paddedDInput: FloatBuffer
-    let weightGradientSplit: FloatBuffer
-
-    init(_ s: ConvLayerShape) {
-        storedInChannels = Kernels.directStoredChannels(s.inChannels)
-        packedWeightT = FloatBuffer(count: 9 * s.outChannels * storedInChannels)
-        paddedDInput = FloatBuffer(count: Kernels.paddedHWCCount(channels: storedInChannels, height: s.inHeight,
-                                                                 width: s.inWidth))
-        weightGradientSplit = FloatBuffer(count: Kernels.weightGradientScratchCount(height: s.inHeight, width: s.inWidth))
     }
 }
 
@@ -168,63 +149,71 @@ enum ConvKernel {
     }
 
     /// `backward` for `count` frames at once (the layout of forwardChunk). dOutputs[j] is read (the masked copy lives
-    /// in `product`); weight and bias gradients accumulate; dInputs[j], when given, are overwritten. `product` holds count·outputCount floats,
-    /// `columns` and `dColumns` count·columnCount. With `direct` (needs Kernels.hasAVX2FMA) the weight gradient comes
-    /// from the direct kernel frame by frame instead of im2col and dY·colsᵀ, and the input gradients from the direct
-    /// transposed convolution instead of Wᵀ·dY and col2im.
+    /// in `product`); weight and bias gradients accumulate; dInputs[j], when given, are overwritten. `product` holds
+    /// count·outputCount floats, `columns` and `dColumns` count·columnCount. (The portable path; with AVX2 + FMA
+    /// training runs backwardChunkHWC.)
     static func backwardChunk(_ s: ConvLayerShape, count: Int, inputs: UnsafePointer<UnsafePointer<Float>>,
                               outputs: UnsafePointer<UnsafeMutablePointer<Float>>,
                               dOutputs: UnsafePointer<UnsafeMutablePointer<Float>>, weight: UnsafePointer<Float>,
                               dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
                               columns: UnsafeMutablePointer<Float>, dColumns: UnsafeMutablePointer<Float>,
                               product: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                              dInputs: UnsafePointer<UnsafeMutablePointer<Float>>?,
-                              direct: DirectConvGradientScratch? = nil) {
+                              dInputs: UnsafePointer<UnsafeMutablePointer<Float>>?) {
         let p = s.positions, ld = count * p
         for j in 0..<count {
             let out = outputs[j], dOut = dOutputs[j]
             for c in 0..<s.outChannels {
                 Kernels.reluMask(output: out + c * p, dOutput: dOut + c * p, into: product + c * ld + j * p, count: p)
             }
-            if direct == nil {
-                Kernels.im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
-                          columns: columns + j * p, scratch: scratch, rowStride: ld)
-            }
+            Kernels.im2col3x3(input: inputs[j], channels: s.inChannels, height: s.inHeight, width: s.inWidth,
+                              columns: columns + j * p, scratch: scratch, rowStride: ld)
         }
         for c in 0..<s.outChannels { dBias[c] += laneSum(product + c * ld, count: ld) }
-        if let direct {
-            for j in 0..<count {
-                Kernels.conv3x3s2WeightGradientDirect(input: inputs[j], inChannels: s.inChannels, height: s.inHeight,
-                                                      width: s.inWidth, dOutput: product + j * p,
-                                                      outChannels: s.outChannels, dOutputChannelStride: ld,
-                                                      dWeight: dWeight, scratch: direct.weightGradientSplit.pointer)
-            }
-        } else {
-            Kernels.gemm(transposeB: true, m: s.outChannels, n: s.patchSize, k: ld, alpha: 1, a: product, lda: ld,
-                         b: columns, ldb: ld, beta: 1, c: dWeight, ldc: s.patchSize)
-        }
+        Kernels.gemm(transposeB: true, m: s.outChannels, n: s.patchSize, k: ld, alpha: 1, a: product, lda: ld,
+                     b: columns, ldb: ld, beta: 1, c: dWeight, ldc: s.patchSize)
         guard let dInputs else { return }
-        if let direct {
-            let stored = direct.storedInChannels, rowStride = (s.inWidth + 2) * stored
-            Kernels.packConvWeightTransposed(weight, outChannels: s.outChannels, inChannels: s.inChannels,
-                                             packedIn: stored, into: direct.packedWeightT.pointer)
-            for j in 0..<count {
-                direct.paddedDInput.zero()
-                Kernels.conv3x3s2BackwardInputDirect(dOutput: product + j * p, outChannels: s.outChannels,
-                                                     dOutputChannelStride: ld, height: s.inHeight, width: s.inWidth,
-                                                     packedWeightT: direct.packedWeightT.pointer, storedInChannels: stored,
-                                                     dInputPadded: direct.paddedDInput.pointer)
-                Kernels.hwcToCHW(direct.paddedDInput.pointer + rowStride + stored, channels: s.inChannels,
-                                 height: s.inHeight, width: s.inWidth, pixelStride: stored, rowStride: rowStride,
-                                 into: dInputs[j])
-            }
-            return
-        }
         Kernels.gemm(transposeA: true, m: s.patchSize, n: ld, k: s.outChannels, alpha: 1, a: weight, lda: s.patchSize,
                   b: product, ldb: ld, beta: 0, c: dColumns, ldc: ld)
         for j in 0..<count {
             col2im3x3(columns: dColumns + j * p, channels: s.inChannels, height: s.inHeight, width: s.inWidth,
                       outHeight: s.outHeight, outWidth: s.outWidth, input: dInputs[j], scratch: scratch, rowStride: ld)
+        }
+    }
+
+    /// The gradients of one layer for `count` frames, channels-last, as training runs them with AVX2 + FMA (the
+    /// layout DirectConvStack's forward leaves, so nothing is transposed): `inputs[j]` is frame j's zero-padded HWC
+    /// input (pixels `inPixelStride` floats, Kernels.paddedHWCCount), `maskedDOutput` the frames' output gradients
+    /// one after another, outH·outW pixels of `dOutputPixelStride` floats each (a multiple of 8, the ReLU mask
+    /// applied, stored channels past Cout zero). Weight and bias gradients accumulate (the weight directly,
+    /// Kernels.conv3x3s2WeightGradientHWC; the bias through `channelSums`, dOutputPixelStride floats). With
+    /// `dInputs` (zero-padded HWC buffers of inPixelStride channels, a multiple of 8, overwritten) also the input
+    /// gradient, a transposed convolution with `packedWeightT` (Kernels.packConvWeightTransposed, packedIn =
+    /// inPixelStride); their borders get the padding taps' terms, to be ignored.
+    static func backwardChunkHWC(_ s: ConvLayerShape, count: Int, inputs: UnsafePointer<UnsafePointer<Float>>,
+                                 inPixelStride: Int, maskedDOutput: UnsafePointer<Float>, dOutputPixelStride: Int,
+                                 dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+                                 channelSums: UnsafeMutablePointer<Float>, packedWeightT: UnsafePointer<Float>?,
+                                 dInputs: UnsafePointer<UnsafeMutablePointer<Float>>?) {
+        let p = s.positions, stride = dOutputPixelStride
+        // Per channel in pixel order: each channel's sum is its own chain, so the loop vectorizes across channels.
+        channelSums.update(repeating: 0, count: stride)
+        for n in 0..<(count * p) {
+            let pixel = maskedDOutput + n * stride
+            for c in 0..<stride { channelSums[c] += pixel[c] }
+        }
+        for c in 0..<s.outChannels { dBias[c] += channelSums[c] }
+        Kernels.conv3x3s2WeightGradientHWC(inputs: inputs, count: count, inChannels: s.inChannels,
+                                           inPixelStride: inPixelStride, height: s.inHeight, width: s.inWidth,
+                                           dOutput: maskedDOutput, outChannels: s.outChannels,
+                                           dOutputPixelStride: stride, dWeight: dWeight)
+        guard let dInputs, let packedWeightT else { return }
+        let padded = Kernels.paddedHWCCount(channels: inPixelStride, height: s.inHeight, width: s.inWidth)
+        for j in 0..<count {
+            dInputs[j].update(repeating: 0, count: padded)
+            Kernels.conv3x3s2BackwardInputDirect(dOutput: maskedDOutput + j * p * stride, outChannels: s.outChannels,
+                                                 dOutputChannelStride: 1, dOutputPixelStride: stride,
+                                                 height: s.inHeight, width: s.inWidth, packedWeightT: packedWeightT,
+                                                 storedInChannels: inPixelStride, dInputPadded: dInputs[j])
         }
     }
 }

@@ -19,7 +19,8 @@ final class TrainingWorkspace {
     let targets: FloatBuffer
     let weights: FloatBuffer
     let onsetTargets: FloatBuffer
-    /// Conv outputs of every layer but the last [rows × Cout·P]; the last layer writes `features` directly.
+    /// Conv outputs of every layer but the last, `convOutputCounts[l]` floats per row (CHW [Cout·P], or with the
+    /// direct kernels the zero-padded HWC buffer the next layer reads); the last layer writes `features` directly.
     let convOutputs: [FloatBuffer]
     /// Encoder features [rows × F] (the LSTM's input) and their gradient.
     let features: FloatBuffer
@@ -35,7 +36,7 @@ final class TrainingWorkspace {
     let headOutputs: [FloatBuffer]
     let dHeadOutputs: [FloatBuffer]
 
-    init(plan: NetworkPlan, rows: Int, batch: Int) {
+    init(plan: NetworkPlan, convOutputCounts: [Int], rows: Int, batch: Int) {
         rowCapacity = rows; batchCapacity = batch
         frames = .allocate(capacity: max(rows * plan.frameSize, 1))
         frames.initialize(repeating: 0, count: max(rows * plan.frameSize, 1))
@@ -44,7 +45,7 @@ final class TrainingWorkspace {
         firstBeforePrevious = .allocate(capacity: max(batch * plan.frameSize, 1))
         firstBeforePrevious.initialize(repeating: 0, count: max(batch * plan.frameSize, 1))
         targets = FloatBuffer(count: rows); weights = FloatBuffer(count: rows); onsetTargets = FloatBuffer(count: rows)
-        convOutputs = plan.conv.dropLast().map { FloatBuffer(count: rows * $0.shape.outputCount) }
+        convOutputs = convOutputCounts.map { FloatBuffer(count: rows * $0) }
         features = FloatBuffer(count: rows * plan.featureCount)
         dFeatures = FloatBuffer(count: rows * plan.featureCount)
         let h = plan.hidden
@@ -79,8 +80,8 @@ final class TrainingWorker {
     /// Frames per conv sgemm (see ConvKernel.forwardChunk). 8 frames of the default 64×64 model keep the largest
     /// im2col matrix at ~600 KB, inside L2 on most machines.
     static let convChunk = 8
-    /// Per-chunk scratch (independent of batch size): input planes, im2col matrices and the sgemm product of
-    /// `convChunk` frames.
+    /// Per-chunk scratch (independent of batch size) of the portable path: input planes, im2col matrices and the
+    /// sgemm product of `convChunk` frames.
     private let inputPlanes: FloatBuffer
     private let columns: FloatBuffer
     private let dColumns: FloatBuffer
@@ -96,10 +97,19 @@ final class TrainingWorker {
     private let chunkDInputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let motionEncoder: MotionEnergyEncoder?
     /// The conv forward as the streaming encoder runs it (direct convolutions, weights packed per forward), where the
-    /// CPU has AVX2 + FMA; nil: im2col + sgemm over chunks of frames (ConvKernel.forwardChunk).
+    /// CPU has AVX2 + FMA, and then the gradients channels-last (ConvKernel.backwardChunkHWC); nil: im2col + sgemm
+    /// over chunks of frames (ConvKernel.forwardChunk, backwardChunk).
     private let directConv: DirectConvStack?
-    /// Per conv layer: the direct gradients' scratch, where directConv is set.
-    private let directBackward: [DirectConvGradientScratch?]
+    /// Floats per row of each convOutputs buffer (see TrainingWorkspace).
+    private let convOutputCounts: [Int]
+    /// The direct path's per-chunk scratch: the chunk's padded HWC input planes (layer 0's input, rebuilt in
+    /// backward), its masked output gradients (HWC, frame after frame), per layer above the first its padded HWC
+    /// input gradients and the weight packed transposed (once per backward), and the bias sums.
+    private let hwcInputPlanes: FloatBuffer?
+    private let hwcMaskedDOutput: FloatBuffer?
+    private let hwcDInputs: [FloatBuffer?]
+    private let hwcPackedWeightsT: [FloatBuffer?]
+    private let hwcChannelSums: FloatBuffer?
     /// Valid steps of each sequence in the current shard (capacity kept between calls).
     private var lengths: [Int] = []
     private(set) var batch = 0
@@ -108,7 +118,6 @@ final class TrainingWorker {
     init(plan: NetworkPlan) {
         self.plan = plan
         gradients = FloatBuffer(count: plan.layout.total)
-        workspace = TrainingWorkspace(plan: plan, rows: 0, batch: 0)
         let g = TrainingWorker.convChunk
         inputPlanes = FloatBuffer(count: g * plan.inputPlaneCount * plan.frameSize)
         columns = FloatBuffer(count: g * plan.maxColumns)
@@ -126,7 +135,24 @@ final class TrainingWorker {
             ? DirectConvStack(inputPlanes: plan.inputPlaneCount, height: plan.architecture.input.height,
                               width: plan.architecture.input.width, channels: plan.conv.map(\.shape.outChannels))
             : nil
-        directBackward = plan.conv.map { [directConv] layer in directConv != nil ? DirectConvGradientScratch(layer.shape) : nil }
+        if let direct = directConv {
+            let stored = direct.storedChannels, shapes = plan.conv.map(\.shape)
+            convOutputCounts = shapes.indices.dropLast().map { direct.paddedOutputCount(layer: $0) }
+            hwcInputPlanes = FloatBuffer(count: g * Kernels.paddedHWCCount(channels: stored[0], height: shapes[0].inHeight,
+                                                                           width: shapes[0].inWidth))
+            hwcMaskedDOutput = FloatBuffer(count: g * shapes.indices.map { shapes[$0].positions * stored[$0 + 1] }.max()!)
+            hwcDInputs = shapes.indices.map { l in
+                l == 0 ? nil : FloatBuffer(count: g * Kernels.paddedHWCCount(channels: stored[l], height: shapes[l].inHeight,
+                                                                             width: shapes[l].inWidth))
+            }
+            hwcPackedWeightsT = shapes.indices.map { l in l == 0 ? nil : FloatBuffer(count: 9 * shapes[l].outChannels * stored[l]) }
+            hwcChannelSums = FloatBuffer(count: stored.max()!)
+        } else {
+            convOutputCounts = plan.conv.dropLast().map(\.shape.outputCount)
+            hwcInputPlanes = nil; hwcMaskedDOutput = nil; hwcChannelSums = nil
+            hwcDInputs = plan.conv.map { _ in nil }; hwcPackedWeightsT = plan.conv.map { _ in nil }
+        }
+        workspace = TrainingWorkspace(plan: plan, convOutputCounts: convOutputCounts, rows: 0, batch: 0)
         lengths.reserveCapacity(64)
     }
 
@@ -137,7 +163,7 @@ final class TrainingWorker {
 
     private func ensureCapacity(rows: Int, batch: Int) {
         if rows > workspace.rowCapacity || batch > workspace.batchCapacity {
-            workspace = TrainingWorkspace(plan: plan, rows: max(rows, workspace.rowCapacity),
+            workspace = TrainingWorkspace(plan: plan, convOutputCounts: convOutputCounts, rows: max(rows, workspace.rowCapacity),
                                           batch: max(batch, workspace.batchCapacity))
         }
     }
@@ -340,6 +366,14 @@ final class TrainingWorker {
                                 dhCarry: ws.dhCarry.pointer, dcCarry: ws.dcCarry.pointer)
         }
         guard needFeatureGradient else { return }
+        if directConv != nil {
+            for (l, layer) in plan.conv.enumerated() {
+                guard let packed = hwcPackedWeightsT[l] else { continue }
+                Kernels.packConvWeightTransposed(p + layer.weight, outChannels: layer.shape.outChannels,
+                                                 inChannels: layer.shape.inChannels, packedIn: directConv!.storedChannels[l],
+                                                 into: packed.pointer)
+            }
+        }
         // Conv encoder in chunks of frames, top layer down; layer 0 needs no input gradient (pixels are data).
         var pendingFrames = 0
         for r in 0..<rows where isValid(row: r) {
@@ -356,16 +390,17 @@ final class TrainingWorker {
         for j in 0..<count {
             let r = chunkRows[j]
             chunkInputs[j] = l == 0 ? UnsafePointer(inputPlanes.pointer + j * plan.inputPlaneCount * plan.frameSize)
-                : UnsafePointer(ws.convOutputs[l - 1].pointer + r * plan.conv[l - 1].shape.outputCount)
+                : UnsafePointer(ws.convOutputs[l - 1].pointer + r * convOutputCounts[l - 1])
             chunkOutputs[j] = l == last ? ws.features.pointer + r * f
-                : ws.convOutputs[l].pointer + r * plan.conv[l].shape.outputCount
+                : ws.convOutputs[l].pointer + r * convOutputCounts[l]
         }
     }
 
     /// Conv forward of the `count` frames listed in chunkRows.
     private func convForward(count: Int, parameters p: UnsafePointer<Float>) {
         if let direct = directConv {
-            // Frame by frame, as ConvEncoder streams it; each layer's output kept as CHW for backward.
+            // Frame by frame, as ConvEncoder streams it; each layer's output kept as the padded HWC buffer the next
+            // layer read (backward's layout), the last one's as the CHW features.
             let last = plan.conv.count - 1
             for j in 0..<count {
                 let r = chunkRows[j]
@@ -373,10 +408,8 @@ final class TrainingWorker {
                 direct.setInput(current: current, previous: previous, beforePrevious: beforePrevious,
                                 differenceGain: plan.architecture.encoder.effectiveDifferenceGain)
                 direct.run()
-                for l in 0...last {
-                    direct.copyOutputCHW(layer: l, into: l == last ? workspace.features.pointer + r * plan.featureCount
-                                         : workspace.convOutputs[l].pointer + r * plan.conv[l].shape.outputCount)
-                }
+                for l in 0..<last { direct.copyPaddedOutput(layer: l, into: workspace.convOutputs[l].pointer + r * convOutputCounts[l]) }
+                direct.copyOutputCHW(layer: last, into: workspace.features.pointer + r * plan.featureCount)
             }
             return
         }
@@ -391,6 +424,7 @@ final class TrainingWorker {
 
     /// Conv backward of the `count` frames listed in chunkRows, from the feature gradient down.
     private func convBackward(count: Int, parameters p: UnsafePointer<Float>) {
+        if let direct = directConv { convBackwardHWC(count: count, direct: direct); return }
         let ws = workspace, f = plan.featureCount, last = plan.conv.count - 1, g = gradients.pointer
         for j in 0..<count { fillInputPlanes(row: chunkRows[j], into: inputPlanes.pointer + j * plan.inputPlaneCount * plan.frameSize) }
         for l in stride(from: last, through: 0, by: -1) {
@@ -405,7 +439,60 @@ final class TrainingWorker {
                                      dOutputs: chunkDOutputs, weight: p + layer.weight, dWeight: g + layer.weight,
                                      dBias: g + layer.bias, columns: columns.pointer, dColumns: dColumns.pointer,
                                      product: product.pointer, scratch: splitScratch.pointer,
-                                     dInputs: l > 0 ? UnsafePointer(chunkDInputs) : nil, direct: directBackward[l])
+                                     dInputs: l > 0 ? UnsafePointer(chunkDInputs) : nil)
+        }
+    }
+
+    /// convBackward on the direct path, channels-last: each layer's output gradient masked by its ReLU into
+    /// hwcMaskedDOutput (the top layer's from the CHW feature gradient, the others from the padded input gradient
+    /// the layer above wrote), then ConvKernel.backwardChunkHWC.
+    private func convBackwardHWC(count: Int, direct: DirectConvStack) {
+        let ws = workspace, f = plan.featureCount, last = plan.conv.count - 1, g = gradients.pointer
+        let stored = direct.storedChannels, masked = hwcMaskedDOutput!.pointer
+        let planeCount = Kernels.paddedHWCCount(channels: stored[0], height: plan.conv[0].shape.inHeight,
+                                                width: plan.conv[0].shape.inWidth)
+        for l in stride(from: last, through: 0, by: -1) {
+            let layer = plan.conv[l], s = layer.shape, p = s.positions, so = stored[l + 1]
+            if l == last {
+                // The features are CHW (PyTorch's flatten order); stored channels past Cout stay zero.
+                for j in 0..<count {
+                    let out = ws.features.pointer + chunkRows[j] * f, dOut = ws.dFeatures.pointer + chunkRows[j] * f
+                    let dst = masked + j * p * so
+                    for q in 0..<p {
+                        for c in 0..<so { dst[q * so + c] = c < s.outChannels && out[c * p + q] > 0 ? dOut[c * p + q] : 0 }
+                    }
+                }
+            } else {
+                // Both the stored output and the gradient the layer above wrote are padded HWC of `so` channels.
+                let rowStride = (s.outWidth + 2) * so, dInputCount = convOutputCounts[l]
+                for j in 0..<count {
+                    let out = ws.convOutputs[l].pointer + chunkRows[j] * convOutputCounts[l] + rowStride + so
+                    let dOut = hwcDInputs[l + 1]!.pointer + j * dInputCount + rowStride + so
+                    for oy in 0..<s.outHeight {
+                        Kernels.reluMask(output: out + oy * rowStride, dOutput: dOut + oy * rowStride,
+                                         into: masked + (j * p + oy * s.outWidth) * so, count: s.outWidth * so)
+                    }
+                }
+            }
+            for j in 0..<count {
+                if l == 0 {
+                    let planes = hwcInputPlanes!.pointer + j * planeCount
+                    let (current, previous, beforePrevious) = framePointers(row: chunkRows[j])
+                    Kernels.encoderInputPaddedHWC(current: current, previous: previous, beforePrevious: beforePrevious,
+                                                  height: s.inHeight, width: s.inWidth,
+                                                  differenceGain: plan.architecture.encoder.effectiveDifferenceGain,
+                                                  withPreviousDifference: stored[0] == 3, into: planes)
+                    chunkInputs[j] = UnsafePointer(planes)
+                } else {
+                    chunkInputs[j] = UnsafePointer(ws.convOutputs[l - 1].pointer + chunkRows[j] * convOutputCounts[l - 1])
+                    chunkDInputs[j] = hwcDInputs[l]!.pointer + j * convOutputCounts[l - 1]
+                }
+            }
+            ConvKernel.backwardChunkHWC(s, count: count, inputs: chunkInputs, inPixelStride: stored[l],
+                                        maskedDOutput: masked, dOutputPixelStride: so, dWeight: g + layer.weight,
+                                        dBias: g + layer.bias, channelSums: hwcChannelSums!.pointer,
+                                        packedWeightT: hwcPackedWeightsT[l].map { UnsafePointer($0.pointer) },
+                                        dInputs: l > 0 ? UnsafePointer(chunkDInputs) : nil)
         }
     }
 }
