@@ -36,6 +36,11 @@ int ck_has_avx2_fma(void) {
     return (b & (1u << 5)) != 0;                                     // AVX2
 }
 
+int ck_has_f16c(void) {
+    unsigned ecx1 = 0;
+    return ck_has_avx2_fma() && ck_has_avx_os(&ecx1) && (ecx1 & (1u << 29)) != 0;   // F16C
+}
+
 int ck_has_avx512f(void) {
     unsigned ecx1 = 0, a, b, c, d;
     if (!ck_has_avx_os(&ecx1)) return 0;
@@ -445,6 +450,43 @@ CK_AVX2 void ck_lstm_pointwise_avx2(const float *gates, int hidden, float *c, fl
     }
 }
 
+/// Eight rows at a time: eight dot products of half-precision rows with x, 8 columns per FMA (eight independent
+/// chains keep both FMA ports busy), then the horizontal sums of the eight together.
+#define CK_F16 __attribute__((target("avx2,fma,f16c")))
+CK_F16 void ck_gemv_f16_avx2(int rows, int cols, const uint16_t *weight, const float *x, float *y) {
+    const int c8 = cols / 8 * 8;
+    int r = 0;
+    for (; r + 8 <= rows; r += 8) {
+        const uint16_t *w = weight + (int64_t)r * cols;
+        __m256 a[8];
+        CK_UNROLL for (int k = 0; k < 8; k++) a[k] = _mm256_setzero_ps();
+        for (int j = 0; j < c8; j += 8) {
+            const __m256 xv = _mm256_loadu_ps(x + j);
+            CK_UNROLL for (int k = 0; k < 8; k++)
+                a[k] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + k * cols + j))), xv, a[k]);
+        }
+        // hadd pairs twice: lane i of h0 holds row i's sum over one 128-bit half (rows 0-3 low, 4-7 via h1).
+        const __m256 p01 = _mm256_hadd_ps(a[0], a[1]), p23 = _mm256_hadd_ps(a[2], a[3]);
+        const __m256 p45 = _mm256_hadd_ps(a[4], a[5]), p67 = _mm256_hadd_ps(a[6], a[7]);
+        const __m256 h0 = _mm256_hadd_ps(p01, p23), h1 = _mm256_hadd_ps(p45, p67);
+        // Low 128 bits of h0 + its high 128 bits = rows 0-3; the same of h1 = rows 4-7.
+        const __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(h0, h1, 0x20), _mm256_permute2f128_ps(h0, h1, 0x31));
+        float out[8];
+        _mm256_storeu_ps(out, sums);
+        for (int k = 0; k < 8; k++) {
+            float tail = 0;
+            for (int j = c8; j < cols; j++) tail += _cvtsh_ss(w[k * cols + j]) * x[j];
+            y[r + k] += out[k] + tail;
+        }
+    }
+    for (; r < rows; r++) {
+        const uint16_t *w = weight + (int64_t)r * cols;
+        float sum = 0;
+        for (int j = 0; j < cols; j++) sum += _cvtsh_ss(w[j]) * x[j];
+        y[r] += sum;
+    }
+}
+
 CK_AVX2 void ck_relu_mask_avx2(const float *output, const float *dOutput, float *dst, int count) {
     const __m256 zero = _mm256_setzero_ps();
     int i = 0;
@@ -478,6 +520,11 @@ CK_AVX2 void ck_lstm_cell_train_avx2(float *gates, int hidden, const float *cPre
 #else   // not x86: no AVX kernels; callers keep their portable path.
 int ck_has_avx2_fma(void) { return 0; }
 int ck_has_avx512f(void) { return 0; }
+int ck_has_f16c(void) { return 0; }
+void ck_gemv_f16_avx2(int rows, int cols, const uint16_t *weight, const float *x, float *y) {
+    (void)rows; (void)cols; (void)weight; (void)x; (void)y;
+    abort();
+}
 float ck_fma_loop_avx2(int64_t iterations) { (void)iterations; abort(); }
 float ck_fma_loop_avx512(int64_t iterations) { (void)iterations; abort(); }
 void ck_conv3x3s2_hwc_relu_avx512(const float *input, int inChannels, int inputRowStride, const float *weight,

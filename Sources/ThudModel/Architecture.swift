@@ -274,16 +274,22 @@ public struct ModelHeader: Codable, Equatable, Sendable {
     /// The peak picker chosen for this model on validation clips (`thud-train set-picker`): `thud`'s default for it.
     /// Absent = the rise detector's defaults, as for every model before it existed.
     public var picker: PeakPicker.Configuration?
+    /// How the file stores the weights: float32 (the default, absent from the header) or float16, half the size, the
+    /// LSTM's weights kept in half precision in memory too (`thud-train fp16`); computing is float32 either way.
+    public var weightStorage: WeightStorage = .float32
     /// The `requires` list as read from a file (what its writer said a reader must know); empty for a header made
     /// here. Written from `requiredFeatures`, never from this, so it cannot go stale.
     public private(set) var requires: [String] = []
 
     /// The features a reader of this build understands (ModelFile refuses a version-3 file requiring another).
-    public static let knownFeatures: Set<String> = ["outputDelay"]
+    public static let knownFeatures: Set<String> = ["outputDelay", "float16Weights"]
 
     /// What a reader must understand to run this model right: an output delay puts each value on an earlier step
-    /// than the frame that made it, and a reader that ignores it would be wrong without a word.
-    public var requiredFeatures: [String] { architecture.outputDelay > 0 ? ["outputDelay"] : [] }
+    /// than the frame that made it, and a reader that ignores it would be wrong without a word; float16 weights
+    /// read as float32 would be garbage.
+    public var requiredFeatures: [String] {
+        (architecture.outputDelay > 0 ? ["outputDelay"] : []) + (weightStorage == .float16 ? ["float16Weights"] : [])
+    }
 
     public init(architecture: ModelArchitecture, training: TrainingProvenance,
                 provenance: [String: String] = [:], picker: PeakPicker.Configuration? = nil) {
@@ -291,7 +297,9 @@ public struct ModelHeader: Codable, Equatable, Sendable {
         self.training = training; self.provenance = provenance; self.picker = picker
     }
 
-    private enum CodingKeys: String, CodingKey { case architecture, stepRateHz, training, provenance, picker, requires }
+    private enum CodingKeys: String, CodingKey {
+        case architecture, stepRateHz, training, provenance, picker, weightStorage, requires
+    }
 
     // Architecture and training are required; stepRateHz defaults to Thud's one rate, provenance to empty.
     public init(from decoder: Decoder) throws {
@@ -301,6 +309,7 @@ public struct ModelHeader: Codable, Equatable, Sendable {
         training = try c.decode(TrainingProvenance.self, forKey: .training)
         provenance = try c.decodeIfPresent([String: String].self, forKey: .provenance) ?? [:]
         picker = try c.decodeIfPresent(PeakPicker.Configuration.self, forKey: .picker)
+        weightStorage = try c.decodeIfPresent(WeightStorage.self, forKey: .weightStorage) ?? .float32
         requires = try c.decodeIfPresent([String].self, forKey: .requires) ?? []
     }
 
@@ -311,6 +320,7 @@ public struct ModelHeader: Codable, Equatable, Sendable {
         try c.encode(training, forKey: .training)
         try c.encode(provenance, forKey: .provenance)
         try c.encodeIfPresent(picker, forKey: .picker)
+        if weightStorage != .float32 { try c.encode(weightStorage, forKey: .weightStorage) }
         let required = requiredFeatures
         if !required.isEmpty { try c.encode(required, forKey: .requires) }
     }
@@ -318,7 +328,17 @@ public struct ModelHeader: Codable, Equatable, Sendable {
     /// Equal in what they say; `requires` is derived on writing, so a header read back equals the one written.
     public static func == (a: ModelHeader, b: ModelHeader) -> Bool {
         a.architecture == b.architecture && a.stepRateHz == b.stepRateHz && a.training == b.training
-            && a.provenance == b.provenance && a.picker == b.picker
+            && a.provenance == b.provenance && a.picker == b.picker && a.weightStorage == b.weightStorage
     }
+}
+
+/// How a .thud file stores its weights (ModelHeader.weightStorage).
+public enum WeightStorage: String, Codable, Sendable {
+    case float32
+    /// IEEE half precision: 11 significant bits, magnitudes up to 65504.
+    case float16
+
+    /// Bytes per value in the data block.
+    public var byteCount: Int { self == .float16 ? 2 : 4 }
 }
 

@@ -34,6 +34,23 @@ public final class FloatBuffer {
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }
 
+/// HalfBuffer: FloatBuffer's twin for weights kept in IEEE half precision (a float16 model's LSTM), as bit patterns.
+public final class HalfBuffer {
+    public let count: Int
+    public let pointer: UnsafeMutablePointer<UInt16>
+
+    /// `values` rounded to the nearest half (they are already halves when read from a float16 file).
+    public init(_ values: [Float]) {
+        count = values.count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
+        pointer = raw.bindMemory(to: UInt16.self, capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+        for (i, v) in values.enumerated() { pointer[i] = Float16(v).bitPattern }
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+}
+
 public enum Kernels {
     /// Pins OpenBLAS to one thread. The per-frame matrices are small: waking a thread pool costs more than it saves,
     /// and the other cores belong to decode and audio.
@@ -46,6 +63,21 @@ public enum Kernels {
     public static func gemv(rows: Int, cols: Int, a: UnsafePointer<Float>, lda: Int,
                             x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(cols), 1, a, Int32(lda), x, 1, beta, y, 1)
+    }
+
+    /// y += A·x with A [rows × cols] of half-precision weights (contiguous rows), converted on the fly, float32
+    /// products and sums (CKernels with F16C; a plain loop otherwise).
+    public static func gemvHalf(rows: Int, cols: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>,
+                                y: UnsafeMutablePointer<Float>) {
+        if hasF16C {
+            ck_gemv_f16_avx2(Int32(rows), Int32(cols), a, x, y)
+            return
+        }
+        for r in 0..<rows {
+            var sum: Float = 0
+            for j in 0..<cols { sum += Float(Float16(bitPattern: a[r * cols + j])) * x[j] }
+            y[r] += sum
+        }
     }
 
     /// C[m × n] = A[m × k] · B[k × n] + beta·C, all row-major and contiguous unless lda/ldb/ldc say otherwise.
@@ -181,6 +213,8 @@ public enum Kernels {
     public static let hasAVX2FMA: Bool = ck_has_avx2_fma() != 0
     /// Whether it also runs the AVX-512F variant of the direct convolution (layers with a multiple of 16 output
     /// channels take it).
+    /// Whether half-precision weights are converted by the CPU (F16C, with AVX2 + FMA): gemvHalf's fast path.
+    public static let hasF16C: Bool = ck_has_f16c() != 0
     public static let hasAVX512F: Bool = hasAVX2FMA && ck_has_avx512f() != 0
 
     /// Floats of a zero-padded channels-last ("HWC") activation of height × width × channels: (height + 2) rows of

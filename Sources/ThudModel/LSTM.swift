@@ -12,6 +12,9 @@ public final class StackedLSTM {
         /// [W_ih | W_hh] side by side: [4H × (in + H)]. One sgemv over z = [x ; h] computes all four gates of the
         /// layer at once (the fused matmul), instead of eight small ones.
         let weight: FloatBuffer
+        /// The same in half precision (bit patterns) for a float16 model: half the bytes to stream each step, so
+        /// both layers' weights stay in a core's L2 (fp32 they do not); `weight` then holds the same values widened.
+        let halfWeight: HalfBuffer?
         /// b_ih + b_hh, added once.
         let bias: FloatBuffer
         /// z = [x ; h_{t−1}]: the layer's input followed by its own previous hidden state.
@@ -22,7 +25,10 @@ public final class StackedLSTM {
 
     let layers: [Layer]
 
-    public init(inputSize: Int, hidden: Int, layers layerCount: Int, parameters: [String: NamedTensor]) {
+    /// `halfWeights`: step() multiplies by the weights held in half precision (they must be halves already: a
+    /// float16 model's, else they are rounded).
+    public init(inputSize: Int, hidden: Int, layers layerCount: Int, parameters: [String: NamedTensor],
+                halfWeights: Bool = false) {
         self.inputSize = inputSize; self.hidden = hidden; self.layerCount = layerCount
         var layers: [Layer] = []
         var inSize = inputSize
@@ -35,7 +41,7 @@ public final class StackedLSTM {
                 for j in 0..<inSize { fused[r * cols + j] = wih[r * inSize + j] }
                 for j in 0..<hidden { fused[r * cols + inSize + j] = whh[r * hidden + j] }
             }
-            layers.append(Layer(inputSize: inSize, weight: FloatBuffer(fused),
+            layers.append(Layer(inputSize: inSize, weight: FloatBuffer(fused), halfWeight: halfWeights ? HalfBuffer(fused) : nil,
                                 bias: FloatBuffer(zip(bih, bhh).map { $0 + $1 }),
                                 z: FloatBuffer(count: cols), gates: FloatBuffer(count: 4 * hidden),
                                 c: FloatBuffer(count: hidden)))
@@ -48,7 +54,7 @@ public final class StackedLSTM {
     public init(sharingWeightsOf other: StackedLSTM) {
         inputSize = other.inputSize; hidden = other.hidden; layerCount = other.layerCount
         layers = other.layers.map { l in
-            Layer(inputSize: l.inputSize, weight: l.weight, bias: l.bias, z: FloatBuffer(count: l.z.count),
+            Layer(inputSize: l.inputSize, weight: l.weight, halfWeight: l.halfWeight, bias: l.bias, z: FloatBuffer(count: l.z.count),
                   gates: FloatBuffer(count: l.gates.count), c: FloatBuffer(count: l.c.count))
         }
     }
@@ -69,8 +75,12 @@ public final class StackedLSTM {
             let layer = layers[l]
             let cols = layer.inputSize + hidden
             layer.gates.pointer.update(from: layer.bias.pointer, count: 4 * hidden)
-            Kernels.gemv(rows: 4 * hidden, cols: cols, a: layer.weight.pointer, lda: cols,
-                         x: layer.z.pointer, beta: 1, y: layer.gates.pointer)
+            if let half = layer.halfWeight {
+                Kernels.gemvHalf(rows: 4 * hidden, cols: cols, a: half.pointer, x: layer.z.pointer, y: layer.gates.pointer)
+            } else {
+                Kernels.gemv(rows: 4 * hidden, cols: cols, a: layer.weight.pointer, lda: cols,
+                             x: layer.z.pointer, beta: 1, y: layer.gates.pointer)
+            }
             // h is written back into this layer's z (it is next step's h_{t−1}) and copied into the next layer's x.
             let h = layer.z.pointer + layer.inputSize
             Kernels.lstmPointwise(gates: layer.gates.pointer, hidden: hidden, c: layer.c.pointer, h: h)

@@ -8,7 +8,8 @@
 //   tensor count     u32
 //   per tensor:      u32 name length, name UTF-8, u32 rank, rank × u32 dims, u64 byte offset into the data block
 //   data length      u64      bytes
-//   data             float32 little-endian, row-major (PyTorch layout for the same name)
+//   data             float32 little-endian, row-major (PyTorch layout for the same name); IEEE float16 instead
+//                    when the header's weightStorage says so (and requires "float16Weights")
 //   checksum         u32      CRC-32 (IEEE, as zlib.crc32) of every byte before it
 // tools/reference/thud_format.py reads and writes the same layout.
 import Foundation
@@ -101,6 +102,18 @@ public struct ModelFile: Equatable {
 
     public func tensor(named name: String) -> NamedTensor? { tensors.first { $0.name == name } }
 
+    /// This model stored in half precision: every weight rounded to the nearest float16 (the values a float16 file
+    /// reads back, so the model in memory equals the one written), weightStorage .float16. Nil when a weight lies
+    /// beyond half precision's range (±65504).
+    public func roundedToFloat16() -> ModelFile? {
+        let limit = Float(Float16.greatestFiniteMagnitude)
+        guard tensors.allSatisfy({ $0.values.allSatisfy { abs($0) <= limit } }) else { return nil }
+        var file = self
+        file.header.weightStorage = .float16
+        file.tensors = tensors.map { NamedTensor(name: $0.name, shape: $0.shape, values: $0.values.map { Float(Float16($0)) }) }
+        return file
+    }
+
     // MARK: Writing
 
     public func encoded() -> [UInt8] {
@@ -121,11 +134,15 @@ public struct ModelFile: Equatable {
             out.appendLE(UInt32(t.shape.count))
             for d in t.shape { out.appendLE(UInt32(d)) }
             out.appendLE(offset)
-            offset += UInt64(t.values.count * 4)
+            offset += UInt64(t.values.count * header.weightStorage.byteCount)
         }
         out.appendLE(offset)
         out.reserveCapacity(out.count + Int(offset) + 4)
-        for t in tensors { for v in t.values { out.appendLE(v.bitPattern) } }
+        switch header.weightStorage {
+        case .float32: for t in tensors { for v in t.values { out.appendLE(v.bitPattern) } }
+        // Rounded to nearest (write() has refused values beyond half precision's range).
+        case .float16: for t in tensors { for v in t.values { out.appendLE(Float16(v).bitPattern) } }
+        }
         out.appendLE(CRC32.checksum(out[...]))
         return out
     }
@@ -135,6 +152,10 @@ public struct ModelFile: Equatable {
         // A model of NaN weights loads and predicts NaN: it must never replace a working one.
         if let bad = tensors.first(where: { !$0.values.allSatisfy(\.isFinite) }) {
             throw ModelFileError(path: path, problem: .unwritable("tensor \(bad.name) holds values that are not finite numbers"))
+        }
+        if header.weightStorage == .float16,
+           let big = tensors.first(where: { $0.values.contains { abs($0) > Float(Float16.greatestFiniteMagnitude) } }) {
+            throw ModelFileError(path: path, problem: .unwritable("tensor \(big.name) holds values beyond half precision's range (±65504)"))
         }
         do {
             try AtomicFile.write(encoded(), to: path)
@@ -265,13 +286,20 @@ public struct ModelFile: Equatable {
 
         var tensors: [NamedTensor] = []
         tensors.reserveCapacity(expected.count)
+        let size = header.weightStorage.byteCount
         for (name, shape) in expected {
             let e = byName[name]!
-            guard e.offset % 4 == 0, e.offset + e.count * 4 <= dataLength else {
+            guard e.offset % size == 0, e.offset + e.count * size <= dataLength else {
                 throw fail(.badTensorTable("tensor \(name) lies outside the data block"))
             }
             var values = [Float](repeating: 0, count: e.count)
             let start = dataStart + e.offset
+            if header.weightStorage == .float16 {
+                // Every half is exactly a float.
+                for i in 0..<e.count {
+                    values[i] = Float(Float16(bitPattern: UInt16(bytes[start + 2 * i]) | UInt16(bytes[start + 2 * i + 1]) << 8))
+                }
+            } else {
             #if _endian(little)
             values.withUnsafeMutableBytes { dst in
                 bytes.withUnsafeBytes { src in
@@ -285,6 +313,7 @@ public struct ModelFile: Equatable {
                     | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3]) << 24)
             }
             #endif
+            }
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
                 throw fail(.badTensorTable("tensor \(name) holds a non-finite value at \(bad)"))
             }
@@ -345,6 +374,9 @@ extension Array where Element == UInt8 {
     fileprivate mutating func appendLE(_ v: UInt32) {
         append(UInt8(v & 0xFF)); append(UInt8((v >> 8) & 0xFF))
         append(UInt8((v >> 16) & 0xFF)); append(UInt8(v >> 24))
+    }
+    fileprivate mutating func appendLE(_ v: UInt16) {
+        append(UInt8(v & 0xFF)); append(UInt8(v >> 8))
     }
     fileprivate mutating func appendLE(_ v: UInt64) {
         appendLE(UInt32(v & 0xFFFF_FFFF)); appendLE(UInt32(v >> 32))

@@ -60,7 +60,9 @@ public final class StreamingModel {
         case .conv: encoder = ConvEncoder(architecture: a, parameters: byName)
         case .motionEnergy: encoder = MotionEnergyEncoder(architecture: a)
         }
-        lstm = StackedLSTM(inputSize: a.featureCount, hidden: a.lstmHidden, layers: a.lstmLayers, parameters: byName)
+        // A float16 file's LSTM steps on its half-precision weights; its other weights are small and widened.
+        lstm = StackedLSTM(inputSize: a.featureCount, hidden: a.lstmHidden, layers: a.lstmLayers, parameters: byName,
+                           halfWeights: file.header.weightStorage == .float16)
         head = DenseHead(inputSize: a.lstmHidden, hidden: a.headHidden, outputCount: a.outputCount, parameters: byName)
         frameByteCount = a.input.width * a.input.height
         previousFrame = .allocate(capacity: frameByteCount)

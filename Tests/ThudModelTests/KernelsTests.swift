@@ -21,6 +21,22 @@ final class KernelsTests: XCTestCase {
         }
     }
 
+    /// gemvHalf (F16C where the CPU has it) against the obvious loop over the halves widened, on sizes with a row
+    /// block tail (rows not a multiple of 8) and a column tail (cols not a multiple of 8), adding into y.
+    func testHalfPrecisionGemvEqualsTheLoopOverWidenedWeights() {
+        var rng = SplitMix64(seed: 16)
+        for (rows, cols) in [(512, 416), (13, 37), (8, 8), (3, 5), (17, 256)] {
+            let weights = randomValues(rows * cols, &rng), half = HalfBuffer(weights)
+            let x = FloatBuffer(randomValues(cols, &rng)), y0 = randomValues(rows, &rng), y = FloatBuffer(y0)
+            Kernels.gemvHalf(rows: rows, cols: cols, a: half.pointer, x: x.pointer, y: y.pointer)
+            for r in 0..<rows {
+                var s = Double(y0[r])
+                for c in 0..<cols { s += Double(Float(Float16(weights[r * cols + c]))) * Double(x.pointer[c]) }
+                XCTAssertEqual(Double(y.pointer[r]), s, accuracy: 1e-4 * Double(cols).squareRoot(), "\(rows)x\(cols) row \(r)")
+            }
+        }
+    }
+
     /// The products split so that OpenBLAS's small-matrix kernel does not allocate (Kernels.gemm): which ones, and
     /// that the split product is still alpha·A·B + beta·C, with leading dimensions wider than the matrices, for the
     /// shapes the bundled model meets (36 and 72 positions, k = 288), a tail-only product (n < 16) and one left whole.

@@ -236,6 +236,49 @@ final class ModelFileTests: XCTestCase {
         expectProblem(resealed(bytes)) { $0 == .badHeader("missing \"training\"") }
     }
 
+    /// A float16 model (thud-train fp16): every weight rounded to the nearest half, the data block half as long,
+    /// weightStorage float16 and "float16Weights" in `requires` (version 3: a reader that does not know it refuses the
+    /// file by name); read back equal to what was written, and as a StreamingModel it steps on the half weights.
+    /// Weights beyond half precision's range are refused, not written as infinities.
+    func testAFloat16ModelRoundTripsAtHalfTheSizeAndRequiresItsFeature() throws {
+        let plain = smallFile()
+        let half = try XCTUnwrap(plain.roundedToFloat16())
+        XCTAssertEqual(half.header.weightStorage, .float16)
+        XCTAssertEqual(plain.header.weightStorage, .float32)
+        for (a, b) in zip(plain.tensors, half.tensors) {
+            XCTAssertEqual(a.name, b.name)
+            for (x, y) in zip(a.values, b.values) {
+                XCTAssertEqual(y, Float(Float16(x)))
+                XCTAssertLessThanOrEqual(abs(x - y), abs(x) * 0x1p-11 + 0x1p-25)
+            }
+        }
+        let bytes = half.encoded(), plainBytes = plain.encoded()
+        XCTAssertEqual(bytes[8], 3)
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).contains(#""requires":["float16Weights"]"#))
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).contains(#""weightStorage":"float16""#))
+        XCTAssertFalse(String(decoding: plainBytes, as: UTF8.self).contains("weightStorage"))
+        let weightCount = plain.tensors.reduce(0) { $0 + $1.values.count }
+        let headerLength = { (b: [UInt8]) in Int(b[12]) | Int(b[13]) << 8 | Int(b[14]) << 16 | Int(b[15]) << 24 }
+        XCTAssertEqual(plainBytes.count - headerLength(plainBytes) - (bytes.count - headerLength(bytes)), 2 * weightCount,
+                       "2 bytes a weight instead of 4")
+        let back = try ModelFile.decode(bytes, path: "half.thud")
+        XCTAssertEqual(back, half)
+        // A reader that knows the name no longer runs it, as one that did not would refuse it.
+        expectProblem(withHeader(bytes) { $0.replacingOccurrences(of: "float16Weights", with: "float8Weights") }) {
+            $0 == .unknownFeature("float8Weights")
+        }
+        var huge = plain
+        huge.tensors[0].values[0] = 70000
+        XCTAssertNil(huge.roundedToFloat16())
+        huge.header.weightStorage = .float16
+        let path = dir.appendingPathComponent("huge.thud").path
+        XCTAssertThrowsError(try huge.write(to: path)) { error in
+            let e = error as! ModelFileError
+            XCTAssertTrue(e.message.contains(path) && e.message.contains("half precision"), e.message)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+    }
+
     func testWriteToUnwritablePlaceFailsWith74() {
         XCTAssertThrowsError(try smallFile().write(to: "/nonexistent-dir/x.thud")) { error in
             XCTAssertEqual((error as! ModelFileError).exitCode, 74)

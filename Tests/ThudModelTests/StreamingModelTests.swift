@@ -14,6 +14,29 @@ final class StreamingModelTests: XCTestCase {
         XCTAssertTrue(streamed.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
 
+    /// A float16 model steps its LSTM on the half weights (gemvHalf) and gives, step for step, what the float32 model
+    /// of the same (rounded) weights gives, within float32 summation order; its replicas share the half weights; and
+    /// its values stay near the unrounded model's.
+    func testAFloat16ModelStepsLikeTheFloat32ModelOfItsWeights() throws {
+        let original = ModelFile.random(architecture: .default, seed: 3)
+        let halfFile = try XCTUnwrap(original.roundedToFloat16())
+        var widened = halfFile
+        widened.header.weightStorage = .float32
+        let half = try StreamingModel(file: halfFile), same = try StreamingModel(file: widened)
+        let unrounded = try StreamingModel(file: original)
+        XCTAssertNotNil(half.lstm.layers[0].halfWeight)
+        XCTAssertNil(same.lstm.layers[0].halfWeight)
+        let replica = StreamingModel(sharingWeightsOf: half)
+        XCTAssertTrue(replica.lstm.layers[0].halfWeight === half.lstm.layers[0].halfWeight)
+        let frames = syntheticFrames(width: 64, height: 64, count: 40)
+        let a = half.stepAll(frames, count: 40), b = same.stepAll(frames, count: 40)
+        let c = replica.stepAll(frames, count: 40), d = unrounded.stepAll(frames, count: 40)
+        XCTAssertLessThan(maxAbsDiff(a, b), 1e-5)
+        XCTAssertEqual(a, c)
+        XCTAssertLessThan(maxAbsDiff(a, d), 2e-3)
+        XCTAssertGreaterThan(maxAbsDiff(a, d), 0, "the weights were rounded")
+    }
+
     /// A model with an output delay of 1: EnvelopeStream puts the output after frame k + 1 on step k, describes the
     /// last step from the last frame held still, and the batch path (training's validation, thud-train's test
     /// figures) gives the same values on the same steps.

@@ -3,7 +3,8 @@
 Layout, little-endian: b"THUDMODL", u32 version (1; 3 when the header's "requires" lists a feature a reader must
 know, e.g. "outputDelay"; 2 is the old way of flagging the output delay, read only; the layout is the same), u32 header length, JSON header, u32 tensor count,
 per tensor (u32 name length, name, u32 rank, rank x u32 dims, u64 byte offset into data), u64 data length,
-float32 data, u32 CRC-32 (zlib.crc32) of everything before it.
+float32 data (IEEE float16 when the header's "weightStorage" is "float16", which requires "float16Weights"), u32
+CRC-32 (zlib.crc32) of everything before it. Tensors come back as float32 either way (every half is a float).
 """
 import json
 import struct
@@ -13,11 +14,16 @@ import numpy as np
 
 MAGIC = b"THUDMODL"
 VERSION = 3  # the newest read; a file is written as 1 unless its header requires a feature
-KNOWN_FEATURES = {"outputDelay"}  # as ModelHeader.knownFeatures
+KNOWN_FEATURES = {"outputDelay", "float16Weights"}  # as ModelHeader.knownFeatures
 
 
 def required_features(header):
-    return ["outputDelay"] if (header.get("architecture", {}).get("outputDelaySteps") or 0) > 0 else []
+    delay = ["outputDelay"] if (header.get("architecture", {}).get("outputDelaySteps") or 0) > 0 else []
+    return delay + (["float16Weights"] if header.get("weightStorage") == "float16" else [])
+
+
+def data_type(header):
+    return "<f2" if header.get("weightStorage") == "float16" else "<f4"
 
 
 def written_version(header):
@@ -39,7 +45,7 @@ def write_thud(path, header, tensors):
     offset = 0
     blobs = []
     for name, arr in tensors:
-        arr = np.ascontiguousarray(arr, dtype="<f4")
+        arr = np.ascontiguousarray(np.asarray(arr, dtype=np.float32), dtype=data_type(header))
         nb = name.encode("utf-8")
         out += struct.pack("<I", len(nb)) + nb
         out += struct.pack("<I", arr.ndim) + b"".join(struct.pack("<I", d) for d in arr.shape)
@@ -95,5 +101,6 @@ def read_thud(path):
     tensors = {}
     for name, shape, off in table:
         n = int(np.prod(shape)) if shape else 1
-        tensors[name] = np.frombuffer(data, dtype="<f4", count=n, offset=pos + off).reshape(shape).copy()
+        raw = np.frombuffer(data, dtype=data_type(header), count=n, offset=pos + off)
+        tensors[name] = raw.astype(np.float32).reshape(shape)
     return header, tensors

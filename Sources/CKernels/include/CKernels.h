@@ -14,6 +14,12 @@ extern "C" {
 
 /// 1 when the CPU and OS support AVX2 and FMA (cpuid + xgetbv), else 0. On a non-x86 build always 0.
 int ck_has_avx2_fma(void);
+/// 1 when ck_has_avx2_fma() and the CPU converts half precision (F16C), else 0.
+int ck_has_f16c(void);
+/// y[r] += Σ_j weight[r·cols + j] · x[j] for r < rows, the weights IEEE half precision (uint16 bit patterns),
+/// converted to float on the fly, products and sums in float32 (8 columns per FMA lane, then a horizontal sum per
+/// row). Requires ck_has_f16c().
+void ck_gemv_f16_avx2(int rows, int cols, const uint16_t *weight, const float *x, float *y);
 /// 1 when the CPU and OS support AVX-512F (used only by the peak-FLOPs probe), else 0.
 int ck_has_avx512f(void);
 

@@ -232,6 +232,36 @@ if a.encoder.kind == .conv, Kernels.hasAVX2FMA {
     print(line)
 }
 
+// Half-precision weights (thud-train fp16) against these, alternating in rounds so both see the same load: the
+// LSTM's time and the whole step's, and how far the envelope moves over the 64 frames from a fresh state.
+if file.header.weightStorage == .float32, let halfFile = file.roundedToFloat16() {
+    let half = try StreamingModel(file: halfFile)
+    var lstm32: [Double] = [], lstm16: [Double] = [], step32: [Double] = [], step16: [Double] = []
+    var moved: Float = 0
+    frames.withUnsafeBufferPointer { fp in
+        func frame(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+            let t = i % frameCount
+            return UnsafeBufferPointer(rebasing: fp[(t * n)..<((t + 1) * n)])
+        }
+        model.reset(); half.reset()
+        for i in 0..<frameCount { moved = max(moved, abs(model.step(frame: frame(i)) - half.step(frame: frame(i)))) }
+        for m in [model, half] { m.recordsTimings = true; for i in 0..<300 { sink += m.step(frame: frame(i)) } }
+        for round in 0..<10 {
+            for i in 0..<(steps / 10) {
+                sink += model.step(frame: frame(round * steps / 10 + i))
+                lstm32.append(model.lastTimings.lstm); step32.append(model.lastTimings.total)
+            }
+            for i in 0..<(steps / 10) {
+                sink += half.step(frame: frame(round * steps / 10 + i))
+                lstm16.append(half.lastTimings.lstm); step16.append(half.lastTimings.total)
+            }
+        }
+    }
+    let (l32, l16, s32, s16) = (stats(lstm32).median, stats(lstm16).median, stats(step32).median, stats(step16).median)
+    print(String(format: "float16 weights (thud-train fp16), same run: LSTM %.1f µs vs float32 %.1f (%.2fx), step %.1f vs %.1f µs (%.2fx); largest envelope change over %d steps %.2g",
+                 l16, l32, l32 / l16, s16, s32, s32 / s16, frameCount, moved))
+}
+
 if counter != nil {
     print(String(format: "heap allocations per step: %.3f (pass 1: %d in %d steps; pass 2: %d in %d steps)",
                  Double(allocsTimed + allocsPlain) / Double(2 * steps), allocsTimed, steps, allocsPlain, steps))
