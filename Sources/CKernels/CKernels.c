@@ -361,6 +361,59 @@ CK_AVX512 void ck_conv3x3s2_hwc_relu_avx512(const float *input, int inChannels, 
 #undef CK_CASE
 }
 
+/// ck_wg_hwc_block with 16-lane vectors: 3 taps × R input channels × 16·CV output channels in 3·R·CV ≤ 24 zmm.
+CK_INLINE CK_AVX512 void ck_wg_hwc_block512(const float *const *inputs, const int count, const int ps, const int rs,
+                                             const float *dOut, const int dps, const int outH, const int outW,
+                                             const int ky, const int ci0, const int co0, const int R, const int CV,
+                                             float *dWeight, const int cin, const int cout) {
+    __m512 acc[3][8][2];
+    CK_UNROLL for (int k = 0; k < 3; k++) CK_UNROLL for (int r = 0; r < R; r++) CK_UNROLL for (int v = 0; v < CV; v++)
+        acc[k][r][v] = _mm512_setzero_ps();
+    const int framePixels = outH * outW;
+    for (int j = 0; j < count; j++) {
+        const float *x = inputs[j] + ky * rs + ci0;
+        const float *d = dOut + (long)j * framePixels * dps + co0;
+        for (int oy = 0; oy < outH; oy++) {
+            const float *xr = x + 2 * oy * rs;
+            const float *dr = d + oy * outW * dps;
+            for (int ox = 0; ox < outW; ox++) {
+                __m512 dv[2];
+                CK_UNROLL for (int v = 0; v < CV; v++) dv[v] = _mm512_loadu_ps(dr + ox * dps + 16 * v);
+                const float *xp = xr + 2 * ox * ps;
+                CK_UNROLL for (int k = 0; k < 3; k++) CK_UNROLL for (int r = 0; r < R; r++) {
+                    const __m512 b = _mm512_set1_ps(xp[k * ps + r]);
+                    CK_UNROLL for (int v = 0; v < CV; v++) acc[k][r][v] = _mm512_fmadd_ps(dv[v], b, acc[k][r][v]);
+                }
+            }
+        }
+    }
+    float lanes[16];
+    CK_UNROLL for (int k = 0; k < 3; k++) CK_UNROLL for (int r = 0; r < R; r++) CK_UNROLL for (int v = 0; v < CV; v++) {
+        _mm512_storeu_ps(lanes, acc[k][r][v]);
+        for (int e = 0; e < 16; e++) {
+            const int co = co0 + 16 * v + e;
+            if (co < cout) dWeight[(co * cin + ci0 + r) * 9 + ky * 3 + k] += lanes[e];
+        }
+    }
+}
+
+CK_AVX512 void ck_conv3x3s2_weight_grad_hwc_avx512(const float *const *inputs, int count, int inChannels,
+                                                   int inPixelStride, int inRowStride, const float *dOutput,
+                                                   int outChannels, int dOutputPixelStride, int outHeight, int outWidth,
+                                                   float *dWeight) {
+    for (int ky = 0; ky < 3; ky++) {
+        for (int co0 = 0; co0 < outChannels; co0 += 32) {
+            int ci0 = 0;
+#define CK_BLOCKS(R, CV) for (; ci0 + R <= inChannels; ci0 += R) \
+    ck_wg_hwc_block512(inputs, count, inPixelStride, inRowStride, dOutput, dOutputPixelStride, outHeight, outWidth, ky, \
+                       ci0, co0, R, CV, dWeight, inChannels, outChannels);
+            if (co0 + 16 < outChannels) { CK_BLOCKS(4, 2) CK_BLOCKS(2, 2) CK_BLOCKS(1, 2) }
+            else { CK_BLOCKS(8, 1) CK_BLOCKS(4, 1) CK_BLOCKS(2, 1) CK_BLOCKS(1, 1) }
+#undef CK_BLOCKS
+        }
+    }
+}
+
 #pragma clang fp contract(off)
 CK_AVX2 void ck_encoder_input_hwc_avx2(const uint8_t *current, const uint8_t *previous, const uint8_t *beforePrevious,
                                        int height, int width, float gain, int planes, float *padded,
@@ -532,6 +585,13 @@ void ck_conv3x3s2_hwc_relu_avx512(const float *input, int inChannels, int inputR
                                   int outputRowStride) {
     ck_conv3x3s2_hwc_relu_avx2(input, inChannels, inputRowStride, weight, bias, outChannels, outHeight, outWidth,
                                output, outputRowStride);
+}
+void ck_conv3x3s2_weight_grad_hwc_avx512(const float *const *inputs, int count, int inChannels, int inPixelStride,
+                                         int inRowStride, const float *dOutput, int outChannels,
+                                         int dOutputPixelStride, int outHeight, int outWidth, float *dWeight) {
+    (void)inputs; (void)count; (void)inChannels; (void)inPixelStride; (void)inRowStride; (void)dOutput;
+    (void)outChannels; (void)dOutputPixelStride; (void)outHeight; (void)outWidth; (void)dWeight;
+    abort();
 }
 void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int dOutputChannelStride,
                                       int dOutputPixelStride, int outHeight, int outWidth, const float *weightT,

@@ -292,19 +292,22 @@ public enum Kernels {
     /// [2·oy − 1 + ky][2·ox − 1 + kx][ci]. inputs[j]: frame j's zero-padded HWC input (paddedHWCCount(
     /// inPixelStride, height, width) floats, as the forward kernel reads it); `dOutput`: the frames' gradients one
     /// after another, each outH·outW pixels of `dOutputPixelStride` floats (a multiple of 8, ReLU mask applied);
-    /// `dWeight` PyTorch's [Cout][Cin][3][3]. Needs hasAVX2FMA.
+    /// `dWeight` PyTorch's [Cout][Cin][3][3]. With `avx512` (default: where the CPU has it) a stride in sixteens takes
+    /// the AVX-512 variant, the same sums to the bit. Needs hasAVX2FMA.
     public static func conv3x3s2WeightGradientHWC(inputs: UnsafePointer<UnsafePointer<Float>>, count: Int,
                                                   inChannels: Int, inPixelStride: Int, height: Int, width: Int,
                                                   dOutput: UnsafePointer<Float>, outChannels: Int,
-                                                  dOutputPixelStride: Int, dWeight: UnsafeMutablePointer<Float>) {
+                                                  dOutputPixelStride: Int, dWeight: UnsafeMutablePointer<Float>,
+                                                  avx512: Bool = hasAVX512F) {
         precondition(hasAVX2FMA && dOutputPixelStride % 8 == 0 && dOutputPixelStride >= outChannels
                      && inPixelStride >= inChannels)
         // The C side takes `const float *const *`: the pointers' memory as Optional pointers (same layout).
+        let kernel = avx512 && hasAVX512F && dOutputPixelStride % 16 == 0
+            ? ck_conv3x3s2_weight_grad_hwc_avx512 : ck_conv3x3s2_weight_grad_hwc_avx2
         inputs.withMemoryRebound(to: Optional<UnsafePointer<Float>>.self, capacity: count) { pointers in
-            ck_conv3x3s2_weight_grad_hwc_avx2(pointers, Int32(count), Int32(inChannels), Int32(inPixelStride),
-                                              Int32((width + 2) * inPixelStride), dOutput, Int32(outChannels),
-                                              Int32(dOutputPixelStride), Int32(convOutputSize(height, stride: 2)),
-                                              Int32(convOutputSize(width, stride: 2)), dWeight)
+            kernel(pointers, Int32(count), Int32(inChannels), Int32(inPixelStride), Int32((width + 2) * inPixelStride),
+                   dOutput, Int32(outChannels), Int32(dOutputPixelStride), Int32(convOutputSize(height, stride: 2)),
+                   Int32(convOutputSize(width, stride: 2)), dWeight)
         }
     }
 

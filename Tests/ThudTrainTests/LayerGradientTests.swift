@@ -414,6 +414,14 @@ final class ConvChunkTests: XCTestCase {
                 }
                 XCTAssertGreaterThan(dInputs1[0].array.map(abs).max()!, 0.1)
             }
+            // The AVX-512 variant (output channels stored in sixteens) sums the same products in the same order.
+            if Kernels.hasAVX512F && outStored % 16 == 0 {
+                let dW3 = FloatBuffer(count: weight.count)
+                Kernels.conv3x3s2WeightGradientHWC(inputs: inPtrs, count: count, inChannels: cin, inPixelStride: inStored,
+                                                   height: h, width: w, dOutput: masked.pointer, outChannels: cout,
+                                                   dOutputPixelStride: outStored, dWeight: dW3.pointer, avx512: false)
+                XCTAssertEqual(dW3.array, dW2.array, "\(cin)->\(cout): AVX2 and AVX-512 weight gradients differ")
+            }
             // Sums over up to 3 · 48 · 48 products: compared relative to the largest.
             let scale = max(1, dW1.array.map(abs).max()!)
             XCTAssertLessThan(maxAbsDiff(dW1.array, dW2.array) / scale, 1e-5, "\(cin)->\(cout) \(h)x\(w): dWeight")

@@ -81,6 +81,12 @@ void ck_conv3x3s2_backward_input_avx2(const float *dOutput, int outChannels, int
 void ck_conv3x3s2_weight_grad_hwc_avx2(const float *const *inputs, int count, int inChannels, int inPixelStride,
                                        int inRowStride, const float *dOutput, int outChannels, int dOutputPixelStride,
                                        int outHeight, int outWidth, float *dWeight);
+/// ck_conv3x3s2_weight_grad_hwc_avx2 with 16-lane vectors (AVX-512F): 3 taps × 4 input channels × 32 output channels
+/// (or 8 × 16) in 24 zmm; each weight's sum is the same FMAs in the same order, so the result is the AVX2 kernel's to
+/// the bit. `dOutputPixelStride` a multiple of 16. Requires ck_has_avx512f().
+void ck_conv3x3s2_weight_grad_hwc_avx512(const float *const *inputs, int count, int inChannels, int inPixelStride,
+                                         int inRowStride, const float *dOutput, int outChannels,
+                                         int dOutputPixelStride, int outHeight, int outWidth, float *dWeight);
 /// PyTorch's conv weight [outChannels][inChannels][3][3] → [ky][kx][outChannels][packedIn] (packedIn ≥
 /// inChannels; the extra entries are left as they are). Portable C.
 void ck_pack_conv_weight_transposed(const float *weight, int outChannels, int inChannels, int packedIn, float *packed);
