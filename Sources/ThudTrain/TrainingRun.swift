@@ -270,9 +270,10 @@ public final class TrainingRun {
             self.sequence(self.jittered(window: index, epoch: epoch), mirrored: self.isMirrored(window: index, epoch: epoch),
                           augmentation: self.settings.augmentation.map { WindowAugmentation.draw($0, seed: self.settings.seed, epoch: epoch, window: index) })
         }
-        guard settings.augmentation != nil, indices.count > 1 else { return indices.map(make) }
-        // Augmenting is per-pixel work: the windows are made side by side (each one's draw is its own, so the batch
-        // is the same whatever the threads do).
+        guard indices.count > 1 else { return indices.map(make) }
+        // Copying, mirroring and augmenting frames is per-pixel work done between two batches while the second
+        // core would idle: the windows are made side by side (each one's draw is its own, so the batch is the same
+        // whatever the threads do).
         var made = [TrainingSequence?](repeating: nil, count: indices.count)
         let lock = NSLock()
         DispatchQueue.concurrentPerform(iterations: indices.count) { k in
@@ -531,8 +532,12 @@ public final class TrainingRun {
     /// Reverses every row of width `width` in place (gray8 frames, row-major, back to back).
     static func mirrorRows(_ pixels: inout [UInt8], width: Int) {
         guard width > 1 else { return }
-        for rowStart in stride(from: 0, to: pixels.count, by: width) {
-            pixels[rowStart..<(rowStart + width)].reverse()
+        // Through the buffer: reversing slices of the array itself checked uniqueness on every row.
+        pixels.withUnsafeMutableBufferPointer { all in
+            for rowStart in stride(from: 0, to: all.count, by: width) {
+                var row = UnsafeMutableBufferPointer(rebasing: all[rowStart..<(rowStart + width)])
+                row.reverse()
+            }
         }
     }
 
