@@ -27,7 +27,8 @@ let package = Package(
         .target(name: "CKernels"),
 
         // What several modules need, each once: atomic output files (temporary sibling, fsync, rename), FNV-1a,
-        // SplitMix64, the monotonic clock, percentiles, WxH parsing, duration formatting. Foundation and Glibc only.
+        // SplitMix64, the monotonic clock, percentiles, WxH parsing, duration formatting, Ctrl-C/SIGTERM as a stop
+        // request. Foundation, Dispatch and Glibc only.
         .target(name: "ThudBase"),
         // File/stdin demux+decode, the 12 Hz clock, the audio envelope target, writers, V4L2 source, ring buffer.
         .target(name: "ThudMedia", dependencies: ["CFFmpeg", "CV4L2", "ThudBase"]),

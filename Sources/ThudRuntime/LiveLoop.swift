@@ -51,7 +51,7 @@ public struct LiveLoop {
         let printer: StepPrinter? = terminalView && jsonl == nil ? nil : StepPrinter(format: .jsonl, out: try LineWriter(path: jsonl ?? "-"))
         let view = terminalView ? LiveView() : nil
         // Ctrl-C / SIGTERM: ask the session to stop; nextStep then returns nil and the loop ends normally.
-        let stopping = StopOnSignals { session.requestStop() }
+        let stopping = StopOnSignals { _ in session.requestStop() }
         defer { stopping.cancel() }
 
         let f = session.format

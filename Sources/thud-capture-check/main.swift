@@ -155,9 +155,10 @@ if options.list {
     } catch let e as CaptureError { fail(e.exitCode, e.message) } catch { fail(1, "\(error)") }
 }
 
-// Ctrl-C / SIGTERM stop the session cleanly (see StopSignals); installed before any thread starts.
+// Ctrl-C / SIGTERM stop the session cleanly (ThudBase's StopOnSignals, as every thud loop); installed before the
+// session exists.
 let signalLock = CaptureSignalBox()
-StopSignals.install { sig in
+let stopOnSignals = StopOnSignals { sig in
     fputs("capture-check: signal \(sig), stopping\n", stderr)
     // Before the session exists there is nothing to stop cleanly: exiting closes the device.
     guard let session = signalLock.get() else { exit(128 + sig) }

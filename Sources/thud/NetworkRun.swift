@@ -1,4 +1,5 @@
 import Foundation
+import ThudBase
 import ThudMedia
 import ThudModel
 import ThudMQTT
@@ -13,7 +14,7 @@ enum NetworkRun {
         let feed = NetworkFeed(url: url, settings: network.settings, reconnect: network.policy,
                                request: VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8))
         // Ctrl-C / SIGTERM end FFmpeg's blocking reads at once; the steps so far are described and the run ends (0).
-        let stopping = StopOnSignals { feed.interrupt.requestStop() }
+        let stopping = StopOnSignals { _ in feed.interrupt.requestStop() }
         defer { stopping.cancel() }
         let first = network.reconnect ? nil : try feed.open()
         let printer = StepPrinter(format: format, out: try LineWriter(path: jsonl))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ThudCommandLine
 import Foundation
+import ThudBase
 import ThudMedia
 import ThudRuntime
 import ThudSound
@@ -77,7 +78,7 @@ struct RecordCommand: ParsableCommand {
         let recorder = Recorder(settings: settings)
         recorder.clipFinished = { path in print(path); fflush(stdout) }
         // Ctrl-C / SIGTERM: the recorder finishes the open clip and returns.
-        let stopping = StopOnSignals { recorder.requestStop() }
+        let stopping = StopOnSignals { _ in recorder.requestStop() }
         defer { stopping.cancel() }
         do {
             let s = try recorder.run()

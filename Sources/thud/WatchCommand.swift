@@ -1,7 +1,7 @@
 import ArgumentParser
 import ThudCommandLine
 import Foundation
-import ThudCommandLine
+import ThudBase
 import ThudMedia
 import ThudModel
 import ThudMQTT
@@ -65,7 +65,7 @@ struct WatchCommand: ParsableCommand {
             let watch = WatchRun(feeds: specs, model: streaming, picker: try hits.configuration(for: streaming, path: modelPath),
                                  settings: network.settings, reconnect: network.policy, out: LineWriter(), steps: steps,
                                  extraSinks: { spec in publisher.map { [MQTTStepSink(publisher: $0, feed: spec.name)] } ?? [] })
-            let stopping = StopOnSignals { watch.requestStop() }
+            let stopping = StopOnSignals { _ in watch.requestStop() }
             defer { stopping.cancel() }
             fputs("thud: watching \(specs.count) feed\(specs.count == 1 ? "" : "s") (\(specs.map(\.name).joined(separator: ", "))), model input \(streaming.inputWidth)x\(streaming.inputHeight)\n", stderr)
             let reports = watch.run(warn: { warnLine($0) })
