@@ -6,7 +6,7 @@ final class DatasetSplitTests: XCTestCase {
     func folder(_ files: [String], split: String?) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("thud-split-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir + "/clips", withIntermediateDirectories: true)
-        for f in files { FileManager.default.createFile(atPath: dir + "/clips/" + f, contents: Data([0])) }
+        for f in files { XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/clips/" + f, contents: Data([0]))) }
         if let split { try split.write(toFile: dir + "/split.tsv", atomically: true, encoding: .utf8) }
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         return dir

@@ -183,7 +183,7 @@ final class StreamingModelTests: XCTestCase {
         var architecture = ModelArchitecture.default
         architecture.input.width = 40
         architecture.input.height = 24
-        var file = ModelFile.random(architecture: architecture, seed: 5)
+        let file = ModelFile.random(architecture: architecture, seed: 5)
         let model = try StreamingModel(file: file)
         XCTAssertEqual(model.frameByteCount, 40 * 24)
         XCTAssertTrue(model.encoder is ConvEncoder)

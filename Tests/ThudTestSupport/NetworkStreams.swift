@@ -100,7 +100,7 @@ public final class RunningProcess: @unchecked Sendable {
             let whole = text.hasSuffix("\n") ? text : String(text[..<(text.lastIndex(of: "\n") ?? text.startIndex)])
             if whole.split(separator: "\n").filter({ filter(String($0)) }).count >= count { return true }
             if outDone || Date() > deadline { return false }
-            lock.wait(until: min(deadline, Date().addingTimeInterval(0.2)))
+            _ = lock.wait(until: min(deadline, Date().addingTimeInterval(0.2)))
         }
     }
 
