@@ -297,7 +297,11 @@ final class VividCaptureTests: XCTestCase {
             XCTAssertNotNil(c.summary, "\(name): shut down and summarised")
         }
         assertTwelveHertz(try check("after_fatal"), steps: 6)
-        assertTwelveHertz(try check("busy_first"), steps: 48)   // unharmed by the refused second session
+        // Unharmed by the refused second session: it streamed on at 12 Hz until our SIGTERM after the refusal.
+        let first = try check("busy_first")
+        XCTAssertTrue(first.stderr.contains("signal 15"), "busy_first: \(first.stderr)")
+        XCTAssertGreaterThanOrEqual(first.steps.count, 4, "busy_first: steps")
+        assertTwelveHertz(first, steps: first.steps.count)
     }
 
     func testSigtermStopsCleanlyAndFreesTheDevice() throws {

@@ -53,13 +53,19 @@ run after_fatal 120 /dev/video1 --frames 6
 run stall     120 /dev/video1 --fps 1 --stall-timeout 0.5 --frames 10
 run disconnect 120 /dev/video2 --frames 200 --set-at 6:disconnect=1
 
-# A second session on a device that is streaming: exit 30 "busy", and the first one is unharmed.
+# A second session on a device that is streaming: exit 30 "busy", and the first one is unharmed. The first streams
+# until the second has been refused and only then gets SIGTERM: with a fixed frame count it could end before a slow
+# second session (qemu on a busy host) reached the device, which then was free.
 case "$only" in "  "|*" busy "*)
-    "$bin" /dev/video0 --frames 48 >"$out/busy_first.out" 2>"$out/busy_first.err" &
+    "$bin" /dev/video0 --frames 100000 >"$out/busy_first.out" 2>"$out/busy_first.err" &
     pid=$!
     n=0
     while [ $n -lt 1200 ] && ! grep -q '"step":3,' "$out/busy_first.out" 2>/dev/null; do sleep 0.1; n=$((n + 1)); done
     run busy 120 /dev/video0 --frames 12
+    kill -TERM $pid
+    n=0
+    while kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+    kill -0 $pid 2>/dev/null && { echo "still running 60 s after SIGTERM" >>"$out/busy_first.err"; kill -KILL $pid; }
     wait $pid; echo $? >"$out/busy_first.rc"; echo 0 >"$out/busy_first.secs"
 ;; esac
 
