@@ -106,17 +106,11 @@ public final class DirectConvStack {
         dst.update(from: paddedInputs[l + 1].pointer, count: paddedInputs[l + 1].count)
     }
 
-    /// Layer l's output of the last run as CHW [Cout × outH·outW] (the last layer's: PyTorch's flatten order, the
-    /// encoder's features).
-    public func copyOutputCHW(layer l: Int, into chw: UnsafeMutablePointer<Float>) {
-        let s = shapes[l], stored = storedChannels[l + 1]
-        if l == shapes.count - 1 {
-            Kernels.hwcToCHW(lastOutput.pointer, channels: s.outChannels, height: s.outHeight, width: s.outWidth,
-                             pixelStride: stored, rowStride: s.outWidth * stored, into: chw)
-        } else {
-            let rowStride = (s.outWidth + 2) * stored
-            Kernels.hwcToCHW(paddedInputs[l + 1].pointer + rowStride + stored, channels: s.outChannels,
-                             height: s.outHeight, width: s.outWidth, pixelStride: stored, rowStride: rowStride, into: chw)
-        }
+    /// The last layer's output of the last run as CHW [Cout × outH·outW]: PyTorch's flatten order, the encoder's
+    /// features.
+    public func copyFeaturesCHW(into chw: UnsafeMutablePointer<Float>) {
+        let s = shapes[shapes.count - 1], stored = storedChannels[shapes.count]
+        Kernels.hwcToCHW(lastOutput.pointer, channels: s.outChannels, height: s.outHeight, width: s.outWidth,
+                         pixelStride: stored, rowStride: s.outWidth * stored, into: chw)
     }
 }

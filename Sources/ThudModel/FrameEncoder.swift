@@ -120,7 +120,7 @@ public final class ConvEncoder: FrameEncoder {
             direct.setInput(current: current.baseAddress!, previous: previous.baseAddress!,
                             beforePrevious: beforePrevious.baseAddress!, differenceGain: differenceGain)
             direct.run()
-            direct.copyOutputCHW(layer: layers.count - 1, into: features)
+            direct.copyFeaturesCHW(into: features)
             return
         }
         Kernels.encoderInputPlanes(current: current.baseAddress!, previous: previous.baseAddress!,

@@ -102,12 +102,17 @@ public struct ModelFile: Equatable {
 
     public func tensor(named name: String) -> NamedTensor? { tensors.first { $0.name == name } }
 
+    /// The first tensor holding a value a half cannot hold (beyond ±65504: it would become infinite), by name.
+    var tensorBeyondHalfRange: String? {
+        let limit = Float(Float16.greatestFiniteMagnitude)
+        return tensors.first { $0.values.contains { abs($0) > limit } }?.name
+    }
+
     /// This model stored in half precision: every weight rounded to the nearest float16 (the values a float16 file
     /// reads back, so the model in memory equals the one written), weightStorage .float16. Nil when a weight lies
     /// beyond half precision's range (±65504).
     public func roundedToFloat16() -> ModelFile? {
-        let limit = Float(Float16.greatestFiniteMagnitude)
-        guard tensors.allSatisfy({ $0.values.allSatisfy { abs($0) <= limit } }) else { return nil }
+        guard tensorBeyondHalfRange == nil else { return nil }
         var file = self
         file.header.weightStorage = .float16
         file.tensors = tensors.map { NamedTensor(name: $0.name, shape: $0.shape, values: $0.values.map { Float(Float16($0)) }) }
@@ -153,9 +158,8 @@ public struct ModelFile: Equatable {
         if let bad = tensors.first(where: { !$0.values.allSatisfy(\.isFinite) }) {
             throw ModelFileError(path: path, problem: .unwritable("tensor \(bad.name) holds values that are not finite numbers"))
         }
-        if header.weightStorage == .float16,
-           let big = tensors.first(where: { $0.values.contains { abs($0) > Float(Float16.greatestFiniteMagnitude) } }) {
-            throw ModelFileError(path: path, problem: .unwritable("tensor \(big.name) holds values beyond half precision's range (±65504)"))
+        if header.weightStorage == .float16, let big = tensorBeyondHalfRange {
+            throw ModelFileError(path: path, problem: .unwritable("tensor \(big) holds values beyond half precision's range (±65504)"))
         }
         do {
             try AtomicFile.write(encoded(), to: path)

@@ -82,15 +82,10 @@ struct AdaptCommand: ParsableCommand {
             let folder = (out as NSString).deletingLastPathComponent
             if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             try AtomicFile.checkWritable(out)
-            let data = try Dataset.load(dataset, validationShare: 0)
-            let arch = startModel.header.architecture
-            let cache = try FeatureCache(directory: cache ?? FeatureCache.defaultDirectory, width: arch.input.width, height: arch.input.height)
-            prepared = PreparedDataset.prepare(data, filter: try ClassFilter.parse("all"), cache: cache,
-                                               splits: [.train, .validation], jobs: jobs) { done, total in
-                console.progress("decoding \(done)/\(total) clips")
-            }
-            console.endProgress()
-            for line in prepared.reportLines() { console.log(line) }
+            let input = startModel.header.architecture.input
+            prepared = try prepareClips(of: try Dataset.load(dataset, validationShare: 0), filter: try ClassFilter.parse("all"),
+                                        cacheDirectory: cache ?? FeatureCache.defaultDirectory, width: input.width,
+                                        height: input.height, splits: [.train, .validation], jobs: jobs, console: console)
         } catch {
             throw exitWith(error, console: console)
         }

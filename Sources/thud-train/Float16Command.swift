@@ -69,15 +69,10 @@ struct Float16Command: ParsableCommand {
             }
             half = rounded
             try AtomicFile.checkWritable(outputPath)
-            let data = try Dataset.load(dataset)
-            let arch = original.header.architecture
-            let cache = try FeatureCache(directory: cache ?? FeatureCache.defaultDirectory, width: arch.input.width, height: arch.input.height)
-            let prepared = PreparedDataset.prepare(data, filter: try ClassFilter.parse(classes), cache: cache,
-                                                   splits: [.validation], jobs: jobs) { done, total in
-                console.progress("decoding \(done)/\(total) clips")
-            }
-            console.endProgress()
-            for line in prepared.reportLines() { console.log(line) }
+            let input = original.header.architecture.input
+            let prepared = try prepareClips(of: try Dataset.load(dataset), filter: try ClassFilter.parse(classes),
+                                            cacheDirectory: cache ?? FeatureCache.defaultDirectory, width: input.width,
+                                            height: input.height, splits: [.validation], jobs: jobs, console: console)
             clips = prepared.clips(.validation)
             guard !clips.isEmpty else {
                 console.error("\(dataset): no usable validation clips to judge the change by")

@@ -11,14 +11,20 @@ public enum FreePort {
     public static func pick(udp: Bool = false) -> Int {
         let fd = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
+        return bindLoopback(fd) ?? 0
+    }
+
+    /// Binds the socket to a port the system picks on 127.0.0.1 and returns that port (nil if binding failed).
+    public static func bindLoopback(_ fd: Int32) -> Int? {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        return ok ? Int(UInt16(bigEndian: addr.sin_port)) : nil
     }
 
     /// Waits until something accepts TCP connections on 127.0.0.1:port (a guard against a hang, not a speed limit).
@@ -188,13 +194,9 @@ public final class StaticHTTPServer: @unchecked Sendable {
         self.fd = fd
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 } }
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        guard ok, listen(fd, 16) == 0 else { close(fd); throw NSError(domain: "StaticHTTPServer", code: 1) }
+        let bound = FreePort.bindLoopback(fd)
+        port = bound ?? 0
+        guard bound != nil, listen(fd, 16) == 0 else { close(fd); throw NSError(domain: "StaticHTTPServer", code: 1) }
         Thread.detachNewThread { [self] in
             while true {
                 let client = accept(fd, nil, nil)
@@ -242,13 +244,9 @@ public final class UDPRelay: @unchecked Sendable {
         self.outPort = outPort
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         self.fd = fd
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 } }
-        inPort = Int(UInt16(bigEndian: addr.sin_port))
-        guard ok else { close(fd); throw NSError(domain: "UDPRelay", code: 1) }
+        let bound = FreePort.bindLoopback(fd)
+        inPort = bound ?? 0
+        guard bound != nil else { close(fd); throw NSError(domain: "UDPRelay", code: 1) }
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         Thread.detachNewThread { [self] in

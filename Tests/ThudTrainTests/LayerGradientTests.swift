@@ -292,6 +292,27 @@ final class ConvColumnsTests: XCTestCase {
 final class ConvChunkTests: XCTestCase {
     /// Several frames per sgemm gives what one frame at a time gives (the single-frame kernels are the ones checked
     /// by finite differences above): outputs, input gradients, and weight/bias gradients summed over the frames.
+    /// The reference both chunked paths are checked against: ConvKernel.forward and .backward (im2col, sgemm,
+    /// col2im) one frame at a time; the weight and bias gradients summed over the frames.
+    private func frameByFrame(_ s: ConvLayerShape, weight: FloatBuffer, bias: FloatBuffer, inputs: [FloatBuffer],
+                              dOut: [[Float]]) -> (outputs: [FloatBuffer], dInputs: [FloatBuffer], dWeight: FloatBuffer,
+                                                   dBias: FloatBuffer) {
+        let scratch = FloatBuffer(count: s.splitScratchCount)
+        let columns = FloatBuffer(count: s.columnCount), dColumns = FloatBuffer(count: s.columnCount)
+        let outputs = inputs.map { _ in FloatBuffer(count: s.outputCount) }
+        let dInputs = inputs.map { _ in FloatBuffer(count: s.inputCount) }
+        let dW = FloatBuffer(count: weight.count), dB = FloatBuffer(count: bias.count)
+        for j in inputs.indices {
+            ConvKernel.forward(s, input: inputs[j].pointer, weight: weight.pointer, bias: bias.pointer,
+                               columns: columns.pointer, scratch: scratch.pointer, output: outputs[j].pointer)
+            let d = FloatBuffer(dOut[j])
+            ConvKernel.backward(s, input: inputs[j].pointer, weight: weight.pointer, output: outputs[j].pointer,
+                                dOutput: d.pointer, dWeight: dW.pointer, dBias: dB.pointer, columns: columns.pointer,
+                                dColumns: dColumns.pointer, scratch: scratch.pointer, dInput: dInputs[j].pointer)
+        }
+        return (outputs, dInputs, dW, dB)
+    }
+
     func testChunkedConvMatchesFrameByFrame() {
         var rng = SplitMix64(seed: 61)
         let s = ConvLayerShape(inChannels: 3, outChannels: 5, inHeight: 9, inWidth: 8)
@@ -302,19 +323,7 @@ final class ConvChunkTests: XCTestCase {
         let dOut = (0..<count).map { _ in randomFloats(s.outputCount, &rng) }
         let scratch = FloatBuffer(count: s.splitScratchCount)
         let columns = FloatBuffer(count: count * s.columnCount), dColumns = FloatBuffer(count: count * s.columnCount)
-
-        // Frame by frame.
-        let outputs1 = (0..<count).map { _ in FloatBuffer(count: s.outputCount) }
-        let dInputs1 = (0..<count).map { _ in FloatBuffer(count: s.inputCount) }
-        let dW1 = FloatBuffer(count: weight.count), dB1 = FloatBuffer(count: bias.count)
-        for j in 0..<count {
-            ConvKernel.forward(s, input: inputs[j].pointer, weight: weight.pointer, bias: bias.pointer,
-                               columns: columns.pointer, scratch: scratch.pointer, output: outputs1[j].pointer)
-            let d = FloatBuffer(dOut[j])
-            ConvKernel.backward(s, input: inputs[j].pointer, weight: weight.pointer, output: outputs1[j].pointer,
-                                dOutput: d.pointer, dWeight: dW1.pointer, dBias: dB1.pointer, columns: columns.pointer,
-                                dColumns: dColumns.pointer, scratch: scratch.pointer, dInput: dInputs1[j].pointer)
-        }
+        let (outputs1, dInputs1, dW1, dB1) = frameByFrame(s, weight: weight, bias: bias, inputs: inputs, dOut: dOut)
 
         // One chunk.
         let outputs2 = (0..<count).map { _ in FloatBuffer(count: s.outputCount) }
@@ -356,19 +365,7 @@ final class ConvChunkTests: XCTestCase {
             let bias = FloatBuffer(randomFloats(s.outChannels, &rng, -0.2, 0.2))
             let inputs = (0..<count).map { _ in FloatBuffer(randomFloats(s.inputCount, &rng)) }
             let dOut = (0..<count).map { _ in randomFloats(s.outputCount, &rng) }
-            let scratch = FloatBuffer(count: s.splitScratchCount)
-            let columns = FloatBuffer(count: s.columnCount), dColumns = FloatBuffer(count: s.columnCount)
-            let outputs = (0..<count).map { _ in FloatBuffer(count: s.outputCount) }
-            let dInputs1 = (0..<count).map { _ in FloatBuffer(count: s.inputCount) }
-            let dW1 = FloatBuffer(count: weight.count), dB1 = FloatBuffer(count: bias.count)
-            for j in 0..<count {
-                ConvKernel.forward(s, input: inputs[j].pointer, weight: weight.pointer, bias: bias.pointer,
-                                   columns: columns.pointer, scratch: scratch.pointer, output: outputs[j].pointer)
-                let d = FloatBuffer(dOut[j])
-                ConvKernel.backward(s, input: inputs[j].pointer, weight: weight.pointer, output: outputs[j].pointer,
-                                    dOutput: d.pointer, dWeight: dW1.pointer, dBias: dB1.pointer, columns: columns.pointer,
-                                    dColumns: dColumns.pointer, scratch: scratch.pointer, dInput: dInputs1[j].pointer)
-            }
+            let (outputs, dInputs1, dW1, dB1) = frameByFrame(s, weight: weight, bias: bias, inputs: inputs, dOut: dOut)
             // The layouts training keeps on the direct path: padded HWC inputs (stored channels: the layer below's
             // rounded up to 8, or the planes as they are), masked output gradients HWC frame after frame.
             let inStored = cin % 8 == 0 || cin > 3 ? Kernels.directStoredChannels(cin) : cin

@@ -409,7 +409,7 @@ final class TrainingWorker {
                                 differenceGain: plan.architecture.encoder.effectiveDifferenceGain)
                 direct.run()
                 for l in 0..<last { direct.copyPaddedOutput(layer: l, into: workspace.convOutputs[l].pointer + r * convOutputCounts[l]) }
-                direct.copyOutputCHW(layer: last, into: workspace.features.pointer + r * plan.featureCount)
+                direct.copyFeaturesCHW(into: workspace.features.pointer + r * plan.featureCount)
             }
             return
         }

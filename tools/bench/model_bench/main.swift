@@ -64,6 +64,12 @@ for t in 0..<frameCount {
     } }
 }
 
+/// Step i's frame: the 64 frames cycled.
+func cycledFrame(_ i: Int, of fp: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+    let t = i % frameCount
+    return UnsafeBufferPointer(rebasing: fp[(t * n)..<((t + 1) * n)])
+}
+
 if let dir = outDir {
     try file.write(to: dir + "/bench_model.thud")
     try Data(frames).write(to: URL(fileURLWithPath: dir + "/bench_frames.u8"))
@@ -72,7 +78,7 @@ if let dir = outDir {
     var env: [Float] = [], topH: [Float] = []
     frames.withUnsafeBufferPointer { fp in
         for t in 0..<frameCount {
-            env.append(model.step(frame: UnsafeBufferPointer(rebasing: fp[(t * n)..<((t + 1) * n)])))
+            env.append(model.step(frame: cycledFrame(t, of: fp)))
             topH += model.hiddenState(layer: model.architecture.lstmLayers - 1)
         }
     }
@@ -101,10 +107,7 @@ var sink: Float = 0
 var allocsTimed = 0, allocsPlain = 0
 
 frames.withUnsafeBufferPointer { fp in
-    func frame(_ i: Int) -> UnsafeBufferPointer<UInt8> {
-        let t = i % frameCount
-        return UnsafeBufferPointer(rebasing: fp[(t * n)..<((t + 1) * n)])
-    }
+    func frame(_ i: Int) -> UnsafeBufferPointer<UInt8> { cycledFrame(i, of: fp) }
     for i in 0..<300 { sink += model.step(frame: frame(i)) }   // warm caches and OpenBLAS
 
     // Pass 1: per-layer timings (the model's own clock reads between layers).
@@ -239,10 +242,7 @@ if file.header.weightStorage == .float32, let halfFile = file.roundedToFloat16()
     var lstm32: [Double] = [], lstm16: [Double] = [], step32: [Double] = [], step16: [Double] = []
     var moved: Float = 0
     frames.withUnsafeBufferPointer { fp in
-        func frame(_ i: Int) -> UnsafeBufferPointer<UInt8> {
-            let t = i % frameCount
-            return UnsafeBufferPointer(rebasing: fp[(t * n)..<((t + 1) * n)])
-        }
+        func frame(_ i: Int) -> UnsafeBufferPointer<UInt8> { cycledFrame(i, of: fp) }
         model.reset(); half.reset()
         for i in 0..<frameCount { moved = max(moved, abs(model.step(frame: frame(i)) - half.step(frame: frame(i)))) }
         for m in [model, half] { m.recordsTimings = true; for i in 0..<300 { sink += m.step(frame: frame(i)) } }
