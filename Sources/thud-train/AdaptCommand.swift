@@ -83,9 +83,10 @@ struct AdaptCommand: ParsableCommand {
             if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             try AtomicFile.checkWritable(out)
             let input = startModel.header.architecture.input
-            prepared = try prepareClips(of: try Dataset.load(dataset, validationShare: 0), filter: try ClassFilter.parse("all"),
-                                        cacheDirectory: cache ?? FeatureCache.defaultDirectory, width: input.width,
-                                        height: input.height, splits: [.train, .validation], jobs: jobs, console: console)
+            prepared = prepareClips(of: try Dataset.load(dataset, validationShare: 0), filter: try ClassFilter.parse("all"),
+                                        cache: try FeatureCache(directory: cache ?? FeatureCache.defaultDirectory,
+                                                               width: input.width, height: input.height),
+                                        splits: [.train, .validation], jobs: jobs, console: console)
         } catch {
             throw exitWith(error, console: console)
         }

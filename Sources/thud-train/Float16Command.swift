@@ -70,9 +70,10 @@ struct Float16Command: ParsableCommand {
             half = rounded
             try AtomicFile.checkWritable(outputPath)
             let input = original.header.architecture.input
-            let prepared = try prepareClips(of: try Dataset.load(dataset), filter: try ClassFilter.parse(classes),
-                                            cacheDirectory: cache ?? FeatureCache.defaultDirectory, width: input.width,
-                                            height: input.height, splits: [.validation], jobs: jobs, console: console)
+            let prepared = prepareClips(of: try Dataset.load(dataset), filter: try ClassFilter.parse(classes),
+                                            cache: try FeatureCache(directory: cache ?? FeatureCache.defaultDirectory,
+                                                                   width: input.width, height: input.height),
+                                            splits: [.validation], jobs: jobs, console: console)
             clips = prepared.clips(.validation)
             guard !clips.isEmpty else {
                 console.error("\(dataset): no usable validation clips to judge the change by")

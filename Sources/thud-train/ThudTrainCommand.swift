@@ -84,25 +84,22 @@ struct DataOptions: ParsableArguments {
         } catch {
             throw exitWith(error, console: console)
         }
+        let cache: FeatureCache
+        do { cache = try FeatureCache(directory: cacheDirectory, width: width, height: height, minimumSeconds: minDuration) }
+        catch { throw exitWith(error, console: console) }
         console.log("dataset \(self.dataset) (\(dataset.layout.rawValue), \(dataset.clips.count) clips); classes: \(filter.description); cache \(cacheDirectory)")
         let started = Date()
-        let prepared: PreparedDataset
-        do {
-            prepared = try prepareClips(of: dataset, filter: filter, cacheDirectory: cacheDirectory, width: width, height: height,
-                                        minimumSeconds: minDuration, splits: splits, jobs: jobs, console: console)
-        } catch { throw exitWith(error, console: console) }
+        let prepared = prepareClips(of: dataset, filter: filter, cache: cache, splits: splits, jobs: jobs, console: console)
         let cached = prepared.counts.values.map(\.fromCache).reduce(0, +)
         console.log(String(format: "prepared in %.1f s (%d clips from the cache)", Date().timeIntervalSince(started), cached))
         return (dataset, prepared)
     }
 }
 
-/// The clips of `splits` decoded at the model's frame size, or read from the feature cache in `cacheDirectory`, with
-/// the progress line (rate, ETA) and the split report every thud-train command that reads a dataset shows.
-func prepareClips(of dataset: Dataset, filter: ClassFilter, cacheDirectory: String, width: Int, height: Int,
-                  minimumSeconds: Double = ClipCheck.defaultMinimumSeconds, splits: Set<DatasetSplit>, jobs: Int,
-                  console: Console) throws -> PreparedDataset {
-    let cache = try FeatureCache(directory: cacheDirectory, width: width, height: height, minimumSeconds: minimumSeconds)
+/// The clips of `splits` decoded, or read from `cache`, with the progress line (rate, ETA) and the split report every
+/// thud-train command that reads a dataset shows.
+func prepareClips(of dataset: Dataset, filter: ClassFilter, cache: FeatureCache, splits: Set<DatasetSplit>, jobs: Int,
+                  console: Console) -> PreparedDataset {
     let started = Date()
     let prepared = PreparedDataset.prepare(dataset, filter: filter, cache: cache, splits: splits, jobs: jobs) { done, total in
         let rate = Double(done) / max(Date().timeIntervalSince(started), 1e-9)
