@@ -146,7 +146,13 @@ public final class TrainingRun {
     public let train: [PreparedClip]
     public let validation: [PreparedClip]
     public let checkpointPath: String
+    /// Where the run's best model goes once the run has ended well (finished): untouched until then, so a run that
+    /// diverges, is interrupted or is killed never replaces a good model already there.
     public let outputPath: String
+    /// Where the best model so far is kept while the run goes on (`outputPath` + ".best", written whole each time an
+    /// epoch beats the best): renamed onto `outputPath` when the run finishes; what --resume goes on from after an
+    /// interruption; removed when the run diverges.
+    public var stagingPath: String { outputPath + ".best" }
     public let provenance: TrainingProvenance
     /// The clips this run learns from, as its checkpoints record them.
     public let data: TrainingData
@@ -192,17 +198,34 @@ public final class TrainingRun {
     public enum Outcome: Equatable { case finished, interrupted }
 
     /// A run whose loss or weights stopped being finite numbers (a learning rate far too high): it stops before
-    /// anything is written, so the model and checkpoint of the last good epoch (or none) stay as they were.
+    /// the bad weights are written anywhere. The output model is as it was before the run (the run's best so far is
+    /// removed with it: it came from a run that went wrong); the checkpoint holds the last epoch that ended with
+    /// finite weights, if this run finished one (`checkpointEpoch`), and is otherwise as it was.
     public struct DivergedError: Error, CustomStringConvertible {
         public let epoch: Int
         public let batch: Int
         public let what: String
         public let outputPath: String
+        public let checkpointPath: String
+        /// The epoch whose weights this run's last checkpoint holds; nil when it wrote none.
+        public let checkpointEpoch: Int?
         /// README, "Exit codes": 65, training diverged.
         public var exitCode: Int32 { 65 }
         public var description: String {
-            "\(outputPath): training diverged in epoch \(epoch), batch \(batch) (\(what)); nothing written, the model and checkpoint are as they were (try a lower --learning-rate)"
+            let kept = checkpointEpoch.map { "\(outputPath) is as it was; \(checkpointPath) holds epoch \($0), the last before the divergence" }
+                ?? "nothing written: \(outputPath) and \(checkpointPath) are as they were"
+            return "\(outputPath): training diverged in epoch \(epoch), batch \(batch) (\(what)); \(kept) (try a lower --learning-rate)"
         }
+    }
+
+    /// The epoch of the last checkpoint this run wrote, for DivergedError's message.
+    private var lastCheckpointEpochOfThisRun: Int?
+
+    /// A DivergedError for the current position, after removing the run's best-so-far model.
+    private func diverged(epoch: Int, batch: Int, what: String) -> DivergedError {
+        unlink(stagingPath)
+        return DivergedError(epoch: epoch, batch: batch, what: what, outputPath: outputPath, checkpointPath: checkpointPath,
+                             checkpointEpoch: lastCheckpointEpochOfThisRun)
     }
 
     /// The name of the first tensor holding a NaN or an infinity, nil when all are finite.
@@ -333,11 +356,14 @@ public final class TrainingRun {
                     state.partialLossSum = lossSum
                     state.partialLossCount = lossCount
                     try saveCheckpoint()
-                    log("interrupted in epoch \(epoch) before batch \(b + 1)/\(batchCount); checkpoint saved to \(checkpointPath)")
+                    let best = FileManager.default.fileExists(atPath: stagingPath)
+                        ? "the best model so far is in \(stagingPath) (--resume goes on, and writes \(outputPath) when the run ends)"
+                        : "\(outputPath) is written when the run ends (--resume goes on)"
+                    log("interrupted in epoch \(epoch) before batch \(b + 1)/\(batchCount); checkpoint saved to \(checkpointPath); \(best)")
                     return .interrupted
                 }
                 let loss = trainer.computeGradients(batch: batch(b, of: epochOrder, epoch: epoch))
-                guard loss.isFinite else { throw DivergedError(epoch: epoch, batch: b + 1, what: "loss \(loss)", outputPath: outputPath) }
+                guard loss.isFinite else { throw diverged(epoch: epoch, batch: b + 1, what: "loss \(loss)") }
                 _ = trainer.clipGradients(maxNorm: settings.gradientClipNorm)
                 trainer.adamStep(learningRate: learningRate)
                 lossSum += Double(loss); lossCount += 1
@@ -353,7 +379,7 @@ public final class TrainingRun {
             let seconds = Date().timeIntervalSince(started)
             // The last batch's step may have left non-finite weights that no loss has seen yet.
             if let tensor = Self.firstNonFinite(trainer.checkpointTensors()) {
-                throw DivergedError(epoch: epoch, batch: batchCount, what: "weights of \(tensor) are not finite", outputPath: outputPath)
+                throw diverged(epoch: epoch, batch: batchCount, what: "weights of \(tensor) are not finite")
             }
             let result = validate(validation)
             var record = EpochRecord(epoch: epoch, trainLoss: lossCount > 0 ? lossSum / Double(lossCount) : 0, validationLoss: nil,
@@ -370,14 +396,14 @@ public final class TrainingRun {
             if state.bestScore == nil || score > state.bestScore! {
                 state.bestScore = score
                 state.bestEpoch = epoch
-                try trainer.modelFile(header: header(for: record)).write(to: outputPath)
+                try trainer.modelFile(header: header(for: record)).write(to: stagingPath)
             }
             try saveCheckpoint()
             let onsetF1 = record.validationOnsetOutputF1.map { String(format: " (onset output %.4f)", $0) } ?? ""
             log(String(format: "epoch %d/%d  train loss %.4f  val loss %@  val r %@  val hit F1 %@%@  %.1f s (%.1f clips/s)%@",
                        epoch, settings.epochs, record.trainLoss, Format.optional(record.validationLoss), Format.optional(record.validationR),
                        Format.optional(record.validationF1), onsetF1, seconds, record.clipsPerSecond,
-                       state.bestEpoch == epoch ? "  best, saved" : ""))
+                       state.bestEpoch == epoch ? "  best so far" : ""))
             for (source, one) in (result?.bySource ?? [:]).sorted(by: { $0.key < $1.key }) {
                 log(String(format: "  validation of dataset %d (%d clips): r %@  hit F1 %.4f%@", source + 1, one.clips, Format.optional(one.meanR),
                            one.hits.f1, settings.chooseOn == source ? "  (chooses the model)" : ""))
@@ -387,15 +413,30 @@ public final class TrainingRun {
                 break
             }
         }
+        try publishBest()
         return .finished
+    }
+
+    /// The run ended well: its best model replaces `outputPath` (one rename; the staging file was written whole).
+    /// A resumed run that found nothing new to keep has no staging file and leaves `outputPath` as the run before
+    /// it left it.
+    func publishBest() throws {
+        guard FileManager.default.fileExists(atPath: stagingPath) else { return }
+        guard rename(stagingPath, outputPath) == 0 else {
+            throw FileWriteError(path: outputPath, "cannot be put in place from \(stagingPath) (\(String(cString: strerror(errno))))")
+        }
+        let folder = (outputPath as NSString).deletingLastPathComponent
+        let fd = open(folder.isEmpty ? "." : folder, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
     }
 
     func saveCheckpoint() throws {
         let tensors = trainer.checkpointTensors()
         if let tensor = Self.firstNonFinite(tensors) {
-            throw DivergedError(epoch: state.epochsDone + 1, batch: state.nextBatch, what: "weights of \(tensor) are not finite", outputPath: outputPath)
+            throw diverged(epoch: state.epochsDone + 1, batch: state.nextBatch, what: "weights of \(tensor) are not finite")
         }
         try Checkpoint(state: state, tensors: tensors).write(to: checkpointPath)
+        lastCheckpointEpochOfThisRun = state.epochsDone
     }
 
     func header(for record: EpochRecord) -> ModelHeader {

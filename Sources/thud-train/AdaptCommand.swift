@@ -115,6 +115,7 @@ struct AdaptCommand: ParsableCommand {
         signal(SIGTERM) { _ in adaptStopRequested = 1 }
         defer {
             unlink(temporary + ".checkpoint")
+            unlink(run.stagingPath)
             unlink(temporary)
         }
         do {

@@ -18,7 +18,8 @@ struct TrainCommand: ParsableCommand {
         backpropagation through time over windows of --sequence-length steps, binary cross-entropy against the \
         envelope (and, with --architecture default-onset, against the onset strength), Adam, gradient clipping, \
         mini-batches on both cores. After each epoch it reports validation r and hit F1 (±1 step) and keeps the \
-        best model at --out. A checkpoint is written atomically after every epoch and on Ctrl-C; --resume goes \
+        best model so far in OUT.best; when the run ends well, that model replaces --out (a run that diverges or is \
+        stopped leaves --out as it was). A checkpoint is written atomically after every epoch and on Ctrl-C; --resume goes \
         on from it and gives the same weights as a run never interrupted, and with a larger --epochs it extends \
         a finished run to the weights a run of that many epochs would have.
         """)
