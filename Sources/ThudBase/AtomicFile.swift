@@ -43,8 +43,10 @@ public enum AtomicFile {
         let folder = url.deletingLastPathComponent().path
         // The same extension as the target: a muxer picks its container from the name.
         let ext = url.pathExtension
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.deletingPathExtension().lastPathComponent).tmp-\(getpid())-\(counter.next())" + (ext.isEmpty ? "" : ".\(ext)")).path
+        let stem = ".\(url.deletingPathExtension().lastPathComponent).tmp-"
+        let suffix = ext.isEmpty ? "" : ".\(ext)"
+        removeStaleTemporaries(in: folder, stem: stem, suffix: suffix)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(stem + "\(getpid())-\(counter.next())" + suffix).path
         do {
             try produce(temporary)
             let fd = open(temporary, O_RDONLY)
@@ -61,6 +63,21 @@ public enum AtomicFile {
         }
         let dirfd = open(folder.isEmpty ? "." : folder, O_RDONLY)
         if dirfd >= 0 { fsync(dirfd); close(dirfd) }
+    }
+
+    /// The temporary files a process that no longer runs left for this target (`.NAME.tmp-PID-N.EXT`, killed with
+    /// SIGKILL or by a power cut before it could remove them): removed before a new one is made. A live process's
+    /// temporary file (another render of the same output running now) is left alone.
+    static func removeStaleTemporaries(in folder: String, stem: String, suffix: String) {
+        let dir = folder.isEmpty ? "." : folder
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for name in names where name.hasPrefix(stem) && name.hasSuffix(suffix) {
+            let middle = name.dropFirst(stem.count).dropLast(suffix.count)
+            let parts = middle.split(separator: "-")
+            guard parts.count == 2, let pid = pid_t(parts[0]), pid > 0, Int(parts[1]) != nil else { continue }
+            if pid == getpid() { continue }
+            if kill(pid, 0) == -1 && errno == ESRCH { unlink(dir + "/" + name) }
+        }
     }
 
     /// Fails, before anything is computed, when `path` cannot be written: its folder is missing or not writable,

@@ -1,16 +1,19 @@
 import Foundation
 import Glibc
 
-/// "WxH" (case-insensitive x), both sides positive and at most `FrameSize.maxSide`; nil otherwise. Every tool
-/// that takes a frame size parses it here and words its own error.
+/// "WxH" (case-insensitive x), both sides within `FrameSize.minSide`…`FrameSize.maxSide`; nil otherwise. Every
+/// tool that takes a frame size parses it here and words its own error.
 public enum FrameSize {
+    /// The smallest side any option accepts, as the help texts and the decoder's picture limits say: a 1-pixel side
+    /// cannot be a 4:2:0 picture nor go through a stride-2 conv layer.
+    public static let minSide = 2
     /// The largest side any option accepts: 8K video (7680x4320) fits, and one RGB frame stays under 200 MiB.
     public static let maxSide = 8192
 
     public static func parse(_ text: String) -> (width: Int, height: Int)? {
         let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
         guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]),
-              (1...maxSide).contains(w), (1...maxSide).contains(h) else { return nil }
+              (minSide...maxSide).contains(w), (minSide...maxSide).contains(h) else { return nil }
         return (w, h)
     }
 }

@@ -16,6 +16,17 @@ public enum CommandLineTool {
         } catch {
             leave(root, tool: tool, error)
         }
+        closeStandardOutput(tool: tool)
+    }
+
+    /// After a command that succeeded: stdout's last buffered bytes and its close can fail too (a full disk, /dev/full
+    /// reports at the flush or the close), and a command whose output was lost has not succeeded: one line, exit 74.
+    /// Every executable's output goes through here (print included), so none can end 0 with its output gone.
+    public static func closeStandardOutput(tool: String) {
+        if fflush(stdout) != 0 || ferror(stdout) != 0 || fclose(stdout) != 0 {
+            fputs("\(tool): stdout: cannot be written (\(String(cString: strerror(errno))))\n", stderr)
+            exit(74)
+        }
     }
 
     /// Parses `arguments` into `Root` for a tool that runs as a script over the parsed values; exits as `run` does.
@@ -49,7 +60,7 @@ public struct UsageError: OneLineError {
     public init(message: String) { self.message = message }
 }
 
-/// "WxH" on a command line (FrameSize.parse: positive, at most 8192 on a side).
+/// "WxH" on a command line (FrameSize.parse: 2…8192 on a side).
 public struct PictureSize: ExpressibleByArgument, Sendable {
     public var width: Int
     public var height: Int

@@ -23,8 +23,10 @@ public enum DatasetSplit: String, Sendable, CaseIterable, Codable {
 public struct DatasetError: Error, CustomStringConvertible {
     public let path: String
     public let problem: String
+    /// 10 for a dataset folder that does not exist (README, "Exit codes": input not found), 11 for one that is not
+    /// a dataset.
+    public var exitCode: Int32 = 11
     public var description: String { "\(path): \(problem)" }
-    public var exitCode: Int32 { 11 }
 }
 
 /// A dataset on disk in one of two layouts:
@@ -44,9 +46,10 @@ public struct Dataset: Sendable {
 
     public static func load(_ root: String, validationShare: Double = 0.1) throws -> Dataset {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
-            throw DatasetError(path: root, problem: "not a directory")
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir) else {
+            throw DatasetError(path: root, problem: "no such dataset folder", exitCode: 10)
         }
+        guard isDir.boolValue else { throw DatasetError(path: root, problem: "not a directory") }
         if splitFile(root, .train) != nil || splitFile(root, .validation) != nil {
             return try loadSomethingSomething(root)
         }

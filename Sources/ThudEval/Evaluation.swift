@@ -225,7 +225,7 @@ public final class ClipEvaluator {
             noteJudgement()
         }
         let summary = try input.decode(video: request, audio: true, onStep: { step in
-            if let d = modelStream.process(frame: step.pixels) { record(d) }
+            if let d = try modelStream.process(frame: step.pixels) { record(d) }
             let m = motion.step(frame: step.pixels)
             motionEnvelope.append(m)
             if let hit = motionPicker.process(m) { motionHits.append(hit.step) }
@@ -234,7 +234,7 @@ public final class ClipEvaluator {
             if let hit = motionOnsetPicker.process(o) { motionOnsetHits.append(hit.step) }
             return true
         })
-        if let hit = modelStream.finish(record) { modelHits.append(hit.step) }
+        if let hit = try modelStream.finish(record) { modelHits.append(hit.step) }
         noteJudgement()   // the last step, judged as the stream ends
         if let hit = motionPicker.finish() { motionHits.append(hit.step) }
         if let hit = motionOnsetPicker.finish() { motionOnsetHits.append(hit.step) }

@@ -31,9 +31,30 @@ public struct RenderOptions: Sendable {
     public var gifStripHeight = 80
     public var windowSeconds = 4.0
     public var cursorFraction = 0.75
+    /// Polled between steps: once a signal has asked to stop, the render ends with RenderStopped and its temporary
+    /// files are removed (nothing half-written beside the output).
+    public var stop: StopRequest?
 
     public init(output: String, gifOutput: String? = nil, knock: Bool = false) {
         self.output = output; self.gifOutput = gifOutput; self.knock = knock
+    }
+}
+
+/// A render ended by a signal before it was whole: nothing written (exit 130, as thud-train's interrupted run).
+public struct RenderStopped: Error, OneLineError {
+    public let output: String
+    public let signal: Int32
+    public var message: String { "\(output): render stopped by \(signalName(signal)) before the end; nothing written" }
+    public var exitCode: Int32 { 130 }
+}
+
+/// SIGINT, SIGTERM, SIGHUP by name; others by number.
+func signalName(_ signal: Int32) -> String {
+    switch signal {
+    case SIGINT: return "SIGINT"
+    case SIGTERM: return "SIGTERM"
+    case SIGHUP: return "SIGHUP"
+    default: return "signal \(signal)"
     }
 }
 
@@ -84,13 +105,15 @@ public enum ClipRenderer {
         } catch let e as MediaError where e.file == temporary.output || e.file == temporary.gifOutput {
             // The writer names the temporary file it was writing; the user named the output.
             throw MediaError(e.kind, file: e.file == temporary.output ? options.output : options.gifOutput ?? options.output, e.problem)
+        } catch let e as RenderStopped {
+            throw RenderStopped(output: options.output, signal: e.signal)
         }
         return summary!
     }
 
     private static func renderFiles(clip path: String, model: StreamingModel, options: RenderOptions,
                                     warn: (String) -> Void) throws -> RenderSummary {
-        let analysis = try analyse(path: path, model: model, picker: options.picker, warn: warn)
+        let analysis = try analyse(path: path, model: model, picker: options.picker, stop: options.stop, warn: warn)
         let input = try MediaInput(path: path)
         guard let v = input.info.video else { throw MediaError(.noVideo, file: input.name, "no video stream") }
         let (w, h) = displaySize(sourceWidth: v.displayWidth, sourceHeight: v.displayHeight, options: options)
@@ -130,6 +153,7 @@ public enum ClipRenderer {
         _ = try input.decode(video: request, audio: false, onStep: { step in
             // Pass 1 fixed the step count; a second decode of the same file gives the same steps.
             guard step.index < steps else { return false }
+            if let signal = options.stop?.signal { throw RenderStopped(output: options.output, signal: signal) }
             canvas.blit(rgb: step.pixels, width: step.width, height: step.height, bytesPerRow: step.bytesPerRow, x: 0, y: 0)
             strip.draw(on: canvas, step: step.index)
             let frame = UnsafeBufferPointer(canvas.pixels)
@@ -177,7 +201,7 @@ public enum ClipRenderer {
     }
 
     static func analyse(path: String, model: StreamingModel, picker configuration: PeakPicker.Configuration,
-                        warn: (String) -> Void) throws -> RenderAnalysis {
+                        stop: StopRequest? = nil, warn: (String) -> Void) throws -> RenderAnalysis {
         let input = try MediaInput(path: path)
         let stream = EnvelopeStream(model: model, picker: configuration)
         stream.reset()
@@ -189,10 +213,11 @@ public enum ClipRenderer {
         }
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
         let summary = try input.decode(video: request, audio: input.info.audio != nil, warn: warn) { step in
-            if let d = stream.process(frame: step.pixels) { record(d) }
+            if let signal = stop?.signal { throw RenderStopped(output: path, signal: signal) }
+            if let d = try stream.process(frame: step.pixels) { record(d) }
             return true
         }
-        if let hit = stream.finish(record) { a.hits.append(hit) }
+        if let hit = try stream.finish(record) { a.hits.append(hit) }
         if let error = summary.readError { throw MediaError(.truncated, file: input.name, "input ends early (\(error))") }
         guard !a.predicted.isEmpty else { throw MediaError(.tooShort, file: input.name, "no video frames") }
         if let audio = summary.audio, audio.decodedFrames > 0 {

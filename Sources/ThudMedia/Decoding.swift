@@ -196,6 +196,10 @@ final class VideoStepDecoder {
     static let largestJumpSeconds = 60
     let jumpTicks: Int64
     let backJumpTicks: Int64
+    /// One 12 Hz step in the stream's time base: how long a frame that claims to last longer than `largestJumpSeconds`
+    /// (an MP4 sample delta of 0x7FFFFFFF: 24 days) is held, as a discontinuity. Memory and steps then follow what the
+    /// clip holds, not what one number in its index claims.
+    let oneStepTicks: Int64
     /// What discontinuities added to the stream's timestamps so far.
     var shiftTicks: Int64 = 0
     /// When the last packet was sent to the decoder, and the held frame's (live streams: one decoder thread, frames
@@ -218,6 +222,7 @@ final class VideoStepDecoder {
         codecID = stream.pointee.codecpar.pointee.codec_id
         jumpTicks = av_rescale_q(Int64(Self.largestJumpSeconds), AVRational(num: 1, den: 1), stream.pointee.time_base)
         backJumpTicks = av_rescale_q(1, AVRational(num: 1, den: 1), stream.pointee.time_base)
+        oneStepTicks = max(1, av_rescale_q(1, AVRational(num: 1, den: Int32(StepRate.perSecond)), stream.pointee.time_base))
         timeBase = TimeBase(stream.pointee.time_base)
         originTicks = otherOrigin ?? av_rescale_q(input.originMicroseconds, AVRational(num: 1, den: AV_TIME_BASE), stream.pointee.time_base)
         clock = StepClock(timeBase: timeBase)
@@ -353,6 +358,11 @@ final class VideoStepDecoder {
             let duration = held.pointee.pkt_duration
             if heldNumber >= 0, ticks > heldTicks { lastDuration = ticks - heldTicks }
             heldDuration = duration > 0 ? duration : lastDuration
+            if heldDuration > jumpTicks {
+                warn("frame-held", "a frame claims to last \(Format.duration(timeBase.seconds(heldDuration))) near \(String(format: "%.2f", timeBase.seconds(ticks))) s; over \(Self.largestJumpSeconds) s that is a discontinuity, not time passing: it is held for one step")
+                heldDuration = oneStepTicks
+                if lastDuration > jumpTicks { lastDuration = oneStepTicks }
+            }
             heldTicks = ticks
             heldArrival = packetArrival
             heldNumber = framesOut

@@ -85,13 +85,16 @@ public final class MediaInput {
         name = NetworkStream.redacted(url)
         isStream = true
         self.interrupt = interrupt
+        if let problem = NetworkStream.usageProblem(url, settings: settings) { throw MediaError(.usage, file: name, problem) }
         var ctx: UnsafeMutablePointer<AVFormatContext>? = avformat_alloc_context()
         guard let allocated = ctx else { throw MediaError(.internalError, file: name, "out of memory") }
         allocated.pointee.interrupt_callback = interrupt.callback
         var options: OpaquePointer?
         settings.apply(to: &options)
         interrupt.arm(seconds: settings.ioTimeout)
+        interrupt.watch(allocated)
         let orc = avformat_open_input(&ctx, url, nil, &options)
+        interrupt.stopWatching()
         var unused: [String] = []
         var entry: UnsafeMutablePointer<AVDictionaryEntry>? = nil
         while let e = av_dict_get(options, "", entry, AV_DICT_IGNORE_SUFFIX) {
@@ -176,7 +179,9 @@ public final class MediaInput {
         let start = ctx.pointee.start_time
         let origin = start == FF.noPTS ? 0 : start
         let info = describe(ctx, seekable: !isStream && ctx.pointee.pb != nil && (ctx.pointee.pb.pointee.seekable & AVIO_SEEKABLE_NORMAL) != 0)
-        if let v = info.video {
+        // A live stream joined between keyframes has not said its picture size yet (0x0: its parameter sets come with
+        // the next keyframe, 2–10 s away on an IP camera); its frames are checked as they decode.
+        if let v = info.video, !(isStream && v.width == 0 && v.height == 0) {
             guard PictureLimits.accepts(width: v.width, height: v.height) else {
                 throw MediaError(.unsupported, file: name, "absurd picture size \(v.width)x\(v.height) (Thud reads \(PictureLimits.minSide)...\(PictureLimits.maxSide) pixels a side)")
             }

@@ -77,7 +77,7 @@ public final class NetworkFeed {
     /// first connection's start); `warn` gets one line per kind of damage and one per outage. Throws when the first
     /// connection cannot be made (and, with --reconnect, not within giveUpAfter); a stream lost later is reported in
     /// the summary's `lostReason` once its steps are out.
-    public func run(first: MediaInput? = nil, warn: (String) -> Void, event: (FeedEvent) -> Void,
+    public func run(first: MediaInput? = nil, warn: (String) -> Void, event: (FeedEvent) throws -> Void,
                     onStep: (VideoStep) throws -> Bool) throws -> FeedSummary {
         var summary = FeedSummary()
         var warned = Set<String>()
@@ -143,7 +143,7 @@ public final class NetworkFeed {
                                  : nextStep + Int((wallGap * rate).rounded())
                 base = max(base, nextStep)
                 summary.missingSteps += base - nextStep
-                event(.gap(fromStep: nextStep, toStep: base, seconds: wallGap, attempts: attempts, onStreamTimestamps: continues))
+                try event(.gap(fromStep: nextStep, toStep: base, seconds: wallGap, attempts: attempts, onStreamTimestamps: continues))
             }
             summary.connections += 1
             outageStart = nil
@@ -175,7 +175,7 @@ public final class NetworkFeed {
                 reason = why
             }
             summary.outages += 1
-            event(.lost(reason: reason, afterStep: nextStep))
+            try event(.lost(reason: reason, afterStep: nextStep))
             guard backOff(reason) else { break }
         }
         summary.stopped = true
@@ -207,6 +207,10 @@ extension MediaInput {
         // encoder restarted with another codec or PID) leaves ours silent while the new one runs.
         var othersSinceOurs = 0
         var timedOut = false
+        // Packets of our stream while no frame has decoded yet (a stream joined between keyframes): said once they have
+        // come for --timeout, and in the reason if the stream then stops, so that "no data" is never said of a stream
+        // that sent data.
+        var undecodedPackets = 0, firstUndecoded: Double?
         guard let packet = av_packet_alloc() else { throw MediaError(.internalError, file: name, "out of memory") }
         var packetOwner: UnsafeMutablePointer<AVPacket>? = packet
         defer { av_packet_free(&packetOwner) }
@@ -219,7 +223,9 @@ extension MediaInput {
                 if interrupt.stopRequested {
                     end = .stopped
                 } else if interrupt.fired || rc == FF.exit {
-                    end = .lost("no data for \(Format.fixed(ioTimeout, 1)) s (--timeout)")
+                    end = .lost(undecodedPackets > 0 && summary.videoFrames == 0
+                        ? "\(undecodedPackets) video packets arrived but no frame decoded (no keyframe came), then no data for \(Format.fixed(ioTimeout, 1)) s (--timeout)"
+                        : "no data for \(Format.fixed(ioTimeout, 1)) s (--timeout)")
                 } else if rc == FF.eof, let pb = format.pointee.pb, pb.pointee.error < 0, pb.pointee.error != FF.eof {
                     end = .lost("read error (\(FF.describe(pb.pointee.error)))")
                 } else if rc != FF.eof {
@@ -251,6 +257,14 @@ extension MediaInput {
                 othersSinceOurs = 0
             }
             guard try video.send(packet, summary: &summary, warn: warn, onStep: emit) else { end = .stopped; break }
+            if index == video.streamIndex, summary.videoFrames == 0 {
+                undecodedPackets += 1
+                let now = MonotonicClock.seconds()
+                if firstUndecoded == nil { firstUndecoded = now }
+                if now - firstUndecoded! >= ioTimeout {
+                    warn("no-keyframe", "video packets arrive (\(undecodedPackets) in \(Format.fixed(now - firstUndecoded!, 1)) s) but no frame decodes yet: waiting for a keyframe")
+                }
+            }
         }
         interrupt.disarm()
         if case .stopped = end { return end }

@@ -55,22 +55,22 @@ public final class EnvelopeStream {
     /// count and count / rate: a file's steps come one after another; a live clock passes its own, which may skip).
     /// Returns the step it completes the description of, the one fed outputDelaySteps frames earlier, or nil while
     /// the first `outputDelaySteps` frames are seen (their outputs describe the time before the stream). Allocates
-    /// nothing.
-    public func process(frame: UnsafeBufferPointer<UInt8>, step: Int? = nil, time: Double? = nil) -> DescribedStep? {
+    /// nothing. Throws (ModelFileError, exit 20) when the model's output is not a number: NaN is never an envelope.
+    public func process(frame: UnsafeBufferPointer<UInt8>, step: Int? = nil, time: Double? = nil) throws -> DescribedStep? {
         let label = step ?? framesSeen
         labels[framesSeen % labels.count] = (label, time ?? StepRate.time(ofStep: label))
         let envelope = model.step(frame: frame)
         framesSeen += 1
-        return described(envelope)
+        return try described(envelope)
     }
 
     /// End of the stream: the steps not yet described (the last `outputDelaySteps`, fewer for a shorter stream), each
     /// from one more step on the last frame held still, then the picker's judgement of the final step (a hit whose
     /// peak it is, or nil). Call once, then `reset()` before reuse.
-    public func finish(_ body: (DescribedStep) -> Void) -> HitEvent? {
+    public func finish(_ body: (DescribedStep) throws -> Void) throws -> HitEvent? {
         if framesSeen > 0 {
             for _ in 0..<min(outputDelaySteps, framesSeen) {
-                if let d = described(model.stepOnLastFrame()) { body(d) }
+                if let d = try described(model.stepOnLastFrame()) { try body(d) }
             }
         }
         return picker.finish().map(labelled)
@@ -83,11 +83,16 @@ public final class EnvelopeStream {
         framesSeen = 0
     }
 
-    private func described(_ envelope: Float) -> DescribedStep? {
+    private func described(_ envelope: Float) throws -> DescribedStep? {
         // The count of the frame whose step this output describes (held frames at the end count on).
         let frame = model.stepIndex - 1 - outputDelaySteps
+        let onset = model.lastOnset
+        guard envelope.isFinite, onset.isFinite else {
+            let label = labels[(model.stepIndex - 1) % labels.count]
+            throw ModelFileError(path: model.path, problem: .nonFiniteOutput("at step \(label.step) (\(Format.fixed(label.time, 3)) s)"))
+        }
         guard frame >= 0 else { return nil }
-        let onset = model.lastOnset, label = labels[frame % labels.count]
+        let label = labels[frame % labels.count]
         return DescribedStep(step: label.step, time: label.time, envelope: envelope, onset: onset,
                              hit: picker.process(envelope, onset: onset).map(labelled))
     }

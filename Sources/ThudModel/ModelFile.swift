@@ -30,6 +30,9 @@ public struct ModelFileError: Error, CustomStringConvertible, LocalizedError, Eq
         case badTensorTable(String)
         case shapeMismatch(String)
         case unwritable(String)
+        /// The model's output is not a number (weights so large that float arithmetic overflows): on loading, or at
+        /// a step of a stream.
+        case nonFiniteOutput(String)
     }
 
     public let path: String
@@ -59,6 +62,7 @@ public struct ModelFileError: Error, CustomStringConvertible, LocalizedError, Eq
         case .badTensorTable(let why): what = "bad tensor table (\(why))"
         case .shapeMismatch(let why): what = "tensors do not fit the header's architecture (\(why))"
         case .unwritable(let why): what = "cannot be written (\(why))"
+        case .nonFiniteOutput(let when): what = "its output is not a number \(when) (weights so large that float arithmetic overflows); not a usable model"
         }
         return "model file \(path): \(what)"
     }

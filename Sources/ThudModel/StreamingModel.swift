@@ -12,6 +12,8 @@ public struct StepTimings: Equatable {
 }
 
 public final class StreamingModel {
+    /// The file the model came from, as errors name it ("<in memory>" for one fresh from training).
+    public let path: String
     public let header: ModelHeader
     public let architecture: ModelArchitecture
     public let encoder: FrameEncoder
@@ -51,6 +53,7 @@ public final class StreamingModel {
         }
         if let problem = file.shapeProblem() { throw ModelFileError(path: path, problem: .shapeMismatch(problem)) }
         Kernels.pinBLASToOneThread()
+        self.path = path
         header = file.header
         let a = file.header.architecture
         architecture = a
@@ -69,11 +72,30 @@ public final class StreamingModel {
         previousFrame.initialize(repeating: 0)
         beforePreviousFrame = .allocate(capacity: frameByteCount)
         beforePreviousFrame.initialize(repeating: 0)
+        if let when = firstNonFiniteOutputOnProbeFrames() { throw ModelFileError(path: path, problem: .nonFiniteOutput(when)) }
+    }
+
+    /// A few steps on fixed frames (black, then noise, then black again) from a reset state: a model whose weights
+    /// overflow float arithmetic shows it here, before it has written a line, instead of printing NaN as an envelope.
+    /// Returns where the first non-finite output came, nil when all were numbers. The state is reset afterwards.
+    /// (EnvelopeStream checks every step as well: no fixed probe can stand for every frame.)
+    private func firstNonFiniteOutputOnProbeFrames() -> String? {
+        defer { reset() }
+        var noise = [UInt8](repeating: 0, count: frameByteCount)
+        var rng = SplitMix64(seed: 0x7487_0D5E)
+        for i in noise.indices { noise[i] = UInt8(truncatingIfNeeded: rng.next()) }
+        let black = [UInt8](repeating: 0, count: frameByteCount)
+        for (k, frame) in [black, noise, noise, black].enumerated() {
+            let envelope = frame.withUnsafeBufferPointer { step(frame: $0) }
+            if !envelope.isFinite || !lastOnset.isFinite { return "on a test frame (step \(k + 1) of 4 on load)" }
+        }
+        return nil
     }
 
     /// A second stream of the same model: the weights shared read-only with `other` (one copy however many feeds),
     /// its own LSTM state, previous frames and scratch, so the two may step on different threads at once.
     public init(sharingWeightsOf other: StreamingModel) {
+        path = other.path
         header = other.header
         architecture = other.architecture
         encoder = other.encoder.replica()

@@ -15,10 +15,10 @@ public enum FileRun {
         let request = VideoStepRequest(width: stream.model.inputWidth, height: stream.model.inputHeight, pixelFormat: .gray8)
         func emit(_ described: DescribedStep) { for sink in sinks { sink.submit(described) } }
         let summary = try media.decode(video: request, audio: false, warn: warn) { step in
-            if let described = stream.process(frame: step.pixels, step: step.index, time: step.time) { emit(described) }
+            if let described = try stream.process(frame: step.pixels, step: step.index, time: step.time) { emit(described) }
             return true
         }
-        _ = stream.finish(emit)
+        _ = try stream.finish(emit)
         if let error = summary.readError {
             throw MediaError(.truncated, file: media.name, "input ends early (\(error))")
         }

@@ -43,11 +43,6 @@ public enum OutputFailure {
         Foundation.exit(74)
     }
 
-    /// After a successful command: stdout's last buffered bytes and its close can fail too (a full disk reports
-    /// at close), and a command whose output was lost has not succeeded.
-    public static func closeStandardOutput() {
-        if fflush(stdout) != 0 || ferror(stdout) != 0 || fclose(stdout) != 0 { exit("stdout") }
-    }
 }
 
 /// How `predict` writes its steps.

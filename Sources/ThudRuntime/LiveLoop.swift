@@ -88,7 +88,7 @@ extension LiveLoop {
         var served = 0
         while let captured = try source.nextStep() {
             // A delayed model (EnvelopeStream) describes nothing for its first frames.
-            if let step = stream.process(frame: source.pixels, step: captured.index, time: captured.time) {
+            if let step = try stream.process(frame: source.pixels, step: captured.index, time: captured.time) {
                 for sink in sinks { sink.submit(step) }
                 observe(captured, step)
             }
@@ -96,7 +96,7 @@ extension LiveLoop {
             served += 1
             if let steps, served >= steps { break }
         }
-        _ = stream.finish { step in
+        _ = try stream.finish { step in
             for sink in sinks { sink.submit(step) }
         }
         return (served, latencies)

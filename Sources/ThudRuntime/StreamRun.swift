@@ -25,19 +25,19 @@ public enum StreamRun {
         var served = 0
         let summary = try feed.run(first: first, warn: warn, event: { event in
             if case .lost = event {
-                _ = stream.finish(emit)
+                _ = try stream.finish(emit)
                 stream.reset()
             }
             for sink in sinks { sink.event(event) }
         }, onStep: { step in
             latency?.frameIn(step: step.index, arrival: step.arrival, dueAt: step.dueAt)
             inStep = true
-            if let described = stream.process(frame: step.pixels, step: step.index, time: step.time) { emit(described) }
+            if let described = try stream.process(frame: step.pixels, step: step.index, time: step.time) { emit(described) }
             inStep = false
             served += 1
             return steps.map { served < $0 } ?? true
         })
-        _ = stream.finish(emit)
+        _ = try stream.finish(emit)
         if throwOnLoss, let reason = summary.lostReason { throw MediaError(.streamLost, file: feed.name, reason) }
         return summary
     }

@@ -26,8 +26,8 @@ struct AdaptCommand: ParsableCommand {
     @Argument(help: "Folder of your clips (thud record --out DIR).")
     var dataset: String
 
-    @Option(help: "The model to start from.")
-    var from = "models/default.thud"
+    @Option(help: "The model to start from (default: the bundled models/default.thud, found as thud finds it).")
+    var from: String?
 
     @Option(help: "Where the adapted model is written.")
     var out = "mine.thud"
@@ -76,7 +76,9 @@ struct AdaptCommand: ParsableCommand {
         let startModel: ModelFile
         let before: StreamingModel
         let prepared: PreparedDataset
+        let from: String
         do {
+            from = try ModelLocator.resolve(self.from)
             startModel = try ModelFile.read(path: from)
             before = try StreamingModel(path: from)
             let folder = (out as NSString).deletingLastPathComponent

@@ -24,8 +24,8 @@ struct Float16Command: ParsableCommand {
     @Argument(help: "Dataset whose validation clips judge the change (its split.tsv or Something-Something split; a plain folder's stable validation share).")
     var dataset: String
 
-    @Option(help: "The float32 model to convert.")
-    var model = "models/default.thud"
+    @Option(help: "The float32 model to convert (default: the bundled models/default.thud, found as thud finds it).")
+    var model: String?
 
     @Option(help: "Where the half-precision model is written (default: MODEL with -fp16 before .thud).")
     var out: String?
@@ -48,7 +48,7 @@ struct Float16Command: ParsableCommand {
     }
 
     /// MODEL with "-fp16" before its extension.
-    var outputPath: String {
+    func outputPath(model: String) -> String {
         if let out { return out }
         let base = (model as NSString).deletingPathExtension
         return base + "-fp16.thud"
@@ -57,7 +57,10 @@ struct Float16Command: ParsableCommand {
     func run() throws {
         let console = Console()
         let original: ModelFile, half: ModelFile, clips: [PreparedClip]
+        let model: String, outputPath: String
         do {
+            model = try ModelLocator.resolve(self.model)
+            outputPath = self.outputPath(model: model)
             original = try ModelFile.read(path: model)
             guard original.header.weightStorage == .float32 else {
                 console.error("model file \(model): already stores float16 weights")

@@ -70,8 +70,7 @@ struct EvalCommand: ParsableCommand {
             try checkWritable()
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
-            // A missing dataset is "input not found" (10), like a missing clip; a malformed one is 11 (DatasetError).
-            guard FileManager.default.fileExists(atPath: dataset) else { throw lineError("\(dataset): no such dataset folder", 10) }
+            // A missing dataset is "input not found" (10), like a missing clip; a malformed one is 11 (DatasetError's codes).
             let data: Dataset
             do { data = try Dataset.load(dataset) } catch let e as DatasetError { throw lineError(e.description, e.exitCode) }
             let splitName = split ?? (data.layout == .folder ? "all" : DatasetSplit.test.rawValue)

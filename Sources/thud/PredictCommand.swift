@@ -86,26 +86,3 @@ struct PredictCommand: ParsableCommand {
         }
     }
 }
-
-/// Where the bundled model is when no --model is given.
-enum ModelLocator {
-    static let bundledName = "models/default.thud"
-
-    static func resolve(_ explicit: String?) throws -> String {
-        if let explicit { return explicit }
-        if let env = ProcessInfo.processInfo.environment["THUD_MODEL"], !env.isEmpty { return env }
-        var candidates: [URL] = []
-        // The executable lives in <checkout>/.build/<triple>/<config>/thud: walk up to the checkout.
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-            for _ in 0..<5 {
-                candidates.append(dir.appendingPathComponent(bundledName))
-                dir = dir.deletingLastPathComponent()
-            }
-        }
-        candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(bundledName))
-        candidates.append(URL(fileURLWithPath: "/usr/local/share/thud").appendingPathComponent(bundledName))
-        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { return found.path }
-        throw ModelFileError(path: bundledName, problem: .notFound)
-    }
-}

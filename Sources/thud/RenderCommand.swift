@@ -50,6 +50,12 @@ struct RenderCommand: ParsableCommand {
             throw ValidationError("--voice must be one of \(VoiceSpec.names.joined(separator: ", "))")
         }
         guard clip != "-" else { throw ValidationError("render reads the clip twice, so it needs a file, not standard input") }
+        // A FIFO, /dev/stdin or a shell's <(…) can be read once only: the second pass would wait for a writer that
+        // has gone (a hang) or read nothing. Refused before anything is opened.
+        var st = stat()
+        if stat(clip, &st) == 0, [S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK].contains(st.st_mode & S_IFMT) {
+            throw ValidationError("\(clip): is not a regular file (a pipe or a device can be read once; render reads the clip twice): save it to a file first")
+        }
     }
 
     func run() throws {
@@ -72,6 +78,11 @@ struct RenderCommand: ParsableCommand {
                 return table.samples.map { $0 * gain }
             }
             if gif && !out.lowercased().hasSuffix(".gif") { options.gifOutput = gifPath }
+            // Ctrl-C, SIGTERM or a closed terminal end the render between two steps, and its temporary files go.
+            let stop = StopRequest()
+            options.stop = stop
+            let stopping = StopOnSignals([SIGINT, SIGTERM, SIGHUP]) { stop.request($0) }
+            defer { stopping.cancel() }
             let summary = try ClipRenderer.render(clip: clip, model: streaming, options: options, warn: warnLine)
             var wrote = [out]
             if let g = options.gifOutput { wrote.append(g) }

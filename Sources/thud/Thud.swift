@@ -17,8 +17,7 @@ struct Thud: ParsableCommand {
         subcommands: [PredictCommand.self, LiveCommand.self, WatchCommand.self, RecordCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
 
     static func main() {
+        // A command that succeeded must also close stdout cleanly (CommandLineTool checks it: a full disk reports at close).
         CommandLineTool.run(Thud.self, tool: "thud", arguments: SoundOptions.expandBareFlag(Array(CommandLine.arguments.dropFirst())))
-        // The command succeeded: then stdout must close cleanly too (a full disk reports at close).
-        OutputFailure.closeStandardOutput()
     }
 }

@@ -60,7 +60,8 @@ final class EvalRenderTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let script = Process()
         script.executableURL = root.appendingPathComponent("tools/eval/screenshot.sh")
-        script.arguments = [html, shot, "1000x1400"]
+        // Tall enough to reach the charts below the tables and the notes (the page has grown since 1400 did).
+        script.arguments = [html, shot, "1000x2400"]
         script.standardOutput = FileHandle.nullDevice
         try script.run()
         script.waitUntilExit()
@@ -68,9 +69,9 @@ final class EvalRenderTests: XCTestCase {
         // The screenshot is the page's size and not blank: dark text, coloured bars and charts on white.
         let input = try MediaInput(path: shot)
         XCTAssertEqual(input.info.video?.width, 1000)
-        XCTAssertEqual(input.info.video?.height, 1400)
+        XCTAssertEqual(input.info.video?.height, 2400)
         var dark = 0, coloured = 0
-        _ = try input.decode(video: VideoStepRequest(width: 250, height: 350, pixelFormat: .rgb24), audio: false, onStep: { step in
+        _ = try input.decode(video: VideoStepRequest(width: 250, height: 600, pixelFormat: .rgb24), audio: false, onStep: { step in
             for i in stride(from: 0, to: step.pixels.count, by: 3) {
                 let (r, g, b) = (Int(step.pixels[i]), Int(step.pixels[i + 1]), Int(step.pixels[i + 2]))
                 if r + g + b < 300 { dark += 1 }

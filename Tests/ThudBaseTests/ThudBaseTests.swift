@@ -49,7 +49,9 @@ final class BaseHelpersTests: XCTestCase {
     func testFrameSize() {
         XCTAssertTrue(FrameSize.parse("320x240")! == (320, 240))
         XCTAssertTrue(FrameSize.parse("64X48")! == (64, 48))
-        XCTAssertTrue(FrameSize.parse("\(FrameSize.maxSide)x1")! == (FrameSize.maxSide, 1))
+        XCTAssertTrue(FrameSize.parse("\(FrameSize.maxSide)x2")! == (FrameSize.maxSide, 2))
+        XCTAssertNil(FrameSize.parse("1x1"), "help and the decoder say 2…8192 a side")
+        XCTAssertNil(FrameSize.parse("\(FrameSize.maxSide)x1"))
         for bad in ["", "320", "320x", "x240", "0x240", "320x-1", "320x240x3", "axb", "\(FrameSize.maxSide + 1)x10"] {
             XCTAssertNil(FrameSize.parse(bad), bad)
         }

@@ -68,13 +68,13 @@ final class StreamingModelTests: XCTestCase {
         func run(_ steps: [Int]?) throws -> (described: [DescribedStep], last: HitEvent?) {
             let stream = EnvelopeStream(model: try StreamingModel(file: file), picker: picker)
             var out: [DescribedStep] = []
-            frames.withUnsafeBufferPointer { fp in
+            try frames.withUnsafeBufferPointer { fp in
                 for t in 0..<n {
                     let frame = UnsafeBufferPointer(rebasing: fp[(t * 1024)..<((t + 1) * 1024)])
-                    if let d = stream.process(frame: frame, step: steps?[t], time: steps.map { Double($0[t]) / 12 + 0.001 }) { out.append(d) }
+                    if let d = try stream.process(frame: frame, step: steps?[t], time: steps.map { Double($0[t]) / 12 + 0.001 }) { out.append(d) }
                 }
             }
-            let last = stream.finish { out.append($0) }
+            let last = try stream.finish { out.append($0) }
             return (out, last)
         }
         let plain = try run(nil), skipped = try run(labels)
@@ -116,15 +116,15 @@ final class StreamingModelTests: XCTestCase {
         let stream = EnvelopeStream(model: delayed, picker: picker)
         XCTAssertEqual(stream.latencySteps, 2)
         var described: [DescribedStep] = []
-        frames.withUnsafeBufferPointer { fp in
+        try frames.withUnsafeBufferPointer { fp in
             for t in 0..<n {
-                let d = stream.process(frame: UnsafeBufferPointer(rebasing: fp[(t * 1024)..<((t + 1) * 1024)]))
+                let d = try stream.process(frame: UnsafeBufferPointer(rebasing: fp[(t * 1024)..<((t + 1) * 1024)]))
                 if t == 0 { XCTAssertNil(d, "the first frame's output describes the time before the stream") }
                 if let d { described.append(d) }
             }
         }
         XCTAssertEqual(described.count, n - 1)
-        let finalHit = stream.finish { described.append($0) }
+        let finalHit = try stream.finish { described.append($0) }
         XCTAssertEqual(described.map(\.step), Array(0..<n))
         XCTAssertEqual(described.map(\.envelope), Array(rawEnvelope.dropFirst()))
         XCTAssertEqual(described.map(\.onset), Array(rawOnsets.dropFirst()))
@@ -136,9 +136,9 @@ final class StreamingModelTests: XCTestCase {
         XCTAssertLessThan(maxAbsDiff(try XCTUnwrap(batch.onsets), described.map(\.onset)), 1e-5)
         // A stream of one frame still describes its one step.
         stream.reset()
-        XCTAssertNil(frames.withUnsafeBufferPointer { stream.process(frame: UnsafeBufferPointer(rebasing: $0[0..<1024])) })
+        XCTAssertNil(try frames.withUnsafeBufferPointer { try stream.process(frame: UnsafeBufferPointer(rebasing: $0[0..<1024])) })
         var one: [Int] = []
-        _ = stream.finish { one.append($0.step) }
+        _ = try stream.finish { one.append($0.step) }
         XCTAssertEqual(one, [0])
     }
 

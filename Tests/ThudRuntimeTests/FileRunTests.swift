@@ -30,10 +30,10 @@ final class FileRunTests: XCTestCase {
         let stream = EnvelopeStream(model: try StreamingModel(file: file), picker: .init())
         var byHand: [DescribedStep] = []
         _ = try MediaInput(path: path).decode(video: VideoStepRequest(width: arch.input.width, height: arch.input.height), audio: false, onStep: { step in
-            if let d = stream.process(frame: step.pixels) { byHand.append(d) }
+            if let d = try stream.process(frame: step.pixels) { byHand.append(d) }
             return true
         })
-        _ = stream.finish { byHand.append($0) }
+        _ = try stream.finish { byHand.append($0) }
         XCTAssertEqual(a.steps, byHand)
     }
 

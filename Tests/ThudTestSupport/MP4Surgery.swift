@@ -35,6 +35,28 @@ public enum MP4Surgery {
         return Data(bytes)
     }
 
+    /// The video track's first time-to-sample entry (stts) given `delta` as its sample duration (0x7FFFFFFF: a frame
+    /// that claims to last 24 days at 1/1000 s, 20 hours at 1/30000 s), its media header (mdhd, version 0) the same
+    /// duration (FFmpeg takes a last sample's duration from it) and the `timescale` given, if any. The video track is
+    /// the trak whose handler (hdlr) is "vide".
+    public static func videoSampleDelta(_ data: Data, delta: UInt32, timescale: UInt32? = nil) -> Data {
+        var bytes = [UInt8](data)
+        let traks = find("trak", in: data)
+        for (n, trakAt) in traks.enumerated() {
+            let end = n + 1 < traks.count ? traks[n + 1] : bytes.count
+            let inTrak = { (type: String) in find(type, in: data).filter { $0 > trakAt && $0 < end } }
+            guard let hdlr = inTrak("hdlr").first, String(decoding: bytes[(hdlr + 12)..<(hdlr + 16)], as: UTF8.self) == "vide" else { continue }
+            // stts: version+flags (4), entry count (4), then (sample count, sample delta) pairs.
+            for stts in inTrak("stts") where u32(bytes, stts + 8) > 0 { put(&bytes, stts + 16, delta) }
+            // mdhd version 0: version+flags (4), creation (4), modification (4), timescale (4), duration (4).
+            for mdhd in inTrak("mdhd") where bytes[mdhd + 4] == 0 {
+                if let timescale { put(&bytes, mdhd + 16, timescale) }
+                put(&bytes, mdhd + 20, delta)
+            }
+        }
+        return Data(bytes)
+    }
+
     /// Every byte of the media data (mdat's payload) set to zero: the index is intact, no frame decodes.
     public static func zeroedMediaData(_ data: Data) -> Data {
         var bytes = [UInt8](data)

@@ -378,14 +378,14 @@ final class TrainerTests: XCTestCase {
         XCTAssertLessThan(maxAbsDiff(try XCTUnwrap(predicted.onsets), try XCTUnwrap(batched.onsets)), 1e-5)
         let stream = EnvelopeStream(model: model, picker: PeakPicker.Configuration())
         var described: [DescribedStep] = []
-        clip.frames.withUnsafeBufferPointer { fp in
+        try clip.frames.withUnsafeBufferPointer { fp in
             for t in 0..<steps {
-                if let d = stream.process(frame: UnsafeBufferPointer(rebasing: fp[(t * side * side)..<((t + 1) * side * side)])) {
+                if let d = try stream.process(frame: UnsafeBufferPointer(rebasing: fp[(t * side * side)..<((t + 1) * side * side)])) {
                     described.append(d)
                 }
             }
         }
-        _ = stream.finish { described.append($0) }
+        _ = try stream.finish { described.append($0) }
         XCTAssertEqual(described.map(\.step), Array(0..<steps))
         XCTAssertLessThan(maxAbsDiff(predicted.envelope, described.map(\.envelope)), 1e-5)
         // Validation scores the values on their own steps: its loss is the BCE against the undelayed targets.
