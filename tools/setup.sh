@@ -7,7 +7,8 @@ packages=(pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
           libmosquitto-dev                            # hits out as MQTT events (ThudMQTT)
           librtsp-server-perl mosquitto mosquitto-clients  # the network-stream tests' RTSP server and MQTT broker
           qemu-system-x86 busybox-static cpio kmod    # the vivid V4L2 test VM (tools/vivid)
-          mypaint-data-extras mate-backgrounds)       # real photographs for thud-synth's surface textures (3 + 46 MB)
+          mypaint-data-extras mate-backgrounds        # real photographs for thud-synth's surface textures (3 + 46 MB)
+          chromium)                                   # headless screenshots of eval pages (tools/eval/screenshot.sh, EvalRenderTests)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
