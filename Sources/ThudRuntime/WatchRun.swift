@@ -27,19 +27,27 @@ public struct FeedSpec: Sendable, Equatable {
         guard NetworkStream.isURL(url) else { return nil }
     }
 
-    /// A feeds file: one feed per line (`NAME=URL` or `URL`), blank lines and `#` comments ignored.
+    /// A feeds file: one feed per line (`NAME=URL` or `URL`), blank lines and `#` comments ignored. Lines end in LF,
+    /// CRLF or CR (a Swift Character holds CRLF whole, so splitting at "\n" alone would miss it), a leading UTF-8
+    /// byte-order mark is not part of the first line; a file that names no feed is refused (64), as a line that is
+    /// not one is.
     public static func parseFile(_ text: String, path: String) throws -> [FeedSpec] {
         var feeds: [FeedSpec] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let body = text.hasPrefix("\u{FEFF}") ? text.dropFirst() : Substring(text)
+        for (n, raw) in body.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
             if line.isEmpty { continue }
             guard let feed = FeedSpec(argument: line) else {
-                throw MediaError(.usage, file: path, "line \(n + 1) is not NAME=URL or a network URL: \(line.prefix(80))")
+                throw MediaError(.usage, file: path, "line \(n + 1) is not NAME=URL or a network URL: \(shownName(String(line.prefix(80))))")
             }
             feeds.append(feed)
         }
+        if feeds.isEmpty { throw MediaError(.usage, file: path, "names no feeds") }
         return feeds
     }
+
+    /// The name as stderr's messages show it (shownName: escaped when it holds a control character).
+    public var shown: String { shownName(name) }
 }
 
 /// What one feed did.
@@ -73,7 +81,8 @@ public final class WatchRun: @unchecked Sendable {
         self.feeds = feeds; self.model = model; self.picker = picker; self.settings = settings
         self.reconnect = reconnect; self.out = out; self.steps = steps; self.extraSinks = extraSinks
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
-        running = feeds.map { NetworkFeed(url: $0.url, settings: settings, reconnect: reconnect, request: request, label: $0.name) }
+        // The label starts every message NetworkFeed writes on stderr: the name as shown there.
+        running = feeds.map { NetworkFeed(url: $0.url, settings: settings, reconnect: reconnect, request: request, label: $0.shown) }
     }
 
     /// Stops every feed (from any thread: a signal's handler).
@@ -130,7 +139,7 @@ public final class WatchRun: @unchecked Sendable {
         let p = r.processing
         let latency = l.median.isNaN ? "no steps" : String(format: "frame→line latency median %.1f ms, p99 %.1f ms; due→line median %.2f ms, p99 %.2f ms",
                                                              l.median * 1000, l.p99 * 1000, p.median * 1000, p.p99 * 1000)
-        return "\(r.name): \(s.steps) steps, \(r.dropped) dropped (\(s.missingSteps) missing in gaps, \(s.corruptVideoPackets) corrupt packets), \(s.connections) connection\(s.connections == 1 ? "" : "s"), \(s.outages) outage\(s.outages == 1 ? "" : "s"); \(latency)"
+        return "\(shownName(r.name)): \(s.steps) steps, \(r.dropped) dropped (\(s.missingSteps) missing in gaps, \(s.corruptVideoPackets) corrupt packets), \(s.connections) connection\(s.connections == 1 ? "" : "s"), \(s.outages) outage\(s.outages == 1 ? "" : "s"); \(latency)"
     }
 }
 

@@ -67,7 +67,7 @@ struct LiveCommand: ParsableCommand {
         do {
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
-            let publisher = try mqtt.publisher()
+            let publisher = try mqtt.publisher(feeds: [NetworkStream.isURL(device) ? NetworkStream.redacted(device) : device])
             defer { publisher?.close() }
             if NetworkStream.isURL(device) {
                 try NetworkRun.predict(url: device, network: network, model: streaming,
@@ -82,7 +82,7 @@ struct LiveCommand: ParsableCommand {
                                                    format: pixelFormat.flatMap(FourCC.parse), framesPerSecond: fps),
                            jsonl: jsonl, steps: steps, terminalView: isatty(STDOUT_FILENO) != 0 && jsonl != "-",
                          sonifier: try sound.makeSonifier(realtime: true),
-                         extraSinks: publisher.map { [MQTTStepSink(publisher: $0, feed: device)] } ?? []).run()
+                         extraSinks: try publisher.map { [try MQTTStepSink(publisher: $0, feed: device)] } ?? []).run()
         } catch {
             throw exitWith(error)
         }

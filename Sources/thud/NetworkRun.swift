@@ -21,7 +21,7 @@ enum NetworkRun {
         // A stream comes in real time: the knocks need no pacing.
         let sound = try sound.makeSonifier(realtime: true).map { SoundStepSink(sonifier: $0, pacer: nil) }
         defer { sound?.finish() }
-        let hitsOut = mqtt.map { MQTTStepSink(publisher: $0, feed: feed.name) }
+        let hitsOut = try mqtt.map { try MQTTStepSink(publisher: $0, feed: feed.name) }
         defer { hitsOut?.finish() }
         printer.begin()
         let summary = try StreamRun.run(feed, first: first, stream: EnvelopeStream(model: model, picker: picker),

@@ -52,7 +52,8 @@ struct PredictCommand: ParsableCommand {
             let streaming = try StreamingModel(path: modelPath)
             let picker = try hits.configuration(for: streaming, path: modelPath)
             if isURL {
-                let publisher = try mqtt.publisher()
+                // The feed's name as NetworkFeed gives it: the URL, its password hidden.
+                let publisher = try mqtt.publisher(feeds: [NetworkStream.redacted(input)])
                 defer { publisher?.close() }
                 try NetworkRun.predict(url: input, network: network, model: streaming, picker: picker, format: format, sound: sound,
                                        mqtt: publisher)
@@ -60,24 +61,24 @@ struct PredictCommand: ParsableCommand {
             }
             if input.hasPrefix("/dev/video") {
                 // A camera: the live loop, writing the same JSON lines.
-                let publisher = try mqtt.publisher()
+                let publisher = try mqtt.publisher(feeds: [input])
                 defer { publisher?.close() }
                 try LiveLoop(device: input, model: streaming, picker: picker,
                              request: CaptureRequest(outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight),
                              jsonl: "-", steps: nil, terminalView: false, sonifier: try sound.makeSonifier(realtime: true),
-                             extraSinks: publisher.map { [MQTTStepSink(publisher: $0, feed: input)] } ?? []).run()
+                             extraSinks: try publisher.map { [try MQTTStepSink(publisher: $0, feed: input)] } ?? []).run()
                 return
             }
             let media = try MediaInput(path: input)
             // Opened once the input is known to be good: a bad file is its one line, nothing published.
-            let publisher = try mqtt.publisher()
+            let publisher = try mqtt.publisher(feeds: [media.name])
             defer { publisher?.close() }
             // A file is predicted far faster than real time: with sound, steps are paced to the clock.
             let sound = try self.sound.makeSonifier(realtime: false).map { SoundStepSink(sonifier: $0, pacer: RealtimePacer()) }
             defer { sound?.finish() }
             let printer = StepPrinter(format: format)
             printer.begin()
-            let hitsOut = publisher.map { MQTTStepSink(publisher: $0, feed: media.name) }
+            let hitsOut = try publisher.map { try MQTTStepSink(publisher: $0, feed: media.name) }
             defer { hitsOut?.finish() }
             try FileRun.run(media, stream: EnvelopeStream(model: streaming, picker: picker),
                             sinks: [printer] + (sound.map { [$0] } ?? []) + (hitsOut.map { [$0] } ?? []), warn: warnLine)

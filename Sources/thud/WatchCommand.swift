@@ -48,26 +48,31 @@ struct WatchCommand: ParsableCommand {
         do {
             var specs: [FeedSpec] = []
             for f in feeds {
-                guard let spec = FeedSpec(argument: f) else { throw UsageError(message: "\(f) is not NAME=URL or a network URL (rtsp://, udp://, http://…)") }
+                guard let spec = FeedSpec(argument: f) else { throw UsageError(message: "\(shownName(f)) is not NAME=URL or a network URL (rtsp://, udp://, http://…)") }
                 specs.append(spec)
             }
             if let path = feedsFile {
-                guard let data = FileManager.default.contents(atPath: path) else { throw MediaError(.notFound, file: path, "cannot read the feeds file") }
+                // Read to its end, whatever it is: an empty file, /dev/null, a FIFO or <(…) are read, not refused.
+                guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
+                    throw MediaError(.notFound, file: path, "cannot read the feeds file")
+                }
                 specs += try FeedSpec.parseFile(String(decoding: data, as: UTF8.self), path: path)
             }
             let names = specs.map(\.name)
-            if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) { throw UsageError(message: "two feeds are named \(dup)") }
+            if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) { throw UsageError(message: "two feeds are named \(shownName(dup))") }
             guard !specs.isEmpty else { throw UsageError(message: "no feeds") }
             let modelPath = try ModelLocator.resolve(model)
             let streaming = try StreamingModel(path: modelPath)
-            let publisher = try mqtt.publisher()
+            let publisher = try mqtt.publisher(feeds: names)
             defer { publisher?.close() }
+            // Made before the run (their topics were checked with the publisher's), one per feed, by name.
+            let mqttSinks = try Dictionary(uniqueKeysWithValues: publisher.map { p in try specs.map { ($0.name, try MQTTStepSink(publisher: p, feed: $0.name)) } } ?? [])
             let watch = WatchRun(feeds: specs, model: streaming, picker: try hits.configuration(for: streaming, path: modelPath),
                                  settings: network.settings, reconnect: network.policy, out: LineWriter(), steps: steps,
-                                 extraSinks: { spec in publisher.map { [MQTTStepSink(publisher: $0, feed: spec.name)] } ?? [] })
+                                 extraSinks: { spec in mqttSinks[spec.name].map { [$0] } ?? [] })
             let stopping = StopOnSignals { _ in watch.requestStop() }
             defer { stopping.cancel() }
-            fputs("thud: watching \(specs.count) feed\(specs.count == 1 ? "" : "s") (\(specs.map(\.name).joined(separator: ", "))), model input \(streaming.inputWidth)x\(streaming.inputHeight)\n", stderr)
+            fputs("thud: watching \(specs.count) feed\(specs.count == 1 ? "" : "s") (\(specs.map(\.shown).joined(separator: ", "))), model input \(streaming.inputWidth)x\(streaming.inputHeight)\n", stderr)
             let reports = watch.run(warn: { warnLine($0) })
             for r in reports {
                 if let e = r.error { fputs("thud: \(e.message)\n", stderr) }
