@@ -36,23 +36,27 @@ let package = Package(
         .target(name: "ThudModel", dependencies: ["COpenBLAS", "CKernels", "ThudBase"]),
         // ALSA sink and the knock synthesizer; ALSA capture (thud record's microphone).
         .target(name: "ThudSound", dependencies: ["CALSA", "ThudBase"]),
+        // The one loop: a step source (file, network stream, camera: each with its drop policy) → EnvelopeStream →
+        // sinks, each begun and finished once. InputSource decides what a command-line input is.
+        .target(name: "ThudPipeline", dependencies: ["ThudBase", "ThudMedia", "ThudModel"]),
         // Metrics, per-class table, plots (used by `thud eval` and by training's validation).
-        .target(name: "ThudEval", dependencies: ["ThudMedia", "ThudModel", "ThudBase"]),
+        .target(name: "ThudEval", dependencies: ["ThudMedia", "ThudModel", "ThudPipeline", "ThudBase"]),
         // Datasets, feature cache, backward passes, optimizer, checkpoints. Linked by thud-train only.
         .target(name: "ThudTrain", dependencies: ["ThudMedia", "ThudModel", "ThudEval", "ThudBase", "COpenBLAS"]),
         // The synthetic audio-visual corpus: physics, rendering, impact sounds.
         .target(name: "ThudSynth", dependencies: ["ThudMedia", "ThudBase"]),
 
-        // How every executable parses its command line and leaves: one-line errors with documented exit codes.
-        .target(name: "ThudCommandLine", dependencies: ["ThudBase", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // How every executable parses its command line and leaves: one-line errors with documented exit codes; the
+        // option groups commands share (--model, the peak picker's overrides, network streams), a progress bar.
+        .target(name: "ThudCommandLine", dependencies: ["ThudBase", "ThudModel", "ThudMedia", "ThudPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
-        // The runtime loop: a source (file, pipe, camera) → EnvelopeStream → sinks (lines, sound, live view).
-        .target(name: "ThudRuntime", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudSound"]),
+        // The runtime's sinks (lines, sound), the terminal view, many feeds at once (watch), recording.
+        .target(name: "ThudRuntime", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudPipeline", "ThudSound"]),
         // Hits out as MQTT events (libmosquitto): a StepSink publishing each hit (QoS 1) and a retained status per feed.
-        .target(name: "ThudMQTT", dependencies: ["CMosquitto", "ThudRuntime", "ThudMedia", "ThudModel", "ThudBase"]),
+        .target(name: "ThudMQTT", dependencies: ["CMosquitto", "ThudRuntime", "ThudPipeline", "ThudMedia", "ThudModel", "ThudBase"]),
 
         .executableTarget(name: "thud", dependencies: [
-            "ThudRuntime", "ThudMQTT", "ThudCommandLine",
+            "ThudRuntime", "ThudPipeline", "ThudMQTT", "ThudCommandLine",
             "ThudMedia", "ThudModel", "ThudSound", "ThudEval", "ThudBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -85,7 +89,7 @@ let package = Package(
         .testTarget(name: "ThudModelTests", dependencies: ["ThudBase", "ThudModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudBase", "ThudTestSupport"]),
         .testTarget(name: "ThudTrainTests", dependencies: ["ThudBase", "ThudTrain", "ThudModel", "ThudEval", "ThudTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ThudRuntimeTests", dependencies: ["ThudRuntime", "ThudMedia", "ThudModel", "ThudTestSupport"]),
+        .testTarget(name: "ThudRuntimeTests", dependencies: ["ThudRuntime", "ThudPipeline", "ThudMedia", "ThudModel", "ThudTestSupport"]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound", "ThudBase", "ThudSoundTestSupport"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
         // Depends on thud-capture-check so that building the tests builds the binary the VM runs.

@@ -7,6 +7,7 @@ import Foundation
 import ThudBase
 import ThudMedia
 import ThudModel
+import ThudPipeline
 
 /// What is scored, in table order.
 public enum Predictor: String, CaseIterable, Sendable, Hashable {
@@ -218,26 +219,29 @@ public final class ClipEvaluator {
             guard picker.judgedStep == judgedDetection.count else { return }
             judgedDetection.append(picker.judgedDetection); judgedThreshold.append(picker.judgedThreshold)
         }
-        func record(_ d: DescribedStep) {
+        // The model runs through the pipeline, as predict runs it (its steps collected); the weight-free baselines
+        // see the same frames from its observe hook.
+        let frames = FileSource(input, request: request, audio: true, warn: { _ in })
+        frames.failsOnEarlyEnd = false   // judged below by the usable-clip rule
+        let collected = CollectingSink { d in
             modelEnvelope.append(d.envelope)
-            if model.hasOnsetOutput { modelOnsets.append(d.onset) }
+            if self.model.hasOnsetOutput { modelOnsets.append(d.onset) }
             if let hit = d.hit { modelHits.append(hit.step) }
             noteJudgement()
         }
-        let summary = try input.decode(video: request, audio: true, onStep: { step in
-            if let d = try modelStream.process(frame: step.pixels) { record(d) }
+        let run = try Pipeline.run(frames, stream: modelStream, sinks: [collected]) { step, _ in
             let m = motion.step(frame: step.pixels)
             motionEnvelope.append(m)
             if let hit = motionPicker.process(m) { motionHits.append(hit.step) }
             let o = motionOnset.step(energy: motion.energy)
             motionOnsetEnvelope.append(o)
             if let hit = motionOnsetPicker.process(o) { motionOnsetHits.append(hit.step) }
-            return true
-        })
-        if let hit = try modelStream.finish(record) { modelHits.append(hit.step) }
+        }
+        if let hit = run.lastHit { modelHits.append(hit.step) }
         noteJudgement()   // the last step, judged as the stream ends
         if let hit = motionPicker.finish() { motionHits.append(hit.step) }
         if let hit = motionOnsetPicker.finish() { motionOnsetHits.append(hit.step) }
+        guard let summary = frames.summary else { throw fail(clip, "no video frames") }
 
         // The one usability rule (ClipCheck.unusable): `thud probe` and training reject the same clips.
         let decodedEnvelope = summary.audio.flatMap { $0.decodedFrames > 0 ? AudioEnvelope(samples: $0.samples, sampleRate: $0.sampleRate) : nil }

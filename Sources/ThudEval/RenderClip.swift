@@ -10,6 +10,7 @@ import Foundation
 import ThudBase
 import ThudMedia
 import ThudModel
+import ThudPipeline
 
 public struct RenderOptions: Sendable {
     /// Video file (container from the extension). A path ending in .gif writes only the GIF.
@@ -84,7 +85,7 @@ public enum ClipRenderer {
     /// Writes the video (and the GIF) through AtomicFile: each is rendered into a temporary sibling and renamed into
     /// place only when whole, so a failed render leaves the old files (and never touches the clip).
     public static func render(clip path: String, model: StreamingModel, options: RenderOptions,
-                              warn: (String) -> Void = { _ in }) throws -> RenderSummary {
+                              warn: @escaping (String) -> Void = { _ in }) throws -> RenderSummary {
         for target in [options.output, options.gifOutput].compactMap({ $0 }) where AtomicFile.sameFile(path, target) {
             throw FileWriteError(path: target, "is the clip being rendered; refusing to overwrite it")
         }
@@ -112,7 +113,7 @@ public enum ClipRenderer {
     }
 
     private static func renderFiles(clip path: String, model: StreamingModel, options: RenderOptions,
-                                    warn: (String) -> Void) throws -> RenderSummary {
+                                    warn: @escaping (String) -> Void) throws -> RenderSummary {
         let analysis = try analyse(path: path, model: model, picker: options.picker, stop: options.stop, warn: warn)
         let input = try MediaInput(path: path)
         guard let v = input.info.video else { throw MediaError(.noVideo, file: input.name, "no video stream") }
@@ -201,23 +202,22 @@ public enum ClipRenderer {
     }
 
     static func analyse(path: String, model: StreamingModel, picker configuration: PeakPicker.Configuration,
-                        stop: StopRequest? = nil, warn: (String) -> Void) throws -> RenderAnalysis {
+                        stop: StopRequest? = nil, warn: @escaping (String) -> Void) throws -> RenderAnalysis {
         let input = try MediaInput(path: path)
         let stream = EnvelopeStream(model: model, picker: configuration)
-        stream.reset()
         var a = RenderAnalysis()
         a.latencySteps = stream.latencySteps
-        func record(_ d: DescribedStep) {
-            a.predicted.append(d.envelope)
-            if let hit = d.hit { a.hits.append(hit) }
-        }
-        let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
-        let summary = try input.decode(video: request, audio: input.info.audio != nil, warn: warn) { step in
+        // The model's pass is the pipeline's (as predict runs it), its steps collected; the audio comes with it.
+        let source = FileSource(input, request: VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8),
+                                audio: input.info.audio != nil, warn: warn)
+        source.failsOnEarlyEnd = false
+        let collected = CollectingSink()
+        let run = try Pipeline.run(source, stream: stream, sinks: [collected]) { _, _ in
             if let signal = stop?.signal { throw RenderStopped(output: path, signal: signal) }
-            if let d = try stream.process(frame: step.pixels) { record(d) }
-            return true
         }
-        if let hit = try stream.finish(record) { a.hits.append(hit) }
+        a.predicted = collected.steps.map(\.envelope)
+        a.hits = collected.steps.compactMap(\.hit) + (run.lastHit.map { [$0] } ?? [])
+        guard let summary = source.summary else { throw MediaError(.tooShort, file: input.name, "no video frames") }
         if let error = summary.readError { throw MediaError(.truncated, file: input.name, "input ends early (\(error))") }
         guard !a.predicted.isEmpty else { throw MediaError(.tooShort, file: input.name, "no video frames") }
         if let audio = summary.audio, audio.decodedFrames > 0 {

@@ -6,6 +6,7 @@ import Foundation
 import ThudBase
 import ThudMedia
 import ThudModel
+import ThudPipeline
 import ThudRuntime
 
 /// `[USER[:PASSWORD]@]HOST[:PORT]/TOPIC`: the broker, the credentials to give it, and the topic everything goes under.

@@ -81,6 +81,35 @@ public final class PeakPicker {
             return nil
         }
 
+        /// These settings with the command line's overrides (--threshold, --min-rise, --sensitivity) applied: the
+        /// one place "defaults, or the model's recorded picker, plus overrides" is written.
+        public func overriding(threshold: Float?, minRise: Float?, sensitivity: Float?) -> Configuration {
+            var c = self
+            if let threshold { c.minStrength = threshold }
+            if let minRise { c.minRise = minRise }
+            if let sensitivity { c.sensitivity = sensitivity }
+            return c
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case detection, historyLength, sensitivity, margin, minStrength, minRise, minGapSteps
+        }
+
+        /// A model file records its picker in its JSON header: a key missing there (a setting added after the file
+        /// was written) takes the default, so a new setting never makes an older file unreadable. (A synthesized
+        /// decoder would throw keyNotFound for every model that records a picker, the bundled one included.)
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Configuration.defaults(for: try c.decodeIfPresent(Detection.self, forKey: .detection) ?? .rise)
+            self.init(detection: d.detection,
+                      historyLength: try c.decodeIfPresent(Int.self, forKey: .historyLength) ?? d.historyLength,
+                      sensitivity: try c.decodeIfPresent(Float.self, forKey: .sensitivity) ?? d.sensitivity,
+                      margin: try c.decodeIfPresent(Float.self, forKey: .margin) ?? d.margin,
+                      minStrength: try c.decodeIfPresent(Float.self, forKey: .minStrength) ?? d.minStrength,
+                      minRise: try c.decodeIfPresent(Float.self, forKey: .minRise) ?? d.minRise,
+                      minGapSteps: try c.decodeIfPresent(Int.self, forKey: .minGapSteps) ?? d.minGapSteps)
+        }
+
         // Defaults chosen on the generator's validation split (the grid `thud-train tune-picker` runs), never on test clips.
         public init(detection: Detection = .rise, historyLength: Int = StepRate.perSecond, sensitivity: Float = 3, margin: Float = 0.05,
                     minStrength: Float = 0.3, minRise: Float = 0.08, minGapSteps: Int = 3) {

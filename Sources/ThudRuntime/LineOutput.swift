@@ -6,7 +6,8 @@ import ThudMedia
 
 /// Lines to stdout, flushed one by one: downstream tools see each step as it is computed, and a slow
 /// reader blocks us (the pipe fills) instead of us buffering without bound. A line that cannot be written (a full
-/// disk, /dev/full, an I/O error) ends the command at once: exit 74, one line naming the output.
+/// disk, /dev/full, an I/O error) throws OutputError (exit 74, one line naming the output): the run ends there, its
+/// sinks finished, and the command says so.
 public struct LineWriter {
     let file: UnsafeMutablePointer<FILE>
     public let name: String
@@ -23,26 +24,24 @@ public struct LineWriter {
         name = path
     }
 
-    public func write(_ line: String) {
-        if fputs(line, file) < 0 || fputc(10, file) == EOF || fflush(file) != 0 { OutputFailure.exit(name) }
+    public func write(_ line: String) throws {
+        if fputs(line, file) < 0 || fputc(10, file) == EOF || fflush(file) != 0 { throw OutputError(name: name) }
     }
 
     /// Raw bytes (frames as video), checked like a line.
-    public func write(bytes: UnsafeBufferPointer<UInt8>) {
+    public func write(bytes: UnsafeBufferPointer<UInt8>) throws {
         guard bytes.count > 0 else { return }
-        if fwrite(bytes.baseAddress, 1, bytes.count, file) != bytes.count { OutputFailure.exit(name) }
+        if fwrite(bytes.baseAddress, 1, bytes.count, file) != bytes.count { throw OutputError(name: name) }
     }
 }
 
-/// An output that cannot be written mid-run: there is no way to report it through the command's result (the lines
-/// already written cannot be taken back), so it is the one place that ends the process directly.
-public enum OutputFailure {
-    public static func exit(_ name: String) -> Never {
-        let reason = String(cString: strerror(errno))
-        fputs("thud: \(name): cannot be written (\(reason))\n", stderr)
-        Foundation.exit(74)
-    }
-
+/// An output that cannot be written mid-run (the lines already written stay; the exit code says they are not all).
+public struct OutputError: Error, OneLineError {
+    public let name: String
+    public let reason: String
+    public init(name: String) { self.name = name; reason = String(cString: strerror(errno)) }
+    public var message: String { "\(name): cannot be written (\(reason))" }
+    public var exitCode: Int32 { 74 }
 }
 
 /// How `predict` writes its steps.

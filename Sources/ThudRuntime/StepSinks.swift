@@ -1,24 +1,12 @@
-// Where described steps go: the printer (predict's lines), the sound (a knock per hit), the live view. Each takes the
-// steps in order as the stream describes them; none allocates per step but the printer's line text.
+// The runtime's sinks (ThudPipeline's StepSink): the printer (predict's lines) and the sound (a knock per hit). Each
+// takes the steps in order as the stream describes them; none allocates per step but the printer's line text. (The
+// terminal view is drawn from the pipeline's observe hook, LiveView.swift; MQTT's sink is ThudMQTT's.)
 import Foundation
 import ThudBase
 import ThudMedia
 import ThudModel
+import ThudPipeline
 import ThudSound
-
-/// A consumer of described steps.
-public protocol StepSink {
-    func submit(_ step: DescribedStep)
-    /// Something happened to a network feed (a gap after a reconnect); the default ignores it.
-    func event(_ event: FeedEvent)
-    /// The stream ended (the default does nothing).
-    func finish()
-}
-
-extension StepSink {
-    public func event(_ event: FeedEvent) {}
-    public func finish() {}
-}
 
 /// Prints steps as JSON lines or CSV rows, one flushed line each. With a feed name (`thud watch`) every JSON line
 /// starts with `"feed": NAME`. A feed's gap is a JSON line of its own, `{"event": "gap", …}` (CSV has no place for it).
@@ -33,39 +21,42 @@ public struct StepPrinter: StepSink {
         open = feed.map { "{\"feed\": \(jsonString($0)), " } ?? "{"
     }
 
-    public func event(_ event: FeedEvent) {
+    public func event(_ event: FeedEvent) throws {
         guard format == .jsonl, case let .gap(from, to, seconds, attempts, onStreamTimestamps) = event else { return }
         let rate = StepRate.hz
-        out.write("\(open)\"event\": \"gap\", \"t\": \(fixed(Double(from) / rate)), \"until\": \(fixed(Double(to) / rate)), \"missing_steps\": \(to - from), \"seconds\": \(fixed(seconds, 3)), \"attempts\": \(attempts), \"resumed_on\": \"\(onStreamTimestamps ? "stream timestamps" : "monotonic clock")\"}")
+        try out.write("\(open)\"event\": \"gap\", \"t\": \(fixed(Double(from) / rate)), \"until\": \(fixed(Double(to) / rate)), \"missing_steps\": \(to - from), \"seconds\": \(fixed(seconds, 3)), \"attempts\": \(attempts), \"resumed_on\": \"\(onStreamTimestamps ? "stream timestamps" : "monotonic clock")\"}")
     }
 
-    public func begin() {
-        if format == .csv { out.write("t,envelope,hit,strength") }
+    public func begin() throws {
+        if format == .csv { try out.write("t,envelope,hit,strength") }
     }
 
-    public func submit(_ s: DescribedStep) {
+    public func submit(_ s: DescribedStep) throws {
         let t = fixed(s.time), e = fixed(Double(s.envelope))
         switch format {
         case .jsonl:
             if let hit = s.hit {
-                out.write("\(open)\"t\": \(t), \"envelope\": \(e), \"hit\": true, \"strength\": \(fixed(Double(hit.strength)))}")
+                try out.write("\(open)\"t\": \(t), \"envelope\": \(e), \"hit\": true, \"strength\": \(fixed(Double(hit.strength)))}")
             } else {
-                out.write("\(open)\"t\": \(t), \"envelope\": \(e), \"hit\": false}")
+                try out.write("\(open)\"t\": \(t), \"envelope\": \(e), \"hit\": false}")
             }
         case .csv:
-            out.write("\(t),\(e),\(s.hit != nil ? 1 : 0),\(s.hit.map { fixed(Double($0.strength)) } ?? "")")
+            try out.write("\(t),\(e),\(s.hit != nil ? 1 : 0),\(s.hit.map { fixed(Double($0.strength)) } ?? "")")
         }
     }
 }
 
-/// Feeds hits (or the envelope) to the sonifier and reports its figures at the end.
+/// Feeds hits (or the envelope) to the sonifier and hands its figures to `report` at the end (the command prints them).
 public struct SoundStepSink: StepSink {
     public let sonifier: HitSonifier
     /// A file is predicted far faster than real time; with sound on, steps are paced to the clock so that
     /// knocks come out when their hits happen, not in one burst.
     public let pacer: RealtimePacer?
+    private let report: (String) -> Void
 
-    public init(sonifier: HitSonifier, pacer: RealtimePacer?) { self.sonifier = sonifier; self.pacer = pacer }
+    public init(sonifier: HitSonifier, pacer: RealtimePacer?, report: @escaping (String) -> Void) {
+        self.sonifier = sonifier; self.pacer = pacer; self.report = report
+    }
 
     public func submit(_ step: DescribedStep) {
         pacer?.wait(untilStreamTime: step.time)
@@ -76,7 +67,7 @@ public struct SoundStepSink: StepSink {
     public func finish() {
         sonifier.stop(drain: true)
         guard sonifier.isEnabled else { return }
-        fputs("thud: sound: \(sonifier.latencyStats); period \(fixed(sonifier.periodSeconds * 1000, 1)) ms, buffer \(fixed(sonifier.bufferSeconds * 1000, 1)) ms; underruns \(sonifier.underruns), suspends \(sonifier.suspends), dropped \(sonifier.dropped)\n", stderr)
+        report("sound: \(sonifier.latencyStats); period \(fixed(sonifier.periodSeconds * 1000, 1)) ms, buffer \(fixed(sonifier.bufferSeconds * 1000, 1)) ms; underruns \(sonifier.underruns), suspends \(sonifier.suspends), dropped \(sonifier.dropped)")
     }
 }
 

@@ -5,6 +5,7 @@ import Foundation
 import ThudBase
 import ThudMedia
 import ThudModel
+import ThudPipeline
 
 /// One feed of `thud watch`: `NAME=URL`, or a URL (named after its host, port and path).
 public struct FeedSpec: Sendable, Equatable {
@@ -46,15 +47,53 @@ public struct FeedSpec: Sendable, Equatable {
         return feeds
     }
 
+    /// The feeds of a command line: its NAME=URL or URL arguments, then a feeds file's (read to its end, whatever
+    /// it is: /dev/null, a FIFO or <(…) are read, not refused). Two feeds of one name, or none at all, are usage errors.
+    public static func collect(arguments: [String], feedsFile: String?) throws -> [FeedSpec] {
+        var specs: [FeedSpec] = []
+        for f in arguments {
+            guard let spec = FeedSpec(argument: f) else {
+                throw FeedListError(message: "\(shownName(f)) is not NAME=URL or a network URL (rtsp://, udp://, http://…)")
+            }
+            specs.append(spec)
+        }
+        if let path = feedsFile {
+            guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
+                throw MediaError(.notFound, file: path, "cannot read the feeds file")
+            }
+            specs += try parseFile(String(decoding: data, as: UTF8.self), path: path)
+        }
+        let names = specs.map(\.name)
+        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+            throw FeedListError(message: "two feeds are named \(shownName(dup))")
+        }
+        guard !specs.isEmpty else { throw FeedListError(message: "no feeds") }
+        return specs
+    }
+
     /// The name as stderr's messages show it (shownName: escaped when it holds a control character).
     public var shown: String { shownName(name) }
+}
+
+/// A list of feeds that cannot run: a usage error (64).
+public struct FeedListError: OneLineError {
+    public let message: String
+    public var exitCode: Int32 { 64 }
+}
+
+/// A feed's error as its one line and exit code (any OneLineError: the stream's, the model's, the output's).
+public struct FeedFailure: OneLineError, Sendable {
+    public let message: String
+    public let exitCode: Int32
+    public init(_ error: OneLineError) { message = error.message; exitCode = error.exitCode }
 }
 
 /// What one feed did.
 public struct FeedReport: Sendable {
     public var name: String
     public var summary: FeedSummary?
-    public var error: MediaError?
+    /// Why the feed ended badly (its one line and exit code), nil when it ended cleanly or was stopped.
+    public var error: FeedFailure?
     /// Frame → line latency, seconds: median, 99th percentile, largest (NaN without steps).
     public var latency: (median: Double, p99: Double, max: Double)
     /// From the frame that made each line due to the line: decode, model, output.
@@ -107,17 +146,17 @@ public final class WatchRun: @unchecked Sendable {
                 let stream = EnvelopeStream(model: state, picker: picker)
                 let printer = LockedSink(StepPrinter(format: .jsonl, out: out, feed: spec.name), lock: outputLock)
                 let latency = LatencyRecorder()
+                let source = NetworkSource(feed: feed, warn: warn)
+                source.throwsOnLoss = false   // a lost feed is its report's error, the others go on
                 var report = FeedReport(name: spec.name, summary: nil, error: nil, latency: (.nan, .nan, .nan))
                 do {
-                    defer { others.forEach { $0.finish() } }
-                    let summary = try StreamRun.run(feed, first: nil, stream: stream, sinks: [printer] + others, steps: steps,
-                                                    latency: latency, throwOnLoss: false, warn: warn)
-                    report.summary = summary
-                    if let reason = summary.lostReason { report.error = MediaError(.streamLost, file: feed.name, reason) }
-                } catch let error as MediaError {
-                    report.error = error
+                    try Pipeline.run(source, stream: stream, sinks: [printer] + others, steps: steps, observe: latency.observe)
+                    report.summary = source.summary
+                    if let reason = source.summary.lostReason { report.error = FeedFailure(MediaError(.streamLost, file: feed.name, reason)) }
+                } catch let error as OneLineError {
+                    report.error = FeedFailure(error)
                 } catch {
-                    report.error = MediaError(.internalError, file: feed.name, "\(error)")
+                    report.error = FeedFailure(MediaError(.internalError, file: feed.name, "\(error)"))
                 }
                 report.latency = latency.figures
                 report.processing = latency.processingFigures
@@ -148,7 +187,8 @@ struct LockedSink<Sink: StepSink>: StepSink {
     let sink: Sink
     let lock: NSLock
     init(_ sink: Sink, lock: NSLock) { self.sink = sink; self.lock = lock }
-    func submit(_ step: DescribedStep) { lock.lock(); sink.submit(step); lock.unlock() }
-    func event(_ event: FeedEvent) { lock.lock(); sink.event(event); lock.unlock() }
+    func begin() throws { lock.lock(); defer { lock.unlock() }; try sink.begin() }
+    func submit(_ step: DescribedStep) throws { lock.lock(); defer { lock.unlock() }; try sink.submit(step) }
+    func event(_ event: FeedEvent) throws { lock.lock(); defer { lock.unlock() }; try sink.event(event) }
     func finish() { lock.lock(); sink.finish(); lock.unlock() }
 }

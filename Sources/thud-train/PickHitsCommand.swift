@@ -39,10 +39,8 @@ struct PickHitsCommand: ParsableCommand {
             if let onsets = request.onsets, onsets.count != request.envelope.count {
                 throw UsageError(message: "stdin line \(lineNumber): \(onsets.count) onsets for \(request.envelope.count) envelope values")
             }
-            var c = PeakPicker.Configuration.defaults(for: request.detection ?? .rise)
-            if let t = request.threshold { c.minStrength = t }
-            if let r = request.min_rise { c.minRise = r }
-            if let s = request.sensitivity { c.sensitivity = s }
+            let c = PeakPicker.Configuration.defaults(for: request.detection ?? .rise)
+                .overriding(threshold: request.threshold, minRise: request.min_rise, sensitivity: request.sensitivity)
             if let problem = c.validationProblem(hasOnsetOutput: request.onsets != nil) {
                 throw UsageError(message: "stdin line \(lineNumber): \(problem)")
             }

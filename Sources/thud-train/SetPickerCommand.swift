@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import ThudModel
 
-extension PeakPicker.Detection: ExpressibleByArgument {}
 
 struct SetPickerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,10 +48,8 @@ struct SetPickerCommand: ParsableCommand {
                 console.log("\(model): no recorded peak picker; thud uses the rise detector's defaults")
                 return
             }
-            var picker = PeakPicker.Configuration.defaults(for: detection)
-            if let threshold { picker.minStrength = threshold }
-            if let minRise { picker.minRise = minRise }
-            if let sensitivity { picker.sensitivity = sensitivity }
+            let picker = PeakPicker.Configuration.defaults(for: detection)
+                .overriding(threshold: threshold, minRise: minRise, sensitivity: sensitivity)
             try Self.record(picker, in: &file, path: model, console: console)
         } catch {
             throw exitWith(error, console: console)

@@ -33,10 +33,10 @@ struct EnvelopeCommand: ParsableCommand {
             }
             let envelope = AudioEnvelope(samples: audio.samples, sampleRate: audio.sampleRate)
             let out = LineWriter()
-            if format == .csv { out.write("t,envelope,db") }
+            if format == .csv { try out.write("t,envelope,db") }
             for k in 0..<envelope.count {
                 let t = fixed(StepRate.time(ofStep: k)), e = fixed(Double(envelope.values[k])), db = fixed(Double(envelope.db[k]), 2)
-                out.write(format == .csv ? "\(t),\(e),\(db)" : "{\"t\": \(t), \"envelope\": \(e), \"db\": \(db)}")
+                try out.write(format == .csv ? "\(t),\(e),\(db)" : "{\"t\": \(t), \"envelope\": \(e), \"db\": \(db)}")
             }
         } catch {
             throw exitWith(error)

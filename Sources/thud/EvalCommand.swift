@@ -7,6 +7,8 @@ import ThudMedia
 import ThudRuntime
 import ThudModel
 
+extension GroundTruthHits.HitSet: ExpressibleByArgument {}
+
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
@@ -29,8 +31,7 @@ struct EvalCommand: ParsableCommand {
     @Argument(help: "A Something-Something-layout dataset, or a folder of videos.")
     var dataset: String
 
-    @Option(help: "A .thud model file (default: the bundled models/default.thud).")
-    var model: String?
+    @OptionGroup var model: ModelOptions
 
     @Option(help: "train, validation, test or all (default: test; all for a plain folder of videos).")
     var split: String?
@@ -47,7 +48,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Write one self-contained HTML page with the tables and charts.")
     var html: String?
 
-    @OptionGroup(title: "Peak picker (the model's, the motion baseline's and the oracle's)") var picker: HitOptions
+    @OptionGroup(title: "Peak picker (the model's, the motion baseline's and the oracle's)") var picker: PickerOptions
 
     @Option(help: "Which of the generator's impacts (hits/<id>.json) are true hits: scene (all of the scene's, in view or hidden behind another object) or visible (only those in view).")
     var hits: GroundTruthHits.HitSet = .scene
@@ -67,36 +68,14 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         do {
-            try checkWritable()
-            let modelPath = try ModelLocator.resolve(model)
+            try EvaluationReport.checkWritable(out: out, html: html, plots: plots)
+            let modelPath = try model.path()
             let streaming = try StreamingModel(path: modelPath)
-            // A missing dataset is "input not found" (10), like a missing clip; a malformed one is 11 (DatasetError's codes).
-            let data: Dataset
-            do { data = try Dataset.load(dataset) } catch let e as DatasetError { throw lineError(e.description, e.exitCode) }
-            let splitName = split ?? (data.layout == .folder ? "all" : DatasetSplit.test.rawValue)
-            let filter: ClassFilter
-            do { filter = try ClassFilter.parse(classes ?? (data.layout == .folder ? "all" : "sound")) }
-            catch { throw lineError("\(classes ?? ""): cannot read the class list (\(error.localizedDescription))", 64) }
-            let inSplit = { (c: DatasetClip) in splitName == "all" || c.split.rawValue == splitName }
-            let selected = data.clips.filter { inSplit($0) && filter.accepts($0) }
-            guard !selected.isEmpty else {
-                throw lineError("\(dataset): no clips in split \(splitName) for \(filter.description) (\(data.clips.count) clips in the dataset)", 64)
-            }
-
-            var settings = EvaluationSettings()
+            let plan = try EvaluationPlan(dataset: dataset, split: split, classes: classes, constant: constant)
+            let selected = plan.selected
+            var settings = plan.settings
             settings.picker = try picker.configuration(for: streaming, path: modelPath)
             settings.hitSet = hits
-            if let constant {
-                settings.constantLevel = constant
-                settings.constantSource = "--constant"
-            } else {
-                let evaluated = Set(selected.map(\.path))
-                let training = data.clips.filter { $0.split == .train && filter.accepts($0) && !evaluated.contains($0.path) }
-                if let mean = EvaluationRun.trainingMeanTarget(training) {
-                    settings.constantLevel = mean.level
-                    settings.constantSource = "mean target of \(mean.clips) training clip\(mean.clips == 1 ? "" : "s")"
-                }
-            }
 
             let progress = ProgressBar(total: selected.count)
             let (evaluations, failures) = EvaluationRun.run(
@@ -105,74 +84,16 @@ struct EvalCommand: ParsableCommand {
                 failed: { f in progress.note("thud: warning: clip \(f.id) not scored: \(f.message)") })
             progress.finish()
 
-            let report = EvaluationReport(dataset: dataset, split: splitName, classFilter: filter.description, modelPath: modelPath,
+            let report = EvaluationReport(dataset: dataset, split: plan.splitName, classFilter: plan.filter.description, modelPath: modelPath,
                                           settings: settings, selected: selected.count, evaluations: evaluations, failures: failures)
-            LineWriter().write(report.text(perClip: perClip))
-            try writeOutputs(report)
+            try LineWriter().write(report.text(perClip: perClip))
+            try report.write(out: out, html: html, plots: plots)
             // Failed clips are not fatal, but a run that scored nothing has no result (as thud-train with no usable clips).
             if evaluations.isEmpty {
-                throw lineError("\(dataset): no clip could be scored (\(failures.count) failed, named above)", 11)
+                throw MediaError(.notMedia, file: dataset, "no clip could be scored (\(failures.count) failed, named above)")
             }
         } catch {
             throw exitWith(error)
         }
-    }
-
-    /// Fails before the (long) run when an output cannot be created, rather than after it.
-    private func checkWritable() throws {
-        for path in [out, html].compactMap({ $0 }) { try AtomicFile.checkWritable(path) }
-        if let plots {
-            do { try FileManager.default.createDirectory(atPath: plots, withIntermediateDirectories: true) }
-            catch { throw MediaError(.writeFailed, file: plots, "cannot create the plots folder") }
-            guard access(plots, W_OK) == 0 else { throw MediaError(.writeFailed, file: plots, "plots folder is not writable") }
-        }
-    }
-
-    private func writeOutputs(_ report: EvaluationReport) throws {
-        if let out {
-            try AtomicFile.write(report.jsonData(), to: out)
-        }
-        guard plots != nil || html != nil else { return }
-        let charts = try ReportCharts.make(report, directory: plots, clipLimit: plots != nil ? .max : EvaluationReport.inlineClipChartLimit)
-        if let html {
-            try AtomicFile.write(Data(report.htmlPage(charts: charts).utf8), to: html)
-        }
-    }
-
-    private func lineError(_ message: String, _ code: Int32) -> ExitCode {
-        fputs("thud: \(message)\n", stderr)
-        return ExitCode(code)
-    }
-}
-
-/// A one-line progress bar on stderr, redrawn in place, only when stderr is a terminal (logs and pipes get
-/// just the warnings).
-final class ProgressBar {
-    let total: Int
-    let enabled = isatty(STDERR_FILENO) == 1
-    private var drawn = false
-    private let started = Date()
-
-    init(total: Int) { self.total = total }
-
-    func show(done: Int, current: String) {
-        guard enabled else { return }
-        let width = 30, filled = total > 0 ? width * done / total : width
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        // Time left from the mean time per clip so far (clips are similar in length within a dataset).
-        let elapsed = Date().timeIntervalSince(started)
-        let left = done > 0 ? " ~\(Format.duration(elapsed / Double(done) * Double(total - done))) left" : ""
-        fputs("\r\u{1B}[K[\(bar)] \(done)/\(total)\(left) \(current.prefix(40))", stderr)
-        drawn = true
-    }
-
-    /// A line that must stay (a failed clip): clears the bar, prints, and lets the next update redraw it.
-    func note(_ line: String) {
-        if enabled && drawn { fputs("\r\u{1B}[K", stderr) }
-        fputs(line + "\n", stderr)
-    }
-
-    func finish() {
-        if enabled && drawn { fputs("\r\u{1B}[K", stderr) }
     }
 }

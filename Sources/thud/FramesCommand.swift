@@ -48,9 +48,9 @@ struct FramesCommand: ParsableCommand {
             let request = VideoStepRequest(width: size.width, height: size.height, pixelFormat: pix)
             let summary = try media.decode(video: request, audio: false, warn: warnLine) { step in
                 if index {
-                    out.write("{\"step\": \(step.index), \"t\": \(fixed(step.time)), \"source_t\": \(fixed(step.sourceTime)), \"source_frame\": \(step.sourceFrameNumber)}")
+                    try out.write("{\"step\": \(step.index), \"t\": \(fixed(step.time)), \"source_t\": \(fixed(step.sourceTime)), \"source_frame\": \(step.sourceFrameNumber)}")
                 } else if !null {
-                    out.write(bytes: step.pixels)
+                    try out.write(bytes: step.pixels)
                 }
                 return limit.map { step.index + 1 < $0 } ?? true
             }

@@ -3,7 +3,7 @@ import ThudCommandLine
 import Foundation
 import ThudMedia
 import ThudModel
-import ThudMQTT
+import ThudPipeline
 import ThudRuntime
 
 struct LiveCommand: ParsableCommand {
@@ -21,7 +21,8 @@ struct LiveCommand: ParsableCommand {
         (or with --jsonl) it writes predict's JSON lines. Ctrl-C or SIGTERM stops it cleanly. A model trained \
         with an output delay (the bundled one: one step) describes each step after that many more frames: its \
         lines carry their own step's time and come that many steps later (the latency shown is the frame's to \
-        its own prediction).
+        its own prediction). The same runs as `thud predict` does, with a camera's defaults: live differs only \
+        in those and in the view.
         """)
 
     @Argument(help: "V4L2 device, or a network stream (rtsp://, udp://, http(s)://, srt://: JSON lines, as predict writes them).")
@@ -31,8 +32,7 @@ struct LiveCommand: ParsableCommand {
 
     @OptionGroup var mqtt: MQTTOption
 
-    @Option(help: "A .thud model file (default: the bundled models/default.thud).")
-    var model: String?
+    @OptionGroup var model: ModelOptions
 
     @Option(help: "Camera size to ask for, WxH (the nearest offered is used).")
     var size = PictureSize(width: 320, height: 240)
@@ -59,33 +59,24 @@ struct LiveCommand: ParsableCommand {
     @Option(name: [.customLong("steps"), .customLong("frames")], parsing: .unconditional, help: "Stop after this many 12 Hz steps.")
     var steps: Int?
 
-    @OptionGroup var hits: HitOptions
+    @OptionGroup var hits: PickerOptions
 
     @OptionGroup var sound: SoundOptions
 
     func run() throws {
         do {
-            let modelPath = try ModelLocator.resolve(model)
-            let streaming = try StreamingModel(path: modelPath)
-            let publisher = try mqtt.publisher(feeds: [NetworkStream.isURL(device) ? NetworkStream.redacted(device) : device])
-            defer { publisher?.close() }
-            if NetworkStream.isURL(device) {
-                try NetworkRun.predict(url: device, network: network, model: streaming,
-                                       picker: try hits.configuration(for: streaming, path: modelPath),
-                                       format: .jsonl, sound: sound, jsonl: jsonl ?? "-", steps: steps, mqtt: publisher)
-                return
-            }
-            if network.usedWithoutStream { throw UsageError(message: "--reconnect, --rtsp-transport and --input-option are for network streams, not \(device)") }
-            try LiveLoop(device: device, model: streaming, picker: try hits.configuration(for: streaming, path: modelPath),
-                           request: CaptureRequest(captureWidth: size.width, captureHeight: size.height,
-                                                   outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight,
-                                                   format: pixelFormat.flatMap(FourCC.parse), framesPerSecond: fps),
-                           jsonl: jsonl, steps: steps, terminalView: isatty(STDOUT_FILENO) != 0 && jsonl != "-",
-                         sonifier: try sound.makeSonifier(realtime: true),
-                         extraSinks: try publisher.map { [try MQTTStepSink(publisher: $0, feed: device)] } ?? []).run()
+            let (path, streaming) = try model.load()
+            let picker = try hits.configuration(for: streaming, path: path)
+            var options = network.inputOptions(for: streaming, warn: warnLine)
+            options.capture = CaptureRequest(captureWidth: size.width, captureHeight: size.height,
+                                             format: pixelFormat.flatMap(FourCC.parse), framesPerSecond: fps)
+            let source = try InputSource.open(device, options: options)
+            // A camera on a terminal gets the live view (and JSON lines only with --jsonl); anything else, the lines.
+            let view = source is CameraSource && isatty(STDOUT_FILENO) != 0 && jsonl != "-" ? LiveView() : nil
+            let printer = view != nil && jsonl == nil ? nil : StepPrinter(format: .jsonl, out: try LineWriter(path: jsonl ?? "-"))
+            try runFeed(source, model: streaming, picker: picker, printer: printer, sound: sound, mqtt: mqtt, steps: steps, view: view)
         } catch {
             throw exitWith(error)
         }
     }
 }
-

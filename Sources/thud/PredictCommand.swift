@@ -3,9 +3,8 @@ import ThudCommandLine
 import Foundation
 import ThudMedia
 import ThudModel
-import ThudMQTT
+import ThudPipeline
 import ThudRuntime
-import ThudSound
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,13 +29,12 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "A video file, '-' for standard input, a V4L2 device, or a network stream (rtsp://, rtp://, udp://, http(s)://, srt://).")
     var input: String
 
-    @Option(help: "A .thud model file (default: the bundled models/default.thud).")
-    var model: String?
+    @OptionGroup var model: ModelOptions
 
     @Option(help: "jsonl or csv.")
     var format: OutputFormat = .jsonl
 
-    @OptionGroup var hits: HitOptions
+    @OptionGroup var hits: PickerOptions
 
     @OptionGroup var sound: SoundOptions
 
@@ -46,42 +44,10 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let isURL = NetworkStream.isURL(input)
-            if !isURL, network.usedWithoutStream { throw UsageError(message: "--reconnect, --rtsp-transport and --input-option are for network streams (rtsp://, udp://, http://…), not \(input)") }
-            let modelPath = try ModelLocator.resolve(model)
-            let streaming = try StreamingModel(path: modelPath)
-            let picker = try hits.configuration(for: streaming, path: modelPath)
-            if isURL {
-                // The feed's name as NetworkFeed gives it: the URL, its password hidden.
-                let publisher = try mqtt.publisher(feeds: [NetworkStream.redacted(input)])
-                defer { publisher?.close() }
-                try NetworkRun.predict(url: input, network: network, model: streaming, picker: picker, format: format, sound: sound,
-                                       mqtt: publisher)
-                return
-            }
-            if input.hasPrefix("/dev/video") {
-                // A camera: the live loop, writing the same JSON lines.
-                let publisher = try mqtt.publisher(feeds: [input])
-                defer { publisher?.close() }
-                try LiveLoop(device: input, model: streaming, picker: picker,
-                             request: CaptureRequest(outputWidth: streaming.inputWidth, outputHeight: streaming.inputHeight),
-                             jsonl: "-", steps: nil, terminalView: false, sonifier: try sound.makeSonifier(realtime: true),
-                             extraSinks: try publisher.map { [try MQTTStepSink(publisher: $0, feed: input)] } ?? []).run()
-                return
-            }
-            let media = try MediaInput(path: input)
-            // Opened once the input is known to be good: a bad file is its one line, nothing published.
-            let publisher = try mqtt.publisher(feeds: [media.name])
-            defer { publisher?.close() }
-            // A file is predicted far faster than real time: with sound, steps are paced to the clock.
-            let sound = try self.sound.makeSonifier(realtime: false).map { SoundStepSink(sonifier: $0, pacer: RealtimePacer()) }
-            defer { sound?.finish() }
-            let printer = StepPrinter(format: format)
-            printer.begin()
-            let hitsOut = try publisher.map { try MQTTStepSink(publisher: $0, feed: media.name) }
-            defer { hitsOut?.finish() }
-            try FileRun.run(media, stream: EnvelopeStream(model: streaming, picker: picker),
-                            sinks: [printer] + (sound.map { [$0] } ?? []) + (hitsOut.map { [$0] } ?? []), warn: warnLine)
+            let (path, streaming) = try model.load()
+            let picker = try hits.configuration(for: streaming, path: path)
+            let source = try InputSource.open(input, options: network.inputOptions(for: streaming, warn: warnLine))
+            try runFeed(source, model: streaming, picker: picker, printer: StepPrinter(format: format), sound: sound, mqtt: mqtt)
         } catch {
             throw exitWith(error)
         }

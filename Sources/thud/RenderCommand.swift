@@ -25,8 +25,7 @@ struct RenderCommand: ParsableCommand {
     @Argument(help: "A video file.")
     var clip: String
 
-    @Option(help: "A .thud model file (default: the bundled models/default.thud).")
-    var model: String?
+    @OptionGroup var model: ModelOptions
 
     @Option(help: "The video to write (mp4, mkv, ...; or .gif).")
     var out: String
@@ -40,7 +39,7 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "The knock's voice for --knock: \(VoiceSpec.names.joined(separator: ", ")) (ThudSound's, as --sonify plays them).")
     var voice = "wood"
 
-    @OptionGroup var hits: HitOptions
+    @OptionGroup var hits: PickerOptions
 
     /// The GIF written beside the video with --gif.
     private var gifPath: String { ((out as NSString).deletingPathExtension as String) + ".gif" }
@@ -66,7 +65,7 @@ struct RenderCommand: ParsableCommand {
                 if AtomicFile.sameFile(clip, target) { throw UsageError(message: "\(target): is the clip being rendered; refusing to overwrite it") }
                 try AtomicFile.checkWritable(target)
             }
-            let modelPath = try ModelLocator.resolve(model)
+            let modelPath = try model.path()
             let streaming = try StreamingModel(path: modelPath)
             var options = RenderOptions(output: out, knock: knock)
             options.picker = try hits.configuration(for: streaming, path: modelPath)
@@ -86,7 +85,7 @@ struct RenderCommand: ParsableCommand {
             let summary = try ClipRenderer.render(clip: clip, model: streaming, options: options, warn: warnLine)
             var wrote = [out]
             if let g = options.gifOutput { wrote.append(g) }
-            LineWriter().write("wrote \(wrote.joined(separator: " and ")): \(summary.frames) frames at 12 fps, \(fixed(summary.seconds, 2)) s, \(summary.width)x\(summary.height), \(summary.hasAudio ? "audio" : "no audio")\(knock ? " with knocks" : ""), \(summary.hits.count) hits, r \(summary.r.map { fixed($0, 3) } ?? "n/a")")
+            try LineWriter().write("wrote \(wrote.joined(separator: " and ")): \(summary.frames) frames at 12 fps, \(fixed(summary.seconds, 2)) s, \(summary.width)x\(summary.height), \(summary.hasAudio ? "audio" : "no audio")\(knock ? " with knocks" : ""), \(summary.hits.count) hits, r \(summary.r.map { fixed($0, 3) } ?? "n/a")")
         } catch {
             throw exitWith(error)
         }

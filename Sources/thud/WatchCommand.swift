@@ -27,13 +27,12 @@ struct WatchCommand: ParsableCommand {
     @Option(name: .customLong("feeds"), help: "A file of feeds, one NAME=URL or URL a line (# comments).")
     var feedsFile: String?
 
-    @Option(help: "A .thud model file (default: the bundled models/default.thud).")
-    var model: String?
+    @OptionGroup var model: ModelOptions
 
     @Option(parsing: .unconditional, help: "Stop each feed after this many 12 Hz steps.")
     var steps: Int?
 
-    @OptionGroup var hits: HitOptions
+    @OptionGroup var hits: PickerOptions
 
     @OptionGroup(title: "Network streams") var network: StreamOptions
 
@@ -46,23 +45,9 @@ struct WatchCommand: ParsableCommand {
 
     func run() throws {
         do {
-            var specs: [FeedSpec] = []
-            for f in feeds {
-                guard let spec = FeedSpec(argument: f) else { throw UsageError(message: "\(shownName(f)) is not NAME=URL or a network URL (rtsp://, udp://, http://…)") }
-                specs.append(spec)
-            }
-            if let path = feedsFile {
-                // Read to its end, whatever it is: an empty file, /dev/null, a FIFO or <(…) are read, not refused.
-                guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
-                    throw MediaError(.notFound, file: path, "cannot read the feeds file")
-                }
-                specs += try FeedSpec.parseFile(String(decoding: data, as: UTF8.self), path: path)
-            }
+            let specs = try FeedSpec.collect(arguments: feeds, feedsFile: feedsFile)
             let names = specs.map(\.name)
-            if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) { throw UsageError(message: "two feeds are named \(shownName(dup))") }
-            guard !specs.isEmpty else { throw UsageError(message: "no feeds") }
-            let modelPath = try ModelLocator.resolve(model)
-            let streaming = try StreamingModel(path: modelPath)
+            let (modelPath, streaming) = try model.load()
             let publisher = try mqtt.publisher(feeds: names)
             defer { publisher?.close() }
             // Made before the run (their topics were checked with the publisher's), one per feed, by name.
@@ -72,11 +57,11 @@ struct WatchCommand: ParsableCommand {
                                  extraSinks: { spec in mqttSinks[spec.name].map { [$0] } ?? [] })
             let stopping = StopOnSignals { _ in watch.requestStop() }
             defer { stopping.cancel() }
-            fputs("thud: watching \(specs.count) feed\(specs.count == 1 ? "" : "s") (\(specs.map(\.shown).joined(separator: ", "))), model input \(streaming.inputWidth)x\(streaming.inputHeight)\n", stderr)
+            noteLine("watching \(specs.count) feed\(specs.count == 1 ? "" : "s") (\(specs.map(\.shown).joined(separator: ", "))), model input \(streaming.inputWidth)x\(streaming.inputHeight)")
             let reports = watch.run(warn: { warnLine($0) })
             for r in reports {
-                if let e = r.error { fputs("thud: \(e.message)\n", stderr) }
-                fputs("thud: \(WatchRun.describe(r))\n", stderr)
+                if let e = r.error { noteLine(e.message) }
+                noteLine(WatchRun.describe(r))
             }
             if let failed = reports.first(where: { $0.error != nil })?.error { throw ExitCode(failed.exitCode) }
         } catch {

@@ -170,8 +170,13 @@ final class NetworkStreamTests: XCTestCase {
         let server = try StaticHTTPServer(root: dir.url.path)
         let option = try Executable.run("thud", ["predict", "--model", modelPath, "--input-option", "bogus_opt=1", server.url("clip.ts")])
         XCTAssertEqual(option.status, 64, option.stderrText)
-        XCTAssertEqual(option.stderrText, "thud: \(server.url("clip.ts")): option bogus_opt not known to the mpegts reader or its protocol\n")
+        // An option no FFmpeg reader or protocol knows is refused before connecting (issue 36 point 9); one another
+        // reader knows (RTSP's transport), once the stream's reader is known.
+        XCTAssertEqual(option.stderrText, "thud: \(server.url("clip.ts")): option bogus_opt not known to any FFmpeg reader or protocol (--input-option)\n")
         XCTAssertTrue(option.stdout.isEmpty)
+        let misplaced = try Executable.run("thud", ["predict", "--model", modelPath, "--input-option", "rtsp_transport=tcp", server.url("clip.ts")])
+        XCTAssertEqual(misplaced.status, 64, misplaced.stderrText)
+        XCTAssertEqual(misplaced.stderrText, "thud: \(server.url("clip.ts")): option rtsp_transport not known to the mpegts reader or its protocol\n")
         let huge = try Executable.run("thud", ["predict", "--model", modelPath, server.url("huge.ts")])
         XCTAssertEqual(huge.status, 17, huge.stderrText)
         XCTAssertEqual(huge.stderrText, "thud: \(server.url("huge.ts")): absurd picture size 8200x16 (Thud reads 2...8192 pixels a side)\n")

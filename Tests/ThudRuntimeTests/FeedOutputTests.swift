@@ -2,6 +2,7 @@ import XCTest
 import ThudMedia
 import ThudModel
 @testable import ThudRuntime
+import ThudPipeline
 import ThudTestSupport
 
 /// The network runtime's pieces that need no network: a feed's tagged lines and gap events, feed specs and files.
@@ -10,10 +11,10 @@ final class FeedOutputTests: XCTestCase {
         let dir = TemporaryDirectory("feed-output")
         let path = dir.path("out.jsonl")
         let printer = StepPrinter(format: .jsonl, out: try LineWriter(path: path), feed: "door \"east\"")
-        printer.submit(DescribedStep(step: 3, time: 0.25, envelope: 0.5, onset: 0, hit: nil))
-        printer.event(.gap(fromStep: 4, toStep: 40, seconds: 2.9876, attempts: 2, onStreamTimestamps: false))
-        printer.event(.lost(reason: "no data", afterStep: 4))   // stderr's business, not a line
-        printer.submit(DescribedStep(step: 40, time: 40.0 / 12, envelope: 0.75, onset: 0, hit: HitEvent(step: 39, time: 3.25, strength: 0.5)))
+        try printer.submit(DescribedStep(step: 3, time: 0.25, envelope: 0.5, onset: 0, hit: nil))
+        try printer.event(.gap(fromStep: 4, toStep: 40, seconds: 2.9876, attempts: 2, onStreamTimestamps: false))
+        try printer.event(.lost(reason: "no data", afterStep: 4))   // stderr's business, not a line
+        try printer.submit(DescribedStep(step: 40, time: 40.0 / 12, envelope: 0.75, onset: 0, hit: HitEvent(step: 39, time: 3.25, strength: 0.5)))
         fflush(nil)
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
         XCTAssertEqual(lines, [

@@ -2,6 +2,7 @@ import XCTest
 import ThudMedia
 import ThudModel
 @testable import ThudRuntime
+import ThudPipeline
 import ThudTestSupport
 
 /// The runtime loop outside the CLI: a file → EnvelopeStream → sinks, and the printer's lines.
@@ -21,8 +22,9 @@ final class FileRunTests: XCTestCase {
         arch.outputDelaySteps = 1
         let file = ModelFile.random(architecture: arch, seed: 3)
         let a = Collector(), b = Collector()
-        try FileRun.run(try MediaInput(path: path), stream: EnvelopeStream(model: try StreamingModel(file: file), picker: .init()),
-                        sinks: [a, b], warn: { _ in })
+        let source = FileSource(try MediaInput(path: path), request: VideoStepRequest(width: arch.input.width, height: arch.input.height),
+                                warn: { _ in })
+        try Pipeline.run(source, stream: EnvelopeStream(model: try StreamingModel(file: file), picker: .init()), sinks: [a, b])
         XCTAssertEqual(a.steps.map(\.step), Array(0..<24), "2 s at 12 Hz, the delayed model's last step described too")
         XCTAssertEqual(a.steps.map(\.time), (0..<24).map { Double($0) / 12 })
         XCTAssertEqual(a.steps, b.steps)
@@ -44,8 +46,8 @@ final class FileRunTests: XCTestCase {
         for format in OutputFormat.allCases {
             let path = dir.path("out.\(format.rawValue)")
             let printer = StepPrinter(format: format, out: try LineWriter(path: path))
-            printer.begin()
-            steps.forEach(printer.submit)
+            try printer.begin()
+            try steps.forEach(printer.submit)
             fflush(nil)
             let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
             switch format {

@@ -2,6 +2,7 @@ import XCTest
 import ThudMedia
 import ThudModel
 @testable import ThudRuntime
+import ThudPipeline
 
 /// The live loop outside the camera: the real FrameRing and LiveStepper (its drop policy, driven by a clock the test
 /// sets) as the source, a real model, the loop, and sinks that collect what it hands on.
@@ -44,11 +45,14 @@ final class LiveLoopTests: XCTestCase {
         let source = ScriptedRingSource(width: arch.input.width, height: arch.input.height, frames: 60, asks: asks)
         let a = Collector(), b = Collector()
         var observed: [Int] = []
-        let (served, latencies) = try LiveLoop.serve(source, stream: EnvelopeStream(model: model, picker: .init()),
-                                                     sinks: [a, b], steps: nil) { captured, step in
+        let camera = CameraSource(source, name: "scripted")
+        let served = try Pipeline.run(camera, stream: EnvelopeStream(model: model, picker: .init()),
+                                      sinks: [a, b], steps: nil) { captured, step in
+            guard let step else { return }
             XCTAssertLessThanOrEqual(step.step, captured.index, "a delayed model describes an earlier step")
             observed.append(step.step)
-        }
+        }.served
+        let latencies = camera.latencies
         let expected = [0, 1, 2, 6, 7, 8, 12, 13]
         XCTAssertEqual(served, expected.count)
         XCTAssertEqual(latencies.count, expected.count)
@@ -61,7 +65,8 @@ final class LiveLoopTests: XCTestCase {
         // --steps stops the loop after that many served steps.
         let again = ScriptedRingSource(width: arch.input.width, height: arch.input.height, frames: 60, asks: asks)
         let c = Collector()
-        let (servedThree, _) = try LiveLoop.serve(again, stream: EnvelopeStream(model: model, picker: .init()), sinks: [c], steps: 3)
+        let servedThree = try Pipeline.run(CameraSource(again, name: "scripted"), stream: EnvelopeStream(model: model, picker: .init()),
+                                           sinks: [c], steps: 3).served
         XCTAssertEqual(servedThree, 3)
         XCTAssertEqual(c.steps.map(\.step), [0, 1, 2])
     }
