@@ -20,8 +20,19 @@ final class TrainSignalTests: XCTestCase {
         let err = Pipe()
         process.standardError = err
         let seen = Seen(marker)
-        err.fileHandleForReading.readabilityHandler = { handle in seen.add(handle.availableData) }
+        let reader = err.fileHandleForReading
+        let drained = DispatchGroup()
+        drained.enter()
         try process.run()
+        // One reader thread, blocking reads until end of file (no readabilityHandler: its source races a final read).
+        DispatchQueue.global().async {
+            while true {
+                let more = reader.availableData
+                if more.isEmpty { break }
+                seen.add(more)
+            }
+            drained.leave()
+        }
         let deadline = Date().addingTimeInterval(300)
         while !seen.found && process.isRunning && Date() < deadline { usleep(20_000) }
         XCTAssertTrue(seen.found, "no \"\(marker)\" before the end: \(seen.text)")
@@ -29,8 +40,7 @@ final class TrainSignalTests: XCTestCase {
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { process.terminate(); XCTFail("thud-train did not stop after the signal") }
         process.waitUntilExit()
-        err.fileHandleForReading.readabilityHandler = nil
-        seen.add(err.fileHandleForReading.readDataToEndOfFile())
+        XCTAssertEqual(drained.wait(timeout: .now() + 30), .success, "stderr did not end")
         XCTAssertEqual(process.terminationReason, .exit, "ended by the signal itself, not by the loop: \(seen.text)")
         return (process.terminationStatus, seen.text)
     }
