@@ -95,7 +95,7 @@ let package = Package(
         // Depends on thud-capture-check so that building the tests builds the binary the VM runs.
         .testTarget(name: "ThudCaptureTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "thud-capture-check", "thud"]),
         // Runs the built executables the way a user would.
-        .testTarget(name: "EndToEndTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudRuntime", "ThudMQTT", "CMosquitto", "ThudTrain", "ThudTestSupport", "thud-capture-check"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudRuntime", "ThudMQTT", "CMosquitto", "ThudTrain", "ThudEval", "ThudCommandLine", "ThudTestSupport", "thud-capture-check"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

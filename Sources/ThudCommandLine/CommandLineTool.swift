@@ -25,7 +25,7 @@ public enum CommandLineTool {
     public static func closeStandardOutput(tool: String) {
         if fflush(stdout) != 0 || ferror(stdout) != 0 || fclose(stdout) != 0 {
             fputs("\(tool): stdout: cannot be written (\(String(cString: strerror(errno))))\n", stderr)
-            exit(74)
+            exit(ExitStatus.cannotWrite.rawValue)
         }
     }
 
@@ -56,7 +56,7 @@ public enum CommandLineTool {
 /// A command line that cannot work with its inputs (exit 64, like ArgumentParser's own usage errors).
 public struct UsageError: OneLineError {
     public var message: String
-    public var exitCode: Int32 { 64 }
+    public var exitCode: Int32 { ExitStatus.usage.rawValue }
     public init(message: String) { self.message = message }
 }
 

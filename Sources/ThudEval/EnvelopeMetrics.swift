@@ -96,12 +96,25 @@ public struct HitMatch: Sendable, Equatable {
 public enum HitMetrics {
     public static let defaultTolerance = 1
 
-    /// One-to-one matching within ±tolerance steps. Taking true hits in time order and giving each the
-    /// earliest unmatched prediction in its window maximises the number of matches on a line.
+    /// One-to-one matching within ±tolerance steps, as counts (and the delay of each matched pair).
     public static func match(predicted: [Int], truth: [Int], tolerance: Int = defaultTolerance) -> HitMatch {
+        let pairs = matchedPairs(predicted: predicted, truth: truth, tolerance: tolerance)
+        var m = HitMatch()
+        m.truePositives = pairs.count
+        m.falsePositives = predicted.count - pairs.count
+        m.falseNegatives = truth.count - pairs.count
+        m.delays = pairs.map { $0.predicted - $0.truth }
+        return m
+    }
+
+    /// The matching itself, as (predicted step, true step) pairs in the true hits' time order: taking true hits in
+    /// time order and giving each the earliest unmatched prediction in its window maximises the number of matches
+    /// on a line. `thud-train match-hits` prints it for the Python scripts (tools/eval/thud_tools.py).
+    public static func matchedPairs(predicted: [Int], truth: [Int], tolerance: Int = defaultTolerance)
+        -> [(predicted: Int, truth: Int)] {
         let p = predicted.sorted(), t = truth.sorted()
         var used = [Bool](repeating: false, count: p.count)
-        var m = HitMatch()
+        var pairs: [(predicted: Int, truth: Int)] = []
         var start = 0
         for hit in t {
             while start < p.count && p[start] < hit - tolerance { start += 1 }
@@ -109,14 +122,10 @@ public enum HitMetrics {
             while j < p.count && p[j] <= hit + tolerance && used[j] { j += 1 }
             if j < p.count && p[j] <= hit + tolerance && !used[j] {
                 used[j] = true
-                m.truePositives += 1
-                m.delays.append(p[j] - hit)
-            } else {
-                m.falseNegatives += 1
+                pairs.append((p[j], hit))
             }
         }
-        m.falsePositives = used.filter { !$0 }.count
-        return m
+        return pairs
     }
 
     /// Average precision of the predicted envelope's peaks ranked by height: walking down the ranking, a peak

@@ -8,7 +8,8 @@ import ThudBase
 /// single-producer); it never blocks and never allocates. Stats may be read from any thread.
 ///
 ///     let sonifier = try HitSonifier(request: SonifyRequest(argument: "optional")!,
-///                                    device: "default", voice: "wood")
+///                                    device: "default", voice: "wood",
+///                                    warn: { fputs("thud: warning: \($0)\n", stderr) })  // sound off, and why
 ///     // per 12 Hz step, in the inference loop:
 ///     let envelope = model.step(frame: pixels)
 ///     if let hit = picker.process(envelope) { sonifier.submitHit(strength: hit.strength) }
@@ -21,24 +22,20 @@ public final class HitSonifier {
         public var sink = SinkSettings()
         public var voice = "wood"
         public var mode = SonifyMode.hits
-        /// When true, a device that cannot be opened disables sound with a one-line warning on
-        /// stderr instead of throwing (`--sonify=optional`).
+        /// When true, a device that cannot be opened disables sound instead of throwing
+        /// (`--sonify=optional`): the sonifier's `warning` says why, and the init's `warn` is called with it.
         public var optional = false
-        /// Print that warning ("thud: warning: sound disabled: …", the CLI's warning format).
-        /// Off when the caller shows `warning` its own way.
-        public var printsWarning = true
         /// Events in flight between the model and the audio thread; beyond this they are
         /// dropped (and counted) rather than making the model wait.
         public var queueCapacity = 256
 
         public init(sink: SinkSettings = SinkSettings(), voice: String = "wood", mode: SonifyMode = .hits,
-                    optional: Bool = false, queueCapacity: Int = 256, printsWarning: Bool = true) {
+                    optional: Bool = false, queueCapacity: Int = 256) {
             self.sink = sink
             self.voice = voice
             self.mode = mode
             self.optional = optional
             self.queueCapacity = queueCapacity
-            self.printsWarning = printsWarning
         }
     }
 
@@ -55,24 +52,27 @@ public final class HitSonifier {
 
     /// Throws `SoundError` (exit code 40) for a missing/unusable device unless `optional`;
     /// an unknown voice name always throws (exit code 64: a usage error, not a device problem).
+    /// `warn` gets `warning` when `optional` turned sound off; the library prints nothing itself (the CLI passes
+    /// one that prints `thud: warning: …`).
     public convenience init(device: String = "default", voice: String = "wood", mode: SonifyMode = .hits,
-                            optional: Bool = false) throws {
-        try self.init(options: Options(sink: SinkSettings(device: device), voice: voice, mode: mode, optional: optional))
+                            optional: Bool = false, warn: ((String) -> Void)? = nil) throws {
+        try self.init(options: Options(sink: SinkSettings(device: device), voice: voice, mode: mode, optional: optional),
+                      warn: warn)
     }
 
     /// The CLI's form: `--sonify[=VALUE]` parsed by `SonifyRequest`, `--audio-device`, `--voice`.
     public convenience init(request: SonifyRequest, device: String = "default", voice: String = "wood",
-                            realtimePriority: Int32 = 0) throws {
+                            realtimePriority: Int32 = 0, warn: ((String) -> Void)? = nil) throws {
         try self.init(options: Options(sink: SinkSettings(device: device, realtimePriority: realtimePriority),
-                                       voice: voice, mode: request.mode, optional: request.optional))
+                                       voice: voice, mode: request.mode, optional: request.optional), warn: warn)
     }
 
-    public convenience init(options: Options) throws {
-        try self.init(options: options) { try AlsaDevice(settings: options.sink) }
+    public convenience init(options: Options, warn: ((String) -> Void)? = nil) throws {
+        try self.init(options: options, warn: warn) { try AlsaDevice(settings: options.sink) }
     }
 
     /// `openDevice` lets tests hand in a PCM they built themselves (an in-process ioplug card).
-    init(options: Options, openDevice: () throws -> AlsaDevice) throws {
+    init(options: Options, warn: ((String) -> Void)? = nil, openDevice: () throws -> AlsaDevice) throws {
         self.options = options
         let spec = try VoiceSpec.named(options.voice)
         do {
@@ -86,8 +86,9 @@ public final class HitSonifier {
             self.warning = nil
         } catch let error as SoundError where options.optional {
             self.sink = nil
-            self.warning = "sound disabled: \(error.message)"
-            if options.printsWarning { fputs("thud: warning: sound disabled: \(error.message)\n", stderr) }
+            let warning = "sound disabled: \(error.message)"
+            self.warning = warning
+            warn?(warning)
         }
     }
 

@@ -11,7 +11,8 @@
 // Calling pattern (what `thud live` / `thud predict --sonify` do):
 //
 //   let sonifier = try HitSonifier(request: SonifyRequest(argument: sonifyValue)!,   // hits|envelope[,optional]
-//                                  device: audioDevice, voice: voice)              // "default", "wood"
+//                                  device: audioDevice, voice: voice,              // "default", "wood"
+//                                  warn: { print the CLI's warning line })         // optional: sound off, and why
 //   per step:  if let hit { sonifier.submitHit(strength: hit.strength) }
 //              sonifier.submitEnvelope(envelope)      // only played in envelope mode
 //   at end:    sonifier.stop(drain: true); report sonifier.latencyStats, .underruns

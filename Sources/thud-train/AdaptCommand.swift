@@ -6,9 +6,6 @@ import ThudEval
 import ThudModel
 import ThudTrain
 
-/// Set by SIGINT/SIGTERM; the epoch loop checks it between batches.
-nonisolated(unsafe) private var adaptStopRequested: sig_atomic_t = 0
-
 struct AdaptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "adapt",
@@ -96,7 +93,7 @@ struct AdaptCommand: ParsableCommand {
         let (train, held) = Adaptation.heldOut(clips, share: heldOut)
         guard !train.isEmpty, !held.isEmpty else {
             console.error("\(dataset): too little to adapt on: \(clips.count) usable clip(s), \(clips.reduce(0) { $0 + $1.steps }) steps; record at least a minute (three clips or more)")
-            throw ExitCode(11)
+            throw ExitStatus.unusableInput.exitCode
         }
         let steps = { (c: [PreparedClip]) in c.reduce(0) { $0 + $1.steps } }
         var settings = Adaptation.settings(startingFrom: startModel.header, path: from, moving: Adaptation.Moving(rawValue: move)!,
@@ -113,16 +110,18 @@ struct AdaptCommand: ParsableCommand {
                               provenance: TrainingProvenance(command: invokedCommand, data: "\(dataset): \(train.count) clips adapted on, \(held.count) held out"),
                               log: console.log, progress: console.progress)
         run.patience = patience
-        signal(SIGINT) { _ in adaptStopRequested = 1 }
-        signal(SIGTERM) { _ in adaptStopRequested = 1 }
+        // Ctrl-C and SIGTERM ask the epoch loop to stop; it checks between batches.
+        let stop = StopRequest()
+        let signals = StopOnSignals([SIGINT, SIGTERM]) { stop.request($0) }
         defer {
+            signals.cancel()
             unlink(temporary + ".checkpoint")
             unlink(run.stagingPath)
             unlink(temporary)
         }
         do {
-            let outcome = try run.run(resume: false) { adaptStopRequested != 0 }
-            if outcome == .interrupted { console.log("interrupted: nothing written"); throw ExitCode(130) }
+            let outcome = try run.run(resume: false) { stop.signal != nil }
+            if outcome == .interrupted { console.log("interrupted: nothing written"); throw ExitStatus.interrupted.exitCode }
             let adapted = try StreamingModel(path: temporary)
             let afterScore = Adaptation.score(adapted, on: held, picker: picker)
             let better = afterScore.hits.f1 + (afterScore.meanR ?? 0) > beforeScore.hits.f1 + (beforeScore.meanR ?? 0)
@@ -134,7 +133,7 @@ struct AdaptCommand: ParsableCommand {
                 console.log("\(out): written; try it with `thud live --model \(out)`")
             } else {
                 console.log("\(out): not written: the adapted model does not beat \(from) on your held-out clips (--keep-worse writes it anyway; record more, or more varied, clips)")
-                throw ExitCode(3)
+                throw ExitStatus.notImproved.exitCode
             }
         } catch let error as ExitCode {
             throw error

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ThudCommandLine
 import ThudEval
 import ThudMedia
 import ThudTrain
@@ -50,7 +51,7 @@ struct AugmentSheetCommand: ParsableCommand {
         let count = frames.count / (w * h)
         guard count >= 1 else {
             fputs("thud-train: \(clip): no frames decode\n", stderr)
-            throw ExitCode(12)
+            throw ExitStatus.corrupt.exitCode
         }
         var rows: [(String, [UInt8])] = [("as decoded", frames)]
         for (name, a) in WindowAugmentation.eachAlone {
@@ -79,7 +80,7 @@ struct AugmentSheetCommand: ParsableCommand {
             try canvas.writePNG(to: out)
         } catch {
             fputs("thud-train: \(out): cannot be written (\(error))\n", stderr)
-            throw ExitCode(74)
+            throw ExitStatus.cannotWrite.exitCode
         }
         print("wrote \(out): \(rows.count) rows of \(count) steps at \(w)x\(h)")
     }

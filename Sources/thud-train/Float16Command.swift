@@ -64,11 +64,11 @@ struct Float16Command: ParsableCommand {
             original = try ModelFile.read(path: model)
             guard original.header.weightStorage == .float32 else {
                 console.error("model file \(model): already stores float16 weights")
-                throw ExitCode(64)
+                throw ExitStatus.usage.exitCode
             }
             guard let rounded = original.roundedToFloat16() else {
                 console.error("model file \(model): a weight lies beyond half precision's range (±65504); not converted")
-                throw ExitCode(3)
+                throw ExitStatus.notImproved.exitCode
             }
             half = rounded
             try AtomicFile.checkWritable(outputPath)
@@ -80,7 +80,7 @@ struct Float16Command: ParsableCommand {
             clips = prepared.clips(.validation)
             guard !clips.isEmpty else {
                 console.error("\(dataset): no usable validation clips to judge the change by")
-                throw ExitCode(11)
+                throw ExitStatus.unusableInput.exitCode
             }
         } catch {
             throw exitWith(error, console: console)
@@ -98,7 +98,7 @@ struct Float16Command: ParsableCommand {
         guard rChange < tolerance, f1Change < tolerance else {
             console.log(String(format: "%@: not written: r moved %.4f and hit F1 %.4f (--tolerance %.4f)", outputPath,
                                rChange, f1Change, tolerance))
-            throw ExitCode(3)
+            throw ExitStatus.notImproved.exitCode
         }
         var written = half
         written.header.provenance["float16"] = "rounded from \(model) by \(invokedCommand); \(dataset) \(summary)"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ThudCommandLine
 import ThudModel
 
 
@@ -61,7 +62,7 @@ struct SetPickerCommand: ParsableCommand {
     static func record(_ picker: PeakPicker.Configuration, in file: inout ModelFile, path: String, console: Console) throws {
         if picker.detection.needsOnsetOutput && !file.header.architecture.hasOnsetOutput {
             console.error("\(path): --detection \(picker.detection.rawValue) needs a model with an onset output; this one has only the envelope")
-            throw ExitCode(64)
+            throw ExitStatus.usage.exitCode
         }
         file.header.picker = picker
         try file.write(to: path)

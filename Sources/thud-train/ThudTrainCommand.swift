@@ -18,7 +18,7 @@ struct ThudTrainCommand: ParsableCommand {
         reads (each clip's class is its folder's name; a stable share goes to validation). Several DATASETs are \
         used together as one, each clip in its own folder's split.
         """,
-        subcommands: [TrainCommand.self, AdaptCommand.self, PrepareCommand.self, SetPickerCommand.self, AverageCommand.self, AugmentSheetCommand.self, TunePickerCommand.self, PickHitsCommand.self, Float16Command.self],
+        subcommands: [TrainCommand.self, AdaptCommand.self, PrepareCommand.self, SetPickerCommand.self, AverageCommand.self, AugmentSheetCommand.self, TunePickerCommand.self, PickHitsCommand.self, MatchHitsCommand.self, Float16Command.self],
         defaultSubcommand: TrainCommand.self)
 
     static func main() { CommandLineTool.run(ThudTrainCommand.self, tool: "thud-train") }

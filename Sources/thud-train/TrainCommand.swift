@@ -1,12 +1,10 @@
 import ArgumentParser
 import Foundation
+import ThudCommandLine
 import ThudEval
 import ThudBase
 import ThudModel
 import ThudTrain
-
-/// Set by SIGINT/SIGTERM; the epoch loop checks it between batches and saves a checkpoint.
-nonisolated(unsafe) private var stopRequested: sig_atomic_t = 0
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -170,7 +168,7 @@ struct TrainCommand: ParsableCommand {
         let validation = prepared.clips(.validation)
         guard !train.isEmpty else {
             console.error("\(data.dataset): no usable training clips after filtering")
-            throw ExitCode(11)
+            throw ExitStatus.unusableInput.exitCode
         }
         var settings = TrainingSettings(architecture: arch)
         settings.epochs = epochs
@@ -198,22 +196,24 @@ struct TrainCommand: ParsableCommand {
             batchesRun = $0
             if let killAfterBatches, $0 >= killAfterBatches { kill(getpid(), SIGKILL) }
         }
-        signal(SIGINT) { _ in stopRequested = 1 }
-        signal(SIGTERM) { _ in stopRequested = 1 }
+        // Ctrl-C and SIGTERM ask the epoch loop to stop; it checks between batches and saves a checkpoint.
+        let stop = StopRequest()
+        let signals = StopOnSignals([SIGINT, SIGTERM]) { stop.request($0) }
+        defer { signals.cancel() }
         let started = Date()
         let outcome: TrainingRun.Outcome
         do {
             outcome = try run.run(resume: resume) { [stopAfterBatches] in
-                stopRequested != 0 || stopAfterBatches.map { batchesRun >= $0 } == true
+                stop.signal != nil || stopAfterBatches.map { batchesRun >= $0 } == true
             }
         } catch let error as TrainerStateError {
             // The trainer does not know which file it started from: the line names the --warm-start model.
             console.error("\(warmStart ?? ""): \(error.message)")
-            throw ExitCode(error.exitCode)
+            throw ExitStatus.badModel.exitCode
         } catch {
             throw exitWith(error, console: console)
         }
-        if outcome == .interrupted { throw ExitCode(130) }
+        if outcome == .interrupted { throw ExitStatus.interrupted.exitCode }
         console.log(String(format: "trained in %.1f s; best epoch %d, model at %@", Date().timeIntervalSince(started), run.state.bestEpoch ?? 0, out))
         // The test split, if any, scored with the best model.
         let test = prepared.clips(.test)

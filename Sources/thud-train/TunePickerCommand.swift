@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ThudCommandLine
 import ThudEval
 import ThudModel
 
@@ -34,22 +35,22 @@ struct TunePickerCommand: ParsableCommand {
     func run() throws {
         guard let data = FileManager.default.contents(atPath: report) else {
             fputs("thud-train: \(report): cannot be read\n", stderr)
-            throw ExitCode(10)
+            throw ExitStatus.inputUnreadable.exitCode
         }
         let split: String, clips: [PickerClip]
         do {
             (split, clips) = try PickerGrid.clips(fromReport: data)
         } catch {
             fputs("thud-train: \(report): not a thud eval report (\(error.localizedDescription))\n", stderr)
-            throw ExitCode(11)
+            throw ExitStatus.unusableInput.exitCode
         }
         guard split != "test" else {
             fputs("thud-train: \(report): a test split; choose picker settings on validation clips\n", stderr)
-            throw ExitCode(64)
+            throw ExitStatus.usage.exitCode
         }
         guard !clips.isEmpty else {
             fputs("thud-train: \(report): no scored clips\n", stderr)
-            throw ExitCode(11)
+            throw ExitStatus.unusableInput.exitCode
         }
         let hasOnsets = clips.allSatisfy { $0.onsets?.count == $0.envelope.count }
         let ranked = PickerGrid.ranked(clips: clips, hasOnsetOutput: hasOnsets)

@@ -28,7 +28,7 @@ struct SoundOptions: ParsableArguments {
     /// nil when --sonify was not given; a disabled sonifier (with its warning printed) for `optional`.
     func makeSonifier(realtime: Bool) throws -> HitSonifier? {
         guard let sonify, let request = SonifyRequest(argument: sonify) else { return nil }
-        return try HitSonifier(request: request, device: audioDevice, voice: voice, realtimePriority: realtime ? 20 : 0)
+        return try HitSonifier(request: request, device: audioDevice, voice: voice, realtimePriority: realtime ? 20 : 0, warn: { fputs("thud: warning: \($0)\n", stderr) })
     }
 
     /// `--sonify` followed by no mode (end of arguments, another option or the input) means `--sonify=hits`.

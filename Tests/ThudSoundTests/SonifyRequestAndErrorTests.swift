@@ -64,11 +64,29 @@ final class SonifyRequestAndErrorTests: XCTestCase {
         var sonifier: HitSonifier?
         let warned = try capturingStderr {
             sonifier = try HitSonifier(request: XCTUnwrap(SonifyRequest(argument: "envelope,optional")),
-                                       device: "hw:99", voice: "drum")
+                                       device: "hw:99", voice: "drum", warn: { fputs("thud: warning: \($0)\n", stderr) })
         }
         XCTAssertEqual(warned.filter { $0 == "\n" }.count, 1, "exactly one line: \(warned)")
         XCTAssertTrue(warned.hasPrefix("thud: warning: sound disabled: audio device 'hw:99'"), warned)
         XCTAssertEqual(sonifier?.isEnabled, false)
         XCTAssertEqual(sonifier?.submitEnvelope(0.5), false)
+    }
+
+    /// The library speaks for no CLI: an optional sonifier whose device is missing prints nothing itself; the caller's
+    /// `warn` gets the warning (once), and `warning` keeps it.
+    func testAnOptionalSonifierHandsItsWarningToTheCallerAndPrintsNothing() throws {
+        let saved = ProcessInfo.processInfo.environment["ALSA_CONFIG_PATH"]
+        unsetenv("ALSA_CONFIG_PATH")
+        defer { if let saved { setenv("ALSA_CONFIG_PATH", saved, 1) } }
+        var warnings: [String] = []
+        var sonifier: HitSonifier?
+        let printed = try capturingStderr {
+            sonifier = try HitSonifier(device: "hw:99", voice: "drum", optional: true, warn: { warnings.append($0) })
+        }
+        XCTAssertEqual(printed, "")
+        XCTAssertEqual(warnings.count, 1)
+        XCTAssertTrue(warnings.first?.hasPrefix("sound disabled: audio device 'hw:99'") ?? false, "\(warnings)")
+        XCTAssertEqual(sonifier?.warning, warnings.first)
+        XCTAssertEqual(try capturingStderr { _ = try HitSonifier(device: "hw:99", optional: true) }, "")
     }
 }

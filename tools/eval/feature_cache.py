@@ -5,35 +5,42 @@ An entry (FeatureCache.swift, version 3) is "THUDCLIP", the version, then steps,
 UInt32), the frames (steps x height x width gray8), then per step the envelope target, the level in dBFS and the
 onset target (Float32 each), then the CRC-32 (zlib's) of everything before it. Version 2 entries are the same
 without the CRC-32 and are still read; entries of older versions (no onset targets), of other frame sizes, and
-version 3 entries whose checksum does not match are skipped.
+version 3 entries whose checksum does not match are skipped. Each entry states its version in its header: an entry
+of a version newer than this reader knows (FeatureCache.swift's layout changed) stops it with a line naming the
+file, instead of it misreading or skipping every entry in silence.
 """
 import glob
 import os
 import struct
 import zlib
 
-import sys
-
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from thud_tools import feature_cache_version  # noqa: E402
-
 HEADER = 24
-# The layout below is version 3's. The version thud-train writes is read from FeatureCache.swift, so a cache change
-# there stops this reader with a line instead of letting it misread or skip every entry in silence.
+# The newest layout this reader knows: version 3's. An entry's version is in its own header (bytes 8-11).
 LAYOUT_VERSION = 3
-if feature_cache_version() != LAYOUT_VERSION:
-    raise SystemExit(f"FeatureCache.swift writes cache version {feature_cache_version()}; tools/eval/feature_cache.py "
-                     f"reads version {LAYOUT_VERSION}'s layout: update it")
 
 
-def parse_entry(data):
+def entry_version(header, path="entry"):
+    """The version an entry's header states (None if it is not a cache entry); stops with a line for a version newer
+    than LAYOUT_VERSION: thud-train writes a layout this reader does not know."""
+    if len(header) < 12 or header[:8] != b"THUDCLIP":
+        return None
+    version = struct.unpack("<I", header[8:12])[0]
+    if version > LAYOUT_VERSION:
+        raise SystemExit(f"{path}: feature cache entry version {version}; tools/eval/feature_cache.py reads versions "
+                         f"2 and {LAYOUT_VERSION} (FeatureCache.swift's layout changed: update it)")
+    return version
+
+
+def parse_entry(data, path="entry"):
     """frames [steps, h, w] uint8, and target, db, onsets [steps] float32, from an entry's bytes; None if the bytes
     are not a whole version-2 or an intact version-3 entry."""
-    if len(data) < HEADER or data[:8] != b"THUDCLIP":
+    if len(data) < HEADER:
         return None
-    version = struct.unpack("<I", data[8:12])[0]
+    version = entry_version(data, path)
+    if version is None:
+        return None
     if version == LAYOUT_VERSION:
         if len(data) < HEADER + 4 or zlib.crc32(data[:-4]) != struct.unpack("<I", data[-4:])[0]:
             return None
@@ -52,7 +59,7 @@ def parse_entry(data):
 def read_entry(path):
     """One entry file, as parse_entry; None if it is not a whole version-2 or intact version-3 entry."""
     with open(path, "rb") as f:
-        return parse_entry(f.read())
+        return parse_entry(f.read(), path)
 
 
 def cached_clips(cache, clips, width, height):
@@ -65,12 +72,12 @@ def cached_clips(cache, clips, width, height):
         # The header first: the cache holds every frame size it was asked for, and most entries are skipped.
         with open(path, "rb") as f:
             header = f.read(HEADER)
-            if len(header) < HEADER:
+            if len(header) < HEADER or entry_version(header, path) is None:
                 continue
             steps, w, h = struct.unpack("<III", header[12:HEADER])
             if (w, h) != (width, height) or steps not in by_steps:
                 continue
-            entry = parse_entry(header + f.read())
+            entry = parse_entry(header + f.read(), path)
         if entry is None:
             continue
         for t, clip_id in by_steps[steps]:

@@ -4,7 +4,8 @@
     .build/release/thud eval DATASET --split validation --out val.json
     python3 tools/eval/miss_reasons.py val.json
 
-True hits and the model's hits are matched one to one within ±1 step, closest first (as `thud eval`). Each true
+True hits and the model's hits are matched one to one within ±1 step by `thud eval`'s own matching (`thud-train
+match-hits`: true hits in time order, each given the earliest unmatched prediction in its window). Each true
 hit left unmatched is put under the first reason that holds, judged on the steps within ±1 of it:
   - taken: a flagged hit is within ±1 step, but matched to another true hit;
   - gap: the envelope rose enough, but within the picker's minimum gap after a flagged hit;
@@ -25,7 +26,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from thud_tools import matched_true  # noqa: E402
+from thud_tools import match_hits, true_indices  # noqa: E402
 
 
 def rises(series):
@@ -63,12 +64,14 @@ def main():
     min_rise, min_strength = settings["min_rise"], settings["threshold"]
     reasons, teacher, by_class = collections.Counter(), collections.Counter(), collections.defaultdict(collections.Counter)
     total = 0
-    for clip in report["clips"]:
+    predicted_of = lambda clip: [h["step"] if isinstance(h, dict) else h for h in clip["predictors"]["model"]["hits"]]
+    matches = match_hits([(predicted_of(clip), clip["true_hits"]) for clip in report["clips"]])
+    for clip, match in zip(report["clips"], matches):
         model = clip["predictors"]["model"]
-        predicted = [h["step"] if isinstance(h, dict) else h for h in model["hits"]]
+        predicted = predicted_of(clip)
         true = clip["true_hits"]
         total += len(true)
-        found = matched_true(predicted, true)
+        found = true_indices(true, match["matched"])
         target_rise = rises(clip["target"])
         for j, step in enumerate(true):
             if j in found:

@@ -1,12 +1,11 @@
-"""What the analysis scripts in tools/eval share, once: thud's own peak picker (run through `thud-train pick-hits`,
-never re-implemented here), hits matched one to one within +-1 step as `thud eval` matches them, F1 / precision /
-recall, and the feature cache's version as FeatureCache.swift states it.
+"""What the analysis scripts in tools/eval share, once: thud's own peak picker (run through `thud-train pick-hits`)
+and thud's own hit matching (one to one within +-1 step, through `thud-train match-hits`), never re-implemented
+here, and F1 / precision / recall from the counts.
 
 The Swift executables are looked for in .build/release, then .build/debug, then on PATH (THUD_BIN=DIR overrides).
 """
 import json
 import os
-import re
 import shutil
 import subprocess
 
@@ -54,15 +53,33 @@ def pick(envelope, onsets=None, **settings):
     return pick_hits([(envelope, onsets, settings)])[0]
 
 
+def match_hits(requests, tolerance=1):
+    """thud eval's matching for each (predicted hit steps, true hit steps), in one `thud-train match-hits` process:
+    ThudEval's HitMetrics, one to one within +-tolerance steps, true hits taken in time order, each given the
+    earliest unmatched prediction in its window. One dict per request: matched ([predicted, true] pairs), tp, fp, fn,
+    precision, recall (None when undefined), f1."""
+    lines = [json.dumps({"predicted": [int(p) for p in predicted], "true": [int(t) for t in true],
+                         "tolerance": int(tolerance)}) for predicted, true in requests]
+    if not lines:
+        return []
+    out = subprocess.run([executable("thud-train"), "match-hits"], input="\n".join(lines) + "\n", text=True,
+                         capture_output=True)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr.strip() or f"thud-train match-hits failed ({out.returncode})")
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def true_indices(true, matched):
+    """Indices into `true` of the true hits in `matched` ([predicted, true] pairs; a step listed twice is two hits)."""
+    free = {}
+    for j, t in enumerate(true):
+        free.setdefault(int(t), []).append(j)
+    return {free[t].pop(0) for _, t in matched}
+
+
 def matched_true(predicted, true, tolerance=1):
-    """Indices of the true hits matched one to one within +-tolerance, closest first (as ThudEval's HitMetrics)."""
-    pairs = sorted((abs(p - t), i, j) for i, p in enumerate(predicted) for j, t in enumerate(true) if abs(p - t) <= tolerance)
-    used_p, used_t = set(), set()
-    for _, i, j in pairs:
-        if i not in used_p and j not in used_t:
-            used_p.add(i)
-            used_t.add(j)
-    return used_t
+    """Indices of the true hits matched one to one within +-tolerance (match_hits for one pair)."""
+    return true_indices(true, match_hits([(predicted, true)], tolerance)[0]["matched"])
 
 
 def f1_of(tp, fp, fn):
@@ -71,11 +88,10 @@ def f1_of(tp, fp, fn):
 
 
 def scores(pairs):
-    """(F1, precision, recall) pooled over (predicted hits, true hits) pairs, one per clip."""
+    """(F1, precision, recall) pooled over (predicted hits, true hits) pairs, one per clip, matched by match_hits."""
     tp = fp = fn = 0
-    for hits, true in pairs:
-        m = len(matched_true(hits, true))
-        tp, fp, fn = tp + m, fp + len(hits) - m, fn + len(true) - m
+    for m in match_hits(list(pairs)):
+        tp, fp, fn = tp + m["tp"], fp + m["fp"], fn + m["fn"]
     return f1_of(tp, fp, fn), tp / max(1, tp + fp), tp / max(1, tp + fn)
 
 
@@ -84,12 +100,3 @@ def f1(clips, **settings):
     clips = list(clips)
     hits = pick_hits([(envelope, onsets, settings) for envelope, onsets, _ in clips])
     return scores(zip(hits, (true for _, _, true in clips)))
-
-
-def feature_cache_version():
-    """The cache entry version thud-train writes (FeatureCache.swift's `static let version`)."""
-    source = open(os.path.join(REPO, "Sources", "ThudTrain", "FeatureCache.swift")).read()
-    m = re.search(r"static let version: UInt32 = (\d+)", source)
-    if not m:
-        raise SystemExit("Sources/ThudTrain/FeatureCache.swift: no `static let version: UInt32 = N`")
-    return int(m.group(1))
