@@ -22,15 +22,17 @@ let package = Package(
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
-        // The inner loops ThudModel runs with AVX2 + FMA intrinsics (direct convolution, the peak-FLOPs probe): each
-        // compiled for AVX2 by a target attribute, called only after a cpuid check, the portable path kept otherwise.
+        // The inner loops with vector intrinsics (direct convolution forward and its gradients, the LSTM cell, the
+        // half-precision gemv, the peak-FLOPs probe): each compiled for AVX2 + FMA (or AVX-512, F16C) by a target
+        // attribute, called only after a cpuid check, the portable path kept otherwise.
         .target(name: "CKernels"),
 
         // What several modules need, each once: atomic output files (temporary sibling, fsync, rename), FNV-1a,
         // SplitMix64, the monotonic clock, percentiles, WxH parsing, duration formatting, Ctrl-C/SIGTERM as a stop
         // request. Foundation, Dispatch and Glibc only.
         .target(name: "ThudBase"),
-        // File/stdin demux+decode, the 12 Hz clock, the audio envelope target, writers, V4L2 source, ring buffer.
+        // Inputs (files, pipes, network streams: FFmpeg demux + decode; V4L2 capture into a ring), the 12 Hz clock,
+        // the audio envelope and onset targets, writers (MediaWriter), the usable-clip rule.
         .target(name: "ThudMedia", dependencies: ["CFFmpeg", "CV4L2", "ThudBase"]),
         // Kernels, encoders, LSTM, head, model file format, peak picker. No I/O beyond reading a model file.
         .target(name: "ThudModel", dependencies: ["COpenBLAS", "CKernels", "ThudBase"]),

@@ -98,14 +98,6 @@ public final class RenderCanvas {
         }
     }
 
-    /// Outline of a rectangle, `thickness` pixels inside its edge.
-    public func strokeRect(x: Int, y: Int, width w: Int, height h: Int, color c: RGBColor, thickness t: Int = 1) {
-        fillRect(x: x, y: y, width: w, height: t, color: c)
-        fillRect(x: x, y: y + h - t, width: w, height: t, color: c)
-        fillRect(x: x, y: y, width: t, height: h, color: c)
-        fillRect(x: x + w - t, y: y, width: t, height: h, color: c)
-    }
-
     /// A line from (x0, y0) to (x1, y1) by Bresenham's algorithm, `thickness` pixels wide (a square brush).
     public func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, color c: RGBColor, thickness: Int = 1) {
         var x = x0, y = y0

@@ -49,6 +49,13 @@ public struct RenderStopped: Error, OneLineError {
     public var exitCode: Int32 { 130 }
 }
 
+/// A render whose output is its own clip (through any link): refused before anything is read (a usage error, 64).
+public struct RenderOutputIsItsClip: Error, OneLineError {
+    public let output: String
+    public var message: String { "\(output): is the clip being rendered; refusing to overwrite it" }
+    public var exitCode: Int32 { 64 }
+}
+
 /// SIGINT, SIGTERM, SIGHUP by name; others by number.
 func signalName(_ signal: Int32) -> String {
     switch signal {
@@ -56,6 +63,13 @@ func signalName(_ signal: Int32) -> String {
     case SIGTERM: return "SIGTERM"
     case SIGHUP: return "SIGHUP"
     default: return "signal \(signal)"
+    }
+}
+
+extension RenderSummary {
+    /// `thud render`'s line: what was written.
+    public func describe(outputs: [String], knock: Bool) -> String {
+        "wrote \(outputs.joined(separator: " and ")): \(frames) frames at 12 fps, \(Format.fixed(seconds, 2)) s, \(width)x\(height), \(hasAudio ? "audio" : "no audio")\(knock ? " with knocks" : ""), \(hits.count) hits, r \(r.map { Format.fixed($0, 3) } ?? "n/a")"
     }
 }
 
@@ -86,9 +100,7 @@ public enum ClipRenderer {
     /// place only when whole, so a failed render leaves the old files (and never touches the clip).
     public static func render(clip path: String, model: StreamingModel, options: RenderOptions,
                               warn: @escaping (String) -> Void = { _ in }) throws -> RenderSummary {
-        for target in [options.output, options.gifOutput].compactMap({ $0 }) where AtomicFile.sameFile(path, target) {
-            throw FileWriteError(path: target, "is the clip being rendered; refusing to overwrite it")
-        }
+        try checkOutputs(clip: path, options: options)
         var summary: RenderSummary?
         var temporary = options
         do {
@@ -110,6 +122,15 @@ public enum ClipRenderer {
             throw RenderStopped(output: options.output, signal: e.signal)
         }
         return summary!
+    }
+
+    /// Before the model and the clip are read: a render that could not be kept (74), or would replace its own input
+    /// (64), is refused at once.
+    public static func checkOutputs(clip path: String, options: RenderOptions) throws {
+        for target in [options.output, options.gifOutput].compactMap({ $0 }) {
+            if AtomicFile.sameFile(path, target) { throw RenderOutputIsItsClip(output: target) }
+            try AtomicFile.checkWritable(target)
+        }
     }
 
     private static func renderFiles(clip path: String, model: StreamingModel, options: RenderOptions,

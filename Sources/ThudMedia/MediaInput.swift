@@ -22,8 +22,6 @@ public final class MediaInput {
     public let isStream: Bool
     /// A network input's deadline and stop request, which FFmpeg's blocking I/O checks (nil for files and pipes).
     let interrupt: IOInterrupt?
-    /// A network stream (NetworkStream.isURL): a live source, read with live settings.
-    public var isNetwork: Bool { interrupt != nil }
 
     public static let stdinPath = "-"
 

@@ -235,9 +235,9 @@ extension MediaInput {
             }
             defer { av_packet_unref(packet) }
             // A demuxer hands over the frame it was still collecting when the read timed out (MPEG-TS: a PES ends only
-            // when the next begins): that packet came before the wait, not after it.
-            // (and then what it still holds, one packet a call, with no wait at all): once a read has timed out, no
-            // packet of this connection is new data.
+            // when the next begins), and then what it still holds, one packet a call, with no wait at all: those
+            // packets came before the wait, not after it. Once a read has timed out, no packet of this connection is
+            // new data.
             if interrupt.fired { timedOut = true }
             if !timedOut { lastData = MonotonicClock.seconds() }
             let index = Int(packet.pointee.stream_index)

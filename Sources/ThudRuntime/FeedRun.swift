@@ -5,15 +5,20 @@ import ThudBase
 import ThudMedia
 import ThudModel
 import ThudPipeline
+import ThudSound
 
 public enum FeedRun {
-    /// Runs `source` through `stream` into `sinks` (at most `steps` steps). A camera or a network stream runs until it
-    /// ends or Ctrl-C / SIGTERM asks it to stop (the steps so far are described, the sinks finished, and the run
-    /// ends well); a file until its end (a signal ends the process, as for any filter). `view` (a camera on a
-    /// terminal) is drawn at every described step. `note` gets the lines the command prints on stderr: the camera's
-    /// format first, the source's figures at the end.
-    public static func run(_ source: StepSource, stream: EnvelopeStream, sinks: [any StepSink], steps: Int? = nil,
-                           view: LiveView? = nil, note: (String) -> Void) throws {
+    /// Runs `source` through `stream` into the printer (if any), the sound (a file's steps paced to the clock, so
+    /// that knocks come out when their hits happen) and `extraSinks` (MQTT), at most `steps` steps. A camera or a
+    /// network stream runs until it ends or Ctrl-C / SIGTERM asks it to stop (the steps so far are described, the
+    /// sinks finished, and the run ends well); a file until its end (a signal ends the process, as for any filter).
+    /// `view` (a camera on a terminal) is drawn at every described step. `note` gets the lines the command prints on
+    /// stderr: the camera's format first, the sound's and the source's figures at the end.
+    public static func run(_ source: StepSource, stream: EnvelopeStream, printer: StepPrinter?, sonifier: HitSonifier?,
+                           extraSinks: [any StepSink] = [], steps: Int? = nil, view: LiveView? = nil, note: @escaping (String) -> Void) throws {
+        var sinks: [any StepSink] = printer.map { [$0] } ?? []
+        if let sonifier { sinks.append(SoundStepSink(sonifier: sonifier, pacer: source is FileSource ? RealtimePacer() : nil, report: note)) }
+        sinks += extraSinks
         let camera = source as? CameraSource
         if let opening = camera?.opening {
             note("\(opening), model input \(stream.model.inputWidth)x\(stream.model.inputHeight)")

@@ -34,6 +34,13 @@ public struct RecordSummary: Sendable {
     public var audio = AudioCaptureStatistics()
     /// Silence written where audio was missing (an overrun's gap, a microphone that started late), in frames.
     public var audioFramesPadded = 0
+
+    /// The run's figures in one line (the command prints it).
+    public func describe(folder: String, sampleRate: Int) -> String {
+        String(format: "recorded %d clip(s), %.1f s, into %@; camera frames %d, lost %d; audio overruns %d, silence padded %.0f ms, blocks dropped %d",
+               clips.count, seconds, folder, videoFrames, videoFramesLost, audio.overruns,
+               Double(audioFramesPadded) / Double(sampleRate) * 1000, audio.blocksDropped)
+    }
 }
 
 /// The recorder loop. Video frames are taken from the ring in order (every frame, not one per 12 Hz step) and

@@ -128,3 +128,13 @@ public struct KnockTable {
         return 0.8 * powf(10, -(1 - s) * 30 / 20)
     }
 }
+
+extension KnockTable {
+    /// One knock of voice `voice` (wood when the name is unknown) at `sampleRate`, scaled by the strength curve: what
+    /// `--sonify` plays for a hit, for `thud render --knock` to mix in.
+    public static func knock(voice: String, sampleRate: Int, strength: Float) -> [Float] {
+        let table = KnockTable((try? VoiceSpec.named(voice)) ?? .wood, sampleRate: sampleRate)
+        let gain = gain(forStrength: strength)
+        return table.samples.map { $0 * gain }
+    }
+}

@@ -35,3 +35,21 @@ public struct SonifyRequest: Equatable {
 
     public static let help = "hits (default), envelope, optional, or a mode plus optional: envelope,optional"
 }
+
+extension SonifyRequest {
+    /// `--sonify` followed by no mode (end of arguments, another option or the input) means `--sonify=hits`.
+    public static func expandBareFlag(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let a = arguments[i]
+            if a == "--sonify", i + 1 >= arguments.count || SonifyRequest(argument: arguments[i + 1]) == nil {
+                out.append("--sonify=hits")
+            } else {
+                out.append(a)
+            }
+            i += 1
+        }
+        return out
+    }
+}

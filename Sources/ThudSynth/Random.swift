@@ -58,7 +58,4 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
     }
 
     public mutating func pick<T>(_ items: [T]) -> T { items[int(0, items.count - 1)] }
-
-    /// A fresh generator for a sub-task, so adding draws in one part does not shift another part's stream.
-    public mutating func fork() -> Xoshiro256 { Xoshiro256(seed: next()) }
 }

@@ -51,11 +51,8 @@ struct AdaptCommand: ParsableCommand {
     @Flag(help: "Write the adapted model even when it does not beat --from on the held-out clips.")
     var keepWorse = false
 
-    @Option(help: "Where decoded clips are cached (default: $XDG_CACHE_HOME/thud/clips or ~/.cache/thud/clips).")
-    var cache: String?
+    @OptionGroup var decoding: DecodingOptions
 
-    @Option(parsing: .unconditional, help: "Decoding threads.")
-    var jobs = 2
 
     func validate() throws {
         guard Adaptation.Moving(rawValue: move) != nil else { throw ValidationError("--move must be lstm+head, head or all") }
@@ -64,7 +61,6 @@ struct AdaptCommand: ParsableCommand {
         guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--learning-rate must be a positive number") }
         guard augment.isFinite, augment >= 0, augment <= 1 else { throw ValidationError("--augment must be within 0 and 1") }
         guard heldOut.isFinite, heldOut > 0, heldOut < 1 else { throw ValidationError("--held-out must be above 0 and below 1") }
-        guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 256") }
     }
 
     func run() throws {
@@ -83,9 +79,8 @@ struct AdaptCommand: ParsableCommand {
             try AtomicFile.checkWritable(out)
             let input = startModel.header.architecture.input
             prepared = prepareClips(of: try Dataset.load(dataset, validationShare: 0), filter: try ClassFilter.parse("all"),
-                                        cache: try FeatureCache(directory: cache ?? FeatureCache.defaultDirectory,
-                                                               width: input.width, height: input.height),
-                                        splits: [.train, .validation], jobs: jobs, console: console)
+                                        cache: try decoding.cache(width: input.width, height: input.height),
+                                        splits: [.train, .validation], jobs: decoding.jobs, console: console)
         } catch {
             throw exitWith(error, console: console)
         }

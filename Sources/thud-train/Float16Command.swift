@@ -36,15 +36,11 @@ struct Float16Command: ParsableCommand {
     @Option(help: "sound (the 12 sound classes), all, a comma-separated list of templates, or a file of them.")
     var classes = "all"
 
-    @Option(help: "Where decoded clips are cached (default: $XDG_CACHE_HOME/thud/clips or ~/.cache/thud/clips).")
-    var cache: String?
+    @OptionGroup var decoding: DecodingOptions
 
-    @Option(parsing: .unconditional, help: "Decoding threads.")
-    var jobs = 2
 
     func validate() throws {
         guard tolerance.isFinite, tolerance > 0, tolerance < 1 else { throw ValidationError("--tolerance must be above 0 and below 1") }
-        guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 256") }
     }
 
     /// MODEL with "-fp16" before its extension.
@@ -74,9 +70,8 @@ struct Float16Command: ParsableCommand {
             try AtomicFile.checkWritable(outputPath)
             let input = original.header.architecture.input
             let prepared = prepareClips(of: try Dataset.load(dataset), filter: try ClassFilter.parse(classes),
-                                            cache: try FeatureCache(directory: cache ?? FeatureCache.defaultDirectory,
-                                                                   width: input.width, height: input.height),
-                                            splits: [.validation], jobs: jobs, console: console)
+                                            cache: try decoding.cache(width: input.width, height: input.height),
+                                            splits: [.validation], jobs: decoding.jobs, console: console)
             clips = prepared.clips(.validation)
             guard !clips.isEmpty else {
                 console.error("\(dataset): no usable validation clips to judge the change by")

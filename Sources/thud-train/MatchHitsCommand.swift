@@ -26,16 +26,7 @@ struct MatchHitsCommand: ParsableCommand {
     }
 
     func run() throws {
-        var lineNumber = 0
-        while let line = readLine(strippingNewline: true) {
-            lineNumber += 1
-            if line.isEmpty { continue }
-            let request: Request
-            do {
-                request = try JSONDecoder().decode(Request.self, from: Data(line.utf8))
-            } catch {
-                throw UsageError(message: "stdin line \(lineNumber): not a match-hits request (\(error.localizedDescription))")
-            }
+        try forEachRequestLine(Request.self, verb: "match-hits") { request, lineNumber in
             let tolerance = request.tolerance ?? HitMetrics.defaultTolerance
             guard tolerance >= 0 else {
                 throw UsageError(message: "stdin line \(lineNumber): tolerance \(tolerance) is below 0")

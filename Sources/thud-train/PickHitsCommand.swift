@@ -12,7 +12,8 @@ struct PickHitsCommand: ParsableCommand {
         Reads one JSON object per line on stdin: {"envelope": [...], "onsets": [...] (optional), "detection": \
         "rise"|"level"|"onset"|"onset+rise", "threshold": X, "min_rise": X, "sensitivity": X} (settings optional: \
         the detector's defaults) and writes one line per input, {"hits": [step, ...]}: the steps ThudModel's \
-        PeakPicker flags over the whole series, its end included, as `thud predict` would. \
+        PeakPicker flags over the whole series, its end included, as `thud eval` scores them (a hit at the very last \
+        step is confirmed only after the input, so predict's lines cannot carry it). \
         tools/eval/thud_tools.py runs it for the Python analysis scripts.
         """)
 
@@ -26,16 +27,7 @@ struct PickHitsCommand: ParsableCommand {
     }
 
     func run() throws {
-        var lineNumber = 0
-        while let line = readLine(strippingNewline: true) {
-            lineNumber += 1
-            if line.isEmpty { continue }
-            let request: Request
-            do {
-                request = try JSONDecoder().decode(Request.self, from: Data(line.utf8))
-            } catch {
-                throw UsageError(message: "stdin line \(lineNumber): not a pick-hits request (\(error.localizedDescription))")
-            }
+        try forEachRequestLine(Request.self, verb: "pick-hits") { request, lineNumber in
             if let onsets = request.onsets, onsets.count != request.envelope.count {
                 throw UsageError(message: "stdin line \(lineNumber): \(onsets.count) onsets for \(request.envelope.count) envelope values")
             }

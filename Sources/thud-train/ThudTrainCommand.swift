@@ -55,8 +55,7 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Templates to use: 'sound' (the 12 sound classes of the original experiment), 'all', a comma-separated list, or a file with one template per line.")
     var classes = "sound"
 
-    @Option(help: "Where decoded clips are cached (default: $XDG_CACHE_HOME/thud/clips or ~/.cache/thud/clips).")
-    var cache: String?
+    @OptionGroup var decoding: DecodingOptions
 
     @Option(parsing: .unconditional, help: "For a plain folder of videos: the share that goes to validation.")
     var validationShare = 0.1
@@ -64,15 +63,9 @@ struct DataOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Clips shorter than this many seconds are removed as faulty.")
     var minDuration = ClipCheck.defaultMinimumSeconds
 
-    @Option(parsing: .unconditional, help: "Decoding threads.")
-    var jobs = 2
-
-    var cacheDirectory: String { cache ?? FeatureCache.defaultDirectory }
-
     func validate() throws {
         guard validationShare.isFinite, validationShare >= 0, validationShare < 1 else { throw ValidationError("--validation-share must be at least 0 and below 1") }
         guard minDuration.isFinite, minDuration >= 0 else { throw ValidationError("--min-duration must be a number of seconds, 0 or more") }
-        guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 256") }
     }
 
     func prepare(width: Int, height: Int, splits: Set<DatasetSplit>, console: Console) throws -> (Dataset, PreparedDataset) {
@@ -85,14 +78,52 @@ struct DataOptions: ParsableArguments {
             throw exitWith(error, console: console)
         }
         let cache: FeatureCache
-        do { cache = try FeatureCache(directory: cacheDirectory, width: width, height: height, minimumSeconds: minDuration) }
+        do { cache = try decoding.cache(width: width, height: height, minimumSeconds: minDuration) }
         catch { throw exitWith(error, console: console) }
-        console.log("dataset \(self.dataset) (\(dataset.layout.rawValue), \(dataset.clips.count) clips); classes: \(filter.description); cache \(cacheDirectory)")
+        console.log("dataset \(self.dataset) (\(dataset.layout.rawValue), \(dataset.clips.count) clips); classes: \(filter.description); cache \(decoding.directory)")
         let started = Date()
-        let prepared = prepareClips(of: dataset, filter: filter, cache: cache, splits: splits, jobs: jobs, console: console)
+        let prepared = prepareClips(of: dataset, filter: filter, cache: cache, splits: splits, jobs: decoding.jobs, console: console)
         let cached = prepared.counts.values.map(\.fromCache).reduce(0, +)
         console.log(String(format: "prepared in %.1f s (%d clips from the cache)", Date().timeIntervalSince(started), cached))
         return (dataset, prepared)
+    }
+}
+
+/// `--cache` and `--jobs`: where every thud-train command that reads a dataset keeps its decoded clips, and with
+/// how many threads it decodes them.
+struct DecodingOptions: ParsableArguments {
+    @Option(help: "Where decoded clips are cached (default: $XDG_CACHE_HOME/thud/clips or ~/.cache/thud/clips).")
+    var cache: String?
+
+    @Option(parsing: .unconditional, help: "Decoding threads.")
+    var jobs = 2
+
+    var directory: String { cache ?? FeatureCache.defaultDirectory }
+
+    func validate() throws {
+        guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be between 1 and 256") }
+    }
+
+    /// The cache for clips decoded at `width`×`height` (FeatureCacheError, 74, when its folder cannot be made).
+    func cache(width: Int, height: Int, minimumSeconds: Double = ClipCheck.defaultMinimumSeconds) throws -> FeatureCache {
+        try FeatureCache(directory: directory, width: width, height: height, minimumSeconds: minimumSeconds)
+    }
+}
+
+/// Reads JSON lines of `Request` from stdin for the analysis-script verbs (pick-hits, match-hits): `body` gets each
+/// request and its line number; a line that is not one is a usage error naming the line (64).
+func forEachRequestLine<Request: Decodable>(_ type: Request.Type, verb: String, _ body: (Request, Int) throws -> Void) throws {
+    var lineNumber = 0
+    while let line = readLine(strippingNewline: true) {
+        lineNumber += 1
+        if line.isEmpty { continue }
+        let request: Request
+        do {
+            request = try JSONDecoder().decode(Request.self, from: Data(line.utf8))
+        } catch {
+            throw UsageError(message: "stdin line \(lineNumber): not a \(verb) request (\(error.localizedDescription))")
+        }
+        try body(request, lineNumber)
     }
 }
 

@@ -24,20 +24,7 @@ struct EnvelopeCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let media = try MediaInput(path: input)
-            let summary = try media.decode(video: nil, audio: true, warn: warnLine)
-            let audio = summary.audio!
-            if let error = summary.readError { throw MediaError(.truncated, file: media.name, "input ends early (\(error))") }
-            if audio.decodedFrames == 0 {
-                throw MediaError(.audioUnusable, file: media.name, "audio does not decode")
-            }
-            let envelope = AudioEnvelope(samples: audio.samples, sampleRate: audio.sampleRate)
-            let out = LineWriter()
-            if format == .csv { try out.write("t,envelope,db") }
-            for k in 0..<envelope.count {
-                let t = fixed(StepRate.time(ofStep: k)), e = fixed(Double(envelope.values[k])), db = fixed(Double(envelope.db[k]), 2)
-                try out.write(format == .csv ? "\(t),\(e),\(db)" : "{\"t\": \(t), \"envelope\": \(e), \"db\": \(db)}")
-            }
+            try StepDump.envelope(try MediaInput(path: input), csv: format == .csv, out: LineWriter(), warn: warnLine)
         } catch {
             throw exitWith(error)
         }

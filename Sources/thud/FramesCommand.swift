@@ -42,25 +42,10 @@ struct FramesCommand: ParsableCommand {
             throw ValidationError("--pixel-format must be gray8 or rgb24")
         }
         do {
-            let started = Date()
-            let media = try MediaInput(path: input)
-            let out = LineWriter()
             let request = VideoStepRequest(width: size.width, height: size.height, pixelFormat: pix)
-            let summary = try media.decode(video: request, audio: false, warn: warnLine) { step in
-                if index {
-                    try out.write("{\"step\": \(step.index), \"t\": \(fixed(step.time)), \"source_t\": \(fixed(step.sourceTime)), \"source_frame\": \(step.sourceFrameNumber)}")
-                } else if !null {
-                    try out.write(bytes: step.pixels)
-                }
-                return limit.map { step.index + 1 < $0 } ?? true
-            }
-            if null {
-                let seconds = Date().timeIntervalSince(started)
-                fputs("steps=\(summary.steps) decoded_frames=\(summary.videoFrames) seconds=\(fixed(seconds, 3)) steps_per_second=\(fixed(Double(summary.steps) / max(seconds, 1e-9), 1))\n", stderr)
-            }
-            if let error = summary.readError, !summary.stoppedEarly {
-                throw MediaError(.truncated, file: media.name, "input ends early (\(error))")
-            }
+            let timing = try StepDump.frames(try MediaInput(path: input), request: request, output: index ? .index : null ? .nothing : .pixels,
+                                             limit: limit, out: LineWriter(), warn: warnLine)
+            if null { fputs(timing + "\n", stderr) }
         } catch {
             throw exitWith(error)
         }

@@ -34,21 +34,9 @@ struct LiveCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(help: "Camera size to ask for, WxH (the nearest offered is used).")
-    var size = PictureSize(width: 320, height: 240)
-
-    @Option(parsing: .unconditional, help: "Camera frame rate to ask for (the nearest offered is used).")
-    var fps: Double = 30
-
-    // `--format` is `predict`'s output format; here the camera's pixel format has its own name (the old spelling
-    // still works).
-    @Option(name: [.customLong("pixel-format"), .customLong("format", withSingleDash: false)],
-            help: "Camera pixel format to ask for (yuyv, uyvy, nv12, yuv420, mjpeg, rgb24, grey…); default: the cheapest the camera offers.")
-    var pixelFormat: String?
+    @OptionGroup(title: "Camera") var camera: CameraOptions
 
     func validate() throws {
-        if let pixelFormat, FourCC.parse(pixelFormat) == nil { throw ValidationError("--pixel-format \(pixelFormat) is not a pixel format Thud reads") }
-        guard fps.isFinite, fps > 0, fps <= 1000 else { throw ValidationError("--fps must be a frame rate above 0 and at most 1000") }
         if let steps, steps < 1 { throw ValidationError("--steps must be a whole number of steps, at least 1") }
     }
 
@@ -68,8 +56,7 @@ struct LiveCommand: ParsableCommand {
             let (path, streaming) = try model.load()
             let picker = try hits.configuration(for: streaming, path: path)
             var options = network.inputOptions(for: streaming, warn: warnLine)
-            options.capture = CaptureRequest(captureWidth: size.width, captureHeight: size.height,
-                                             format: pixelFormat.flatMap(FourCC.parse), framesPerSecond: fps)
+            options.capture = camera.request
             let source = try InputSource.open(device, options: options)
             // A camera on a terminal gets the live view (and JSON lines only with --jsonl); anything else, the lines.
             let view = source is CameraSource && isatty(STDOUT_FILENO) != 0 && jsonl != "-" ? LiveView() : nil

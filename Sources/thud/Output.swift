@@ -19,18 +19,14 @@ func warnLine(_ text: String) { fputs("thud: warning: \(text)\n", stderr) }
 /// A line of the run's figures on stderr.
 func noteLine(_ text: String) { fputs("thud: \(text)\n", stderr) }
 
-/// predict and live: `source` into the printer (if any), the sound (a file's steps paced to the clock, so that knocks
-/// come out when their hits happen) and MQTT (connected once the input has opened: a bad input is its one line,
-/// nothing published). The two commands differ only in their defaults and these sinks.
+/// predict and live: `source` into the printer, the sound and MQTT (connected once the input has opened: a bad input
+/// is its one line, nothing published). The two commands differ only in their defaults and these sinks.
 func runFeed(_ source: StepSource, model: StreamingModel, picker: PeakPicker.Configuration, printer: StepPrinter?,
              sound: SoundOptions, mqtt: MQTTOption, steps: Int? = nil, view: LiveView? = nil) throws {
     let publisher = try mqtt.publisher(feeds: [source.name])
     defer { publisher?.close() }
-    var sinks: [any StepSink] = printer.map { [$0] } ?? []
-    let isFile = source is FileSource
-    if let sonifier = try sound.makeSonifier(realtime: !isFile) {
-        sinks.append(SoundStepSink(sonifier: sonifier, pacer: isFile ? RealtimePacer() : nil, report: noteLine))
-    }
-    if let publisher { sinks.append(try MQTTStepSink(publisher: publisher, feed: source.name)) }
-    try FeedRun.run(source, stream: EnvelopeStream(model: model, picker: picker), sinks: sinks, steps: steps, view: view, note: noteLine)
+    try FeedRun.run(source, stream: EnvelopeStream(model: model, picker: picker), printer: printer,
+                    sonifier: try sound.makeSonifier(realtime: !(source is FileSource)),
+                    extraSinks: try publisher.map { [try MQTTStepSink(publisher: $0, feed: source.name)] } ?? [],
+                    steps: steps, view: view, note: noteLine)
 }

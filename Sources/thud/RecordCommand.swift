@@ -35,14 +35,7 @@ struct RecordCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Stop after this many clips (default: until Ctrl-C).")
     var clips: Int?
 
-    @Option(help: "Camera size to ask for, WxH (the nearest offered is used, and the clips keep it).")
-    var size = PictureSize(width: 320, height: 240)
-
-    @Option(parsing: .unconditional, help: "Camera frame rate to ask for (the nearest offered is used).")
-    var fps: Double = 30
-
-    @Option(name: .customLong("pixel-format"), help: "Camera pixel format to ask for (yuyv, nv12, mjpeg, grey…); default: the cheapest the camera offers.")
-    var pixelFormat: String?
+    @OptionGroup(title: "Camera (the clips keep its size)") var camera: CameraOptions
 
     @Option(parsing: .unconditional, help: "Audio sample rate to ask for (the nearest the device offers is used).")
     var sampleRate = 48_000
@@ -56,20 +49,17 @@ struct RecordCommand: ParsableCommand {
     func validate() throws {
         guard clipSeconds.isFinite, clipSeconds >= 1, clipSeconds <= 3600 else { throw ValidationError("--clip-seconds must be between 1 and 3600") }
         if let clips, clips < 1 { throw ValidationError("--clips must be at least 1") }
+        let size = camera.size
         guard size.width % 2 == 0, size.height % 2 == 0, size.width >= 16, size.height >= 16, size.width <= 4096, size.height <= 4096 else {
             throw ValidationError("--size must be even and within 16…4096 a side")
         }
-        guard fps.isFinite, fps > 0, fps <= 1000 else { throw ValidationError("--fps must be a frame rate above 0 and at most 1000") }
-        if let pixelFormat, FourCC.parse(pixelFormat) == nil { throw ValidationError("--pixel-format \(pixelFormat) is not a pixel format Thud reads") }
         guard (8000...192_000).contains(sampleRate) else { throw ValidationError("--sample-rate must be between 8000 and 192000") }
         guard (1...8).contains(channels) else { throw ValidationError("--channels must be between 1 and 8") }
         guard ["flac", "pcm"].contains(audioCodec) else { throw ValidationError("--audio-codec must be flac or pcm") }
     }
 
     func run() throws {
-        var settings = RecordSettings(device: device,
-                                      request: CaptureRequest(captureWidth: size.width, captureHeight: size.height,
-                                                              format: pixelFormat.flatMap(FourCC.parse), framesPerSecond: fps),
+        var settings = RecordSettings(device: device, request: camera.request,
                                       audio: CaptureAudioSettings(device: audioDevice, sampleRate: sampleRate, channels: channels),
                                       outDirectory: out)
         settings.clipSeconds = clipSeconds
@@ -81,10 +71,7 @@ struct RecordCommand: ParsableCommand {
         let stopping = StopOnSignals { _ in recorder.requestStop() }
         defer { stopping.cancel() }
         do {
-            let s = try recorder.run()
-            fputs(String(format: "thud: recorded %d clip(s), %.1f s, into %@; camera frames %d, lost %d; audio overruns %d, silence padded %.0f ms, blocks dropped %d\n",
-                         s.clips.count, s.seconds, out, s.videoFrames, s.videoFramesLost, s.audio.overruns,
-                         Double(s.audioFramesPadded) / Double(sampleRate) * 1000, s.audio.blocksDropped), stderr)
+            noteLine(try recorder.run().describe(folder: out, sampleRate: sampleRate))
         } catch {
             throw exitWith(error)
         }

@@ -59,33 +59,21 @@ struct RenderCommand: ParsableCommand {
 
     func run() throws {
         do {
-            // Before the model and the clip are read: a render that could not be kept, or would replace its own
-            // input, is refused at once.
-            for target in [out, gif && !out.lowercased().hasSuffix(".gif") ? gifPath : nil].compactMap({ $0 }) {
-                if AtomicFile.sameFile(clip, target) { throw UsageError(message: "\(target): is the clip being rendered; refusing to overwrite it") }
-                try AtomicFile.checkWritable(target)
-            }
-            let modelPath = try model.path()
-            let streaming = try StreamingModel(path: modelPath)
             var options = RenderOptions(output: out, knock: knock)
+            if gif && !out.lowercased().hasSuffix(".gif") { options.gifOutput = gifPath }
+            try ClipRenderer.checkOutputs(clip: clip, options: options)
+            let (modelPath, streaming) = try model.load()
             options.picker = try hits.configuration(for: streaming, path: modelPath)
             // The same knock `--sonify` plays: ThudSound's voice table at the clip's rate, scaled by its strength curve.
             let voiceName = voice
-            options.knockSound = { rate, strength in
-                let table = KnockTable((try? VoiceSpec.named(voiceName)) ?? .wood, sampleRate: rate)
-                let gain = KnockTable.gain(forStrength: strength)
-                return table.samples.map { $0 * gain }
-            }
-            if gif && !out.lowercased().hasSuffix(".gif") { options.gifOutput = gifPath }
+            options.knockSound = { KnockTable.knock(voice: voiceName, sampleRate: $0, strength: $1) }
             // Ctrl-C, SIGTERM or a closed terminal end the render between two steps, and its temporary files go.
             let stop = StopRequest()
             options.stop = stop
             let stopping = StopOnSignals([SIGINT, SIGTERM, SIGHUP]) { stop.request($0) }
             defer { stopping.cancel() }
             let summary = try ClipRenderer.render(clip: clip, model: streaming, options: options, warn: warnLine)
-            var wrote = [out]
-            if let g = options.gifOutput { wrote.append(g) }
-            try LineWriter().write("wrote \(wrote.joined(separator: " and ")): \(summary.frames) frames at 12 fps, \(fixed(summary.seconds, 2)) s, \(summary.width)x\(summary.height), \(summary.hasAudio ? "audio" : "no audio")\(knock ? " with knocks" : ""), \(summary.hits.count) hits, r \(summary.r.map { fixed($0, 3) } ?? "n/a")")
+            try LineWriter().write(summary.describe(outputs: [out] + (options.gifOutput.map { [$0] } ?? []), knock: knock))
         } catch {
             throw exitWith(error)
         }

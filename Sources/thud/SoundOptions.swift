@@ -28,23 +28,6 @@ struct SoundOptions: ParsableArguments {
     /// nil when --sonify was not given; a disabled sonifier (with its warning printed) for `optional`.
     func makeSonifier(realtime: Bool) throws -> HitSonifier? {
         guard let sonify, let request = SonifyRequest(argument: sonify) else { return nil }
-        return try HitSonifier(request: request, device: audioDevice, voice: voice, realtimePriority: realtime ? 20 : 0, warn: { fputs("thud: warning: \($0)\n", stderr) })
-    }
-
-    /// `--sonify` followed by no mode (end of arguments, another option or the input) means `--sonify=hits`.
-    static func expandBareFlag(_ arguments: [String]) -> [String] {
-        var out: [String] = []
-        var i = 0
-        while i < arguments.count {
-            let a = arguments[i]
-            if a == "--sonify", i + 1 >= arguments.count || SonifyRequest(argument: arguments[i + 1]) == nil {
-                out.append("--sonify=hits")
-            } else {
-                out.append(a)
-            }
-            i += 1
-        }
-        return out
+        return try HitSonifier(request: request, device: audioDevice, voice: voice, realtimePriority: realtime ? 20 : 0, warn: warnLine)
     }
 }
-

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ThudCommandLine
 import ThudRuntime
+import ThudSound
 
 @main
 struct Thud: ParsableCommand {
@@ -18,6 +19,6 @@ struct Thud: ParsableCommand {
 
     static func main() {
         // A command that succeeded must also close stdout cleanly (CommandLineTool checks it: a full disk reports at close).
-        CommandLineTool.run(Thud.self, tool: "thud", arguments: SoundOptions.expandBareFlag(Array(CommandLine.arguments.dropFirst())))
+        CommandLineTool.run(Thud.self, tool: "thud", arguments: SonifyRequest.expandBareFlag(Array(CommandLine.arguments.dropFirst())))
     }
 }

@@ -112,6 +112,27 @@ final class ModelFileTests: XCTestCase {
         XCTAssertNoThrow(try ModelFile.decode(optional, path: "optional.thud"))
     }
 
+    /// A model file written before a picker setting existed: the recorded picker lacks that key, and the file loads
+    /// with the detector's default for it (a synthesized decoder threw keyNotFound: issue 37 point 3).
+    func testARecordedPickerMissingASettingLoadsWithItsDefault() throws {
+        var file = smallFile()
+        file.header.picker = PeakPicker.Configuration(detection: .level, sensitivity: 2, minStrength: 0.4, minGapSteps: 5)
+        let older = withHeader(file.encoded()) { json in
+            json.replacingOccurrences(of: #","minGapSteps":5"#, with: "").replacingOccurrences(of: #""minGapSteps":5,"#, with: "")
+                .replacingOccurrences(of: #","margin":0.05"#, with: "").replacingOccurrences(of: #""margin":0.05,"#, with: "")
+        }
+        XCTAssertFalse(String(decoding: older, as: UTF8.self).contains("minGapSteps"), "the key must be gone for the test to mean anything")
+        XCTAssertFalse(String(decoding: older, as: UTF8.self).contains("\"margin\""))
+        let read = try ModelFile.decode(older, path: "older.thud")
+        var expected = PeakPicker.Configuration.defaults(for: .level)
+        expected.sensitivity = 2
+        expected.minStrength = 0.4
+        XCTAssertEqual(read.header.picker, expected, "the settings it has are kept, the missing ones take the detector's defaults")
+        // And the bundled model, which records a picker, still loads.
+        XCTAssertNoThrow(try ModelFile.read(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("models/default.thud").path))
+    }
+
     /// Thud has one step rate: a file that states another is refused with a line that says why.
     func testAFileOfAnotherStepRateIsRefused() {
         var other = smallFile()

@@ -48,8 +48,10 @@ public struct CaptureStatistics: Sendable, Equatable {
 ///
 ///     let session = try CaptureSession(device: "/dev/video0", request: CaptureRequest(outputWidth: 96, outputHeight: 96))
 ///     try session.start()
-///     while let step = try session.nextStep() { model.push(session.pixels) }   // nil after requestStop()
+///     while let step = try session.nextStep() { use(step, session.pixels) }   // nil after requestStop()
 ///     session.stop()
+///
+/// (Thud runs it as ThudPipeline's CameraSource: Pipeline.run feeds each step's pixels to an EnvelopeStream.)
 ///
 /// Errors are `CaptureError` (exit code 30: open/negotiate/start, 31: lost while streaming).
 public final class CaptureSession {

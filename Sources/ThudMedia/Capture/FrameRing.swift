@@ -167,7 +167,6 @@ public final class FrameRing {
     }
 
     var oldestTimestampLocked: Double? { count > 0 ? timestamps[slot(age: 0)] : nil }
-    var newestTimestampLocked: Double? { count > 0 ? timestamps[slot(age: count - 1)] : nil }
 
     public struct Counters: Equatable {
         public var pushed: Int
