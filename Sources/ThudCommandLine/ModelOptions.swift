@@ -1,5 +1,6 @@
 import ArgumentParser
 import ThudModel
+import ThudPipeline
 
 extension PeakPicker.Detection: ExpressibleByArgument {}
 
@@ -9,10 +10,21 @@ public struct ModelOptions: ParsableArguments {
     @Option(help: "A .thud model file (default: $THUD_MODEL, else the bundled models/default.thud).")
     public var model: String?
 
+    @Flag(help: "Live inputs (a camera, network streams): when the model file changes (a learner writing it), load it and swap it in between two steps, with a line on stderr and a JSON line {\"event\": \"model\", ...}; the LSTM starts again from a zero state (the old state means nothing to new weights). A file that does not load is refused with one line and the running model stays.")
+    public var reload = false
+
     public init() {}
 
     /// The model file's path (ModelFileError, exit 20, when there is none).
     public func path() throws -> String { try ModelLocator.resolve(model) }
+
+    /// --reload's watch over the model file, nil without --reload; a usage error for an input that is not live (a file
+    /// is predicted in seconds: there is nothing to swap into).
+    public func watch(path: String, model: StreamingModel, liveInput: Bool, warn: @escaping (String) -> Void) throws -> ModelWatch? {
+        guard reload else { return nil }
+        guard liveInput else { throw UsageError(message: "--reload is for live inputs (a camera, a network stream), not a file") }
+        return ModelWatch(path: path, model: model, warn: warn)
+    }
 
     /// The model, loaded and checked (ModelFileError, exit 20).
     public func load() throws -> (path: String, model: StreamingModel) {

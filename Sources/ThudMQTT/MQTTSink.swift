@@ -333,6 +333,7 @@ public final class MQTTStepSink: StepSink {
         switch event {
         case .lost: status("reconnecting")
         case .gap: status("streaming")
+        case .model: break
         }
     }
 

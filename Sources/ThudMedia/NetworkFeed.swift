@@ -29,6 +29,9 @@ public enum FeedEvent: Sendable, Equatable {
     /// outage on the monotonic clock; `onStreamTimestamps` says whether the new connection's timestamps continued the
     /// old ones (else the gap was measured on the monotonic clock).
     case gap(fromStep: Int, toStep: Int, seconds: Double, attempts: Int, onStreamTimestamps: Bool)
+    /// Another model took over from step `atStep` on (`--reload`: its file changed and loaded well): `file`, and the
+    /// seconds of the feed it learned from when its header says so (`thud-train adapt`'s provenance).
+    case model(atStep: Int, file: String, learnedSeconds: Double?)
 }
 
 public struct FeedSummary: Sendable {

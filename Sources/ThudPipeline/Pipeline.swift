@@ -20,13 +20,24 @@ public enum Pipeline {
     /// stream described at it (nil while a delayed model has not yet caught up): the live view, latency figures,
     /// eval's baselines.
     @discardableResult
-    public static func run(_ source: StepSource, stream: EnvelopeStream, sinks: [any StepSink], steps: Int? = nil,
+    ///
+    /// With a `reloader` (`--reload`), a model file that changed is swapped in between two steps: the running stream
+    /// describes its delayed last steps, then the new one takes over (from a zero LSTM state) and every sink gets a
+    /// `.model` event.
+    public static func run(_ source: StepSource, stream initial: EnvelopeStream, sinks: [any StepSink], steps: Int? = nil,
+                           reloader: ModelReloader? = nil,
                            observe: (SourceStep, DescribedStep?) throws -> Void = { _, _ in }) throws -> PipelineRun {
+        var stream = initial
         defer { for sink in sinks { sink.finish() } }
         for sink in sinks { try sink.begin() }
         func emit(_ described: DescribedStep) throws { for sink in sinks { try sink.submit(described) } }
         var served = 0
         try source.serve({ step in
+            if let reloader, let fresh = reloader.newStream(name: source.name) {
+                _ = try stream.finish(emit)
+                stream = fresh.stream
+                for sink in sinks { try sink.event(.model(atStep: step.index, file: reloader.watch.path, learnedSeconds: fresh.learnedSeconds)) }
+            }
             let described = try stream.process(frame: step.pixels, step: step.index, time: step.time)
             if let described { try emit(described) }
             try observe(step, described)

@@ -15,7 +15,8 @@ public enum FeedRun {
     /// `view` (a camera on a terminal) is drawn at every described step. `note` gets the lines the command prints on
     /// stderr: the camera's format first, the sound's and the source's figures at the end.
     public static func run(_ source: StepSource, stream: EnvelopeStream, printer: StepPrinter?, sonifier: HitSonifier?,
-                           extraSinks: [any StepSink] = [], steps: Int? = nil, view: LiveView? = nil, note: @escaping (String) -> Void) throws {
+                           extraSinks: [any StepSink] = [], steps: Int? = nil, view: LiveView? = nil, reloader: ModelReloader? = nil,
+                           note: @escaping (String) -> Void) throws {
         var sinks: [any StepSink] = printer.map { [$0] } ?? []
         if let sonifier { sinks.append(SoundStepSink(sonifier: sonifier, pacer: source is FileSource ? RealtimePacer() : nil, report: note)) }
         sinks += extraSinks
@@ -25,7 +26,7 @@ public enum FeedRun {
         }
         let stopping = source.dropPolicy == .backPressure ? nil : StopOnSignals { _ in source.requestStop() }
         defer { stopping?.cancel() }
-        try Pipeline.run(source, stream: stream, sinks: sinks, steps: steps) { step, described in
+        try Pipeline.run(source, stream: stream, sinks: sinks, steps: steps, reloader: reloader) { step, described in
             if let view, let described, let captured = step.captured, let statistics = camera?.session?.statistics {
                 view.draw(step: described, statistics: statistics, latency: captured.latency)
             }

@@ -22,6 +22,10 @@ public struct StepPrinter: StepSink {
     }
 
     public func event(_ event: FeedEvent) throws {
+        if format == .jsonl, case let .model(step, file, learned) = event {
+            try out.write("\(open)\"event\": \"model\", \"t\": \(fixed(StepRate.time(ofStep: step))), \"file\": \(jsonString(file)), \"learned_s\": \(learned.map { fixed($0, 1) } ?? "null")}")
+            return
+        }
         guard format == .jsonl, case let .gap(from, to, seconds, attempts, onStreamTimestamps) = event else { return }
         let rate = StepRate.hz
         try out.write("\(open)\"event\": \"gap\", \"t\": \(fixed(Double(from) / rate)), \"until\": \(fixed(Double(to) / rate)), \"missing_steps\": \(to - from), \"seconds\": \(fixed(seconds, 3)), \"attempts\": \(attempts), \"resumed_on\": \"\(onStreamTimestamps ? "stream timestamps" : "monotonic clock")\"}")

@@ -115,10 +115,14 @@ public final class WatchRun: @unchecked Sendable {
     private let outputLock = NSLock()
     private var running: [NetworkFeed] = []
 
+    /// Each feed's --reload (nil: none): the feeds share the watch (the file is read once), each swaps on its own thread.
+    private let reloader: () -> ModelReloader?
+
     public init(feeds: [FeedSpec], model: StreamingModel, picker: PeakPicker.Configuration, settings: StreamSettings,
-                reconnect: ReconnectPolicy, out: LineWriter, steps: Int?, extraSinks: @escaping (FeedSpec) -> [any StepSink] = { _ in [] }) {
+                reconnect: ReconnectPolicy, out: LineWriter, steps: Int?, extraSinks: @escaping (FeedSpec) -> [any StepSink] = { _ in [] },
+                reloader: @escaping () -> ModelReloader? = { nil }) {
         self.feeds = feeds; self.model = model; self.picker = picker; self.settings = settings
-        self.reconnect = reconnect; self.out = out; self.steps = steps; self.extraSinks = extraSinks
+        self.reconnect = reconnect; self.out = out; self.steps = steps; self.extraSinks = extraSinks; self.reloader = reloader
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
         // The label starts every message NetworkFeed writes on stderr: the name as shown there.
         running = feeds.map { NetworkFeed(url: $0.url, settings: settings, reconnect: reconnect, request: request, label: $0.shown) }
@@ -141,6 +145,7 @@ public final class WatchRun: @unchecked Sendable {
             let state = StreamingModel(sharingWeightsOf: model)
             // Made here, on the calling thread; each used by its feed's thread alone (MQTT's publisher is thread-safe).
             let others = extraSinks(spec)
+            let reloads = reloader()
             done.enter()
             let thread = Thread { [self] in
                 let stream = EnvelopeStream(model: state, picker: picker)
@@ -150,7 +155,7 @@ public final class WatchRun: @unchecked Sendable {
                 source.throwsOnLoss = false   // a lost feed is its report's error, the others go on
                 var report = FeedReport(name: spec.name, summary: nil, error: nil, latency: (.nan, .nan, .nan))
                 do {
-                    try Pipeline.run(source, stream: stream, sinks: [printer] + others, steps: steps, observe: latency.observe)
+                    try Pipeline.run(source, stream: stream, sinks: [printer] + others, steps: steps, reloader: reloads, observe: latency.observe)
                     report.summary = source.summary
                     if let reason = source.summary.lostReason { report.error = FeedFailure(MediaError(.streamLost, file: feed.name, reason)) }
                 } catch let error as OneLineError {

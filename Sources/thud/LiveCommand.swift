@@ -53,15 +53,14 @@ struct LiveCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let (path, streaming) = try model.load()
-            let picker = try hits.configuration(for: streaming, path: path)
+            let loaded = try model.load(), streaming = loaded.model
             var options = network.inputOptions(for: streaming, warn: warnLine)
             options.capture = camera.request
             let source = try InputSource.open(device, options: options)
             // A camera on a terminal gets the live view (and JSON lines only with --jsonl); anything else, the lines.
             let view = source is CameraSource && isatty(STDOUT_FILENO) != 0 && jsonl != "-" ? LiveView() : nil
             let printer = view != nil && jsonl == nil ? nil : StepPrinter(format: .jsonl, out: try LineWriter(path: jsonl ?? "-"))
-            try runFeed(source, model: streaming, picker: picker, printer: printer, sound: sound, mqtt: mqtt, steps: steps, view: view)
+            try runFeed(source, model: model, loaded: loaded, picker: hits, printer: printer, sound: sound, mqtt: mqtt, steps: steps, view: view)
         } catch {
             throw exitWith(error)
         }

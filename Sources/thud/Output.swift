@@ -21,12 +21,15 @@ func noteLine(_ text: String) { fputs("thud: \(text)\n", stderr) }
 
 /// predict and live: `source` into the printer, the sound and MQTT (connected once the input has opened: a bad input
 /// is its one line, nothing published). The two commands differ only in their defaults and these sinks.
-func runFeed(_ source: StepSource, model: StreamingModel, picker: PeakPicker.Configuration, printer: StepPrinter?,
-             sound: SoundOptions, mqtt: MQTTOption, steps: Int? = nil, view: LiveView? = nil) throws {
+func runFeed(_ source: StepSource, model: ModelOptions, loaded: (path: String, model: StreamingModel), picker: PickerOptions,
+             printer: StepPrinter?, sound: SoundOptions, mqtt: MQTTOption, steps: Int? = nil, view: LiveView? = nil) throws {
+    let (path, streaming) = loaded
+    let watch = try model.watch(path: path, model: streaming, liveInput: !(source is FileSource), warn: warnLine)
+    let reloader = watch.map { ModelReloader(watch: $0, picker: { try picker.configuration(for: $0, path: path) }, note: noteLine) }
     let publisher = try mqtt.publisher(feeds: [source.name])
     defer { publisher?.close() }
-    try FeedRun.run(source, stream: EnvelopeStream(model: model, picker: picker), printer: printer,
-                    sonifier: try sound.makeSonifier(realtime: !(source is FileSource)),
+    try FeedRun.run(source, stream: EnvelopeStream(model: streaming, picker: try picker.configuration(for: streaming, path: path)),
+                    printer: printer, sonifier: try sound.makeSonifier(realtime: !(source is FileSource)),
                     extraSinks: try publisher.map { [try MQTTStepSink(publisher: $0, feed: source.name)] } ?? [],
-                    steps: steps, view: view, note: noteLine)
+                    steps: steps, view: view, reloader: reloader, note: noteLine)
 }

@@ -44,10 +44,9 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let (path, streaming) = try model.load()
-            let picker = try hits.configuration(for: streaming, path: path)
+            let loaded = try model.load(), streaming = loaded.model
             let source = try InputSource.open(input, options: network.inputOptions(for: streaming, warn: warnLine))
-            try runFeed(source, model: streaming, picker: picker, printer: StepPrinter(format: format), sound: sound, mqtt: mqtt)
+            try runFeed(source, model: model, loaded: loaded, picker: hits, printer: StepPrinter(format: format), sound: sound, mqtt: mqtt)
         } catch {
             throw exitWith(error)
         }

@@ -4,6 +4,7 @@ import Foundation
 import ThudBase
 import ThudMedia
 import ThudModel
+import ThudPipeline
 import ThudMQTT
 import ThudRuntime
 
@@ -52,9 +53,11 @@ struct WatchCommand: ParsableCommand {
             defer { publisher?.close() }
             // Made before the run (their topics were checked with the publisher's), one per feed, by name.
             let mqttSinks = try Dictionary(uniqueKeysWithValues: publisher.map { p in try specs.map { ($0.name, try MQTTStepSink(publisher: p, feed: $0.name)) } } ?? [])
+            let modelWatch = try model.watch(path: modelPath, model: streaming, liveInput: true, warn: warnLine)
             let watch = WatchRun(feeds: specs, model: streaming, picker: try hits.configuration(for: streaming, path: modelPath),
                                  settings: network.settings, reconnect: network.policy, out: LineWriter(), steps: steps,
-                                 extraSinks: { spec in mqttSinks[spec.name].map { [$0] } ?? [] })
+                                 extraSinks: { spec in mqttSinks[spec.name].map { [$0] } ?? [] },
+                                 reloader: { modelWatch.map { ModelReloader(watch: $0, picker: { try hits.configuration(for: $0, path: modelPath) }, note: noteLine) } })
             let stopping = StopOnSignals { _ in watch.requestStop() }
             defer { stopping.cancel() }
             noteLine("watching \(specs.count) feed\(specs.count == 1 ? "" : "s") (\(specs.map(\.shown).joined(separator: ", "))), model input \(streaming.inputWidth)x\(streaming.inputHeight)")
