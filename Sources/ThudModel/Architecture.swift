@@ -17,12 +17,25 @@ public struct InputSpec: Codable, Equatable, Sendable {
     public var height: Int
     /// Pixel format the model expects: 8-bit luma, row-major, tightly packed (README.md, "The streaming model").
     public var pixelFormat: String
-    /// How pixels become floats. Only "x/255" is defined (format version 1).
+    /// How pixels become floats: "x/255" (every model before issue 40) or "per-frame" (conv encoder only: each step's
+    /// planes standardised by the frame's own statistics, Kernels.PerFrameStatistics).
     public var normalisation: String
 
-    public init(width: Int, height: Int, pixelFormat: String = "gray8", normalisation: String = "x/255") {
+    public init(width: Int, height: Int, pixelFormat: String = "gray8", normalisation: String = InputSpec.fixedScale) {
         self.width = width; self.height = height; self.pixelFormat = pixelFormat; self.normalisation = normalisation
     }
+
+    /// x/255 and (x − previous)/255 × gain: the normalisation of every model file before "per-frame".
+    public static let fixedScale = "x/255"
+    /// Per-frame standardisation: the frame plane is (x − mean x)/s and each difference plane (d − mean d)/s × gain,
+    /// with mean x, mean d and s = √(var x + 4²) measured on this step's own frames (in gray levels). An exposure or
+    /// contrast change (x → a·x + b) leaves every plane as it was (up to rounding and the floor of 4 levels under
+    /// s), so the encoder sees synthetic and real video alike however each camera exposes; the differences keep
+    /// their size relative to the picture's own contrast, so how much moves still shows. An older build refuses
+    /// such a file ("unsupported normalisation"), never misreads it.
+    public static let perFrame = "per-frame"
+    /// Whether the conv encoder's planes are standardised per frame (`normalisation == "per-frame"`).
+    public var isPerFrame: Bool { normalisation == InputSpec.perFrame }
 }
 
 public struct EncoderSpec: Codable, Equatable, Sendable {
@@ -155,7 +168,10 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
             return "input size \(input.width)x\(input.height) out of range 4...1024"
         }
         if input.pixelFormat != "gray8" { return "unsupported pixel format \"\(input.pixelFormat)\" (want gray8)" }
-        if input.normalisation != "x/255" { return "unsupported normalisation \"\(input.normalisation)\" (want x/255)" }
+        if input.normalisation != InputSpec.fixedScale && input.normalisation != InputSpec.perFrame {
+            return "unsupported normalisation \"\(input.normalisation)\" (want x/255 or per-frame)"
+        }
+        if input.isPerFrame && encoder.kind != .conv { return "per-frame normalisation needs the conv encoder" }
         switch encoder.kind {
         case .conv:
             guard let ch = encoder.convChannels, !ch.isEmpty, ch.count <= 8, ch.allSatisfy({ $0 >= 1 && $0 <= 1024 })

@@ -65,13 +65,15 @@ public final class DirectConvStack {
         paddedBiases[l].pointer.update(from: bias, count: s.outChannels)
     }
 
-    /// The input planes from gray8 frames (Kernels.encoderInputPlanes' floats, bit for bit).
+    /// The input planes from gray8 frames (Kernels.encoderInputPlanes' floats, bit for bit; `perFrame`: standardised
+    /// per frame, InputSpec.perFrame).
     public func setInput(current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>,
-                         beforePrevious: UnsafePointer<UInt8>, differenceGain: Float) {
+                         beforePrevious: UnsafePointer<UInt8>, differenceGain: Float, perFrame: Bool = false) {
         let s = shapes[0]
         Kernels.encoderInputPaddedHWC(current: current, previous: previous, beforePrevious: beforePrevious,
                                       height: s.inHeight, width: s.inWidth, differenceGain: differenceGain,
-                                      withPreviousDifference: storedChannels[0] == 3, into: paddedInputs[0].pointer)
+                                      withPreviousDifference: storedChannels[0] == 3, perFrame: perFrame,
+                                      into: paddedInputs[0].pointer)
     }
 
     /// Every layer on the input set last.

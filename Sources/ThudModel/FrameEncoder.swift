@@ -20,7 +20,8 @@ public protocol FrameEncoder: AnyObject {
 
 /// Learned encoder: a stack of stride-2 3×3 conv layers (padding 1) + ReLU over two channels,
 /// [x/255, (x − previous)/255 × differenceGain], or three with `previousDifferencePlane`
-/// (+ (previous − beforePrevious)/255 × differenceGain), flattened channel-major (as PyTorch's `flatten(1)` of NCHW).
+/// (+ (previous − beforePrevious)/255 × differenceGain), flattened channel-major (as PyTorch's `flatten(1)` of NCHW);
+/// with per-frame normalisation (InputSpec.perFrame) the same planes standardised by the step's own statistics.
 /// On a CPU with AVX2 + FMA each layer is one direct convolution with bias and ReLU fused
 /// (Kernels.conv3x3s2ReLUDirect) on channels-last activations kept in zero-padded buffers, each layer writing into
 /// the next one's (channel counts stored rounded up to 8, the extra ones zero); otherwise (or with `direct: false`) each layer is
@@ -44,6 +45,8 @@ public final class ConvEncoder: FrameEncoder {
     let hasPreviousDifference: Bool
     /// Scales the difference plane (EncoderSpec.differenceGain).
     let differenceGain: Float
+    /// Planes standardised per frame (InputSpec.perFrame) instead of x/255.
+    let perFrame: Bool
     /// Shared im2col scratch, sized for the largest layer, and the split rows im2col builds it from.
     let columns: FloatBuffer
     let splitRows: FloatBuffer
@@ -74,6 +77,7 @@ public final class ConvEncoder: FrameEncoder {
         }
         self.layers = layers
         differenceGain = a.encoder.effectiveDifferenceGain
+        perFrame = a.input.isPerFrame
         featureCount = cin * h * w
         hasPreviousDifference = a.encoder.hasPreviousDifferencePlane
         inputPlanes = FloatBuffer(count: a.encoder.inputPlaneCount * a.input.width * a.input.height)
@@ -100,6 +104,7 @@ public final class ConvEncoder: FrameEncoder {
         }
         hasPreviousDifference = other.hasPreviousDifference
         differenceGain = other.differenceGain
+        perFrame = other.perFrame
         inputPlanes = FloatBuffer(count: other.inputPlanes.count)
         columns = FloatBuffer(count: other.columns.count)
         splitRows = FloatBuffer(count: other.splitRows.count)
@@ -118,14 +123,16 @@ public final class ConvEncoder: FrameEncoder {
                      "frame must be \(inputWidth)x\(inputHeight) gray8")
         if let direct {
             direct.setInput(current: current.baseAddress!, previous: previous.baseAddress!,
-                            beforePrevious: beforePrevious.baseAddress!, differenceGain: differenceGain)
+                            beforePrevious: beforePrevious.baseAddress!, differenceGain: differenceGain,
+                            perFrame: perFrame)
             direct.run()
             direct.copyFeaturesCHW(into: features)
             return
         }
         Kernels.encoderInputPlanes(current: current.baseAddress!, previous: previous.baseAddress!,
                                    beforePrevious: beforePrevious.baseAddress!, count: n, differenceGain: differenceGain,
-                                   withPreviousDifference: hasPreviousDifference, into: inputPlanes.pointer)
+                                   withPreviousDifference: hasPreviousDifference, perFrame: perFrame,
+                                   into: inputPlanes.pointer)
         var input = UnsafePointer(inputPlanes.pointer)
         for layer in layers {
             Kernels.im2col3x3(input: input, channels: layer.inChannels, height: layer.inHeight, width: layer.inWidth,

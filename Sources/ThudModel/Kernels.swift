@@ -190,10 +190,25 @@ public enum Kernels {
     /// The conv encoder's input planes from gray8 frames of `count` pixels: [x/255, (x − previous)/255 × gain] and,
     /// when `planes` has room for three (withPreviousDifference), (previous − beforePrevious)/255 × gain. One place
     /// for streaming (ConvEncoder) and training (TrainingWorker), so both see the same floats bit for bit.
+    /// With `perFrame` (InputSpec.perFrame) the planes are standardised by the step's own statistics instead
+    /// (perFrameStatistics, perFramePlanes).
     @inline(__always)
     public static func encoderInputPlanes(current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>,
                                           beforePrevious: UnsafePointer<UInt8>, count n: Int, differenceGain gain: Float,
-                                          withPreviousDifference: Bool, into planes: UnsafeMutablePointer<Float>) {
+                                          withPreviousDifference: Bool, perFrame: Bool = false,
+                                          into planes: UnsafeMutablePointer<Float>) {
+        if perFrame {
+            let stats = perFrameStatistics(current: current, previous: previous, beforePrevious: beforePrevious,
+                                           count: n, withPreviousDifference: withPreviousDifference)
+            let frame = planes, diff = planes + n, previousDiff = planes + 2 * n
+            for i in 0..<n {
+                let v = perFramePlanes(current[i], previous[i], beforePrevious[i], stats, gain: gain)
+                frame[i] = v.frame
+                diff[i] = v.difference
+                if withPreviousDifference { previousDiff[i] = v.previousDifference }
+            }
+            return
+        }
         let frame = planes, diff = planes + n
         let scale: Float = 1.0 / 255.0
         for i in 0..<n {
@@ -204,6 +219,51 @@ public enum Kernels {
         guard withPreviousDifference else { return }
         let previousDiff = diff + n
         for i in 0..<n { previousDiff[i] = (Float(previous[i]) * scale - Float(beforePrevious[i]) * scale) * gain }
+    }
+
+    /// What per-frame normalisation (InputSpec.perFrame) standardises one step's planes with: the means of the frame
+    /// and of its differences and the frame's inverse scale 1/√(var + floor²), all in gray levels, from exact integer
+    /// sums over the step's frames (so every path that computes them gets the same floats).
+    public struct PerFrameStatistics: Equatable {
+        public var frameMean: Float
+        public var differenceMean: Float
+        public var previousDifferenceMean: Float
+        public var inverseScale: Float
+        /// The floor under the frame's standard deviation, in gray levels: a flat frame is not blown up into noise.
+        public static let floorLevels = 4.0
+    }
+
+    /// PerFrameStatistics of one step (the previous difference's mean only when `withPreviousDifference`, else 0).
+    public static func perFrameStatistics(current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>,
+                                          beforePrevious: UnsafePointer<UInt8>, count n: Int,
+                                          withPreviousDifference: Bool) -> PerFrameStatistics {
+        var sum = 0, squares = 0, difference = 0, previousDifference = 0
+        for i in 0..<n {
+            let c = Int(current[i]), p = Int(previous[i])
+            sum += c; squares += c * c; difference += c - p
+        }
+        if withPreviousDifference {
+            for i in 0..<n { previousDifference += Int(previous[i]) - Int(beforePrevious[i]) }
+        }
+        let count = Double(max(n, 1)), mean = Double(sum) / count
+        let variance = max(0, Double(squares) / count - mean * mean)
+        let floor = PerFrameStatistics.floorLevels
+        return PerFrameStatistics(frameMean: Float(mean), differenceMean: Float(Double(difference) / count),
+                                  previousDifferenceMean: Float(Double(previousDifference) / count),
+                                  inverseScale: Float(1 / (variance + floor * floor).squareRoot()))
+    }
+
+    /// One pixel's per-frame planes: (x − mean)/s, (d − mean d)/s × gain, (d' − mean d')/s × gain, with d = x −
+    /// previous and d' = previous − beforePrevious in gray levels. The one expression of every path (CHW planes,
+    /// padded HWC), so they agree to the bit.
+    @inline(__always)
+    public static func perFramePlanes(_ current: UInt8, _ previous: UInt8, _ beforePrevious: UInt8,
+                                      _ s: PerFrameStatistics, gain: Float)
+        -> (frame: Float, difference: Float, previousDifference: Float) {
+        let c = Int(current), p = Int(previous), b = Int(beforePrevious)
+        return ((Float(c) - s.frameMean) * s.inverseScale,
+                (Float(c - p) - s.differenceMean) * s.inverseScale * gain,
+                (Float(p - b) - s.previousDifferenceMean) * s.inverseScale * gain)
     }
 
     // MARK: Direct convolution (CKernels, AVX2 + FMA)
@@ -316,9 +376,25 @@ public enum Kernels {
     public static func encoderInputPaddedHWC(current: UnsafePointer<UInt8>, previous: UnsafePointer<UInt8>,
                                              beforePrevious: UnsafePointer<UInt8>, height: Int, width: Int,
                                              differenceGain gain: Float, withPreviousDifference: Bool,
-                                             into padded: UnsafeMutablePointer<Float>) {
-        precondition(hasAVX2FMA)
+                                             perFrame: Bool = false, into padded: UnsafeMutablePointer<Float>) {
         let planes = withPreviousDifference ? 3 : 2
+        if perFrame {
+            let stats = perFrameStatistics(current: current, previous: previous, beforePrevious: beforePrevious,
+                                           count: height * width, withPreviousDifference: withPreviousDifference)
+            let rowStride = (width + 2) * planes
+            for y in 0..<height {
+                let row = padded + (y + 1) * rowStride + planes
+                for x in 0..<width {
+                    let i = y * width + x, v = perFramePlanes(current[i], previous[i], beforePrevious[i], stats, gain: gain)
+                    let pixel = row + x * planes
+                    pixel[0] = v.frame
+                    pixel[1] = v.difference
+                    if withPreviousDifference { pixel[2] = v.previousDifference }
+                }
+            }
+            return
+        }
+        precondition(hasAVX2FMA)
         ck_encoder_input_hwc_avx2(current, previous, beforePrevious, Int32(height), Int32(width), gain, Int32(planes),
                                   padded, Int32((width + 2) * planes))
     }

@@ -46,6 +46,10 @@ struct TrainCommand: ParsableCommand {
 
     @Flag(help: "Give the conv encoder a third input plane: the previous step's frame difference beside this step's. A bounce is a change of motion; with both differences side by side the first layer can see a small object turn around. The model file records it. A model without it warm-starts one with it (the new plane's weights start at zero). What it gave is in models/README.md.")
     var previousDifference = false
+    @Flag(help: "Standardise the conv encoder's input planes per frame: the frame minus its own mean, its differences minus theirs, each divided by the frame's own standard deviation (floored at 4 gray levels), so a camera's exposure and contrast make no difference to what the encoder sees (synthetic and real video alike). The model file records it (normalisation \"per-frame\"); thud streams it the same way. A model without it can warm-start one with it.")
+    var frameNormalisation = false
+    @Option(parsing: .unconditional, help: "Threads of each batch's forward and backward pass (1 or 2; the weights are the same either way).")
+    var threads = 2
     @Option(parsing: .unconditional, help: "Describe each step this many steps late (0 to 4). Step k's target is the sound of the 1/12 s after step k's frame, so without a delay the model must foresee an impact from the frame before it; with 1, it has seen the frame after (the bounce itself) when it describes the step. thud reports hits and envelope at their own steps either way, this many steps later.")
     var outputDelay = 0
     @Option(parsing: .unconditional) var epochs = 20
@@ -90,6 +94,7 @@ struct TrainCommand: ParsableCommand {
     // ArgumentParser calls this after parsing, before run(): bad options are refused before any data is prepared.
     func validate() throws {
         guard onsetTargetGain > 0, onsetTargetGain.isFinite else { throw ValidationError("--onset-target-gain must be a positive number") }
+        guard (1...2).contains(threads) else { throw ValidationError("--threads must be 1 or 2") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard sequenceLength >= 1 else { throw ValidationError("--sequence-length must be at least 1 step") }
@@ -141,6 +146,10 @@ struct TrainCommand: ParsableCommand {
             guard arch.encoder.kind == .conv else { throw ValidationError("--previous-difference needs a conv architecture (default or default-onset)") }
             arch.encoder.previousDifferencePlane = true
         }
+        if frameNormalisation {
+            guard arch.encoder.kind == .conv else { throw ValidationError("--frame-normalisation needs a conv architecture (default or default-onset)") }
+            arch.input.normalisation = InputSpec.perFrame
+        }
         if outputDelay != 0 { arch.outputDelaySteps = outputDelay }
         if let lstmHidden { arch.lstmHidden = lstmHidden }
         // Every conv layer keeps at least one cell (ceil(n/2) ≥ 1), so a valid architecture has features.
@@ -191,6 +200,7 @@ struct TrainCommand: ParsableCommand {
                               checkpointPath: checkpoint ?? out + ".checkpoint", outputPath: out,
                               provenance: TrainingProvenance(command: invokedCommand, data: "\(data.dataset) (classes \(data.classes)): \(train.count) train, \(validation.count) validation clips"),
                               log: console.log, progress: console.progress)
+        run.threadCount = threads
         var batchesRun = 0
         run.afterBatch = { [killAfterBatches] in
             batchesRun = $0

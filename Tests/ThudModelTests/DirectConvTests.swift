@@ -84,23 +84,23 @@ final class DirectConvTests: XCTestCase {
     }
 
     /// The fused input (gray8 frames → padded HWC) holds encoderInputPlanes' floats to the bit, border untouched, for
-    /// 2 and 3 planes and widths with a scalar tail.
+    /// 2 and 3 planes and widths with a scalar tail, with x/255 and with per-frame normalisation.
     func testEncoderInputPaddedHWCHoldsEncoderInputPlanesBitForBit() throws {
         try requireAVX2()
         for (w, h) in [(96, 96), (37, 5), (3, 4), (17, 9)] {
             let n = w * h
             let frames = syntheticFrames(width: w, height: h, count: 3, seed: 21)
-            for withPrevious in [false, true] {
+            for withPrevious in [false, true] { for perFrame in [false, true] {
                 let planes = withPrevious ? 3 : 2, gain: Float = 3.7
                 let chw = FloatBuffer(count: planes * n)
                 let padded = FloatBuffer([Float](repeating: -9, count: Kernels.paddedHWCCount(channels: planes, height: h, width: w)))
                 frames.withUnsafeBufferPointer { fp in
                     let c = fp.baseAddress! + 2 * n, p = fp.baseAddress! + n, b = fp.baseAddress!
                     Kernels.encoderInputPlanes(current: c, previous: p, beforePrevious: b, count: n, differenceGain: gain,
-                                               withPreviousDifference: withPrevious, into: chw.pointer)
+                                               withPreviousDifference: withPrevious, perFrame: perFrame, into: chw.pointer)
                     Kernels.encoderInputPaddedHWC(current: c, previous: p, beforePrevious: b, height: h, width: w,
                                                   differenceGain: gain, withPreviousDifference: withPrevious,
-                                                  into: padded.pointer)
+                                                  perFrame: perFrame, into: padded.pointer)
                 }
                 let rowStride = (w + 2) * planes
                 for py in 0..<(h + 2) { for px in 0..<(w + 2) { for c in 0..<planes {
@@ -109,11 +109,49 @@ final class DirectConvTests: XCTestCase {
                         XCTAssertEqual(v, -9, "\(w)x\(h): border written")
                     } else {
                         XCTAssertEqual(v.bitPattern, chw.pointer[(c * h + py - 1) * w + px - 1].bitPattern,
-                                       "\(w)x\(h) planes \(planes): (\(py - 1), \(px - 1)) channel \(c)")
+                                       "\(w)x\(h) planes \(planes) perFrame \(perFrame): (\(py - 1), \(px - 1)) channel \(c)")
                     }
                 } } }
-            }
+            } }
         }
+    }
+
+    /// Per-frame normalisation: the frame plane has mean 0 and standard deviation √(var/(var + 4²)) (1 but for the
+    /// floor), each difference plane mean 0; an exposure and contrast change (x → a·x + b, no clipping) of all three
+    /// frames leaves every plane as it was but for the floor's share; a flat frame gives zeros, not noise.
+    func testPerFrameNormalisationStandardisesEachStepAndIgnoresExposureAndContrast() {
+        let w = 40, h = 30, n = w * h, gain: Float = 8
+        let frames = syntheticFrames(width: w, height: h, count: 3, seed: 9)   // values 30…69 and a 220 square
+        func planes(_ f: [UInt8]) -> [Float] {
+            let out = FloatBuffer(count: 3 * n)
+            f.withUnsafeBufferPointer { fp in
+                Kernels.encoderInputPlanes(current: fp.baseAddress! + 2 * n, previous: fp.baseAddress! + n,
+                                           beforePrevious: fp.baseAddress!, count: n, differenceGain: gain,
+                                           withPreviousDifference: true, perFrame: true, into: out.pointer)
+            }
+            return out.array
+        }
+        let base = planes(frames)
+        let frame = Array(base[0..<n]), difference = Array(base[n..<(2 * n)]), previous = Array(base[(2 * n)...])
+        func mean(_ v: [Float]) -> Double { v.reduce(0.0) { $0 + Double($1) } / Double(v.count) }
+        func std(_ v: [Float]) -> Double { let m = mean(v); return (v.reduce(0.0) { $0 + (Double($1) - m) * (Double($1) - m) } / Double(v.count)).squareRoot() }
+        XCTAssertEqual(mean(frame), 0, accuracy: 1e-5)
+        XCTAssertEqual(mean(difference), 0, accuracy: 1e-5)
+        XCTAssertEqual(mean(previous), 0, accuracy: 1e-5)
+        let current = frames[(2 * n)...].map { Double($0) }
+        let m = current.reduce(0, +) / Double(n)
+        let variance = current.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(n)
+        XCTAssertEqual(std(frame), (variance / (variance + 16)).squareRoot(), accuracy: 1e-5)
+        XCTAssertGreaterThan(difference.map(abs).max()!, 1, "the square moved: the difference plane must show it")
+        // Half the contrast and a brighter exposure: x → x/2 + 60 (even values: the halves are exact).
+        let even = frames.map { $0 & ~1 }, changed = even.map { $0 / 2 + 60 }
+        let a = planes(even), b = planes(changed)
+        // Only the floor of 4 levels under s differs (about 3 % of s at the halved contrast, under 1 % at the full one).
+        let scale = a.map(abs).max()!
+        XCTAssertLessThan(maxAbsDiff(a, b) / scale, 0.05, "exposure and contrast must not change the planes")
+        XCTAssertLessThan(maxAbsDiff(planes(even.map { $0 + 20 }), a), 1e-5, "a brightness shift changes nothing")
+        // A flat frame after a flat frame: all zero.
+        XCTAssertEqual(Set(planes([UInt8](repeating: 77, count: 3 * n))), [0])
     }
 
     /// HWC → CHW (8×8 register transposes with AVX2) against the obvious loop: channel counts below, at and past a
@@ -158,6 +196,9 @@ final class DirectConvTests: XCTestCase {
             ModelArchitecture(input: InputSpec(width: 32, height: 32), encoder: .conv(channels: [4, 8, 12, 8]),
                               lstmHidden: 16, lstmLayers: 2, headHidden: [8]),
             ModelArchitecture(input: InputSpec(width: 37, height: 23), encoder: .conv(channels: [8, 5, 16]),
+                              lstmHidden: 16, lstmLayers: 2, headHidden: [8]),
+            ModelArchitecture(input: InputSpec(width: 37, height: 23, normalisation: InputSpec.perFrame),
+                              encoder: .conv(channels: [8, 5, 16], differenceGain: 8, previousDifferencePlane: true),
                               lstmHidden: 16, lstmLayers: 2, headHidden: [8]),
         ]
         for a in architectures {

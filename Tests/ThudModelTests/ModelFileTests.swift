@@ -200,6 +200,30 @@ final class ModelFileTests: XCTestCase {
         XCTAssertEqual(motion.encoder.inputPlaneCount, 2)
     }
 
+    /// Per-frame normalisation is the input's `normalisation` "per-frame" (every file before it says "x/255", which
+    /// stays the default): it round-trips, changes no tensor shape and needs no new format version; a build before it
+    /// refused any normalisation but "x/255" on reading, so it cannot misread such a file. An unknown normalisation
+    /// is still refused, and the motion-energy encoder has none but x/255.
+    func testPerFrameNormalisationIsTheInputsNormalisationAndRoundTrips() throws {
+        XCTAssertEqual(smallFile().header.architecture.input.normalisation, "x/255")
+        XCTAssertFalse(smallFile().header.architecture.input.isPerFrame)
+        var architecture = smallConvArchitecture
+        architecture.input.normalisation = InputSpec.perFrame
+        let file = ModelFile.random(architecture: architecture, seed: 3)
+        XCTAssertEqual(file.tensors.map(\.shape), smallFile().tensors.map(\.shape))
+        XCTAssertEqual(file.encoded()[8], 1)
+        let read = try ModelFile.decode(file.encoded(), path: "pf.thud")
+        XCTAssertEqual(read, file)
+        XCTAssertTrue(read.header.architecture.input.isPerFrame)
+        XCTAssertTrue(String(decoding: try JSONEncoder().encode(file.header), as: UTF8.self).contains("\"per-frame\""))
+        var unknown = architecture
+        unknown.input.normalisation = "x/128"
+        XCTAssertEqual(unknown.validationProblem(), "unsupported normalisation \"x/128\" (want x/255 or per-frame)")
+        var motion = ModelArchitecture.motionEnergyDefault
+        motion.input.normalisation = InputSpec.perFrame
+        XCTAssertEqual(motion.validationProblem(), "per-frame normalisation needs the conv encoder")
+    }
+
     func testRejectsTruncationAndTrailingBytes() {
         let b = smallFile().encoded()
         expectProblem(Array(b.dropLast(1))) { if case .truncated = $0 { return true }; return false }

@@ -1,6 +1,7 @@
 // Swift vs the PyTorch reference (tools/reference/make_fixtures.py): every step's features, LSTM h and c of both
 // layers, and envelope agree to 1e-5, across 40 steps of carried state, a reset(), and 8 more steps. Three models:
-// the conv encoder, the motion-energy encoder, and the conv encoder with the previous-difference plane.
+// the conv encoder, the motion-energy encoder, and the conv encoder with the previous-difference plane. And the
+// per-frame normalised input planes against the twin's (tools/reference/per_frame.py).
 import Foundation
 import XCTest
 import ThudBase
@@ -53,6 +54,39 @@ final class ReferenceFixtureTests: XCTestCase {
         // The fixture must exercise real dynamics, or agreement would prove little.
         XCTAssertGreaterThan(fx.envelope.max()! - fx.envelope.min()!, 0.05)
         print("\(tag): worst |swift − torch| over \(fx.steps) steps = \(worst)")
+    }
+
+    /// Per-frame normalisation's planes (3, gain 3) equal the twin's (tools/reference/per_frame.py, which thud_model.py's
+    /// encoder uses for a "per-frame" model; make_per_frame_fixture.py) on steps of frames_32x32.u8: step 1 (the frame
+    /// before the previous one is the previous one) and step 17; both Swift paths (CHW planes, padded HWC).
+    func testPerFrameNormalisationPlanesMatchTheReference() throws {
+        struct Planes: Decodable {
+            struct Step: Decodable { var step: Int; var planes: [Float] }
+            var width: Int, height: Int, gain: Float, steps: [Step]
+        }
+        let fx = try JSONDecoder().decode(Planes.self, from: Data(contentsOf: FixtureFiles.url("per_frame_planes", "json")))
+        let frames = [UInt8](try Data(contentsOf: FixtureFiles.url("frames_32x32", "u8")))
+        let w = fx.width, h = fx.height, n = w * h
+        XCTAssertEqual(fx.steps.count, 2)
+        for s in fx.steps {
+            let chw = FloatBuffer(count: 3 * n), padded = FloatBuffer(count: Kernels.paddedHWCCount(channels: 3, height: h, width: w))
+            frames.withUnsafeBufferPointer { fp in
+                let c = fp.baseAddress! + s.step * n, p = fp.baseAddress! + (s.step - 1) * n
+                let b = fp.baseAddress! + (s.step >= 2 ? s.step - 2 : s.step - 1) * n
+                Kernels.encoderInputPlanes(current: c, previous: p, beforePrevious: b, count: n, differenceGain: fx.gain,
+                                           withPreviousDifference: true, perFrame: true, into: chw.pointer)
+                Kernels.encoderInputPaddedHWC(current: c, previous: p, beforePrevious: b, height: h, width: w,
+                                              differenceGain: fx.gain, withPreviousDifference: true, perFrame: true,
+                                              into: padded.pointer)
+            }
+            XCTAssertLessThan(maxAbsDiff(chw.array, s.planes), 1e-6, "step \(s.step)")
+            var hwcAsCHW = [Float](repeating: 0, count: 3 * n)
+            for y in 0..<h { for x in 0..<w { for k in 0..<3 {
+                hwcAsCHW[(k * h + y) * w + x] = padded.pointer[((y + 1) * (w + 2) + x + 1) * 3 + k]
+            } } }
+            XCTAssertLessThan(maxAbsDiff(hwcAsCHW, s.planes), 1e-6, "step \(s.step), padded HWC")
+            XCTAssertGreaterThan(s.planes[n..<(2 * n)].map(abs).max()!, 0.5, "step \(s.step): the difference must move")
+        }
     }
 
     func testConvModelMatchesPyTorchStepByStepAcrossReset() throws {

@@ -219,6 +219,15 @@ final class LayerGradientTests: XCTestCase {
         checkWholeNetworkByFiniteDifferences(a, onsetTargets: nil, beforePrevious: true)
     }
 
+    /// With per-frame normalisation (the planes are constants of the frames, so the same backward pass) and the
+    /// previous-difference plane.
+    func testWholeNetworkWithPerFrameNormalisationGradientByFiniteDifferences() {
+        var a = tinyArchitecture
+        a.input.normalisation = InputSpec.perFrame
+        a.encoder.previousDifferencePlane = true
+        checkWholeNetworkByFiniteDifferences(a, onsetTargets: nil, beforePrevious: true)
+    }
+
     private func checkWholeNetworkByFiniteDifferences(_ architecture: ModelArchitecture, onsetTargets: ([Float], [Float])?,
                                                       onsetWeight: Float = 1, beforePrevious: Bool = false) {
         let trainer = ModelTrainer(architecture: architecture, seed: 3)

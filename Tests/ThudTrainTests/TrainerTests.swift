@@ -475,6 +475,19 @@ final class TrainerTests: XCTestCase {
                               lstmHidden: 16, lstmLayers: 2, headHidden: [16, 8], onsetOutput: true), count: 150)
     }
 
+    /// Per-frame normalisation in training (predict, in 64-step chunks) and at runtime (step and runBatch) alike, with
+    /// the previous-difference plane and the onset output, across chunk borders; the exported file says "per-frame".
+    func testPerFrameNormalisationIsAppliedAlikeInTrainingAndAtRuntime() throws {
+        let a = ModelArchitecture(input: InputSpec(width: 32, height: 32, normalisation: InputSpec.perFrame),
+                                  encoder: .conv(channels: [4, 8, 8], differenceGain: 8, previousDifferencePlane: true),
+                                  lstmHidden: 16, lstmLayers: 2, headHidden: [16, 8], onsetOutput: true)
+        try checkPredictMatchesStreamingModel(a, count: 150)
+        var plain = a
+        plain.encoder.previousDifferencePlane = nil
+        plain.onsetOutput = nil
+        try checkPredictMatchesStreamingModel(plain, count: 70)
+    }
+
     /// A two-plane model can start one with the previous-difference plane: its filters keep their weights and start
     /// at zero on the new plane, so the new model predicts exactly what the old one did.
     func testATwoPlaneModelWarmStartsOneWithThePreviousDifferencePlane() throws {

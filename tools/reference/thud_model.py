@@ -5,11 +5,15 @@ Step semantics (must match StreamingModel.step):
   x = frame/255, d = (x - previous/255) * differenceGain (absent = 1; previous = current on the first step after reset, so d = 0);
   with "previousDifferencePlane": a third plane p = (previous/255 - before/255) * differenceGain, where before is the frame
   before previous (= previous on the first two steps after a reset, so p = 0 there);
+  with input "normalisation": "per-frame" the planes are standardised by each step's own statistics instead
+  (per_frame.py: (x - mean)/s, (d - mean d)/s * gain, s = sqrt(var x + 4^2) in gray levels);
   encoder -> features; 2-layer nn.LSTM (gates i, f, g, o) one step; head Linear+ReLU ... Linear(->1); sigmoid.
 """
+import numpy as np
 import torch
 import torch.nn as nn
 
+from per_frame import per_frame_planes
 from thud_format import read_thud, write_thud
 
 GLOBAL_FEATURES = 4
@@ -30,10 +34,11 @@ def feature_count(arch):
 
 
 class ConvEncoder(nn.Module):
-    def __init__(self, channels, difference_gain=1.0, previous_difference=False):
+    def __init__(self, channels, difference_gain=1.0, previous_difference=False, per_frame=False):
         super().__init__()
         self.difference_gain = float(difference_gain)
         self.previous_difference = bool(previous_difference)
+        self.per_frame = bool(per_frame)
         cin = 3 if self.previous_difference else 2
         for i, cout in enumerate(channels):
             setattr(self, f"conv{i}", nn.Conv2d(cin, cout, 3, stride=2, padding=1))
@@ -42,6 +47,15 @@ class ConvEncoder(nn.Module):
 
     def forward(self, cur_u8, prev_u8, before_u8=None):
         """cur_u8, prev_u8, before_u8 (the frames before prev_u8's; None = prev_u8): uint8 [T, H, W] -> float32 [T, F]."""
+        if self.per_frame:
+            # Constants of the frames (no gradient flows into them): numpy, step by step, as the Swift side.
+            before = prev_u8 if before_u8 is None else before_u8
+            y = torch.from_numpy(np.stack([
+                per_frame_planes(c.numpy(), p.numpy(), b.numpy(), self.difference_gain, self.previous_difference)
+                for c, p, b in zip(cur_u8.cpu(), prev_u8.cpu(), before.cpu())])).to(cur_u8.device)
+            for i in range(self.n):
+                y = torch.relu(getattr(self, f"conv{i}")(y))
+            return y.flatten(1)
         x = cur_u8.float() * (1.0 / 255.0)
         p = prev_u8.float() * (1.0 / 255.0)
         d = (x - p) * self.difference_gain
@@ -114,7 +128,8 @@ class ThudNet(nn.Module):
         enc = arch["encoder"]
         if enc["kind"] == "conv":
             self.encoder = ConvEncoder(enc["convChannels"], enc.get("differenceGain", 1.0),
-                                       enc.get("previousDifferencePlane", False))
+                                       enc.get("previousDifferencePlane", False),
+                                       arch["input"].get("normalisation", "x/255") == "per-frame")
         else:
             self.encoder = MotionEnergyEncoder(enc["gridRows"], enc["gridCols"], enc["activeThresholdLevels"])
         self.lstm = nn.LSTM(feature_count(arch), arch["lstmHidden"], num_layers=arch["lstmLayers"], batch_first=True)

@@ -248,7 +248,8 @@ final class TrainingWorker {
         let (current, previous, beforePrevious) = framePointers(row: r)
         Kernels.encoderInputPlanes(current: current, previous: previous, beforePrevious: beforePrevious, count: plan.frameSize,
                                    differenceGain: plan.architecture.encoder.effectiveDifferenceGain,
-                                   withPreviousDifference: plan.inputPlaneCount == 3, into: planes)
+                                   withPreviousDifference: plan.inputPlaneCount == 3,
+                                   perFrame: plan.architecture.input.isPerFrame, into: planes)
     }
 
     /// Forward over the loaded shard. `resetState`: start from zero (h, c); otherwise from block 0 as left by
@@ -406,7 +407,8 @@ final class TrainingWorker {
                 let r = chunkRows[j]
                 let (current, previous, beforePrevious) = framePointers(row: r)
                 direct.setInput(current: current, previous: previous, beforePrevious: beforePrevious,
-                                differenceGain: plan.architecture.encoder.effectiveDifferenceGain)
+                                differenceGain: plan.architecture.encoder.effectiveDifferenceGain,
+                                perFrame: plan.architecture.input.isPerFrame)
                 direct.run()
                 for l in 0..<last { direct.copyPaddedOutput(layer: l, into: workspace.convOutputs[l].pointer + r * convOutputCounts[l]) }
                 direct.copyFeaturesCHW(into: workspace.features.pointer + r * plan.featureCount)
@@ -481,7 +483,8 @@ final class TrainingWorker {
                     Kernels.encoderInputPaddedHWC(current: current, previous: previous, beforePrevious: beforePrevious,
                                                   height: s.inHeight, width: s.inWidth,
                                                   differenceGain: plan.architecture.encoder.effectiveDifferenceGain,
-                                                  withPreviousDifference: stored[0] == 3, into: planes)
+                                                  withPreviousDifference: stored[0] == 3,
+                                                  perFrame: plan.architecture.input.isPerFrame, into: planes)
                     chunkInputs[j] = UnsafePointer(planes)
                 } else {
                     chunkInputs[j] = UnsafePointer(ws.convOutputs[l - 1].pointer + chunkRows[j] * convOutputCounts[l - 1])
