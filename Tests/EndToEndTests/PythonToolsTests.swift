@@ -30,35 +30,17 @@ final class PythonToolsTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let inputPath = dir.appendingPathComponent("input.json")
         try JSONSerialization.data(withJSONObject: input).write(to: inputPath)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try python3())
-        process.arguments = ["-c", "import json, sys\n" + script, inputPath.path]
-        var env = ProcessInfo.processInfo.environment
-        env["PYTHONPATH"] = Self.tools
-        env["THUD_BIN"] = Executable.url("thud-train").deletingLastPathComponent().path
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let errData = Collected()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { errData.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw NSError(domain: "python3", code: Int(process.terminationStatus), userInfo: [
-                NSLocalizedDescriptionKey: "python3 exited \(process.terminationStatus): \(String(decoding: errData.data, as: UTF8.self))"])
+        // The suite's one runner of child processes: output collected on its own threads, a hang a failure.
+        let python = try RunningProcess(try python3(), ["-c", "import json, sys\n" + script, inputPath.path],
+                                        environment: ["PYTHONPATH": Self.tools, "PYTHONDONTWRITEBYTECODE": "1",
+                                                      "THUD_BIN": Executable.url("thud-train").deletingLastPathComponent().path])
+        let end = python.waitForExit(timeout: 600)
+        guard !end.timedOut, !end.signaled, end.status == 0 else {
+            throw NSError(domain: "python3", code: Int(end.status), userInfo: [
+                NSLocalizedDescriptionKey: "python3 exited \(end.status)\(end.timedOut ? " (timed out)" : ""): \(python.stderrText)"])
         }
-        return try JSONSerialization.jsonObject(with: data)
+        return try JSONSerialization.jsonObject(with: Data(python.stdoutText.utf8))
     }
-
-    /// Filled by one reader thread, read after it has finished (the group's wait orders the two).
-    private final class Collected: @unchecked Sendable { var data = Data() }
 
     /// The matching fixtures: hand-written cases where closest-first and time-order matching differ, and seeded
     /// random ones (hits a few steps apart, some at the same step).
