@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        // prctl (variadic) and per-thread nice for `thud-train adapt --follow`'s --exit-with-parent and --nice; libc only.
+        .systemLibrary(name: "CProcess"),
         // The inner loops with vector intrinsics (direct convolution forward and its gradients, the LSTM cell, the
         // half-precision gemv, the peak-FLOPs probe): each compiled for AVX2 + FMA (or AVX-512, F16C) by a target
         // attribute, called only after a cpuid check, the portable path kept otherwise.
@@ -63,7 +65,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "thud-train", dependencies: [
-            "ThudTrain", "ThudMedia", "ThudModel", "ThudEval", "ThudBase", "ThudCommandLine",
+            "ThudTrain", "ThudMedia", "ThudModel", "ThudEval", "ThudBase", "ThudCommandLine", "CProcess",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "thud-synth", dependencies: [

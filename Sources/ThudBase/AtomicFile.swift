@@ -104,7 +104,8 @@ public enum AtomicFile {
         return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
     }
 
-    static func lastError() -> String { String(cString: strerror(errno)) }
+    /// The last system error (errno) as text, for one-line messages.
+    public static func lastError() -> String { String(cString: strerror(errno)) }
 
     /// Two writes of one process to one folder never share a temporary name.
     private static let counter = Counter()

@@ -102,6 +102,14 @@ public struct Dataset: Sendable {
     }
 
     static func loadFolder(_ root: String, validationShare: Double) throws -> Dataset {
+        let clips = try videos(in: root, validationShare: validationShare)
+        guard !clips.isEmpty else { throw DatasetError(path: root, problem: "no videos found (and no Something-Something annotation files)") }
+        return Dataset(root: root, layout: .folder, clips: clips)
+    }
+
+    /// A plain folder's videos as `load` finds them, by id (the relative path); none is no error here (a folder a
+    /// recorder is filling, `thud-train adapt --follow`).
+    public static func videos(in root: String, validationShare: Double = 0.1) throws -> [DatasetClip] {
         guard let walker = FileManager.default.enumerator(atPath: root) else { throw DatasetError(path: root, problem: "cannot be listed") }
         let fixedSplit = try loadSplitFile(root)
         var clips: [DatasetClip] = []
@@ -124,8 +132,7 @@ public struct Dataset: Sendable {
                                      label: cls, split: split, hitsPath: nil))
         }
         clips.sort { $0.id < $1.id }
-        guard !clips.isEmpty else { throw DatasetError(path: root, problem: "no videos found (and no Something-Something annotation files)") }
-        return Dataset(root: root, layout: .folder, clips: clips)
+        return clips
     }
 
     /// `split.tsv` at a folder's top fixes its split: lines `FILE<TAB>train|validation|test` (a header line

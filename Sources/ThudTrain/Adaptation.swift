@@ -82,6 +82,11 @@ public enum Adaptation {
         return c
     }
 
+    /// Whether `after` beats `before` as adapt judges a model on held-out clips: hit F1 plus r (no r counts 0).
+    public static func beats(_ after: AggregateScore, _ before: AggregateScore) -> Bool {
+        after.hits.f1 + (after.meanR ?? 0) > before.hits.f1 + (before.meanR ?? 0)
+    }
+
     /// A model file's scores on clips, as training validates: r per clip (Fisher mean) and hit F1 (±1 step) by
     /// the picker given.
     public static func score(_ model: StreamingModel, on clips: [PreparedClip], picker: PeakPicker.Configuration) -> AggregateScore {
@@ -92,5 +97,79 @@ public enum Adaptation {
             scores.append(TrainingRun.score(clip: clip, envelope: out.envelope, onsets: out.onsets, picker: picker))
         }
         return AggregateScore(scores)
+    }
+}
+
+extension Adaptation {
+    /// What the command line chooses of an adaptation; the rest is the preset (`settings(startingFrom:…)`).
+    public struct Choices: Sendable {
+        public var moving: Moving = .lstmHead
+        public var epochs = 60
+        /// Early stopping: epochs without a better held-out score.
+        public var patience = 15
+        public var learningRate: Float = 3e-3
+        public var augment: Float = 0.5
+        public var seed: UInt64 = 1
+        /// Threads of each batch's forward and backward (TrainingRun.threadCount: 1 or 2; the weights are the same).
+        public var threads = 2
+        public init() {}
+    }
+
+    /// Held-out scores of the model compared with and of the adapted one, and the verdict.
+    public struct Outcome: Sendable {
+        public var before: AggregateScore
+        public var after: AggregateScore
+        /// The epoch kept (the best on the held-out clips).
+        public var bestEpoch: Int?
+        /// `after` beats `before` (Adaptation.beats).
+        public var improved: Bool
+        /// The adapted model's file (the run's `candidate`), there until `Run.removeFiles()`.
+        public var candidate: String
+    }
+
+    /// One adaptation, as `thud-train adapt DATASET` runs it once and `adapt --follow DIR` once a round: the preset
+    /// fine-tune of the starting model on `train`, its epoch chosen on `heldOut` (early stopping after `patience`
+    /// epochs without a better one), and the held-out scores of `baseline` (the model the result must beat) before
+    /// and of the result after. The adapted model is written at `candidate` (its checkpoint and best-so-far beside
+    /// it, TrainingRun's); what to do with it is the caller's.
+    public final class Run {
+        public let settings: TrainingSettings
+        public let train: [PreparedClip]
+        public let heldOut: [PreparedClip]
+        /// The baseline's held-out scores, measured when the run is made (before any training).
+        public let before: AggregateScore
+        public let candidate: String
+        let training: TrainingRun
+
+        /// `start`: the header of the model at `path` whose weights, architecture and picker the run starts from.
+        public init(startingFrom start: ModelHeader, path: String, choices: Choices, train: [PreparedClip], heldOut: [PreparedClip],
+                    baseline: StreamingModel, candidate: String, provenance: TrainingProvenance,
+                    log: @escaping (String) -> Void = { _ in }, progress: @escaping (String) -> Void = { _ in }) {
+            settings = Adaptation.settings(startingFrom: start, path: path, moving: choices.moving, epochs: choices.epochs,
+                                           learningRate: choices.learningRate, augment: choices.augment, seed: choices.seed)
+            self.train = train
+            self.heldOut = heldOut
+            self.candidate = candidate
+            before = Adaptation.score(baseline, on: heldOut, picker: settings.picker)
+            training = TrainingRun(settings: settings, train: train, validation: heldOut, checkpointPath: candidate + ".checkpoint",
+                                   outputPath: candidate, provenance: provenance, log: log, progress: progress)
+            training.patience = choices.patience
+            training.threadCount = choices.threads
+        }
+
+        /// Trains and scores the result; nil when `interrupted` said stop (checked between batches): nothing adapted.
+        public func run(interrupted: () -> Bool) throws -> Outcome? {
+            guard try training.run(resume: false, interrupted: interrupted) == .finished else { return nil }
+            let after = Adaptation.score(try StreamingModel(path: candidate), on: heldOut, picker: settings.picker)
+            return Outcome(before: before, after: after, bestEpoch: training.state.bestEpoch,
+                           improved: Adaptation.beats(after, before), candidate: candidate)
+        }
+
+        /// The run's files: the adapted model, its checkpoint and its best-so-far.
+        public func removeFiles() {
+            unlink(training.checkpointPath)
+            unlink(training.stagingPath)
+            unlink(candidate)
+        }
     }
 }

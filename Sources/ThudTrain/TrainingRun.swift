@@ -293,7 +293,8 @@ public final class TrainingRun {
             self.sequence(self.jittered(window: index, epoch: epoch), mirrored: self.isMirrored(window: index, epoch: epoch),
                           augmentation: self.settings.augmentation.map { WindowAugmentation.draw($0, seed: self.settings.seed, epoch: epoch, window: index) })
         }
-        guard indices.count > 1 else { return indices.map(make) }
+        // With one thread asked for (`adapt --follow`'s default, beside a running `thud`), one thread it is.
+        guard indices.count > 1, threadCount >= 2 else { return indices.map(make) }
         // Copying, mirroring and augmenting frames is per-pixel work done between two batches while the second
         // core would idle: the windows are made side by side (each one's draw is its own, so the batch is the same
         // whatever the threads do).
