@@ -297,7 +297,15 @@ public final class FollowLearner {
                                  heldOut: heldOut, baseline: baseline ?? baseModel, candidate: candidatePath,
                                  provenance: TrainingProvenance(command: configuration.command, data: data))
         defer { run.removeFiles() }
-        guard let outcome = try run.run(interrupted: interrupted) else { return }
+        let ran: Adaptation.Outcome?
+        do {
+            ran = try run.run(interrupted: interrupted)
+        } catch let diverged as TrainingRun.DivergedError {
+            // One round's bad luck (its loss or weights stopped being numbers): nothing of it is kept, the next goes on.
+            warn("round \(number): training diverged in epoch \(diverged.epoch); \(configuration.model) stays as it was")
+            return
+        }
+        guard let outcome = ran else { return }
         var written = false
         if outcome.improved {
             do {
