@@ -193,6 +193,41 @@ final class PacketRecorderTests: XCTestCase {
         print("joined: \(rec.report)")
     }
 
+    // A stream lost and connected again: the first connection's segments are finished when it ends, the second's
+    // start at its own first keyframe (its timestamps start again: another sender).
+    func testAReconnectionFinishesTheSegmentAndTheNextStartsAtAKeyframe() throws {
+        let folder = try SegmentFolder(path: dir.path("reconnected"))
+        let lines = Lines()
+        let rec = recorder(folder, segmentSeconds: 2, lines: lines)
+        let said = Lines()
+        rec.segmentFinished = said.add
+        let port = FreePort.pick(udp: true)
+        let first = try StreamSender.flashAndClickUDP(port: port, seconds: 5, audioCodec: "aac")
+        var second: RunningProcess?
+        let run = try readFeed(port: port, recorder: rec, lines: lines, timeout: 2, reconnect: true, giveUp: 3) { _ in
+            if second == nil, !first.process.isRunning { second = try? StreamSender.flashAndClickUDP(port: port, seconds: 5, audioCodec: "aac") }
+        }
+        second?.waitForExit()
+        rec.stop()
+
+        XCTAssertEqual(run.summary.connections, 2, "\(lines.all)")
+        XCTAssertTrue(run.events.contains { if case .lost = $0 { return true } else { return false } }, "\(run.events)")
+        XCTAssertTrue(lines.all.allSatisfy { !$0.hasPrefix("test-feed:") }, "\(lines.all)")
+        let segments = folder.segments().map(\.path)
+        XCTAssertEqual(segments, said.all)
+        XCTAssertGreaterThanOrEqual(segments.count, 4, "two or more from each connection: \(rec.report)")
+        XCTAssertEqual(rec.statistics.secondsRecorded, 10, accuracy: 1.5, rec.report)
+        for path in segments {
+            let p = try probe(path)
+            XCTAssertEqual(p.codecs, ["video:h264", "audio:aac"], path)
+            XCTAssertEqual(p.audioStart, p.videoStart, accuracy: 1.0 / 12, path)
+            XCTAssertLessThanOrEqual(p.duration, 2.55, path)
+            let decoded = try MediaInput(path: path).decode(video: VideoStepRequest(width: 16, height: 12), audio: true)
+            XCTAssertEqual(decoded.corruptVideoPackets, 0, path)
+        }
+        print("reconnected: \(rec.report)")
+    }
+
     // (b) A budget of a few segments: the oldest are deleted first, the folder stays within budget + one segment.
     func testABudgetDeletesTheOldestSegmentsFirst() throws {
         let folder = try SegmentFolder(path: dir.path("budget"), budgetBytes: 10_000)
