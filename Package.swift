@@ -31,7 +31,8 @@ let package = Package(
 
         // What several modules need, each once: atomic output files (temporary sibling, fsync, rename), FNV-1a,
         // SplitMix64, the monotonic clock, percentiles, WxH parsing, duration formatting, Ctrl-C/SIGTERM as a stop
-        // request. Foundation, Dispatch and Glibc only.
+        // request, the lock-free SPSC queue (sound events, captured audio, a feed's packets on their way to disk).
+        // Foundation, Dispatch, Synchronization and Glibc only.
         .target(name: "ThudBase"),
         // Inputs (files, pipes, network streams: FFmpeg demux + decode; V4L2 capture into a ring), the 12 Hz clock,
         // the audio envelope and onset targets, writers (MediaWriter), the usable-clip rule.

@@ -58,6 +58,9 @@ public final class NetworkFeed {
     public let reconnect: ReconnectPolicy
     public let request: VideoStepRequest
     public let interrupt = IOInterrupt()
+    /// `--learn`: the stream's own packets (video and first audio stream) copied into rolling segments while it is
+    /// read. Set before `run`; nil (the default) costs the packet loop one test per packet.
+    public var recorder: PacketRecorder?
 
     /// `label`: a feed's name (`thud watch`), shown before the URL in every message.
     public init(url: String, settings: StreamSettings, reconnect: ReconnectPolicy, request: VideoStepRequest, label: String? = nil) {
@@ -154,7 +157,7 @@ public final class NetworkFeed {
             delay = reconnect.firstDelay
             previous = (origin, base)
             var decoded = DecodeSummary()
-            let end = try media.decodeLive(request: request, ioTimeout: settings.ioTimeout, summary: &decoded,
+            let end = try media.decodeLive(request: request, ioTimeout: settings.ioTimeout, recorder: recorder, summary: &decoded,
                                            lastData: &lastDataWall, warn: warnOnce) { step in
                 var s = step
                 s.index += base
@@ -192,11 +195,13 @@ extension MediaInput {
     /// One connection of a network stream: video decoded into 12 Hz steps (numbered from this connection's start) until
     /// the stream ends, sends nothing for `ioTimeout`, fails, is stopped, or `onStep` returns false. The steps due at
     /// the end (up to the end of the last frame) are emitted before returning. `lastData`: when the last packet came
-    /// (monotonic), where the outage starts.
-    func decodeLive(request: VideoStepRequest, ioTimeout: Double, summary: inout DecodeSummary, lastData: inout Double?,
-                    warn: (String, String) -> Void, onStep: (VideoStep) throws -> Bool) throws -> ConnectionEnd {
+    /// (monotonic), where the outage starts. `recorder` (--learn) is handed the connection and every packet read.
+    func decodeLive(request: VideoStepRequest, ioTimeout: Double, recorder: PacketRecorder? = nil, summary: inout DecodeSummary,
+                    lastData: inout Double?, warn: (String, String) -> Void, onStep: (VideoStep) throws -> Bool) throws -> ConnectionEnd {
         guard let interrupt, info.video != nil else { return .ended }
         var video = try VideoStepDecoder(input: self, request: request, live: true)
+        recorder?.connectionOpened(format, videoStream: video.streamIndex)
+        defer { recorder?.connectionEnded() }
         // Steps of a stream that replaced the first one follow on from the last step of the one before.
         var offset = 0, nextStep = 0
         func emit(_ step: VideoStep) throws -> Bool {
@@ -243,6 +248,7 @@ extension MediaInput {
             // new data.
             if interrupt.fired { timedOut = true }
             if !timedOut { lastData = MonotonicClock.seconds() }
+            if let recorder { recorder.packetRead(packet) }
             let index = Int(packet.pointee.stream_index)
             if index != video.streamIndex {
                 guard index >= 0, index < Int(format.pointee.nb_streams), let st = format.pointee.streams[index],
@@ -255,6 +261,11 @@ extension MediaInput {
                 warn("stream-switch", "the video changes to another stream (\(old) → \(new)) at step \(nextStep); decoding the new one")
                 video = try VideoStepDecoder(input: self, request: request, live: true, streamIndex: index, originTicks: start)
                 offset = nextStep
+                if let recorder {
+                    // A new segment from the new stream, which starts with this keyframe (the old layout ignored it).
+                    recorder.connectionOpened(format, videoStream: index)
+                    recorder.packetRead(packet)
+                }
                 othersSinceOurs = 0
             } else {
                 othersSinceOurs = 0

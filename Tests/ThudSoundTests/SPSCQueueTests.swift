@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import ThudSound
+import ThudBase
 
 final class SPSCQueueTests: XCTestCase {
     func testCapacityRoundsUpAndFullQueueRefusesInsteadOfBlocking() {

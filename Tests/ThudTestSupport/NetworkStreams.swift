@@ -156,6 +156,18 @@ public enum StreamSender {
         try RunningProcess("ffmpeg", h264Input(seconds: seconds, size: size) + ["-f", "mpegts", "udp://127.0.0.1:\(port)?pkt_size=1316"])
     }
 
+    /// MPEG-TS over UDP with sound, in real time: a black picture that turns white for 0.1 s at every whole second
+    /// and a 20 ms 1 kHz click at the same instants (both sources count time from 0), so that a recording of it can
+    /// be checked for audio and video alignment. `audioCodec`: "aac", or "mp2" (ffmpeg's MPEG-TS default); `gop`: frames
+    /// from one keyframe to the next (at 30 fps).
+    public static func flashAndClickUDP(port: Int, seconds: Double, audioCodec: String, size: String = "160x96", gop: Int = 15) throws -> RunningProcess {
+        try RunningProcess("ffmpeg", ["-hide_banner", "-loglevel", "error",
+                                      "-re", "-f", "lavfi", "-i", "color=c=black:s=\(size):r=30,drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='lt(mod(t\\,1)\\,0.1)'",
+                                      "-re", "-f", "lavfi", "-i", "aevalsrc='if(lt(mod(t\\,1)\\,0.02)\\,0.8*sin(2*PI*1000*t)\\,0)':s=48000",
+                                      "-t", "\(seconds)", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "\(gop)",
+                                      "-pix_fmt", "yuv420p", "-c:a", audioCodec, "-f", "mpegts", "udp://127.0.0.1:\(port)?pkt_size=1316"])
+    }
+
     /// Random bytes over UDP (no container at all).
     public static func garbageUDP(port: Int, seconds: Double) throws -> RunningProcess {
         try RunningProcess("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "anoisesrc=r=48000:d=\(seconds)",
