@@ -86,7 +86,7 @@ let package = Package(
             "ThudMedia", "ThudBase", "ThudCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Shared by the test targets: clips with a frame counter in the picture, temp dirs, running executables.
-        .target(name: "ThudTestSupport", dependencies: ["ThudMedia"], path: "Tests/ThudTestSupport"),
+        .target(name: "ThudTestSupport", dependencies: ["ThudMedia", "ThudModel"], path: "Tests/ThudTestSupport"),
         // ALSA without a sound card for the sound tests and benchmarks: the file>null fixture and a device-paced virtual card.
         .target(name: "ThudSoundTestSupport", dependencies: ["CALSA", "ThudBase", "ThudSound"], path: "Tests/ThudSoundTestSupport"),
         .testTarget(name: "ThudBaseTests", dependencies: ["ThudBase"]),
@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound", "ThudBase", "ThudSoundTestSupport"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),
         // Depends on thud-capture-check so that building the tests builds the binary the VM runs.
-        .testTarget(name: "ThudCaptureTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "thud-capture-check", "thud"]),
+        .testTarget(name: "ThudCaptureTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudTestSupport", "thud-capture-check", "thud"]),
         // Runs the built executables the way a user would.
         .testTarget(name: "EndToEndTests", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudRuntime", "ThudMQTT", "CMosquitto", "ThudTrain", "ThudEval", "ThudCommandLine", "ThudTestSupport", "thud-capture-check"], resources: [.copy("Fixtures")]),
     ],

@@ -19,6 +19,9 @@ public struct RecordSettings {
     public var videoCodec: VideoCodecChoice = .h264
     /// Clip names start with this (then the session's start time and a number), so clips sort in recording order.
     public var namePrefix = "rec"
+    /// A disk budget for the folder's clips (`--learn`'s rolling segments): the oldest are deleted first before a new
+    /// clip starts. nil: keep every clip (`thud record`).
+    public var budgetBytes: Int64?
 
     public init(device: String, request: CaptureRequest, audio: CaptureAudioSettings, outDirectory: String) {
         self.device = device; self.request = request; self.audio = audio; self.outDirectory = outDirectory
@@ -34,6 +37,18 @@ public struct RecordSummary: Sendable {
     public var audio = AudioCaptureStatistics()
     /// Silence written where audio was missing (an overrun's gap, a microphone that started late), in frames.
     public var audioFramesPadded = 0
+    /// Clips deleted to keep the folder within its budget (`--learn-budget`).
+    public var clipsDeletedForBudget = 0
+
+    /// Two runs' figures together (--learn's recorder started again after a failed write).
+    public func adding(_ other: RecordSummary) -> RecordSummary {
+        var s = self
+        s.clips += other.clips; s.seconds += other.seconds; s.videoFrames += other.videoFrames
+        s.videoFramesLost += other.videoFramesLost; s.audioFramesPadded += other.audioFramesPadded
+        s.clipsDeletedForBudget += other.clipsDeletedForBudget
+        s.audio.overruns += other.audio.overruns; s.audio.blocksDropped += other.audio.blocksDropped
+        return s
+    }
 
     /// The run's figures in one line (the command prints it).
     public func describe(folder: String, sampleRate: Int) -> String {
@@ -101,8 +116,9 @@ public final class Recorder {
     private var carryTime = 0.0
     private var silence: UnsafeMutablePointer<Float>!
     private let silenceFrames = 4096
-    private var clipNumber = 0
-    private var sessionStamp = ""
+    private var folder: SegmentFolder!
+    /// The size of the last finished clip: room kept for the next one within the budget.
+    private var lastClipBytes: Int64 = 0
     private var videoSize = (width: 0, height: 0)
     private var frameRate = 30.0
 
@@ -126,16 +142,31 @@ public final class Recorder {
         }
         session.log = log
         let audio = try AlsaCapture(settings: settings.audio)
+        // The folder once both devices are open: a wrong device name leaves nothing behind.
+        folder = try SegmentFolder(path: settings.outDirectory, budgetBytes: settings.budgetBytes, prefix: settings.namePrefix)
+        stopLock.lock(); self.session = session; let early = stopRequested; stopLock.unlock()
+        if early { return summary }
+        try session.start()
+        defer { session.stop() }
+        return try record(session, audio: audio, alongside: false)
+    }
+
+    /// `--learn`: records the frames of a camera session that the live loop runs (and started), beside it, with the
+    /// microphone; the live loop's steps never wait for it (it reads the ring without marking frames as handed out,
+    /// and a frame the ring overwrote before it was read is counted as lost). Ends when the session stops (its ring
+    /// is finished) or `requestStop`; the open clip is finished. Throws as `run` does (the caller reports it in one
+    /// line and the live loop goes on).
+    @discardableResult
+    public func runAlongside(_ session: CaptureSession) throws -> RecordSummary {
+        let audio = try AlsaCapture(settings: settings.audio)
+        folder = try SegmentFolder(path: settings.outDirectory, budgetBytes: settings.budgetBytes, prefix: settings.namePrefix)
+        if stopping { return summary }
+        return try record(session, audio: audio, alongside: true)
+    }
+
+    private func record(_ session: CaptureSession, audio: AlsaCapture, alongside: Bool) throws -> RecordSummary {
         sampleRate = audio.sampleRate
         channels = audio.channels
-        // The folder once both devices are open: a wrong device name leaves nothing behind.
-        let dir = settings.outDirectory
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw FileWriteError(path: dir, "cannot be created (\(error.localizedDescription))")
-        }
-        try AtomicFile.checkWritable((dir as NSString).appendingPathComponent("probe.mkv"))
         videoSize = (session.ring.width, session.ring.height)
         frameRate = session.format.framesPerSecond ?? settings.request.framesPerSecond ?? 30
         carryCapacity = sampleRate * 2
@@ -145,16 +176,10 @@ public final class Recorder {
         defer { carry.deallocate(); silence.deallocate() }
         let gray = UnsafeMutablePointer<UInt8>.allocate(capacity: session.ring.frameByteCount)
         defer { gray.deallocate() }
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        sessionStamp = formatter.string(from: Date())
 
         let f = session.format
-        log("thud: recording \(settings.device) (\(f.fourcc) \(f.width)x\(f.height)\(f.framesPerSecond.map { String(format: " at %.2f fps", $0) } ?? "")) and '\(audio.device)' (\(sampleRate) Hz x \(channels), period \(audio.periodFrames) frames) into \(dir), \(Format.fixed(settings.clipSeconds, 1)) s clips")
-        stopLock.lock(); self.session = session; let early = stopRequested; stopLock.unlock()
-        if early { return summary }
-        try session.start()
-        defer { session.stop() }
+        let size = alongside ? " (the model's \(videoSize.width)x\(videoSize.height) luma, as the live loop sees it)" : ""
+        log("thud: recording \(settings.device) (\(f.fourcc) \(f.width)x\(f.height)\(f.framesPerSecond.map { String(format: " at %.2f fps", $0) } ?? ""))\(size) and '\(audio.device)' (\(sampleRate) Hz x \(channels), period \(audio.periodFrames) frames) into \(settings.outDirectory), \(Format.fixed(settings.clipSeconds, 1)) s clips")
         try audio.start()
         defer { audio.stop() }
 
@@ -164,7 +189,8 @@ public final class Recorder {
             while !stopping {
                 while let block = try audio.nextBlock(timeout: 0) { try feed(block) }
                 guard let frame = try session.ring.takeNext(after: lastTimestamp, into: gray,
-                                                            deadline: MonotonicClock.seconds() + 0.05) else {
+                                                            deadline: MonotonicClock.seconds() + 0.05, marking: !alongside) else {
+                    if session.ring.isFinished { break }
                     continue
                 }
                 lastTimestamp = frame.timestamp
@@ -207,10 +233,9 @@ public final class Recorder {
     }
 
     private func openClip(at start: Double) throws {
-        clipNumber += 1
-        let name = String(format: "%@-%@-%03d.mkv", settings.namePrefix, sessionStamp, clipNumber)
-        let path = (settings.outDirectory as NSString).appendingPathComponent(name)
-        let temporary = (settings.outDirectory as NSString).appendingPathComponent(".\(name).partial")
+        let deleted = folder.prune(reserve: lastClipBytes)
+        summary.clipsDeletedForBudget += deleted.count
+        let (path, temporary) = folder.next()
         let writer = try MediaWriter(path: temporary,
                                      video: VideoEncodeSettings(width: videoSize.width, height: videoSize.height, codec: settings.videoCodec,
                                                                 nominalFrameRate: frameRate, crf: 20, h264Preset: "ultrafast"),
@@ -238,18 +263,9 @@ public final class Recorder {
         if open.audioFrames < needed { try pad(needed - open.audioFrames, in: open) }
         clip = nil
         try open.writer.finish()
-        let fd = Glibc.open(open.temporary, O_RDONLY)
-        guard fd >= 0 else { throw FileWriteError(path: open.path, "cannot be written (\(String(cString: strerror(errno))))") }
-        let synced = fsync(fd) == 0 || errno == EINVAL
-        let syncError = String(cString: strerror(errno))
-        close(fd)
-        guard synced else { unlink(open.temporary); throw FileWriteError(path: open.path, "cannot be written (\(syncError))") }
-        guard rename(open.temporary, open.path) == 0 else {
-            let e = String(cString: strerror(errno)); unlink(open.temporary)
-            throw FileWriteError(path: open.path, "cannot be put in place (\(e))")
-        }
-        let dirfd = Glibc.open(settings.outDirectory, O_RDONLY)
-        if dirfd >= 0 { fsync(dirfd); close(dirfd) }
+        try folder.commit(open.temporary, to: open.path)
+        var st = stat()
+        if stat(open.path, &st) == 0 { lastClipBytes = Int64(st.st_size) }
         summary.clips.append(open.path)
         summary.seconds += Double(needed) / Double(sampleRate)
         clipFinished(open.path)

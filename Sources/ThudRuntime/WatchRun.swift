@@ -98,15 +98,29 @@ public struct FeedReport: Sendable {
     public var latency: (median: Double, p99: Double, max: Double)
     /// From the frame that made each line due to the line: decode, model, output.
     public var processing: (median: Double, p99: Double, max: Double) = (.nan, .nan, .nan)
+    /// --learn's figures (what was recorded, the model learned), one line.
+    public var learning: String?
     /// Steps that never came out: missing in gaps, plus corrupt video packets (a UDP socket that overflowed because
     /// the feed fell behind shows up here first).
     public var dropped: Int { (summary?.missingSteps ?? 0) + (summary?.corruptVideoPackets ?? 0) }
 }
 
+/// How one feed of a watch starts: its model (the run's, or the one it learned before), its picker, its --reload or
+/// --learn model watch, and its learning (--learn).
+public struct FeedStart {
+    public var model: StreamingModel
+    public var picker: PeakPicker.Configuration
+    public var reloader: ModelReloader?
+    public var learning: FeedLearning?
+
+    public init(model: StreamingModel, picker: PeakPicker.Configuration, reloader: ModelReloader? = nil, learning: FeedLearning? = nil) {
+        self.model = model; self.picker = picker; self.reloader = reloader; self.learning = learning
+    }
+}
+
 public final class WatchRun: @unchecked Sendable {
     public let feeds: [FeedSpec]
     private let model: StreamingModel
-    private let picker: PeakPicker.Configuration
     private let settings: StreamSettings
     private let reconnect: ReconnectPolicy
     private let out: LineWriter
@@ -115,14 +129,16 @@ public final class WatchRun: @unchecked Sendable {
     private let outputLock = NSLock()
     private var running: [NetworkFeed] = []
 
-    /// Each feed's --reload (nil: none): the feeds share the watch (the file is read once), each swaps on its own thread.
-    private let reloader: () -> ModelReloader?
+    /// Each feed's start (made on the calling thread before the feeds run): with --reload the feeds share one watch
+    /// (the file is read once) and each swaps on its own thread; with --learn each has its own folder, model and watch.
+    private let start: (FeedSpec) -> FeedStart
 
-    public init(feeds: [FeedSpec], model: StreamingModel, picker: PeakPicker.Configuration, settings: StreamSettings,
+    /// `model`: the run's model (its input size is every feed's request).
+    public init(feeds: [FeedSpec], model: StreamingModel, settings: StreamSettings,
                 reconnect: ReconnectPolicy, out: LineWriter, steps: Int?, extraSinks: @escaping (FeedSpec) -> [any StepSink] = { _ in [] },
-                reloader: @escaping () -> ModelReloader? = { nil }) {
-        self.feeds = feeds; self.model = model; self.picker = picker; self.settings = settings
-        self.reconnect = reconnect; self.out = out; self.steps = steps; self.extraSinks = extraSinks; self.reloader = reloader
+                start: @escaping (FeedSpec) -> FeedStart) {
+        self.feeds = feeds; self.model = model; self.settings = settings
+        self.reconnect = reconnect; self.out = out; self.steps = steps; self.extraSinks = extraSinks; self.start = start
         let request = VideoStepRequest(width: model.inputWidth, height: model.inputHeight, pixelFormat: .gray8)
         // The label starts every message NetworkFeed writes on stderr: the name as shown there.
         running = feeds.map { NetworkFeed(url: $0.url, settings: settings, reconnect: reconnect, request: request, label: $0.shown) }
@@ -142,20 +158,22 @@ public final class WatchRun: @unchecked Sendable {
         let done = DispatchGroup()
         for (i, spec) in feeds.enumerated() {
             let feed = running[i]
-            let state = StreamingModel(sharingWeightsOf: model)
             // Made here, on the calling thread; each used by its feed's thread alone (MQTT's publisher is thread-safe).
+            let begin = start(spec)
+            let state = StreamingModel(sharingWeightsOf: begin.model)
             let others = extraSinks(spec)
-            let reloads = reloader()
             done.enter()
             let thread = Thread { [self] in
-                let stream = EnvelopeStream(model: state, picker: picker)
+                let stream = EnvelopeStream(model: state, picker: begin.picker)
                 let printer = LockedSink(StepPrinter(format: .jsonl, out: out, feed: spec.name), lock: outputLock)
                 let latency = LatencyRecorder()
                 let source = NetworkSource(feed: feed, warn: warn)
                 source.throwsOnLoss = false   // a lost feed is its report's error, the others go on
                 var report = FeedReport(name: spec.name, summary: nil, error: nil, latency: (.nan, .nan, .nan))
+                begin.learning?.attach(to: source)
+                begin.learning?.startLearner()
                 do {
-                    try Pipeline.run(source, stream: stream, sinks: [printer] + others, steps: steps, reloader: reloads, observe: latency.observe)
+                    try Pipeline.run(source, stream: stream, sinks: [printer] + others, steps: steps, reloader: begin.reloader, observe: latency.observe)
                     report.summary = source.summary
                     if let reason = source.summary.lostReason { report.error = FeedFailure(MediaError(.streamLost, file: feed.name, reason)) }
                 } catch let error as OneLineError {
@@ -165,6 +183,10 @@ public final class WatchRun: @unchecked Sendable {
                 }
                 report.latency = latency.figures
                 report.processing = latency.processingFigures
+                if let learning = begin.learning {
+                    learning.stop()
+                    report.learning = learning.report
+                }
                 reports.lock.lock(); reports.list[i] = report; reports.lock.unlock()
                 done.leave()
             }

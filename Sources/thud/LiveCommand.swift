@@ -32,6 +32,8 @@ struct LiveCommand: ParsableCommand {
 
     @OptionGroup var mqtt: MQTTOption
 
+    @OptionGroup(title: "Learning the scene") var learn: LearnOptions
+
     @OptionGroup var model: ModelOptions
 
     @OptionGroup(title: "Camera") var camera: CameraOptions
@@ -56,11 +58,13 @@ struct LiveCommand: ParsableCommand {
             let loaded = try model.load(), streaming = loaded.model
             var options = network.inputOptions(for: streaming, warn: warnLine)
             options.capture = camera.request
+            // A recorder beside the live loop (--learn) reads every frame of the ring: room for it to fall a little behind.
+            if learn.learn != nil { options.capture.ringCapacity = max(options.capture.ringCapacity, 16) }
             let source = try InputSource.open(device, options: options)
             // A camera on a terminal gets the live view (and JSON lines only with --jsonl); anything else, the lines.
             let view = source is CameraSource && isatty(STDOUT_FILENO) != 0 && jsonl != "-" ? LiveView() : nil
             let printer = view != nil && jsonl == nil ? nil : StepPrinter(format: .jsonl, out: try LineWriter(path: jsonl ?? "-"))
-            try runFeed(source, model: model, loaded: loaded, picker: hits, printer: printer, sound: sound, mqtt: mqtt, steps: steps, view: view)
+            try runFeed(source, model: model, loaded: loaded, picker: hits, printer: printer, sound: sound, mqtt: mqtt, learn: learn, steps: steps, view: view)
         } catch {
             throw exitWith(error)
         }

@@ -20,14 +20,33 @@ func warnLine(_ text: String) { fputs("thud: warning: \(text)\n", stderr) }
 func noteLine(_ text: String) { fputs("thud: \(text)\n", stderr) }
 
 /// predict and live: `source` into the printer, the sound and MQTT (connected once the input has opened: a bad input
-/// is its one line, nothing published). The two commands differ only in their defaults and these sinks.
+/// is its one line, nothing published). The two commands differ only in their defaults and these sinks. With --learn
+/// (a camera or a network stream) the feed records itself into its folder, a learner follows the folder, and the
+/// model it writes swaps in.
 func runFeed(_ source: StepSource, model: ModelOptions, loaded: (path: String, model: StreamingModel), picker: PickerOptions,
-             printer: StepPrinter?, sound: SoundOptions, mqtt: MQTTOption, steps: Int? = nil, view: LiveView? = nil) throws {
-    let (path, streaming) = loaded
-    let watch = try model.watch(path: path, model: streaming, liveInput: !(source is FileSource), warn: warnLine)
-    let reloader = watch.map { ModelReloader(watch: $0, picker: { try picker.configuration(for: $0, path: path) }, note: noteLine) }
+             printer: StepPrinter?, sound: SoundOptions, mqtt: MQTTOption, learn: LearnOptions? = nil, steps: Int? = nil,
+             view: LiveView? = nil) throws {
+    var (path, streaming) = loaded
+    var learning: FeedLearning?
+    if let settings = learn?.settings(baseModel: path) {
+        guard !(source is FileSource) else { throw UsageError(message: "--learn is for live inputs (a camera, a network stream), not a file") }
+        let feedLearning = try FeedLearning(settings: settings, feed: FeedLearning.feedName(ofInput: source.name), warn: warnLine, note: noteLine)
+        (path, streaming) = feedLearning.startingModel(given: (path, streaming), explicit: model.model != nil)
+        learning = feedLearning
+    }
+    let watch = try learning.map { ModelWatch(path: $0.modelPath, model: streaming, warn: warnLine) }
+        ?? model.watch(path: path, model: streaming, liveInput: !(source is FileSource), warn: warnLine)
+    let reloader = watch.map { w in ModelReloader(watch: w, picker: { try picker.configuration(for: $0, path: w.path) }, note: noteLine) }
     let publisher = try mqtt.publisher(feeds: [source.name])
     defer { publisher?.close() }
+    learning?.attach(to: source)
+    learning?.startLearner()
+    defer {
+        if let learning {
+            learning.stop()
+            noteLine(learning.report)
+        }
+    }
     try FeedRun.run(source, stream: EnvelopeStream(model: streaming, picker: try picker.configuration(for: streaming, path: path)),
                     printer: printer, sonifier: try sound.makeSonifier(realtime: !(source is FileSource)),
                     extraSinks: try publisher.map { [try MQTTStepSink(publisher: $0, feed: source.name)] } ?? [],

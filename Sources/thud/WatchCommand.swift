@@ -39,6 +39,8 @@ struct WatchCommand: ParsableCommand {
 
     @OptionGroup var mqtt: MQTTOption
 
+    @OptionGroup(title: "Learning each feed's scene") var learn: LearnOptions
+
     func validate() throws {
         if let steps, steps < 1 { throw ValidationError("--steps must be a whole number of steps, at least 1") }
         if feeds.isEmpty && feedsFile == nil { throw ValidationError("give at least one FEED or --feeds FILE") }
@@ -54,10 +56,27 @@ struct WatchCommand: ParsableCommand {
             // Made before the run (their topics were checked with the publisher's), one per feed, by name.
             let mqttSinks = try Dictionary(uniqueKeysWithValues: publisher.map { p in try specs.map { ($0.name, try MQTTStepSink(publisher: p, feed: $0.name)) } } ?? [])
             let modelWatch = try model.watch(path: modelPath, model: streaming, liveInput: true, warn: warnLine)
-            let watch = WatchRun(feeds: specs, model: streaming, picker: try hits.configuration(for: streaming, path: modelPath),
-                                 settings: network.settings, reconnect: network.policy, out: LineWriter(), steps: steps,
-                                 extraSinks: { spec in mqttSinks[spec.name].map { [$0] } ?? [] },
-                                 reloader: { modelWatch.map { ModelReloader(watch: $0, picker: { try hits.configuration(for: $0, path: modelPath) }, note: noteLine) } })
+            let picker = try hits.configuration(for: streaming, path: modelPath)
+            // --learn: each feed its own folder, its learned model (when it has one) and a watch over it.
+            let learning = try learn.settings(baseModel: modelPath).map { settings in
+                try Dictionary(uniqueKeysWithValues: specs.map { ($0.name, try FeedLearning(settings: settings, feed: $0.name, warn: warnLine, note: noteLine)) })
+            }
+            var starts: [String: FeedStart] = [:]
+            for spec in specs {
+                if let feedLearning = learning?[spec.name] {
+                    let (path, started) = feedLearning.startingModel(given: (modelPath, streaming), explicit: model.model != nil)
+                    let watch = ModelWatch(path: feedLearning.modelPath, model: started, warn: warnLine)
+                    starts[spec.name] = FeedStart(model: started, picker: try hits.configuration(for: started, path: path),
+                                                  reloader: ModelReloader(watch: watch, picker: { try hits.configuration(for: $0, path: feedLearning.modelPath) }, note: noteLine),
+                                                  learning: feedLearning)
+                } else {
+                    starts[spec.name] = FeedStart(model: streaming, picker: picker,
+                                                  reloader: modelWatch.map { ModelReloader(watch: $0, picker: { try hits.configuration(for: $0, path: modelPath) }, note: noteLine) })
+                }
+            }
+            let watch = WatchRun(feeds: specs, model: streaming, settings: network.settings, reconnect: network.policy, out: LineWriter(),
+                                 steps: steps, extraSinks: { spec in mqttSinks[spec.name].map { [$0] } ?? [] },
+                                 start: { starts[$0.name]! })
             let stopping = StopOnSignals { _ in watch.requestStop() }
             defer { stopping.cancel() }
             noteLine("watching \(specs.count) feed\(specs.count == 1 ? "" : "s") (\(specs.map(\.shown).joined(separator: ", "))), model input \(streaming.inputWidth)x\(streaming.inputHeight)")
@@ -65,6 +84,7 @@ struct WatchCommand: ParsableCommand {
             for r in reports {
                 if let e = r.error { noteLine(e.message) }
                 noteLine(WatchRun.describe(r))
+                if let learned = r.learning { noteLine(learned) }
             }
             if let failed = reports.first(where: { $0.error != nil })?.error { throw ExitCode(failed.exitCode) }
         } catch {

@@ -84,10 +84,10 @@ final class PacketRecorderTests: XCTestCase {
     func flashesAndClicks(_ path: String) throws -> (flashes: [Double], clicks: [Double], seconds: Double) {
         let input = try MediaInput(path: path)
         var bright: [Bool] = []
-        let summary = try input.decode(video: VideoStepRequest(width: 16, height: 12), audio: true) { step in
+        let summary = try input.decode(video: VideoStepRequest(width: 16, height: 12), audio: true, onStep: { step in
             bright.append(step.pixels.reduce(0) { $0 + Int($1) } / step.pixels.count > 128)
             return true
-        }
+        })
         let flashes = bright.indices.filter { $0 > 0 && bright[$0] && !bright[$0 - 1] }.map { StepRate.time(ofStep: $0) }
         let audio = try XCTUnwrap(summary.audio)
         var clicks: [Double] = []
@@ -334,7 +334,7 @@ final class PacketRecorderTests: XCTestCase {
             if step == 30 {
                 before = said.all.count
                 try? FileManager.default.moveItem(atPath: path, toPath: path + ".moved")
-                FileManager.default.createFile(atPath: path, contents: Data("not a folder".utf8))
+                _ = FileManager.default.createFile(atPath: path, contents: Data("not a folder".utf8))
             }
             if step == 78 { try? FileManager.default.removeItem(atPath: path) }
         }

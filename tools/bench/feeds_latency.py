@@ -9,6 +9,11 @@ arrives: thud's JSON line for step k (`thud predict udp://…`), or ffmpeg's k-t
 (send time of the first frame + k/12). thud's includes its 12 Hz clock (a step is due once a later frame came) and the
 bundled model's one-step output delay (83 ms); ffmpeg's fps filter waits for a later frame too.
 
+The stream carries a sound (a beep a second, AAC) so that `thud predict --learn` (issue 38) is measured on it too,
+side by side: the same stream while the feed records itself and its learner (thud-train adapt --follow, niced) runs
+rounds on what it recorded (4 s segments, a round every 8 new seconds). Each line also counts the steps that never
+came out (skipped: none may be).
+
 usage: tools/bench/feeds_latency.py [SECONDS] (default 20); THUD=.build/release/thud MODEL=models/default.thud
 """
 import os, socket, statistics, subprocess, sys, tempfile, threading, time
@@ -20,7 +25,8 @@ model = os.environ.get("MODEL", os.path.join(root, "models/default.thud"))
 work = tempfile.mkdtemp(prefix="thud-latency-")
 clip = os.path.join(work, "clip.ts")
 subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-                "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "30",
+                "-f", "lavfi", "-i", "sine=frequency=1000:beep_factor=4:sample_rate=48000",
+                "-t", str(seconds), "-c:a", "aac", "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "30",
                 "-b:v", "1M", "-pix_fmt", "yuv420p", "-f", "mpegts", clip], check=True)
 data = open(clip, "rb").read()
 packets = [data[i:i + 188] for i in range(0, len(data) - 187, 188)]
@@ -87,7 +93,7 @@ def measure(command, reader):
     t.join()
     proc.wait()
     first = start + first_offset
-    return [a - (first + k / 12.0) for k, a in arrivals]
+    return [k for k, _ in arrivals], [a - (first + k / 12.0) for k, a in arrivals]
 
 
 def thud_lines(out, arrivals):
@@ -109,14 +115,23 @@ def ffmpeg_frames(out, arrivals):
         k += 1
 
 
-def figures(name, lat):
+def figures(name, measured):
+    steps, lat = measured
+    skipped = (max(steps) + 1 - len(set(steps))) if steps else 0
     lat = sorted(x * 1000 for x in lat[24:])   # past the first 2 s (probing, the first keyframe: start-up, not steady state)
     p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
-    print(f"{name:40s} {len(lat):6d} steps  frame sent -> out: median {statistics.median(lat):6.1f} ms, p99 {p99:6.1f} ms, min {lat[0]:6.1f} ms")
+    print(f"{name:40s} {len(lat):6d} steps ({skipped} skipped)  frame sent -> out: median {statistics.median(lat):6.1f} ms, p99 {p99:6.1f} ms, min {lat[0]:6.1f} ms", flush=True)
 
 
 print(f"one 640x360 30 fps H.264 feed over UDP on 127.0.0.1, {seconds:.0f} s, sent by its PCR; model {os.path.basename(model)}")
 figures("thud predict (decode, clock, model)", measure(lambda p: [thud, "predict", "--model", model, "--timeout", "3", f"udp://127.0.0.1:{p}"], thud_lines))
+learn = os.path.join(work, "learn")
+figures("thud predict --learn (recording, learner)", measure(lambda p: [thud, "predict", "--model", model, "--timeout", "3",
+        "--learn", learn, "--learn-segment-seconds", "4", "--learn-every", "8", "--learner-option", "--min-seconds",
+        "--learner-option", "8", f"udp://127.0.0.1:{p}"], thud_lines))
+logs = [os.path.join(learn, d, "learning.jsonl") for d in (os.listdir(learn) if os.path.isdir(learn) else [])]
+rounds = sum(len(open(f).readlines()) for f in logs if os.path.exists(f))
+print(f"{'':40s} (the learner ran {rounds} round(s) meanwhile; its folder {learn})")
 # ffmpeg keeps what it probed (no nobuffer), so its first 12 Hz frame is the stream's first step, as thud's t is.
 figures("ffmpeg -vf fps=12,scale=96:96 (no model)", measure(lambda p: ["ffmpeg", "-hide_banner", "-loglevel", "error",
         "-probesize", "500000", "-analyzeduration", "1500000", "-timeout", "3000000", "-i", f"udp://127.0.0.1:{p}",

@@ -147,8 +147,10 @@ public final class FrameRing {
     /// Recording (every frame, in order): the oldest frame newer than `time`, copied into `destination`, waiting
     /// until the monotonic `deadline` for one to arrive. nil when none came by then or the ring was finished (stop);
     /// throws the producer's error once no such frame is left. Frames the ring overwrote before they were taken
-    /// show as gaps in `sequence`.
-    public func takeNext(after time: Double, into destination: UnsafeMutablePointer<UInt8>, deadline: Double) throws -> Taken? {
+    /// show as gaps in `sequence`. `marking: false` (a recorder beside the live loop, `--learn`) leaves the frames'
+    /// handed-out marks to the loop's steps, so its repeat and decimation counts stay what they were.
+    public func takeNext(after time: Double, into destination: UnsafeMutablePointer<UInt8>, deadline: Double,
+                         marking: Bool = true) throws -> Taken? {
         monitor.lock(); defer { monitor.unlock() }
         while true {
             var age = 0
@@ -156,7 +158,7 @@ public final class FrameRing {
             if age < count {
                 let s = slot(age: age)
                 let repeated = handedOut[s]
-                handedOut[s] = true
+                if marking { handedOut[s] = true }
                 destination.update(from: pixels + s * frameByteCount, count: frameByteCount)
                 return Taken(timestamp: timestamps[s], sequence: sequences[s], repeated: repeated)
             }
@@ -165,6 +167,9 @@ public final class FrameRing {
             monitor.wait(until: deadline)
         }
     }
+
+    /// A stop was requested (`finish`): no frame will come any more.
+    public var isFinished: Bool { monitor.locked { finished } }
 
     var oldestTimestampLocked: Double? { count > 0 ? timestamps[slot(age: 0)] : nil }
 
