@@ -10,7 +10,7 @@ cut into stretches and scored against the recording's audio: r and hit F1 (thud'
 against the seconds of the feed seen before the stretch. The last third of every scene, pooled over the scenes, is
 the issue's bar (learned only from what came before it in the same run).
 
-usage: tools/eval/learning_curve.py WORK SCENE [SCENE ...]
+usage: tools/eval/learning_curve.py WORK SCENE [SCENE ...]   (RESCORE=1: score the lines of an earlier run again)
   SCENE: NAME=REC1[+REC2...] (recordings joined in that order), or one recording (named after it).
   environment: THUD_BIN (folder of thud and thud-train; default .build/release), MODEL (default models/default.thud),
   SEGMENT (recorded segment seconds, default 5), EVERY (learner --every, default 10), STRETCH (default 6 s),
@@ -97,9 +97,12 @@ def evaluate(thud, model, scene_dir):
 
 def replay(thud, model, name, ts, scene_dir, learn_dir, segment, every, learner_options):
     """Sends the scene in real time into `thud watch --learn`; returns the feed's lines (step, envelope, hit) and events."""
-    port = free_udp_port()
     lines_path = os.path.join(scene_dir, "lines.jsonl")
     err_path = os.path.join(scene_dir, "learn.err")
+    sent = 0
+    if os.environ.get("RESCORE") and os.path.exists(lines_path):
+        return read_lines(lines_path) + (sent,)
+    port = free_udp_port()
     cmd = [thud, "watch", f"{name}=udp://127.0.0.1:{port}", "--model", model, "--learn", learn_dir,
            "--learn-segment-seconds", str(segment), "--learn-every", str(every), "--timeout", "8"]
     for o in learner_options:
@@ -107,8 +110,8 @@ def replay(thud, model, name, ts, scene_dir, learn_dir, segment, every, learner_
     with open(lines_path, "w") as out, open(err_path, "w") as err:
         watcher = subprocess.Popen(cmd, stdout=out, stderr=err)
         time.sleep(1.5)
-        sender = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-i", ts, "-c", "copy",
-                                 "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"])
+        sent = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-i", ts, "-c", "copy",
+                               "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"]).returncode
         time.sleep(2)
         watcher.send_signal(signal.SIGINT)
         try:
@@ -116,14 +119,24 @@ def replay(thud, model, name, ts, scene_dir, learn_dir, segment, every, learner_
         except subprocess.TimeoutExpired:
             watcher.kill()
             watcher.wait()
-    steps, events = {}, []
-    for line in open(lines_path):
+    return read_lines(lines_path) + (sent,)
+
+
+def read_lines(path):
+    """A feed's lines: step → (envelope, hit at this step), and the events. A line's "hit" is flagged on the step
+    after the hit's peak (the picker confirms a peak when the next step does not rise above it), and `thud eval`
+    counts a hit at its peak: the flag is moved back one step here so both count alike."""
+    steps, events, hits = {}, [], set()
+    for line in open(path):
         obj = json.loads(line)
         if "event" in obj:
             events.append(obj)
         else:
-            steps[int(round(obj["t"] * 12))] = (obj["envelope"], bool(obj["hit"]))
-    return steps, events, sender.returncode
+            k = int(round(obj["t"] * 12))
+            steps[k] = obj["envelope"]
+            if obj["hit"]:
+                hits.add(k - 1)
+    return {k: (e, k in hits) for k, e in steps.items()}, events
 
 
 def best_offset(live, reference, first_model_step):
