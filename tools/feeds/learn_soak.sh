@@ -32,10 +32,10 @@ import json,sys
 ks=[round(json.loads(l)['t']*12) for l in open('$work/out.jsonl') if '\"envelope\"' in l]
 print((max(ks)+1-len(set(ks))) if ks else 0)")
     segs=$(ls "$feed" 2>/dev/null | grep -c '^rec-.*\.mkv$' || true)
-    bytes=$(cat "$feed"/rec-*.mkv 2>/dev/null | wc -c)
+    bytes=$(cat "$feed"/rec-*.mkv 2>/dev/null | wc -c || true)
     lp=$(learner_pid)
-    rounds=$(wc -l < "$feed/learning.jsonl" 2>/dev/null || echo 0)
-    written=$(grep -c '"written": *true' "$feed/learning.jsonl" 2>/dev/null || true)
+    rounds=$( { wc -l < "$feed/learning.jsonl"; } 2>/dev/null || echo 0)
+    written=$(grep -c '"written": *true' "$feed/learning.jsonl" 2>/dev/null || echo 0)
     printf '%6d  %5d  %7d  %8d  %12d  %10s  %13s  %6s  %7s\n' "$m" "$steps" "$skipped" "$segs" "$bytes" \
         "$(awk '/VmRSS/ {print $2}' /proc/$pid/status) kB" "$( [ -n "$lp" ] && awk '/VmRSS/ {print $2}' /proc/$lp/status || echo -) kB" "$rounds" "$written"
 done
@@ -46,6 +46,7 @@ echo "killed thud ($pid) and the learner (${lp:-none}) with -9; left in $feed:"
 ls -a "$feed"
 bad=0
 for f in "$feed"/rec-*.mkv; do
+    [ -e "$f" ] || continue
     "$bin/thud" probe "$f" > /dev/null 2>&1 || { echo "  $f does not decode"; bad=$((bad + 1)); }
 done
 echo "finished segments that do not decode: $bad"
