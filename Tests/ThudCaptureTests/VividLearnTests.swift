@@ -12,14 +12,7 @@ final class VividLearnTests: XCTestCase {
     static let repo = VividCaptureTests.repo
     static let outcome: VividRecordTests.Outcome = bootAndLearn()
 
-    static func executable(_ name: String) -> URL? {
-        let exeDir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        for candidate in [exeDir.appendingPathComponent(name), repo.appendingPathComponent(".build/debug/\(name)")]
-        where FileManager.default.isExecutableFile(atPath: candidate.path) {
-            return candidate
-        }
-        return nil
-    }
+    static func executable(_ name: String) -> URL? { VividRecordTests.executable(name) }
 
     static func bootAndLearn() -> VividRecordTests.Outcome {
         let script = repo.appendingPathComponent("tools/vivid/run-in-vm.sh").path
@@ -65,17 +58,7 @@ final class VividLearnTests: XCTestCase {
         return .ran(runDir)
     }
 
-    func runDir() throws -> URL {
-        switch Self.outcome {
-        case .ran(let dir): return dir
-        case .skipped(let reason):
-            print("VividLearnTests skipped: \(reason)")
-            throw XCTSkip(reason)
-        case .failed(let reason):
-            XCTFail(reason)
-            throw XCTSkip("VM run failed")
-        }
-    }
+    func runDir() throws -> URL { try Self.outcome.runDir("VividLearnTests") }
 
     func read(_ name: String) throws -> String {
         (try? String(contentsOf: try runDir().appendingPathComponent(name), encoding: .utf8)) ?? ""
@@ -119,17 +102,11 @@ final class VividLearnTests: XCTestCase {
         XCTAssertTrue(listing.contains("model.thud"), "\(listing)")
         XCTAssertTrue(learnerLog.contains("written") || FileManager.default.fileExists(atPath: model), learnerLog)
         // A segment's sound and pictures on one clock: each click lands on the step of its flash (±1).
-        let thud = try XCTUnwrap(Self.executable("thud")).path
         var checked = 0, matched = 0
         var unmatched: [String] = []
         for name in segments.prefix(4) {
             let clip = dir.appendingPathComponent("learn/video0/\(name)").path
-            let (erc, etext) = VividCaptureTests.shell([thud, "envelope", clip], timeout: 120)
-            XCTAssertEqual(erc, 0, "\(clip): \(etext.suffix(300))")
-            let envelope = etext.split(separator: "\n").compactMap { line -> Double? in
-                ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["envelope"] as? Double
-            }
-            let luma = try meanLuma(thud: thud, clip: clip)
+            let (envelope, luma) = try VividRecordTests.steps(of: clip)
             let clicks = envelope.indices.filter { $0 > 0 && envelope[$0] > 0.5 && envelope[$0 - 1] <= 0.5 }
             let changes = luma.indices.filter { $0 > 0 && abs(luma[$0] - luma[$0 - 1]) > 64 }
             for click in clicks where click > 2 && click < luma.count - 2 {
@@ -151,20 +128,5 @@ final class VividLearnTests: XCTestCase {
         XCTAssertEqual(warnings.count, 1, stderr)
         XCTAssertTrue(warnings.first?.contains("hw:NoSuchCard") ?? false, stderr)
         XCTAssertTrue(warnings.first?.contains("predicting on") ?? false, stderr)
-    }
-
-    /// Each 12 Hz step's mean luma (`thud frames`, 16x16 gray8).
-    func meanLuma(thud: String, clip: String) throws -> [Double] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: thud)
-        p.arguments = ["frames", clip, "--size", "16x16", "--pixel-format", "gray8"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let bytes = [UInt8](pipe.fileHandleForReading.readDataToEndOfFile())
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "\(clip): thud frames")
-        return stride(from: 0, to: bytes.count - 255, by: 256).map { o in Double(bytes[o..<(o + 256)].reduce(0) { $0 + Int($1) }) / 256 }
     }
 }

@@ -11,14 +11,30 @@ final class VividRecordTests: XCTestCase {
         case ran(URL)
         case skipped(String)
         case failed(String)
+
+        /// The VM run's folder; a skip (with the reason printed) or a failure otherwise.
+        func runDir(_ suite: String) throws -> URL {
+            switch self {
+            case .ran(let dir): return dir
+            case .skipped(let reason):
+                print("\(suite) skipped: \(reason)")
+                throw XCTSkip(reason)
+            case .failed(let reason):
+                XCTFail(reason)
+                throw XCTSkip("VM run failed")
+            }
+        }
     }
 
     static let repo = VividCaptureTests.repo
     static let outcome: Outcome = bootAndRecord()
 
-    static func thudBinary() -> URL? {
+    static func thudBinary() -> URL? { executable("thud") }
+
+    /// A built executable of this package: beside the test bundle, else in .build/debug.
+    static func executable(_ name: String) -> URL? {
         let exeDir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        for candidate in [exeDir.appendingPathComponent("thud"), repo.appendingPathComponent(".build/debug/thud")]
+        for candidate in [exeDir.appendingPathComponent(name), repo.appendingPathComponent(".build/debug/\(name)")]
         where FileManager.default.isExecutableFile(atPath: candidate.path) {
             return candidate
         }
@@ -48,17 +64,7 @@ final class VividRecordTests: XCTestCase {
         return .ran(runDir)
     }
 
-    func runDir() throws -> URL {
-        switch Self.outcome {
-        case .ran(let dir): return dir
-        case .skipped(let reason):
-            print("VividRecordTests skipped: \(reason)")
-            throw XCTSkip(reason)
-        case .failed(let reason):
-            XCTFail(reason)
-            throw XCTSkip("VM run failed")
-        }
-    }
+    func runDir() throws -> URL { try Self.outcome.runDir("VividRecordTests") }
 
     struct Check {
         var status: Int32
@@ -79,8 +85,8 @@ final class VividRecordTests: XCTestCase {
 
     /// What the model and the trainer see of a clip: one value per 12 Hz step of the envelope (`thud envelope`) and
     /// each step's mean luma (`thud frames`, 16x16).
-    func steps(of clip: String) throws -> (envelope: [Double], luma: [Double]) {
-        let thud = try XCTUnwrap(Self.thudBinary()).path
+    static func steps(of clip: String) throws -> (envelope: [Double], luma: [Double]) {
+        let thud = try XCTUnwrap(thudBinary()).path
         let (erc, etext) = VividCaptureTests.shell([thud, "envelope", clip], timeout: 120)
         XCTAssertEqual(erc, 0, "\(clip): \(etext.suffix(300))")
         let envelope = etext.split(separator: "\n").compactMap { line -> Double? in
@@ -109,7 +115,7 @@ final class VividRecordTests: XCTestCase {
         let clickErr = (try? String(contentsOf: dir.appendingPathComponent("click.err"), encoding: .utf8)) ?? ""
         XCTAssertFalse(clickErr.contains("failed"), clickErr)
         let clip = try XCTUnwrap(c.clips.first)
-        let s = try steps(of: clip)
+        let s = try Self.steps(of: clip)
         // 14 s: audio 168 steps; video the same or one more (README, "The 12 Hz clock": a clip of duration D has
         // ceil(12·D) steps, and the last frame, just before 14 s, lasts a frame interval).
         XCTAssertEqual(s.envelope.count, 168, clip)
@@ -151,7 +157,7 @@ final class VividRecordTests: XCTestCase {
         XCTAssertEqual(c.clips.count, 1, c.stderr)
         XCTAssertFalse(c.listing.contains { $0.hasSuffix(".partial") }, "\(c.listing)")
         XCTAssertEqual(c.listing.count, 1, "\(c.listing)")
-        let s = try steps(of: try XCTUnwrap(c.clips.first))
+        let s = try Self.steps(of: try XCTUnwrap(c.clips.first))
         XCTAssertGreaterThan(s.luma.count, 12, "seconds of video")
         // The audio ends with the last frame, or later by what was already heard while the encoder worked through the
         // frames still in the ring (at most its 16 frames, about half a second; training takes the shorter).
@@ -168,7 +174,7 @@ final class VividRecordTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(overruns, 1, String(summary))
         let padded = summary.components(separatedBy: "silence padded ").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
         XCTAssertGreaterThan(padded, 500, "the audio lost while frozen became silence: \(summary)")
-        let s = try steps(of: try XCTUnwrap(c.clips.first))
+        let s = try Self.steps(of: try XCTUnwrap(c.clips.first))
         XCTAssertEqual(s.envelope.count, 120, "10 s of audio")
         XCTAssertTrue((119...121).contains(s.luma.count), "10 s of video: \(s.luma.count) steps")
     }
@@ -182,7 +188,7 @@ final class VividRecordTests: XCTestCase {
         XCTAssertFalse(c.listing.contains { $0.hasSuffix(".partial") }, "the open clip is dropped: \(c.listing)")
         XCTAssertEqual(c.listing.count, c.clips.count, "\(c.listing)")
         for clip in c.clips {
-            let s = try steps(of: clip)
+            let s = try Self.steps(of: clip)
             // Video to near its end (the emulated guest may leave a gap of a few frames before it).
             XCTAssertTrue((18...25).contains(s.luma.count), "\(clip): 2 s of video, \(s.luma.count) steps")
             XCTAssertEqual(s.envelope.count, 24, "\(clip): 2 s")
@@ -200,7 +206,7 @@ final class VividRecordTests: XCTestCase {
         XCTAssertLessThan(c.clips.count, 40)
         let dir = try runDir().appendingPathComponent("full")
         for clip in c.clips {
-            let s = try steps(of: dir.appendingPathComponent((clip as NSString).lastPathComponent).path)
+            let s = try Self.steps(of: dir.appendingPathComponent((clip as NSString).lastPathComponent).path)
             // Decodes to its end: 1 s of audio, and video (under emulation, opening the next clip's encoder can take
             // most of a second, so a clip may hold few frames: how many is not what this checks).
             XCTAssertEqual(s.envelope.count, 12, "\(clip): 1 s")
