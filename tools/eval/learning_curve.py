@@ -197,6 +197,8 @@ def main():
         per = int(round(stretch * 12))
         for start in range(0, n, per):
             end = min(n, start + per)
+            if end - start < per // 2:
+                break   # a scrap at the end: too few steps to say anything
             idx = [j for j in range(start, end) if live_env[j] is not None]
             r = pearson([live_env[j] for j in idx], [target[j] for j in idx])
             rb = pearson(bundled["envelope"][start:end], target[start:end])
