@@ -124,6 +124,25 @@ final class LearnFeedTests: XCTestCase {
         XCTAssertTrue(names.filter { $0.hasSuffix(".mkv") || $0.hasSuffix(".partial") }.isEmpty, "\(names)")
     }
 
+    func testEveryFeedOfAWatchRecordsIntoItsOwnFolder() throws {
+        let learn = dir.path("learn-watch")
+        let ports = [FreePort.pick(udp: true), FreePort.pick(udp: true)]
+        let thud = try RunningProcess.thud(["watch", "--learn", learn, "--learn-record-only", "--learn-segment-seconds", "2", "--timeout", "20",
+                                            "door=udp://127.0.0.1:\(ports[0])", "yard=udp://127.0.0.1:\(ports[1])"])
+        defer { thud.kill9() }
+        let senders = try ports.map { try flashAndClickSender(port: $0, seconds: 60) }
+        defer { senders.forEach { $0.kill9() } }
+        XCTAssertTrue(thud.waitForLines(2 * 84, timeout: 120), thud.stderrText)   // 7 s of each
+        thud.terminate()
+        XCTAssertEqual(thud.waitForExit().status, 0, thud.stderrText)
+        for name in ["door", "yard"] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(learn)/\(name)")) ?? []
+            XCTAssertGreaterThanOrEqual(names.filter { $0.hasPrefix("rec-") && $0.hasSuffix(".mkv") }.count, 2, "\(name): \(names)")
+            XCTAssertTrue(thud.stderrText.contains("\(name): learning into \(learn)/\(name)"), thud.stderrText)
+            XCTAssertEqual(thud.lines.filter { $0.contains("\"feed\": \"\(name)\"") && !$0.contains("\"event\"") }.count > 60, true, name)
+        }
+    }
+
     func testLearnIsForLiveInputs() throws {
         let clip = dir.path("c.mp4")
         try FrameCounterClip.write(path: clip, times: FrameCounterClip.times(fpsNumerator: 25, seconds: 1), nominalFrameRate: 25)
