@@ -19,6 +19,8 @@ public final class ModelWatch: @unchecked Sendable {
     /// The latest model that loaded, and how many times one has (feeds compare it with the one they run).
     private(set) var current: StreamingModel
     private(set) var generation = 0
+    /// A changed file is being loaded (on its own thread).
+    private var loading = false
     public static let lookInterval = 1.0
 
     /// `model` is the one loaded from `path` at the start.
@@ -34,30 +36,47 @@ public final class ModelWatch: @unchecked Sendable {
         return [Int64(st.st_ino), Int64(st.st_size), Int64(st.st_mtim.tv_sec), Int64(st.st_mtim.tv_nsec)]
     }
 
-    /// The model feeds should run now and its generation: a changed file is loaded here (off no one's clock but
-    /// the asking feed's, between two of its steps).
+    /// The model feeds should run now and its generation. A changed file is loaded on a thread of its own, never on
+    /// the asking feed's (reading, checking and probing a model takes milliseconds here and far longer on a slow
+    /// machine: a feed that waited for it would skip steps); the feeds take it at a later step, once it is loaded.
     func latest() -> (model: StreamingModel, generation: Int) {
         lock.lock(); defer { lock.unlock() }
         let now = MonotonicClock.seconds()
-        guard now - lastLook >= Self.lookInterval else { return (current, generation) }
+        guard !loading, now - lastLook >= Self.lookInterval else { return (current, generation) }
         lastLook = now
         let seen = Self.signature(path)
         guard !seen.isEmpty, seen != signature else { return (current, generation) }
         signature = seen
+        loading = true
+        let width = current.inputWidth, height = current.inputHeight
+        Thread.detachNewThread { [self] in
+            let fresh = load(expectingWidth: width, height: height)
+            lock.lock()
+            if let fresh {
+                current = fresh
+                generation += 1
+            }
+            loading = false
+            lock.unlock()
+        }
+        return (current, generation)
+    }
+
+    /// Loads the file, or says in one line why it is refused (the running model stays).
+    private func load(expectingWidth width: Int, height: Int) -> StreamingModel? {
         do {
             let fresh = try StreamingModel(path: path)
-            guard fresh.inputWidth == current.inputWidth, fresh.inputHeight == current.inputHeight else {
-                warn("model file \(path): changed to input \(fresh.inputWidth)x\(fresh.inputHeight), not the running \(current.inputWidth)x\(current.inputHeight); keeping the running model")
-                return (current, generation)
+            guard fresh.inputWidth == width, fresh.inputHeight == height else {
+                warn("model file \(path): changed to input \(fresh.inputWidth)x\(fresh.inputHeight), not the running \(width)x\(height); keeping the running model")
+                return nil
             }
-            current = fresh
-            generation += 1
+            return fresh
         } catch let error as OneLineError {
             warn("\(error.message); keeping the running model")
         } catch {
             warn("model file \(path): \(error); keeping the running model")
         }
-        return (current, generation)
+        return nil
     }
 }
 

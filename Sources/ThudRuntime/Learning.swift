@@ -126,11 +126,16 @@ public final class FeedLearning: @unchecked Sendable {
             let thread = Thread { [self, record] in
                 defer { cameraDone.signal() }
                 // A write that fails (a full disk) drops the segment being written; recording tries again after a
-                // while (the budget or the user may make room). A microphone that fails ends the recording: one line.
-                var lastProblem: String?
+                // while (the budget or the user may make room): one line when it first fails, none while it keeps
+                // failing, one when a segment is written again. A microphone that fails ends the recording: one line.
+                var failing = false
                 while true {
                     let recorder = Recorder(settings: record)
-                    recorder.log = { [note] line in note(line.hasPrefix("thud: ") ? String(line.dropFirst(6)) : line) }
+                    recorder.log = { [note] line in if !failing { note(line.hasPrefix("thud: ") ? String(line.dropFirst(6)) : line) } }
+                    recorder.clipFinished = { [note, feed] path in
+                        if failing { note("\(feed): recording again (\(path))") }
+                        failing = false
+                    }
                     guard lock.withLock({ () -> Bool in
                         if stopping { return false }
                         cameraRecorder = recorder
@@ -140,12 +145,10 @@ public final class FeedLearning: @unchecked Sendable {
                         let summary = try recorder.runAlongside(session)
                         cameraSummary = cameraSummary.map { $0.adding(summary) } ?? summary
                         return
-                    } catch let error as FileWriteError {
-                        if error.problem != lastProblem { warn("\(feed): \(error.message): the segment is dropped; recording again in 30 s, predicting on") }
-                        lastProblem = error.problem
-                    } catch let error as MediaError where error.exitCode == 74 {
-                        if error.problem != lastProblem { warn("\(feed): \(error.message): the segment is dropped; recording again in 30 s, predicting on") }
-                        lastProblem = error.problem
+                    } catch let error as OneLineError where error.exitCode == 74 {
+                        // FileWriteError or MediaError naming the segment: the disk, not the devices.
+                        if !failing { warn("\(feed): \(error.message): the segment is dropped; recording again in 30 s, predicting on") }
+                        failing = true
                     } catch {
                         warn("\(feed): recording stopped: \((error as? OneLineError)?.message ?? "\(error)"); predicting on")
                         return

@@ -129,4 +129,18 @@ final class VividLearnTests: XCTestCase {
         XCTAssertTrue(warnings.first?.contains("hw:NoSuchCard") ?? false, stderr)
         XCTAssertTrue(warnings.first?.contains("predicting on") ?? false, stderr)
     }
+
+    func testAFullDiskIsOneLineAndTheCameraGoesOn() throws {
+        let stderr = try read("full.err")
+        XCTAssertEqual(try read("full.rc").trimmingCharacters(in: .whitespacesAndNewlines), "0", stderr)
+        let steps = try read("full.jsonl").split(separator: "\n").filter { !$0.contains("\"event\"") }
+        XCTAssertEqual(steps.count, 180, stderr)
+        let warnings = stderr.split(separator: "\n").filter { $0.hasPrefix("thud: warning:") }
+        XCTAssertEqual(warnings.count, 1, stderr)
+        XCTAssertTrue(warnings.first?.contains("No space left on device") ?? false, stderr)
+        XCTAssertTrue(warnings.first?.contains("predicting on") ?? false, stderr)
+        let listing = try read("full.ls").split(separator: "\n").map(String.init)
+        XCTAssertFalse(listing.contains { $0.hasSuffix(".partial") }, "the segment that did not fit is gone: \(listing)")
+        XCTAssertGreaterThanOrEqual(listing.filter { $0.hasPrefix("rec-") }.count, 1, "the segments that fitted stay: \(listing)")
+    }
 }

@@ -41,4 +41,15 @@ pid=$!
 n=0; while kill -0 $pid 2>/dev/null && [ $n -lt 1200 ]; do sleep 0.1; n=$((n + 1)); done
 kill -0 $pid 2>/dev/null && { echo "learn-checks: nomic still running after 120 s" >>"$out/nomic.err"; kill -KILL $pid; }
 wait $pid; echo $? >"$out/nomic.rc"
+
+# A full disk: --learn into a 64 KB tmpfs (the bundled model's 96x96 segments fill it within a few): the segment that
+# does not fit is one line, the camera's steps go on to --steps.
+mkdir -p /run/full && mount -t tmpfs -o size=64k tmpfs /run/full
+"$thud" live /dev/video2 --learn /run/full/learn --learn-record-only --microphone $cap --learn-segment-seconds 2 \
+    --steps 180 --jsonl "$out/full.jsonl" >"$out/full.out" 2>"$out/full.err" &
+pid=$!
+n=0; while kill -0 $pid 2>/dev/null && [ $n -lt 2400 ]; do sleep 0.1; n=$((n + 1)); done
+kill -0 $pid 2>/dev/null && { echo "learn-checks: full still running after 240 s" >>"$out/full.err"; kill -KILL $pid; }
+wait $pid; echo $? >"$out/full.rc"
+ls -a /run/full/learn/video2 >"$out/full.ls" 2>&1
 exit 0
