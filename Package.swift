@@ -13,6 +13,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SQLite for the events database (ThudEvents only); on Linux it links the system's libsqlite3 (tools/setup.sh).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Thin C shims: module maps plus static inline wrappers for what Swift cannot import.
@@ -59,9 +61,12 @@ let package = Package(
         .target(name: "ThudRuntime", dependencies: ["ThudBase", "ThudMedia", "ThudModel", "ThudPipeline", "ThudSound"]),
         // Hits out as MQTT events (libmosquitto): a StepSink publishing each hit (QoS 1) and a retained status per feed.
         .target(name: "ThudMQTT", dependencies: ["CMosquitto", "ThudRuntime", "ThudPipeline", "ThudMedia", "ThudModel", "ThudBase"]),
+        // Hits on record (`--events DB`, `thud events`): a StepSink per feed queueing each hit, one writer thread per
+        // database inserting them in batches (GRDB, WAL), retention by age and size; the reader. Nothing else links GRDB.
+        .target(name: "ThudEvents", dependencies: ["ThudPipeline", "ThudMedia", "ThudModel", "ThudBase", .product(name: "GRDB", package: "GRDB.swift")]),
 
         .executableTarget(name: "thud", dependencies: [
-            "ThudRuntime", "ThudPipeline", "ThudMQTT", "ThudCommandLine",
+            "ThudRuntime", "ThudPipeline", "ThudMQTT", "ThudEvents", "ThudCommandLine",
             "ThudMedia", "ThudModel", "ThudSound", "ThudEval", "ThudBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -94,6 +99,7 @@ let package = Package(
         .testTarget(name: "ThudModelTests", dependencies: ["ThudBase", "ThudModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudBase", "ThudTestSupport"]),
         .testTarget(name: "ThudTrainTests", dependencies: ["ThudBase", "ThudTrain", "ThudModel", "ThudEval", "ThudTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ThudEventsTests", dependencies: ["ThudEvents", "ThudMedia", "ThudModel", "ThudBase", "ThudTestSupport"]),
         .testTarget(name: "ThudRuntimeTests", dependencies: ["ThudRuntime", "ThudPipeline", "ThudMedia", "ThudModel", "ThudTestSupport"]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound", "ThudBase", "ThudSoundTestSupport"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),

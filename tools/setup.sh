@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(pkg-config libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
           libv4l-dev libopenblas-dev libasound2-dev ffmpeg alsa-utils
           libmosquitto-dev                            # hits out as MQTT events (ThudMQTT)
+          libsqlite3-dev sqlite3                      # the events database (ThudEvents, through GRDB); EventsTests' lock
           librtsp-server-perl mosquitto mosquitto-clients  # the network-stream tests' RTSP server and MQTT broker
           qemu-system-x86 busybox-static cpio kmod    # the vivid V4L2 test VM (tools/vivid)
           mypaint-data-extras mate-backgrounds        # real photographs for thud-synth's surface textures (3 + 46 MB)

@@ -37,7 +37,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
             "`thud-train fp16`: r or hit F1 on the validation clips moved by the tolerance or more (or a weight lies beyond half precision's range); nothing written",
         ]
         case .inputUnreadable: ["input not found, not readable, or a directory"]
-        case .unusableInput: ["not a media file (empty, text, unknown format)"]
+        case .unusableInput: ["not a media file (empty, text, unknown format); for `thud events`, not a Thud events database (not SQLite, another program's, a newer schema)"]
         case .corrupt: ["truncated, or corrupt beyond use"]
         case .noVideo: ["no video stream"]
         case .noAudio: ["no audio stream"]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ThudBase
 import ThudCommandLine
+import ThudEvents
 import ThudMedia
 import ThudModel
 import ThudMQTT
@@ -19,13 +20,13 @@ func warnLine(_ text: String) { fputs("thud: warning: \(text)\n", stderr) }
 /// A line of the run's figures on stderr.
 func noteLine(_ text: String) { fputs("thud: \(text)\n", stderr) }
 
-/// predict and live: `source` into the printer, the sound and MQTT (connected once the input has opened: a bad input
-/// is its one line, nothing published). The two commands differ only in their defaults and these sinks. With --learn
-/// (a camera or a network stream) the feed records itself into its folder, a learner follows the folder, and the
-/// model it writes swaps in.
+/// predict and live: `source` into the printer, the sound, MQTT and the events database (connected and opened once the
+/// input has opened: a bad input is its one line, nothing published or stored). The two commands differ only in their
+/// defaults and these sinks. With --learn (a camera or a network stream) the feed records itself into its folder, a
+/// learner follows the folder, and the model it writes swaps in.
 func runFeed(_ source: StepSource, model: ModelOptions, loaded: (path: String, model: StreamingModel), picker: PickerOptions,
-             printer: StepPrinter?, sound: SoundOptions, mqtt: MQTTOption, learn: LearnOptions? = nil, steps: Int? = nil,
-             view: LiveView? = nil) throws {
+             printer: StepPrinter?, sound: SoundOptions, mqtt: MQTTOption, events: EventsOption, learn: LearnOptions? = nil,
+             steps: Int? = nil, view: LiveView? = nil) throws {
     var (path, streaming) = loaded
     var learning: FeedLearning?
     if let settings = learn?.settings(baseModel: path) {
@@ -39,6 +40,11 @@ func runFeed(_ source: StepSource, model: ModelOptions, loaded: (path: String, m
     let reloader = watch.map { w in ModelReloader(watch: w, picker: { try picker.configuration(for: $0, path: w.path) }, note: noteLine) }
     let publisher = try mqtt.publisher(feeds: [source.name])
     defer { publisher?.close() }
+    let store = try events.store()
+    // Closed after the run (its sinks finished): what is still queued is written, and one line counts it.
+    defer { store?.close() }
+    var extraSinks: [any StepSink] = try publisher.map { [try MQTTStepSink(publisher: $0, feed: source.name)] } ?? []
+    if let store { extraSinks.append(store.sink(feed: source.name, model: path)) }
     learning?.attach(to: source)
     learning?.startLearner()
     defer {
@@ -49,6 +55,6 @@ func runFeed(_ source: StepSource, model: ModelOptions, loaded: (path: String, m
     }
     try FeedRun.run(source, stream: EnvelopeStream(model: streaming, picker: try picker.configuration(for: streaming, path: path)),
                     printer: printer, sonifier: try sound.makeSonifier(realtime: !(source is FileSource)),
-                    extraSinks: try publisher.map { [try MQTTStepSink(publisher: $0, feed: source.name)] } ?? [],
+                    extraSinks: extraSinks,
                     steps: steps, view: view, reloader: reloader, note: noteLine)
 }

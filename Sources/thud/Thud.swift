@@ -15,7 +15,7 @@ struct Thud: ParsableCommand {
         Every command prints one line on stderr naming the file and the problem when an input is bad, and \
         exits with a code that says what kind of problem it was (see README.md, "Exit codes").
         """,
-        subcommands: [PredictCommand.self, LiveCommand.self, WatchCommand.self, RecordCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
+        subcommands: [PredictCommand.self, LiveCommand.self, WatchCommand.self, EventsCommand.self, RecordCommand.self, ProbeCommand.self, EnvelopeCommand.self, FramesCommand.self, EvalCommand.self, RenderCommand.self])
 
     static func main() {
         // A command that succeeded must also close stdout cleanly (CommandLineTool checks it: a full disk reports at close).

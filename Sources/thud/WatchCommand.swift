@@ -1,5 +1,6 @@
 import ArgumentParser
 import ThudCommandLine
+import ThudEvents
 import Foundation
 import ThudBase
 import ThudMedia
@@ -39,6 +40,8 @@ struct WatchCommand: ParsableCommand {
 
     @OptionGroup var mqtt: MQTTOption
 
+    @OptionGroup(title: "Hits on record") var events: EventsOption
+
     @OptionGroup(title: "Learning each feed's scene") var learn: LearnOptions
 
     func validate() throws {
@@ -55,6 +58,10 @@ struct WatchCommand: ParsableCommand {
             defer { publisher?.close() }
             // Made before the run (their topics were checked with the publisher's), one per feed, by name.
             let mqttSinks = try Dictionary(uniqueKeysWithValues: publisher.map { p in try specs.map { ($0.name, try MQTTStepSink(publisher: p, feed: $0.name)) } } ?? [])
+            // One database for every feed, one sink per feed (its hits tagged with its name) sharing its writer.
+            let store = try events.store()
+            defer { store?.close() }
+            var eventSinks: [String: EventStoreSink] = [:]
             let modelWatch = try model.watch(path: modelPath, model: streaming, liveInput: true, warn: warnLine)
             let picker = try hits.configuration(for: streaming, path: modelPath)
             // --learn: each feed its own folder, its learned model (when it has one) and a watch over it.
@@ -65,17 +72,25 @@ struct WatchCommand: ParsableCommand {
             for spec in specs {
                 if let feedLearning = learning?[spec.name] {
                     let (path, started) = feedLearning.startingModel(given: (modelPath, streaming), explicit: model.model != nil)
+                    eventSinks[spec.name] = store?.sink(feed: spec.name, model: path)
                     let watch = ModelWatch(path: feedLearning.modelPath, model: started, warn: warnLine)
                     starts[spec.name] = FeedStart(model: started, picker: try hits.configuration(for: started, path: path),
                                                   reloader: ModelReloader(watch: watch, picker: { try hits.configuration(for: $0, path: feedLearning.modelPath) }, note: noteLine),
                                                   learning: feedLearning)
                 } else {
+                    eventSinks[spec.name] = store?.sink(feed: spec.name, model: modelPath)
                     starts[spec.name] = FeedStart(model: streaming, picker: picker,
                                                   reloader: modelWatch.map { ModelReloader(watch: $0, picker: { try hits.configuration(for: $0, path: modelPath) }, note: noteLine) })
                 }
             }
+            let eventSinksByFeed = eventSinks
             let watch = WatchRun(feeds: specs, model: streaming, settings: network.settings, reconnect: network.policy, out: LineWriter(),
-                                 steps: steps, extraSinks: { spec in mqttSinks[spec.name].map { [$0] } ?? [] },
+                                 steps: steps, extraSinks: { spec in
+                                     var sinks: [any StepSink] = []
+                                     if let mqtt = mqttSinks[spec.name] { sinks.append(mqtt) }
+                                     if let events = eventSinksByFeed[spec.name] { sinks.append(events) }
+                                     return sinks
+                                 },
                                  start: { starts[$0.name]! })
             let stopping = StopOnSignals { _ in watch.requestStop() }
             defer { stopping.cancel() }
