@@ -208,7 +208,7 @@ final class EventsTests: XCTestCase {
         let other = dir.path("other.db")
         try sqlite(other, ["CREATE TABLE notes (x TEXT)"])
         let empty = dir.path("empty.db")
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         for (file, code) in [(garbage, Int32(11)), (other, 11), (empty, 11), (dir.path("absent.db"), 10), (dir.url.path, 10)] {
             let r = try Executable.run("thud", ["events", file], timeout: 60)
             XCTAssertEqual(r.status, code, "\(file): \(r.stderrText)")
