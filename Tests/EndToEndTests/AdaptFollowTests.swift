@@ -300,34 +300,16 @@ final class AdaptFollowTests: XCTestCase {
         return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 
-    /// `thud-train ARGS` running, its stderr collected as it comes.
+    /// `thud-train ARGS` running (ThudTestSupport's RunningProcess: its output collected as it comes).
     final class Learner: @unchecked Sendable {
-        let process = Process()
-        private let lock = NSLock()
-        private var collected = Data()
-        private let drained = DispatchGroup()
+        private let running: RunningProcess
+        var process: Process { running.process }
 
         init(_ args: [String]) throws {
-            process.executableURL = Executable.url("thud-train")
-            process.arguments = args
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = FileHandle.nullDevice
-            let err = Pipe()
-            process.standardError = err
-            try process.run()
-            let reader = err.fileHandleForReading
-            drained.enter()
-            DispatchQueue.global().async {
-                while true {
-                    let more = reader.availableData
-                    if more.isEmpty { break }
-                    self.lock.lock(); self.collected.append(more); self.lock.unlock()
-                }
-                self.drained.leave()
-            }
+            running = try RunningProcess.thud(args, executable: "thud-train")
         }
 
-        var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: collected, as: UTF8.self) }
+        var stderr: String { running.stderrText }
 
         /// Polls `condition` until it holds (true) or `timeout` seconds pass or the learner ends (false).
         func wait(timeout: TimeInterval, until condition: () -> Bool) -> Bool {
@@ -343,21 +325,13 @@ final class AdaptFollowTests: XCTestCase {
         /// Sends `signal` and waits for the exit status (nil: still running after `within` seconds, then killed).
         func stop(_ signal: Int32, within seconds: TimeInterval) -> Int32? {
             if process.isRunning { Foundation.kill(process.processIdentifier, signal) }
-            let deadline = Date().addingTimeInterval(seconds)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
-            guard !process.isRunning else { kill(); return nil }
-            process.waitUntilExit()
-            _ = drained.wait(timeout: .now() + 10)
-            return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+            let end = running.waitForExit(timeout: seconds)
+            if end.timedOut { return nil }
+            return end.signaled ? 128 + end.status : end.status
         }
 
         /// kill -9, and waits for it to be gone.
-        func kill() {
-            guard process.isRunning else { return }
-            Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            _ = drained.wait(timeout: .now() + 10)
-        }
+        func kill() { running.kill9() }
 
         /// The nice value of each of the learner's threads (/proc/PID/task/TID/stat, field 19).
         func threadNiceValues() -> [Int] {
