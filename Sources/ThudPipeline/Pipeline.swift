@@ -38,6 +38,7 @@ public enum Pipeline {
                 stream = fresh.stream
                 for sink in sinks { try sink.event(.model(atStep: step.index, file: reloader.watch.path, learnedSeconds: fresh.learnedSeconds)) }
             }
+            for sink in sinks { sink.frame(step) }
             let described = try stream.process(frame: step.pixels, step: step.index, time: step.time)
             if let described { try emit(described) }
             try observe(step, described)

@@ -215,6 +215,7 @@ struct LockedSink<Sink: StepSink>: StepSink {
     let lock: NSLock
     init(_ sink: Sink, lock: NSLock) { self.sink = sink; self.lock = lock }
     func begin() throws { lock.lock(); defer { lock.unlock() }; try sink.begin() }
+    func frame(_ step: SourceStep) { sink.frame(step) }
     func submit(_ step: DescribedStep) throws { lock.lock(); defer { lock.unlock() }; try sink.submit(step) }
     func event(_ event: FeedEvent) throws { lock.lock(); defer { lock.unlock() }; try sink.event(event) }
     func finish() { lock.lock(); sink.finish(); lock.unlock() }
