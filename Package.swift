@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // SQLite for the events database (ThudEvents only); on Linux it links the system's libsqlite3 (tools/setup.sh).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // The web page, its live updates and the API (ThudWeb only): an HTTP server on SwiftNIO, and Prometheus text.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Thin C shims: module maps plus static inline wrappers for what Swift cannot import.
@@ -65,8 +69,17 @@ let package = Package(
         // database inserting them in batches (GRDB, WAL), retention by age and size; the reader. Nothing else links GRDB.
         .target(name: "ThudEvents", dependencies: ["ThudPipeline", "ThudMedia", "ThudModel", "ThudBase", .product(name: "GRDB", package: "GRDB.swift")]),
 
+        // Every feed in a browser (`--http`): a StepSink per feed queueing its steps and keeping its latest picture, a
+        // pump thread that encodes pictures, counts metrics and fans the steps out to the page's Server-Sent Events
+        // clients (each with a bounded queue: a slow one is dropped), the page itself, /api and /metrics (Hummingbird 2,
+        // swift-prometheus). Nothing else links them.
+        .target(name: "ThudWeb", dependencies: ["ThudPipeline", "ThudMedia", "ThudModel", "ThudBase", "ThudEvents",
+                                                .product(name: "Hummingbird", package: "hummingbird"),
+                                                .product(name: "Prometheus", package: "swift-prometheus"),
+                                                .product(name: "NIOCore", package: "swift-nio")]),
+
         .executableTarget(name: "thud", dependencies: [
-            "ThudRuntime", "ThudPipeline", "ThudMQTT", "ThudEvents", "ThudCommandLine",
+            "ThudRuntime", "ThudPipeline", "ThudMQTT", "ThudEvents", "ThudWeb", "ThudCommandLine",
             "ThudMedia", "ThudModel", "ThudSound", "ThudEval", "ThudBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -100,6 +113,7 @@ let package = Package(
         .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudBase", "ThudTestSupport"]),
         .testTarget(name: "ThudTrainTests", dependencies: ["ThudBase", "ThudTrain", "ThudModel", "ThudEval", "ThudTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudEventsTests", dependencies: ["ThudEvents", "ThudMedia", "ThudModel", "ThudBase", "ThudTestSupport"]),
+        .testTarget(name: "ThudWebTests", dependencies: ["ThudWeb", "ThudPipeline", "ThudMedia", "ThudModel", "ThudBase"]),
         .testTarget(name: "ThudRuntimeTests", dependencies: ["ThudRuntime", "ThudPipeline", "ThudMedia", "ThudModel", "ThudTestSupport"]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound", "ThudBase", "ThudSoundTestSupport"]),
         .testTarget(name: "ThudSynthTests", dependencies: ["ThudSynth", "ThudMedia"]),

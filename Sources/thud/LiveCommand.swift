@@ -34,6 +34,8 @@ struct LiveCommand: ParsableCommand {
 
     @OptionGroup(title: "Hits on record") var events: EventsOption
 
+    @OptionGroup(title: "Every feed in a browser") var web: WebOption
+
     @OptionGroup(title: "Learning the scene") var learn: LearnOptions
 
     @OptionGroup var model: ModelOptions
@@ -66,7 +68,7 @@ struct LiveCommand: ParsableCommand {
             // A camera on a terminal gets the live view (and JSON lines only with --jsonl); anything else, the lines.
             let view = source is CameraSource && isatty(STDOUT_FILENO) != 0 && jsonl != "-" ? LiveView() : nil
             let printer = view != nil && jsonl == nil ? nil : StepPrinter(format: .jsonl, out: try LineWriter(path: jsonl ?? "-"))
-            try runFeed(source, model: model, loaded: loaded, picker: hits, printer: printer, sound: sound, mqtt: mqtt, events: events, learn: learn, steps: steps, view: view)
+            try runFeed(source, model: model, loaded: loaded, picker: hits, printer: printer, sound: sound, mqtt: mqtt, events: events, web: web, learn: learn, steps: steps, view: view)
         } catch {
             throw exitWith(error)
         }

@@ -8,6 +8,7 @@ import ThudModel
 import ThudMQTT
 import ThudPipeline
 import ThudRuntime
+import ThudWeb
 import ThudSound
 
 extension OutputFormat: ExpressibleByArgument {}
@@ -25,7 +26,7 @@ func noteLine(_ text: String) { fputs("thud: \(text)\n", stderr) }
 /// defaults and these sinks. With --learn (a camera or a network stream) the feed records itself into its folder, a
 /// learner follows the folder, and the model it writes swaps in.
 func runFeed(_ source: StepSource, model: ModelOptions, loaded: (path: String, model: StreamingModel), picker: PickerOptions,
-             printer: StepPrinter?, sound: SoundOptions, mqtt: MQTTOption, events: EventsOption, learn: LearnOptions? = nil,
+             printer: StepPrinter?, sound: SoundOptions, mqtt: MQTTOption, events: EventsOption, web: WebOption, learn: LearnOptions? = nil,
              steps: Int? = nil, view: LiveView? = nil) throws {
     var (path, streaming) = loaded
     var learning: FeedLearning?
@@ -45,6 +46,11 @@ func runFeed(_ source: StepSource, model: ModelOptions, loaded: (path: String, m
     defer { store?.close() }
     var extraSinks: [any StepSink] = try publisher.map { [try MQTTStepSink(publisher: $0, feed: source.name)] } ?? []
     if let store { extraSinks.append(store.sink(feed: source.name, model: path)) }
+    let webFeed = WebFeed(name: source.name, width: streaming.inputWidth, height: streaming.inputHeight, model: path)
+    // Started before the feed and stopped after it: the page sees it begin and end.
+    let server = try web.start(feeds: [webFeed], eventsPath: store?.path)
+    defer { server?.stop() }
+    if server != nil { extraSinks.append(WebFeedSink(feed: webFeed)) }
     learning?.attach(to: source)
     learning?.startLearner()
     defer {

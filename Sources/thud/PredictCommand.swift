@@ -44,13 +44,15 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup(title: "Hits on record") var events: EventsOption
 
+    @OptionGroup(title: "Every feed in a browser") var web: WebOption
+
     @OptionGroup(title: "Learning the scene") var learn: LearnOptions
 
     func run() throws {
         do {
             let loaded = try model.load(), streaming = loaded.model
             let source = try InputSource.open(input, options: network.inputOptions(for: streaming, warn: warnLine))
-            try runFeed(source, model: model, loaded: loaded, picker: hits, printer: StepPrinter(format: format), sound: sound, mqtt: mqtt, events: events, learn: learn)
+            try runFeed(source, model: model, loaded: loaded, picker: hits, printer: StepPrinter(format: format), sound: sound, mqtt: mqtt, events: events, web: web, learn: learn)
         } catch {
             throw exitWith(error)
         }

@@ -7,6 +7,7 @@ import ThudMedia
 import ThudModel
 import ThudPipeline
 import ThudMQTT
+import ThudWeb
 import ThudRuntime
 
 struct WatchCommand: ParsableCommand {
@@ -41,6 +42,8 @@ struct WatchCommand: ParsableCommand {
     @OptionGroup var mqtt: MQTTOption
 
     @OptionGroup(title: "Hits on record") var events: EventsOption
+
+    @OptionGroup(title: "Every feed in a browser") var web: WebOption
 
     @OptionGroup(title: "Learning each feed's scene") var learn: LearnOptions
 
@@ -84,11 +87,17 @@ struct WatchCommand: ParsableCommand {
                 }
             }
             let eventSinksByFeed = eventSinks
+            // One page for every feed; each feed's sink hands its steps and pictures to the page's pump.
+            let webFeeds = specs.map { WebFeed(name: $0.name, width: streaming.inputWidth, height: streaming.inputHeight, model: starts[$0.name]?.reloader?.watch.path ?? modelPath) }
+            let server = try web.start(feeds: webFeeds, eventsPath: store?.path)
+            defer { server?.stop() }
+            let webSinks = server == nil ? [:] : Dictionary(uniqueKeysWithValues: webFeeds.map { ($0.name, WebFeedSink(feed: $0)) })
             let watch = WatchRun(feeds: specs, model: streaming, settings: network.settings, reconnect: network.policy, out: LineWriter(),
                                  steps: steps, extraSinks: { spec in
                                      var sinks: [any StepSink] = []
                                      if let mqtt = mqttSinks[spec.name] { sinks.append(mqtt) }
                                      if let events = eventSinksByFeed[spec.name] { sinks.append(events) }
+                                     if let web = webSinks[spec.name] { sinks.append(web) }
                                      return sinks
                                  },
                                  start: { starts[$0.name]! })
