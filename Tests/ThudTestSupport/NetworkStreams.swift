@@ -92,6 +92,8 @@ public final class RunningProcess: @unchecked Sendable {
     }
 
     public var stdoutText: String { lock.lock(); defer { lock.unlock() }; return String(decoding: outData, as: UTF8.self) }
+    /// Stdout as bytes (a picture ffmpeg wrote there).
+    public var stdoutData: Data { lock.lock(); defer { lock.unlock() }; return outData }
     public var stderrText: String { lock.lock(); defer { lock.unlock() }; return String(decoding: errData, as: UTF8.self) }
     public var lines: [String] { stdoutText.split(separator: "\n").map(String.init) }
 
