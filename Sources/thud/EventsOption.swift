@@ -4,7 +4,7 @@ import ThudEvents
 
 /// `--events DB` and its retention, shared by predict, live and watch: every hit into an SQLite database.
 struct EventsOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Store every hit in an SQLite database (created if new, WAL mode): feed, stream time, wall clock, strength, model. Written in batches on a thread of its own; `thud events DB` lists them.", valueName: "DB"))
+    @Option(help: ArgumentHelp("Store every hit in an SQLite database (created if new, WAL mode): feed, stream time, wall clock, strength, model, and a JPEG snapshot of the model-sized frame of its peak. Written in batches on a thread of its own; `thud events DB` lists them.", valueName: "DB"))
     var events: String?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("With --events: delete stored hits older than this many days (checked at the start and every minute; default 30; 0 keeps none from before now).", valueName: "DAYS"))

@@ -44,7 +44,7 @@ func runFeed(_ source: StepSource, model: ModelOptions, loaded: (path: String, m
     // Closed after the run (its sinks finished): what is still queued is written, and one line counts it.
     defer { store?.close() }
     var extraSinks: [any StepSink] = try publisher.map { [try MQTTStepSink(publisher: $0, feed: source.name)] } ?? []
-    if let store { extraSinks.append(store.sink(feed: source.name, model: path)) }
+    if let store { extraSinks.append(store.sink(feed: source.name, model: path, frameWidth: streaming.inputWidth, frameHeight: streaming.inputHeight)) }
     learning?.attach(to: source)
     learning?.startLearner()
     defer {

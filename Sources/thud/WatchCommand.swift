@@ -72,13 +72,13 @@ struct WatchCommand: ParsableCommand {
             for spec in specs {
                 if let feedLearning = learning?[spec.name] {
                     let (path, started) = feedLearning.startingModel(given: (modelPath, streaming), explicit: model.model != nil)
-                    eventSinks[spec.name] = store?.sink(feed: spec.name, model: path)
+                    eventSinks[spec.name] = store?.sink(feed: spec.name, model: path, frameWidth: started.inputWidth, frameHeight: started.inputHeight)
                     let watch = ModelWatch(path: feedLearning.modelPath, model: started, warn: warnLine)
                     starts[spec.name] = FeedStart(model: started, picker: try hits.configuration(for: started, path: path),
                                                   reloader: ModelReloader(watch: watch, picker: { try hits.configuration(for: $0, path: feedLearning.modelPath) }, note: noteLine),
                                                   learning: feedLearning)
                 } else {
-                    eventSinks[spec.name] = store?.sink(feed: spec.name, model: modelPath)
+                    eventSinks[spec.name] = store?.sink(feed: spec.name, model: modelPath, frameWidth: streaming.inputWidth, frameHeight: streaming.inputHeight)
                     starts[spec.name] = FeedStart(model: streaming, picker: picker,
                                                   reloader: modelWatch.map { ModelReloader(watch: $0, picker: { try hits.configuration(for: $0, path: modelPath) }, note: noteLine) })
                 }
