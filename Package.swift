@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(name: "ThudModelTests", dependencies: ["ThudBase", "ThudModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ThudEvalTests", dependencies: ["ThudEval", "ThudMedia", "ThudModel", "ThudBase", "ThudTestSupport"]),
         .testTarget(name: "ThudTrainTests", dependencies: ["ThudBase", "ThudTrain", "ThudModel", "ThudEval", "ThudTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ThudEventsTests", dependencies: ["ThudEvents", "ThudMedia", "ThudModel", "ThudBase", "ThudTestSupport"]),
+        .testTarget(name: "ThudEventsTests", dependencies: ["ThudEvents", "ThudPipeline", "ThudMedia", "ThudModel", "ThudBase", "ThudTestSupport"]),
         .testTarget(name: "ThudWebTests", dependencies: ["ThudWeb", "ThudPipeline", "ThudMedia", "ThudModel", "ThudBase"]),
         .testTarget(name: "ThudRuntimeTests", dependencies: ["ThudRuntime", "ThudPipeline", "ThudMedia", "ThudModel", "ThudTestSupport"]),
         .testTarget(name: "ThudSoundTests", dependencies: ["ThudSound", "ThudBase", "ThudSoundTestSupport"]),

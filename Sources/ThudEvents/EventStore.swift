@@ -5,6 +5,11 @@
 // of the last batch: the database is in WAL mode, where a committed transaction survives the death of the process
 // (synchronous=NORMAL: a power cut may lose the last commits, a killed process does not), and a transaction that
 // never committed leaves nothing half written.
+//
+// Each hit is stored with a snapshot: the model-sized gray frame of its peak's step as a JPEG. The sink keeps the last
+// frames in a ring (a copy per step into memory allocated once) and, at a hit, copies the one of its step into a slot
+// of its feed's snapshot pool; the writer encodes the slot, inserts the JPEG with the row and gives the slot back. So
+// the prediction thread still only copies bytes and never waits, and what waits for the disk is bounded by the pool.
 import Foundation
 import GRDB
 import Synchronization
@@ -97,24 +102,52 @@ struct QueuedHit {
     var strength: Float
     /// Index into its feed's list of model names (FeedQueue.models).
     var model: Int32
+    /// The slot of its feed's snapshot pool holding the frame of its peak's step; -1: stored without a snapshot.
+    var snapshotSlot: Int32 = -1
 }
 
 /// One feed's queue: its sink pushes, the store's writer pops (SPSCQueue: no lock on either side). Hits that found it
 /// full are dropped and counted.
+///
+/// With it the feed's snapshot pool: `snapshotSlots` frames of `width`x`height` gray, allocated once. A slot belongs
+/// to the sink while it is in `freeSlots` or being filled, to the writer from the hit that names it until that hit's
+/// row is committed; the writer hands it back through `freeSlots` (the writer pushes, the sink pops). A hit that
+/// finds no free slot is stored without a snapshot and counted.
 final class FeedQueue: @unchecked Sendable {
     let feed: String
     let hits: SPSCQueue<QueuedHit>
     let dropped = Atomic<Int>(0)
+    /// The frames' size (the model's input size); 0 x 0: no snapshots.
+    let width: Int
+    let height: Int
+    var frameBytes: Int { width * height }
+    /// The pool's frames, slot after slot (nil without snapshots).
+    let pool: UnsafeMutablePointer<UInt8>?
+    let freeSlots: SPSCQueue<Int32>
+    /// Hits stored without a snapshot because every slot was waiting for the database.
+    let poolFull = Atomic<Int>(0)
     /// The models the feed's hits came from (the first, then one per `--reload` or learned swap); a hit names its
     /// index. Appended by the feed's thread, read by the writer: under the lock, and only on a swap, never per hit.
     private var models: [String?]
     private let lock = NSLock()
 
-    init(feed: String, model: String?, capacity: Int) {
+    init(feed: String, model: String?, capacity: Int, width: Int, height: Int, snapshotSlots: Int) {
         self.feed = feed
         hits = SPSCQueue(capacity: capacity)
         models = [model]
+        let pictures = width > 0 && height > 0
+        self.width = pictures ? width : 0
+        self.height = pictures ? height : 0
+        pool = pictures ? .allocate(capacity: snapshotSlots * width * height) : nil
+        freeSlots = SPSCQueue(capacity: max(1, snapshotSlots))
+        // Every slot free at the start: pushed here, before either thread uses the queue.
+        if pictures { for slot in 0..<snapshotSlots { _ = freeSlots.push(Int32(slot)) } }
     }
+
+    deinit { pool?.deallocate() }
+
+    /// Slot `slot`'s frame.
+    func frame(_ slot: Int32) -> UnsafeMutablePointer<UInt8>? { pool.map { $0 + Int(slot) * frameBytes } }
 
     func addModel(_ name: String) -> Int32 {
         lock.lock(); defer { lock.unlock() }
@@ -152,6 +185,12 @@ public final class EventStore: @unchecked Sendable {
     public static let pendingLimit = 100_000
     /// Each feed's queue between its sink and the writer.
     static let feedQueueCapacity = 4096
+    /// Snapshots per feed waiting to be encoded and committed (frames of the model's size: 64 x 96 x 96 is 590 kB); a
+    /// hit past them, while the database is locked say, is stored without one.
+    static let snapshotSlots = 64
+    /// The frames each sink keeps to find a hit's: its peak is a few steps (the picker's delay, the model's output
+    /// delay) before the step that describes it.
+    static let frameRingLength = 16
 
     private let database: DatabaseQueue
     private let warn: @Sendable (String) -> Void
@@ -163,9 +202,21 @@ public final class EventStore: @unchecked Sendable {
     private let writerDone = DispatchSemaphore(value: 0)
     private var thread: Thread?
 
+    /// A hit taken from its feed's queue, with its snapshot's JPEG (encoded once, kept across retries of the batch).
+    private struct PendingHit {
+        var queue: FeedQueue
+        var hit: QueuedHit
+        var snapshot: Data?
+    }
+
     // The writer thread's own (read by close() after writerDone).
-    private var pending: [(queue: FeedQueue, hit: QueuedHit)] = []
+    private var pending: [PendingHit] = []
     private var stored = 0
+    private var storedSnapshots = 0
+    /// One encoder per frame size (width << 32 | height), made at the first snapshot of that size.
+    private var encoders: [Int: JPEGEncoder] = [:]
+    /// The last problem encoding a snapshot (said once; the hit is stored without it).
+    private var encodingProblem: String?
     /// The problem the last warning said, while writes fail; nil while they succeed.
     private var failing: String?
     private var lastRetention = -Double.infinity
@@ -219,10 +270,17 @@ public final class EventStore: @unchecked Sendable {
         thread.start()
     }
 
-    /// A sink for one feed's hits (`model`: the model file it starts with; a swap is recorded as it happens). Made
-    /// before the feed runs, on any thread.
-    public func sink(feed: String, model: String?) -> EventStoreSink {
-        let queue = FeedQueue(feed: feed, model: model, capacity: Self.feedQueueCapacity)
+    /// A sink for one feed's hits (`model`: the model file it starts with; a swap is recorded as it happens).
+    /// `frameWidth` x `frameHeight`: the model's input size, the size of the frames the pipeline hands the sink, which
+    /// its hits' snapshots are (a swapped model has the same: ModelReloader refuses another); 0 x 0 stores none. Made
+    /// before the feed runs, on any thread; `snapshotSlots` is for tests.
+    public func sink(feed: String, model: String?, frameWidth: Int, frameHeight: Int) -> EventStoreSink {
+        sink(feed: feed, model: model, frameWidth: frameWidth, frameHeight: frameHeight, snapshotSlots: Self.snapshotSlots)
+    }
+
+    func sink(feed: String, model: String?, frameWidth: Int, frameHeight: Int, snapshotSlots: Int) -> EventStoreSink {
+        let queue = FeedQueue(feed: feed, model: model, capacity: Self.feedQueueCapacity, width: frameWidth, height: frameHeight,
+                              snapshotSlots: snapshotSlots)
         lock.lock(); feeds.append(queue); lock.unlock()
         return EventStoreSink(queue: queue)
     }
@@ -255,10 +313,33 @@ public final class EventStore: @unchecked Sendable {
         writerDone.signal()
     }
 
-    /// Moves what the feeds queued into the batch, up to the pending limit (beyond it the feeds' queues fill).
+    /// Moves what the feeds queued into the batch, up to the pending limit (beyond it the feeds' queues fill), each
+    /// hit's snapshot encoded as it comes (its slot stays taken until the row is committed: the pool, not this
+    /// list, bounds what waits in memory for a locked database).
     private func drain(_ queues: [FeedQueue]) {
         for queue in queues {
-            while pending.count < Self.pendingLimit, let hit = queue.hits.pop() { pending.append((queue, hit)) }
+            while pending.count < Self.pendingLimit, let hit = queue.hits.pop() {
+                pending.append(PendingHit(queue: queue, hit: hit, snapshot: encodeSnapshot(hit, of: queue)))
+            }
+        }
+    }
+
+    /// The JPEG of the frame in `hit`'s slot (nil without one, or when it cannot be encoded: said once, the hit is
+    /// stored without it).
+    private func encodeSnapshot(_ hit: QueuedHit, of queue: FeedQueue) -> Data? {
+        guard hit.snapshotSlot >= 0, let frame = queue.frame(hit.snapshotSlot) else { return nil }
+        do {
+            let key = queue.width << 32 | queue.height
+            let encoder = try encoders[key] ?? JPEGEncoder(width: queue.width, height: queue.height)
+            encoders[key] = encoder
+            let jpeg = try encoder.encode(gray: UnsafeBufferPointer(start: frame, count: queue.frameBytes))
+            encodingProblem = nil
+            return Data(jpeg)
+        } catch {
+            let problem = (error as? OneLineError)?.message ?? "\(error)"
+            if encodingProblem != problem { warn("events: \(path): a hit's snapshot cannot be encoded (\(problem)); stored without it") }
+            encodingProblem = problem
+            return nil
         }
     }
 
@@ -268,14 +349,19 @@ public final class EventStore: @unchecked Sendable {
         do {
             try database.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
-                    let insert = try db.cachedStatement(sql: "INSERT INTO events (feed, stream_t, wall, strength, model) VALUES (?, ?, ?, ?, ?)")
-                    for (queue, hit) in pending {
-                        try insert.execute(arguments: [queue.feed, hit.streamTime, hit.wall, Double(hit.strength), queue.model(hit.model)])
+                    let insert = try db.cachedStatement(sql: "INSERT INTO events (feed, stream_t, wall, strength, model, snapshot) VALUES (?, ?, ?, ?, ?, ?)")
+                    for p in pending {
+                        try insert.execute(arguments: [p.queue.feed, p.hit.streamTime, p.hit.wall, Double(p.hit.strength),
+                                                       p.queue.model(p.hit.model), p.snapshot])
                     }
                     return .commit
                 }
             }
             stored += pending.count
+            // Committed: the frames are in the database, their slots free for the next hits (the free queue holds
+            // every slot, so the push cannot fail).
+            for p in pending where p.hit.snapshotSlot >= 0 { _ = p.queue.freeSlots.push(p.hit.snapshotSlot) }
+            storedSnapshots += pending.reduce(0) { $0 + ($1.snapshot == nil ? 0 : 1) }
             if failing != nil {
                 note("events: \(path): writing again (\(pending.count) waiting hit\(pending.count == 1 ? "" : "s") stored)")
                 failing = nil
@@ -354,8 +440,10 @@ public final class EventStore: @unchecked Sendable {
         try? database.close()
         lock.lock(); let queues = feeds; lock.unlock()
         let dropped = queues.reduce(0) { $0 + $1.dropped.load(ordering: .relaxed) }
+        let poolFull = queues.reduce(0) { $0 + $1.poolFull.load(ordering: .relaxed) }
         let lost = pending.count
-        let counts = "\(stored) hit\(stored == 1 ? "" : "s") stored (\(dropped) dropped)"
+        var counts = "\(stored) hit\(stored == 1 ? "" : "s") stored (\(dropped) dropped), \(storedSnapshots) with a snapshot"
+        if poolFull > 0 { counts += " (\(poolFull) without: the snapshot pool was full)" }
         if lost == 0 {
             note("events: \(path): \(counts)")
         } else {
@@ -364,23 +452,84 @@ public final class EventStore: @unchecked Sendable {
     }
 }
 
-/// One feed's hits into the store (ThudPipeline's StepSink): `submit` only queues a hit (no lock, no allocation; a
-/// full queue drops it and counts). Snapshots stay NULL: a sink is given described steps, never the pixels.
+/// One feed's hits into the store (ThudPipeline's StepSink): `frame` copies each step's frame into a ring, `submit`
+/// copies a hit's frame into a free slot of the feed's snapshot pool and queues the hit. Both only copy bytes into
+/// memory allocated once (the ring at the first frame) and touch lock-free queues and atomics: no lock, no allocation,
+/// no wait on the prediction thread. A full queue drops the hit and counts it; a pool with no free slot stores the hit
+/// without a snapshot and counts it.
 public final class EventStoreSink: StepSink {
     let queue: FeedQueue
     /// The index of the model the feed's hits come from now (FeedQueue.models).
     private var model: Int32 = 0
+    /// The last frames, `frameRingLength` of them, and the step of each (Int.min: none yet); the next one goes to
+    /// `ringNext % frameRingLength`. Allocated at the first frame.
+    private var ring: UnsafeMutablePointer<UInt8>?
+    private var ringSteps: UnsafeMutablePointer<Int>?
+    private var ringNext = 0
+    /// A slot taken for a hit that then found the queue full: the next hit's, before another is taken.
+    private var heldSlot: Int32 = -1
 
     init(queue: FeedQueue) { self.queue = queue }
 
+    deinit {
+        ring?.deallocate()
+        ringSteps?.deallocate()
+    }
+
     public var feed: String { queue.feed }
 
+    /// Keeps the step's frame (the pixels are valid only during the call). A frame of another size than the sink's
+    /// (none comes: the pipeline's frames are the model's size) is not kept.
+    public func frame(_ step: SourceStep) {
+        let bytes = queue.frameBytes
+        guard bytes > 0, step.pixels.count == bytes, let pixels = step.pixels.baseAddress else { return }
+        let length = EventStore.frameRingLength
+        if ring == nil {
+            ring = .allocate(capacity: length * bytes)
+            ringSteps = .allocate(capacity: length)
+            ringSteps!.initialize(repeating: Int.min, count: length)
+        }
+        guard let ring, let ringSteps else { return }
+        let slot = ringNext % length
+        memcpy(ring + slot * bytes, pixels, bytes)
+        ringSteps[slot] = step.index
+        ringNext += 1
+    }
+
+    /// The ring's frame of `step`, or of the nearest earlier step it holds (a source that skipped steps); nil when it
+    /// holds none at or before it.
+    private func keptFrame(atOrBefore step: Int) -> UnsafeMutablePointer<UInt8>? {
+        guard let ring, let ringSteps else { return nil }
+        var best = -1
+        for i in 0..<EventStore.frameRingLength where ringSteps[i] <= step && (best < 0 || ringSteps[i] > ringSteps[best]) {
+            best = i
+        }
+        return best < 0 ? nil : ring + best * queue.frameBytes
+    }
+
     /// A hit is stored with its peak's stream time (as MQTT's messages carry it; the line that flags it is the next
-    /// step's), the wall clock now and its strength.
+    /// step's), the wall clock now, its strength, and its peak step's frame.
     public func submit(_ step: DescribedStep) {
         guard let hit = step.hit else { return }
-        let queued = QueuedHit(streamTime: hit.time, wall: Date().timeIntervalSince1970, strength: hit.strength, model: model)
-        if !queue.hits.push(queued) { queue.dropped.add(1, ordering: .relaxed) }
+        var queued = QueuedHit(streamTime: hit.time, wall: Date().timeIntervalSince1970, strength: hit.strength, model: model)
+        var poolWasFull = false
+        if let source = keptFrame(atOrBefore: hit.step) {
+            let slot = heldSlot >= 0 ? heldSlot : queue.freeSlots.pop() ?? -1
+            heldSlot = -1
+            if slot >= 0, let target = queue.frame(slot) {
+                memcpy(target, source, queue.frameBytes)
+                queued.snapshotSlot = slot
+            } else {
+                poolWasFull = true
+            }
+        }
+        if queue.hits.push(queued) {
+            if poolWasFull { queue.poolFull.add(1, ordering: .relaxed) }
+        } else {
+            // Only the writer gives slots back: this one is kept for the next hit.
+            heldSlot = queued.snapshotSlot
+            queue.dropped.add(1, ordering: .relaxed)
+        }
     }
 
     /// Another model took over (`--reload`, a learned model): the hits after it name it.

@@ -4,15 +4,19 @@ import Foundation
 import ThudEvents
 
 enum WebEvents {
-    /// The newest `limit` hits (of one feed, from a moment on) as a JSON array, newest first.
+    /// The newest `limit` hits (of one feed, from a moment on) as a JSON array, newest first:
+    /// `{"id", "feed", "t", "wall", "strength", "model", "snapshot_bytes"}`.
     static func list(path: String, feed: String?, since: Double?, limit: Int) throws -> String {
-        let reader = try EventReader(path: path)
-        var rows: [String] = []
-        try reader.forEachHit(feed: feed, since: since) { hit in
-            rows.append("{\"feed\": \(WebHub.quoted(hit.feed)), \"t\": \(String(format: "%.3f", hit.streamTime)), \"wall\": \(String(format: "%.3f", hit.wall)), \"strength\": \(String(format: "%.3f", hit.strength))}")
-        }
-        return "[" + rows.suffix(limit).reversed().joined(separator: ", ") + "]"
+        let hits = try EventReader(path: path).hits(feed: feed, since: since, limit: limit)
+        return "[" + hits.map { hit in
+            "{\"id\": \(hit.id), \"feed\": \(WebHub.quoted(hit.feed)), \"t\": \(String(format: "%.3f", hit.streamTime)), "
+                + "\"wall\": \(String(format: "%.3f", hit.wall)), \"strength\": \(String(format: "%.3f", hit.strength)), "
+                + "\"model\": \(hit.model.map(WebHub.quoted) ?? "null"), \"snapshot_bytes\": \(hit.snapshotBytes)}"
+        }.joined(separator: ", ") + "]"
     }
 
-    static func snapshot(path: String, id: Int64) throws -> [UInt8]? { nil }
+    /// A hit's JPEG (nil: no such hit, or stored without one).
+    static func snapshot(path: String, id: Int64) throws -> [UInt8]? {
+        try EventReader(path: path).snapshot(id: id)
+    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ThudBase
 import ThudCommandLine
 import ThudEvents
 import ThudRuntime
@@ -37,12 +38,16 @@ struct EventsCommand: ParsableCommand {
         discussion: """
         One line per stored hit, oldest first (by the wall clock when it was seen): \
         {"feed": NAME, "t": seconds into its stream (the hit's peak, as MQTT's messages carry it), \
-        "wall": Unix seconds, "strength": 0..1}; with --format csv the same four columns under a header. \
-        --feed keeps one feed's hits; --since keeps those seen from a moment on: a time ago (90s, 10m, 2h, 3d) \
-        or an ISO-8601 date and time with its zone (2026-12-07T17:00:00Z; a date alone is its midnight UTC). \
+        "wall": Unix seconds, "strength": 0..1, "id": its row in the database, "snapshot_bytes": the size of its \
+        snapshot (the JPEG of the model-sized gray frame of its peak's step; 0: stored without one)}; with \
+        --format csv the same six columns under a header. --snapshots DIR also writes each listed hit's snapshot \
+        as DIR/ID.jpg (DIR made if missing; a hit without one writes no file; each file written in full before its \
+        line). --feed keeps one feed's hits; --since keeps those seen from a moment on: a time ago (90s, 10m, 2h, \
+        3d) or an ISO-8601 date and time with its zone (2026-12-07T17:00:00Z; a date alone is its midnight UTC). \
         The database is read as it is, also while a thud writes to it (WAL: neither waits). A file that is not \
         there is exit 10; one that is not a Thud events database (not SQLite, another program's, a newer \
-        schema) is one line and exit 11, nothing on stdout.
+        schema) is one line and exit 11, nothing on stdout; a DIR that cannot be made or written is one line \
+        and exit 74.
         """)
 
     @Argument(help: "The events database (--events DB of predict, live or watch).")
@@ -57,21 +62,45 @@ struct EventsCommand: ParsableCommand {
     @Option(help: "jsonl or csv.")
     var format: OutputFormat = .jsonl
 
+    @Option(help: ArgumentHelp("Also write each listed hit's snapshot as DIR/ID.jpg (ID: the line's id; made if missing).", valueName: "DIR"))
+    var snapshots: String?
+
     func run() throws {
         do {
             let reader = try EventReader(path: database)
+            if let snapshots { try Self.makeFolder(snapshots) }
             let out = LineWriter()
-            if format == .csv { try out.write("feed,t,wall,strength") }
-            try reader.forEachHit(feed: feed, since: since?.wall) { hit in
+            if format == .csv { try out.write("feed,t,wall,strength,id,snapshot_bytes") }
+            try reader.forEachHit(feed: feed, since: since?.wall, snapshots: snapshots != nil) { hit, jpeg in
+                if let snapshots, let jpeg {
+                    try AtomicFile.write(jpeg, to: (snapshots as NSString).appendingPathComponent("\(hit.id).jpg"))
+                }
                 let t = fixed(hit.streamTime), wall = fixed(hit.wall, 3), strength = fixed(hit.strength)
                 switch format {
-                case .jsonl: try out.write("{\"feed\": \(jsonString(hit.feed)), \"t\": \(t), \"wall\": \(wall), \"strength\": \(strength)}")
-                case .csv: try out.write("\(csvField(hit.feed)),\(t),\(wall),\(strength)")
+                case .jsonl: try out.write("{\"feed\": \(jsonString(hit.feed)), \"t\": \(t), \"wall\": \(wall), \"strength\": \(strength), \"id\": \(hit.id), \"snapshot_bytes\": \(hit.snapshotBytes)}")
+                case .csv: try out.write("\(csvField(hit.feed)),\(t),\(wall),\(strength),\(hit.id),\(hit.snapshotBytes)")
                 }
             }
         } catch {
             throw exitWith(error)
         }
+    }
+
+    /// `--snapshots DIR` made (with its parents, as mkdir -p) before anything is listed: one that cannot be is its one
+    /// line (74), saying what the system said.
+    static func makeFolder(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
+            if mkdir(prefix, 0o755) == 0 || errno == EEXIST { continue }
+            let problem = AtomicFile.lastError()
+            throw FileWriteError(path: path, "cannot be made (\(prefix == path ? "" : prefix + ": ")\(problem))")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw FileWriteError(path: path, "cannot be made (a file of that name is in the way)")
+        }
+        guard access(path, W_OK) == 0 else { throw FileWriteError(path: path, "cannot be written (\(AtomicFile.lastError()))") }
     }
 
     /// A CSV field (RFC 4180): quoted, its quotes doubled, when it holds a comma, a quote or a line break.

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import ThudBase
 import ThudEvents
 
 /// `--events DB` and its retention, shared by predict, live and watch: every hit into an SQLite database.
 struct EventsOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Store every hit in an SQLite database (created if new, WAL mode): feed, stream time, wall clock, strength, model. Written in batches on a thread of its own; `thud events DB` lists them.", valueName: "DB"))
+    @Option(help: ArgumentHelp("Store every hit in an SQLite database (created if new, WAL mode): feed, stream time, wall clock, strength, model, and a JPEG snapshot of the model-sized frame of its peak. Written in batches on a thread of its own; `thud events DB` lists them. With --learn DIR it defaults to DIR/events.db.", valueName: "DB"))
     var events: String?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("With --events: delete stored hits older than this many days (checked at the start and every minute; default 30; 0 keeps none from before now).", valueName: "DAYS"))
@@ -23,9 +24,21 @@ struct EventsOption: ParsableArguments {
 
     /// The open store, its writer started; nil without --events. A database that cannot be opened or is not one of
     /// Thud's is its one line (74).
-    func store() throws -> EventStore? {
-        guard let events else { return nil }
+    /// With `--learn DIR` and no --events, the hits go to DIR/events.db, beside the feeds' folders: a feed that
+    /// teaches itself keeps its hits too. That default never stops a run: a database it cannot open is one warning.
+    func store(learnDirectory: String? = nil) throws -> EventStore? {
         let retention = EventStore.Retention(keepDays: eventsKeepDays ?? 30, maxBytes: Int64((eventsMaxMb ?? 500) * 1_048_576))
-        return try EventStore(path: events, retention: retention, warn: { warnLine($0) }, note: { noteLine($0) })
+        if let events {
+            return try EventStore(path: events, retention: retention, warn: { warnLine($0) }, note: { noteLine($0) })
+        }
+        guard let learnDirectory else { return nil }
+        let path = URL(fileURLWithPath: learnDirectory).appendingPathComponent("events.db").path
+        do {
+            try? FileManager.default.createDirectory(atPath: learnDirectory, withIntermediateDirectories: true)
+            return try EventStore(path: path, retention: retention, warn: { warnLine($0) }, note: { noteLine($0) })
+        } catch let error as OneLineError {
+            warnLine("events: \(error.message); the hits are not kept (--events DB names another database)")
+            return nil
+        }
     }
 }

@@ -41,11 +41,11 @@ func runFeed(_ source: StepSource, model: ModelOptions, loaded: (path: String, m
     let reloader = watch.map { w in ModelReloader(watch: w, picker: { try picker.configuration(for: $0, path: w.path) }, note: noteLine) }
     let publisher = try mqtt.publisher(feeds: [source.name])
     defer { publisher?.close() }
-    let store = try events.store()
+    let store = try events.store(learnDirectory: learning == nil ? nil : learn?.learn)
     // Closed after the run (its sinks finished): what is still queued is written, and one line counts it.
     defer { store?.close() }
     var extraSinks: [any StepSink] = try publisher.map { [try MQTTStepSink(publisher: $0, feed: source.name)] } ?? []
-    if let store { extraSinks.append(store.sink(feed: source.name, model: path)) }
+    if let store { extraSinks.append(store.sink(feed: source.name, model: path, frameWidth: streaming.inputWidth, frameHeight: streaming.inputHeight)) }
     let webFeed = WebFeed(name: source.name, width: streaming.inputWidth, height: streaming.inputHeight, model: path)
     // Started before the feed and stopped after it: the page sees it begin and end.
     let server = try web.start(feeds: [webFeed], eventsPath: store?.path)

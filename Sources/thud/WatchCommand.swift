@@ -62,7 +62,7 @@ struct WatchCommand: ParsableCommand {
             // Made before the run (their topics were checked with the publisher's), one per feed, by name.
             let mqttSinks = try Dictionary(uniqueKeysWithValues: publisher.map { p in try specs.map { ($0.name, try MQTTStepSink(publisher: p, feed: $0.name)) } } ?? [])
             // One database for every feed, one sink per feed (its hits tagged with its name) sharing its writer.
-            let store = try events.store()
+            let store = try events.store(learnDirectory: learn.learn)
             defer { store?.close() }
             var eventSinks: [String: EventStoreSink] = [:]
             let modelWatch = try model.watch(path: modelPath, model: streaming, liveInput: true, warn: warnLine)
@@ -72,23 +72,26 @@ struct WatchCommand: ParsableCommand {
                 try Dictionary(uniqueKeysWithValues: specs.map { ($0.name, try FeedLearning(settings: settings, feed: $0.name, warn: warnLine, note: noteLine)) })
             }
             var starts: [String: FeedStart] = [:]
+            var startPaths: [String: String] = [:]   // the model file each feed starts with, as the page names it
             for spec in specs {
                 if let feedLearning = learning?[spec.name] {
                     let (path, started) = feedLearning.startingModel(given: (modelPath, streaming), explicit: model.model != nil)
-                    eventSinks[spec.name] = store?.sink(feed: spec.name, model: path)
+                    startPaths[spec.name] = path
+                    eventSinks[spec.name] = store?.sink(feed: spec.name, model: path, frameWidth: started.inputWidth, frameHeight: started.inputHeight)
                     let watch = ModelWatch(path: feedLearning.modelPath, model: started, warn: warnLine)
                     starts[spec.name] = FeedStart(model: started, picker: try hits.configuration(for: started, path: path),
                                                   reloader: ModelReloader(watch: watch, picker: { try hits.configuration(for: $0, path: feedLearning.modelPath) }, note: noteLine),
                                                   learning: feedLearning)
                 } else {
-                    eventSinks[spec.name] = store?.sink(feed: spec.name, model: modelPath)
+                    startPaths[spec.name] = modelPath
+                    eventSinks[spec.name] = store?.sink(feed: spec.name, model: modelPath, frameWidth: streaming.inputWidth, frameHeight: streaming.inputHeight)
                     starts[spec.name] = FeedStart(model: streaming, picker: picker,
                                                   reloader: modelWatch.map { ModelReloader(watch: $0, picker: { try hits.configuration(for: $0, path: modelPath) }, note: noteLine) })
                 }
             }
             let eventSinksByFeed = eventSinks
             // One page for every feed; each feed's sink hands its steps and pictures to the page's pump.
-            let webFeeds = specs.map { WebFeed(name: $0.name, width: streaming.inputWidth, height: streaming.inputHeight, model: starts[$0.name]?.reloader?.watch.path ?? modelPath) }
+            let webFeeds = specs.map { WebFeed(name: $0.name, width: streaming.inputWidth, height: streaming.inputHeight, model: startPaths[$0.name] ?? modelPath) }
             let server = try web.start(feeds: webFeeds, eventsPath: store?.path)
             defer { server?.stop() }
             let webSinks = server == nil ? [:] : Dictionary(uniqueKeysWithValues: webFeeds.map { ($0.name, WebFeedSink(feed: $0)) })

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import ThudModel
 import ThudTestSupport
 
 /// `--events DB` and `thud events` (issue 39, point 2): every hit in an SQLite database, written on a thread of its
@@ -69,7 +70,7 @@ final class EventsTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderrText)
         let expected = expectedHits(r.lines)
         XCTAssertGreaterThan(expected.count, 0, "the sample clip has hits for the bundled model")
-        XCTAssertTrue(r.stderrText.contains("thud: events: \(db): \(expected.count) hit\(expected.count == 1 ? "" : "s") stored (0 dropped)\n"), r.stderrText)
+        XCTAssertTrue(r.stderrText.contains("thud: events: \(db): \(expected.count) hit\(expected.count == 1 ? "" : "s") stored (0 dropped), \(expected.count) with a snapshot\n"), r.stderrText)
 
         let stored = try listed(db)
         XCTAssertEqual(stored.count, expected.count)
@@ -87,14 +88,16 @@ final class EventsTests: XCTestCase {
         // CSV: a header and the same rows.
         let csv = try Executable.run("thud", ["events", db, "--format", "csv"], timeout: 60)
         XCTAssertEqual(csv.status, 0, csv.stderrText)
-        XCTAssertEqual(csv.lines.first, "feed,t,wall,strength")
+        XCTAssertEqual(csv.lines.first, "feed,t,wall,strength,id,snapshot_bytes")
         XCTAssertEqual(csv.lines.count, expected.count + 1)
-        for (row, e) in zip(csv.lines.dropFirst(), expected) {
+        for (row, (e, s)) in zip(csv.lines.dropFirst(), zip(expected, stored)) {
             let fields = row.split(separator: ",").map(String.init)
-            XCTAssertEqual(fields.count, 4, row)
+            XCTAssertEqual(fields.count, 6, row)
             XCTAssertEqual(fields[0], sample)
             XCTAssertEqual(fields[1], e.t)
             XCTAssertEqual(fields[3], e.strength)
+            XCTAssertEqual(Int(fields[4]), s["id"] as? Int)
+            XCTAssertEqual(Int(fields[5]), s["snapshot_bytes"] as? Int)
         }
         // Filters: the feed, another feed, a time ago, a moment to come, an ISO-8601 moment before the run.
         XCTAssertEqual(try listed(db, ["--feed", sample]).count, expected.count)
@@ -109,6 +112,74 @@ final class EventsTests: XCTestCase {
         let again = try Executable.run("thud", ["predict", "--model", model, "--events", db, sample], timeout: 300)
         XCTAssertEqual(again.status, 0, again.stderrText)
         XCTAssertEqual(try listed(db).count, 2 * expected.count)
+    }
+
+    /// (f) Every hit is stored with its snapshot, and the snapshot is the frame of its peak's step: `thud events
+    /// --snapshots DIR` writes each as DIR/ID.jpg (ID and size as its line says), FFmpeg decodes each to the model's
+    /// input size, and each is the frame `thud frames` gives for that step at that size (to JPEG's error), nearer to
+    /// it than to any of the 3 frames either side that differs. A DIR that cannot be made is one line, exit 74.
+    func testEachHitIsStoredWithTheFrameOfItsPeak() throws {
+        let db = dir.path("snapshots.db")
+        let r = try Executable.run("thud", ["predict", "--model", model, "--events", db, sample], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.stderrText)
+        let count = expectedHits(r.lines).count
+        XCTAssertGreaterThan(count, 0, "the sample clip has hits for the bundled model")
+        XCTAssertTrue(r.stderrText.contains("thud: events: \(db): \(count) hit\(count == 1 ? "" : "s") stored (0 dropped), \(count) with a snapshot\n"), r.stderrText)
+
+        let streaming = try StreamingModel(path: model)
+        let (w, h) = (streaming.inputWidth, streaming.inputHeight)
+        let frames = try Executable.run("thud", ["frames", "--size", "\(w)x\(h)", sample], timeout: 120)
+        XCTAssertEqual(frames.status, 0, frames.stderrText)
+        let raw = [UInt8](frames.stdout)
+        func frame(_ step: Int) -> ArraySlice<UInt8> { raw[step * w * h ..< (step + 1) * w * h] }
+        func meanDifference(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Double {
+            zip(a, b).reduce(0.0) { $0 + abs(Double($1.0) - Double($1.1)) } / Double(w * h)
+        }
+
+        let folder = dir.path("pictures/of/hits")
+        let hits = try listed(db, ["--snapshots", folder])
+        XCTAssertEqual(hits.count, count)
+        for hit in hits {
+            let id = try XCTUnwrap(hit["id"] as? Int), bytes = try XCTUnwrap(hit["snapshot_bytes"] as? Int)
+            let step = Int(((hit["t"] as! Double) * 12).rounded())
+            XCTAssertGreaterThan(bytes, 0, "hit \(id) has a snapshot")
+            let file = "\(folder)/\(id).jpg"
+            XCTAssertEqual((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int, bytes, file)
+            let probe = try RunningProcess("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0", file])
+            XCTAssertEqual(probe.waitForExit(timeout: 60).status, 0, probe.stderrText)
+            XCTAssertEqual(probe.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines), "\(w),\(h)", "\(file): the model's input size")
+            let decodedPath = dir.path("\(id).gray")
+            let decode = try RunningProcess("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-i", file, "-f", "rawvideo", "-pix_fmt", "gray", decodedPath])
+            XCTAssertEqual(decode.waitForExit(timeout: 60).status, 0, decode.stderrText)
+            let picture = try [UInt8](Data(contentsOf: URL(fileURLWithPath: decodedPath)))
+            XCTAssertEqual(picture.count, w * h, file)
+            guard picture.count == w * h, (step + 1) * w * h <= raw.count else { XCTFail("step \(step) of \(raw.count / (w * h))"); continue }
+            // The sample's neighbouring steps differ by 1 to 4 grey levels on average, JPEG's error is below 1: the
+            // snapshot must be nearest to its own step's frame, not merely near it.
+            let own = meanDifference(picture, frame(step))
+            XCTAssertLessThan(own, 2, "hit \(id): the snapshot is step \(step)'s frame (mean absolute difference \(own))")
+            for other in max(0, step - 3)...min(raw.count / (w * h) - 1, step + 3) where other != step && meanDifference(frame(other), frame(step)) > 0.5 {
+                let theirs = meanDifference(picture, frame(other))
+                XCTAssertLessThan(own, theirs, "hit \(id): nearer to step \(step)'s frame (\(own)) than to step \(other)'s (\(theirs))")
+            }
+        }
+        let written = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        XCTAssertEqual(written, hits.map { "\($0["id"] as! Int).jpg" }.sorted(), "one file per listed hit, nothing else")
+
+        // --feed and --since choose what is listed and written.
+        let none = dir.path("none")
+        XCTAssertEqual(try listed(db, ["--feed", "elsewhere", "--snapshots", none]).count, 0)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: none), [])
+        // A DIR under a file cannot be made: its line, 74, nothing listed.
+        let blocker = dir.path("blocker")
+        _ = FileManager.default.createFile(atPath: blocker, contents: Data("x".utf8))
+        for bad in [blocker, blocker + "/sub"] {
+            let refused = try Executable.run("thud", ["events", db, "--snapshots", bad], timeout: 60)
+            XCTAssertEqual(refused.status, 74, refused.stderrText)
+            XCTAssertEqual(refused.stdout.count, 0)
+            XCTAssertEqual(refused.stderrText.split(separator: "\n").count, 1, refused.stderrText)
+            XCTAssertTrue(refused.stderrText.hasPrefix("thud: \(bad): cannot be "), refused.stderrText)
+        }
     }
 
     /// (b) kill -9 at a random moment: every hit printed more than a second before the kill is in the database.
@@ -173,7 +244,7 @@ final class EventsTests: XCTestCase {
         let expected = expectedHits(thud.lines)
         let stored = try listed(db).map { String(format: "%.6f", $0["t"] as! Double) }
         XCTAssertEqual(stored, expected.map(\.t), "every hit, once, in order")
-        XCTAssertTrue(thud.stderrText.contains("thud: events: \(db): \(expected.count) hits stored (0 dropped)\n"), thud.stderrText)
+        XCTAssertTrue(thud.stderrText.contains("thud: events: \(db): \(expected.count) hits stored (0 dropped), \(expected.count) with a snapshot\n"), thud.stderrText)
     }
 
     /// watch: one database for every feed, each hit under its feed's name, the same hits as the feed's lines.
@@ -194,7 +265,8 @@ final class EventsTests: XCTestCase {
             XCTAssertEqual(stored.map { String(format: "%.6f", $0["t"] as! Double) }, expected.map(\.t))
             XCTAssertTrue(stored.allSatisfy { $0["feed"] as? String == feed })
         }
-        XCTAssertTrue(thud.stderrText.contains("thud: events: \(db): \(try listed(db).count) hits stored (0 dropped)\n"), thud.stderrText)
+        let all = try listed(db).count
+        XCTAssertTrue(thud.stderrText.contains("thud: events: \(db): \(all) hits stored (0 dropped), \(all) with a snapshot\n"), thud.stderrText)
     }
 
     /// (d) A file that is not a Thud events database: one line naming it, exit 11, nothing on stdout; a missing one

@@ -45,7 +45,8 @@ wait $pid; echo $? >"$out/nomic.rc"
 # A full disk: --learn into a 64 KB tmpfs (the bundled model's 96x96 segments fill it within a few): the segment that
 # does not fit is one line, the camera's steps go on to --steps.
 mkdir -p /run/full && mount -t tmpfs -o size=64k tmpfs /run/full
-"$thud" live /dev/video2 --learn /run/full/learn --learn-record-only --microphone $cap --learn-segment-seconds 2 \
+# (Its hits go to a database outside the full tmpfs: --learn's default, DIR/events.db, would take a third of it.)
+"$thud" live /dev/video2 --learn /run/full/learn --learn-record-only --microphone $cap --learn-segment-seconds 2 --events /run/full-events.db \
     --steps 180 --jsonl "$out/full.jsonl" >"$out/full.out" 2>"$out/full.err" &
 pid=$!
 n=0; while kill -0 $pid 2>/dev/null && [ $n -lt 2400 ]; do sleep 0.1; n=$((n + 1)); done
