@@ -80,11 +80,14 @@ final class WebPageTests: XCTestCase {
         }
         XCTAssertTrue(streaming, "both feeds stream and have hits: \(feeds(base)) " + thud.stderrText)
 
+        // The page open for real seconds (its live stream, pictures and events list running), screenshot twice.
+        let page = try BrowserPage(base)
+        Thread.sleep(forTimeInterval: 4)
         let shots = dir.path("page.png")
-        let first = try Browser.screenshot(base, waitMilliseconds: 4000, keep: shots)
+        let first = try page.screenshot(keep: shots)
         Thread.sleep(forTimeInterval: 2)
-        let second = try Browser.screenshot(base, waitMilliseconds: 4000)
-        let dom = try Browser.dom(base, waitMilliseconds: 6000)
+        let second = try page.screenshot()
+        let dom = try page.dom()
 
         // The DOM lists both feeds, streaming, each with a picture loaded from its feed.
         for name in ["sample", "flashes"] {

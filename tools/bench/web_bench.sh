@@ -3,6 +3,7 @@
 # `ffmpeg -re -c copy`) into one `thud watch` pinned to one core, alternately
 #   plain:  thud watch FEEDS…
 #   page:   thud watch FEEDS… --http PORT --events DB, with the page open in headless Chromium for the whole run
+#           (tools/feeds/page_shot.py: its live stream, a picture per feed four times a second, the events list)
 # Prints per run: thud's CPU per feed (all its threads: the feeds, the events writer, the web pump and server),
 # steps against the 12 Hz expected, drops, frame→line latency, the events stored and the page's picture requests;
 # then the ratio of the page runs' CPU per feed to the plain runs' (the bar: at most 1.10).
@@ -16,8 +17,7 @@ seconds=${1:-30}; n=${2:-16}; repeats=${3:-2}
 thud=${THUD:-.build/release/thud}
 model=${MODEL:-models/default.thud}
 core=${CORE:-1}; sender_core=${SENDER_CORE:-0}
-browser=$(command -v chromium || command -v chromium-browser || true)
-[[ -n $browser ]] || { echo "web_bench.sh: chromium not found (tools/setup.sh installs it)" >&2; exit 1; }
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { echo "web_bench.sh: chromium not found (tools/setup.sh installs it)" >&2; exit 1; }
 work=$(mktemp -d /tmp/thud-web-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 tick=$(getconf CLK_TCK)
@@ -53,8 +53,8 @@ for r in $(seq 1 "$repeats"); do
     bpid=
     if [[ $mode == page ]]; then
         # The page open for the whole run: its live stream, a picture per feed four times a second, the events list.
-        taskset -c "$sender_core" "$browser" --headless --no-sandbox --disable-gpu --user-data-dir="$work/profile" \
-            --window-size=1600,1200 --timeout=$(( (seconds - 2) * 1000 )) --screenshot="$work/page.png" "http://127.0.0.1:$http/" >/dev/null 2>&1 &
+        taskset -c "$sender_core" tools/feeds/page_shot.py "http://127.0.0.1:$http/" "$work/page.png" --wait $((seconds - 2)) \
+            --size 1600x1200 >/dev/null 2>&1 &
         bpid=$!
     fi
     sleep 3

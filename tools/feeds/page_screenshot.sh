@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A screenshot of the live page (`thud watch … --http`) for README: two real UDP feeds — models/sample.mp4 looped and
 # a picture that flashes once a second — into one `thud watch --http --events`, the page opened in headless Chromium
-# once both feeds have hits on record.
+# once both feeds have hits on record, for 6 s (tools/feeds/page_shot.py).
 #
 #   tools/feeds/page_screenshot.sh [OUT.png] [WIDTHxHEIGHT]      (default: tools/feeds/web-page.png, 1280x860)
 # Needs a build (THUD=…, default .build/release/thud), ffmpeg and chromium (tools/setup.sh).
@@ -9,8 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-tools/feeds/web-page.png}; size=${2:-1280x860}
 thud=${THUD:-.build/release/thud}
-browser=$(command -v chromium || command -v chromium-browser || true)
-[[ -n $browser ]] || { echo "page_screenshot.sh: chromium not found (tools/setup.sh installs it)" >&2; exit 1; }
 work=$(mktemp -d /tmp/thud-page.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$((20000 + RANDOM % 20000)); pa=$((port + 2)); pb=$((port + 4))
@@ -22,7 +20,6 @@ ffmpeg -hide_banner -loglevel error -re -f lavfi -i "testsrc2=size=320x180:rate=
     -f mpegts "udp://127.0.0.1:$pb?pkt_size=1316" &
 sleep 20
 mkdir -p "$(dirname "$out")"
-"$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$work/profile" --window-size="${size/x/,}" \
-    --timeout=5000 --screenshot="$(realpath -m "$out")" "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
+tools/feeds/page_shot.py "http://127.0.0.1:$port/" "$out" --wait 6 --size "$size" >/dev/null || true
 [[ -s $out ]] || { echo "page_screenshot.sh: no screenshot; thud said:" >&2; cat "$work/err.txt" >&2; exit 1; }
 echo "$out"
