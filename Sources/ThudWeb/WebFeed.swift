@@ -1,7 +1,7 @@
 // One feed as the web page sees it. Its StepSink (WebFeedSink) runs on the feed's prediction thread and only hands
 // things over: each described step into a lock-free queue (a full queue drops and counts: the page misses a step, the
 // feed never waits), the feed's events into a few fields under a lock taken only on an event, and — only while a
-// browser is looking — a copy of the model-sized frame a few times a second into the picture buffer. The hub's pump
+// browser is looking — a copy of the model-sized frame three times a second into the picture buffer. The hub's pump
 // thread takes it all from there (WebHub).
 import Foundation
 import Synchronization
@@ -98,8 +98,8 @@ public final class WebFeed: @unchecked Sendable {
 /// a browser or the network, and nothing allocates per step.
 public final class WebFeedSink: StepSink {
     public let feed: WebFeed
-    /// A picture every this many steps while pictures are wanted (12 Hz / 3: four a second).
-    static let pictureEvery = 3
+    /// A picture every this many steps while pictures are wanted (12 Hz / 4: three a second).
+    static let pictureEvery = 4
     private var arrival = 0.0
     private var stepsSincePicture = Int.max / 2
 

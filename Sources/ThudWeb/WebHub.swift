@@ -1,6 +1,6 @@
 // The web side of a run, between the feeds and the browsers. One pump thread, ten times a second, takes what each
 // feed's sink queued (WebFeed), counts it into the Prometheus metrics, keeps the last minute of steps for pages that
-// open later, encodes a feed's newest picture as a JPEG when a browser is looking (at most four a second a feed), and
+// open later, encodes a feed's newest picture as a JPEG when a browser is looking (at most three a second a feed), and
 // fans one Server-Sent Events message out to every client. Each client has a bounded queue: one that does not keep
 // up is dropped (its connection closed), never waited for; the feeds never see a client at all.
 import Foundation
@@ -208,7 +208,6 @@ public final class WebHub: @unchecked Sendable {
                 if status.reconnects > before.reconnects { m.reconnects.increment(by: Int64(status.reconnects - before.reconnects)) }
                 if status.missingSteps > before.missingSteps { m.droppedSteps.increment(by: Int64(status.missingSteps - before.missingSteps)) }
                 stats[i].droppedForPage = feed.droppedForPage.load(ordering: .relaxed)
-                let json = Self.statusJSON(feed, status, stats[i])
                 var picture: (Int, [UInt8])?
                 if wantPictures, let serial = feed.takePicture(newerThan: jpegSerial(i), into: &pixels) {
                     let key = "\(feed.width)x\(feed.height)"
@@ -220,16 +219,26 @@ public final class WebHub: @unchecked Sendable {
                     history[i].append(contentsOf: fresh)
                     if history[i].count > Self.historySteps { history[i].removeFirst(history[i].count - Self.historySteps) }
                 }
+                // The figures are written out once a second (a change of state or model at once), and go to the pages
+                // when they changed.
                 let now = MonotonicClock.seconds()
-                let changed = statusJSON[i] != json
                 let turned = status.state != before.state || status.model != before.model || status.learnedSeconds != before.learnedSeconds
-                let statusChanged = changed && (turned || now - statusSentAt[i] >= 1)
-                if statusChanged { statusSentAt[i] = now }
-                statusJSON[i] = json
+                var statusChanged = false
+                var json = ""
+                if turned || now - statusSentAt[i] >= 1 {
+                    statusSentAt[i] = now
+                    json = Self.statusJSON(feed, status, stats[i])
+                    statusChanged = json != statusJSON[i]
+                    statusJSON[i] = json
+                }
                 if let picture { jpegs[i] = picture }
                 lock.unlock()
                 if statusChanged { message += "event: feed\ndata: \(json)\n\n" }
-                if let picture { message += "event: picture\ndata: {\"feed\": \(Self.quoted(feed.name)), \"serial\": \(picture.0)}\n\n" }
+                // The JPEG goes inside the event (a kilobyte at 96x96): a page showing many feeds needs no request
+                // per picture, which would cost the server more than the picture itself.
+                if let picture {
+                    message += "event: picture\ndata: {\"feed\": \(Self.quoted(feed.name)), \"serial\": \(picture.0), \"jpeg\": \"\(Data(picture.1).base64EncodedString())\"}\n\n"
+                }
                 lastStatus[i] = status
             }
             if !stepsPart.isEmpty { message = "event: steps\ndata: {" + stepsPart.joined(separator: ", ") + "}\n\n" + message }
@@ -271,8 +280,16 @@ public final class WebHub: @unchecked Sendable {
     /// `[[step, t, envelope, hit strength or null], …]`, short numbers.
     static func stepsJSON(_ steps: [WebStep]) -> String {
         "[" + steps.map { s in
-            "[\(s.step), \(String(format: "%.3f", s.time)), \(String(format: "%.3f", s.envelope)), \(s.hit >= 0 ? String(format: "%.3f", s.hit) : "null")]"
+            "[\(s.step), \(fixed3(s.time)), \(fixed3(Double(s.envelope))), \(s.hit >= 0 ? fixed3(Double(s.hit)) : "null")]"
         }.joined(separator: ", ") + "]"
+    }
+
+    /// `x` with three decimals, without Foundation's formatter (the pump writes thousands of them a second).
+    static func fixed3(_ x: Double) -> String {
+        guard x.isFinite else { return "null" }
+        let thousandths = Int((abs(x) * 1000).rounded())
+        let fraction = thousandths % 1000
+        return (x < 0 && thousandths > 0 ? "-" : "") + "\(thousandths / 1000)." + (fraction < 10 ? "00" : fraction < 100 ? "0" : "") + "\(fraction)"
     }
 
     static func statusJSON(_ feed: WebFeed, _ s: WebFeed.Status, _ stats: WebFeedStats) -> String {

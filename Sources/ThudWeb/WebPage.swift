@@ -85,7 +85,7 @@ function showStatus(s) {
   state.textContent = s.state; state.className = "state " + s.state;
   f.card.dataset.state = s.state;
   const ms = v => v == null ? "–" : v.toFixed(0) + " ms";
-  let text = `${s.steps} steps · ${s.hits} hits · latency ${ms(s.latency_median_ms)} (p99 ${ms(s.latency_p99_ms)}) · ` +
+  let text = `${s.steps} steps · ${s.hits} hits · processing ${ms(s.latency_median_ms)} (p99 ${ms(s.latency_p99_ms)}) · ` +
              `${s.dropped_steps} dropped · ${s.reconnects} reconnects`;
   text += " · model " + (s.model ? s.model.split("/").pop() : "–");
   if (s.learned_s != null) text += ` · learned from ${Math.round(s.learned_s)} s of this feed`;
@@ -127,9 +127,9 @@ function draw(f) {
   for (const s of f.steps) if (s[3] != null) g.fillRect(x(s[0]) - 2, 0, 5, h);
 }
 
-function refreshPicture(name, serial) {
+function refreshPicture(name, serial, jpeg) {
   const f = cardFor(name);
-  f.picture.src = "/api/feeds/" + encodeURIComponent(name) + "/picture.jpg?serial=" + serial;
+  f.picture.src = jpeg ? "data:image/jpeg;base64," + jpeg : "/api/feeds/" + encodeURIComponent(name) + "/picture.jpg?serial=" + serial;
   f.card.dataset.pictureSerial = String(serial);
 }
 
@@ -147,7 +147,7 @@ function connect() {
     for (const [name, steps] of Object.entries(JSON.parse(e.data))) addSteps(name, steps);
   });
   source.addEventListener("feed", e => showStatus(JSON.parse(e.data)));
-  source.addEventListener("picture", e => { const d = JSON.parse(e.data); refreshPicture(d.feed, d.serial); });
+  source.addEventListener("picture", e => { const d = JSON.parse(e.data); refreshPicture(d.feed, d.serial, d.jpeg); });
 }
 
 async function loadEvents() {

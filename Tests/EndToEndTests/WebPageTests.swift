@@ -89,10 +89,10 @@ final class WebPageTests: XCTestCase {
         let second = try page.screenshot()
         let dom = try page.dom()
 
-        // The DOM lists both feeds, streaming, each with a picture loaded from its feed.
+        // The DOM lists both feeds, streaming, each with pictures come through the live stream (JPEGs inside it).
         for name in ["sample", "flashes"] {
             XCTAssertNotNil(dom.range(of: #"<div class="feed( flash)?" data-feed="\#(name)" id="feed-\#(name)"[^>]*data-state="streaming""#, options: .regularExpression), dom)
-            XCTAssertTrue(dom.contains(#"src="/api/feeds/\#(name)/picture.jpg?serial="#), "feed \(name)'s picture: " + dom)
+            XCTAssertNotNil(dom.range(of: #"data-feed="\#(name)"[^>]*data-picture-serial="[1-9][0-9]*""#, options: .regularExpression), "feed \(name)'s picture came: " + dom)
         }
         // The pictures: gray (the model's view), two of 144x144 on the page; nothing else on it is gray.
         for shot in [first, second] {
@@ -123,6 +123,12 @@ final class WebPageTests: XCTestCase {
         let events = try XCTUnwrap(try JSONSerialization.jsonObject(with: HTTP.get(base + "api/events?feed=sample&limit=5").body) as? [[String: Any]])
         XCTAssertFalse(events.isEmpty)
         XCTAssertTrue(events.allSatisfy { $0["feed"] as? String == "sample" && ($0["snapshot_bytes"] as? Int ?? 0) > 0 }, "\(events)")
+
+        // A feed's latest picture for a script (the page gets them inside its live stream).
+        let picture = try HTTP.get(base + "api/feeds/sample/picture.jpg")
+        XCTAssertEqual(picture.status, 200)
+        XCTAssertEqual(Array(picture.body.prefix(2)), [0xFF, 0xD8])
+        XCTAssertEqual(try HTTP.get(base + "api/feeds/nobody/picture.jpg").status, 404)
 
         // /metrics: Prometheus text, counting what the page shows.
         let metrics = try HTTP.get(base + "metrics")

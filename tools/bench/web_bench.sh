@@ -3,7 +3,7 @@
 # `ffmpeg -re -c copy`) into one `thud watch` pinned to one core, alternately
 #   plain:  thud watch FEEDS…
 #   page:   thud watch FEEDS… --http PORT --events DB, with the page open in headless Chromium for the whole run
-#           (tools/feeds/page_shot.py: its live stream, a picture per feed four times a second, the events list)
+#           (tools/feeds/page_shot.py: its live stream, a picture per feed three times a second, the events list)
 # Prints per run: thud's CPU per feed (all its threads: the feeds, the events writer, the web pump and server),
 # steps against the 12 Hz expected, drops, frame→line latency, the events stored and the page's picture requests;
 # then the ratio of the page runs' CPU per feed to the plain runs' (the bar: at most 1.10).
@@ -52,7 +52,7 @@ for r in $(seq 1 "$repeats"); do
     done
     bpid=
     if [[ $mode == page ]]; then
-        # The page open for the whole run: its live stream, a picture per feed four times a second, the events list.
+        # The page open for the whole run: its live stream, a picture per feed three times a second, the events list.
         taskset -c "$sender_core" tools/feeds/page_shot.py "http://127.0.0.1:$http/" "$work/page.png" --wait $((seconds - 2)) \
             --size 1600x1200 >/dev/null 2>&1 &
         bpid=$!
