@@ -43,3 +43,21 @@ public enum Format {
         return String(cString: buf)
     }
 }
+
+/// A JSON string literal (quotes, backslashes and control characters escaped: C0, and DEL and C1 too, which JSON
+/// allows raw but a terminal may act on).
+public func jsonString(_ text: String) -> String {
+    var out = "\""
+    for u in text.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case _ where isControl(u): out += String(format: "\\u%04x", u.value)
+        default: out.unicodeScalars.append(u)
+        }
+    }
+    return out + "\""
+}
+
+/// C0, DEL and C1: what a terminal may act on.
+public func isControl(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7F...0x9F).contains(u.value) }

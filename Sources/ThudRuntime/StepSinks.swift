@@ -75,22 +75,6 @@ public struct SoundStepSink: StepSink {
     }
 }
 
-/// A JSON string literal (quotes, backslashes and control characters escaped: C0, and DEL and C1 too, which JSON
-/// allows raw but a terminal may act on).
-public func jsonString(_ text: String) -> String {
-    var out = "\""
-    for u in text.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case _ where isControl(u): out += String(format: "\\u%04x", u.value)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\""
-}
-
-private func isControl(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7F...0x9F).contains(u.value) }
 
 /// A name (a feed's, a line of a feeds file) as a one-line message on stderr shows it: as it is, or, when it holds a
 /// control character, as the JSON string stdout's lines carry (quoted, escaped), so that it can neither split the

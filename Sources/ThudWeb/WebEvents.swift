@@ -1,6 +1,7 @@
 // The events database as the page's list reads it (`/api/events`, a hit's snapshot): opened per request, read-only;
 // in WAL mode a reader never waits for thud's writer.
 import Foundation
+import ThudBase
 import ThudEvents
 
 enum WebEvents {
@@ -9,9 +10,9 @@ enum WebEvents {
     static func list(path: String, feed: String?, since: Double?, limit: Int) throws -> String {
         let hits = try EventReader(path: path).hits(feed: feed, since: since, limit: limit)
         return "[" + hits.map { hit in
-            "{\"id\": \(hit.id), \"feed\": \(WebHub.quoted(hit.feed)), \"t\": \(String(format: "%.3f", hit.streamTime)), "
+            "{\"id\": \(hit.id), \"feed\": \(jsonString(hit.feed)), \"t\": \(String(format: "%.3f", hit.streamTime)), "
                 + "\"wall\": \(String(format: "%.3f", hit.wall)), \"strength\": \(String(format: "%.3f", hit.strength)), "
-                + "\"model\": \(hit.model.map(WebHub.quoted) ?? "null"), \"snapshot_bytes\": \(hit.snapshotBytes)}"
+                + "\"model\": \(hit.model.map(jsonString) ?? "null"), \"snapshot_bytes\": \(hit.snapshotBytes)}"
         }.joined(separator: ", ") + "]"
     }
 

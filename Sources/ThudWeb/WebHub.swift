@@ -142,7 +142,7 @@ public final class WebHub: @unchecked Sendable {
         let client = StreamClient(id: nextClientID, limit: settings.clientQueue)
         nextClientID += 1
         var hello = "event: hello\ndata: {\"feeds\": [" + statusJSON.joined(separator: ", ") + "], \"history\": {"
-        hello += feeds.indices.map { "\(Self.quoted(feeds[$0].name)): " + Self.stepsJSON(history[$0]) }.joined(separator: ", ")
+        hello += feeds.indices.map { "\(jsonString(feeds[$0].name)): " + Self.stepsJSON(history[$0]) }.joined(separator: ", ")
         hello += "}}\n\n"
         _ = client.send(ByteBuffer(string: hello))
         clients.append(client)
@@ -201,7 +201,7 @@ public final class WebHub: @unchecked Sendable {
                     }
                     stats[i].steps += fresh.count
                     stats[i].lastTime = fresh.last!.time
-                    stepsPart.append("\(Self.quoted(feed.name)): " + Self.stepsJSON(fresh))
+                    stepsPart.append("\(jsonString(feed.name)): " + Self.stepsJSON(fresh))
                 }
                 let status = feed.status
                 let before = lastStatus[i]
@@ -237,7 +237,7 @@ public final class WebHub: @unchecked Sendable {
                 // The JPEG goes inside the event (a kilobyte at 96x96): a page showing many feeds needs no request
                 // per picture, which would cost the server more than the picture itself.
                 if let picture {
-                    message += "event: picture\ndata: {\"feed\": \(Self.quoted(feed.name)), \"serial\": \(picture.0), \"jpeg\": \"\(Data(picture.1).base64EncodedString())\"}\n\n"
+                    message += "event: picture\ndata: {\"feed\": \(jsonString(feed.name)), \"serial\": \(picture.0), \"jpeg\": \"\(Data(picture.1).base64EncodedString())\"}\n\n"
                 }
                 lastStatus[i] = status
             }
@@ -263,20 +263,6 @@ public final class WebHub: @unchecked Sendable {
 
     // MARK: JSON
 
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "<": out += "\\u003c"   // never a closing tag inside a page
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
-
     /// `[[step, t, envelope, hit strength or null], …]`, short numbers.
     static func stepsJSON(_ steps: [WebStep]) -> String {
         "[" + steps.map { s in
@@ -294,10 +280,10 @@ public final class WebHub: @unchecked Sendable {
 
     static func statusJSON(_ feed: WebFeed, _ s: WebFeed.Status, _ stats: WebFeedStats) -> String {
         func num(_ x: Double?) -> String { x.map { $0.isFinite ? String(format: "%.4g", $0) : "null" } ?? "null" }
-        return "{\"name\": \(quoted(feed.name)), \"state\": \"\(s.state.rawValue)\", \"steps\": \(stats.steps), \"hits\": \(stats.hits), "
+        return "{\"name\": \(jsonString(feed.name)), \"state\": \"\(s.state.rawValue)\", \"steps\": \(stats.steps), \"hits\": \(stats.hits), "
             + "\"t\": \(num(stats.lastTime)), \"dropped_steps\": \(s.missingSteps), \"reconnects\": \(s.reconnects), "
             + "\"latency_median_ms\": \(num(stats.latencyMedian.map { $0 * 1000 })), \"latency_p99_ms\": \(num(stats.latencyP99.map { $0 * 1000 })), "
-            + "\"model\": \(s.model.map(quoted) ?? "null"), \"learned_s\": \(num(s.learnedSeconds)), "
+            + "\"model\": \(s.model.map(jsonString) ?? "null"), \"learned_s\": \(num(s.learnedSeconds)), "
             + "\"size\": [\(feed.width), \(feed.height)], \"picture\": \(s.pictureSerial > 0), \"page_dropped_steps\": \(stats.droppedForPage)}"
     }
 }
