@@ -84,7 +84,7 @@ public final class WebServer: @unchecked Sendable {
         guard let port = outcome.port else {
             hub.stop()
             task = nil
-            let reason = outcome.error.map { "\($0)" } ?? "it stopped"
+            let reason = (outcome.error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? outcome.error.map { "\($0)" } ?? "it stopped"
             throw WebServerError(message: "--http \(settings.host):\(settings.port): cannot listen: \(reason)")
         }
         self.port = port

@@ -182,6 +182,11 @@ final class WebPageTests: XCTestCase {
         XCTAssertEqual(try HTTP.get(base + "metrics", headers: ["Authorization": "Bearer \(token)"]).status, 200)
         XCTAssertTrue(thud.stderrText.contains("thud: the page is at http://localhost:\(port)/?token=… (1 feed)"), thud.stderrText)
         XCTAssertFalse(thud.stderrText.contains(token), "the token is never printed")
+        // A port already taken is one line and 74, before any feed is opened.
+        let second = try Executable.run("thud", ["watch", "--timeout", "5", "cam=udp://127.0.0.1:\(FreePort.pick(udp: true))", "--http", "\(port)"], timeout: 60)
+        XCTAssertEqual(second.status, 74, second.stderrText)
+        XCTAssertEqual(second.stderrText, "thud: --http 127.0.0.1:\(port): cannot listen: Address already in use\n")
+        XCTAssertEqual(second.stdoutText, "")
     }
 
     /// (4) Clients that open the live stream and never read: the feed's steps all come, none skipped, and thud ends
