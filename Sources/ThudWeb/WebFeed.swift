@@ -70,12 +70,14 @@ public final class WebFeed: @unchecked Sendable {
         pictureSerial += 1
     }
 
-    fileprivate func update(_ body: (WebFeed) -> Void) { lock.lock(); body(self); lock.unlock() }
-
-    fileprivate func setState(_ s: WebFeedState) { stateValue = s }
-    fileprivate func noteLost() { stateValue = .reconnecting }
-    fileprivate func noteGap(missing: Int) { reconnectsValue += 1; missingStepsValue += missing; stateValue = .streaming }
-    fileprivate func noteModel(_ file: String, learned: Double?) { modelValue = file; learnedSecondsValue = learned }
+    // A feed's events, each under the lock (the pump reads them as one Status).
+    fileprivate func setState(_ s: WebFeedState) { lock.lock(); stateValue = s; lock.unlock() }
+    fileprivate func noteGap(missing: Int) {
+        lock.lock(); reconnectsValue += 1; missingStepsValue += missing; stateValue = .streaming; lock.unlock()
+    }
+    fileprivate func noteModel(_ file: String, learned: Double?) {
+        lock.lock(); modelValue = file; learnedSecondsValue = learned; lock.unlock()
+    }
 
     /// The fields the page and the metrics read, at one moment.
     struct Status {
@@ -105,7 +107,7 @@ public final class WebFeedSink: StepSink {
 
     public init(feed: WebFeed) { self.feed = feed }
 
-    public func begin() { feed.update { $0.setState(.streaming) } }
+    public func begin() { feed.setState(.streaming) }
 
     public func frame(_ step: SourceStep) {
         // The frame's arrival on the monotonic clock (a file's steps carry none: now).
@@ -126,11 +128,11 @@ public final class WebFeedSink: StepSink {
 
     public func event(_ event: FeedEvent) {
         switch event {
-        case .lost: feed.update { $0.noteLost() }
-        case let .gap(from, to, _, _, _): feed.update { $0.noteGap(missing: max(0, to - from)) }
-        case let .model(_, file, learned): feed.update { $0.noteModel(file, learned: learned) }
+        case .lost: feed.setState(.reconnecting)
+        case let .gap(from, to, _, _, _): feed.noteGap(missing: max(0, to - from))
+        case let .model(_, file, learned): feed.noteModel(file, learned: learned)
         }
     }
 
-    public func finish() { feed.update { $0.setState(.ended) } }
+    public func finish() { feed.setState(.ended) }
 }

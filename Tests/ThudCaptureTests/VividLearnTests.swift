@@ -119,26 +119,26 @@ final class VividLearnTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(matched * 4, checked * 3, "\(unmatched)")
     }
 
-    func testAMicrophoneThatCannotBeOpenedIsOneLineAndTheCameraGoesOn() throws {
-        let stderr = try read("nomic.err")
-        XCTAssertEqual(try read("nomic.rc").trimmingCharacters(in: .whitespacesAndNewlines), "0", stderr)
-        let steps = try read("nomic.jsonl").split(separator: "\n").filter { !$0.contains("\"event\"") }
-        XCTAssertEqual(steps.count, 36, stderr)
+    /// A run of learn-checks.sh that met trouble: exit 0, all `steps` steps, and one warning that names the trouble
+    /// and says the feed goes on predicting.
+    private func assertOneWarningAndEveryStep(run: String, steps expected: Int, naming trouble: String,
+                                              file: StaticString = #filePath, line: UInt = #line) throws {
+        let stderr = try read("\(run).err")
+        XCTAssertEqual(try read("\(run).rc").trimmingCharacters(in: .whitespacesAndNewlines), "0", stderr, file: file, line: line)
+        let steps = try read("\(run).jsonl").split(separator: "\n").filter { !$0.contains("\"event\"") }
+        XCTAssertEqual(steps.count, expected, stderr, file: file, line: line)
         let warnings = stderr.split(separator: "\n").filter { $0.hasPrefix("thud: warning:") }
-        XCTAssertEqual(warnings.count, 1, stderr)
-        XCTAssertTrue(warnings.first?.contains("hw:NoSuchCard") ?? false, stderr)
-        XCTAssertTrue(warnings.first?.contains("predicting on") ?? false, stderr)
+        XCTAssertEqual(warnings.count, 1, stderr, file: file, line: line)
+        XCTAssertTrue(warnings.first?.contains(trouble) ?? false, stderr, file: file, line: line)
+        XCTAssertTrue(warnings.first?.contains("predicting on") ?? false, stderr, file: file, line: line)
+    }
+
+    func testAMicrophoneThatCannotBeOpenedIsOneLineAndTheCameraGoesOn() throws {
+        try assertOneWarningAndEveryStep(run: "nomic", steps: 36, naming: "hw:NoSuchCard")
     }
 
     func testAFullDiskIsOneLineAndTheCameraGoesOn() throws {
-        let stderr = try read("full.err")
-        XCTAssertEqual(try read("full.rc").trimmingCharacters(in: .whitespacesAndNewlines), "0", stderr)
-        let steps = try read("full.jsonl").split(separator: "\n").filter { !$0.contains("\"event\"") }
-        XCTAssertEqual(steps.count, 180, stderr)
-        let warnings = stderr.split(separator: "\n").filter { $0.hasPrefix("thud: warning:") }
-        XCTAssertEqual(warnings.count, 1, stderr)
-        XCTAssertTrue(warnings.first?.contains("No space left on device") ?? false, stderr)
-        XCTAssertTrue(warnings.first?.contains("predicting on") ?? false, stderr)
+        try assertOneWarningAndEveryStep(run: "full", steps: 180, naming: "No space left on device")
         let listing = try read("full.ls").split(separator: "\n").map(String.init)
         XCTAssertFalse(listing.contains { $0.hasSuffix(".partial") }, "the segment that did not fit is gone: \(listing)")
         XCTAssertGreaterThanOrEqual(listing.filter { $0.hasPrefix("rec-") }.count, 1, "the segments that fitted stay: \(listing)")

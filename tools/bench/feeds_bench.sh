@@ -18,9 +18,7 @@ model=${MODEL:-models/default.thud}
 core=${CORE:-1}; sender_core=${SENDER_CORE:-0}
 work=$(mktemp -d /tmp/thud-feeds-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-tick=$(getconf CLK_TCK)
-cpu() { awk -v t="$tick" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
-calc() { awk "BEGIN {print $1}"; }
+. tools/bench/bench_lib.sh
 
 ffmpeg -hide_banner -loglevel error -f lavfi -i "testsrc2=size=640x360:rate=30" -t $((seconds + 5)) \
     -c:v libx264 -preset veryfast -g 30 -b:v 1M -pix_fmt yuv420p -f mpegts "$work/clip.ts"

@@ -22,9 +22,7 @@ core=${CORE:-1}; sender_core=${SENDER_CORE:-0}
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { echo "web_bench.sh: chromium not found (tools/setup.sh installs it)" >&2; exit 1; }
 work=$(mktemp -d /tmp/thud-web-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-tick=$(getconf CLK_TCK)
-cpu() { awk -v t="$tick" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
-calc() { awk "BEGIN {print $1}"; }
+. tools/bench/bench_lib.sh
 
 ffmpeg -hide_banner -loglevel error -f lavfi -i "testsrc2=size=640x360:rate=30" -t $((seconds + 8)) \
     -vf "eq=brightness='if(lt(mod(t,1),0.15),0.5,0)':eval=frame" \
