@@ -110,6 +110,12 @@ extension Adaptation {
         public var learningRate: Float = 3e-3
         public var augment: Float = 0.5
         public var seed: UInt64 = 1
+        /// Fine-tunes run from the same start with seeds `seed`, `seed` + 1, …, whose weights are averaged (a model
+        /// soup, ModelAverage): each one's epoch is chosen on the held-out clips, the mean is what is scored and
+        /// written. A few dozen epochs on one scene's seconds land far apart from seed to seed; their mean is
+        /// steadier and on the recordings measured better than a typical one (models/README.md, "Seeds averaged").
+        /// Costs `seeds` times one fine-tune.
+        public var seeds = 1
         /// Threads of each batch's forward and backward (TrainingRun.threadCount: 1 or 2; the weights are the same).
         public var threads = 2
         public init() {}
@@ -119,8 +125,8 @@ extension Adaptation {
     public struct Outcome: Sendable {
         public var before: AggregateScore
         public var after: AggregateScore
-        /// The epoch kept (the best on the held-out clips).
-        public var bestEpoch: Int?
+        /// The epoch kept (the best on the held-out clips), one per seed averaged.
+        public var bestEpochs: [Int]
         /// `after` beats `before` (Adaptation.beats).
         public var improved: Bool
         /// The adapted model's file (the run's `candidate`), there until `Run.removeFiles()`.
@@ -130,8 +136,10 @@ extension Adaptation {
     /// One adaptation, as `thud-train adapt DATASET` runs it once and `adapt --follow DIR` once a round: the preset
     /// fine-tune of the starting model on `train`, its epoch chosen on `heldOut` (early stopping after `patience`
     /// epochs without a better one), and the held-out scores of `baseline` (the model the result must beat) before
-    /// and of the result after. The adapted model is written at `candidate` (its checkpoint and best-so-far beside
-    /// it, TrainingRun's); what to do with it is the caller's.
+    /// and of the result after. With `choices.seeds` > 1 the fine-tune runs once per seed, one after the other, and
+    /// the result is the mean of their weights with the starting model's picker. The adapted model is written at
+    /// `candidate` (its checkpoint and best-so-far beside it, TrainingRun's; each seed's beside it while the run
+    /// goes on); what to do with it is the caller's.
     public final class Run {
         public let settings: TrainingSettings
         public let train: [PreparedClip]
@@ -139,7 +147,10 @@ extension Adaptation {
         /// The baseline's held-out scores, measured when the run is made (before any training).
         public let before: AggregateScore
         public let candidate: String
-        let training: TrainingRun
+        let choices: Choices
+        let provenance: TrainingProvenance
+        let log: (String) -> Void
+        let progress: (String) -> Void
 
         /// `start`: the header of the model at `path` whose weights, architecture and picker the run starts from.
         public init(startingFrom start: ModelHeader, path: String, choices: Choices, train: [PreparedClip], heldOut: [PreparedClip],
@@ -150,26 +161,54 @@ extension Adaptation {
             self.train = train
             self.heldOut = heldOut
             self.candidate = candidate
+            self.choices = choices
+            self.provenance = provenance
+            self.log = log
+            self.progress = progress
             before = Adaptation.score(baseline, on: heldOut, picker: settings.picker)
-            training = TrainingRun(settings: settings, train: train, validation: heldOut, checkpointPath: candidate + ".checkpoint",
-                                   outputPath: candidate, provenance: provenance, log: log, progress: progress)
-            training.patience = choices.patience
-            training.threadCount = choices.threads
         }
+
+        /// Where seed number `index` (0-based) writes its model: `candidate` itself when there is one seed.
+        func seedOutput(_ index: Int) -> String { choices.seeds == 1 ? candidate : candidate + ".seed\(index + 1)" }
 
         /// Trains and scores the result; nil when `interrupted` said stop (checked between batches): nothing adapted.
         public func run(interrupted: () -> Bool) throws -> Outcome? {
-            guard try training.run(resume: false, interrupted: interrupted) == .finished else { return nil }
+            var bestEpochs: [Int] = []
+            for index in 0..<max(1, choices.seeds) {
+                var seeded = settings
+                seeded.seed = settings.seed &+ UInt64(index)
+                let output = seedOutput(index)
+                // Made one at a time: a trainer's buffers are freed before the next seed's are allocated.
+                let training = TrainingRun(settings: seeded, train: train, validation: heldOut, checkpointPath: output + ".checkpoint",
+                                           outputPath: output, provenance: provenance, log: log, progress: progress)
+                training.patience = choices.patience
+                training.threadCount = choices.threads
+                guard try training.run(resume: false, interrupted: interrupted) == .finished else { return nil }
+                unlink(training.checkpointPath)
+                bestEpochs.append(training.state.bestEpoch ?? 0)
+            }
+            if choices.seeds > 1 {
+                let files = try (0..<choices.seeds).map { (path: seedOutput($0), file: try ModelFile.read(path: seedOutput($0))) }
+                var mean = try ModelAverage.average(files, command: provenance.command)
+                mean.header.training = TrainingProvenance(command: provenance.command, data: provenance.data,
+                                                          notes: "the mean of the weights of \(choices.seeds) fine-tunes from \(settings.warmStart ?? "the start") with seeds \(settings.seed)…\(settings.seed &+ UInt64(choices.seeds - 1)), each at its best epoch on the held-out clips (\(bestEpochs.map(String.init).joined(separator: ", ")))")
+                mean.header.picker = settings.recordedPicker
+                try mean.write(to: candidate)
+                for index in 0..<choices.seeds { unlink(seedOutput(index)) }
+            }
             let after = Adaptation.score(try StreamingModel(path: candidate), on: heldOut, picker: settings.picker)
-            return Outcome(before: before, after: after, bestEpoch: training.state.bestEpoch,
+            return Outcome(before: before, after: after, bestEpochs: bestEpochs,
                            improved: Adaptation.beats(after, before), candidate: candidate)
         }
 
         /// The run's files: the adapted model, its checkpoint and its best-so-far.
         public func removeFiles() {
-            unlink(training.checkpointPath)
-            unlink(training.stagingPath)
-            unlink(candidate)
+            let outputs = Set([candidate] + (0..<max(1, choices.seeds)).map(seedOutput))
+            for output in outputs {
+                unlink(output + ".checkpoint")
+                unlink(output + ".best")   // TrainingRun.stagingPath
+                unlink(output)
+            }
         }
     }
 }

@@ -70,6 +70,9 @@ struct AdaptCommand: ParsableCommand {
 
     @Option(parsing: .unconditional) var seed: UInt64 = 1
 
+    @Option(parsing: .unconditional, help: "Fine-tune this many times, with seeds --seed, --seed + 1, …, and keep the mean of their weights (a model soup: steadier than one seed; costs that many fine-tunes).")
+    var seeds = 1
+
     @Flag(help: "Write the adapted model even when it does not beat --from on the held-out clips (not with --follow).")
     var keepWorse = false
 
@@ -105,6 +108,7 @@ struct AdaptCommand: ParsableCommand {
         guard learningRate.isFinite, learningRate > 0 else { throw ValidationError("--learning-rate must be a positive number") }
         guard augment.isFinite, augment >= 0, augment <= 1 else { throw ValidationError("--augment must be within 0 and 1") }
         guard heldOut.isFinite, heldOut > 0, heldOut < 1 else { throw ValidationError("--held-out must be above 0 and below 1") }
+        guard (1...16).contains(seeds) else { throw ValidationError("--seeds must be between 1 and 16") }
         if let threads, !(1...2).contains(threads) { throw ValidationError("--threads must be 1 or 2") }
         if let nice, !(0...19).contains(nice) { throw ValidationError("--nice must be between 0 and 19") }
         switch (dataset, follow) {
@@ -130,6 +134,7 @@ struct AdaptCommand: ParsableCommand {
         c.learningRate = learningRate
         c.augment = augment
         c.seed = seed
+        c.seeds = seeds
         c.threads = threads ?? (follow == nil ? 2 : Self.followDefaults.threads)
         return c
     }
@@ -186,9 +191,12 @@ struct AdaptCommand: ParsableCommand {
                 throw ExitStatus.interrupted.exitCode
             }
             let afterScore = outcome.after
-            console.log(String(format: "held out (%d clip(s), %.1f s): r %@ → %@, hit F1 %.4f → %.4f (best epoch %d; %.0f s in all)",
+            let epochs = outcome.bestEpochs.count == 1
+                ? "best epoch \(outcome.bestEpochs[0])"
+                : "the mean of \(outcome.bestEpochs.count) seeds, best epochs \(outcome.bestEpochs.map(String.init).joined(separator: ", "))"
+            console.log(String(format: "held out (%d clip(s), %.1f s): r %@ → %@, hit F1 %.4f → %.4f (%@; %.0f s in all)",
                                held.count, Double(steps(held)) / StepRate.hz, Format.optional(beforeScore.meanR), Format.optional(afterScore.meanR),
-                               beforeScore.hits.f1, afterScore.hits.f1, outcome.bestEpoch ?? 0, Date().timeIntervalSince(started)))
+                               beforeScore.hits.f1, afterScore.hits.f1, epochs, Date().timeIntervalSince(started)))
             if outcome.improved || keepWorse {
                 try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: outcome.candidate)), to: out)
                 console.log("\(out): written; try it with `thud live --model \(out)`")

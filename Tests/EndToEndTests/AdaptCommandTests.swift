@@ -58,6 +58,35 @@ final class AdaptCommandTests: XCTestCase {
         XCTAssertEqual(p.lines.count, 36)
     }
 
+    func testSeedsWritesTheMeanOfEachSeedsFineTuneWithTheStartsPicker() throws {
+        let (folder, model, picker) = try userFolder()
+        func adapt(_ out: String, _ options: [String]) throws -> String {
+            let r = try Executable.run("thud-train", ["adapt", folder, "--from", model, "--out", dir.path(out), "--cache", dir.path("cache"),
+                                                      "--epochs", "3", "--keep-worse"] + options, timeout: 600)
+            XCTAssertEqual(r.status, 0, r.stderrText)
+            return r.stderrText
+        }
+        _ = try adapt("seed1.thud", ["--seed", "1"])
+        _ = try adapt("seed2.thud", ["--seed", "2"])
+        let log = try adapt("soup/mean.thud", ["--seed", "1", "--seeds", "2"])
+        XCTAssertTrue(log.contains("the mean of 2 seeds, best epochs "), log)
+        let one = try ModelFile.read(path: dir.path("seed1.thud")), two = try ModelFile.read(path: dir.path("seed2.thud"))
+        let mean = try ModelFile.read(path: dir.path("soup/mean.thud"))
+        XCTAssertNotEqual(one.tensor(named: "lstm.weight_hh_l0")?.values, two.tensor(named: "lstm.weight_hh_l0")?.values, "two seeds, two models")
+        for t in one.tensors {
+            let other = try XCTUnwrap(two.tensor(named: t.name)), m = try XCTUnwrap(mean.tensor(named: t.name))
+            for i in t.values.indices {
+                XCTAssertEqual(m.values[i], (t.values[i] + other.values[i]) / 2, accuracy: 1e-6, "\(t.name)[\(i)]")
+            }
+        }
+        XCTAssertEqual(mean.header.picker, picker, "the starting model's picker is kept")
+        XCTAssertEqual(mean.header.architecture, one.header.architecture)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path("soup")), ["mean.thud"], "no seed's file is left")
+        let bad = try Executable.run("thud-train", ["adapt", folder, "--seeds", "0"])
+        XCTAssertEqual(bad.status, 64, bad.stderrText)
+        XCTAssertTrue(bad.stderrText.contains("--seeds must be between 1 and 16"), bad.stderrText)
+    }
+
     func testWithoutKeepWorseAModelThatDoesNotBeatTheStartIsNotWritten() throws {
         let (folder, model, _) = try userFolder()
         let out = dir.path("worse.thud")

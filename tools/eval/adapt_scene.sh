@@ -5,9 +5,14 @@
 # model and the adapted one. Release builds of thud and thud-train are used.
 #
 #   tools/eval/adapt_scene.sh WORK SEED RECORDING...
+#
+# Environment: FROM (the model adapted from and scored before, default models/default.thud), ADAPT_OPTIONS (more
+# `thud-train adapt` options), TAG (names the adapted model, default s$SEED).
 set -eu
 work=$1; seed=$2; shift 2
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+from=${FROM:-$repo/models/default.thud}
+tag=${TAG:-s$seed}
 for src in "$@"; do
     name=$(basename "${src%.*}")
     out=$work/$name
@@ -26,11 +31,12 @@ for i in range(n):
 subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", f"{two:.3f}", "-i", src] + enc + [f"{out}/score/last-third.mkv"], check=True)
 open(f"{out}/score/split.tsv", "w").write("file\tsplit\nlast-third.mkv\ttest\n")
 PY
-    "$repo/.build/release/thud-train" adapt "$out/adapt" --from "$repo/models/default.thud" --out "$out/mine-s$seed.thud" \
-        --cache "$work/cache" --keep-worse --seed "$seed" >"$out/adapt-s$seed.log" 2>&1
-    echo "$name: $(grep -E '^adapting' "$out/adapt-s$seed.log" | sed 's/: before.*//')"
-    echo "  $(grep -E '^held out' "$out/adapt-s$seed.log")"
-    for m in "$repo/models/default.thud" "$out/mine-s$seed.thud"; do
+    # shellcheck disable=SC2086 # ADAPT_OPTIONS is a list of options
+    "$repo/.build/release/thud-train" adapt "$out/adapt" --from "$from" --out "$out/mine-$tag.thud" \
+        --cache "$work/cache" --keep-worse --seed "$seed" ${ADAPT_OPTIONS:-} >"$out/adapt-$tag.log" 2>&1
+    echo "$name: $(grep -E '^adapting' "$out/adapt-$tag.log" | sed 's/: before.*//')"
+    echo "  $(grep -E '^held out' "$out/adapt-$tag.log")"
+    for m in "$from" "$out/mine-$tag.thud"; do
         printf '  %s on the last third: ' "$(basename "$m")"
         "$repo/.build/release/thud" eval "$out/score" --split test --classes all --model "$m" 2>/dev/null | grep -E '^model ' | head -1
     done
