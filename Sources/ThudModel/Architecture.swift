@@ -10,6 +10,11 @@ public enum EncoderKind: String, Codable, Sendable {
     case conv
     /// Weight-free: mean |frame difference| per grid cell plus global statistics. Baseline and fallback.
     case motionEnergy
+    /// Weight-free: per grid cell, the motion energy, the cell's displacement since the previous frame (block
+    /// matching), how much that displacement changed since the step before (a hit stops or turns a motion) and what
+    /// the displacement leaves unexplained; plus global statistics (MotionFlowEncoder). Issue 40's lever 3: motion
+    /// measured the same way on synthetic and real video. An older build refuses such a file (unknown kind).
+    case motionFlow
 }
 
 public struct InputSpec: Codable, Equatable, Sendable {
@@ -42,11 +47,14 @@ public struct EncoderSpec: Codable, Equatable, Sendable {
     public var kind: EncoderKind
     /// conv: output channels of each stride-2 3×3 layer (padding 1, ReLU).
     public var convChannels: [Int]?
-    /// motionEnergy: grid of cells.
+    /// motionEnergy, motionFlow: grid of cells.
     public var gridRows: Int?
     public var gridCols: Int?
-    /// motionEnergy: a pixel counts as "moving" when |difference| exceeds this many gray levels.
+    /// motionEnergy: a pixel counts as "moving" when |difference| exceeds this many gray levels. motionFlow: a cell
+    /// whose mean |difference| is at most half this stands still (no displacement searched).
     public var activeThresholdLevels: Int?
+    /// motionFlow: displacements up to ± this many pixels of the half-resolution frame are searched, per axis.
+    public var flowSearchRadius: Int?
     /// conv: the difference plane is (x − previous)/255 × this gain. Motion is what predicts a hit, but a
     /// frame-to-frame difference is small next to the picture itself; without a gain the picture's
     /// appearance swamps it and training learns a clip-independent prior. Absent in a file = 1.
@@ -59,6 +67,9 @@ public struct EncoderSpec: Codable, Equatable, Sendable {
     public var effectiveDifferenceGain: Float { differenceGain ?? 1 }
     /// Whether the conv encoder reads the third plane (`previousDifferencePlane`).
     public var hasPreviousDifferencePlane: Bool { kind == .conv && (previousDifferencePlane ?? false) }
+    /// Whether the encoder reads the frame before the previous one (the conv's third plane, the motion-flow
+    /// encoder's earlier displacement); training copies that frame in for a window's first step only then.
+    public var readsFrameBeforePrevious: Bool { hasPreviousDifferencePlane || kind == .motionFlow }
     /// Input planes of the first conv layer: the frame and its difference, then the previous difference if any.
     public var inputPlaneCount: Int { hasPreviousDifferencePlane ? 3 : 2 }
 
@@ -70,6 +81,12 @@ public struct EncoderSpec: Codable, Equatable, Sendable {
     public static func motionEnergy(rows: Int = 8, cols: Int = 8, activeThresholdLevels: Int = 10) -> EncoderSpec {
         EncoderSpec(kind: .motionEnergy, convChannels: nil, gridRows: rows, gridCols: cols,
                     activeThresholdLevels: activeThresholdLevels, differenceGain: nil, previousDifferencePlane: nil)
+    }
+
+    public static func motionFlow(rows: Int = 8, cols: Int = 8, activeThresholdLevels: Int = 10, searchRadius: Int = 3) -> EncoderSpec {
+        EncoderSpec(kind: .motionFlow, convChannels: nil, gridRows: rows, gridCols: cols,
+                    activeThresholdLevels: activeThresholdLevels, flowSearchRadius: searchRadius,
+                    differenceGain: nil, previousDifferencePlane: nil)
     }
 }
 
@@ -122,6 +139,12 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
         input: InputSpec(width: 64, height: 64), encoder: .motionEnergy(),
         lstmHidden: 128, lstmLayers: 2, headHidden: [64, 32])
 
+    /// Block-matching motion on an 8×8 grid of a 96×96 frame (searched at 48×48, ±3 pixels there: ±6 of the frame
+    /// per 1/12 s), same LSTM and head.
+    public static let motionFlowDefault = ModelArchitecture(
+        input: InputSpec(width: 96, height: 96), encoder: .motionFlow(),
+        lstmHidden: 128, lstmLayers: 2, headHidden: [64, 32])
+
     /// Spatial sizes (height, width) after each conv layer.
     public var convOutputSizes: [(height: Int, width: Int)] {
         var h = input.height, w = input.width
@@ -139,6 +162,9 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
             return last * size.height * size.width
         case .motionEnergy:
             return (encoder.gridRows ?? 0) * (encoder.gridCols ?? 0) + MotionEnergyEncoder.globalFeatureCount
+        case .motionFlow:
+            return (encoder.gridRows ?? 0) * (encoder.gridCols ?? 0) * MotionFlowEncoder.cellFeatureCount
+                + MotionFlowEncoder.globalFeatureCount
         }
     }
 
@@ -185,6 +211,17 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
                   r <= input.height, c <= input.width else { return "motion-energy grid must fit the input" }
             guard let t = encoder.activeThresholdLevels, t >= 0, t < 255 else {
                 return "motion-energy activeThresholdLevels must be 0...254"
+            }
+        case .motionFlow:
+            if encoder.previousDifferencePlane == true { return "previousDifferencePlane needs the conv encoder" }
+            // The search runs on the half-resolution frame: every cell must have a pixel there.
+            guard let r = encoder.gridRows, let c = encoder.gridCols, r >= 1, c >= 1,
+                  r <= input.height / 2, c <= input.width / 2 else { return "motion-flow grid must fit the half-resolution input" }
+            guard let t = encoder.activeThresholdLevels, t >= 0, t < 255 else {
+                return "motion-flow activeThresholdLevels must be 0...254"
+            }
+            guard let radius = encoder.flowSearchRadius, radius >= 1, radius <= 16 else {
+                return "motion-flow flowSearchRadius must be 1...16"
             }
         }
         if outputDelay < 0 || outputDelay > 4 { return "outputDelaySteps \(outputDelay) out of range 0...4" }

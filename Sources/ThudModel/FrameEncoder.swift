@@ -212,3 +212,160 @@ public final class MotionEnergyEncoder: FrameEncoder {
         g[3] = maxCell
     }
 }
+
+/// Weight-free motion by block matching (issue 40, lever 3: motion that looks alike in every domain). The frames are
+/// halved (2×2 means) and cut into the grid; per cell, in this order:
+/// 0. energy: mean |current − previous| / 255, as MotionEnergyEncoder's cell;
+/// 1–2. displacement (dx, dy) / radius: the shift within ±radius half-resolution pixels (per axis) whose
+///    previous-frame content best matches the cell now (least sum of |differences|; ties go to the shorter shift,
+///    so a still or textureless cell stays at 0), 0 when the cell's mean |difference| is at most half the active
+///    threshold;
+/// 3. change: |displacement now − the same cell's displacement a step earlier (previous vs the frame before)| /
+///    radius: a hit stops, reverses or starts a motion, and this is where that shows;
+/// 4. residual: the best match's mean |difference| / 255, what a shift does not explain (a flash, a deformation).
+/// Then 4 globals: mean energy, mean brightness / 255, the share of cells that moved, the largest change.
+/// Only pixels whose every candidate source lies inside the frame are compared, so each cell's candidates are
+/// scored on the same pixels (a cell narrower than that scores none and keeps displacement 0). Reads all three
+/// frames; no weights, no state between steps; scratch allocated once.
+public final class MotionFlowEncoder: FrameEncoder {
+    public static let cellFeatureCount = 5
+    public static let globalFeatureCount = 4
+
+    public let inputWidth: Int
+    public let inputHeight: Int
+    public let featureCount: Int
+    public let gridRows: Int
+    public let gridCols: Int
+    public let activeThresholdLevels: Int
+    public let searchRadius: Int
+    /// The half-resolution size the search runs at.
+    public let halfWidth: Int
+    public let halfHeight: Int
+
+    /// The three halved frames, current first, each halfWidth × halfHeight.
+    private let halves: UnsafeMutablePointer<UInt8>
+    /// Candidate shifts as (dx, dy) pairs, shortest first.
+    private let shifts: UnsafeMutablePointer<Int32>
+    private let shiftCount: Int
+
+    public init(architecture a: ModelArchitecture) {
+        precondition(a.encoder.kind == .motionFlow)
+        inputWidth = a.input.width; inputHeight = a.input.height
+        gridRows = a.encoder.gridRows ?? 8; gridCols = a.encoder.gridCols ?? 8
+        activeThresholdLevels = a.encoder.activeThresholdLevels ?? 10
+        searchRadius = a.encoder.flowSearchRadius ?? 3
+        featureCount = gridRows * gridCols * MotionFlowEncoder.cellFeatureCount + MotionFlowEncoder.globalFeatureCount
+        halfWidth = inputWidth / 2; halfHeight = inputHeight / 2
+        halves = .allocate(capacity: 3 * halfWidth * halfHeight)
+        halves.initialize(repeating: 0, count: 3 * halfWidth * halfHeight)
+        let r = searchRadius
+        var pairs: [(Int, Int)] = []
+        for dy in -r...r { for dx in -r...r { pairs.append((dx, dy)) } }
+        // Shortest first; among equals a fixed order, so the choice never depends on the sort's stability.
+        pairs.sort { ($0.0 * $0.0 + $0.1 * $0.1, $0.1, $0.0) < ($1.0 * $1.0 + $1.1 * $1.1, $1.1, $1.0) }
+        shiftCount = pairs.count
+        shifts = .allocate(capacity: 2 * pairs.count)
+        for (i, p) in pairs.enumerated() { shifts[2 * i] = Int32(p.0); shifts[2 * i + 1] = Int32(p.1) }
+    }
+
+    deinit {
+        halves.deallocate()
+        shifts.deallocate()
+    }
+
+    /// No weights: a fresh encoder with the same settings and its own scratch.
+    public func replica() -> FrameEncoder {
+        var a = ModelArchitecture.motionFlowDefault
+        a.input = InputSpec(width: inputWidth, height: inputHeight)
+        a.encoder = .motionFlow(rows: gridRows, cols: gridCols, activeThresholdLevels: activeThresholdLevels, searchRadius: searchRadius)
+        return MotionFlowEncoder(architecture: a)
+    }
+
+    /// 2×2 means of a full frame into a half plane (an odd last row or column is left out).
+    private func halve(_ frame: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) {
+        let w = inputWidth
+        for y in 0..<halfHeight {
+            let top = 2 * y * w, bottom = top + w
+            for x in 0..<halfWidth {
+                let sum = Int(frame[top + 2 * x]) + Int(frame[top + 2 * x + 1]) + Int(frame[bottom + 2 * x]) + Int(frame[bottom + 2 * x + 1])
+                out[y * halfWidth + x] = UInt8((sum + 2) >> 2)
+            }
+        }
+    }
+
+    /// The best shift of the cell [x0, x1) × [y0, y1) of `now` against `before`: (dx, dy, sum of |differences| of
+    /// the best, pixels compared). Shift (dx, dy) compares now[y][x] with before[y − dy][x − dx].
+    @inline(__always)
+    private func bestShift(now: UnsafePointer<UInt8>, before: UnsafePointer<UInt8>, x0: Int, x1: Int, y0: Int, y1: Int,
+                           stillBelow: Int) -> (dx: Int, dy: Int, cost: Int, count: Int) {
+        let r = searchRadius, w = halfWidth
+        let cx0 = max(x0, r), cx1 = min(x1, halfWidth - r), cy0 = max(y0, r), cy1 = min(y1, halfHeight - r)
+        guard cx1 > cx0, cy1 > cy0 else { return (0, 0, 0, 0) }
+        let count = (cx1 - cx0) * (cy1 - cy0)
+        func cost(_ dx: Int, _ dy: Int, limit: Int) -> Int {
+            var s = 0
+            for y in cy0..<cy1 {
+                let a = now + y * w, b = before + (y - dy) * w - dx
+                for x in cx0..<cx1 { s &+= abs(Int(a[x]) - Int(b[x])) }
+                if s >= limit { return s }   // cannot win: stop early
+            }
+            return s
+        }
+        var best = cost(0, 0, limit: Int.max), bx = 0, by = 0
+        if best <= stillBelow * count { return (0, 0, best, count) }
+        for i in 1..<shiftCount {
+            let dx = Int(shifts[2 * i]), dy = Int(shifts[2 * i + 1])
+            let c = cost(dx, dy, limit: best)
+            if c < best { best = c; bx = dx; by = dy }
+        }
+        return (bx, by, best, count)
+    }
+
+    public func encode(current: UnsafeBufferPointer<UInt8>, previous: UnsafeBufferPointer<UInt8>,
+                       beforePrevious: UnsafeBufferPointer<UInt8>, into features: UnsafeMutablePointer<Float>) {
+        let w = inputWidth, h = inputHeight
+        precondition(current.count == w * h && previous.count == w * h && beforePrevious.count == w * h,
+                     "frame must be \(w)x\(h) gray8")
+        let hw = halfWidth, hh = halfHeight, plane = hw * hh
+        let now = halves, prev = halves + plane, prev2 = halves + 2 * plane
+        halve(current, into: now); halve(previous, into: prev); halve(beforePrevious, into: prev2)
+        // Half the active threshold, in whole levels per pixel.
+        let stillBelow = activeThresholdLevels / 2
+        let radius = Float(searchRadius)
+        var totalDiff = 0, totalBright = 0, moved = 0
+        var maxChange: Float = 0
+        for gr in 0..<gridRows {
+            let y0 = gr * hh / gridRows, y1 = (gr + 1) * hh / gridRows
+            for gc in 0..<gridCols {
+                let x0 = gc * hw / gridCols, x1 = (gc + 1) * hw / gridCols
+                var cellDiff = 0
+                for y in y0..<y1 {
+                    let row = y * hw
+                    for x in x0..<x1 {
+                        let c = Int(now[row + x])
+                        cellDiff += abs(c - Int(prev[row + x]))
+                        totalBright += c
+                    }
+                }
+                totalDiff += cellDiff
+                let cellCount = (y1 - y0) * (x1 - x0)
+                let f = features + (gr * gridCols + gc) * MotionFlowEncoder.cellFeatureCount
+                f[0] = cellCount > 0 ? Float(cellDiff) / Float(cellCount * 255) : 0
+                let m = bestShift(now: now, before: prev, x0: x0, x1: x1, y0: y0, y1: y1, stillBelow: stillBelow)
+                let e = bestShift(now: prev, before: prev2, x0: x0, x1: x1, y0: y0, y1: y1, stillBelow: stillBelow)
+                f[1] = Float(m.dx) / radius
+                f[2] = Float(m.dy) / radius
+                let ddx = Float(m.dx - e.dx), ddy = Float(m.dy - e.dy)
+                f[3] = (ddx * ddx + ddy * ddy).squareRoot() / radius
+                f[4] = m.count > 0 ? Float(m.cost) / Float(m.count * 255) : 0
+                if m.dx != 0 || m.dy != 0 { moved += 1 }
+                maxChange = max(maxChange, f[3])
+            }
+        }
+        let n = Float(plane), g = features + gridRows * gridCols * MotionFlowEncoder.cellFeatureCount
+        g[0] = Float(totalDiff) / (n * 255)
+        g[1] = Float(totalBright) / (n * 255)
+        g[2] = Float(moved) / Float(gridRows * gridCols)
+        g[3] = maxChange
+    }
+}

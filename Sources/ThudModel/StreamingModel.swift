@@ -62,6 +62,7 @@ public final class StreamingModel {
         switch a.encoder.kind {
         case .conv: encoder = ConvEncoder(architecture: a, parameters: byName)
         case .motionEnergy: encoder = MotionEnergyEncoder(architecture: a)
+        case .motionFlow: encoder = MotionFlowEncoder(architecture: a)
         }
         // A float16 file's LSTM steps on its half-precision weights; its other weights are small and widened.
         lstm = StackedLSTM(inputSize: a.featureCount, hidden: a.lstmHidden, layers: a.lstmLayers, parameters: byName,

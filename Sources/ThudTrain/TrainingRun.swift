@@ -534,8 +534,8 @@ public final class TrainingRun {
         let fb = clip.frameBytes
         var frames = Array(clip.frames[(w.start * fb)..<((w.start + w.length) * fb)])
         var previous = w.start > 0 ? Array(clip.frames[((w.start - 1) * fb)..<(w.start * fb)]) : nil
-        // Only a model with the previous-difference plane reads the frame before that.
-        var beforePrevious = w.start > 1 && settings.architecture.encoder.hasPreviousDifferencePlane
+        // Only an encoder that reads the frame before that gets it (EncoderSpec.readsFrameBeforePrevious).
+        var beforePrevious = w.start > 1 && settings.architecture.encoder.readsFrameBeforePrevious
             ? Array(clip.frames[((w.start - 2) * fb)..<((w.start - 1) * fb)]) : nil
         if mirrored {
             Self.mirrorRows(&frames, width: clip.width)

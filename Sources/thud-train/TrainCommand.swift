@@ -33,7 +33,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the checkpoint (with the same settings and clips; a larger --epochs extends a finished run).")
     var resume = false
 
-    @Option(help: "Model architecture: default (conv encoder), default-onset (the same with a second output trained on the audio's onset strength; thud flags its peaks with --detection onset) or motion-energy (weight-free encoder baseline).")
+    @Option(help: "Model architecture: default (conv encoder), default-onset (the same with a second output trained on the audio's onset strength; thud flags its peaks with --detection onset) motion-energy (weight-free encoder baseline: mean |difference| per cell) or motion-flow (weight-free: per cell the motion energy, the block-matched displacement, its change since the step before and what it leaves unexplained; 96x96 unless --input-size).")
     var architecture = "default"
 
     @Option(help: "Frame size the conv encoder sees, WxH (default 64x64). Finer frames show smaller motions (a low bounce moves a pixel or two at 64x64) at the cost of a slower step; the model file records it and thud scales its frames to it.")
@@ -130,8 +130,9 @@ struct TrainCommand: ParsableCommand {
         switch architecture {
         case "default": arch = .default
         case "motion-energy": arch = .motionEnergyDefault
+        case "motion-flow": arch = .motionFlowDefault
         case "default-onset": arch = .defaultWithOnsets
-        default: throw ValidationError("--architecture must be default, default-onset or motion-energy")
+        default: throw ValidationError("--architecture must be default, default-onset, motion-energy or motion-flow")
         }
         if let inputSize { (arch.input.width, arch.input.height) = try parseFrameSize(inputSize, option: "--input-size") }
         if let convChannels {

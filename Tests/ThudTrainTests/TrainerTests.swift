@@ -564,6 +564,35 @@ final class TrainerTests: XCTestCase {
                               lstmHidden: 8, lstmLayers: 1, headHidden: [4]), count: 80)
     }
 
+    func testMotionFlowEncoderTrainsLSTMAndHeadAndPredictsLikeStreamingModel() throws {
+        try checkPredictMatchesStreamingModel(
+            ModelArchitecture(input: InputSpec(width: 32, height: 32), encoder: .motionFlow(rows: 2, cols: 2, searchRadius: 2),
+                              lstmHidden: 8, lstmLayers: 1, headHidden: [4]), count: 80)
+    }
+
+    /// The motion-flow encoder reads the frame before the previous one: predicting in chunks of
+    /// ModelTrainer.predictChunk steps must hand both earlier frames over at each seam. A texture (drawn at half
+    /// resolution and doubled, so the encoder's halves see it exactly) moves by a different shift every step.
+    func testMotionFlowPredictionCarriesTwoFramesAcrossChunkSeams() throws {
+        let a = ModelArchitecture(input: InputSpec(width: 32, height: 32), encoder: .motionFlow(rows: 2, cols: 2, searchRadius: 2),
+                                  lstmHidden: 8, lstmLayers: 1, headHidden: [4])
+        var rng = SplitMix64(seed: 4)
+        let texture = (0..<(16 * 40)).map { _ in UInt8(40 + rng.next() % 170) }
+        let count = ModelTrainer.predictChunk + 8
+        let shifts = (0..<count).map { [0, 2, 3, 1, 1, 3][$0 % 6] }
+        var frames: [UInt8] = []
+        for s in shifts { for y in 0..<32 { for x in 0..<32 { frames.append(texture[(y / 2) * 40 + x / 2 + 8 - s]) } } }
+        let model = try StreamingModel(file: ModelFile.random(architecture: a, seed: 8))
+        let trainer = try ModelTrainer(modelFile: ModelFile.random(architecture: a, seed: 8))
+        let streamed = frames.withUnsafeBufferPointer { fp in
+            (0..<count).map { t in model.step(frame: UnsafeBufferPointer(rebasing: fp[(t * 1024)..<((t + 1) * 1024)])) }
+        }
+        let predicted = trainer.predictOutputs(frames: frames, count: count).envelope
+        let seam = ModelTrainer.predictChunk
+        XCTAssertLessThan(maxAbsDiff(Array(predicted[(seam - 2)...]), Array(streamed[(seam - 2)...])), 1e-5, "across the seam at \(seam)")
+        XCTAssertLessThan(maxAbsDiff(predicted, streamed), 1e-5)
+    }
+
     func testModelFileInitRejectsMismatchedTensors() {
         var file = ModelFile.random(architecture: tinyArchitecture, seed: 1)
         file.tensors.removeLast()

@@ -43,6 +43,8 @@ struct NetworkPlan {
     let encoderKind: EncoderKind
     /// Planes of the first conv layer's input (ModelArchitecture.encoder.inputPlaneCount).
     var inputPlaneCount: Int { architecture.encoder.inputPlaneCount }
+    /// EncoderSpec.readsFrameBeforePrevious.
+    var readsFrameBeforePrevious: Bool { architecture.encoder.readsFrameBeforePrevious }
     let conv: [Conv]
     let featureCount: Int
     let hidden: Int

@@ -95,7 +95,8 @@ final class TrainingWorker {
     private let chunkOutputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let chunkDOutputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let chunkDInputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
-    private let motionEncoder: MotionEnergyEncoder?
+    /// The weight-free encoder (motion energy or motion flow), nil for conv.
+    private let weightFreeEncoder: FrameEncoder?
     /// The conv forward as the streaming encoder runs it (direct convolutions, weights packed per forward), where the
     /// CPU has AVX2 + FMA, and then the gradients channels-last (ConvKernel.backwardChunkHWC); nil: im2col + sgemm
     /// over chunks of frames (ConvKernel.forwardChunk, backwardChunk).
@@ -130,7 +131,11 @@ final class TrainingWorker {
         chunkOutputs = .allocate(capacity: g)
         chunkDOutputs = .allocate(capacity: g)
         chunkDInputs = .allocate(capacity: g)
-        motionEncoder = plan.encoderKind == .motionEnergy ? MotionEnergyEncoder(architecture: plan.architecture) : nil
+        switch plan.encoderKind {
+        case .conv: weightFreeEncoder = nil
+        case .motionEnergy: weightFreeEncoder = MotionEnergyEncoder(architecture: plan.architecture)
+        case .motionFlow: weightFreeEncoder = MotionFlowEncoder(architecture: plan.architecture)
+        }
         directConv = plan.encoderKind == .conv && Kernels.hasAVX2FMA
             ? DirectConvStack(inputPlanes: plan.inputPlaneCount, height: plan.architecture.input.height,
                               width: plan.architecture.input.width, channels: plan.conv.map(\.shape.outChannels))
@@ -192,8 +197,8 @@ final class TrainingWorker {
                 } else if len > 0 {
                     previous.update(from: src.baseAddress!, count: n)
                 }
-                // Only the third plane reads the frame before that; a two-plane model skips the copy.
-                if plan.inputPlaneCount == 3 {
+                // Only the third plane and the motion-flow encoder read the frame before that; others skip the copy.
+                if plan.readsFrameBeforePrevious {
                     let beforePrevious = ws.firstBeforePrevious.advanced(by: bi * n)
                     if let before = seq.beforePreviousFrame {
                         before.withUnsafeBufferPointer { beforePrevious.update(from: $0.baseAddress!, count: n) }
@@ -222,7 +227,7 @@ final class TrainingWorker {
         let ws = workspace, n = plan.frameSize
         ws.frames.update(from: frames, count: count * n)
         ws.firstPrevious.update(from: previous ?? frames, count: n)
-        if plan.inputPlaneCount == 3 { ws.firstBeforePrevious.update(from: beforePrevious ?? previous ?? frames, count: n) }
+        if plan.readsFrameBeforePrevious { ws.firstBeforePrevious.update(from: beforePrevious ?? previous ?? frames, count: n) }
         for r in 0..<count { ws.targets.pointer[r] = 0; ws.weights.pointer[r] = 0; ws.onsetTargets.pointer[r] = 0 }
     }
 
@@ -256,7 +261,7 @@ final class TrainingWorker {
     /// `carryStateForward()`. Leaves logits in the last head output.
     func forward(parameters p: UnsafePointer<Float>, resetState: Bool = true) {
         let ws = workspace, rows = steps * batch, f = plan.featureCount, h = plan.hidden
-        // Encoder: motion energy frame by frame; conv in chunks of frames. Padded rows get zero features.
+        // Encoder: a weight-free one frame by frame; conv in chunks of frames. Padded rows get zero features.
         if let direct = directConv {
             for (l, layer) in plan.conv.enumerated() { direct.setWeights(layer: l, weight: p + layer.weight, bias: p + layer.bias) }
         }
@@ -264,11 +269,11 @@ final class TrainingWorker {
         for r in 0..<rows {
             let out = ws.features.pointer + r * f
             guard isValid(row: r) else { out.update(repeating: 0, count: f); continue }
-            if let motion = motionEncoder {
-                let (current, previous, _) = framePointers(row: r)
-                let previousFrame = UnsafeBufferPointer(start: previous, count: plan.frameSize)
-                motion.encode(current: UnsafeBufferPointer(start: current, count: plan.frameSize),
-                              previous: previousFrame, beforePrevious: previousFrame, into: out)
+            if let weightFree = weightFreeEncoder {
+                let (current, previous, beforePrevious) = framePointers(row: r)
+                weightFree.encode(current: UnsafeBufferPointer(start: current, count: plan.frameSize),
+                                  previous: UnsafeBufferPointer(start: previous, count: plan.frameSize),
+                                  beforePrevious: UnsafeBufferPointer(start: beforePrevious, count: plan.frameSize), into: out)
                 continue
             }
             chunkRows[pendingFrames] = r
