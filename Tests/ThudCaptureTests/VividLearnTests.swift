@@ -120,15 +120,19 @@ final class VividLearnTests: XCTestCase {
     }
 
     /// A run of learn-checks.sh that met trouble: exit 0, all `steps` steps, and one warning that names the trouble
-    /// and says the feed goes on predicting.
-    private func assertOneWarningAndEveryStep(run: String, steps expected: Int, naming trouble: String,
+    /// and says the feed goes on predicting. With `recoveries`, a trouble that passes ("recording again", once a
+    /// segment is written after the 30 s retry) may come back, one warning per spell: a slow guest runs long enough.
+    private func assertOneWarningAndEveryStep(run: String, steps expected: Int, naming trouble: String, recoveries: Bool = false,
                                               file: StaticString = #filePath, line: UInt = #line) throws {
         let stderr = try read("\(run).err")
         XCTAssertEqual(try read("\(run).rc").trimmingCharacters(in: .whitespacesAndNewlines), "0", stderr, file: file, line: line)
         let steps = try read("\(run).jsonl").split(separator: "\n").filter { !$0.contains("\"event\"") }
         XCTAssertEqual(steps.count, expected, stderr, file: file, line: line)
-        let warnings = stderr.split(separator: "\n").filter { $0.hasPrefix("thud: warning:") }
-        XCTAssertEqual(warnings.count, 1, stderr, file: file, line: line)
+        let lines = stderr.split(separator: "\n")
+        let warnings = lines.filter { $0.hasPrefix("thud: warning:") }
+        let recovered = lines.filter { $0.contains(": recording again (") }.count
+        XCTAssertEqual(warnings.count, 1 + (recoveries ? recovered : 0), "one warning per spell of trouble: \(stderr)", file: file, line: line)
+        for w in warnings.dropFirst() { XCTAssertTrue(w.contains(trouble), stderr, file: file, line: line) }
         XCTAssertTrue(warnings.first?.contains(trouble) ?? false, stderr, file: file, line: line)
         XCTAssertTrue(warnings.first?.contains("predicting on") ?? false, stderr, file: file, line: line)
     }
@@ -138,7 +142,7 @@ final class VividLearnTests: XCTestCase {
     }
 
     func testAFullDiskIsOneLineAndTheCameraGoesOn() throws {
-        try assertOneWarningAndEveryStep(run: "full", steps: 180, naming: "No space left on device")
+        try assertOneWarningAndEveryStep(run: "full", steps: 180, naming: "No space left on device", recoveries: true)
         let listing = try read("full.ls").split(separator: "\n").map(String.init)
         XCTAssertFalse(listing.contains { $0.hasSuffix(".partial") }, "the segment that did not fit is gone: \(listing)")
         XCTAssertGreaterThanOrEqual(listing.filter { $0.hasPrefix("rec-") }.count, 1, "the segments that fitted stay: \(listing)")
