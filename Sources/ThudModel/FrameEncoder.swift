@@ -150,6 +150,11 @@ public final class ConvEncoder: FrameEncoder {
 /// Weight-free encoder: mean |frame difference| (in 0...1) over each cell of a rows × cols grid, then four global
 /// statistics: mean |difference|, mean brightness, fraction of "moving" pixels (|difference| > threshold levels),
 /// and the largest cell energy. Integer sums keep it exact and identical to the reference.
+/// The pixels of cell `index` of `count` along a side of `size` pixels: edges at floor(k·size/count), so every pixel
+/// belongs to exactly one cell (both weight-free encoders cut their grids so).
+@inline(__always)
+func gridCell(_ index: Int, of count: Int, size: Int) -> Range<Int> { (index * size / count)..<((index + 1) * size / count) }
+
 public final class MotionEnergyEncoder: FrameEncoder {
     public static let globalFeatureCount = 4
 
@@ -184,14 +189,13 @@ public final class MotionEnergyEncoder: FrameEncoder {
         var totalDiff = 0, totalBright = 0, active = 0
         var maxCell: Float = 0
         for gr in 0..<gridRows {
-            // Cell edges at floor(k·H/rows): every pixel belongs to exactly one cell.
-            let y0 = gr * h / gridRows, y1 = (gr + 1) * h / gridRows
+            let rows = gridCell(gr, of: gridRows, size: h)
             for gc in 0..<gridCols {
-                let x0 = gc * w / gridCols, x1 = (gc + 1) * w / gridCols
+                let cols = gridCell(gc, of: gridCols, size: w)
                 var cellDiff = 0
-                for y in y0..<y1 {
+                for y in rows {
                     let row = y * w
-                    for x in x0..<x1 {
+                    for x in cols {
                         let c = Int(current[row + x]), d = abs(c - Int(previous[row + x]))
                         cellDiff += d
                         totalBright += c
@@ -199,7 +203,7 @@ public final class MotionEnergyEncoder: FrameEncoder {
                     }
                 }
                 totalDiff += cellDiff
-                let cellCount = (y1 - y0) * (x1 - x0)
+                let cellCount = rows.count * cols.count
                 let energy = cellCount > 0 ? Float(cellDiff) / Float(cellCount * 255) : 0
                 features[gr * gridCols + gc] = energy
                 maxCell = max(maxCell, energy)
@@ -335,20 +339,22 @@ public final class MotionFlowEncoder: FrameEncoder {
         var totalDiff = 0, totalBright = 0, moved = 0
         var maxChange: Float = 0
         for gr in 0..<gridRows {
-            let y0 = gr * hh / gridRows, y1 = (gr + 1) * hh / gridRows
+            let rows = gridCell(gr, of: gridRows, size: hh)
+            let y0 = rows.lowerBound, y1 = rows.upperBound
             for gc in 0..<gridCols {
-                let x0 = gc * hw / gridCols, x1 = (gc + 1) * hw / gridCols
+                let cols = gridCell(gc, of: gridCols, size: hw)
+                let x0 = cols.lowerBound, x1 = cols.upperBound
                 var cellDiff = 0
-                for y in y0..<y1 {
+                for y in rows {
                     let row = y * hw
-                    for x in x0..<x1 {
+                    for x in cols {
                         let c = Int(now[row + x])
                         cellDiff += abs(c - Int(prev[row + x]))
                         totalBright += c
                     }
                 }
                 totalDiff += cellDiff
-                let cellCount = (y1 - y0) * (x1 - x0)
+                let cellCount = rows.count * cols.count
                 let f = features + (gr * gridCols + gc) * MotionFlowEncoder.cellFeatureCount
                 f[0] = cellCount > 0 ? Float(cellDiff) / Float(cellCount * 255) : 0
                 let m = bestShift(now: now, before: prev, x0: x0, x1: x1, y0: y0, y1: y1, stillBelow: stillBelow)
